@@ -1,0 +1,68 @@
+/**
+ * The storage backend: the store's only door to files. `disk` is the real file system; `memory` keeps files
+ * in memory with crash semantics (a simulated crash loses what was not flushed and may tear the last
+ * unflushed write). Paths are '/'-separated; directories are created on demand by `open` and `mkdir`.
+ *
+ * Reads and writes are synchronous (positional, into the page cache or memory: microseconds per batch);
+ * flush is the durability barrier and is asynchronous, so a commit log can keep accepting batches while a
+ * flush is under way (group commit).
+ */
+export interface StorageFile {
+  readonly path: string;
+  /** Logical size, including writes not yet flushed. */
+  size(): number;
+  /** Writes `data` at `position` (may extend the file). Throws StorageError. */
+  write(position: number, data: Uint8Array): void;
+  /** Reads up to `length` bytes at `position`; shorter at end of file. Throws StorageError. */
+  read(position: number, length: number): Uint8Array;
+  /** Makes every write so far durable. Rejects with StorageError. */
+  flush(): Promise<void>;
+  /** Cuts the file to `size` bytes. */
+  truncate(size: number): void;
+  close(): void;
+}
+
+export interface StorageStat {
+  size: number;
+  /** Last modification, ms since epoch (the Environment's clock for the memory backend). */
+  mtimeMs: number;
+  isDirectory: boolean;
+}
+
+export interface StorageUsage {
+  usedBytes: number;
+  totalBytes: number;
+}
+
+export interface StorageBackend {
+  readonly kind: 'disk' | 'memory';
+  /** Opens (creating it and its directories when `create` is not false) a file for positional I/O. */
+  open(path: string, opts?: { create?: boolean }): StorageFile;
+  /** Names (not paths) of the entries in a directory, sorted; [] when it does not exist. */
+  list(dir: string): string[];
+  stat(path: string): StorageStat | undefined;
+  exists(path: string): boolean;
+  mkdir(dir: string): void;
+  /** Removes a file or a directory tree; no error when absent. */
+  remove(path: string): void;
+  /** Atomic replace of `to` by `from`. */
+  rename(from: string, to: string): void;
+  /** Makes directory entries (creations, renames, removals) under `dir` durable. */
+  flushDir(dir: string): Promise<void>;
+  /** Disk usage of the volume holding `path`. */
+  usage(path: string): StorageUsage;
+}
+
+export type StorageErrorCode = 'EIO' | 'ENOSPC' | 'ENOENT' | 'EEXIST' | 'EBADF' | 'ELOCKED' | 'ECORRUPT' | 'EOTHER';
+
+/** A typed storage failure; `code` follows errno names where one fits. */
+export class StorageError extends Error {
+  constructor(
+    readonly code: StorageErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${code}: ${message}`, options);
+    this.name = 'StorageError';
+  }
+}
