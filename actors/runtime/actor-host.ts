@@ -1,0 +1,132 @@
+import { createActor, type Actor, type AnyActorLogic, type EventFromLogic, type InputFrom } from 'xstate';
+import type { Subscription, Observable } from 'rxjs';
+import type { Logger } from 'pino';
+import type { Frame } from '../../transports/frame.js';
+import { FrameKind } from '../../transports/frame.js';
+import type { Incoming } from '../../transports/transport.js';
+import { Status } from '../protocol/status.js';
+import type { Clock } from './clock.js';
+import type { Environment } from './environment.js';
+import type { RandomSource } from './random.js';
+import { toInspectionRecord, type InspectionRecord } from './inspection.js';
+
+/**
+ * What a hosted actor uses to reach the world: its address, the Environment's clock, random source and a
+ * logger that carries the address, and transport calls stamped with its address as the sender.
+ */
+export interface ActorIo {
+  readonly address: string;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly logger: Logger;
+  request(to: string, frame: Frame, timeoutMs?: number): Promise<Frame>;
+  send(to: string, frame: Frame): void;
+  publish(subject: string, frame: Frame): void;
+  subscribe(subject: string): Observable<Frame>;
+}
+
+/** The event a hosted machine receives for every frame that arrives at its address. */
+export interface FrameEvent {
+  type: 'frame';
+  frame: Frame;
+  reply?: (frame: Frame) => void;
+}
+
+export interface HostOptions<TLogic extends AnyActorLogic> {
+  address: string;
+  logic: TLogic;
+  /** Builds the actor's input from its io handle. */
+  input?: (io: ActorIo) => InputFrom<TLogic>;
+  /** Listen at `address` and turn arriving frames into events (default true). */
+  listen?: boolean;
+  /** Maps an arriving frame to the machine's event; default `{ type: 'frame', frame, reply }`. */
+  toEvent?: (incoming: Incoming) => EventFromLogic<TLogic> | undefined;
+}
+
+/** Replies to a request with an error status and message, if the sender waits for an answer. */
+export function replyError(incoming: Incoming, status: number, message: string): void {
+  incoming.reply?.({
+    kind: FrameKind.Reply,
+    code: incoming.frame.code,
+    requestId: incoming.frame.requestId,
+    status,
+    header: { error: message },
+    body: new Uint8Array(0),
+  });
+}
+
+/**
+ * Binds an XState actor to an address on the Environment's transport. The actor runs on the Environment's
+ * clock (XState's `clock` option), so delayed transitions follow simulated time in a simulation, and its
+ * inspection events go to the system-wide stream.
+ */
+export class ActorHost<TLogic extends AnyActorLogic> {
+  readonly address: string;
+  readonly actor: Actor<TLogic>;
+  readonly io: ActorIo;
+  private inboxSub: Subscription | undefined;
+  private stopped = false;
+
+  constructor(
+    env: Environment,
+    opts: HostOptions<TLogic>,
+    inspect: (record: InspectionRecord) => void,
+  ) {
+    this.address = opts.address;
+    const logger = env.logger.child({ actor: opts.address });
+    const from = { from: opts.address };
+    const transport = env.transport;
+    this.io = {
+      address: opts.address,
+      clock: env.clock,
+      random: env.random,
+      logger,
+      request: (to, frame, timeoutMs) => transport.request(to, frame, { ...from, timeoutMs }),
+      send: (to, frame) => transport.send(to, frame, from),
+      publish: (subject, frame) => transport.publish(subject, frame, from),
+      subscribe: (subject) => transport.subscribe(subject),
+    };
+    this.actor = createActor(opts.logic, {
+      id: opts.address,
+      clock: env.clock,
+      input: opts.input?.(this.io),
+      inspect: (ev) => {
+        const rec = toInspectionRecord(ev, opts.address, env.clock.now());
+        if (rec) inspect(rec);
+      },
+    } as Parameters<typeof createActor<TLogic>>[1]);
+    this.actor.subscribe({
+      error: (err: unknown) => logger.error({ err }, 'actor failed'),
+    });
+    this.actor.start();
+    if (opts.listen !== false) {
+      const toEvent = opts.toEvent ?? ((i: Incoming) => ({ type: 'frame', frame: i.frame, reply: i.reply }) as EventFromLogic<TLogic>);
+      this.inboxSub = transport.inbox(opts.address).subscribe({
+        next: (incoming) => this.deliver(incoming, toEvent),
+        error: (err: unknown) => logger.error({ err }, 'inbox failed'),
+      });
+    }
+  }
+
+  private deliver(incoming: Incoming, toEvent: (i: Incoming) => EventFromLogic<TLogic> | undefined): void {
+    const status = (this.actor.getSnapshot() as { status: string }).status;
+    if (this.stopped || status !== 'active') {
+      replyError(incoming, Status.SERVICE_NOT_AVAILABLE, `${this.address} is ${this.stopped ? 'stopped' : status}`);
+      return;
+    }
+    const event = toEvent(incoming);
+    if (event === undefined) {
+      replyError(incoming, Status.REQUEST_CODE_NOT_SUPPORTED, `${this.address} does not handle code ${incoming.frame.code}`);
+      return;
+    }
+    this.actor.send(event);
+  }
+
+  /** Stops listening and stops the actor. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.inboxSub?.unsubscribe();
+    this.actor.stop();
+  }
+}
