@@ -1,0 +1,55 @@
+import { assign, setup } from 'xstate';
+import type { ActorIo, FrameEvent } from '../runtime/actor-host.js';
+import { emptyRouteTable, scanExpired, type RouteTable } from './route-table.js';
+import { handleNamesrvRequest } from './namesrv-requests.js';
+
+export interface NameServerInput {
+  io: ActorIo;
+  /** Brokers not heard from for this long are dropped from the routes. */
+  brokerExpiryMs: number;
+  /** How often the expiry scan runs. */
+  scanIntervalMs: number;
+}
+
+interface NameServerContext extends NameServerInput {
+  table: RouteTable;
+}
+
+/**
+ * A name server: one state, `serving`, that answers route requests from its table and drops silent brokers
+ * on a periodic scan. Name servers are independent of each other; brokers register with every one.
+ */
+export const nameServerMachine = setup({
+  types: {} as { context: NameServerContext; input: NameServerInput; events: FrameEvent | { type: 'stop' } },
+  actions: {
+    answer: assign(({ context, event }) => {
+      const e = event as FrameEvent;
+      const r = handleNamesrvRequest(context.table, e.frame, context.io.clock.now());
+      e.reply?.(r.reply);
+      if (r.changed) context.io.logger.info({ code: e.frame.code, header: e.frame.header }, 'routes changed');
+      return { table: r.table };
+    }),
+    scan: assign(({ context }) => {
+      const r = scanExpired(context.table, context.io.clock.now(), context.brokerExpiryMs);
+      if (r.removed.length > 0) context.io.logger.warn({ removed: r.removed }, 'brokers expired');
+      return { table: r.table };
+    }),
+  },
+  delays: {
+    scanInterval: ({ context }) => context.scanIntervalMs,
+  },
+}).createMachine({
+  id: 'namesrv',
+  context: ({ input }) => ({ ...input, table: emptyRouteTable() }),
+  initial: 'serving',
+  states: {
+    serving: {
+      on: {
+        frame: { actions: 'answer' },
+        stop: 'stopped',
+      },
+      after: { scanInterval: { target: 'serving', reenter: true, actions: 'scan' } },
+    },
+    stopped: { type: 'final' },
+  },
+});

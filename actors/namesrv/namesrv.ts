@@ -1,0 +1,42 @@
+import type { Actor } from 'xstate';
+import { namesrvAddress } from '../protocol/commands.js';
+import type { ActorSystem } from '../runtime/system.js';
+import { nameServerMachine } from './namesrv.machine.js';
+import type { RouteTable } from './route-table.js';
+
+export interface NameServerOptions {
+  /** The name server's id; it serves at `namesrv.<id>`. */
+  id: string;
+  /** Brokers not heard from for this long are dropped (default 120000 ms, as RocketMQ). */
+  brokerExpiryMs?: number;
+  /** How often silent brokers are looked for (default 10000 ms). */
+  scanIntervalMs?: number;
+}
+
+export interface NameServer {
+  readonly id: string;
+  readonly address: string;
+  readonly actor: Actor<typeof nameServerMachine>;
+  /** The current route table (a value: later changes do not alter it). */
+  routeTable(): RouteTable;
+  stop(): Promise<void>;
+}
+
+/** Starts a name server in `system`. */
+export async function startNameServer(system: ActorSystem, opts: NameServerOptions): Promise<NameServer> {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(opts.id)) throw new Error(`name server id "${opts.id}" must be 1-64 of [A-Za-z0-9_-]`);
+  const address = namesrvAddress(opts.id);
+  const host = system.host({
+    address,
+    logic: nameServerMachine,
+    input: (io) => ({ io, brokerExpiryMs: opts.brokerExpiryMs ?? 120_000, scanIntervalMs: opts.scanIntervalMs ?? 10_000 }),
+  });
+  await system.env.transport.flush();
+  return {
+    id: opts.id,
+    address,
+    actor: host.actor,
+    routeTable: () => host.actor.getSnapshot().context.table,
+    stop: async () => system.unhost(address),
+  };
+}
