@@ -51,6 +51,18 @@ export interface StorageBackend {
   flushDir(dir: string): Promise<void>;
   /** Disk usage of the volume holding `path`. */
   usage(path: string): StorageUsage;
+  /**
+   * Takes the exclusive lock `path` (one broker per store directory). Throws StorageError('ELOCKED') naming
+   * the holder when another live owner has it. A crashed owner never leaves it stuck: the disk backend takes
+   * over a lock file whose pid is dead; the memory backend drops every lock on `crash()`.
+   */
+  lock(path: string): StorageLock;
+}
+
+/** A held lock; `release` is idempotent. */
+export interface StorageLock {
+  readonly path: string;
+  release(): void;
 }
 
 export type StorageErrorCode = 'EIO' | 'ENOSPC' | 'ENOENT' | 'EEXIST' | 'EBADF' | 'ELOCKED' | 'ECORRUPT' | 'EOTHER';

@@ -1,0 +1,124 @@
+/**
+ * A fault-injecting wrapper around any backend: fail writes or flushes (EIO, ENOSPC) from a chosen point on,
+ * fake the disk usage, count operations. Files opened through it obey the faults in force at each call.
+ */
+
+import {
+  StorageError,
+  type StorageBackend,
+  type StorageFile,
+  type StorageUsage,
+} from '../backend.js';
+
+export type InjectedFault = 'EIO' | 'ENOSPC';
+
+export interface FaultyCounters {
+  writes: number;
+  bytesWritten: number;
+  flushes: number;
+  failedWrites: number;
+  failedFlushes: number;
+}
+
+export interface FaultyStorage extends StorageBackend {
+  readonly inner: StorageBackend;
+  /** From now on, after `after` (default 0) more successful writes, every write throws StorageError(code). */
+  failWrites(code: InjectedFault, opts?: { after?: number }): void;
+  /** From now on, after `after` (default 0) more successful flushes (files and dirs), every flush rejects. */
+  failFlushes(code: InjectedFault, opts?: { after?: number }): void;
+  /** Ends every injected failure (usage override included). */
+  heal(): void;
+  /** Fakes usage() (undefined: the inner backend's). */
+  setUsage(usage: StorageUsage | undefined): void;
+  readonly counters: Readonly<FaultyCounters>;
+}
+
+interface Rule {
+  code: InjectedFault;
+  left: number;
+}
+
+export function faultyStorage(inner: StorageBackend): FaultyStorage {
+  let writeRule: Rule | undefined;
+  let flushRule: Rule | undefined;
+  let fakeUsage: StorageUsage | undefined;
+  const counters: FaultyCounters = { writes: 0, bytesWritten: 0, flushes: 0, failedWrites: 0, failedFlushes: 0 };
+
+  /** undefined when the operation may go ahead (consuming one allowance). */
+  const trip = (rule: Rule | undefined): InjectedFault | undefined => {
+    if (rule === undefined) return undefined;
+    if (rule.left > 0) {
+      rule.left--;
+      return undefined;
+    }
+    return rule.code;
+  };
+
+  const flushGate = (what: string): StorageError | undefined => {
+    const code = trip(flushRule);
+    if (code === undefined) return undefined;
+    counters.failedFlushes++;
+    return new StorageError(code, `${what}: injected flush failure`);
+  };
+
+  const wrapFile = (f: StorageFile): StorageFile => ({
+    path: f.path,
+    size: () => f.size(),
+    read: (position, length) => f.read(position, length),
+    truncate: (size) => f.truncate(size),
+    close: () => f.close(),
+    write(position, data) {
+      const code = trip(writeRule);
+      if (code !== undefined) {
+        counters.failedWrites++;
+        throw new StorageError(code, `write ${f.path}: injected write failure`);
+      }
+      f.write(position, data);
+      counters.writes++;
+      counters.bytesWritten += data.length;
+    },
+    flush() {
+      const err = flushGate(`fsync ${f.path}`);
+      if (err !== undefined) return Promise.reject(err);
+      counters.flushes++;
+      return f.flush();
+    },
+  });
+
+  return {
+    get kind() {
+      return inner.kind;
+    },
+    inner,
+    counters,
+    open: (path, opts) => wrapFile(inner.open(path, opts)),
+    list: (dir) => inner.list(dir),
+    stat: (path) => inner.stat(path),
+    exists: (path) => inner.exists(path),
+    mkdir: (dir) => inner.mkdir(dir),
+    remove: (path) => inner.remove(path),
+    rename: (from, to) => inner.rename(from, to),
+    flushDir(dir) {
+      const err = flushGate(`fsync dir ${dir}`);
+      if (err !== undefined) return Promise.reject(err);
+      counters.flushes++;
+      return inner.flushDir(dir);
+    },
+    usage: (path) => fakeUsage ?? inner.usage(path),
+    lock: (path) => inner.lock(path),
+    failWrites(code, opts) {
+      writeRule = { code, left: opts?.after ?? 0 };
+    },
+    failFlushes(code, opts) {
+      flushRule = { code, left: opts?.after ?? 0 };
+    },
+    heal() {
+      writeRule = undefined;
+      flushRule = undefined;
+      fakeUsage = undefined;
+    },
+    setUsage(usage) {
+      fakeUsage = usage;
+    },
+  };
+}

@@ -1,0 +1,487 @@
+/**
+ * The commit log record codec (pure functions, no I/O).
+ *
+ * Layout, big-endian, fixed fields first:
+ *
+ * ```
+ *  0 totalSize u32            whole record, this field included
+ *  4 magic u32                RECORD_MAGIC (END_MAGIC marks the end-of-segment filler)
+ *  8 crc u32                  CRC32 over the record except these 4 bytes ([0,8) then [12,totalSize))
+ * 12 queueId u32
+ * 16 flags u32
+ * 20 queueOffset u64
+ * 28 commitLogOffset u64      physical offset of this record in the commit log
+ * 36 sysFlag u32
+ * 40 bornTimestamp u64
+ * 48 bornHost                 u8 length + UTF-8 (a host is a string: transport addresses are names, not IPs)
+ *    storeTimestamp u64
+ *    storeHost                u8 length + UTF-8
+ *    reconsumeTimes u32
+ *    preparedTransactionOffset u64
+ *    body                     u32 length + bytes
+ *    topic                    u8 length + UTF-8
+ *    properties               u16 length + bytes: `name \x01 value \x02` repeated (RocketMQ's encoding)
+ * ```
+ *
+ * u64 fields are JS numbers and must be safe integers (< 2^53); the encoder asserts it.
+ *
+ * End of segment: `encodeEndOfSegment(n)` fills the last `n` bytes of a segment with `{n u32, END_MAGIC u32,
+ * zeros}`. When fewer than END_OF_SEGMENT_MIN (8) bytes are left it returns `n` zero bytes: a reader treats
+ * fewer than 8 bytes left in a segment as the end of that segment.
+ *
+ * Unwritten (zero) space decodes as `{ kind: 'corrupt', blank: true }`, distinct from `end-of-segment`.
+ */
+
+import * as zlib from 'node:zlib';
+
+export const RECORD_MAGIC = 0xdaa320a7;
+export const END_MAGIC = 0xcbd43194;
+/** Smallest end-of-segment marker; fewer bytes left in a segment mean "end of segment" by themselves. */
+export const END_OF_SEGMENT_MIN = 8;
+
+export const PROP_TAGS = 'TAGS';
+/** User keys, separated by KEY_SEPARATOR (a space, as RocketMQ). */
+export const PROP_KEYS = 'KEYS';
+export const KEY_SEPARATOR = ' ';
+/** The client-side unique message key. */
+export const PROP_UNIQ_KEY = 'UNIQ_KEY';
+export const PROP_DELAY_LEVEL = 'DELAY';
+export const PROP_TIMER_DELIVER_MS = 'TIMER_DELIVER_MS';
+export const PROP_REAL_TOPIC = 'REAL_TOPIC';
+export const PROP_REAL_QUEUE_ID = 'REAL_QID';
+export const PROP_TRANSACTION_PREPARED = 'TRAN_MSG';
+export const PROP_PRODUCER_GROUP = 'PGROUP';
+export const PROP_WAIT_STORE_OK = 'WAIT';
+export const PROP_RETRY_TOPIC = 'RETRY_TOPIC';
+export const PROP_MAX_RECONSUME_TIMES = 'MAX_RECONSUME_TIMES';
+export const PROP_ORIGIN_MESSAGE_ID = 'ORIGIN_MESSAGE_ID';
+export const PROP_SHARDING_KEY = 'SHARDING_KEY';
+
+/** sysFlag bits (RocketMQ values). */
+export const SYSFLAG_COMPRESSED = 0x1;
+export const SYSFLAG_MULTI_TAGS = 0x2;
+export const SYSFLAG_TRANSACTION_TYPE_MASK = 0xc;
+export const SYSFLAG_TRANSACTION_NOT = 0x0;
+export const SYSFLAG_TRANSACTION_PREPARED = 0x4;
+export const SYSFLAG_TRANSACTION_COMMIT = 0x8;
+export const SYSFLAG_TRANSACTION_ROLLBACK = 0xc;
+
+const NAME_VALUE_SEPARATOR = 1;
+const PROPERTY_SEPARATOR = 2;
+
+export interface MessageRecord {
+  topic: string;
+  queueId: number;
+  queueOffset: number;
+  commitLogOffset: number;
+  flags: number;
+  sysFlag: number;
+  bornTimestamp: number;
+  bornHost: string;
+  storeTimestamp: number;
+  storeHost: string;
+  reconsumeTimes: number;
+  preparedTransactionOffset: number;
+  properties: Record<string, string>;
+  /** On decode: a view into the decoded buffer (no copy). */
+  body: Uint8Array;
+}
+
+/** The fields that decide a record's size. */
+export type RecordSizeInput = Pick<MessageRecord, 'topic' | 'bornHost' | 'storeHost' | 'properties' | 'body'>;
+
+export type DecodeResult =
+  | { kind: 'record'; record: MessageRecord; size: number }
+  | { kind: 'end-of-segment'; size: number }
+  | { kind: 'incomplete' }
+  /** `blank` is set when the bytes are zero (unwritten space), the normal end of a log's written data. */
+  | { kind: 'corrupt'; reason: string; blank?: boolean };
+
+export type RecordErrorCode = 'ETOOLARGE' | 'EINVALID';
+
+/** A record that cannot be encoded (a field out of range, a property name with a separator byte...). */
+export class RecordError extends Error {
+  constructor(
+    readonly code: RecordErrorCode,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+    this.name = 'RecordError';
+  }
+}
+
+/** Fixed part: every field except the variable bytes of the hosts, body, topic and properties. */
+export const RECORD_FIXED_SIZE =
+  4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + 1 + 8 + 1 + 4 + 8 + 4 + 1 + 2;
+/** Largest record (totalSize is a u32; kept below 2^31 so sizes stay positive int32s). */
+export const MAX_RECORD_SIZE = 0x7fffffff;
+
+const MAX_U8_STRING = 0xff;
+const MAX_PROPERTIES = 0xffff;
+const MAX_U64 = Number.MAX_SAFE_INTEGER;
+const TWO_32 = 0x100000000;
+
+// ---------------------------------------------------------------------------------------------- CRC32
+
+const CRC_TABLE = ((): Uint32Array => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+/** Table-driven CRC32 (IEEE) of buf[start, end), continuing from `crc` (0 to start). */
+export function crc32Table(buf: Uint8Array, start: number, end: number, crc = 0): number {
+  let c = (crc ^ 0xffffffff) >>> 0;
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+type NativeCrc = (data: Uint8Array, value?: number) => number;
+const nativeCrc32: NativeCrc | undefined =
+  typeof (zlib as { crc32?: unknown }).crc32 === 'function' ? ((zlib as { crc32: NativeCrc }).crc32) : undefined;
+
+/** CRC32 (IEEE) of buf[start, end), continuing from `crc`; native zlib when the runtime has it. */
+export function crc32Range(buf: Uint8Array, start: number, end: number, crc = 0): number {
+  if (nativeCrc32 !== undefined && end - start > 32) return nativeCrc32(buf.subarray(start, end), crc) >>> 0;
+  return crc32Table(buf, start, end, crc);
+}
+
+function recordCrc(buf: Uint8Array, pos: number, size: number): number {
+  return crc32Range(buf, pos + 12, pos + size, crc32Table(buf, pos, pos + 8));
+}
+
+// ---------------------------------------------------------------------------------------------- strings
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+function utf8Length(s: string): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8');
+  return n;
+}
+
+/** Writes `s` (whose UTF-8 length is `len`) at `pos`. */
+function writeStr(buf: Uint8Array, pos: number, s: string, len: number): void {
+  if (len === s.length) {
+    for (let i = 0; i < len; i++) buf[pos + i] = s.charCodeAt(i);
+  } else {
+    textEncoder.encodeInto(s, buf.subarray(pos, pos + len));
+  }
+}
+
+/** Reads UTF-8 buf[start, end); undefined when not valid UTF-8. */
+function readStr(buf: Uint8Array, start: number, end: number): string | undefined {
+  let ascii = true;
+  for (let i = start; i < end; i++) {
+    if (buf[i]! >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) {
+    if (end - start < 64) {
+      let s = '';
+      for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
+      return s;
+    }
+    return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
+  }
+  try {
+    return textDecoder.decode(buf.subarray(start, end));
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- numbers
+
+/** Big-endian u32 helpers, shared by the store's small binary formats. */
+export function writeU32(buf: Uint8Array, pos: number, v: number): void {
+  buf[pos] = v >>> 24;
+  buf[pos + 1] = v >>> 16;
+  buf[pos + 2] = v >>> 8;
+  buf[pos + 3] = v;
+}
+
+export function readU32(buf: Uint8Array, pos: number): number {
+  return ((buf[pos]! << 24) | (buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!) >>> 0;
+}
+
+function writeU64(buf: Uint8Array, pos: number, v: number): void {
+  const hi = Math.floor(v / TWO_32);
+  writeU32(buf, pos, hi);
+  writeU32(buf, pos + 4, v - hi * TWO_32);
+}
+
+/** -1 when the value is not a safe integer. */
+function readU64(buf: Uint8Array, pos: number): number {
+  const hi = readU32(buf, pos);
+  if (hi > 0x1fffff) return -1;
+  return hi * TWO_32 + readU32(buf, pos + 4);
+}
+
+function checkU32(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RecordError('EINVALID', `${name} ${v} is not a u32`);
+}
+
+function checkU64(name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > MAX_U64) throw new RecordError('EINVALID', `${name} ${v} is not a safe u64`);
+}
+
+// ---------------------------------------------------------------------------------------------- properties
+
+function checkPropString(s: string, what: string): void {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === NAME_VALUE_SEPARATOR || c === PROPERTY_SEPARATOR) {
+      throw new RecordError('EINVALID', `property ${what} ${JSON.stringify(s)} contains a separator byte (\\x01 or \\x02)`);
+    }
+  }
+}
+
+/** Encoded byte length of a property map (RocketMQ's `name\x01value\x02...`). */
+export function propertiesSize(props: Record<string, string>): number {
+  let n = 0;
+  for (const k in props) n += utf8Length(k) + utf8Length(props[k]!) + 2;
+  return n;
+}
+
+function writeProperties(buf: Uint8Array, pos: number, props: Record<string, string>): number {
+  let p = pos;
+  for (const k in props) {
+    const v = props[k]!;
+    checkPropString(k, 'name');
+    checkPropString(v, 'value');
+    if (k.length === 0) throw new RecordError('EINVALID', 'empty property name');
+    const kl = utf8Length(k);
+    writeStr(buf, p, k, kl);
+    p += kl;
+    buf[p++] = NAME_VALUE_SEPARATOR;
+    const vl = utf8Length(v);
+    writeStr(buf, p, v, vl);
+    p += vl;
+    buf[p++] = PROPERTY_SEPARATOR;
+  }
+  return p - pos;
+}
+
+/** Parses buf[start, end); undefined when malformed. */
+function readProperties(buf: Uint8Array, start: number, end: number): Record<string, string> | undefined {
+  const props: Record<string, string> = {};
+  let p = start;
+  while (p < end) {
+    let sep = p;
+    while (sep < end && buf[sep] !== NAME_VALUE_SEPARATOR) {
+      if (buf[sep] === PROPERTY_SEPARATOR) return undefined;
+      sep++;
+    }
+    if (sep >= end || sep === p) return undefined;
+    let stop = sep + 1;
+    while (stop < end && buf[stop] !== PROPERTY_SEPARATOR) {
+      if (buf[stop] === NAME_VALUE_SEPARATOR) return undefined;
+      stop++;
+    }
+    if (stop >= end) return undefined;
+    const k = readStr(buf, p, sep);
+    const v = readStr(buf, sep + 1, stop);
+    if (k === undefined || v === undefined || Object.prototype.hasOwnProperty.call(props, k)) return undefined;
+    if (k === '__proto__') Object.defineProperty(props, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else props[k] = v;
+    p = stop + 1;
+  }
+  return props;
+}
+
+// ---------------------------------------------------------------------------------------------- records
+
+/** Exact encoded size of a record. Throws RecordError when a variable field is too long. */
+export function recordSize(r: RecordSizeInput): number {
+  const bh = utf8Length(r.bornHost);
+  const sh = utf8Length(r.storeHost);
+  const tp = utf8Length(r.topic);
+  const pr = propertiesSize(r.properties);
+  if (bh > MAX_U8_STRING) throw new RecordError('EINVALID', `bornHost is ${bh} bytes (at most ${MAX_U8_STRING})`);
+  if (sh > MAX_U8_STRING) throw new RecordError('EINVALID', `storeHost is ${sh} bytes (at most ${MAX_U8_STRING})`);
+  if (tp > MAX_U8_STRING) throw new RecordError('EINVALID', `topic is ${tp} bytes (at most ${MAX_U8_STRING})`);
+  if (pr > MAX_PROPERTIES) throw new RecordError('ETOOLARGE', `properties are ${pr} bytes (at most ${MAX_PROPERTIES})`);
+  const total = RECORD_FIXED_SIZE + bh + sh + tp + pr + r.body.length;
+  if (total > MAX_RECORD_SIZE) throw new RecordError('ETOOLARGE', `record is ${total} bytes (at most ${MAX_RECORD_SIZE})`);
+  return total;
+}
+
+/**
+ * Encodes `r` at buf[pos...] and returns the bytes written (= recordSize(r)). For a batch, size every record
+ * with recordSize, allocate one buffer and call this for each. Throws RecordError (buffer untouched beyond pos
+ * only on success paths: validate before writing a batch you cannot roll back) or RangeError when buf is short.
+ */
+export function encodeRecordInto(r: MessageRecord, buf: Uint8Array, pos: number): number {
+  const size = recordSize(r);
+  if (pos < 0 || pos + size > buf.length) throw new RangeError(`record of ${size} bytes does not fit at ${pos} in ${buf.length}`);
+  checkU32('queueId', r.queueId);
+  checkU32('flags', r.flags);
+  checkU32('sysFlag', r.sysFlag);
+  checkU32('reconsumeTimes', r.reconsumeTimes);
+  checkU64('queueOffset', r.queueOffset);
+  checkU64('commitLogOffset', r.commitLogOffset);
+  checkU64('bornTimestamp', r.bornTimestamp);
+  checkU64('storeTimestamp', r.storeTimestamp);
+  checkU64('preparedTransactionOffset', r.preparedTransactionOffset);
+
+  writeU32(buf, pos, size);
+  writeU32(buf, pos + 4, RECORD_MAGIC);
+  writeU32(buf, pos + 12, r.queueId);
+  writeU32(buf, pos + 16, r.flags);
+  writeU64(buf, pos + 20, r.queueOffset);
+  writeU64(buf, pos + 28, r.commitLogOffset);
+  writeU32(buf, pos + 36, r.sysFlag);
+  writeU64(buf, pos + 40, r.bornTimestamp);
+  let p = pos + 48;
+  const bh = utf8Length(r.bornHost);
+  buf[p++] = bh;
+  writeStr(buf, p, r.bornHost, bh);
+  p += bh;
+  writeU64(buf, p, r.storeTimestamp);
+  p += 8;
+  const sh = utf8Length(r.storeHost);
+  buf[p++] = sh;
+  writeStr(buf, p, r.storeHost, sh);
+  p += sh;
+  writeU32(buf, p, r.reconsumeTimes);
+  p += 4;
+  writeU64(buf, p, r.preparedTransactionOffset);
+  p += 8;
+  writeU32(buf, p, r.body.length);
+  p += 4;
+  buf.set(r.body, p);
+  p += r.body.length;
+  const tp = utf8Length(r.topic);
+  buf[p++] = tp;
+  writeStr(buf, p, r.topic, tp);
+  p += tp;
+  const prLenPos = p;
+  p += 2;
+  const pr = writeProperties(buf, p, r.properties);
+  buf[prLenPos] = pr >>> 8;
+  buf[prLenPos + 1] = pr;
+  p += pr;
+  if (p - pos !== size) throw new RecordError('EINVALID', `internal: wrote ${p - pos} bytes, expected ${size}`);
+  writeU32(buf, pos + 8, recordCrc(buf, pos, size));
+  return size;
+}
+
+/** Encodes one record into a new buffer (tests and cold paths; batches use encodeRecordInto). */
+export function encodeRecord(r: MessageRecord): Uint8Array {
+  const buf = new Uint8Array(recordSize(r));
+  encodeRecordInto(r, buf, 0);
+  return buf;
+}
+
+/**
+ * Decodes the record (or end-of-segment marker) at buf[pos...]. `incomplete` means the bytes available end
+ * before the record does (read more); `corrupt` means no valid record starts here.
+ */
+export function decodeRecord(buf: Uint8Array, pos: number): DecodeResult {
+  const avail = buf.length - pos;
+  if (avail < 8) return { kind: 'incomplete' };
+  const size = readU32(buf, pos);
+  const magic = readU32(buf, pos + 4);
+  if (magic === END_MAGIC) {
+    if (size < END_OF_SEGMENT_MIN) return { kind: 'corrupt', reason: `end-of-segment marker with size ${size}` };
+    return { kind: 'end-of-segment', size };
+  }
+  if (magic !== RECORD_MAGIC) {
+    if (size === 0 && magic === 0) return { kind: 'corrupt', reason: 'blank (zero) bytes', blank: true };
+    return { kind: 'corrupt', reason: `bad magic 0x${magic.toString(16)}` };
+  }
+  if (size < RECORD_FIXED_SIZE || size > MAX_RECORD_SIZE) return { kind: 'corrupt', reason: `bad record size ${size}` };
+  if (avail < size) return { kind: 'incomplete' };
+  const crc = readU32(buf, pos + 8);
+  if (recordCrc(buf, pos, size) !== crc) return { kind: 'corrupt', reason: 'CRC mismatch' };
+
+  // The CRC holds: what follows only guards against a writer bug, so errors are still reported, not thrown.
+  const end = pos + size;
+  const bad = (what: string): DecodeResult => ({ kind: 'corrupt', reason: `malformed ${what}` });
+  const queueId = readU32(buf, pos + 12);
+  const flags = readU32(buf, pos + 16);
+  const queueOffset = readU64(buf, pos + 20);
+  const commitLogOffset = readU64(buf, pos + 28);
+  const sysFlag = readU32(buf, pos + 36);
+  const bornTimestamp = readU64(buf, pos + 40);
+  let p = pos + 48;
+  const bh = buf[p++]!;
+  if (p + bh + 8 + 1 > end) return bad('bornHost');
+  const bornHost = readStr(buf, p, p + bh);
+  p += bh;
+  const storeTimestamp = readU64(buf, p);
+  p += 8;
+  const sh = buf[p++]!;
+  if (p + sh + 4 + 8 + 4 > end) return bad('storeHost');
+  const storeHost = readStr(buf, p, p + sh);
+  p += sh;
+  const reconsumeTimes = readU32(buf, p);
+  p += 4;
+  const preparedTransactionOffset = readU64(buf, p);
+  p += 8;
+  const bl = readU32(buf, p);
+  p += 4;
+  if (bl > end - p - 3) return bad('body length');
+  const body = buf.subarray(p, p + bl);
+  p += bl;
+  const tp = buf[p++]!;
+  if (p + tp + 2 > end) return bad('topic');
+  const topic = readStr(buf, p, p + tp);
+  p += tp;
+  const pl = (buf[p]! << 8) | buf[p + 1]!;
+  p += 2;
+  if (p + pl !== end) return bad('properties length');
+  const properties = readProperties(buf, p, end);
+  if (bornHost === undefined || storeHost === undefined || topic === undefined) return bad('string');
+  if (properties === undefined) return bad('properties');
+  if (queueOffset < 0 || commitLogOffset < 0 || bornTimestamp < 0 || storeTimestamp < 0 || preparedTransactionOffset < 0) {
+    return bad('u64 field');
+  }
+  return {
+    kind: 'record',
+    size,
+    record: {
+      topic,
+      queueId,
+      queueOffset,
+      commitLogOffset,
+      flags,
+      sysFlag,
+      bornTimestamp,
+      bornHost,
+      storeTimestamp,
+      storeHost,
+      reconsumeTimes,
+      preparedTransactionOffset,
+      properties,
+      body,
+    },
+  };
+}
+
+/** The marker that fills the last `spaceLeft` bytes of a segment (see the file comment). */
+export function encodeEndOfSegment(spaceLeft: number): Uint8Array {
+  if (!Number.isInteger(spaceLeft) || spaceLeft < 0 || spaceLeft > 0xffffffff) {
+    throw new RecordError('EINVALID', `end-of-segment space ${spaceLeft}`);
+  }
+  const buf = new Uint8Array(spaceLeft);
+  if (spaceLeft >= END_OF_SEGMENT_MIN) {
+    writeU32(buf, 0, spaceLeft);
+    writeU32(buf, 4, END_MAGIC);
+  }
+  return buf;
+}
+
+/** Splits the KEYS property into keys. */
+export function splitKeys(keys: string | undefined): string[] {
+  if (keys === undefined || keys === '') return [];
+  return keys.split(KEY_SEPARATOR).filter((k) => k.length > 0);
+}

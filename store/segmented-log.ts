@@ -1,0 +1,338 @@
+/**
+ * A log of bytes split into fixed-size segment files named by their first global offset (20 digits).
+ *
+ * Segment `k` covers offsets [k * segmentSize, (k + 1) * segmentSize). An append that does not fit in the rest
+ * of the current segment writes `endMarker(spaceLeft)` there (when given and spaceLeft > 0) and goes to the
+ * start of the next segment, so an append never straddles two segments and a read never crosses one.
+ *
+ * Files grow as they are written (no preallocation). On open, the write offset is the end of the last segment
+ * file; recovery validates the tail and calls `truncate` / `setWriteOffset`.
+ *
+ * The hot tail of the active segment (at most `tailCacheBytes`) is kept in memory so that reads of just-written
+ * data (the dispatcher, pulls at the head) do not go to the backend.
+ */
+
+import { StorageError, type StorageBackend, type StorageFile } from './backend.js';
+
+export const DEFAULT_SEGMENT_SIZE = 1024 ** 3;
+export const DEFAULT_TAIL_CACHE_BYTES = 1024 * 1024;
+const MAX_OPEN_READ_FILES = 16;
+
+export type LogErrorCode = 'ETOOLARGE' | 'EACTIVE' | 'ERANGE' | 'ECLOSED';
+
+/** A misuse of the log (data larger than a segment, deleting the active segment, closed log...). */
+export class LogError extends Error {
+  constructor(
+    readonly code: LogErrorCode,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+    this.name = 'LogError';
+  }
+}
+
+export interface SegmentedLogOptions {
+  segmentSize?: number;
+  /** Bytes that fill the rest of a segment when an append rolls to the next one. */
+  endMarker?: (spaceLeft: number) => Uint8Array;
+  tailCacheBytes?: number;
+}
+
+export interface SegmentInfo {
+  start: number;
+  /** Exclusive end: start + file size. */
+  end: number;
+  path: string;
+  mtimeMs: number;
+}
+
+export function segmentName(start: number): string {
+  return String(start).padStart(20, '0');
+}
+
+const SEGMENT_NAME = /^\d{20}$/;
+
+export class SegmentedLog {
+  readonly segmentSize: number;
+  private readonly endMarker: ((spaceLeft: number) => Uint8Array) | undefined;
+  private readonly tailCap: number;
+  /** Starts of existing segment files, ascending. */
+  private starts: number[] = [];
+  private readonly files = new Map<number, StorageFile>();
+  private readonly dirty = new Set<number>();
+  private dirDirty = false;
+  private write = 0;
+  private flushed = 0;
+  private flushChain: Promise<void> = Promise.resolve();
+  private closed = false;
+  // Hot tail: bytes [tailStart, write) when tailStart is in the active segment.
+  private tail: Uint8Array;
+  private tailStart = 0;
+  private tailLen = 0;
+
+  private constructor(
+    private readonly backend: StorageBackend,
+    readonly dir: string,
+    opts: SegmentedLogOptions,
+  ) {
+    this.segmentSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
+    if (!Number.isSafeInteger(this.segmentSize) || this.segmentSize < 64) {
+      throw new LogError('ERANGE', `segment size ${this.segmentSize} (at least 64 bytes)`);
+    }
+    this.endMarker = opts.endMarker;
+    this.tailCap = Math.max(0, Math.min(opts.tailCacheBytes ?? DEFAULT_TAIL_CACHE_BYTES, this.segmentSize));
+    this.tail = new Uint8Array(this.tailCap);
+  }
+
+  /** Opens (creating the directory) the log in `dir`; writeOffset = end of the last segment file. */
+  static open(backend: StorageBackend, dir: string, opts: SegmentedLogOptions = {}): SegmentedLog {
+    const log = new SegmentedLog(backend, dir, opts);
+    backend.mkdir(dir);
+    for (const name of backend.list(dir)) {
+      if (!SEGMENT_NAME.test(name)) continue;
+      const start = Number(name);
+      if (!Number.isSafeInteger(start) || start % log.segmentSize !== 0) {
+        throw new StorageError('ECORRUPT', `${dir}/${name}: segment name is not a multiple of the segment size ${log.segmentSize}`);
+      }
+      log.starts.push(start);
+    }
+    log.starts.sort((a, b) => a - b);
+    const last = log.starts[log.starts.length - 1];
+    if (last !== undefined) {
+      const size = backend.stat(log.pathOf(last))?.size ?? 0;
+      log.write = last + Math.min(size, log.segmentSize);
+    }
+    log.flushed = log.write;
+    log.resetTail();
+    return log;
+  }
+
+  /** Next append position (global offset). */
+  get writeOffset(): number {
+    return this.write;
+  }
+
+  /** Everything before this offset has been flushed. */
+  get flushedOffset(): number {
+    return this.flushed;
+  }
+
+  /** Offset of the first byte still held (the oldest segment's start), or writeOffset when empty. */
+  get minOffset(): number {
+    return this.starts[0] ?? this.write;
+  }
+
+  segmentStart(offset: number): number {
+    return offset - (offset % this.segmentSize);
+  }
+
+  /** Where `append` of `length` bytes would put them (lets a caller encode physical offsets first). */
+  nextAppendOffset(length: number): number {
+    if (length > this.segmentSize) {
+      throw new LogError('ETOOLARGE', `${length} bytes do not fit in a segment of ${this.segmentSize}`);
+    }
+    const inSeg = this.write % this.segmentSize;
+    return inSeg + length > this.segmentSize ? this.write - inSeg + this.segmentSize : this.write;
+  }
+
+  /** Appends `data` in one segment (rolling when it does not fit) and returns its global start offset. */
+  append(data: Uint8Array): number {
+    this.checkOpen();
+    const at = this.nextAppendOffset(data.length);
+    if (at !== this.write) {
+      const spaceLeft = at - this.write;
+      if (this.endMarker !== undefined && spaceLeft > 0) {
+        const marker = this.endMarker(spaceLeft);
+        if (marker.length !== spaceLeft) throw new LogError('ERANGE', `end marker of ${marker.length} bytes for ${spaceLeft}`);
+        this.writeAt(this.write, marker);
+      }
+      this.write = at;
+      this.resetTail();
+    }
+    if (data.length === 0) return at;
+    this.writeAt(at, data);
+    this.write = at + data.length;
+    this.appendTail(data);
+    return at;
+  }
+
+  /** Reads up to `length` bytes at `offset`, stopping at the end of its segment or of the data. */
+  read(offset: number, length: number): Uint8Array {
+    this.checkOpen();
+    const start = this.segmentStart(offset);
+    const end = Math.min(offset + length, start + this.segmentSize);
+    if (end <= offset) return new Uint8Array(0);
+    if (this.tailLen > 0 && offset >= this.tailStart && offset < this.tailStart + this.tailLen && start === this.segmentStart(this.tailStart)) {
+      const from = offset - this.tailStart;
+      return this.tail.slice(from, Math.min(this.tailLen, end - this.tailStart));
+    }
+    if (!this.hasSegment(start)) return new Uint8Array(0);
+    return this.file(start).read(offset - start, end - offset);
+  }
+
+  /** Flushes the segments written since the last flush; flushedOffset becomes writeOffset as of the call. */
+  flush(): Promise<void> {
+    if (this.closed) return Promise.reject(new LogError('ECLOSED', `log ${this.dir} is closed`));
+    // What this flush covers is fixed now; flushes run one after another so flushedOffset only grows.
+    const target = this.write;
+    const segs = [...this.dirty];
+    this.dirty.clear();
+    const dirDirty = this.dirDirty;
+    this.dirDirty = false;
+    const run = async (): Promise<void> => {
+      try {
+        await Promise.all(segs.filter((s) => this.hasSegment(s)).map((s) => this.file(s).flush()));
+        if (dirDirty) await this.backend.flushDir(this.dir);
+      } catch (e) {
+        for (const s of segs) if (this.hasSegment(s)) this.dirty.add(s);
+        if (dirDirty) this.dirDirty = true;
+        throw e;
+      }
+      this.flushed = Math.max(this.flushed, Math.min(target, this.write));
+    };
+    const p = this.flushChain.then(run, run);
+    this.flushChain = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    return p;
+  }
+
+  /** Drops every byte at and after `offset` (later segments are removed). */
+  truncate(offset: number): void {
+    this.checkOpen();
+    const keep = this.segmentStart(offset);
+    for (const s of [...this.starts]) {
+      if (s > keep) this.dropSegment(s);
+    }
+    if (this.hasSegment(keep)) {
+      this.file(keep).truncate(offset - keep);
+      this.dirty.add(keep);
+    }
+    this.write = offset;
+    this.flushed = Math.min(this.flushed, offset);
+    this.resetTail();
+  }
+
+  /**
+   * Recovery: sets the write position. Data at and after `offset` is dropped (as truncate); an offset past the
+   * end starts writing there (the bytes between read as zeros). flushedOffset becomes `offset`: what recovery
+   * found on storage is durable.
+   */
+  setWriteOffset(offset: number): void {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new LogError('ERANGE', `write offset ${offset}`);
+    this.truncate(offset);
+    this.flushed = offset;
+  }
+
+  segments(): SegmentInfo[] {
+    return this.starts.map((start) => {
+      const path = this.pathOf(start);
+      const st = this.backend.stat(path);
+      return { start, end: start + (st?.size ?? 0), path, mtimeMs: st?.mtimeMs ?? 0 };
+    });
+  }
+
+  /** Removes a whole segment (retention); refuses the active one (the one holding writeOffset). */
+  deleteSegment(start: number): void {
+    this.checkOpen();
+    if (start === this.segmentStart(this.write) || start === this.starts[this.starts.length - 1]) {
+      throw new LogError('EACTIVE', `segment ${segmentName(start)} is the active segment`);
+    }
+    if (!this.hasSegment(start)) return;
+    this.dropSegment(start);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const f of this.files.values()) f.close();
+    this.files.clear();
+  }
+
+  // ------------------------------------------------------------------------------------------ internals
+
+  private pathOf(start: number): string {
+    return `${this.dir}/${segmentName(start)}`;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new LogError('ECLOSED', `log ${this.dir} is closed`);
+  }
+
+  private hasSegment(start: number): boolean {
+    return this.files.has(start) || this.starts.includes(start);
+  }
+
+  private file(start: number): StorageFile {
+    let f = this.files.get(start);
+    if (f !== undefined) {
+      // Refresh LRU position.
+      this.files.delete(start);
+      this.files.set(start, f);
+      return f;
+    }
+    f = this.backend.open(this.pathOf(start));
+    if (!this.starts.includes(start)) {
+      this.starts.push(start);
+      this.starts.sort((a, b) => a - b);
+      this.dirDirty = true;
+    }
+    this.files.set(start, f);
+    if (this.files.size > MAX_OPEN_READ_FILES) {
+      const active = this.segmentStart(this.write);
+      for (const [s, g] of this.files) {
+        if (this.files.size <= MAX_OPEN_READ_FILES) break;
+        if (s === active || s === start || this.dirty.has(s)) continue;
+        g.close();
+        this.files.delete(s);
+      }
+    }
+    return f;
+  }
+
+  private writeAt(offset: number, data: Uint8Array): void {
+    const start = this.segmentStart(offset);
+    this.file(start).write(offset - start, data);
+    this.dirty.add(start);
+  }
+
+  private dropSegment(start: number): void {
+    this.files.get(start)?.close();
+    this.files.delete(start);
+    this.dirty.delete(start);
+    this.starts = this.starts.filter((s) => s !== start);
+    this.backend.remove(this.pathOf(start));
+    this.dirDirty = true;
+  }
+
+  private resetTail(): void {
+    this.tailStart = this.write;
+    this.tailLen = 0;
+  }
+
+  private appendTail(data: Uint8Array): void {
+    const cap = this.tailCap;
+    if (cap === 0) return;
+    const end = this.write; // already advanced past data
+    if (this.segmentStart(this.tailStart) !== this.segmentStart(end - data.length) || this.tailStart + this.tailLen !== end - data.length) {
+      this.tailStart = end - data.length;
+      this.tailLen = 0;
+    }
+    if (data.length >= cap) {
+      this.tail.set(data.subarray(data.length - cap));
+      this.tailStart = end - cap;
+      this.tailLen = cap;
+      return;
+    }
+    if (this.tailLen + data.length > cap) {
+      // Keep the newest half (or what leaves room for data) and slide it to the front.
+      const keep = Math.min(this.tailLen, Math.max(0, Math.min(cap >> 1, cap - data.length)));
+      this.tail.copyWithin(0, this.tailLen - keep, this.tailLen);
+      this.tailStart += this.tailLen - keep;
+      this.tailLen = keep;
+    }
+    this.tail.set(data, this.tailLen);
+    this.tailLen += data.length;
+  }
+}

@@ -1,0 +1,134 @@
+import fc from 'fast-check';
+import { SimClock } from '../../actors/runtime/clock.js';
+import { SeededRandom } from '../../actors/runtime/random.js';
+import { memoryStorage } from '../../store/backends/memory.js';
+import { decodeRecord, encodeEndOfSegment } from '../../store/record.js';
+import { LogError, SegmentedLog, segmentName } from '../../store/segmented-log.js';
+
+const mem = (seed = 1) => memoryStorage({ clock: new SimClock(), random: new SeededRandom(seed) });
+const fill = (n: number, v: number) => new Uint8Array(n).fill(v);
+
+describe('SegmentedLog', () => {
+  it('appends, rolls with an end marker and reads back across segments', () => {
+    const fs = mem();
+    const log = SegmentedLog.open(fs, 'store/commitlog', { segmentSize: 100, endMarker: encodeEndOfSegment });
+    expect(log.append(fill(60, 1))).toBe(0);
+    expect(log.nextAppendOffset(30)).toBe(60);
+    expect(log.nextAppendOffset(50)).toBe(100);
+    expect(log.append(fill(50, 2))).toBe(100);
+    expect(log.writeOffset).toBe(150);
+    expect(fs.list('store/commitlog')).toEqual([segmentName(0), segmentName(100)]);
+    expect(segmentName(100)).toBe('00000000000000000100');
+    const marker = log.read(60, 100);
+    expect(marker.length).toBe(40);
+    expect(decodeRecord(marker, 0)).toEqual({ kind: 'end-of-segment', size: 40 });
+    expect([...log.read(100, 1000)]).toEqual([...fill(50, 2)]);
+    expect(log.read(150, 10).length).toBe(0);
+    expect(log.segmentStart(199)).toBe(100);
+    expect(() => log.append(fill(101, 0))).toThrow(LogError);
+    expect(log.append(fill(100, 3))).toBe(200); // exactly one segment
+    expect(log.writeOffset).toBe(300);
+    expect(log.append(fill(1, 4))).toBe(300);
+    expect(log.segments().map((s) => [s.start, s.end])).toEqual([[0, 100], [100, 200], [200, 300], [300, 301]]);
+  });
+
+  it('reads match a model under random appends, reads and truncates (tail cache included)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ op: fc.constant('append' as const), n: fc.integer({ min: 0, max: 90 }), v: fc.integer({ min: 1, max: 255 }) }),
+            fc.record({ op: fc.constant('read' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 200 }) }),
+            fc.record({ op: fc.constant('truncate' as const), at: fc.nat() }),
+          ),
+          { maxLength: 60 },
+        ),
+        fc.integer({ min: 0, max: 300 }),
+        (ops, tailCacheBytes) => {
+          const fs = mem();
+          const seg = 128;
+          const log = SegmentedLog.open(fs, 'l', { segmentSize: seg, endMarker: encodeEndOfSegment, tailCacheBytes });
+          const model: number[] = [];
+          for (const o of ops) {
+            if (o.op === 'append') {
+              const at = log.nextAppendOffset(o.n);
+              while (model.length < at) model.push(...encodeEndOfSegment(at - model.length));
+              expect(log.append(fill(o.n, o.v))).toBe(at);
+              model.push(...fill(o.n, o.v));
+            } else if (o.op === 'read') {
+              const at = model.length === 0 ? 0 : o.at % model.length;
+              const end = Math.min(at + o.len, at - (at % seg) + seg, model.length);
+              expect([...log.read(at, o.len)]).toEqual(model.slice(at, end));
+            } else {
+              const at = model.length === 0 ? 0 : o.at % (model.length + 1);
+              log.truncate(at);
+              model.length = at;
+            }
+            expect(log.writeOffset).toBe(model.length);
+          }
+          const reopened = SegmentedLog.open(fs, 'l', { segmentSize: seg });
+          expect(reopened.writeOffset).toBe(model.length);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('flush makes data durable up to the offset captured at the call; a crash loses the rest', async () => {
+    const fs = mem();
+    const log = SegmentedLog.open(fs, 'cl', { segmentSize: 64, endMarker: encodeEndOfSegment });
+    log.append(fill(40, 1));
+    log.append(fill(40, 2)); // rolls to 64
+    const p = log.flush();
+    log.append(fill(10, 3));
+    await p;
+    expect(log.flushedOffset).toBe(104);
+    expect(log.writeOffset).toBe(114);
+    // The backend flush ran after the third append, so it may be durable too; a fourth one is not.
+    const durable = fs.durableSize('cl/' + segmentName(64))! + 64;
+    expect(durable).toBeGreaterThanOrEqual(104);
+    log.append(fill(5, 4));
+    fs.crash();
+    const again = SegmentedLog.open(fs, 'cl', { segmentSize: 64 });
+    expect(again.writeOffset).toBe(durable);
+    expect(again.flushedOffset).toBe(durable);
+    expect([...again.read(64, 40)]).toEqual([...fill(40, 2)]);
+    expect(decodeRecord(again.read(40, 24), 0)).toEqual({ kind: 'end-of-segment', size: 24 });
+  });
+
+  it('concurrent flushes resolve in order and never report more than is durable', async () => {
+    const fs = mem();
+    const log = SegmentedLog.open(fs, 'cl', { segmentSize: 64 });
+    log.append(fill(10, 1));
+    const a = log.flush();
+    log.append(fill(10, 2));
+    const b = log.flush();
+    const seen: string[] = [];
+    void a.then(() => seen.push(`a${log.flushedOffset >= 10}`));
+    void b.then(() => seen.push(`b${log.flushedOffset}`));
+    await b;
+    expect(seen).toEqual(['atrue', 'b20']);
+  });
+
+  it('truncate drops later segments; setWriteOffset recovers; deleteSegment refuses the active one', async () => {
+    const fs = mem();
+    const log = SegmentedLog.open(fs, 'cl', { segmentSize: 64 });
+    for (let i = 0; i < 5; i++) log.append(fill(50, i + 1)); // segments 0..256
+    expect(log.segments().length).toBe(5);
+    await log.flush();
+    log.truncate(100);
+    expect(log.writeOffset).toBe(100);
+    expect(log.flushedOffset).toBe(100);
+    expect(log.segments().map((s) => [s.start, s.end])).toEqual([[0, 50], [64, 100]]);
+    expect(() => log.deleteSegment(64)).toThrow(/EACTIVE/);
+    log.deleteSegment(0);
+    expect(log.minOffset).toBe(64);
+    expect(log.read(10, 10).length).toBe(0);
+    log.setWriteOffset(300);
+    expect(log.writeOffset).toBe(300);
+    expect(log.append(fill(4, 9))).toBe(300);
+    expect([...log.read(256, 48)]).toEqual([...new Array(44).fill(0), 9, 9, 9, 9]);
+    log.close();
+    expect(() => log.append(fill(1, 1))).toThrow(/ECLOSED/);
+  });
+});
