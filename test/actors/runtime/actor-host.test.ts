@@ -50,7 +50,7 @@ describe('actor host', () => {
 
   it('answers SERVICE_NOT_AVAILABLE for frames that reach a stopped actor, and unknown codes clearly', async () => {
     const system = await realSystem();
-    const host = system.host({ address: 'picky', logic: echoMachine, toEvent: (i) => (i.frame.code === ECHO ? { type: 'frame', frame: i.frame, reply: i.reply } : undefined) });
+    const host = system.host({ address: 'picky', logic: echoMachine, toEvent: (i) => (i.frame.code === ECHO ? { type: 'frame' as const, frame: i.frame, reply: i.reply } : undefined) });
     const unknown = await system.env.transport.request('picky', frame({ kind: FrameKind.Request, code: 99 }));
     expect(unknown.status).toBe(Status.REQUEST_CODE_NOT_SUPPORTED);
     expect(String(unknown.header.error)).toMatch(/code 99/);
