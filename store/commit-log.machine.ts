@@ -1,0 +1,159 @@
+import { assign, fromPromise, setup } from 'xstate';
+import { Status } from '../actors/protocol/status.js';
+import type { CommitLog, PutResult } from './commit-log.js';
+import type { PutMessage } from './commit-log-batch.js';
+
+/** One batch for the commit log; `reply` gets its result (after the covering flush with sync flush). */
+export interface AppendEvent {
+  type: 'APPEND';
+  batch: readonly PutMessage[];
+  reply: (r: PutResult) => void;
+}
+export interface CloseEvent {
+  type: 'CLOSE';
+  /** Called once the log is flushed (when it can be) and closed. */
+  done?: () => void;
+}
+export type CommitLogEvent = AppendEvent | CloseEvent;
+
+export interface CommitLogInput {
+  /** Built by the store; null until recovery has produced it. */
+  log: CommitLog | null;
+  /** Recovery: resolves with the commit log to serve. */
+  recover: () => Promise<CommitLog>;
+  /** Clean shutdown work after the last flush (checkpoint, closing files). */
+  shutdown: (clean: boolean) => Promise<void>;
+}
+
+interface Context extends CommitLogInput {
+  error: string | undefined;
+  closeWaiters: Array<() => void>;
+}
+
+const refuse = (e: AppendEvent, status: number, message: string): void => e.reply({ status, message, results: [] });
+
+/**
+ * The commit log's lifecycle: recovering -> serving (idle / flushing, and with async flush a `scheduled`
+ * state whose timer runs on the injected clock) -> closing -> closed; any storage failure -> failed, which
+ * refuses every later batch. One APPEND event per batch; the data work is in CommitLog.
+ */
+export const commitLogMachine = setup({
+  types: {
+    context: {} as Context,
+    input: {} as CommitLogInput,
+    events: {} as CommitLogEvent,
+  },
+  actors: {
+    recover: fromPromise<CommitLog, { recover: () => Promise<CommitLog> }>(({ input }) => input.recover()),
+    flush: fromPromise<void, { log: CommitLog }>(({ input }) => input.log.flush()),
+    shutdown: fromPromise<void, { log: CommitLog | null; clean: boolean; shutdown: (clean: boolean) => Promise<void> }>(async ({ input }) => {
+      if (input.clean && input.log) await input.log.drain();
+      input.log?.failWaiting(Status.SERVICE_NOT_AVAILABLE, 'store closed before the batch was flushed');
+      await input.shutdown(input.clean && !input.log?.failed);
+    }),
+  },
+  delays: {
+    flushInterval: ({ context }) => context.log?.flushIntervalMs ?? 1000,
+  },
+  guards: {
+    failed: ({ context }) => context.log?.failed !== undefined,
+    syncDirty: ({ context }) => context.log !== null && context.log.mode === 'sync' && (context.log.dirty || context.log.pendingAcks > 0),
+    asyncDirty: ({ context }) => context.log !== null && context.log.mode === 'async' && context.log.dirty,
+  },
+  actions: {
+    write: ({ context, event }) => {
+      const e = event as AppendEvent;
+      context.log!.append(e.batch, e.reply);
+    },
+    refuseRecovering: ({ event }) => refuse(event as AppendEvent, Status.SERVICE_NOT_AVAILABLE, 'store is recovering'),
+    refuseClosed: ({ event }) => refuse(event as AppendEvent, Status.SERVICE_NOT_AVAILABLE, 'store is closed'),
+    refuseFailed: ({ context, event }) =>
+      refuse(event as AppendEvent, context.log?.failed?.status ?? Status.STORE_FAILED, `store failed: ${context.log?.failed?.message ?? context.error ?? 'unknown'}`),
+    rememberCloser: assign({
+      closeWaiters: ({ context, event }) => ((event as CloseEvent).done ? [...context.closeWaiters, (event as CloseEvent).done!] : context.closeWaiters),
+    }),
+    notifyClosers: ({ context }) => {
+      for (const f of context.closeWaiters) f();
+    },
+  },
+}).createMachine({
+  id: 'commitLog',
+  initial: 'recovering',
+  context: ({ input }) => ({ ...input, error: undefined, closeWaiters: [] }),
+  states: {
+    recovering: {
+      invoke: {
+        src: 'recover',
+        input: ({ context }) => ({ recover: context.recover }),
+        onDone: { target: 'serving', actions: assign({ log: ({ event }) => event.output }) },
+        onError: { target: 'failed', actions: assign({ error: ({ event }) => `recovery failed: ${String((event.error as Error)?.message ?? event.error)}` }) },
+      },
+      on: {
+        APPEND: { actions: 'refuseRecovering' },
+        CLOSE: { actions: 'rememberCloser' },
+      },
+    },
+    serving: {
+      initial: 'idle',
+      always: { guard: 'failed', target: 'failed' },
+      on: {
+        APPEND: { actions: 'write' },
+        CLOSE: { target: 'closing', actions: 'rememberCloser' },
+      },
+      states: {
+        idle: {
+          always: [
+            { guard: 'syncDirty', target: 'flushing' },
+            { guard: 'asyncDirty', target: 'scheduled' },
+          ],
+        },
+        scheduled: {
+          after: { flushInterval: 'flushing' },
+        },
+        flushing: {
+          invoke: {
+            src: 'flush',
+            input: ({ context }) => ({ log: context.log! }),
+            onDone: 'idle',
+            onError: { target: '#commitLog.failed', actions: assign({ error: ({ event }) => String((event.error as Error)?.message ?? event.error) }) },
+          },
+        },
+      },
+    },
+    closing: {
+      invoke: {
+        src: 'shutdown',
+        input: ({ context }) => ({ log: context.log, clean: true, shutdown: context.shutdown }),
+        onDone: 'closed',
+        onError: { target: 'closed', actions: assign({ error: ({ event }) => String((event.error as Error)?.message ?? event.error) }) },
+      },
+      on: {
+        APPEND: { actions: 'refuseClosed' },
+        CLOSE: { actions: 'rememberCloser' },
+      },
+    },
+    failed: {
+      on: {
+        APPEND: { actions: 'refuseFailed' },
+        CLOSE: { target: 'closingFailed', actions: 'rememberCloser' },
+      },
+    },
+    closingFailed: {
+      invoke: {
+        src: 'shutdown',
+        input: ({ context }) => ({ log: context.log, clean: false, shutdown: context.shutdown }),
+        onDone: 'closed',
+        onError: 'closed',
+      },
+      on: {
+        APPEND: { actions: 'refuseClosed' },
+        CLOSE: { actions: 'rememberCloser' },
+      },
+    },
+    closed: {
+      type: 'final',
+      entry: 'notifyClosers',
+      on: { APPEND: { actions: 'refuseClosed' } },
+    },
+  },
+});

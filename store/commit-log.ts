@@ -1,0 +1,234 @@
+import { BehaviorSubject, type Observable } from 'rxjs';
+import type { Logger } from 'pino';
+import type { Clock } from '../actors/runtime/clock.js';
+import { Status } from '../actors/protocol/status.js';
+import { StorageError, type StorageBackend } from './backend.js';
+import { assignQueueOffsets, encodeWrite, planWrites, prepareRecords, type PutMessage, type PreparedRecord } from './commit-log-batch.js';
+import { RecordError } from './record.js';
+import type { SegmentedLog } from './segmented-log.js';
+
+export interface PutResultItem {
+  commitLogOffset: number;
+  queueOffset: number;
+  msgId: string;
+  size: number;
+}
+
+/** The answer to one batch: a Status code (OK or why nothing of the batch is stored), one item per message. */
+export interface PutResult {
+  status: number;
+  message?: string;
+  results: PutResultItem[];
+}
+
+/** How far the commit log is written and flushed (global offsets). */
+export interface CommitPosition {
+  writeOffset: number;
+  flushedOffset: number;
+}
+
+export type FlushMode = 'sync' | 'async';
+
+export interface CommitLogOptions {
+  log: SegmentedLog;
+  storage: StorageBackend;
+  /** Path whose volume usage decides DISK_FULL. */
+  usagePath: string;
+  clock: Clock;
+  logger: Logger;
+  storeHost: string;
+  flush: FlushMode;
+  flushIntervalMs: number;
+  /** Sync: batches written and waiting for their flush. */
+  maxPendingBatches: number;
+  /** Bytes written but not flushed. */
+  maxPendingBytes: number;
+  maxDiskUsageRatio: number;
+  msgId: (commitLogOffset: number) => string;
+  /** (topic, queue) -> next queue offset, as recovery rebuilt it. */
+  queueOffsets: Map<string, number>;
+}
+
+interface Waiting {
+  end: number;
+  result: PutResult;
+  reply: (r: PutResult) => void;
+}
+
+/** What `append` did: wrote it, refused it (busy, full, invalid; the store keeps serving), or failed (fatal). */
+export type AppendOutcome = 'written' | 'refused' | 'failed';
+
+/**
+ * The commit log's data work, driven by the commit log machine: assigns queue offsets, encodes a batch into
+ * one buffer, appends it (one write per segment), keeps the acknowledgements that wait for a flush (group
+ * commit), and publishes the committed position. It never acknowledges what was not written (and, with sync
+ * flush, flushed); a storage failure fails every waiting batch and the log refuses everything after.
+ */
+export class CommitLog {
+  private readonly positions = new BehaviorSubject<CommitPosition>({ writeOffset: 0, flushedOffset: 0 });
+  private readonly waiting: Waiting[] = [];
+  private flushing: Promise<void> | undefined;
+  private failure: { status: number; message: string } | undefined;
+  /** Offsets assigned but whose write is not done are never visible: updates apply after the write. */
+  readonly queueOffsets: Map<string, number>;
+
+  constructor(private readonly o: CommitLogOptions) {
+    this.queueOffsets = o.queueOffsets;
+    this.publish();
+  }
+
+  get mode(): FlushMode {
+    return this.o.flush;
+  }
+  get flushIntervalMs(): number {
+    return this.o.flushIntervalMs;
+  }
+  get writeOffset(): number {
+    return this.o.log.writeOffset;
+  }
+  get flushedOffset(): number {
+    return this.o.log.flushedOffset;
+  }
+  /** Data up to here may be indexed and served: flushed data with sync flush, written data with async. */
+  get committedOffset(): number {
+    return this.o.flush === 'sync' ? this.o.log.flushedOffset : this.o.log.writeOffset;
+  }
+  get positions$(): Observable<CommitPosition> {
+    return this.positions.asObservable();
+  }
+  get failed(): { status: number; message: string } | undefined {
+    return this.failure;
+  }
+  /** Written data not yet flushed. */
+  get dirty(): boolean {
+    return this.o.log.writeOffset > this.o.log.flushedOffset;
+  }
+  get pendingAcks(): number {
+    return this.waiting.length;
+  }
+
+  /** Writes a batch; `reply` gets the result once it is acknowledged (now, or after the covering flush). */
+  append(batch: readonly PutMessage[], reply: (r: PutResult) => void): AppendOutcome {
+    const refuse = (status: number, message: string): AppendOutcome => {
+      reply({ status, message, results: [] });
+      return 'refused';
+    };
+    if (this.failure) return refuse(this.failure.status, `store failed earlier: ${this.failure.message}`);
+    if (batch.length === 0) {
+      reply({ status: Status.OK, results: [] });
+      return 'refused';
+    }
+    const unflushed = this.o.log.writeOffset - this.o.log.flushedOffset;
+    if ((this.o.flush === 'sync' && this.waiting.length >= this.o.maxPendingBatches) || unflushed >= this.o.maxPendingBytes) {
+      return refuse(Status.SYSTEM_BUSY, `store busy: ${this.waiting.length} batches / ${unflushed} bytes wait for a flush`);
+    }
+    const usage = this.o.storage.usage(this.o.usagePath);
+    if (usage.totalBytes > 0 && usage.usedBytes / usage.totalBytes > this.o.maxDiskUsageRatio) {
+      const pct = ((100 * usage.usedBytes) / usage.totalBytes).toFixed(1);
+      return refuse(Status.DISK_FULL, `disk full: ${pct}% used, above the ${(this.o.maxDiskUsageRatio * 100).toFixed(0)}% limit`);
+    }
+
+    const { offsets, updates } = assignQueueOffsets(this.queueOffsets, batch);
+    let records: PreparedRecord[];
+    let plan;
+    try {
+      records = prepareRecords(batch, offsets, this.o.clock.now(), this.o.storeHost);
+      plan = planWrites(
+        records.map((r) => r.size),
+        this.o.log.writeOffset,
+        this.o.log.segmentSize,
+      );
+    } catch (err) {
+      if (err instanceof RecordError || err instanceof RangeError) {
+        const tooLarge = err instanceof RecordError ? err.code === 'ETOOLARGE' : true;
+        return refuse(tooLarge ? Status.MESSAGE_TOO_LARGE : Status.MESSAGE_ILLEGAL, err.message);
+      }
+      throw err;
+    }
+
+    const results: PutResultItem[] = new Array(batch.length);
+    try {
+      for (const w of plan) {
+        const { buf, offsets: clOffsets } = encodeWrite(records, w);
+        const at = this.o.log.append(buf);
+        if (at !== w.offset) throw new StorageError('EOTHER', `commit log placed a write at ${at}, planned ${w.offset}`);
+        for (let i = w.from; i < w.to; i++) {
+          const off = clOffsets[i - w.from]!;
+          results[i] = { commitLogOffset: off, queueOffset: offsets[i]!, msgId: this.o.msgId(off), size: records[i]!.size };
+        }
+      }
+    } catch (err) {
+      // Part of the batch may be on storage, unacknowledged; recovery decides its fate. Refuse everything after.
+      this.fail(err, 'write');
+      reply({ status: this.failure!.status, message: this.failure!.message, results: [] });
+      return 'failed';
+    }
+    for (const [k, v] of updates) this.queueOffsets.set(k, v);
+
+    const result: PutResult = { status: Status.OK, results };
+    if (this.o.flush === 'sync') this.waiting.push({ end: this.o.log.writeOffset, result, reply });
+    else reply(result);
+    this.publish();
+    return 'written';
+  }
+
+  /**
+   * Flushes everything written so far, then acknowledges the batches it covers. Writes made while it runs
+   * wait for the next flush. Rejects (after failing every waiting batch) when storage fails.
+   */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    const run = async (): Promise<void> => {
+      try {
+        await this.o.log.flush();
+      } catch (err) {
+        this.fail(err, 'flush');
+        throw err;
+      } finally {
+        this.flushing = undefined;
+      }
+      if (this.failure) return;
+      const flushed = this.o.log.flushedOffset;
+      let n = 0;
+      while (n < this.waiting.length && this.waiting[n]!.end <= flushed) n++;
+      const done = this.waiting.splice(0, n);
+      this.publish();
+      for (const w of done) w.reply(w.result);
+    };
+    this.flushing = run();
+    return this.flushing;
+  }
+
+  /** Marks the log failed and fails every waiting batch (nothing unflushed is acknowledged). */
+  fail(err: unknown, what: string): void {
+    if (!this.failure) {
+      const full = err instanceof StorageError && err.code === 'ENOSPC';
+      const message = `commit log ${what} failed: ${err instanceof Error ? err.message : String(err)}`;
+      this.failure = { status: full ? Status.DISK_FULL : Status.STORE_FAILED, message };
+      this.o.logger.error({ err }, message);
+    }
+    this.failWaiting(this.failure.status, this.failure.message);
+  }
+
+  /** Answers every waiting batch with `status` (failure, or a store shutting down without a flush). */
+  failWaiting(status: number, message: string): void {
+    const list = this.waiting.splice(0);
+    for (const w of list) w.reply({ status, message, results: [] });
+  }
+
+  /** Waits for a running flush, then flushes what is left (clean shutdown). */
+  async drain(): Promise<void> {
+    if (this.failure) return;
+    if (this.flushing) await this.flushing.catch(() => undefined);
+    if (this.failure) return;
+    if (this.dirty || this.waiting.length > 0) await this.flush();
+  }
+
+  private publish(): void {
+    this.positions.next({ writeOffset: this.o.log.writeOffset, flushedOffset: this.o.log.flushedOffset });
+  }
+
+  complete(): void {
+    this.positions.complete();
+  }
+}

@@ -1,0 +1,223 @@
+import type { StorageBackend } from './backend.js';
+import { EntryFile } from './entry-file.js';
+
+/** Bytes of one consume queue entry: commit log offset (u64), size (u32), tag hash (u64, sign-extended i32). */
+export const CQ_ENTRY_SIZE = 20;
+/** RocketMQ's default: 300,000 entries (6,000,000 bytes) per file. */
+export const DEFAULT_CQ_ENTRIES_PER_FILE = 300_000;
+
+export interface CqEntry {
+  commitLogOffset: number;
+  size: number;
+  /** Java String.hashCode of the tag (a signed 32-bit integer); 0 without a tag. */
+  tagHash: number;
+}
+
+const TWO32 = 4294967296;
+
+export function encodeCqEntry(e: CqEntry, buf: Uint8Array, pos: number): void {
+  const dv = new DataView(buf.buffer, buf.byteOffset + pos, CQ_ENTRY_SIZE);
+  writeU64(dv, 0, e.commitLogOffset);
+  dv.setUint32(8, e.size);
+  const h = e.tagHash | 0;
+  dv.setInt32(12, h < 0 ? -1 : 0);
+  dv.setInt32(16, h);
+}
+
+export function decodeCqEntry(buf: Uint8Array, pos: number): CqEntry {
+  const dv = new DataView(buf.buffer, buf.byteOffset + pos, CQ_ENTRY_SIZE);
+  return { commitLogOffset: readU64(dv, 0), size: dv.getUint32(8), tagHash: dv.getInt32(16) };
+}
+
+export function encodeCqEntries(entries: readonly CqEntry[]): Uint8Array {
+  const buf = new Uint8Array(entries.length * CQ_ENTRY_SIZE);
+  for (let i = 0; i < entries.length; i++) encodeCqEntry(entries[i]!, buf, i * CQ_ENTRY_SIZE);
+  return buf;
+}
+
+/** A blank entry fills a hole in the numbering (size 0); readers skip it. */
+export function isBlank(e: CqEntry): boolean {
+  return e.size === 0;
+}
+
+export function writeU64(dv: DataView, pos: number, v: number): void {
+  dv.setUint32(pos, Math.floor(v / TWO32));
+  dv.setUint32(pos + 4, v >>> 0);
+}
+
+export function readU64(dv: DataView, pos: number): number {
+  return dv.getUint32(pos) * TWO32 + dv.getUint32(pos + 4);
+}
+
+/** Path of a queue's directory under the store directory. */
+export function consumeQueueDir(storeDir: string, topic: string, queueId: number): string {
+  return `${storeDir}/consumequeue/${topic}/${queueId}`;
+}
+
+/**
+ * One queue's index into the commit log: entry `i` (the message with queue offset `i`) holds where its
+ * record lives and its tag hash, so that a pull finds and filters messages without scanning the commit log.
+ * Entries point at ascending commit log offsets (they are written in commit log order by the dispatcher).
+ */
+export class ConsumeQueue {
+  private constructor(
+    readonly topic: string,
+    readonly queueId: number,
+    private readonly entries: EntryFile,
+  ) {}
+
+  static open(storage: StorageBackend, storeDir: string, topic: string, queueId: number, entriesPerFile = DEFAULT_CQ_ENTRIES_PER_FILE): ConsumeQueue {
+    return new ConsumeQueue(topic, queueId, EntryFile.open(storage, consumeQueueDir(storeDir, topic, queueId), CQ_ENTRY_SIZE, entriesPerFile));
+  }
+
+  /** Smallest queue offset still readable. */
+  get minOffset(): number {
+    return this.entries.minIndex;
+  }
+  /** Queue offset the next entry gets (the number of messages ever put in the queue). */
+  get maxOffset(): number {
+    return this.entries.maxIndex;
+  }
+  get needsFlush(): boolean {
+    return this.entries.needsFlush;
+  }
+
+  /**
+   * Puts entries for consecutive queue offsets from `firstQueueOffset`, in one write per file. Entries below
+   * maxOffset are already there (a re-dispatch after recovery) and are skipped; a hole before
+   * `firstQueueOffset` is filled with blank entries. Returns the number of entries written (blanks excluded).
+   */
+  put(firstQueueOffset: number, list: readonly CqEntry[]): number {
+    const skip = Math.max(0, this.maxOffset - firstQueueOffset);
+    if (skip >= list.length) return 0;
+    const gap = Math.max(0, firstQueueOffset - this.maxOffset);
+    const n = list.length - skip;
+    const buf = new Uint8Array((gap + n) * CQ_ENTRY_SIZE);
+    for (let i = 0; i < n; i++) encodeCqEntry(list[skip + i]!, buf, (gap + i) * CQ_ENTRY_SIZE);
+    this.entries.append(buf);
+    return n;
+  }
+
+  /** Entries for queue offsets [offset, offset + count) that exist (clamped to [minOffset, maxOffset)). */
+  read(offset: number, count: number): CqEntry[] {
+    const bytes = this.entries.read(offset, count);
+    const out: CqEntry[] = new Array(bytes.length / CQ_ENTRY_SIZE);
+    for (let i = 0; i < out.length; i++) out[i] = decodeCqEntry(bytes, i * CQ_ENTRY_SIZE);
+    return out;
+  }
+
+  entryAt(offset: number): CqEntry | undefined {
+    return this.read(offset, 1)[0];
+  }
+
+  /** The last non-blank entry, if any. */
+  lastEntry(): CqEntry | undefined {
+    for (let i = this.maxOffset - 1; i >= this.minOffset; i--) {
+      const e = this.entryAt(i)!;
+      if (!isBlank(e)) return e;
+    }
+    return undefined;
+  }
+
+  /**
+   * Recovery: removes the tail entries that point at or past `commitLogOffset` (the commit log ends there),
+   * and trailing blanks. Returns the number of entries removed.
+   */
+  truncateFrom(commitLogOffset: number): number {
+    const before = this.maxOffset;
+    let end = before;
+    const chunk = 1024;
+    scan: while (end > this.minOffset) {
+      const from = Math.max(this.minOffset, end - chunk);
+      const list = this.read(from, end - from);
+      for (let i = list.length - 1; i >= 0; i--) {
+        const e = list[i]!;
+        if (!isBlank(e) && e.commitLogOffset + e.size <= commitLogOffset) break scan;
+        end--;
+      }
+    }
+    this.entries.truncate(end);
+    return before - end;
+  }
+
+  /** Cuts the queue to `offset` entries (recovery, when the tail is found inconsistent with the commit log). */
+  truncateTo(offset: number): void {
+    this.entries.truncate(offset);
+  }
+
+  /**
+   * Retention: removes files whose entries all point below `commitLogMinOffset` (never the last file), then
+   * raises minOffset past remaining entries that point below it. Returns the number of files removed.
+   */
+  deleteBelow(commitLogMinOffset: number): number {
+    const removed = this.entries.deleteLeadingFiles((last) => {
+      const e = decodeCqEntry(last, 0);
+      return isBlank(e) || e.commitLogOffset < commitLogMinOffset;
+    });
+    // Correct the minimum within the first file (binary search: offsets ascend; blanks count as expired).
+    let lo = this.minOffset;
+    let hi = this.maxOffset;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const e = this.entryAt(mid)!;
+      if (isBlank(e) || e.commitLogOffset < commitLogMinOffset) lo = mid + 1;
+      else hi = mid;
+    }
+    this.entries.setMinIndex(lo);
+    return removed;
+  }
+
+  flush(): Promise<void> {
+    return this.entries.flush();
+  }
+
+  close(): void {
+    this.entries.close();
+  }
+}
+
+/** Every consume queue of a store, opened on demand (and all of them at start, for recovery and retention). */
+export class ConsumeQueueSet {
+  private readonly map = new Map<string, ConsumeQueue>();
+
+  constructor(
+    private readonly storage: StorageBackend,
+    private readonly storeDir: string,
+    private readonly entriesPerFile = DEFAULT_CQ_ENTRIES_PER_FILE,
+  ) {}
+
+  /** Opens every queue found under `<storeDir>/consumequeue`. */
+  loadAll(): void {
+    const root = `${this.storeDir}/consumequeue`;
+    for (const topic of this.storage.list(root)) {
+      for (const q of this.storage.list(`${root}/${topic}`)) {
+        if (/^\d+$/.test(q)) this.get(topic, Number(q));
+      }
+    }
+  }
+
+  /** The queue, opened (not created on storage until written) when `create` is true. */
+  get(topic: string, queueId: number, create = true): ConsumeQueue | undefined {
+    const k = `${topic}#${queueId}`;
+    let cq = this.map.get(k);
+    if (!cq && create) {
+      cq = ConsumeQueue.open(this.storage, this.storeDir, topic, queueId, this.entriesPerFile);
+      this.map.set(k, cq);
+    }
+    return cq;
+  }
+
+  all(): ConsumeQueue[] {
+    return [...this.map.values()];
+  }
+
+  /** Flushes the queues written since their last flush. */
+  async flush(): Promise<void> {
+    await Promise.all(this.all().filter((q) => q.needsFlush).map((q) => q.flush()));
+  }
+
+  close(): void {
+    for (const q of this.map.values()) q.close();
+    this.map.clear();
+  }
+}

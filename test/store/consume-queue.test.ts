@@ -1,0 +1,151 @@
+import fc from 'fast-check';
+import { SimClock } from '../../actors/runtime/clock.js';
+import { SeededRandom } from '../../actors/runtime/random.js';
+import { memoryStorage } from '../../store/backends/memory.js';
+import {
+  CQ_ENTRY_SIZE,
+  ConsumeQueue,
+  decodeCqEntry,
+  encodeCqEntry,
+  type CqEntry,
+} from '../../store/consume-queue.js';
+
+const mem = (seed = 1) => memoryStorage({ clock: new SimClock(), random: new SeededRandom(seed) });
+const entry = (i: number): CqEntry => ({ commitLogOffset: i * 100, size: 100, tagHash: (i * 7919) | 0 });
+const entries = (from: number, n: number): CqEntry[] => Array.from({ length: n }, (_, k) => entry(from + k));
+
+describe('consume queue entry codec', () => {
+  it('round-trips entries, negative tag hashes included (property)', () => {
+    fc.assert(
+      fc.property(fc.nat(Number.MAX_SAFE_INTEGER), fc.nat(0xffffffff), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), (o, s, h) => {
+        const buf = new Uint8Array(CQ_ENTRY_SIZE + 3);
+        encodeCqEntry({ commitLogOffset: o, size: s, tagHash: h }, buf, 3);
+        expect(decodeCqEntry(buf, 3)).toEqual({ commitLogOffset: o, size: s, tagHash: h });
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('ConsumeQueue', () => {
+  it('appends across files and reads any range back', () => {
+    const s = mem();
+    const cq = ConsumeQueue.open(s, '/store', 'T', 3, 8);
+    cq.put(0, entries(0, 5));
+    cq.put(5, entries(5, 20));
+    expect(cq.minOffset).toBe(0);
+    expect(cq.maxOffset).toBe(25);
+    expect(cq.read(6, 10)).toEqual(entries(6, 10));
+    expect(cq.read(20, 100)).toEqual(entries(20, 5));
+    expect(cq.read(25, 1)).toEqual([]);
+    expect(s.list('/store/consumequeue/T/3')).toEqual(['00000000000000000000', '00000000000000000160', '00000000000000000320', '00000000000000000480']);
+  });
+
+  it('skips entries it already has and fills a hole with blanks', () => {
+    const cq = ConsumeQueue.open(mem(), '/store', 'T', 0, 8);
+    cq.put(0, entries(0, 4));
+    expect(cq.put(2, entries(2, 4))).toBe(2);
+    expect(cq.maxOffset).toBe(6);
+    expect(cq.read(0, 6)).toEqual(entries(0, 6));
+    cq.put(8, entries(8, 1));
+    expect(cq.maxOffset).toBe(9);
+    expect(cq.read(6, 2).map((e) => e.size)).toEqual([0, 0]);
+    expect(cq.lastEntry()).toEqual(entry(8));
+  });
+
+  it('reopens with the same content, after a flush and after a crash drops what was not flushed', async () => {
+    const s = mem();
+    const cq = ConsumeQueue.open(s, '/store', 'T', 0, 8);
+    cq.put(0, entries(0, 10));
+    await cq.flush();
+    cq.put(10, entries(10, 3));
+    s.crash();
+    const again = ConsumeQueue.open(s, '/store', 'T', 0, 8);
+    expect(again.maxOffset).toBe(10);
+    expect(again.read(0, 20)).toEqual(entries(0, 10));
+  });
+
+  it('cuts a torn partial entry on open', async () => {
+    const s = mem();
+    const cq = ConsumeQueue.open(s, '/store', 'T', 0, 8);
+    cq.put(0, entries(0, 3));
+    await cq.flush();
+    const f = s.open('/store/consumequeue/T/0/00000000000000000000');
+    f.write(60, new Uint8Array(7).fill(9));
+    const again = ConsumeQueue.open(s, '/store', 'T', 0, 8);
+    expect(again.maxOffset).toBe(3);
+  });
+
+  it('truncates entries pointing at or past a commit log offset (recovery)', () => {
+    const cq = ConsumeQueue.open(mem(), '/store', 'T', 0, 8);
+    cq.put(0, entries(0, 20));
+    expect(cq.truncateFrom(1250)).toBe(8); // entry 12 spans [1200,1300): removed
+    expect(cq.maxOffset).toBe(12);
+    expect(cq.read(0, 100)).toEqual(entries(0, 12));
+    cq.put(12, entries(12, 2));
+    expect(cq.read(11, 3)).toEqual(entries(11, 3));
+    expect(cq.truncateFrom(0)).toBe(14);
+    expect(cq.maxOffset).toBe(0);
+  });
+
+  it('deletes files that point only below the commit log minimum and corrects minOffset (retention)', () => {
+    const s = mem();
+    const cq = ConsumeQueue.open(s, '/store', 'T', 0, 8);
+    cq.put(0, entries(0, 30));
+    expect(cq.deleteBelow(1900)).toBe(2); // files [0,8) and [8,16) point only below 1900
+    expect(cq.minOffset).toBe(19);
+    expect(cq.read(0, 3)).toEqual([]);
+    expect(cq.read(19, 3)).toEqual(entries(19, 3));
+    expect(s.list('/store/consumequeue/T/0')).toHaveLength(2);
+    // never the last file, even when everything is expired
+    expect(cq.deleteBelow(1_000_000)).toBe(1);
+    expect(cq.minOffset).toBe(30);
+    expect(cq.maxOffset).toBe(30);
+    cq.put(30, entries(30, 1));
+    expect(cq.read(30, 1)).toEqual([entry(30)]);
+    const again = ConsumeQueue.open(s, '/store', 'T', 0, 8);
+    expect(again.minOffset).toBe(24);
+    again.deleteBelow(3000);
+    expect(again.minOffset).toBe(30);
+  });
+
+  it('agrees with an array model under random puts, truncations and reopenings (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.oneof(
+            fc.record({ op: fc.constant('put' as const), n: fc.integer({ min: 1, max: 12 }) }),
+            fc.record({ op: fc.constant('truncate' as const), at: fc.nat(60) }),
+            fc.record({ op: fc.constant('reopen' as const) }),
+          ),
+          { maxLength: 25 },
+        ),
+        async (ops) => {
+          const s = mem();
+          let cq = ConsumeQueue.open(s, '/store', 'T', 1, 5);
+          const model: CqEntry[] = [];
+          let next = 0;
+          for (const o of ops) {
+            if (o.op === 'put') {
+              const list = Array.from({ length: o.n }, (_, k) => ({ commitLogOffset: (next + k) * 10, size: 10, tagHash: next + k }));
+              cq.put(model.length, list);
+              model.push(...list);
+              next += o.n;
+            } else if (o.op === 'truncate') {
+              cq.truncateFrom(o.at * 10);
+              while (model.length > 0 && model[model.length - 1]!.commitLogOffset + 10 > o.at * 10) model.pop();
+              next = Math.max(model.length > 0 ? model[model.length - 1]!.commitLogOffset / 10 + 1 : 0, next);
+            } else {
+              await cq.flush();
+              cq.close();
+              cq = ConsumeQueue.open(s, '/store', 'T', 1, 5);
+            }
+            expect(cq.maxOffset).toBe(model.length);
+            expect(cq.read(0, 1000)).toEqual(model);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});

@@ -1,0 +1,232 @@
+import { SimClock, settle } from '../../actors/runtime/clock.js';
+import { rootLogger } from '../../actors/runtime/environment.js';
+import { SeededRandom } from '../../actors/runtime/random.js';
+import { Status } from '../../actors/protocol/status.js';
+import { tagHash } from '../../actors/protocol/tags.js';
+import type { StorageBackend } from '../../store/backend.js';
+import { faultyStorage } from '../../store/backends/faulty.js';
+import { memoryStorage, type MemoryStorage } from '../../store/backends/memory.js';
+import { openMessageStore, type MessageStore, type MessageStoreOptions, type PutMessage } from '../../store/message-store.js';
+
+const logger = rootLogger('silent');
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function setup(seed = 1): { clock: SimClock; mem: MemoryStorage } {
+  const clock = new SimClock();
+  return { clock, mem: memoryStorage({ clock, random: new SeededRandom(seed) }) };
+}
+
+function open(storage: StorageBackend, clock: SimClock, extra: Partial<MessageStoreOptions> = {}): Promise<MessageStore> {
+  return openMessageStore({ dir: '/data', storage, clock, random: new SeededRandom(9), logger, storeHost: '10.0.0.1:10911', flush: 'sync', segmentSize: 4096, consumeQueueEntriesPerFile: 16, indexEntriesPerFile: 32, ...extra });
+}
+
+const msg = (topic: string, queueId: number, body: string, extra: Partial<PutMessage> = {}): PutMessage => ({
+  topic,
+  queueId,
+  body: enc.encode(body),
+  bornTimestamp: 1,
+  bornHost: 'p',
+  ...extra,
+});
+
+describe('message store', () => {
+  it('stores a batch, acknowledges it with offsets and ids, and reads it back by queue, id and key', async () => {
+    const { clock, mem } = setup();
+    const store = await open(mem, clock);
+    const r = await store.putMessages([
+      msg('T', 0, 'a', { tags: 'x', keys: ['k1'] }),
+      msg('T', 1, 'b'),
+      msg('T', 0, 'c', { tags: 'y', properties: { UNIQ_KEY: 'u-3' } }),
+    ]);
+    expect(r.status).toBe(Status.OK);
+    expect(r.results.map((x) => x.queueOffset)).toEqual([0, 0, 1]);
+    await settle();
+    const got = store.getMessages({ topic: 'T', queueId: 0, offset: 0, maxCount: 10 });
+    expect(got.status).toBe('FOUND');
+    expect(got.messages.map((m) => dec.decode(m.body))).toEqual(['a', 'c']);
+    expect(got.nextOffset).toBe(2);
+    expect(got.messages[0]!.msgId).toBe(r.results[0]!.msgId);
+    expect(store.getMessages({ topic: 'T', queueId: 0, offset: 2, maxCount: 10 }).status).toBe('OFFSET_OVERFLOW_ONE');
+    expect(store.getMessages({ topic: 'T', queueId: 0, offset: 9, maxCount: 10 }).status).toBe('OFFSET_OVERFLOW_BADLY');
+    expect(store.getMessages({ topic: 'T', queueId: 5, offset: 0, maxCount: 10 }).status).toBe('NO_MESSAGE_IN_QUEUE');
+    const filtered = store.getMessages({ topic: 'T', queueId: 0, offset: 0, maxCount: 10, tags: (h) => h === tagHash('y') });
+    expect(filtered.messages.map((m) => m.tags)).toEqual(['y']);
+    expect(store.getMessages({ topic: 'T', queueId: 0, offset: 0, maxCount: 10, tags: () => false })).toMatchObject({ status: 'NO_MATCHED', nextOffset: 2 });
+    expect(dec.decode(store.lookupById(r.results[1]!.msgId)!.body)).toBe('b');
+    expect(store.lookupByKey('T', 'k1', 5).map((m) => dec.decode(m.body))).toEqual(['a']);
+    expect(store.lookupByKey('T', 'u-3', 5).map((m) => dec.decode(m.body))).toEqual(['c']);
+    expect(store.lookupByKey('T', 'nope', 5)).toEqual([]);
+    expect(store.offsetByTime('T', 0, 0)).toBe(0);
+    expect(store.offsetByTime('T', 0, clock.now() + 1)).toBe(2);
+    await store.close();
+    expect(store.state).toBe('closed');
+    expect((await store.putMessages([msg('T', 0, 'late')])).status).toBe(Status.SERVICE_NOT_AVAILABLE);
+  });
+
+  it('sync flush: acknowledges only after the flush that covers the batch, and groups batches into one flush', async () => {
+    // A store whose flushes are held after opening.
+    const { clock: c2, mem: m2 } = setup(2);
+    let hold = false;
+    const waiting: Array<() => void> = [];
+    const storage: StorageBackend = {
+      ...m2,
+      kind: 'memory',
+      open: (p, o) => {
+        const f = m2.open(p, o);
+        return { path: f.path, size: () => f.size(), read: (a, b) => f.read(a, b), write: (a, b) => f.write(a, b), truncate: (s) => f.truncate(s), close: () => f.close(), flush: () => (hold ? new Promise<void>((r) => waiting.push(r)).then(() => f.flush()) : f.flush()) };
+      },
+      list: (d) => m2.list(d),
+      stat: (p) => m2.stat(p),
+      exists: (p) => m2.exists(p),
+      mkdir: (d) => m2.mkdir(d),
+      remove: (p) => m2.remove(p),
+      rename: (a, b) => m2.rename(a, b),
+      flushDir: (d) => m2.flushDir(d),
+      usage: (p) => m2.usage(p),
+      lock: (p) => m2.lock(p),
+    };
+    const s2 = await open(storage, c2);
+    hold = true;
+    const acks: number[] = [];
+    const p1 = s2.putMessages([msg('T', 0, 'one')]).then((r) => acks.push(r.results[0]!.queueOffset));
+    await settle();
+    const p2 = s2.putMessages([msg('T', 0, 'two')]).then((r) => acks.push(r.results[0]!.queueOffset));
+    const p3 = s2.putMessages([msg('T', 0, 'three')]).then((r) => acks.push(r.results[0]!.queueOffset));
+    await settle();
+    expect(acks).toEqual([]);
+    expect(s2.state).toBe('serving.flushing');
+    expect(s2.getMessages({ topic: 'T', queueId: 0, offset: 0, maxCount: 10 }).status).toBe('NO_MESSAGE_IN_QUEUE'); // nothing flushed, nothing served
+    expect(waiting).toHaveLength(1); // one flush in progress for the first batch
+    waiting.shift()!();
+    await settle();
+    expect(acks).toEqual([0]);
+    expect(waiting).toHaveLength(1); // the next flush covers both later batches
+    waiting.shift()!();
+    await Promise.all([p1, p2, p3]);
+    expect(acks).toEqual([0, 1, 2]);
+    await settle();
+    expect(s2.getMessages({ topic: 'T', queueId: 0, offset: 0, maxCount: 10 }).messages).toHaveLength(3);
+    hold = false;
+    await s2.close();
+  });
+
+  it('async flush: acknowledges after the write and flushes on the interval of the injected clock', async () => {
+    const { clock, mem } = setup();
+    const store = await open(mem, clock, { flush: 'async', flushIntervalMs: 200 });
+    const r = await store.putMessages([msg('T', 0, 'a'), msg('T', 0, 'b')]);
+    expect(r.status).toBe(Status.OK);
+    expect(store.positions().flushedOffset).toBeLessThan(store.positions().writeOffset);
+    expect(store.state).toBe('serving.scheduled');
+    await settle();
+    expect(store.getMessages({ topic: 'T', queueId: 0, offset: 0, maxCount: 10 }).messages).toHaveLength(2);
+    await clock.advance(199);
+    expect(store.positions().flushedOffset).toBeLessThan(store.positions().writeOffset);
+    await clock.advance(1);
+    expect(store.positions().flushedOffset).toBe(store.positions().writeOffset);
+    expect(store.state).toBe('serving.idle');
+    await store.close();
+  });
+
+  it('answers SYSTEM_BUSY when too many batches wait for a flush', async () => {
+    const { clock, mem } = setup();
+    const store = await open(mem, clock, { maxPendingBatches: 2 });
+    const all = [1, 2, 3, 4].map((i) => store.putMessages([msg('T', 0, `m${i}`)]));
+    const results = await Promise.all(all);
+    // Two batches wait for the flush (the first one's flush is under way); the others are refused.
+    expect(results.map((r) => r.status)).toEqual([Status.OK, Status.OK, Status.SYSTEM_BUSY, Status.SYSTEM_BUSY]);
+    expect((await store.putMessages([msg('T', 0, 'later')])).status).toBe(Status.OK);
+    expect(results[3]!.message).toMatch(/busy/);
+    await store.close();
+  });
+
+  it.each(['write', 'flush'] as const)('a %s failure fails every pending ack and refuses everything after', async (what) => {
+    const { clock, mem } = setup();
+    const faulty = faultyStorage(mem);
+    const store = await open(faulty, clock);
+    expect((await store.putMessages([msg('T', 0, 'ok')])).status).toBe(Status.OK);
+    if (what === 'write') faulty.failWrites('EIO', { after: 1 });
+    else faulty.failFlushes('EIO');
+    const pending = [1, 2, 3].map((i) => store.putMessages([msg('T', 0, `m${i}`)]));
+    const results = await Promise.all(pending);
+    expect(results.every((r) => r.status === Status.STORE_FAILED)).toBe(true);
+    expect(results[0]!.message).toMatch(/EIO/);
+    expect(store.state).toBe('failed');
+    faulty.heal();
+    expect((await store.putMessages([msg('T', 0, 'after')])).status).toBe(Status.STORE_FAILED);
+    await store.close();
+    expect(store.state).toBe('closed');
+  });
+
+  it('refuses with DISK_FULL above the usage ratio, and ENOSPC on write fails the store with DISK_FULL', async () => {
+    const { clock, mem } = setup();
+    const faulty = faultyStorage(mem);
+    const store = await open(faulty, clock);
+    faulty.setUsage({ usedBytes: 95, totalBytes: 100 });
+    const r = await store.putMessages([msg('T', 0, 'x')]);
+    expect(r.status).toBe(Status.DISK_FULL);
+    expect(r.message).toMatch(/disk full: 95\.0% used/);
+    expect(store.state).toMatch(/^serving/);
+    faulty.setUsage(undefined);
+    expect((await store.putMessages([msg('T', 0, 'x')])).status).toBe(Status.OK);
+    faulty.failWrites('ENOSPC');
+    expect((await store.putMessages([msg('T', 0, 'y')])).status).toBe(Status.DISK_FULL);
+    expect(store.state).toBe('failed');
+    await store.close();
+  });
+
+  it('rolls segments and reads across them; refuses a message larger than a segment', async () => {
+    const { clock, mem } = setup();
+    const store = await open(mem, clock, { segmentSize: 1024 });
+    for (let b = 0; b < 20; b++) {
+      const r = await store.putMessages(Array.from({ length: 5 }, (_, i) => msg('T', b % 2, `b${b}-${i}-${'x'.repeat(60)}`)));
+      expect(r.status).toBe(Status.OK);
+    }
+    await settle();
+    expect(mem.list('/data/commitlog').length).toBeGreaterThan(5);
+    for (const q of [0, 1]) {
+      const got = store.getMessages({ topic: 'T', queueId: q, offset: 0, maxCount: 100 });
+      expect(got.messages).toHaveLength(50);
+      expect(got.messages.map((m) => m.queueOffset)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    }
+    const big = await store.putMessages([msg('T', 0, 'z'.repeat(2000))]);
+    expect(big.status).toBe(Status.MESSAGE_TOO_LARGE);
+    await store.close();
+    const again = await open(mem, clock, { segmentSize: 1024 });
+    expect(again.getMessages({ topic: 'T', queueId: 1, offset: 0, maxCount: 100 }).messages).toHaveLength(50);
+    expect((await again.putMessages([msg('T', 1, 'next')])).results[0]!.queueOffset).toBe(50);
+    await again.close();
+  });
+
+  it('retention deletes old segments on its schedule while reads go on', async () => {
+    const { clock, mem } = setup();
+    const store = await open(mem, clock, { segmentSize: 1024, retentionMs: 10_000, retentionCheckIntervalMs: 1000 });
+    for (let b = 0; b < 10; b++) await store.putMessages(Array.from({ length: 5 }, (_, i) => msg('T', 0, `old-${b}-${i}-${'x'.repeat(60)}`)));
+    const before = mem.list('/data/commitlog').length;
+    await clock.advance(5_000);
+    expect(mem.list('/data/commitlog').length).toBe(before); // not old enough yet
+    await clock.advance(15_000);
+    for (let b = 0; b < 3; b++) await store.putMessages(Array.from({ length: 5 }, (_, i) => msg('T', 0, `new-${b}-${i}-${'x'.repeat(60)}`)));
+    await clock.advance(1000);
+    await settle();
+    const after = mem.list('/data/commitlog').length;
+    expect(after).toBeLessThan(before);
+    const min = store.minOffset('T', 0);
+    expect(min).toBeGreaterThan(0);
+    expect(store.getMessages({ topic: 'T', queueId: 0, offset: 0, maxCount: 5 })).toMatchObject({ status: 'OFFSET_TOO_SMALL', nextOffset: min });
+    const got = store.getMessages({ topic: 'T', queueId: 0, offset: min, maxCount: 100 });
+    expect(got.status).toBe('FOUND');
+    expect(got.messages[got.messages.length - 1]!.queueOffset).toBe(64);
+    expect(got.messages.every((m) => m.queueOffset >= min)).toBe(true);
+    await store.close();
+  });
+
+  it('takes the store lock: a second open of the same directory fails clearly', async () => {
+    const { clock, mem } = setup();
+    const store = await open(mem, clock);
+    await expect(open(mem, clock)).rejects.toThrow(/ELOCKED/);
+    await store.close();
+    const again = await open(mem, clock);
+    await again.close();
+  });
+});
