@@ -1,0 +1,102 @@
+import type { Frame } from '../../transports/frame.js';
+import type { ActorIo } from '../runtime/actor-host.js';
+import type { RandomSource } from '../runtime/random.js';
+import type { HeartbeatBody } from '../protocol/commands.js';
+import { RequestCode, requestCodeName } from '../protocol/request-codes.js';
+import { expectOk, jsonBody, request } from '../protocol/replies.js';
+import { Status, StatusError } from '../protocol/status.js';
+import { NamesrvClient, RouteCache } from './namesrv-client.js';
+
+/**
+ * What producers and consumers share: a client id (their address is `clientAddress(clientId)`), the route
+ * cache, heartbeats to every broker of the routes in use, unregistering, and requests to a broker group by
+ * name. Timers are the owner's (its machine ticks `heartbeat()` and `routes.refreshAll()`).
+ */
+
+/** A fresh client id: `<kind>-<12 hex digits>` (no dots: it is part of an address). */
+export function newClientId(kind: string, random: RandomSource): string {
+  const hex = [...random.bytes(6)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return `${kind}-${hex}`;
+}
+
+export interface ConsumerRegistration {
+  group: string;
+  messageModel: 'CLUSTERING' | 'BROADCASTING';
+  subscriptions: Record<string, string>;
+}
+
+export interface ClientInstanceOptions {
+  clientId: string;
+  namesrv: readonly string[];
+  /** Timeout of control requests (routes, heartbeats, offsets). Default 3000 ms. */
+  requestTimeoutMs?: number;
+}
+
+export class ClientInstance {
+  readonly clientId: string;
+  readonly routes: RouteCache;
+  readonly producerGroups = new Set<string>();
+  readonly consumers = new Map<string, ConsumerRegistration>();
+  readonly requestTimeoutMs: number;
+
+  constructor(
+    readonly io: ActorIo,
+    opts: ClientInstanceOptions,
+  ) {
+    this.clientId = opts.clientId;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 3000;
+    this.routes = new RouteCache(new NamesrvClient(io, { namesrv: opts.namesrv, timeoutMs: this.requestTimeoutMs }), io.logger);
+  }
+
+  heartbeatBody(): HeartbeatBody {
+    return { producerGroups: [...this.producerGroups].sort(), consumers: [...this.consumers.values()] };
+  }
+
+  /** Sends one heartbeat to every broker of the routes in use; returns the addresses that did not acknowledge. */
+  async heartbeat(): Promise<string[]> {
+    const body = jsonBody(this.heartbeatBody());
+    const failed: string[] = [];
+    await Promise.all(
+      this.routes.brokerAddresses().map(async (addr) => {
+        try {
+          expectOk(await this.io.request(addr, request(RequestCode.HEART_BEAT, { clientId: this.clientId }, body), this.requestTimeoutMs), `heartbeat to ${addr}`);
+        } catch (err) {
+          failed.push(addr);
+          this.io.logger.debug({ err, broker: addr }, 'heartbeat failed');
+        }
+      }),
+    );
+    return failed.sort();
+  }
+
+  /** Tells every broker this client leaves `group` (best effort; failures are logged). */
+  async unregister(groups: { producerGroup?: string; consumerGroup?: string }): Promise<void> {
+    const header: Record<string, string> = { clientId: this.clientId };
+    if (groups.producerGroup) header.producerGroup = groups.producerGroup;
+    if (groups.consumerGroup) header.consumerGroup = groups.consumerGroup;
+    await Promise.all(
+      this.routes.brokerAddresses().map(async (addr) => {
+        try {
+          expectOk(await this.io.request(addr, request(RequestCode.UNREGISTER_CLIENT, header), this.requestTimeoutMs), `unregister at ${addr}`);
+        } catch (err) {
+          this.io.logger.warn({ err, broker: addr }, 'unregister failed; the broker will expire this client');
+        }
+      }),
+    );
+  }
+
+  /** The address of broker group `brokerName` (its master unless `slaveOk`); StatusError(NO_ROUTE) when unknown. */
+  brokerAddressOf(brokerName: string, slaveOk = false): string {
+    const addr = this.routes.brokerAddress(brokerName, slaveOk);
+    if (addr === undefined) throw new StatusError(Status.NO_ROUTE, `no address known for broker "${brokerName}"`);
+    return addr;
+  }
+
+  /** A request to broker group `brokerName`; the reply must be OK unless `allow` lists its status. */
+  async requestBroker(brokerName: string, frame: Frame, opts: { timeoutMs?: number; slaveOk?: boolean; allow?: readonly number[] } = {}): Promise<Frame> {
+    const addr = this.brokerAddressOf(brokerName, opts.slaveOk);
+    const reply = await this.io.request(addr, frame, opts.timeoutMs ?? this.requestTimeoutMs);
+    if (opts.allow?.includes(reply.status)) return reply;
+    return expectOk(reply, `${requestCodeName(frame.code)} to ${addr}`);
+  }
+}

@@ -1,0 +1,621 @@
+import type { Observable } from 'rxjs';
+import type { Frame } from '../../transports/frame.js';
+import type { ActorSystem } from '../runtime/system.js';
+import type { TimerHandle } from '../runtime/clock.js';
+import { replyError } from '../runtime/actor-host.js';
+import { clientAddress, type ConsumerListBody, type PullHeader, type PullReplyHeader, type SendBackHeader, type UpdateOffsetsBody } from '../protocol/commands.js';
+import { MessageProperty, queueKey, type MessageExt, type MessageQueue } from '../protocol/message.js';
+import { decodeMessageExtBatch } from '../protocol/message-codec.js';
+import { RequestCode } from '../protocol/request-codes.js';
+import { jsonBody, parseJsonBody, request } from '../protocol/replies.js';
+import { Status, StatusError } from '../protocol/status.js';
+import { validateGroup, validateTopic } from '../protocol/validation.js';
+import { readableQueues } from '../namesrv/route-table.js';
+import { ClientInstance, newClientId } from '../client/client-instance.js';
+import { waitForState, type ClientLifecycle } from '../client/lifecycle.js';
+import { consumerMachine } from './consumer.machine.js';
+import { DeliveryBuffer, type Delivered } from './delivery.js';
+import { ProcessQueue } from './process-queue.js';
+import { allocateAveragely, allocateAveragelyByCircle, allocateConsistentHash, type AllocateStrategy } from './rebalance.js';
+import { DEFAULT_MAX_RECONSUME_TIMES, isRetryTopic, retryLevel, retryTopic } from './retry-delay.js';
+import { matchesTag, parseTagExpression, type TagFilter } from './tag-expression.js';
+
+export type ConsumeResult = 'SUCCESS' | 'RETRY';
+export type ConsumeFrom = 'first' | 'last' | { timestamp: number };
+
+export interface ConsumerOptions {
+  /** Consumer group name. */
+  group: string;
+  /** Name server ids (each reached at `namesrv.<id>`). */
+  namesrv: string[];
+  /** topic -> tag expression (`*`, `TagA || TagB`). */
+  subscribe: Record<string, string>;
+  /** Client id (the consumer listens at `client.<clientId>`); default `consumer-<random hex>`. */
+  clientId?: string;
+  /**
+   * CLUSTERING (default): the group shares the queues, offsets are committed to the brokers, failed messages
+   * go back to the broker for a later retry (the group's retry topic `%RETRY%group` is subscribed
+   * automatically). BROADCASTING: every member reads every queue; offsets are kept in this consumer's memory
+   * only (a restarted consumer starts again from `consumeFrom`), and failed messages are dropped after a log
+   * line (as RocketMQ does).
+   */
+  model?: 'CLUSTERING' | 'BROADCASTING';
+  /** Queue allocation among the group's members. Default 'average'. */
+  allocate?: 'average' | 'circle' | 'consistent-hash';
+  /** Rebalance interval (a rebalance also runs when the group's members change). Default 20000 ms. */
+  rebalanceIntervalMs?: number;
+  /** Largest number of messages one pull asks for. Default 32. */
+  pullBatch?: number;
+  /** How long the broker holds a pull that finds nothing (long polling). Default 15000 ms. */
+  pullTimeoutMs?: number;
+  /** Pause after a failed pull. Default 1000 ms. */
+  pullBackoffMs?: number;
+  /** Pulling of a queue pauses while this many of its messages wait to be processed. Default 1000. */
+  maxCachedMessagesPerQueue?: number;
+  /** Pulling of a queue pauses while this many body bytes of it wait to be processed. Default 100 MiB. */
+  maxCachedBytesPerQueue?: number;
+  /** Offset commit interval (offsets are also committed when a queue is released and at stop). Default 5000 ms. */
+  commitIntervalMs?: number;
+  /** Where a group without a committed offset starts. Default 'last' (retry topics always start at the first). */
+  consumeFrom?: ConsumeFrom;
+  /** Failures after which a message goes to the dead-letter topic. Default 16. */
+  maxReconsumeTimes?: number;
+  /** Messages per listener call. Default 1 (a RETRY then retries only that message). */
+  consumeBatchSize?: number;
+  /** Messages the async iterator buffers before back pressure stops taking pulled batches. Default 256. */
+  bufferSize?: number;
+  /** Delay before a message whose send-back failed is given to the listener again. Default 5000 ms. */
+  localRetryDelayMs?: number;
+  /** Route refresh interval. Default 30000 ms. */
+  routeRefreshMs?: number;
+  /** Heartbeat interval. Default 30000 ms. */
+  heartbeatIntervalMs?: number;
+  /** Timeout of control requests (offsets, member lists, send-back). Default 3000 ms. */
+  requestTimeoutMs?: number;
+  /**
+   * Called with each batch (of `consumeBatchSize`); SUCCESS marks it processed, RETRY (or a throw) sends it
+   * back for a later retry. Without a listener, messages are read with `for await` or `messages$`.
+   */
+  listener?: (msgs: MessageExt[]) => Promise<ConsumeResult> | ConsumeResult;
+}
+
+export interface Consumer extends AsyncIterable<MessageExt> {
+  readonly clientId: string;
+  readonly group: string;
+  /**
+   * Each message once per delivery. With a listener it is a tap of what the listener gets; without one, it
+   * hands messages out (and so marks them processed) whenever no async iterator is active.
+   */
+  readonly messages$: Observable<MessageExt>;
+  /** Iterates messages from a bounded buffer (back pressure); a message is processed once handed out. */
+  [Symbol.asyncIterator](): AsyncIterator<MessageExt>;
+  /** The queues this consumer holds now. */
+  assignment(): MessageQueue[];
+  /** The offset this consumer would commit for a queue it holds (or kept locally), if any. */
+  offsetOf(mq: MessageQueue): number | undefined;
+  /** Runs a rebalance now. */
+  rebalance(): Promise<void>;
+  /** Commits offsets now. */
+  commit(): Promise<void>;
+  /** Stops: in-flight processing finishes, offsets are committed, the consumer unregisters. */
+  stop(): Promise<void>;
+}
+
+const MiB = 1024 * 1024;
+const strategies: Record<NonNullable<ConsumerOptions['allocate']>, AllocateStrategy> = {
+  average: allocateAveragely,
+  circle: allocateAveragelyByCircle,
+  'consistent-hash': allocateConsistentHash,
+};
+
+type Resolved = Required<Omit<ConsumerOptions, 'listener' | 'clientId'>> & Pick<ConsumerOptions, 'listener'>;
+
+function resolveOptions(opts: ConsumerOptions): Resolved {
+  validateGroup(opts.group);
+  if (!opts.subscribe || Object.keys(opts.subscribe).length === 0)
+    throw new StatusError(Status.INVALID_ARGUMENT, 'a consumer must subscribe to at least one topic (option "subscribe")');
+  for (const [topic, expr] of Object.entries(opts.subscribe)) {
+    validateTopic(topic, { allowSystem: true });
+    parseTagExpression(expr);
+  }
+  const model = opts.model ?? 'CLUSTERING';
+  if (model !== 'CLUSTERING' && model !== 'BROADCASTING') throw new StatusError(Status.INVALID_ARGUMENT, `unknown message model "${String(model)}"`);
+  const allocate = opts.allocate ?? 'average';
+  if (!(allocate in strategies)) throw new StatusError(Status.INVALID_ARGUMENT, `unknown allocation strategy "${String(allocate)}"`);
+  const consumeFrom = opts.consumeFrom ?? 'last';
+  if (consumeFrom !== 'first' && consumeFrom !== 'last' && !(typeof consumeFrom === 'object' && Number.isSafeInteger(consumeFrom.timestamp)))
+    throw new StatusError(Status.INVALID_ARGUMENT, `consumeFrom must be 'first', 'last' or { timestamp }, got ${JSON.stringify(consumeFrom)}`);
+  const pos = (v: number | undefined, d: number, name: string): number => {
+    if (v === undefined) return d;
+    if (!Number.isFinite(v) || v <= 0) throw new StatusError(Status.INVALID_ARGUMENT, `consumer option ${name} must be a positive number, got ${v}`);
+    return v;
+  };
+  return {
+    group: opts.group,
+    namesrv: opts.namesrv,
+    subscribe: opts.subscribe,
+    model,
+    allocate,
+    consumeFrom,
+    listener: opts.listener,
+    rebalanceIntervalMs: pos(opts.rebalanceIntervalMs, 20000, 'rebalanceIntervalMs'),
+    pullBatch: pos(opts.pullBatch, 32, 'pullBatch'),
+    pullTimeoutMs: pos(opts.pullTimeoutMs, 15000, 'pullTimeoutMs'),
+    pullBackoffMs: pos(opts.pullBackoffMs, 1000, 'pullBackoffMs'),
+    maxCachedMessagesPerQueue: pos(opts.maxCachedMessagesPerQueue, 1000, 'maxCachedMessagesPerQueue'),
+    maxCachedBytesPerQueue: pos(opts.maxCachedBytesPerQueue, 100 * MiB, 'maxCachedBytesPerQueue'),
+    commitIntervalMs: pos(opts.commitIntervalMs, 5000, 'commitIntervalMs'),
+    maxReconsumeTimes: opts.maxReconsumeTimes ?? DEFAULT_MAX_RECONSUME_TIMES,
+    consumeBatchSize: pos(opts.consumeBatchSize, 1, 'consumeBatchSize'),
+    bufferSize: pos(opts.bufferSize, 256, 'bufferSize'),
+    localRetryDelayMs: pos(opts.localRetryDelayMs, 5000, 'localRetryDelayMs'),
+    routeRefreshMs: pos(opts.routeRefreshMs, 30000, 'routeRefreshMs'),
+    heartbeatIntervalMs: pos(opts.heartbeatIntervalMs, 30000, 'heartbeatIntervalMs'),
+    requestTimeoutMs: pos(opts.requestTimeoutMs, 3000, 'requestTimeoutMs'),
+  };
+}
+
+/** Hosts a consumer in `system` and starts it (resolves after the first rebalance). */
+export async function startConsumer(system: ActorSystem, opts: ConsumerOptions): Promise<Consumer> {
+  const o = resolveOptions(opts);
+  const clientId = opts.clientId ?? newClientId('consumer', system.env.random);
+  let impl!: ConsumerImpl;
+  let ready!: () => void;
+  const built = new Promise<void>((resolve) => (ready = resolve));
+  const core: ClientLifecycle = {
+    start: async () => {
+      await built; // the machine starts while it is being hosted, before `impl` exists
+      await impl.start();
+    },
+    tick: (task) => impl.tick(task),
+    onFrame: (frame, reply) => impl.onFrame(frame, reply),
+    drain: () => impl.drain(),
+  };
+  const host = system.host({
+    address: clientAddress(clientId),
+    logic: consumerMachine,
+    input: (io) => ({
+      io,
+      core,
+      routeRefreshMs: o.routeRefreshMs,
+      heartbeatIntervalMs: o.heartbeatIntervalMs,
+      rebalanceIntervalMs: o.rebalanceIntervalMs,
+      commitIntervalMs: o.commitIntervalMs,
+    }),
+  });
+  impl = new ConsumerImpl(new ClientInstance(host.io, { clientId, namesrv: o.namesrv, requestTimeoutMs: o.requestTimeoutMs }), o);
+  ready();
+  const state = await waitForState(host.actor, (v) => v === 'running');
+  if (state !== 'running') {
+    system.unhost(host.address);
+    impl.delivery.close();
+    throw new StatusError(Status.SERVICE_NOT_AVAILABLE, `consumer ${clientId} failed to start: ${host.actor.getSnapshot().context.error ?? String(state)}`);
+  }
+  return {
+    clientId,
+    group: o.group,
+    messages$: impl.delivery.messages$,
+    [Symbol.asyncIterator]: () => {
+      if (o.listener) throw new StatusError(Status.INVALID_ARGUMENT, 'a consumer with a listener cannot be iterated; use messages$ to observe');
+      return impl.delivery.iterator();
+    },
+    assignment: () => impl.assignment(),
+    offsetOf: (mq) => impl.offsetOf(mq),
+    rebalance: () => impl.rebalance(),
+    commit: () => impl.commit(),
+    stop: async () => {
+      if (host.actor.getSnapshot().status === 'active') host.actor.send({ type: 'stop' });
+      await waitForState(host.actor, (v) => v === 'stopped' || v === 'failed');
+      system.unhost(host.address);
+    },
+  };
+}
+
+interface Held {
+  pq: ProcessQueue;
+  /** Batches waiting to be processed, one after another. */
+  chain: Promise<void>;
+}
+
+class ConsumerImpl {
+  readonly delivery: DeliveryBuffer;
+  private readonly filters = new Map<string, TagFilter>();
+  private readonly held = new Map<string, Held>();
+  /** queue -> offset to commit (clustering) or the local offset store (broadcasting). */
+  private readonly offsets = new Map<string, { mq: MessageQueue; offset: number }>();
+  private readonly committed = new Map<string, number>();
+  private state: 'starting' | 'running' | 'stopping' = 'starting';
+  private rebalancing: Promise<void> | undefined;
+  private rebalanceAgain = false;
+  private readonly strategy: AllocateStrategy;
+  private readonly retryTimers = new Set<TimerHandle>();
+
+  constructor(
+    readonly client: ClientInstance,
+    private readonly o: Resolved,
+  ) {
+    this.delivery = new DeliveryBuffer(o.bufferSize);
+    this.strategy = strategies[o.allocate];
+    for (const [topic, expr] of Object.entries(o.subscribe)) this.filters.set(topic, parseTagExpression(expr));
+    if (o.model === 'CLUSTERING' && !this.filters.has(retryTopic(o.group))) this.filters.set(retryTopic(o.group), parseTagExpression('*'));
+    const subscriptions: Record<string, string> = {};
+    for (const [t, f] of this.filters) subscriptions[t] = f.expression;
+    client.consumers.set(o.group, { group: o.group, messageModel: o.model, subscriptions });
+    for (const t of this.filters.keys()) client.routes.track(t);
+  }
+
+  private get io() {
+    return this.client.io;
+  }
+
+  async start(): Promise<void> {
+    await this.client.routes.refreshAll();
+    await this.client.heartbeat();
+    this.state = 'running';
+    await this.rebalance();
+  }
+
+  tick(task: string): void {
+    if (this.state !== 'running') return;
+    if (task === 'routes') void this.client.routes.refreshAll();
+    else if (task === 'heartbeat') void this.client.heartbeat();
+    else if (task === 'rebalance') void this.rebalance();
+    else if (task === 'commit') void this.commit();
+  }
+
+  onFrame(frame: Frame, reply?: (f: Frame) => void): void {
+    if (frame.code === RequestCode.NOTIFY_CONSUMER_IDS_CHANGED) {
+      if (frame.header.consumerGroup === this.o.group && this.state === 'running') void this.rebalance();
+      return;
+    }
+    if (reply) replyError({ frame, reply }, Status.REQUEST_CODE_NOT_SUPPORTED, `consumer ${this.client.clientId} does not handle code ${frame.code}`);
+  }
+
+  assignment(): MessageQueue[] {
+    return [...this.held.values()].map((h) => h.pq.mq);
+  }
+
+  offsetOf(mq: MessageQueue): number | undefined {
+    return this.offsets.get(queueKey(mq))?.offset;
+  }
+
+  // ------------------------------------------------------------------------------------------ rebalance
+
+  /** Rebalances every subscribed topic; concurrent calls share one run (and ask for one more after it). */
+  rebalance(): Promise<void> {
+    if (this.rebalancing) {
+      this.rebalanceAgain = true;
+      return this.rebalancing;
+    }
+    this.rebalancing = (async () => {
+      try {
+        do {
+          this.rebalanceAgain = false;
+          for (const topic of this.filters.keys()) {
+            if (this.state !== 'running') return;
+            try {
+              await this.rebalanceTopic(topic);
+            } catch (err) {
+              this.io.logger.warn({ err, topic }, 'rebalance of topic failed; keeping its queues');
+            }
+          }
+        } while (this.rebalanceAgain && this.state === 'running');
+      } finally {
+        this.rebalancing = undefined;
+      }
+    })();
+    return this.rebalancing;
+  }
+
+  private async rebalanceTopic(topic: string): Promise<void> {
+    const route = await this.client.routes.route(topic);
+    if (!route) return; // unknown topic (a retry topic appears with the first send-back)
+    const all = readableQueues(route, topic);
+    let mine: MessageQueue[];
+    if (this.o.model === 'BROADCASTING') mine = all;
+    else {
+      const cids = await this.consumerIds(route.brokerDatas.map((b) => b.brokerName).sort());
+      if (!cids.includes(this.client.clientId)) cids.push(this.client.clientId);
+      mine = this.strategy(this.o.group, this.client.clientId, all, cids);
+    }
+    const wanted = new Set(mine.map(queueKey));
+    const released: MessageQueue[] = [];
+    for (const [key, h] of this.held) {
+      if (h.pq.mq.topic !== topic || wanted.has(key)) continue;
+      h.pq.drop();
+      this.held.delete(key);
+      this.offsets.set(key, { mq: h.pq.mq, offset: h.pq.commitOffset() });
+      released.push(h.pq.mq);
+    }
+    if (released.length > 0) {
+      this.io.logger.debug({ topic, released: released.map(queueKey) }, 'queues released');
+      if (this.o.model === 'CLUSTERING') await this.commit();
+    }
+    for (const mq of mine) {
+      const key = queueKey(mq);
+      if (this.held.has(key) || this.state !== 'running') continue;
+      let offset: number;
+      try {
+        offset = await this.startOffset(mq);
+      } catch (err) {
+        this.io.logger.warn({ err, queue: key }, 'cannot find where to start; trying again at the next rebalance');
+        continue;
+      }
+      if (this.held.has(key) || this.state !== 'running') continue;
+      const pq = new ProcessQueue(mq, offset);
+      this.held.set(key, { pq, chain: Promise.resolve() });
+      this.offsets.set(key, { mq, offset });
+      void this.pullLoop(pq);
+    }
+  }
+
+  /** The group's members, from the first broker that answers. */
+  private async consumerIds(brokerNames: string[]): Promise<string[]> {
+    let last: unknown;
+    for (const name of brokerNames) {
+      try {
+        const reply = await this.client.requestBroker(name, request(RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: this.o.group }));
+        return [...parseJsonBody<ConsumerListBody>(reply).clientIds];
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last ?? new StatusError(Status.NO_ROUTE, 'no broker to ask for the group members');
+  }
+
+  private async startOffset(mq: MessageQueue): Promise<number> {
+    const key = queueKey(mq);
+    if (this.o.model === 'BROADCASTING') {
+      const local = this.offsets.get(key);
+      if (local) return local.offset;
+    } else {
+      const reply = await this.client.requestBroker(
+        mq.brokerName,
+        request(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: this.o.group, topic: mq.topic, queueId: mq.queueId }),
+        { allow: [Status.QUERY_NOT_FOUND] },
+      );
+      if (reply.status === Status.OK && typeof reply.header.offset === 'number' && reply.header.offset >= 0) return reply.header.offset;
+    }
+    const from: ConsumeFrom = isRetryTopic(mq.topic) ? 'first' : this.o.consumeFrom;
+    const q = { topic: mq.topic, queueId: mq.queueId };
+    const reply =
+      from === 'first'
+        ? await this.client.requestBroker(mq.brokerName, request(RequestCode.GET_MIN_OFFSET, q), { slaveOk: true })
+        : from === 'last'
+          ? await this.client.requestBroker(mq.brokerName, request(RequestCode.GET_MAX_OFFSET, q), { slaveOk: true })
+          : await this.client.requestBroker(mq.brokerName, request(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, { ...q, timestamp: from.timestamp }), { slaveOk: true });
+    const off = reply.header.offset;
+    if (typeof off !== 'number' || !Number.isSafeInteger(off) || off < 0)
+      throw new StatusError(Status.BAD_FRAME, `broker answered offset ${String(off)} for ${queueKey(mq)}`);
+    return off;
+  }
+
+  // ------------------------------------------------------------------------------------------ pulling
+
+  private active(pq: ProcessQueue): boolean {
+    return !pq.dropped && this.state === 'running';
+  }
+
+  private sleep(ms: number, pq: ProcessQueue): Promise<void> {
+    return new Promise((resolve) => {
+      const t = this.io.clock.setTimeout(resolve, ms);
+      void pq.waitForRoom().then(() => {
+        if (pq.dropped) {
+          this.io.clock.clearTimeout(t);
+          resolve();
+        }
+      });
+    });
+  }
+
+  /** Pulls one queue until it is released or the consumer stops: one request and one promise per batch. */
+  private async pullLoop(pq: ProcessQueue): Promise<void> {
+    const { mq } = pq;
+    const filter = this.filters.get(mq.topic)!;
+    while (this.active(pq)) {
+      if (pq.isFull(this.o.maxCachedMessagesPerQueue, this.o.maxCachedBytesPerQueue)) {
+        await pq.waitForRoom();
+        continue;
+      }
+      const header: PullHeader = {
+        consumerGroup: this.o.group,
+        topic: mq.topic,
+        queueId: mq.queueId,
+        queueOffset: pq.nextOffset,
+        maxMsgNums: this.o.pullBatch,
+        subExpression: filter.expression,
+        suspendTimeoutMs: this.o.pullTimeoutMs,
+      };
+      let reply: Frame;
+      try {
+        reply = await this.client.requestBroker(mq.brokerName, request(RequestCode.PULL_MESSAGE, { ...header }), {
+          timeoutMs: this.o.pullTimeoutMs + this.o.requestTimeoutMs,
+          slaveOk: true,
+        });
+      } catch (err) {
+        if (!this.active(pq)) return;
+        this.io.logger.debug({ err, queue: queueKey(mq) }, 'pull failed; backing off');
+        this.client.routes.route(mq.topic, true).catch(() => undefined); // the broker may have moved or gone
+        await this.sleep(this.o.pullBackoffMs, pq);
+        continue;
+      }
+      if (!this.active(pq)) return;
+      const h = reply.header as unknown as PullReplyHeader;
+      const next = typeof h.nextBeginOffset === 'number' ? h.nextBeginOffset : pq.nextOffset;
+      switch (h.pullStatus) {
+        case 'FOUND': {
+          let msgs: MessageExt[];
+          try {
+            msgs = decodeMessageExtBatch(reply.body);
+          } catch (err) {
+            this.io.logger.error({ err, queue: queueKey(mq) }, 'malformed pull reply; backing off');
+            await this.sleep(this.o.pullBackoffMs, pq);
+            continue;
+          }
+          const kept = msgs.filter((m) => matchesTag(filter, m.tags)).map(restoreRetryTopic);
+          pq.add(kept);
+          pq.nextOffset = next;
+          if (kept.length > 0) this.dispatch(pq, kept);
+          else this.noteOffset(pq);
+          break;
+        }
+        case 'NO_NEW_MSG':
+        case 'NO_MATCHED_MSG':
+          pq.nextOffset = next;
+          this.noteOffset(pq);
+          break;
+        case 'OFFSET_ILLEGAL':
+          this.io.logger.warn({ queue: queueKey(mq), offset: pq.nextOffset, next }, 'pull offset illegal; moving to the broker\'s suggestion');
+          pq.nextOffset = next;
+          this.noteOffset(pq);
+          break;
+        default:
+          this.io.logger.warn({ queue: queueKey(mq), status: h.pullStatus }, 'unknown pull status; backing off');
+          await this.sleep(this.o.pullBackoffMs, pq);
+      }
+    }
+  }
+
+  private noteOffset(pq: ProcessQueue): void {
+    if (pq.dropped) return;
+    this.offsets.set(queueKey(pq.mq), { mq: pq.mq, offset: pq.commitOffset() });
+  }
+
+  // ------------------------------------------------------------------------------------------ consuming
+
+  /** Queues a pulled batch for processing after the queue's earlier batches. */
+  private dispatch(pq: ProcessQueue, msgs: MessageExt[]): void {
+    const h = this.held.get(queueKey(pq.mq));
+    if (!h || h.pq !== pq) return;
+    h.chain = h.chain
+      .then(() => this.consume(pq, msgs))
+      .catch((err: unknown) => this.io.logger.error({ err, queue: queueKey(pq.mq) }, 'consuming a batch failed'));
+  }
+
+  private ack(pq: ProcessQueue, msgs: readonly MessageExt[]): void {
+    pq.remove(msgs);
+    this.noteOffset(pq);
+  }
+
+  private async consume(pq: ProcessQueue, msgs: MessageExt[]): Promise<void> {
+    const listener = this.o.listener;
+    if (!listener) {
+      const entries: Delivered[] = msgs.map((msg) => ({ msg, ack: () => this.ack(pq, [msg]) }));
+      await this.delivery.push(entries, () => !this.active(pq));
+      return;
+    }
+    for (let i = 0; i < msgs.length; i += this.o.consumeBatchSize) {
+      if (!this.active(pq)) return; // not started: left for whoever holds the queue next
+      const chunk = msgs.slice(i, i + this.o.consumeBatchSize);
+      this.delivery.tap(chunk);
+      let result: ConsumeResult;
+      try {
+        result = await listener(chunk);
+      } catch (err) {
+        this.io.logger.warn({ err, queue: queueKey(pq.mq) }, 'listener threw; the messages will be retried');
+        result = 'RETRY';
+      }
+      if (result === 'SUCCESS') this.ack(pq, chunk);
+      else await this.retry(pq, chunk);
+    }
+  }
+
+  /** Sends failed messages back to the broker; the ones that cannot be sent back are retried here later. */
+  private async retry(pq: ProcessQueue, msgs: MessageExt[]): Promise<void> {
+    if (this.o.model === 'BROADCASTING') {
+      this.io.logger.warn({ queue: queueKey(pq.mq), msgIds: msgs.map((m) => m.msgId) }, 'broadcast messages failed; dropped');
+      this.ack(pq, msgs);
+      return;
+    }
+    const failed: MessageExt[] = [];
+    await Promise.all(
+      msgs.map(async (m) => {
+        const header: SendBackHeader = {
+          consumerGroup: this.o.group,
+          msgId: m.msgId,
+          delayLevel: retryLevel(m.reconsumeTimes),
+          maxReconsumeTimes: this.o.maxReconsumeTimes,
+        };
+        try {
+          await this.client.requestBroker(pq.mq.brokerName, request(RequestCode.CONSUMER_SEND_MSG_BACK, { ...header }));
+        } catch (err) {
+          this.io.logger.warn({ err, msgId: m.msgId }, 'send-back failed; retrying locally later');
+          failed.push(m);
+        }
+      }),
+    );
+    const sent = msgs.filter((m) => !failed.includes(m));
+    if (sent.length > 0) this.ack(pq, sent);
+    if (failed.length > 0) {
+      const again = failed.map((m) => ({ ...m, reconsumeTimes: m.reconsumeTimes + 1 }));
+      const t = this.io.clock.setTimeout(() => {
+        this.retryTimers.delete(t);
+        if (this.active(pq)) this.dispatch(pq, again);
+      }, this.o.localRetryDelayMs);
+      this.retryTimers.add(t);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ offsets
+
+  /** Commits every offset that changed since the last commit, one request per broker (clustering only). */
+  async commit(): Promise<void> {
+    if (this.o.model === 'BROADCASTING') return;
+    for (const h of this.held.values()) this.noteOffset(h.pq);
+    const byBroker = new Map<string, UpdateOffsetsBody['offsets']>();
+    const keys = new Map<string, string[]>();
+    for (const [key, { mq, offset }] of this.offsets) {
+      if (this.committed.get(key) === offset) continue;
+      let list = byBroker.get(mq.brokerName);
+      if (!list) {
+        byBroker.set(mq.brokerName, (list = []));
+        keys.set(mq.brokerName, []);
+      }
+      list.push({ topic: mq.topic, queueId: mq.queueId, offset });
+      keys.get(mq.brokerName)!.push(key);
+    }
+    await Promise.all(
+      [...byBroker].map(async ([brokerName, offsets]) => {
+        try {
+          await this.client.requestBroker(brokerName, request(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: this.o.group }, jsonBody({ offsets })));
+          for (let i = 0; i < offsets.length; i++) this.committed.set(keys.get(brokerName)![i]!, offsets[i]!.offset);
+        } catch (err) {
+          this.io.logger.warn({ err, broker: brokerName }, 'offset commit failed; will retry at the next commit');
+        }
+      }),
+    );
+    // queues released and committed are forgotten
+    for (const [key, { offset }] of this.offsets) {
+      if (!this.held.has(key) && this.committed.get(key) === offset) {
+        this.offsets.delete(key);
+        this.committed.delete(key);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ stop
+
+  async drain(): Promise<void> {
+    const wasRunning = this.state === 'running';
+    this.state = 'stopping';
+    for (const t of this.retryTimers) this.io.clock.clearTimeout(t);
+    this.retryTimers.clear();
+    // unblock deliveries waiting for buffer room (buffered messages stay unprocessed)
+    this.delivery.close();
+    await Promise.all([...this.held.values()].map((h) => h.chain));
+    await this.rebalancing?.catch(() => undefined);
+    if (wasRunning && this.o.model === 'CLUSTERING') {
+      for (const h of this.held.values()) this.noteOffset(h.pq);
+      await this.commit();
+    }
+    for (const h of this.held.values()) h.pq.drop();
+    this.held.clear();
+    await this.client.unregister({ consumerGroup: this.o.group });
+  }
+}
+
+/** A message from the retry topic shows the topic it was first sent to (as RocketMQ does). */
+function restoreRetryTopic(m: MessageExt): MessageExt {
+  const real = m.properties?.[MessageProperty.RETRY_TOPIC];
+  return real !== undefined && isRetryTopic(m.topic) ? { ...m, topic: real } : m;
+}

@@ -1,0 +1,94 @@
+import type { Logger } from 'pino';
+import type { Clock, TimerHandle } from '../runtime/clock.js';
+import type { Message, MessageQueue, SendResult } from '../protocol/message.js';
+import { queueKey } from '../protocol/message.js';
+
+/**
+ * Automatic batching: sends to one queue within `lingerMs` are combined into one batch (up to `maxBytes` of
+ * encoded messages), sent with one request; each caller's promise resolves with its own result. A batch
+ * leaves when its linger time is up, when the next message would make it too large, or on `flushAll()`.
+ */
+
+interface Waiter {
+  resolve(r: SendResult): void;
+  reject(err: unknown): void;
+}
+
+interface Pending {
+  mq: MessageQueue;
+  msgs: Message[];
+  waiters: Waiter[];
+  bytes: number;
+  timer: TimerHandle | undefined;
+}
+
+export type SendBatch = (msgs: readonly Message[], mq: MessageQueue) => Promise<SendResult[]>;
+
+export class LingerBatcher {
+  private readonly pending = new Map<string, Pending>();
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly sendBatch: SendBatch,
+    private readonly clock: Clock,
+    private readonly lingerMs: number,
+    private readonly maxBytes: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Number of batches waiting for their linger time. */
+  get lingering(): number {
+    return this.pending.size;
+  }
+
+  /** Adds one message (of `bytes` encoded bytes) for queue `mq`; resolves when its batch is acknowledged. */
+  add(mq: MessageQueue, msg: Message, bytes: number): Promise<SendResult> {
+    const key = queueKey(mq);
+    let p = this.pending.get(key);
+    if (p && p.bytes + bytes > this.maxBytes) {
+      this.flush(key);
+      p = undefined;
+    }
+    if (!p) {
+      p = { mq, msgs: [], waiters: [], bytes: 0, timer: undefined };
+      this.pending.set(key, p);
+      p.timer = this.clock.setTimeout(() => this.flush(key), this.lingerMs);
+    }
+    const batch = p;
+    return new Promise<SendResult>((resolve, reject) => {
+      batch.msgs.push(msg);
+      batch.waiters.push({ resolve, reject });
+      batch.bytes += bytes;
+      if (batch.bytes >= this.maxBytes) this.flush(key);
+    });
+  }
+
+  /** Sends every lingering batch now. */
+  flushAll(): void {
+    for (const key of [...this.pending.keys()]) this.flush(key);
+  }
+
+  /** Sends every lingering batch and waits until every batch sent so far is answered. */
+  async drain(): Promise<void> {
+    this.flushAll();
+    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+  }
+
+  private flush(key: string): void {
+    const p = this.pending.get(key);
+    if (!p) return;
+    this.pending.delete(key);
+    this.clock.clearTimeout(p.timer);
+    const done = this.sendBatch(p.msgs, p.mq).then(
+      (results) => {
+        for (let i = 0; i < p.waiters.length; i++) p.waiters[i]!.resolve(results[i]!);
+      },
+      (err: unknown) => {
+        this.logger.debug({ err, queue: key, messages: p.msgs.length }, 'lingered batch failed');
+        for (const w of p.waiters) w.reject(err);
+      },
+    );
+    this.inflight.add(done);
+    void done.finally(() => this.inflight.delete(done));
+  }
+}

@@ -1,0 +1,227 @@
+import type { Frame } from '../../transports/frame.js';
+import type { ActorSystem } from '../runtime/system.js';
+import type { ActorHost } from '../runtime/actor-host.js';
+import { clientAddress } from '../protocol/commands.js';
+import type { Message, MessageQueue, SendResult } from '../protocol/message.js';
+import { encodedMessageSize } from '../protocol/message-codec.js';
+import { replyError } from '../runtime/actor-host.js';
+import { Status, StatusError } from '../protocol/status.js';
+import { DEFAULT_MAX_BODY_BYTES, validateBatch, validateGroup, validateMessage } from '../protocol/validation.js';
+import { ClientInstance, newClientId } from '../client/client-instance.js';
+import { waitForState, type ClientLifecycle } from '../client/lifecycle.js';
+import type { FaultState } from './fault-avoidance.js';
+import { LingerBatcher } from './linger-batcher.js';
+import { producerMachine } from './producer.machine.js';
+import { SendPath } from './send-path.js';
+
+export interface ProducerOptions {
+  /** Producer group name. */
+  group: string;
+  /** Name server ids (each reached at `namesrv.<id>`); routes are asked from one, falling over to the next. */
+  namesrv: string[];
+  /** Client id (the producer listens at `client.<clientId>`); default `producer-<random hex>`. */
+  clientId?: string;
+  /** How long one send waits for the broker. Default 3000 ms. */
+  sendTimeoutMs?: number;
+  /** Retries of a failed send, each on another broker when there is one. Default 2. */
+  retries?: number;
+  /** Largest message body in bytes; larger messages fail with MESSAGE_TOO_LARGE without being sent. Default 4 MiB. */
+  maxMessageBytes?: number;
+  /** Automatic batching: sends to one queue within this time are combined into one request. Default 0 (off). */
+  lingerMs?: number;
+  /** Largest batch (encoded bytes) of automatic batching and of `sendBatch` splits. Default 256 KiB. */
+  batchMaxBytes?: number;
+  /** Route refresh interval. Default 30000 ms. */
+  routeRefreshMs?: number;
+  /** Heartbeat interval to every broker of the routes in use. Default 30000 ms. */
+  heartbeatIntervalMs?: number;
+}
+
+export interface Producer {
+  readonly clientId: string;
+  readonly group: string;
+  /** Sends one message; resolves when the broker acknowledged it (StatusError otherwise). */
+  send(msg: Message): Promise<SendResult>;
+  /** Sends one message without waiting for, or getting, an answer. Invalid messages throw at once. */
+  sendOneway(msg: Message): void;
+  /** Sends messages of one topic; split into batches by bytes, each batch to one queue. One result per message, in order. */
+  sendBatch(msgs: readonly Message[]): Promise<SendResult[]>;
+  /** The writable queues of a topic, as the producer sees them. */
+  queues(topic: string): Promise<MessageQueue[]>;
+  /** The latency fault state (which brokers are avoided until when). */
+  faults(): FaultState;
+  /** Stops: lingering batches are sent, in-flight sends finish, the producer unregisters. */
+  stop(): Promise<void>;
+}
+
+const KiB = 1024;
+
+/** Hosts a producer in `system` and starts it. */
+export async function startProducer(system: ActorSystem, opts: ProducerOptions): Promise<Producer> {
+  validateGroup(opts.group);
+  const o = {
+    sendTimeoutMs: positive(opts.sendTimeoutMs, 3000, 'sendTimeoutMs'),
+    retries: nonNegative(opts.retries, 2, 'retries'),
+    maxMessageBytes: positive(opts.maxMessageBytes, DEFAULT_MAX_BODY_BYTES, 'maxMessageBytes'),
+    lingerMs: nonNegative(opts.lingerMs, 0, 'lingerMs'),
+    batchMaxBytes: positive(opts.batchMaxBytes, 256 * KiB, 'batchMaxBytes'),
+    routeRefreshMs: positive(opts.routeRefreshMs, 30000, 'routeRefreshMs'),
+    heartbeatIntervalMs: positive(opts.heartbeatIntervalMs, 30000, 'heartbeatIntervalMs'),
+  };
+  const clientId = opts.clientId ?? newClientId('producer', system.env.random);
+  let stopping = false;
+  let impl!: ProducerImpl;
+  let ready!: () => void;
+  const built = new Promise<void>((resolve) => (ready = resolve));
+  const core: ClientLifecycle = {
+    start: async () => {
+      await built; // the machine starts while it is being hosted, before `impl` exists
+      impl.client.producerGroups.add(opts.group);
+    },
+    tick: (task) => {
+      if (task === 'routes') void impl.client.routes.refreshAll();
+      else if (task === 'heartbeat') void impl.client.heartbeat();
+    },
+    onFrame: (frame: Frame, reply) => {
+      if (reply) replyError({ frame, reply }, Status.REQUEST_CODE_NOT_SUPPORTED, `producer ${clientId} does not handle code ${frame.code}`);
+    },
+    drain: async () => {
+      stopping = true;
+      await impl.drain();
+      await impl.client.unregister({ producerGroup: opts.group });
+    },
+  };
+  const host = system.host({
+    address: clientAddress(clientId),
+    logic: producerMachine,
+    input: (io) => ({ io, core, routeRefreshMs: o.routeRefreshMs, heartbeatIntervalMs: o.heartbeatIntervalMs }),
+  });
+  impl = new ProducerImpl(host, clientId, opts.group, opts.namesrv, o, () => stopping);
+  ready();
+  const state = await waitForState(host.actor, (v) => v === 'running');
+  if (state !== 'running') {
+    system.unhost(host.address);
+    throw new StatusError(Status.SERVICE_NOT_AVAILABLE, `producer ${clientId} failed to start: ${host.actor.getSnapshot().context.error ?? String(state)}`);
+  }
+  return {
+    clientId,
+    group: opts.group,
+    send: (m) => impl.send(m),
+    sendOneway: (m) => impl.sendOneway(m),
+    sendBatch: (ms) => impl.sendBatch(ms),
+    queues: (t) => impl.path.queues(t),
+    faults: () => impl.path.faultState(),
+    stop: async () => {
+      if (host.actor.getSnapshot().status === 'active') host.actor.send({ type: 'stop' });
+      await waitForState(host.actor, (v) => v === 'stopped' || v === 'failed');
+      system.unhost(host.address);
+    },
+  };
+}
+
+class ProducerImpl {
+  readonly client: ClientInstance;
+  readonly path: SendPath;
+  private readonly batcher: LingerBatcher | undefined;
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  constructor(
+    host: ActorHost<typeof producerMachine>,
+    readonly clientId: string,
+    readonly group: string,
+    namesrv: string[],
+    private readonly o: { sendTimeoutMs: number; retries: number; maxMessageBytes: number; lingerMs: number; batchMaxBytes: number },
+    private readonly isStopping: () => boolean,
+  ) {
+    this.client = new ClientInstance(host.io, { clientId, namesrv, requestTimeoutMs: o.sendTimeoutMs });
+    this.path = new SendPath(this.client, { group, sendTimeoutMs: o.sendTimeoutMs, retries: o.retries });
+    if (o.lingerMs > 0) {
+      this.batcher = new LingerBatcher((msgs, mq) => this.path.send(msgs, mq), host.io.clock, o.lingerMs, o.batchMaxBytes, host.io.logger);
+    }
+  }
+
+  private checkRunning(): void {
+    if (this.isStopping()) throw new StatusError(Status.SERVICE_NOT_AVAILABLE, `producer ${this.clientId} is stopping or stopped`);
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inflight.add(p);
+    const remove = () => this.inflight.delete(p);
+    p.then(remove, remove);
+    return p;
+  }
+
+  send(msg: Message): Promise<SendResult> {
+    try {
+      this.checkRunning();
+      validateMessage(msg, { maxBodyBytes: this.o.maxMessageBytes });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.client.routes.track(msg.topic);
+    if (this.batcher) {
+      const batcher = this.batcher;
+      return this.track(
+        (async () => {
+          const queues = await this.path.queues(msg.topic);
+          const mq = this.path.pick(queues, undefined, msg.shardingKey);
+          return batcher.add(mq, msg, encodedMessageSize(msg));
+        })(),
+      );
+    }
+    return this.track(this.path.send([msg]).then((r) => r[0]!));
+  }
+
+  sendOneway(msg: Message): void {
+    this.checkRunning();
+    validateMessage(msg, { maxBodyBytes: this.o.maxMessageBytes });
+    this.client.routes.track(msg.topic);
+    void this.track(
+      (async () => {
+        const queues = await this.path.queues(msg.topic);
+        this.path.sendOneway(this.path.pick(queues, undefined, msg.shardingKey), [msg]);
+      })().catch((err: unknown) => this.client.io.logger.warn({ err, topic: msg.topic }, 'one-way send failed')),
+    );
+  }
+
+  async sendBatch(msgs: readonly Message[]): Promise<SendResult[]> {
+    this.checkRunning();
+    validateBatch(msgs, { maxBodyBytes: this.o.maxMessageBytes, maxBatchBytes: Number.MAX_SAFE_INTEGER });
+    this.client.routes.track(msgs[0]!.topic);
+    const chunks: Message[][] = [];
+    let cur: Message[] = [];
+    let bytes = 0;
+    for (const m of msgs) {
+      const n = encodedMessageSize(m);
+      if (cur.length > 0 && bytes + n > this.o.batchMaxBytes) {
+        chunks.push(cur);
+        cur = [];
+        bytes = 0;
+      }
+      cur.push(m);
+      bytes += n;
+    }
+    chunks.push(cur);
+    const queues = await this.path.queues(msgs[0]!.topic);
+    const parts = await this.track(Promise.all(chunks.map((c) => this.path.send(c, this.path.pick(queues, undefined, c[0]!.shardingKey)))));
+    return parts.flat();
+  }
+
+  /** Sends lingering batches and waits for every send in flight (failures are the callers'). */
+  async drain(): Promise<void> {
+    await this.batcher?.drain();
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+}
+
+function positive(v: number | undefined, dflt: number, name: string): number {
+  if (v === undefined) return dflt;
+  if (!Number.isFinite(v) || v <= 0) throw new StatusError(Status.INVALID_ARGUMENT, `producer option ${name} must be a positive number, got ${v}`);
+  return v;
+}
+
+function nonNegative(v: number | undefined, dflt: number, name: string): number {
+  if (v === undefined) return dflt;
+  if (!Number.isInteger(v) || v < 0) throw new StatusError(Status.INVALID_ARGUMENT, `producer option ${name} must be a non-negative integer, got ${v}`);
+  return v;
+}

@@ -1,0 +1,160 @@
+import type { ClientInstance } from '../client/client-instance.js';
+import type { SendHeader, SendReplyBody, TopicRoute } from '../protocol/commands.js';
+import type { Message, MessageQueue, SendResult } from '../protocol/message.js';
+import { SendStatus } from '../protocol/message.js';
+import { encodeMessageBatch, MessageCodecError } from '../protocol/message-codec.js';
+import { RequestCode } from '../protocol/request-codes.js';
+import { oneWay, parseJsonBody, request } from '../protocol/replies.js';
+import { Status, StatusError } from '../protocol/status.js';
+import { writableQueues } from '../namesrv/route-table.js';
+import { EMPTY_FAULT_STATE, updateFaultItem, type FaultState } from './fault-avoidance.js';
+import { selectByKey, selectWithFaultAvoidance } from './queue-selector.js';
+
+/**
+ * The producer's send path, plain code (no machine events per message): find the route, pick a queue with
+ * round robin and latency fault avoidance, send one batch to one queue, and retry on another broker when a
+ * send fails. Each call sends one batch (one message is a batch of one).
+ */
+
+/** Statuses a retry on another broker cannot help with. */
+const FINAL: ReadonlySet<number> = new Set<number>([
+  Status.MESSAGE_ILLEGAL,
+  Status.MESSAGE_TOO_LARGE,
+  Status.BAD_FRAME,
+  Status.PAYLOAD_TOO_LARGE,
+  Status.INVALID_ARGUMENT,
+]);
+
+/** Reply statuses that still carry results (the message is stored, durability is in doubt). */
+const STORED_WITH_WARNING: ReadonlyMap<number, SendStatus> = new Map<number, SendStatus>([
+  [Status.FLUSH_DISK_TIMEOUT, SendStatus.FLUSH_DISK_TIMEOUT],
+  [Status.FLUSH_SLAVE_TIMEOUT, SendStatus.FLUSH_SLAVE_TIMEOUT],
+  [Status.SLAVE_NOT_AVAILABLE, SendStatus.SLAVE_NOT_AVAILABLE],
+]);
+
+export interface SendPathOptions {
+  group: string;
+  sendTimeoutMs: number;
+  retries: number;
+}
+
+export class SendPath {
+  private seq = 0;
+  private faults: FaultState = EMPTY_FAULT_STATE;
+
+  constructor(
+    private readonly client: ClientInstance,
+    private readonly opts: SendPathOptions,
+  ) {}
+
+  /** The current fault state (for inspection and tests). */
+  faultState(): FaultState {
+    return this.faults;
+  }
+
+  /** The writable queues of `topic`; StatusError(NO_ROUTE) when the topic has none. */
+  async queues(topic: string): Promise<MessageQueue[]> {
+    let route: TopicRoute | undefined = this.client.routes.get(topic);
+    if (!route) route = await this.client.routes.route(topic);
+    const queues = route ? writableQueues(route, topic) : [];
+    if (queues.length === 0) {
+      throw new StatusError(
+        Status.NO_ROUTE,
+        route
+          ? `topic "${topic}" has no writable queue on any master broker`
+          : `no route for topic "${topic}": the name servers do not know it (create the topic on a broker, or enable auto-creation)`,
+      );
+    }
+    return queues;
+  }
+
+  /** Picks the next queue (round robin, avoiding slow or failed brokers and `skipBroker`). */
+  pick(queues: readonly MessageQueue[], skipBroker?: string, shardingKey?: string): MessageQueue {
+    if (shardingKey !== undefined) return selectByKey(queues, shardingKey)!;
+    return selectWithFaultAvoidance(queues, this.seq++, this.faults, this.client.io.clock.now(), skipBroker)!;
+  }
+
+  /**
+   * Sends `msgs` (one topic) as one batch, first to `first` (or a queue picked now), retrying on another broker
+   * up to `retries` times. Resolves with one result per message.
+   */
+  async send(msgs: readonly Message[], first?: MessageQueue): Promise<SendResult[]> {
+    const topic = msgs[0]!.topic;
+    const shardingKey = msgs[0]!.shardingKey;
+    let body: Uint8Array;
+    try {
+      body = encodeMessageBatch(msgs);
+    } catch (err) {
+      if (err instanceof MessageCodecError) throw new StatusError(Status.MESSAGE_ILLEGAL, err.message);
+      throw err;
+    }
+    let lastError: unknown;
+    let skip: string | undefined;
+    let mq = first;
+    for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
+      if (mq === undefined || attempt > 0) {
+        const queues = await this.queues(topic);
+        mq = this.pick(queues, skip, shardingKey);
+      }
+      const started = this.client.io.clock.now();
+      try {
+        const results = await this.sendTo(mq, msgs.length, body);
+        this.faults = updateFaultItem(this.faults, mq.brokerName, this.client.io.clock.now() - started, false, this.client.io.clock.now());
+        return results;
+      } catch (err) {
+        lastError = err;
+        if (err instanceof StatusError && FINAL.has(err.status)) throw err;
+        this.faults = updateFaultItem(this.faults, mq.brokerName, this.client.io.clock.now() - started, true, this.client.io.clock.now());
+        this.client.io.logger.debug({ err, broker: mq.brokerName, attempt }, 'send failed; retrying on another broker');
+        skip = mq.brokerName;
+        // refresh the route in the background: the broker may be gone
+        this.client.routes.route(topic, true).catch(() => undefined);
+      }
+    }
+    throw lastError;
+  }
+
+  /** One request to one queue. */
+  async sendTo(mq: MessageQueue, count: number, body: Uint8Array): Promise<SendResult[]> {
+    const header: SendHeader = {
+      producerGroup: this.opts.group,
+      topic: mq.topic,
+      queueId: mq.queueId,
+      bornHost: this.client.clientId,
+      bornTimestamp: this.client.io.clock.now(),
+    };
+    const code = count === 1 ? RequestCode.SEND_MESSAGE : RequestCode.SEND_BATCH_MESSAGE;
+    const addr = this.client.brokerAddressOf(mq.brokerName);
+    const reply = await this.client.io.request(addr, request(code, { ...header }, body), this.opts.sendTimeoutMs);
+    let status: SendStatus = SendStatus.SEND_OK;
+    if (reply.status !== Status.OK) {
+      const warn = STORED_WITH_WARNING.get(reply.status);
+      if (warn === undefined || reply.body.length === 0) {
+        const msg = typeof reply.header.error === 'string' ? reply.header.error : 'no message';
+        throw new StatusError(reply.status, `send to ${mq.topic}/${mq.brokerName}/${mq.queueId} at ${addr}: ${msg}`);
+      }
+      status = warn;
+    }
+    const parsed = parseJsonBody<SendReplyBody>(reply);
+    if (!Array.isArray(parsed.results) || parsed.results.length !== count)
+      throw new StatusError(Status.BAD_FRAME, `broker ${addr} answered ${parsed.results?.length ?? 0} results for ${count} messages`);
+    return parsed.results.map((r) => {
+      const res: SendResult = { status, msgId: r.msgId, queue: mq, queueOffset: r.queueOffset };
+      if (r.uniqKey !== undefined) res.uniqKey = r.uniqKey;
+      return res;
+    });
+  }
+
+  /** A one-way send: no reply, no retry; failures are logged. */
+  sendOneway(mq: MessageQueue, msgs: readonly Message[]): void {
+    const header: SendHeader = {
+      producerGroup: this.opts.group,
+      topic: mq.topic,
+      queueId: mq.queueId,
+      bornHost: this.client.clientId,
+      bornTimestamp: this.client.io.clock.now(),
+    };
+    const code = msgs.length === 1 ? RequestCode.SEND_MESSAGE : RequestCode.SEND_BATCH_MESSAGE;
+    this.client.io.send(this.client.brokerAddressOf(mq.brokerName), oneWay(code, { ...header }, encodeMessageBatch(msgs)));
+  }
+}

@@ -1,0 +1,197 @@
+import { startProducer, type ProducerOptions } from '../../../actors/producer/producer.js';
+import { RequestCode } from '../../../actors/protocol/request-codes.js';
+import { Status, StatusError } from '../../../actors/protocol/status.js';
+import { decodeMessageBatch } from '../../../actors/protocol/message-codec.js';
+import { queueKey, type Message } from '../../../actors/protocol/message.js';
+import { simSystem } from '../../support/sim.js';
+import { drive, FakeBroker, FakeNamesrv } from '../../support/fake-broker.js';
+
+const body = (s: string) => new TextEncoder().encode(s);
+const msg = (topic: string, i: number): Message => ({ topic, body: body(`m${i}`) });
+
+async function setup(topics: Record<string, number> = { T: 2 }, brokers = ['a', 'b'], opts: Partial<ProducerOptions> = {}) {
+  const { env, system } = await simSystem(7);
+  const ns1 = new FakeNamesrv(system, 'ns-1');
+  const ns2 = new FakeNamesrv(system, 'ns-2');
+  const bs = brokers.map((b) => new FakeBroker(system, b, topics));
+  ns1.publish(bs);
+  ns2.publish(bs);
+  const producer = await drive(env.clock, startProducer(system, { group: 'pg', namesrv: ['ns-1', 'ns-2'], ...opts }));
+  return { env, system, ns1, ns2, brokers: bs, producer };
+}
+
+async function errorOf(p: Promise<unknown>): Promise<StatusError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(StatusError);
+    return err as StatusError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('producer', () => {
+  it('picks queues round robin over every writable queue', async () => {
+    const { env, system, producer } = await setup();
+    const seen: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const r = await drive(env.clock, producer.send(msg('T', i)));
+      expect(r.status).toBe('SEND_OK');
+      seen.push(queueKey(r.queue));
+    }
+    expect(seen.slice(0, 4).sort()).toEqual(['T@a@0', 'T@a@1', 'T@b@0', 'T@b@1']);
+    expect(seen.slice(4)).toEqual(seen.slice(0, 4));
+    await drive(env.clock, producer.stop());
+    await system.stop();
+  });
+
+  it('retries a failed send on another broker and then avoids the failed broker', async () => {
+    const { env, system, brokers, producer } = await setup();
+    const [a, b] = brokers as [FakeBroker, FakeBroker];
+    a.failSends = 1;
+    // round robin starts at a's first queue: that send fails and is retried on b
+    const first = await drive(env.clock, producer.send(msg('T', 0)));
+    expect(first.status).toBe('SEND_OK');
+    expect(first.queue.brokerName).toBe('b');
+    expect(a.received(RequestCode.SEND_MESSAGE)).toHaveLength(1);
+    expect(b.received(RequestCode.SEND_MESSAGE)).toHaveLength(1);
+    expect(producer.faults().get('a')!.availableAt).toBeGreaterThan(env.clock.now());
+    // a is avoided for a while: every following send goes to b
+    for (let i = 1; i <= 5; i++) expect((await drive(env.clock, producer.send(msg('T', i)))).queue.brokerName).toBe('b');
+    expect(a.received(RequestCode.SEND_MESSAGE)).toHaveLength(1);
+    // once the avoidance time is over, a gets sends again
+    await env.clock.advance(700_000);
+    const later: string[] = [];
+    for (let i = 0; i < 4; i++) later.push((await drive(env.clock, producer.send(msg('T', i)))).queue.brokerName);
+    expect(later).toContain('a');
+    await drive(env.clock, producer.stop());
+    await system.stop();
+  });
+
+  it('avoids a broker that does not answer', async () => {
+    const { env, system, brokers, producer } = await setup({ T: 2 }, ['a', 'b'], { sendTimeoutMs: 500 });
+    const [a, b] = brokers as [FakeBroker, FakeBroker];
+    a.down = true;
+    const r0 = await drive(env.clock, producer.send(msg('T', 0)));
+    expect(r0.queue.brokerName).toBe('b');
+    expect(a.received(RequestCode.SEND_MESSAGE)).toHaveLength(1);
+    for (let i = 1; i <= 6; i++) {
+      const r = await drive(env.clock, producer.send(msg('T', i)));
+      expect(r.queue.brokerName).toBe('b');
+    }
+    expect(a.received(RequestCode.SEND_MESSAGE)).toHaveLength(1);
+    expect(b.received(RequestCode.SEND_MESSAGE)).toHaveLength(7);
+    await drive(env.clock, producer.stop());
+    await system.stop();
+  });
+
+  it('fails after the retries are used up with the last error', async () => {
+    const { env, system, brokers, producer } = await setup({ T: 1 }, ['a'], { retries: 1 });
+    brokers[0]!.failSends = 5;
+    const err = await errorOf(drive(env.clock, producer.send(msg('T', 0))));
+    expect(err.status).toBe(Status.SYSTEM_BUSY);
+    expect(brokers[0]!.received(RequestCode.SEND_MESSAGE)).toHaveLength(2);
+    await drive(env.clock, producer.stop());
+    await system.stop();
+  });
+
+  it('gives NO_ROUTE with a clear message for a topic without route', async () => {
+    const { env, system, producer } = await setup();
+    const err = await errorOf(drive(env.clock, producer.send(msg('Nope', 0))));
+    expect(err.status).toBe(Status.NO_ROUTE);
+    expect(err.message).toContain('"Nope"');
+    await drive(env.clock, producer.stop());
+    await system.stop();
+  });
+
+  it('rejects too large and illegal messages without sending', async () => {
+    const { env, system, brokers, producer } = await setup({ T: 1 }, ['a'], { maxMessageBytes: 16 });
+    const big = await errorOf(drive(env.clock, producer.send({ topic: 'T', body: new Uint8Array(17) })));
+    expect(big.status).toBe(Status.MESSAGE_TOO_LARGE);
+    const bad = await errorOf(drive(env.clock, producer.send({ topic: 'bad topic', body: body('x') })));
+    expect(bad.status).toBe(Status.MESSAGE_ILLEGAL);
+    expect(() => producer.sendOneway({ topic: 'T', body: new Uint8Array(0) })).toThrow(StatusError);
+    await env.clock.advance(100);
+    expect(brokers[0]!.received(RequestCode.SEND_MESSAGE)).toHaveLength(0);
+    await drive(env.clock, producer.stop());
+    await system.stop();
+  });
+
+  it('combines sends to one queue within the linger time into one batch', async () => {
+    const { env, system, brokers, producer } = await setup({ T: 1 }, ['a'], { lingerMs: 5 });
+    const ps = Array.from({ length: 10 }, (_, i) => producer.send(msg('T', i)));
+    const results = await drive(env.clock, Promise.all(ps));
+    expect(results.map((r) => r.queueOffset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    const batches = brokers[0]!.received(RequestCode.SEND_BATCH_MESSAGE);
+    expect(batches).toHaveLength(1);
+    expect(decodeMessageBatch(batches[0]!.body).map((m) => new TextDecoder().decode(m.body))).toEqual(results.map((_, i) => `m${i}`));
+    expect(brokers[0]!.received(RequestCode.SEND_MESSAGE)).toHaveLength(0);
+    await drive(env.clock, producer.stop());
+    await system.stop();
+  });
+
+  it('starts a new lingering batch when the next message would exceed batchMaxBytes', async () => {
+    const { env, system, brokers, producer } = await setup({ T: 1 }, ['a'], { lingerMs: 5, batchMaxBytes: 100 });
+    const ps = Array.from({ length: 6 }, (_, i) => producer.send({ topic: 'T', body: new Uint8Array(30).fill(i) }));
+    await drive(env.clock, Promise.all(ps));
+    const frames = [...brokers[0]!.received(RequestCode.SEND_BATCH_MESSAGE), ...brokers[0]!.received(RequestCode.SEND_MESSAGE)];
+    expect(frames.length).toBeGreaterThanOrEqual(3);
+    expect(frames.reduce((n, f) => n + decodeMessageBatch(f.body).length, 0)).toBe(6);
+    await drive(env.clock, producer.stop());
+    await system.stop();
+  });
+
+  it('sendBatch splits by bytes and returns one result per message in order', async () => {
+    const { env, system, brokers, producer } = await setup({ T: 2 }, ['a'], { batchMaxBytes: 200 });
+    const msgs = Array.from({ length: 10 }, (_, i) => ({ topic: 'T', body: new Uint8Array(50).fill(i) }));
+    const results = await drive(env.clock, producer.sendBatch(msgs));
+    expect(results).toHaveLength(10);
+    const frames = brokers[0]!.received(RequestCode.SEND_BATCH_MESSAGE);
+    expect(frames.length).toBeGreaterThan(1);
+    for (const f of frames) expect(f.body.length).toBeLessThan(300);
+    // every result points at the message it belongs to
+    for (let i = 0; i < 10; i++) {
+      const r = results[i]!;
+      const stored = brokers[0]!.queue('T', r.queue.queueId)[r.queueOffset]!;
+      expect(stored.body[0]).toBe(i);
+    }
+    await expect(drive(env.clock, producer.sendBatch([msg('T', 0), msg('U', 1)]))).rejects.toThrow(/one topic/);
+    await drive(env.clock, producer.stop());
+    await system.stop();
+  });
+
+  it('falls over to the next name server when one does not answer', async () => {
+    const { env, system, ns1, ns2, producer } = await setup({ T: 1 }, ['a'], { sendTimeoutMs: 200 });
+    ns1.down = true;
+    const r = await drive(env.clock, producer.send(msg('T', 0)));
+    expect(r.status).toBe('SEND_OK');
+    expect(ns1.requests).toBe(1);
+    expect(ns2.requests).toBe(1);
+    await drive(env.clock, producer.stop());
+    await system.stop();
+  });
+
+  it('stop sends lingering batches first and then refuses sends', async () => {
+    const { env, system, brokers, producer } = await setup({ T: 1 }, ['a'], { lingerMs: 10_000 });
+    const p = producer.send(msg('T', 0));
+    await env.clock.advance(1);
+    await drive(env.clock, producer.stop());
+    const r = await p;
+    expect(r.queueOffset).toBe(0);
+    expect(brokers[0]!.queue('T', 0)).toHaveLength(1);
+    expect(brokers[0]!.received(RequestCode.UNREGISTER_CLIENT)).toHaveLength(1);
+    await expect(producer.send(msg('T', 1))).rejects.toThrow(/stopp/);
+    await system.stop();
+  });
+
+  it('sends heartbeats to the brokers it uses', async () => {
+    const { env, system, brokers, producer } = await setup({ T: 1 }, ['a'], { heartbeatIntervalMs: 1000 });
+    await drive(env.clock, producer.send(msg('T', 0)));
+    await env.clock.advance(2500);
+    const hb = brokers[0]!.received(RequestCode.HEART_BEAT);
+    expect(hb.length).toBeGreaterThanOrEqual(2);
+    expect(hb[0]!.header.clientId).toBe(producer.clientId);
+    await drive(env.clock, producer.stop());
+    await system.stop();
+  });
+});
