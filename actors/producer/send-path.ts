@@ -7,6 +7,7 @@ import { RequestCode } from '../protocol/request-codes.js';
 import { oneWay, parseJsonBody, request } from '../protocol/replies.js';
 import { Status, StatusError } from '../protocol/status.js';
 import { writableQueues } from '../namesrv/route-table.js';
+import { AUTO_CREATE_TOPIC } from '../protocol/validation.js';
 import { EMPTY_FAULT_STATE, updateFaultItem, type FaultState } from './fault-avoidance.js';
 import { selectByKey, selectWithFaultAvoidance } from './queue-selector.js';
 
@@ -56,6 +57,16 @@ export class SendPath {
   async queues(topic: string): Promise<MessageQueue[]> {
     let route: TopicRoute | undefined = this.client.routes.get(topic);
     if (!route) route = await this.client.routes.route(topic);
+    // A topic the name servers do not know yet goes to the brokers that create topics on first send (they
+    // register the auto-create key topic), as RocketMQ's producers do; the broker registers the new topic.
+    if (!route) {
+      const auto = this.client.routes.get(AUTO_CREATE_TOPIC) ?? (await this.client.routes.route(AUTO_CREATE_TOPIC));
+      if (auto) return this.checked(topic, auto);
+    }
+    return this.checked(topic, route);
+  }
+
+  private checked(topic: string, route: TopicRoute | undefined): MessageQueue[] {
     const queues = route ? writableQueues(route, topic) : [];
     if (queues.length === 0) {
       throw new StatusError(

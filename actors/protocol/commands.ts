@@ -143,3 +143,17 @@ export interface TopicConfigsBody {
 /** QUERY_MESSAGE: header {topic, key, maxNum}; reply body a MessageExt batch. */
 
 export type { TopicConfig, TopicRoute, ClusterInfo, DataVersion };
+
+// ---------------------------------------------------------------------------------------------- added for the broker
+
+/**
+ * CONSUMER_SEND_MSG_BACK reply header: the id of the message written back, the topic it went to
+ * (`%RETRY%group`, or `%DLQ%group` past maxReconsumeTimes) and whether that is the dead-letter topic. A retry
+ * waits in the schedule topic for its delay level (3 + reconsumeTimes when the request's delayLevel is 0)
+ * before it appears in the retry topic. The request header carries `msgId` (not a commit log offset).
+ */
+export interface SendBackReplyHeader {
+  msgId: string;
+  topic: string;
+  deadLetter: boolean;
+}

@@ -1,0 +1,132 @@
+import { DEFAULT_DELAY_LEVELS, parseDelayLevels } from '../consumer/retry-delay.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../protocol/validation.js';
+import { DEFAULT_CLIENT_EXPIRY_MS } from './client-registry.js';
+import { DEFAULT_MAX_HELD_PULLS } from './long-polling.js';
+import { DEFAULT_QUEUE_NUMS } from './topic-config.js';
+import type { HandlerLimits } from './handlers/context.js';
+
+/** How a broker is set up. Every field but `name`, `namesrv` and `storeDir` has a default. */
+export interface BrokerOptions {
+  /** Broker group name (`brokerName`); the broker serves at `broker.<name>.<id>`. */
+  name: string;
+  /** 0 for the master (default 0). */
+  id?: number;
+  /** Cluster name (default 'DefaultCluster'). */
+  cluster?: string;
+  /** Ids of the name servers it registers with (at `namesrv.<id>`). */
+  namesrv: string[];
+  /** Store directory (commit log, consume queues, index, config/). */
+  storeDir: string;
+  /** Commit log flush: 'sync' acknowledges after fsync, 'async' flushes every flushIntervalMs (default 'async'). */
+  flush?: 'sync' | 'async';
+  /** Async flush period (default: the store's, 500 ms). */
+  flushIntervalMs?: number;
+  /** Create unknown topics on first send (default true). */
+  autoCreateTopics?: boolean;
+  /** Read and write queues of an auto-created topic (default 4). */
+  defaultQueueNums?: number;
+  /** Re-registration with the name servers (default 30000 ms). */
+  registerIntervalMs?: number;
+  /** Timeout of one registration request (default 3000 ms); the broker serves after the first answer or this. */
+  registerTimeoutMs?: number;
+  /** Clients silent this long are dropped (default 120000 ms). */
+  clientExpiryMs?: number;
+  /** How often silent clients are looked for (default 10000 ms). */
+  clientScanIntervalMs?: number;
+  /** Consumer offsets are persisted this often when they moved (default 5000 ms), and at shutdown. */
+  offsetPersistMs?: number;
+  /** Commit log segment size in bytes (default: the store's, 1 GiB). */
+  segmentSize?: number;
+  /** Commit log segments older than this are deleted (default: the store's, 72 h). */
+  retentionMs?: number;
+  /** Refuse writes above this disk usage ratio (default: the store's, 0.9). */
+  maxDiskUsageRatio?: number;
+  /** Delay levels, e.g. '1s 5s 10s' (default RocketMQ's 18 levels, 1s ... 2h). */
+  delayLevels?: string;
+  /** Largest message body (default 4 MiB). */
+  maxBodyBytes?: number;
+  /** Most pulls held at once (default 10000); past it a pull is answered at once. */
+  maxHeldPulls?: number;
+  /** Longest a pull is held (default 30000 ms). */
+  maxSuspendMs?: number;
+  /** Most messages per pull (default 256). */
+  maxPullMsgs?: number;
+}
+
+/** BrokerOptions with every default applied. */
+export interface BrokerSettings {
+  name: string;
+  id: number;
+  cluster: string;
+  namesrv: string[];
+  storeDir: string;
+  flush: 'sync' | 'async';
+  flushIntervalMs?: number;
+  autoCreateTopics: boolean;
+  defaultQueueNums: number;
+  registerIntervalMs: number;
+  registerTimeoutMs: number;
+  clientExpiryMs: number;
+  clientScanIntervalMs: number;
+  offsetPersistMs: number;
+  segmentSize?: number;
+  retentionMs?: number;
+  maxDiskUsageRatio?: number;
+  maxHeldPulls: number;
+  limits: HandlerLimits;
+}
+
+export class BrokerConfigError extends Error {
+  readonly code = 'ECONFIG';
+  constructor(message: string) {
+    super(message);
+    this.name = 'BrokerConfigError';
+  }
+}
+
+function positive(v: number | undefined, dflt: number, what: string): number {
+  const x = v ?? dflt;
+  if (!Number.isFinite(x) || x <= 0) throw new BrokerConfigError(`${what} must be a positive number, got ${String(v)}`);
+  return x;
+}
+
+export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
+  if (typeof o.name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(o.name)) throw new BrokerConfigError(`broker name "${String(o.name)}" must be 1-64 of [A-Za-z0-9_-]`);
+  const id = o.id ?? 0;
+  if (!Number.isInteger(id) || id < 0) throw new BrokerConfigError(`broker id must be a non-negative integer, got ${String(o.id)}`);
+  if (!Array.isArray(o.namesrv)) throw new BrokerConfigError('namesrv must be a list of name server ids');
+  if (typeof o.storeDir !== 'string' || o.storeDir.length === 0) throw new BrokerConfigError('storeDir must be given');
+  const flush = o.flush ?? 'async';
+  if (flush !== 'sync' && flush !== 'async') throw new BrokerConfigError(`flush must be 'sync' or 'async', got ${String(o.flush)}`);
+  const delayLevels = o.delayLevels === undefined ? DEFAULT_DELAY_LEVELS : parseDelayLevels(o.delayLevels);
+  const maxBodyBytes = positive(o.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
+  return {
+    name: o.name,
+    id,
+    cluster: o.cluster ?? 'DefaultCluster',
+    namesrv: [...o.namesrv],
+    storeDir: o.storeDir.replace(/\/+$/, ''),
+    flush,
+    ...(o.flushIntervalMs !== undefined ? { flushIntervalMs: o.flushIntervalMs } : {}),
+    autoCreateTopics: o.autoCreateTopics ?? true,
+    defaultQueueNums: positive(o.defaultQueueNums, DEFAULT_QUEUE_NUMS, 'defaultQueueNums'),
+    registerIntervalMs: positive(o.registerIntervalMs, 30_000, 'registerIntervalMs'),
+    registerTimeoutMs: positive(o.registerTimeoutMs, 3_000, 'registerTimeoutMs'),
+    clientExpiryMs: positive(o.clientExpiryMs, DEFAULT_CLIENT_EXPIRY_MS, 'clientExpiryMs'),
+    clientScanIntervalMs: positive(o.clientScanIntervalMs, Math.min(10_000, o.clientExpiryMs ?? 10_000), 'clientScanIntervalMs'),
+    offsetPersistMs: positive(o.offsetPersistMs, 5_000, 'offsetPersistMs'),
+    ...(o.segmentSize !== undefined ? { segmentSize: o.segmentSize } : {}),
+    ...(o.retentionMs !== undefined ? { retentionMs: o.retentionMs } : {}),
+    ...(o.maxDiskUsageRatio !== undefined ? { maxDiskUsageRatio: o.maxDiskUsageRatio } : {}),
+    maxHeldPulls: positive(o.maxHeldPulls, DEFAULT_MAX_HELD_PULLS, 'maxHeldPulls'),
+    limits: {
+      maxBodyBytes,
+      maxBatchBytes: maxBodyBytes,
+      maxPullMsgs: positive(o.maxPullMsgs, 256, 'maxPullMsgs'),
+      maxPullBytes: 4 * 1024 * 1024,
+      maxSuspendMs: positive(o.maxSuspendMs, 30_000, 'maxSuspendMs'),
+      delayLevels,
+      maxQueryNum: 64,
+    },
+  };
+}

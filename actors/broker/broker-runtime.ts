@@ -1,0 +1,173 @@
+import type { Subscription } from 'rxjs';
+import type { StorageBackend } from '../../store/backend.js';
+import type { MessageStoreOptions } from '../../store/message-store.js';
+import type { ActorIo } from '../runtime/actor-host.js';
+import { brokerAddress, namesrvAddress, type RegisterBrokerBody, type RegisterBrokerHeader } from '../protocol/commands.js';
+import { RequestCode } from '../protocol/request-codes.js';
+import { expectOk, jsonBody, request } from '../protocol/replies.js';
+import { SCHEDULE_TOPIC } from '../protocol/validation.js';
+import type { BrokerSettings } from './broker-options.js';
+import { ClientRegistry } from './client-registry.js';
+import { loadConsumerOffsets, saveConsumerOffsets, type ConsumerOffsets } from './consumer-offsets.js';
+import { notifyGroupsChanged } from './handlers/clients.js';
+import type { BrokerContext } from './handlers/context.js';
+import { LongPolling } from './long-polling.js';
+import { Persister } from './persister.js';
+import { DelayScheduler } from './schedule/delay-scheduler.js';
+import type { StorePort } from './store-port.js';
+import { loadTopicTable, saveTopicTable } from './topic-config.js';
+
+/**
+ * The broker's parts while it runs, and the steps of its lifecycle (open, register, periodic work, shut
+ * down) as plain async functions; broker.machine.ts sequences them.
+ */
+
+export type OpenStore = (opts: MessageStoreOptions) => Promise<StorePort>;
+
+export interface BrokerDeps {
+  io: ActorIo;
+  settings: BrokerSettings;
+  storage: StorageBackend;
+  openStore: OpenStore;
+}
+
+export interface BrokerRuntime {
+  ctx: BrokerContext;
+  scheduler: DelayScheduler;
+  saveOffsets(): Promise<void>;
+  /** Offsets version last persisted. */
+  persistedOffsets: number;
+  subs: Subscription[];
+}
+
+/** Opens the store, loads topics and offsets, starts the delay scheduler. */
+export async function openBroker(deps: BrokerDeps): Promise<BrokerRuntime> {
+  const { io, settings: s, storage } = deps;
+  const now = io.clock.now();
+  const topics = loadTopicTable(storage, s.storeDir, { autoCreate: s.autoCreateTopics, defaultQueueNums: s.defaultQueueNums }, now);
+  const offsets: ConsumerOffsets = loadConsumerOffsets(storage, s.storeDir);
+  const store = await deps.openStore({
+    dir: s.storeDir,
+    storage,
+    clock: io.clock,
+    random: io.random,
+    logger: io.logger,
+    storeHost: io.address,
+    flush: s.flush,
+    ...(s.flushIntervalMs !== undefined ? { flushIntervalMs: s.flushIntervalMs } : {}),
+    ...(s.segmentSize !== undefined ? { segmentSize: s.segmentSize } : {}),
+    ...(s.retentionMs !== undefined ? { retentionMs: s.retentionMs } : {}),
+    ...(s.maxDiskUsageRatio !== undefined ? { maxDiskUsageRatio: s.maxDiskUsageRatio } : {}),
+  });
+  const topicsPersister = new Persister(() => saveTopicTable(storage, s.storeDir, topics));
+  const offsetsPersister = new Persister(() => saveConsumerOffsets(storage, s.storeDir, offsets));
+  const polling = new LongPolling(io.clock, s.maxHeldPulls);
+  let rt: BrokerRuntime;
+  const ctx: BrokerContext = {
+    brokerName: s.name,
+    brokerId: s.id,
+    cluster: s.cluster,
+    address: io.address,
+    store,
+    topics,
+    offsets,
+    clients: new ClientRegistry(),
+    polling,
+    clock: io.clock,
+    random: io.random,
+    logger: io.logger,
+    limits: s.limits,
+    send: (to, frame) => io.send(to, frame),
+    topicsChanged: async () => {
+      await topicsPersister.save();
+      // tell the name servers now rather than at the next interval (as RocketMQ does on topic creation)
+      void registerWithNameServers(deps, rt).catch((err: unknown) => io.logger.warn({ err }, 'registration after a topic change failed'));
+    },
+  };
+  if (topics.createSystem(SCHEDULE_TOPIC, s.limits.delayLevels.length, now).created) await topicsPersister.save();
+  const scheduler = new DelayScheduler({ store, storage, storeDir: s.storeDir, clock: io.clock, logger: io.logger, levels: s.limits.delayLevels });
+  rt = {
+    ctx,
+    scheduler,
+    saveOffsets: async () => {
+      const v = offsets.version;
+      await offsetsPersister.save();
+      rt.persistedOffsets = Math.max(rt.persistedOffsets, v);
+    },
+    persistedOffsets: offsets.version,
+    subs: [store.newData$.subscribe((d) => polling.notify(d.topic, d.queueId, d.maxOffset))],
+  };
+  scheduler.start();
+  return rt;
+}
+
+function registerHeader(deps: BrokerDeps): RegisterBrokerHeader {
+  const s = deps.settings;
+  return { cluster: s.cluster, brokerName: s.name, brokerId: s.id, address: brokerAddress(s.name, s.id) };
+}
+
+/**
+ * Registers with every name server at once; resolves with the number that answered OK once all have answered
+ * or failed (each bounded by registerTimeoutMs). Never rejects.
+ */
+export async function registerWithNameServers(deps: BrokerDeps, rt: BrokerRuntime, firstOnly = false): Promise<number> {
+  const { io, settings: s } = deps;
+  if (s.namesrv.length === 0) return 0;
+  const body: RegisterBrokerBody = { dataVersion: rt.ctx.topics.dataVersion, topics: rt.ctx.topics.list() };
+  const bytes = jsonBody(body);
+  const header = { ...registerHeader(deps) };
+  let ok = 0;
+  const calls = s.namesrv.map((id) =>
+    io.request(namesrvAddress(id), request(RequestCode.REGISTER_BROKER, header, bytes), s.registerTimeoutMs).then(
+      (reply) => {
+        expectOk(reply, `register with name server ${id}`);
+        ok++;
+      },
+    ),
+  );
+  const logged = calls.map((c, i) => c.catch((err: unknown) => io.logger.warn({ err, namesrv: s.namesrv[i] }, 'registration failed')));
+  if (firstOnly) {
+    // serve as soon as one name server has the broker; the rest answer in the background
+    await Promise.any(calls).catch(() => undefined);
+    return ok;
+  }
+  await Promise.all(logged);
+  return ok;
+}
+
+export async function unregisterFromNameServers(deps: BrokerDeps): Promise<void> {
+  const { io, settings: s } = deps;
+  const header = { ...registerHeader(deps) };
+  await Promise.all(
+    s.namesrv.map((id) =>
+      io
+        .request(namesrvAddress(id), request(RequestCode.UNREGISTER_BROKER, header), s.registerTimeoutMs)
+        .then((r) => expectOk(r, `unregister from name server ${id}`))
+        .catch((err: unknown) => io.logger.warn({ err, namesrv: id }, 'unregistration failed')),
+    ),
+  );
+}
+
+/** Drops silent clients and tells the members of groups that changed. */
+export function scanClients(deps: BrokerDeps, rt: BrokerRuntime): void {
+  const { changedGroups, expired } = rt.ctx.clients.scan(deps.io.clock.now(), deps.settings.clientExpiryMs);
+  if (expired.length > 0) deps.io.logger.info({ expired }, 'clients expired');
+  notifyGroupsChanged(rt.ctx, changedGroups);
+}
+
+/** Persists consumer offsets if they moved since the last time. */
+export async function persistOffsetsIfMoved(rt: BrokerRuntime): Promise<void> {
+  if (rt.ctx.offsets.version !== rt.persistedOffsets) await rt.saveOffsets();
+}
+
+/** Unregisters, answers held pulls, stops the scheduler, persists offsets, closes the store. */
+export async function shutDownBroker(deps: BrokerDeps, rt: BrokerRuntime): Promise<void> {
+  await unregisterFromNameServers(deps);
+  rt.ctx.polling.releaseAll();
+  for (const sub of rt.subs) sub.unsubscribe();
+  await rt.scheduler.stop();
+  // held pulls answered above read the store in their own microtasks: let them finish before it closes
+  await new Promise<void>((resolve) => queueMicrotask(resolve));
+  await rt.saveOffsets();
+  await rt.ctx.store.close();
+}

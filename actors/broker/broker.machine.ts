@@ -1,0 +1,151 @@
+import { assign, fromCallback, fromPromise, setup } from 'xstate';
+import type { FrameEvent } from '../runtime/actor-host.js';
+import { errorReply } from '../protocol/replies.js';
+import { Status } from '../protocol/status.js';
+import {
+  openBroker,
+  persistOffsetsIfMoved,
+  registerWithNameServers,
+  scanClients,
+  shutDownBroker,
+  type BrokerDeps,
+  type BrokerRuntime,
+} from './broker-runtime.js';
+import { dispatchFrame } from './handlers/dispatch.js';
+
+/**
+ * The broker's lifecycle: starting (open the store, load configs) -> registering (with every name server;
+ * on to serving after the first answer or a bounded time) -> serving (frames to handlers, periodic
+ * re-registration, client expiry, offset persistence) -> shuttingDown (unregister, answer held pulls,
+ * persist offsets, close the store) -> stopped. A failure to open ends in `failed`.
+ *
+ * One event per frame (a send frame carries a whole batch); the per-message work runs in the handlers.
+ * Frames that arrive while not serving get SERVICE_NOT_AVAILABLE.
+ */
+
+export type BrokerMachineInput = BrokerDeps;
+
+export interface BrokerMachineContext extends BrokerDeps {
+  rt: BrokerRuntime | undefined;
+  stopRequested: boolean;
+  error: string | undefined;
+}
+
+export type BrokerEvent =
+  | FrameEvent
+  | { type: 'stop' }
+  | { type: 'tick.register' }
+  | { type: 'tick.scanClients' }
+  | { type: 'tick.persistOffsets' };
+
+function notServing(event: FrameEvent, state: string): void {
+  event.reply?.(errorReply(event.frame, Status.SERVICE_NOT_AVAILABLE, `the broker is ${state}, not serving`));
+}
+
+export const brokerMachine = setup({
+  types: {} as { context: BrokerMachineContext; events: BrokerEvent; input: BrokerMachineInput },
+  actors: {
+    open: fromPromise(async ({ input }: { input: BrokerDeps }) => openBroker(input)),
+    register: fromPromise(async ({ input }: { input: { deps: BrokerDeps; rt: BrokerRuntime } }) =>
+      registerWithNameServers(input.deps, input.rt, true),
+    ),
+    shutdown: fromPromise(async ({ input }: { input: { deps: BrokerDeps; rt: BrokerRuntime | undefined } }) => {
+      if (input.rt) await shutDownBroker(input.deps, input.rt);
+    }),
+    timers: fromCallback<BrokerEvent, BrokerDeps>(({ sendBack, input }) => {
+      const c = input.io.clock;
+      const s = input.settings;
+      const handles = [
+        c.setInterval(() => sendBack({ type: 'tick.register' }), s.registerIntervalMs),
+        c.setInterval(() => sendBack({ type: 'tick.scanClients' }), s.clientScanIntervalMs),
+        c.setInterval(() => sendBack({ type: 'tick.persistOffsets' }), s.offsetPersistMs),
+      ];
+      return () => handles.forEach((h) => c.clearInterval(h));
+    }),
+  },
+  actions: {
+    refuse: ({ event, self }) => {
+      if (event.type === 'frame') notServing(event, String(self.getSnapshot().value));
+    },
+    dispatch: ({ context, event }) => {
+      if (event.type !== 'frame' || !context.rt) return;
+      void dispatchFrame(context.rt.ctx, event.frame, event.reply);
+    },
+    register: ({ context }) => {
+      if (!context.rt) return;
+      void registerWithNameServers(context, context.rt).catch((err: unknown) => context.io.logger.warn({ err }, 'registration failed'));
+    },
+    scanClients: ({ context }) => {
+      if (context.rt) scanClients(context, context.rt);
+    },
+    persistOffsets: ({ context }) => {
+      if (!context.rt) return;
+      persistOffsetsIfMoved(context.rt).catch((err: unknown) => context.io.logger.error({ err }, 'could not persist consumer offsets'));
+    },
+  },
+  guards: {
+    stopRequested: ({ context }) => context.stopRequested,
+  },
+}).createMachine({
+  id: 'broker',
+  context: ({ input }) => ({ ...input, rt: undefined, stopRequested: false, error: undefined }),
+  initial: 'starting',
+  on: {
+    frame: { actions: 'refuse' },
+  },
+  states: {
+    starting: {
+      on: { stop: { actions: assign({ stopRequested: true }) } },
+      invoke: {
+        src: 'open',
+        input: ({ context }) => ({ io: context.io, settings: context.settings, storage: context.storage, openStore: context.openStore }),
+        onDone: [
+          { guard: 'stopRequested', target: 'shuttingDown', actions: assign({ rt: ({ event }) => event.output }) },
+          { target: 'registering', actions: assign({ rt: ({ event }) => event.output }) },
+        ],
+        onError: {
+          target: 'failed',
+          actions: [
+            assign({ error: ({ event }) => (event.error instanceof Error ? event.error.message : String(event.error)) }),
+            ({ context, event }) => context.io.logger.error({ err: event.error }, 'broker failed to start'),
+          ],
+        },
+      },
+    },
+    registering: {
+      on: { stop: 'shuttingDown' },
+      invoke: {
+        src: 'register',
+        input: ({ context }) => ({ deps: context, rt: context.rt! }),
+        onDone: 'serving',
+        onError: 'serving',
+      },
+    },
+    serving: {
+      invoke: { src: 'timers', input: ({ context }) => context },
+      on: {
+        frame: { actions: 'dispatch' },
+        'tick.register': { actions: 'register' },
+        'tick.scanClients': { actions: 'scanClients' },
+        'tick.persistOffsets': { actions: 'persistOffsets' },
+        stop: 'shuttingDown',
+      },
+    },
+    shuttingDown: {
+      invoke: {
+        src: 'shutdown',
+        input: ({ context }) => ({ deps: context, rt: context.rt }),
+        onDone: 'stopped',
+        onError: {
+          target: 'stopped',
+          actions: [
+            assign({ error: ({ event }) => (event.error instanceof Error ? event.error.message : String(event.error)) }),
+            ({ context, event }) => context.io.logger.error({ err: event.error }, 'broker shutdown failed'),
+          ],
+        },
+      },
+    },
+    stopped: { type: 'final' },
+    failed: { type: 'final' },
+  },
+});

@@ -1,0 +1,58 @@
+import type { Logger } from 'pino';
+import type { Frame } from '../../../transports/frame.js';
+import type { Clock } from '../../runtime/clock.js';
+import type { RandomSource } from '../../runtime/random.js';
+import type { ClientRegistry } from '../client-registry.js';
+import type { ConsumerOffsets } from '../consumer-offsets.js';
+import type { LongPolling } from '../long-polling.js';
+import type { StorePort } from '../store-port.js';
+import type { TopicTable } from '../topic-config.js';
+
+/** Limits and settings the handlers apply. */
+export interface HandlerLimits {
+  /** Largest message body (default 4 MiB). */
+  maxBodyBytes: number;
+  /** Largest sum of bodies in one send batch (default 4 MiB). */
+  maxBatchBytes: number;
+  /** Most messages one pull returns (default 256). */
+  maxPullMsgs: number;
+  /** Most bytes one pull returns (default 4 MiB). */
+  maxPullBytes: number;
+  /** Longest a pull is held (default 30000 ms). */
+  maxSuspendMs: number;
+  /** Delay of each level in ms, level 1 first. */
+  delayLevels: readonly number[];
+  /** Most messages one QUERY_MESSAGE returns (default 64). */
+  maxQueryNum: number;
+}
+
+/** Everything a request handler reaches: the broker's state and its door to the world. */
+export interface BrokerContext {
+  readonly brokerName: string;
+  readonly brokerId: number;
+  readonly cluster: string;
+  /** The broker's own address (its store host in message ids). */
+  readonly address: string;
+  readonly store: StorePort;
+  readonly topics: TopicTable;
+  readonly offsets: ConsumerOffsets;
+  readonly clients: ClientRegistry;
+  readonly polling: LongPolling;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly logger: Logger;
+  readonly limits: HandlerLimits;
+  /** Sends a one-way frame (notices to clients). */
+  send(to: string, frame: Frame): void;
+  /** Persists the topic table and tells the name servers (called after every change). */
+  topicsChanged(): Promise<void>;
+}
+
+/** A request's reply callback (absent for one-way frames). */
+export type Reply = ((frame: Frame) => void) | undefined;
+
+/**
+ * A handler answers a request: it returns the reply frame, or undefined when it answers later through
+ * `reply` itself (a held pull). Errors it throws become error replies (see dispatch.ts).
+ */
+export type Handler = (ctx: BrokerContext, frame: Frame, reply: Reply) => Promise<Frame | undefined>;

@@ -1,0 +1,65 @@
+import type { Frame } from '../../../transports/frame.js';
+import { FrameKind } from '../../../transports/frame.js';
+import { RequestCode, requestCodeName } from '../../protocol/request-codes.js';
+import { errorReply } from '../../protocol/replies.js';
+import { Status, StatusError } from '../../protocol/status.js';
+import { handleCreateTopic, handleDeleteTopic, handleListTopics } from './admin.js';
+import { handleConsumerList, handleHeartbeat, handleUnregisterClient } from './clients.js';
+import type { BrokerContext, Handler, Reply } from './context.js';
+import {
+  handleConsumerProgress,
+  handleGetMaxOffset,
+  handleGetMinOffset,
+  handleQueryConsumerOffset,
+  handleSearchOffsetByTime,
+  handleUpdateConsumerOffset,
+} from './offsets.js';
+import { handlePull } from './pull.js';
+import { handleQueryByKey, handleViewById } from './query.js';
+import { handleSend } from './send.js';
+import { handleSendBack } from './send-back.js';
+
+/** Request code -> handler: every request the broker serves. */
+export const BROKER_HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
+  [RequestCode.SEND_MESSAGE, handleSend],
+  [RequestCode.SEND_BATCH_MESSAGE, handleSend],
+  [RequestCode.PULL_MESSAGE, handlePull],
+  [RequestCode.QUERY_CONSUMER_OFFSET, handleQueryConsumerOffset],
+  [RequestCode.UPDATE_CONSUMER_OFFSET, handleUpdateConsumerOffset],
+  [RequestCode.GET_MAX_OFFSET, handleGetMaxOffset],
+  [RequestCode.GET_MIN_OFFSET, handleGetMinOffset],
+  [RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, handleSearchOffsetByTime],
+  [RequestCode.GET_CONSUMER_STATS_FROM_SERVER, handleConsumerProgress],
+  [RequestCode.HEART_BEAT, handleHeartbeat],
+  [RequestCode.UNREGISTER_CLIENT, handleUnregisterClient],
+  [RequestCode.GET_CONSUMER_LIST_BY_GROUP, handleConsumerList],
+  [RequestCode.VIEW_MESSAGE_BY_ID, handleViewById],
+  [RequestCode.QUERY_MESSAGE, handleQueryByKey],
+  [RequestCode.UPDATE_AND_CREATE_TOPIC, handleCreateTopic],
+  [RequestCode.GET_ALL_TOPIC_CONFIG, handleListTopics],
+  [RequestCode.DELETE_TOPIC_IN_BROKER, handleDeleteTopic],
+  [RequestCode.CONSUMER_SEND_MSG_BACK, handleSendBack],
+]);
+
+/**
+ * Serves one frame: runs its handler and sends the reply (or the error: a StatusError keeps its status,
+ * anything else is SYSTEM_ERROR and is logged). Never throws, never rejects.
+ */
+export async function dispatchFrame(ctx: BrokerContext, frame: Frame, reply: Reply): Promise<void> {
+  const handler = BROKER_HANDLERS.get(frame.code);
+  if (frame.kind !== FrameKind.Request && frame.kind !== FrameKind.OneWay) return;
+  try {
+    if (!handler) throw new StatusError(Status.REQUEST_CODE_NOT_SUPPORTED, `broker ${ctx.brokerName} does not serve ${requestCodeName(frame.code)}`);
+    const out = await handler(ctx, frame, reply);
+    if (out) reply?.(out);
+  } catch (err) {
+    const status = err instanceof StatusError ? err.status : Status.SYSTEM_ERROR;
+    if (!(err instanceof StatusError)) ctx.logger.error({ err, code: requestCodeName(frame.code) }, 'request failed');
+    const message = err instanceof StatusError ? err.message : err instanceof Error ? err.message : String(err);
+    try {
+      reply?.(errorReply(frame, status, message));
+    } catch (replyErr) {
+      ctx.logger.warn({ err: replyErr }, 'could not send an error reply');
+    }
+  }
+}

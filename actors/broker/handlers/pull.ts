@@ -1,0 +1,127 @@
+import type { Frame } from '../../../transports/frame.js';
+import { parseTagExpression, type TagFilter } from '../../consumer/tag-expression.js';
+import { isReadable } from '../../namesrv/route-table.js';
+import type { PullReplyHeader, PullStatus } from '../../protocol/commands.js';
+import { encodeMessageExtBatch } from '../../protocol/message-codec.js';
+import { errorReply, headerInt, headerString, okReply } from '../../protocol/replies.js';
+import { Status, StatusError } from '../../protocol/status.js';
+import { validateGroup } from '../../protocol/validation.js';
+import type { StoreGetResult } from '../store-port.js';
+import type { BrokerContext, Reply } from './context.js';
+
+/**
+ * PULL_MESSAGE: reads a queue from an offset, filtered by tag hash; with nothing new, holds the pull (long
+ * polling) until data arrives or `suspendTimeoutMs` passes.
+ */
+
+export interface PullRequest {
+  consumerGroup: string;
+  topic: string;
+  queueId: number;
+  queueOffset: number;
+  maxMsgNums: number;
+  filter: TagFilter;
+  suspendTimeoutMs: number;
+  maxBytes: number;
+}
+
+export interface PullOutcome extends PullReplyHeader {
+  result: StoreGetResult;
+}
+
+/** Maps what the store found at `offset` to a pull status and the offset the consumer reads next. */
+export function pullOutcome(offset: number, res: StoreGetResult): Omit<PullOutcome, 'result'> {
+  const bounds = { minOffset: res.minOffset, maxOffset: res.maxOffset };
+  let pullStatus: PullStatus;
+  let next: number;
+  if (offset < res.minOffset) {
+    pullStatus = 'OFFSET_ILLEGAL';
+    next = res.minOffset;
+  } else if (offset > res.maxOffset) {
+    pullStatus = 'OFFSET_ILLEGAL';
+    next = res.maxOffset;
+  } else if (offset === res.maxOffset) {
+    pullStatus = 'NO_NEW_MSG';
+    next = offset;
+  } else if (res.messages.length > 0) {
+    pullStatus = 'FOUND';
+    next = res.nextOffset;
+  } else {
+    pullStatus = 'NO_MATCHED_MSG';
+    next = Math.max(res.nextOffset, offset);
+  }
+  return { pullStatus, nextBeginOffset: next, ...bounds };
+}
+
+export function parsePullRequest(ctx: BrokerContext, frame: Frame): PullRequest {
+  const consumerGroup = headerString(frame, 'consumerGroup');
+  validateGroup(consumerGroup);
+  const topic = headerString(frame, 'topic');
+  const queueId = headerInt(frame, 'queueId');
+  const queueOffset = headerInt(frame, 'queueOffset');
+  if (queueOffset < 0) throw new StatusError(Status.INVALID_ARGUMENT, `queueOffset must not be negative, got ${queueOffset}`);
+  const maxMsgNums = Math.min(Math.max(1, headerInt(frame, 'maxMsgNums', 32)), ctx.limits.maxPullMsgs);
+  const suspendTimeoutMs = Math.min(Math.max(0, headerInt(frame, 'suspendTimeoutMs', 0)), ctx.limits.maxSuspendMs);
+  const maxBytes = Math.min(Math.max(1, headerInt(frame, 'maxBytes', ctx.limits.maxPullBytes)), ctx.limits.maxPullBytes);
+  const sub = frame.header.subExpression;
+  if (sub !== undefined && typeof sub !== 'string') throw new StatusError(Status.BAD_FRAME, 'header "subExpression" must be a string');
+  let filter: TagFilter;
+  try {
+    filter = parseTagExpression(sub);
+  } catch (err) {
+    throw new StatusError(Status.SUBSCRIPTION_ILLEGAL, err instanceof Error ? err.message : String(err));
+  }
+  const config = ctx.topics.get(topic);
+  if (!config) throw new StatusError(Status.TOPIC_NOT_EXIST, `topic "${topic}" does not exist on broker ${ctx.brokerName}`);
+  if (!isReadable(config.perm)) throw new StatusError(Status.NO_PERMISSION, `topic "${topic}" is not readable on broker ${ctx.brokerName}`);
+  if (queueId < 0 || queueId >= config.readQueueNums)
+    throw new StatusError(Status.INVALID_ARGUMENT, `queue ${queueId} of topic "${topic}" does not exist (${config.readQueueNums} read queues)`);
+  return { consumerGroup, topic, queueId, queueOffset, maxMsgNums, filter, suspendTimeoutMs, maxBytes };
+}
+
+/** Runs a pull once against the store. */
+export async function runPull(ctx: BrokerContext, req: PullRequest): Promise<PullOutcome> {
+  const result = await ctx.store.getMessages({
+    topic: req.topic,
+    queueId: req.queueId,
+    offset: req.queueOffset,
+    maxCount: req.maxMsgNums,
+    maxBytes: req.maxBytes,
+    ...(req.filter.all ? {} : { filter: req.filter }),
+  });
+  return { ...pullOutcome(req.queueOffset, result), result };
+}
+
+export function pullReply(frame: Frame, o: PullOutcome): Frame {
+  const header: PullReplyHeader = { pullStatus: o.pullStatus, nextBeginOffset: o.nextBeginOffset, minOffset: o.minOffset, maxOffset: o.maxOffset };
+  const body = o.pullStatus === 'FOUND' ? encodeMessageExtBatch(o.result.messages) : new Uint8Array(0);
+  return okReply(frame, { ...header }, body);
+}
+
+export async function handlePull(ctx: BrokerContext, frame: Frame, reply: Reply): Promise<Frame | undefined> {
+  const req = parsePullRequest(ctx, frame);
+  const first = await runPull(ctx, req);
+  if (first.pullStatus !== 'NO_NEW_MSG' || req.suspendTimeoutMs <= 0 || !reply) return pullReply(frame, first);
+  const deadline = ctx.clock.now() + req.suspendTimeoutMs;
+  const answer = (hold: boolean): void => {
+    runPull(ctx, req).then(
+      (o) => {
+        const left = deadline - ctx.clock.now();
+        if (hold && o.pullStatus === 'NO_NEW_MSG' && left > 0 && park(left)) return;
+        reply(pullReply(frame, o));
+      },
+      (err: unknown) => {
+        const status = err instanceof StatusError ? err.status : Status.SYSTEM_ERROR;
+        reply(errorReply(frame, status, err instanceof Error ? err.message : String(err)));
+      },
+    );
+  };
+  const park = (ms: number): boolean =>
+    ctx.polling.hold(req.topic, req.queueId, req.queueOffset, ms, { wake: () => answer(true), timeout: () => answer(false) });
+  // the queue may have grown while the store read: the notice is gone, so look again before holding
+  if (ctx.store.maxOffset(req.topic, req.queueId) > req.queueOffset) {
+    answer(false);
+    return undefined;
+  }
+  return park(req.suspendTimeoutMs) ? undefined : pullReply(frame, first);
+}

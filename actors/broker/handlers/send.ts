@@ -1,0 +1,87 @@
+import type { Frame } from '../../../transports/frame.js';
+import { isWritable, type TopicConfig } from '../../namesrv/route-table.js';
+import type { SendReplyBody } from '../../protocol/commands.js';
+import { MessageProperty, type Message } from '../../protocol/message.js';
+import { MessageCodecError, decodeMessageBatch } from '../../protocol/message-codec.js';
+import { headerInt, headerString, jsonBody, okReply } from '../../protocol/replies.js';
+import { Status, StatusError } from '../../protocol/status.js';
+import { RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, topicProblem } from '../../protocol/validation.js';
+import { clientMessageProblem, delayLevelOf, newUniqKey, toPutMessage, toScheduled } from '../put-message.js';
+import type { StorePutMessage, StorePutResult } from '../store-port.js';
+import type { BrokerContext } from './context.js';
+
+/**
+ * SEND_MESSAGE / SEND_BATCH_MESSAGE: one queue, a batch of messages, one store call. Unknown topics are
+ * auto-created when the broker allows it; delayed messages go to the schedule topic.
+ */
+
+/** The topic's config for writing: created when allowed, TOPIC_NOT_EXIST or NO_PERMISSION otherwise. */
+export async function topicForWrite(ctx: BrokerContext, topic: string): Promise<TopicConfig> {
+  const { config, created } = ctx.topics.ensureForSend(topic, ctx.clock.now(), ctx.limits.delayLevels.length);
+  if (created) await ctx.topicsChanged();
+  if (!isWritable(config.perm)) throw new StatusError(Status.NO_PERMISSION, `topic "${topic}" is not writable on broker ${ctx.brokerName}`);
+  return config;
+}
+
+/** Puts a batch (delayed messages rewritten into the schedule topic); a store refusal becomes a StatusError. */
+export async function putBatch(ctx: BrokerContext, batch: StorePutMessage[]): Promise<StorePutResult> {
+  const maxLevel = ctx.limits.delayLevels.length;
+  let scheduled = false;
+  const out = batch.map((p) => {
+    const level = p.topic === SCHEDULE_TOPIC ? 0 : delayLevelOf(p);
+    if (level === 0) return p;
+    scheduled = true;
+    return toScheduled(p, level, maxLevel);
+  });
+  if (scheduled) await topicForWrite(ctx, SCHEDULE_TOPIC);
+  const r = await ctx.store.putMessages(out);
+  if (r.status !== Status.OK) throw new StatusError(r.status, r.message ?? 'the store refused the batch');
+  if (r.results.length !== out.length) throw new StatusError(Status.STORE_FAILED, `the store answered ${r.results.length} results for ${out.length} messages`);
+  return r;
+}
+
+function decodeBatch(body: Uint8Array): Message[] {
+  try {
+    return decodeMessageBatch(body, { copyBodies: true });
+  } catch (err) {
+    if (err instanceof MessageCodecError) throw new StatusError(Status.BAD_FRAME, `message batch: ${err.message}`);
+    throw err;
+  }
+}
+
+export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Frame> {
+  const topic = headerString(frame, 'topic');
+  headerString(frame, 'producerGroup');
+  const queueId = headerInt(frame, 'queueId');
+  const bornTimestamp = headerInt(frame, 'bornTimestamp', ctx.clock.now());
+  const bornHost = typeof frame.header.bornHost === 'string' ? frame.header.bornHost : '';
+  const allowSystem = topic.startsWith(RETRY_TOPIC_PREFIX);
+  const tp = topicProblem(topic, { allowSystem });
+  if (tp) throw new StatusError(Status.MESSAGE_ILLEGAL, tp);
+  const msgs = decodeBatch(frame.body);
+  if (msgs.length === 0) throw new StatusError(Status.MESSAGE_ILLEGAL, 'a batch must hold at least one message');
+  const rules = { allowSystem, maxBodyBytes: ctx.limits.maxBodyBytes, maxDelayLevel: ctx.limits.delayLevels.length };
+  let total = 0;
+  for (let i = 0; i < msgs.length; i++) {
+    const m = msgs[i]!;
+    if (m.topic !== topic) throw new StatusError(Status.MESSAGE_ILLEGAL, `message ${i}: topic "${m.topic}" differs from the request's "${topic}"`);
+    const p = clientMessageProblem(m, rules);
+    if (p) throw new StatusError(p[0], `message ${i}: ${p[1]}`);
+    total += m.body.length;
+  }
+  if (total > ctx.limits.maxBatchBytes) throw new StatusError(Status.MESSAGE_TOO_LARGE, `batch bodies take ${total} bytes, at most ${ctx.limits.maxBatchBytes} allowed`);
+  const config = await topicForWrite(ctx, topic);
+  if (!Number.isInteger(queueId) || queueId < 0 || queueId >= config.writeQueueNums)
+    throw new StatusError(Status.INVALID_ARGUMENT, `queue ${queueId} of topic "${topic}" does not exist (${config.writeQueueNums} write queues)`);
+  const uniq = () => newUniqKey(ctx.random);
+  const batch = msgs.map((m) => toPutMessage(m, { queueId, bornHost, bornTimestamp }, uniq));
+  const r = await putBatch(ctx, batch);
+  const body: SendReplyBody = {
+    results: r.results.map((item, i) => ({
+      msgId: item.msgId,
+      queueOffset: item.queueOffset,
+      uniqKey: batch[i]!.properties?.[MessageProperty.UNIQ_KEY],
+    })),
+  };
+  return okReply(frame, {}, jsonBody(body));
+}

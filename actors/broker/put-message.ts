@@ -1,0 +1,130 @@
+import type { RandomSource } from '../runtime/random.js';
+import { MessageProperty, type Message, type MessageExt } from '../protocol/message.js';
+import { Status, StatusError } from '../protocol/status.js';
+import { SCHEDULE_TOPIC, messageProblem, type MessageRules } from '../protocol/validation.js';
+import type { StorePutMessage } from './store-port.js';
+
+/**
+ * Turning what a producer sent into what the store keeps (pure functions): system properties, the unique
+ * key, and the rewrite of delayed messages into the schedule topic (one queue per delay level, as RocketMQ's
+ * SCHEDULE_TOPIC_XXXX) and back.
+ */
+
+/** System properties a client may set itself (users may not: the producer's own validation refuses them). */
+export const CLIENT_PROPERTIES: ReadonlySet<string> = new Set([
+  MessageProperty.UNIQ_KEY,
+  MessageProperty.TRAN_MSG,
+  MessageProperty.PRODUCER_GROUP,
+  MessageProperty.WAIT_STORE_OK,
+  MessageProperty.TRANSACTION_ID,
+  MessageProperty.RETRY_TOPIC,
+  MessageProperty.ORIGIN_MSG_ID,
+  MessageProperty.RECONSUME_TIME,
+  MessageProperty.MAX_RECONSUME_TIMES,
+]);
+
+/** The problem with a message from a client ([status, message]), or undefined. */
+export function clientMessageProblem(m: Message, rules: MessageRules): [number, string] | undefined {
+  if (m.properties !== undefined && m.properties !== null && typeof m.properties === 'object') {
+    let user: Record<string, string> | undefined;
+    for (const [k, v] of Object.entries(m.properties)) {
+      if (CLIENT_PROPERTIES.has(k)) {
+        if (typeof v !== 'string') return [Status.MESSAGE_ILLEGAL, `property "${k}" must have a string value`];
+        user ??= { ...m.properties };
+        delete user[k];
+      }
+    }
+    if (user) return messageProblem({ ...m, properties: user }, rules);
+  }
+  return messageProblem(m, rules);
+}
+
+/** A 32-hex-digit unique key, as RocketMQ's client-side message id. */
+export function newUniqKey(random: RandomSource): string {
+  let s = '';
+  for (const b of random.bytes(16)) s += (b < 16 ? '0' : '') + b.toString(16);
+  return s.toUpperCase();
+}
+
+export interface BornInfo {
+  queueId: number;
+  bornHost: string;
+  bornTimestamp: number;
+}
+
+/** The store message for a sent message (its UNIQ_KEY kept, or a new one made). */
+export function toPutMessage(m: Message, born: BornInfo, uniqKey: () => string): StorePutMessage {
+  const props: Record<string, string> = { ...(m.properties ?? {}) };
+  if (props[MessageProperty.UNIQ_KEY] === undefined) props[MessageProperty.UNIQ_KEY] = uniqKey();
+  if (m.shardingKey !== undefined) props[MessageProperty.SHARDING_KEY] = m.shardingKey;
+  if (m.delayLevel !== undefined && m.delayLevel > 0) props[MessageProperty.DELAY] = String(m.delayLevel);
+  if (m.deliverAt !== undefined) props[MessageProperty.DELIVER_AT] = String(m.deliverAt);
+  const out: StorePutMessage = {
+    topic: m.topic,
+    queueId: born.queueId,
+    body: m.body,
+    properties: props,
+    bornTimestamp: born.bornTimestamp,
+    bornHost: born.bornHost,
+  };
+  if (m.tags !== undefined) out.tags = m.tags;
+  if (m.keys !== undefined && m.keys.length > 0) out.keys = m.keys;
+  const times = Number(props[MessageProperty.RECONSUME_TIME] ?? 0);
+  if (Number.isInteger(times) && times > 0) out.reconsumeTimes = times;
+  return out;
+}
+
+/** Queue of the schedule topic for a delay level (1-based level -> queue level - 1). */
+export function scheduleQueueOf(level: number): number {
+  return level - 1;
+}
+
+/**
+ * Rewrites a message with a delay level into the schedule topic: it waits there until its time, then the
+ * scheduler writes it back to its real topic and queue. Levels past `maxLevel` use the longest delay.
+ */
+export function toScheduled(p: StorePutMessage, level: number, maxLevel: number): StorePutMessage {
+  if (!Number.isInteger(level) || level < 1) throw new StatusError(Status.MESSAGE_ILLEGAL, `delay level must be at least 1, got ${level}`);
+  const lv = Math.min(level, maxLevel);
+  return {
+    ...p,
+    topic: SCHEDULE_TOPIC,
+    queueId: scheduleQueueOf(lv),
+    properties: {
+      ...(p.properties ?? {}),
+      [MessageProperty.REAL_TOPIC]: p.topic,
+      [MessageProperty.REAL_QID]: String(p.queueId),
+      [MessageProperty.DELAY]: String(lv),
+    },
+  };
+}
+
+/** The delay level of a message about to be stored (0: none). */
+export function delayLevelOf(p: StorePutMessage): number {
+  const v = Number(p.properties?.[MessageProperty.DELAY] ?? 0);
+  return Number.isInteger(v) && v > 0 ? v : 0;
+}
+
+/** A scheduled message, due now, back to its real topic and queue (without the schedule properties). */
+export function fromScheduled(m: MessageExt): StorePutMessage {
+  const props = { ...(m.properties ?? {}) };
+  const topic = props[MessageProperty.REAL_TOPIC];
+  const qid = Number(props[MessageProperty.REAL_QID]);
+  if (topic === undefined || !Number.isInteger(qid) || qid < 0)
+    throw new StatusError(Status.MESSAGE_ILLEGAL, `scheduled message ${m.msgId} has no real topic or queue`);
+  delete props[MessageProperty.REAL_TOPIC];
+  delete props[MessageProperty.REAL_QID];
+  delete props[MessageProperty.DELAY];
+  const out: StorePutMessage = {
+    topic,
+    queueId: qid,
+    body: m.body,
+    properties: props,
+    bornTimestamp: m.bornTimestamp,
+    bornHost: m.bornHost,
+    reconsumeTimes: m.reconsumeTimes,
+  };
+  if (m.tags !== undefined) out.tags = m.tags;
+  if (m.keys !== undefined && m.keys.length > 0) out.keys = m.keys;
+  return out;
+}

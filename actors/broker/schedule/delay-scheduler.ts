@@ -1,0 +1,171 @@
+import type { Logger } from 'pino';
+import type { Subscription } from 'rxjs';
+import type { StorageBackend } from '../../../store/backend.js';
+import { readJsonFile, writeJsonAtomic } from '../../../store/config-file.js';
+import type { Clock, TimerHandle } from '../../runtime/clock.js';
+import { SCHEDULE_TOPIC } from '../../protocol/validation.js';
+import { Status } from '../../protocol/status.js';
+import { Persister } from '../persister.js';
+import { fromScheduled, scheduleQueueOf } from '../put-message.js';
+import type { StorePort, StorePutMessage } from '../store-port.js';
+
+/**
+ * Delayed delivery, as RocketMQ's ScheduleMessageService: a delayed message waits in the schedule topic's
+ * queue for its level; per level, the scheduler reads that queue in order from its own offset, writes every
+ * message whose time has come (store time + the level's delay) back to its real topic and queue in one batch,
+ * and sleeps until the next one is due. Offsets are persisted to `<storeDir>/config/delayOffsets.json`, so
+ * after a restart nothing due is lost (a message may be delivered twice if the broker stopped between the
+ * write and the offset's persistence: at least once).
+ */
+
+export interface DelayOffsetsFile {
+  offsetTable: Record<string, number>;
+}
+
+export const DELAY_OFFSETS_FILE = 'config/delayOffsets.json';
+const BATCH = 64;
+const RETRY_MS = 1000;
+
+export interface DelaySchedulerOptions {
+  store: StorePort;
+  storage: StorageBackend;
+  storeDir: string;
+  clock: Clock;
+  logger: Logger;
+  /** Delay of each level in ms (level 1 first). */
+  levels: readonly number[];
+}
+
+interface LevelState {
+  offset: number;
+  timer: TimerHandle | undefined;
+  running: boolean;
+  again: boolean;
+}
+
+export class DelayScheduler {
+  private readonly state = new Map<number, LevelState>();
+  private readonly persister: Persister;
+  private sub: Subscription | undefined;
+  private stopped = false;
+  private readonly path: string;
+
+  constructor(private readonly o: DelaySchedulerOptions) {
+    this.path = `${o.storeDir}/${DELAY_OFFSETS_FILE}`;
+    const file = readJsonFile<DelayOffsetsFile>(o.storage, this.path);
+    for (let level = 1; level <= o.levels.length; level++) {
+      const v = file?.offsetTable?.[String(level)];
+      this.state.set(level, { offset: Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : 0, timer: undefined, running: false, again: false });
+    }
+    this.persister = new Persister(() => writeJsonAtomic(o.storage, this.path, this.toFile()));
+  }
+
+  toFile(): DelayOffsetsFile {
+    const offsetTable: Record<string, number> = {};
+    for (const [level, s] of this.state) offsetTable[String(level)] = s.offset;
+    return { offsetTable };
+  }
+
+  /** Offset of the next message the scheduler looks at, per level. */
+  offsetOf(level: number): number | undefined {
+    return this.state.get(level)?.offset;
+  }
+
+  start(): void {
+    this.sub = this.o.store.newData$.subscribe((d) => {
+      if (d.topic === SCHEDULE_TOPIC) this.kick(d.queueId + 1);
+    });
+    for (const level of this.state.keys()) this.kick(level);
+  }
+
+  /** Stops the timers and persists the offsets. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.sub?.unsubscribe();
+    for (const s of this.state.values()) this.o.clock.clearTimeout(s.timer);
+    await this.persister.save();
+  }
+
+  private kick(level: number): void {
+    const s = this.state.get(level);
+    if (!s || this.stopped) return;
+    if (s.running) {
+      s.again = true;
+      return;
+    }
+    this.o.clock.clearTimeout(s.timer);
+    s.timer = undefined;
+    s.running = true;
+    this.run(level, s)
+      .catch((err: unknown) => {
+        this.o.logger.error({ err, level }, 'delay scheduler failed; retrying');
+        this.sleep(level, s, RETRY_MS);
+      })
+      .finally(() => {
+        s.running = false;
+        if (s.again) {
+          s.again = false;
+          this.kick(level);
+        }
+      });
+  }
+
+  private sleep(level: number, s: LevelState, ms: number): void {
+    if (this.stopped) return;
+    this.o.clock.clearTimeout(s.timer);
+    s.timer = this.o.clock.setTimeout(() => this.kick(level), Math.max(1, ms));
+  }
+
+  private async run(level: number, s: LevelState): Promise<void> {
+    const delay = this.o.levels[level - 1]!;
+    const queueId = scheduleQueueOf(level);
+    for (;;) {
+      if (this.stopped) return;
+      const r = await this.o.store.getMessages({ topic: SCHEDULE_TOPIC, queueId, offset: s.offset, maxCount: BATCH });
+      if (s.offset < r.minOffset) {
+        s.offset = r.minOffset; // retention removed what we had not moved: nothing to do for those
+        continue;
+      }
+      if (r.messages.length === 0) {
+        if (r.nextOffset > s.offset) {
+          s.offset = r.nextOffset;
+          continue;
+        }
+        return; // caught up: newData$ wakes us
+      }
+      const now = this.o.clock.now();
+      const due: StorePutMessage[] = [];
+      let dueUntil = s.offset;
+      let wait = 0;
+      for (const m of r.messages) {
+        const at = m.storeTimestamp + delay;
+        if (at > now) {
+          wait = at - now;
+          break;
+        }
+        try {
+          due.push(fromScheduled(m));
+        } catch (err) {
+          this.o.logger.error({ err, msgId: m.msgId }, 'dropping a malformed scheduled message');
+        }
+        dueUntil = m.queueOffset + 1;
+      }
+      if (due.length > 0) {
+        const put = await this.o.store.putMessages(due);
+        if (put.status !== Status.OK) {
+          this.o.logger.warn({ status: put.status, message: put.message, level }, 'delayed messages not written back yet');
+          this.sleep(level, s, RETRY_MS);
+          return;
+        }
+      }
+      if (dueUntil > s.offset) {
+        s.offset = dueUntil;
+        this.persister.save().catch((err: unknown) => this.o.logger.error({ err }, 'could not persist delay offsets'));
+      }
+      if (wait > 0) {
+        this.sleep(level, s, wait);
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,66 @@
+import { openMessageStore, type MessageStore, type MessageStoreOptions, type StoredMessage } from '../../store/message-store.js';
+import { PROP_KEYS, PROP_TAGS } from '../../store/record.js';
+import { matchesHash, matchesTag } from '../consumer/tag-expression.js';
+import type { MessageExt } from '../protocol/message.js';
+import { Status, StatusError } from '../protocol/status.js';
+import type { StoreGetRequest, StoreGetResult, StorePort } from './store-port.js';
+
+/** Binds the broker's store port to the message store. */
+
+/** A stored message as a consumer sees it (TAGS and KEYS live in their own fields, not in properties). */
+export function toMessageExt(m: StoredMessage): MessageExt {
+  const properties = { ...m.properties };
+  delete properties[PROP_TAGS];
+  delete properties[PROP_KEYS];
+  const out: MessageExt = {
+    msgId: m.msgId,
+    topic: m.topic,
+    queueId: m.queueId,
+    queueOffset: m.queueOffset,
+    commitLogOffset: m.commitLogOffset,
+    bornTimestamp: m.bornTimestamp,
+    storeTimestamp: m.storeTimestamp,
+    reconsumeTimes: m.reconsumeTimes,
+    bornHost: m.bornHost,
+    storeHost: m.storeHost,
+    body: m.body,
+  };
+  if (m.tags !== undefined) out.tags = m.tags;
+  if (m.keys.length > 0) out.keys = m.keys;
+  if (Object.keys(properties).length > 0) out.properties = properties;
+  return out;
+}
+
+export function storePort(store: MessageStore): StorePort {
+  return {
+    putMessages: (batch) => store.putMessages(batch),
+    getMessages: async (req: StoreGetRequest): Promise<StoreGetResult> => {
+      const f = req.filter;
+      const r = store.getMessages({
+        topic: req.topic,
+        queueId: req.queueId,
+        offset: req.offset,
+        maxCount: req.maxCount,
+        ...(req.maxBytes !== undefined ? { maxBytes: req.maxBytes } : {}),
+        ...(f && !f.all ? { tags: (hash: number, tag?: string) => (tag === undefined ? matchesHash(f, hash) : matchesTag(f, tag)) } : {}),
+      });
+      if (r.status === 'STORE_CLOSED') throw new StatusError(Status.SERVICE_NOT_AVAILABLE, 'the store is closed');
+      return { messages: r.messages.map(toMessageExt), nextOffset: r.nextOffset, minOffset: r.minOffset, maxOffset: r.maxOffset };
+    },
+    lookupById: async (msgId) => {
+      const m = store.lookupById(msgId);
+      // an id names its store host: another broker's id must not read our log at its offset
+      return m && m.msgId.toUpperCase() === msgId.toUpperCase() ? toMessageExt(m) : undefined;
+    },
+    lookupByKey: async (topic, key, max) => store.lookupByKey(topic, key, max).map(toMessageExt),
+    minOffset: (t, q) => store.minOffset(t, q),
+    maxOffset: (t, q) => store.maxOffset(t, q),
+    offsetByTime: async (t, q, ts) => store.offsetByTime(t, q, ts),
+    newData$: store.newData$,
+    close: () => store.close(),
+  };
+}
+
+export async function openStorePort(opts: MessageStoreOptions): Promise<StorePort> {
+  return storePort(await openMessageStore(opts));
+}

@@ -1,0 +1,73 @@
+import type { Observable } from 'rxjs';
+import type { TagFilter } from '../consumer/tag-expression.js';
+import type { MessageExt } from '../protocol/message.js';
+
+/**
+ * The part of the message store the broker uses, and nothing more: handlers are written against this port
+ * so they can be tested with a fake, and `store-adapter.ts` binds it to the real store.
+ */
+
+/** One message handed to the store; the broker has validated it and picked its queue. */
+export interface StorePutMessage {
+  topic: string;
+  queueId: number;
+  body: Uint8Array;
+  tags?: string;
+  keys?: readonly string[];
+  properties?: Record<string, string>;
+  bornTimestamp: number;
+  bornHost: string;
+  reconsumeTimes?: number;
+}
+
+export interface StorePutItem {
+  msgId: string;
+  commitLogOffset: number;
+  queueOffset: number;
+}
+
+/** The answer to one batch: a Status code (OK, or why nothing of the batch is stored), one item per message. */
+export interface StorePutResult {
+  status: number;
+  message?: string;
+  results: StorePutItem[];
+}
+
+export interface StoreGetRequest {
+  topic: string;
+  queueId: number;
+  offset: number;
+  maxCount: number;
+  maxBytes?: number;
+  /** Tag filter (undefined: every message). */
+  filter?: TagFilter;
+}
+
+/** What a read found: the messages (tag-filtered), where the next read starts, and the queue's bounds. */
+export interface StoreGetResult {
+  messages: MessageExt[];
+  /** Where the next read starts (past every entry scanned, filtered out ones included). */
+  nextOffset: number;
+  minOffset: number;
+  maxOffset: number;
+}
+
+export interface StoreNewData {
+  topic: string;
+  queueId: number;
+  maxOffset: number;
+}
+
+export interface StorePort {
+  putMessages(batch: StorePutMessage[]): Promise<StorePutResult>;
+  getMessages(req: StoreGetRequest): Promise<StoreGetResult>;
+  lookupById(msgId: string): Promise<MessageExt | undefined>;
+  lookupByKey(topic: string, key: string, maxNum: number): Promise<MessageExt[]>;
+  minOffset(topic: string, queueId: number): number;
+  /** One past the last message of the queue (0 for an empty or unknown queue). */
+  maxOffset(topic: string, queueId: number): number;
+  /** The first offset whose message was stored at or after `timestamp`. */
+  offsetByTime(topic: string, queueId: number, timestamp: number): Promise<number>;
+  readonly newData$: Observable<StoreNewData>;
+  close(): Promise<void>;
+}

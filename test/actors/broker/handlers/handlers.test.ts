@@ -1,0 +1,279 @@
+import { Subject } from 'rxjs';
+import fc from 'fast-check';
+import { ClientRegistry } from '../../../../actors/broker/client-registry.js';
+import { ConsumerOffsets } from '../../../../actors/broker/consumer-offsets.js';
+import { dispatchFrame } from '../../../../actors/broker/handlers/dispatch.js';
+import type { BrokerContext } from '../../../../actors/broker/handlers/context.js';
+import { pullOutcome } from '../../../../actors/broker/handlers/pull.js';
+import { planSendBack } from '../../../../actors/broker/handlers/send-back.js';
+import { LongPolling } from '../../../../actors/broker/long-polling.js';
+import { fromScheduled, toPutMessage, toScheduled } from '../../../../actors/broker/put-message.js';
+import type { StoreGetRequest, StoreNewData, StorePort, StorePutMessage, StorePutResult } from '../../../../actors/broker/store-port.js';
+import { TopicTable } from '../../../../actors/broker/topic-config.js';
+import { matchesHash } from '../../../../actors/consumer/tag-expression.js';
+import { DEFAULT_DELAY_LEVELS } from '../../../../actors/consumer/retry-delay.js';
+import { RequestCode } from '../../../../actors/protocol/request-codes.js';
+import { decodeMessageExtBatch, encodeMessageBatch } from '../../../../actors/protocol/message-codec.js';
+import type { MessageExt } from '../../../../actors/protocol/message.js';
+import { jsonBody, parseJsonBody, request } from '../../../../actors/protocol/replies.js';
+import { Status } from '../../../../actors/protocol/status.js';
+import { tagHash } from '../../../../actors/protocol/tags.js';
+import { SimClock } from '../../../../actors/runtime/clock.js';
+import { SeededRandom } from '../../../../actors/runtime/random.js';
+import { rootLogger } from '../../../../actors/runtime/environment.js';
+import type { Frame, Header } from '../../../../transports/frame.js';
+
+/** An in-memory store: one array per queue. */
+class FakeStore implements StorePort {
+  queues = new Map<string, MessageExt[]>();
+  all: MessageExt[] = [];
+  nextStatus: number = Status.OK;
+  readonly newData = new Subject<StoreNewData>();
+  readonly newData$ = this.newData.asObservable();
+  constructor(private readonly clock: SimClock) {}
+  private q(t: string, id: number): MessageExt[] {
+    const k = `${t}#${id}`;
+    let a = this.queues.get(k);
+    if (!a) this.queues.set(k, (a = []));
+    return a;
+  }
+  async putMessages(batch: StorePutMessage[]): Promise<StorePutResult> {
+    if (this.nextStatus !== Status.OK) return { status: this.nextStatus, message: 'refused', results: [] };
+    const results = batch.map((p) => {
+      const q = this.q(p.topic, p.queueId);
+      const m: MessageExt = {
+        msgId: `ID${this.all.length}`,
+        topic: p.topic,
+        queueId: p.queueId,
+        queueOffset: q.length,
+        commitLogOffset: this.all.length,
+        bornTimestamp: p.bornTimestamp,
+        storeTimestamp: this.clock.now(),
+        reconsumeTimes: p.reconsumeTimes ?? 0,
+        bornHost: p.bornHost,
+        storeHost: 'fake',
+        body: p.body,
+        ...(p.tags ? { tags: p.tags } : {}),
+        ...(p.keys ? { keys: [...p.keys] } : {}),
+        ...(p.properties ? { properties: p.properties } : {}),
+      };
+      q.push(m);
+      this.all.push(m);
+      return { msgId: m.msgId, commitLogOffset: m.commitLogOffset, queueOffset: m.queueOffset };
+    });
+    for (const p of batch) this.newData.next({ topic: p.topic, queueId: p.queueId, maxOffset: this.q(p.topic, p.queueId).length });
+    return { status: Status.OK, results };
+  }
+  async getMessages(r: StoreGetRequest) {
+    const q = this.q(r.topic, r.queueId);
+    const slice = q.slice(r.offset, r.offset + r.maxCount);
+    const messages = slice.filter((m) => !r.filter || matchesHash(r.filter, tagHash(m.tags)));
+    return { messages, nextOffset: r.offset + slice.length, minOffset: 0, maxOffset: q.length };
+  }
+  async lookupById(id: string) {
+    return this.all.find((m) => m.msgId === id);
+  }
+  async lookupByKey(topic: string, key: string, max: number) {
+    return this.all.filter((m) => m.topic === topic && m.keys?.includes(key)).slice(0, max);
+  }
+  minOffset() {
+    return 0;
+  }
+  maxOffset(t: string, id: number) {
+    return this.q(t, id).length;
+  }
+  async offsetByTime(t: string, id: number, ts: number) {
+    const q = this.q(t, id);
+    const i = q.findIndex((m) => m.storeTimestamp >= ts);
+    return i < 0 ? q.length : i;
+  }
+  async close() {}
+}
+
+function makeCtx(opts: { autoCreate?: boolean } = {}) {
+  const clock = new SimClock();
+  const store = new FakeStore(clock);
+  const sent: { to: string; frame: Frame }[] = [];
+  let topicChanges = 0;
+  const ctx: BrokerContext = {
+    brokerName: 'b',
+    brokerId: 0,
+    cluster: 'c',
+    address: 'broker.b.0',
+    store,
+    topics: new TopicTable({ autoCreate: opts.autoCreate ?? true }),
+    offsets: new ConsumerOffsets(),
+    clients: new ClientRegistry(),
+    polling: new LongPolling(clock, 2),
+    clock,
+    random: new SeededRandom(7),
+    logger: rootLogger('silent'),
+    limits: { maxBodyBytes: 1024, maxBatchBytes: 2048, maxPullMsgs: 16, maxPullBytes: 1 << 20, maxSuspendMs: 10_000, delayLevels: DEFAULT_DELAY_LEVELS, maxQueryNum: 8 },
+    send: (to, frame) => void sent.push({ to, frame }),
+    topicsChanged: async () => void topicChanges++,
+  };
+  store.newData$.subscribe((d) => ctx.polling.notify(d.topic, d.queueId, d.maxOffset));
+  const call = async (code: number, header: Header, body?: Uint8Array): Promise<Frame | undefined> => {
+    let out: Frame | undefined;
+    await dispatchFrame(ctx, request(code, header, body), (f) => void (out = f));
+    return out;
+  };
+  const pending = (code: number, header: Header) => {
+    const box: { reply?: Frame } = {};
+    void dispatchFrame(ctx, request(code, header), (f) => void (box.reply = f));
+    return box;
+  };
+  return { ctx, clock, store, sent, call, pending, changes: () => topicChanges };
+}
+
+const enc = new TextEncoder();
+const sendHeader = (topic: string, queueId = 0) => ({ producerGroup: 'pg', topic, queueId, bornHost: 'p', bornTimestamp: 1 });
+const batch = (topic: string, n: number, extra: object = {}) => encodeMessageBatch(Array.from({ length: n }, (_, i) => ({ topic, body: enc.encode(`m${i}`), ...extra })));
+
+describe('broker handlers (fake store)', () => {
+  it('send: auto-creates, stores the batch in one call, maps store refusals', async () => {
+    const t = makeCtx();
+    const r = await t.call(RequestCode.SEND_BATCH_MESSAGE, sendHeader('orders'), batch('orders', 3, { tags: 'A' }));
+    expect(r?.status).toBe(Status.OK);
+    expect(parseJsonBody<{ results: { queueOffset: number }[] }>(r!).results.map((x) => x.queueOffset)).toEqual([0, 1, 2]);
+    expect(t.changes()).toBe(1);
+    for (const status of [Status.SYSTEM_BUSY, Status.DISK_FULL, Status.STORE_FAILED]) {
+      t.store.nextStatus = status;
+      expect((await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), batch('orders', 1)))?.status).toBe(status);
+    }
+  });
+
+  it('send: validates topic, queue, sizes and the batch', async () => {
+    const t = makeCtx({ autoCreate: false });
+    expect((await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), batch('orders', 1)))?.status).toBe(Status.TOPIC_NOT_EXIST);
+    t.ctx.topics.upsert({ topicName: 'orders', readQueueNums: 1, writeQueueNums: 1, perm: 6, topicSysFlag: 0 }, 0);
+    expect((await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders', 1), batch('orders', 1)))?.status).toBe(Status.INVALID_ARGUMENT);
+    expect((await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), batch('other', 1)))?.status).toBe(Status.MESSAGE_ILLEGAL);
+    const big = encodeMessageBatch([{ topic: 'orders', body: new Uint8Array(2000) }]);
+    expect((await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), big))?.status).toBe(Status.MESSAGE_TOO_LARGE);
+    expect((await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), batch('orders', 3, { body: new Uint8Array(1000) })))?.status).toBe(Status.MESSAGE_TOO_LARGE);
+    expect((await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), new Uint8Array(5)))?.status).toBe(Status.BAD_FRAME);
+    expect((await t.call(RequestCode.SEND_MESSAGE, { topic: 'orders' }, batch('orders', 1)))?.status).toBe(Status.BAD_FRAME);
+    expect(t.store.all).toEqual([]);
+  });
+
+  it('send: a delayed message goes to the schedule topic', async () => {
+    const t = makeCtx();
+    await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), batch('orders', 1, { delayLevel: 2 }));
+    expect(t.store.all[0]!.topic).toBe('SCHEDULE_TOPIC_XXXX');
+    expect(t.store.all[0]!.queueId).toBe(1);
+    expect(t.store.all[0]!.properties?.REAL_TOPIC).toBe('orders');
+  });
+
+  it('pull: found with tag filter, held then woken, timed out, bounded', async () => {
+    const t = makeCtx();
+    await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), encodeMessageBatch([{ topic: 'orders', body: enc.encode('a'), tags: 'A' }, { topic: 'orders', body: enc.encode('b'), tags: 'B' }]));
+    const ph = (queueOffset: number, suspendTimeoutMs: number, subExpression = '*') => ({ consumerGroup: 'cg', topic: 'orders', queueId: 0, queueOffset, maxMsgNums: 8, subExpression, suspendTimeoutMs });
+    const f = await t.call(RequestCode.PULL_MESSAGE, ph(0, 0, 'B'));
+    expect(f?.header).toMatchObject({ pullStatus: 'FOUND', nextBeginOffset: 2 });
+    expect(decodeMessageExtBatch(f!.body).map((m) => m.tags)).toEqual(['B']);
+    expect((await t.call(RequestCode.PULL_MESSAGE, ph(5, 0)))?.header).toMatchObject({ pullStatus: 'OFFSET_ILLEGAL', nextBeginOffset: 2 });
+    expect((await t.call(RequestCode.PULL_MESSAGE, ph(0, 0, 'A ||')))?.status).toBe(Status.SUBSCRIPTION_ILLEGAL);
+
+    const held = t.pending(RequestCode.PULL_MESSAGE, ph(2, 1000));
+    const held2 = t.pending(RequestCode.PULL_MESSAGE, ph(2, 500));
+    await t.clock.advance(0);
+    expect(held.reply).toBeUndefined();
+    expect(t.ctx.polling.size).toBe(2);
+    // bound of 2 reached: answered at once
+    expect((await t.call(RequestCode.PULL_MESSAGE, ph(2, 1000)))?.header).toMatchObject({ pullStatus: 'NO_NEW_MSG' });
+    await t.clock.advance(500);
+    expect(held2.reply?.header).toMatchObject({ pullStatus: 'NO_NEW_MSG', nextBeginOffset: 2 });
+    await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), batch('orders', 1));
+    await t.clock.advance(0);
+    expect(held.reply?.header).toMatchObject({ pullStatus: 'FOUND', nextBeginOffset: 3 });
+    expect(t.clock.pending).toBe(0);
+  });
+
+  it('offsets, progress, view and query', async () => {
+    const t = makeCtx();
+    await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), batch('orders', 4, { keys: ['k'] }));
+    expect((await t.call(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: 'g', topic: 'orders', queueId: 0 }))?.status).toBe(Status.QUERY_NOT_FOUND);
+    expect((await t.call(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'g' }, jsonBody({ offsets: [{ topic: 'orders', queueId: 0, offset: 1 }] })))?.status).toBe(Status.OK);
+    expect((await t.call(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'g' }, jsonBody({ nope: 1 })))?.status).toBe(Status.BAD_FRAME);
+    expect((await t.call(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: 'g', topic: 'orders', queueId: 0 }))?.header.offset).toBe(1);
+    expect((await t.call(RequestCode.GET_MAX_OFFSET, { topic: 'orders', queueId: 0 }))?.header.offset).toBe(4);
+    expect((await t.call(RequestCode.GET_MIN_OFFSET, { topic: 'orders', queueId: 0 }))?.header.offset).toBe(0);
+    expect((await t.call(RequestCode.GET_MAX_OFFSET, { topic: 'nope', queueId: 0 }))?.status).toBe(Status.TOPIC_NOT_EXIST);
+    expect((await t.call(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, { topic: 'orders', queueId: 0, timestamp: 0 }))?.header.offset).toBe(0);
+    const p = parseJsonBody<{ queues: { queueId: number; lag: number }[] }>((await t.call(RequestCode.GET_CONSUMER_STATS_FROM_SERVER, { consumerGroup: 'g' }))!);
+    expect(p.queues.map((q) => q.lag)).toEqual([3, 0, 0, 0]);
+    const v = await t.call(RequestCode.VIEW_MESSAGE_BY_ID, { msgId: 'ID2' });
+    expect(decodeMessageExtBatch(v!.body)[0]!.queueOffset).toBe(2);
+    expect((await t.call(RequestCode.VIEW_MESSAGE_BY_ID, { msgId: 'nope' }))?.status).toBe(Status.QUERY_NOT_FOUND);
+    expect(decodeMessageExtBatch((await t.call(RequestCode.QUERY_MESSAGE, { topic: 'orders', key: 'k', maxNum: 3 }))!.body)).toHaveLength(3);
+  });
+
+  it('heartbeats notify the members of a changed group, create its retry topic; expiry via scan', async () => {
+    const t = makeCtx();
+    const hb = (id: string) => t.call(RequestCode.HEART_BEAT, { clientId: id }, jsonBody({ producerGroups: [], consumers: [{ group: 'g', messageModel: 'CLUSTERING', subscriptions: { orders: '*' } }] }));
+    expect((await hb('c1'))?.status).toBe(Status.OK);
+    expect(t.ctx.topics.get('%RETRY%g')).toBeDefined();
+    await hb('c2');
+    expect(t.sent.map((s) => s.to)).toEqual(['client.c1', 'client.c1', 'client.c2']);
+    expect(t.sent[0]!.frame.code).toBe(RequestCode.NOTIFY_CONSUMER_IDS_CHANGED);
+    const list = await t.call(RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: 'g' });
+    expect(parseJsonBody<{ clientIds: string[] }>(list!).clientIds).toEqual(['c1', 'c2']);
+    t.sent.length = 0;
+    await t.call(RequestCode.UNREGISTER_CLIENT, { clientId: 'c1', consumerGroup: 'g' });
+    expect(t.sent.map((s) => s.to)).toEqual(['client.c2']);
+    expect((await t.call(RequestCode.HEART_BEAT, { clientId: 'x' }, jsonBody({ consumers: [{ group: 'bad group' }] })))?.status).toBe(Status.INVALID_ARGUMENT);
+  });
+
+  it('send-back: retry with delay, then dead letter; topic admin', async () => {
+    const t = makeCtx();
+    await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), batch('orders', 1, { tags: 'T' }));
+    const r = await t.call(RequestCode.CONSUMER_SEND_MSG_BACK, { consumerGroup: 'g', msgId: 'ID0', delayLevel: 0, maxReconsumeTimes: 2 });
+    expect(r?.header).toMatchObject({ deadLetter: false, topic: '%RETRY%g' });
+    const sched = t.store.all[1]!;
+    expect([sched.topic, sched.queueId, sched.reconsumeTimes, sched.properties?.REAL_TOPIC, sched.properties?.RETRY_TOPIC]).toEqual(['SCHEDULE_TOPIC_XXXX', 2, 1, '%RETRY%g', 'orders']);
+    expect((await t.call(RequestCode.CONSUMER_SEND_MSG_BACK, { consumerGroup: 'g', msgId: 'ID0', delayLevel: -1, maxReconsumeTimes: 2 }))?.header.topic).toBe('%DLQ%g');
+    expect((await t.call(RequestCode.CONSUMER_SEND_MSG_BACK, { consumerGroup: 'g', msgId: 'nope', delayLevel: 0, maxReconsumeTimes: 2 }))?.status).toBe(Status.QUERY_NOT_FOUND);
+
+    expect((await t.call(RequestCode.UPDATE_AND_CREATE_TOPIC, {}, jsonBody({ topicName: 'x', readQueueNums: 0, writeQueueNums: 1, perm: 6 })))?.status).toBe(Status.INVALID_ARGUMENT);
+    expect((await t.call(RequestCode.UPDATE_AND_CREATE_TOPIC, {}, jsonBody({ topicName: 'x', readQueueNums: 2, writeQueueNums: 2, perm: 6 })))?.status).toBe(Status.OK);
+    expect((await t.call(RequestCode.DELETE_TOPIC_IN_BROKER, { topic: 'x' }))?.status).toBe(Status.OK);
+    expect((await t.call(RequestCode.DELETE_TOPIC_IN_BROKER, { topic: 'x' }))?.status).toBe(Status.TOPIC_NOT_EXIST);
+  });
+});
+
+describe('broker pure rules', () => {
+  it('pullOutcome: statuses and next offsets', () => {
+    const res = (n: number, min: number, max: number, next: number) => ({ messages: new Array(n).fill({}) as MessageExt[], minOffset: min, maxOffset: max, nextOffset: next });
+    expect(pullOutcome(0, res(0, 0, 0, 0)).pullStatus).toBe('NO_NEW_MSG');
+    expect(pullOutcome(3, res(0, 0, 0, 0))).toMatchObject({ pullStatus: 'OFFSET_ILLEGAL', nextBeginOffset: 0 });
+    expect(pullOutcome(1, res(0, 5, 9, 1))).toMatchObject({ pullStatus: 'OFFSET_ILLEGAL', nextBeginOffset: 5 });
+    expect(pullOutcome(5, res(2, 5, 9, 7))).toMatchObject({ pullStatus: 'FOUND', nextBeginOffset: 7 });
+    expect(pullOutcome(5, res(0, 5, 9, 9))).toMatchObject({ pullStatus: 'NO_MATCHED_MSG', nextBeginOffset: 9 });
+    fc.assert(
+      fc.property(fc.nat(100), fc.nat(100), fc.nat(100), fc.nat(5), (a, b, off, n) => {
+        const [min, max] = a <= b ? [a, b] : [b, a];
+        const o = pullOutcome(off, res(off >= min && off < max ? n : 0, min, max, Math.min(max, off + 3)));
+        return o.nextBeginOffset >= min && o.nextBeginOffset <= max && (o.pullStatus === 'OFFSET_ILLEGAL') === (off < min || off > max);
+      }),
+    );
+  });
+
+  it('planSendBack follows RocketMQ', () => {
+    expect(planSendBack('g', 0, 0, 16, 18)).toEqual({ topic: '%RETRY%g', delayLevel: 3, reconsumeTimes: 1, deadLetter: false });
+    expect(planSendBack('g', 20, 0, 16, 18)).toMatchObject({ topic: '%DLQ%g', deadLetter: true, reconsumeTimes: 21 });
+    expect(planSendBack('g', 15, 0, 16, 18).delayLevel).toBe(18);
+    expect(planSendBack('g', 0, 5, 16, 18).delayLevel).toBe(5);
+    expect(planSendBack('g', 0, -1, 16, 18).deadLetter).toBe(true);
+  });
+
+  it('toScheduled and fromScheduled round-trip', () => {
+    const p = toPutMessage({ topic: 'orders', body: enc.encode('x'), tags: 'T', keys: ['k'], delayLevel: 3, properties: { a: 'b' } }, { queueId: 2, bornHost: 'h', bornTimestamp: 5 }, () => 'U');
+    const s = toScheduled(p, 3, 18);
+    expect([s.topic, s.queueId]).toEqual(['SCHEDULE_TOPIC_XXXX', 2]);
+    const ext: MessageExt = { msgId: 'm', topic: s.topic, queueId: s.queueId, queueOffset: 0, commitLogOffset: 0, bornTimestamp: 5, storeTimestamp: 6, reconsumeTimes: 0, bornHost: 'h', storeHost: 's', body: s.body, tags: 'T', keys: ['k'], properties: s.properties! };
+    const back = fromScheduled(ext);
+    expect([back.topic, back.queueId, back.tags, back.keys]).toEqual(['orders', 2, 'T', ['k']]);
+    expect(back.properties).toEqual({ a: 'b', UNIQ_KEY: 'U' });
+  });
+});
