@@ -1,33 +1,108 @@
 /**
- * The embedding API: start an actor system on a transport and spawn roles in it.
+ * The embedding API: start an actor system on a transport and spawn any role in it.
  *
  *   const system = await startSystem({ transport: memoryTransport() });
- *   system.inspection$.subscribe(console.log);
- *   await system.stop();
+ *   await system.spawnNameServer({ id: 'ns-1' });
+ *   await system.spawnBroker({ name: 'broker-a', namesrv: ['ns-1'], storeDir: './data/a' });
+ *   const producer = await system.spawnProducer({ group: 'orders-pg', namesrv: ['ns-1'] });
+ *   await producer.send({ topic: 'orders', tags: 'paid', body: Buffer.from('...') });
+ *   const consumer = await system.spawnConsumer({ group: 'billing', namesrv: ['ns-1'], subscribe: { orders: '*' } });
+ *   consumer.messages$.subscribe((m) => ...);
+ *   system.inspection$.subscribe(...);     // every actor's state changes
+ *   await system.stop();                    // consumers, producers, brokers, name servers, in that order
  */
 import type { Logger } from 'pino';
-import { realEnvironment, rootLogger } from './actors/runtime/environment.js';
+import type { Observable } from 'rxjs';
+import { realEnvironment, rootLogger, type Environment, type EnvironmentOptions } from './actors/runtime/environment.js';
 import { ActorSystem } from './actors/runtime/system.js';
-import type { StorageBackend } from './store/backend.js';
+import type { InspectionRecord } from './actors/runtime/inspection.js';
+import { startNameServer, type NameServer, type NameServerOptions } from './actors/namesrv/namesrv.js';
+import { startBroker, type BrokerHandle, type BrokerOptions } from './actors/broker/broker.js';
+import { startProducer, type Producer, type ProducerOptions } from './actors/producer/producer.js';
+import { startConsumer, type Consumer, type ConsumerOptions } from './actors/consumer/consumer.js';
 import { diskStorage } from './store/backends/disk.js';
 import type { TransportFactory } from './transports/transport.js';
 
 export interface SystemOptions {
   /** `memoryTransport()` or `natsTransport({ servers })`. */
   transport: TransportFactory;
-  /** Where brokers store data; the real file system by default. */
-  storage?: () => StorageBackend;
+  /**
+   * Where brokers store data; the real file system (paths relative to the working directory) by default.
+   * `(deps) => memoryStorage(deps)` keeps everything in memory (tests, demos).
+   */
+  storage?: EnvironmentOptions['storage'];
   /** Root logger; pino at LOG_LEVEL (default 'warn') otherwise. */
   logger?: Logger;
 }
 
-export async function startSystem(opts: SystemOptions): Promise<ActorSystem> {
+interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/** A running system: one Environment, the roles spawned in it, and the inspection stream of all their actors. */
+export class MqSystem {
+  private readonly roles: { rank: number; role: Stoppable }[] = [];
+  private stopping: Promise<void> | undefined;
+
+  constructor(readonly actors: ActorSystem) {}
+
+  get env(): Environment {
+    return this.actors.env;
+  }
+
+  /** Every actor's state changes, in order. */
+  get inspection$(): Observable<InspectionRecord> {
+    return this.actors.inspection$;
+  }
+
+  spawnNameServer(opts: NameServerOptions): Promise<NameServer> {
+    return this.track(0, startNameServer(this.actors, opts));
+  }
+
+  spawnBroker(opts: BrokerOptions): Promise<BrokerHandle> {
+    return this.track(1, startBroker(this.actors, opts));
+  }
+
+  spawnProducer(opts: ProducerOptions): Promise<Producer> {
+    return this.track(2, startProducer(this.actors, opts));
+  }
+
+  spawnConsumer(opts: ConsumerOptions): Promise<Consumer> {
+    return this.track(3, startConsumer(this.actors, opts));
+  }
+
+  /** Stops consumers first (they commit offsets), then producers, brokers and name servers; then the transport. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const ordered = [...this.roles].sort((a, b) => b.rank - a.rank);
+      for (const { role } of ordered) {
+        try {
+          await role.stop();
+        } catch (err) {
+          this.env.logger.error({ err }, 'a role failed to stop cleanly');
+        }
+      }
+      await this.actors.stop();
+    })();
+    return this.stopping;
+  }
+
+  private async track<T extends Stoppable>(rank: number, started: Promise<T>): Promise<T> {
+    if (this.stopping) throw new Error('the system is stopping');
+    const role = await started;
+    this.roles.push({ rank, role });
+    return role;
+  }
+}
+
+/** Starts an actor system on the real clock and randomness, with the given transport. */
+export async function startSystem(opts: SystemOptions): Promise<MqSystem> {
   const env = await realEnvironment({
     transport: opts.transport,
     storage: opts.storage ?? (() => diskStorage()),
     logger: opts.logger ?? rootLogger(),
   });
-  return new ActorSystem(env);
+  return new MqSystem(new ActorSystem(env));
 }
 
 export { ActorSystem } from './actors/runtime/system.js';
@@ -37,6 +112,11 @@ export { realEnvironment, simEnvironment, type Environment, type SimEnvironment 
 export { SimClock, RealClock, type Clock } from './actors/runtime/clock.js';
 export { SeededRandom, CryptoRandom, type RandomSource } from './actors/runtime/random.js';
 export { Status, StatusError } from './actors/protocol/status.js';
-export { memoryTransport } from './transports/memory.js';
+export type { Message, MessageExt, SendResult, MessageQueue } from './actors/protocol/message.js';
+export type { NameServer, NameServerOptions, BrokerHandle, BrokerOptions, Producer, ProducerOptions, Consumer, ConsumerOptions };
+export { memoryTransport, memoryNetwork } from './transports/memory.js';
 export { natsTransport } from './transports/nats.js';
+export { withFaults } from './transports/faults.js';
+export { memoryStorage } from './store/backends/memory.js';
+export { diskStorage } from './store/backends/disk.js';
 export type { Transport, TransportFactory } from './transports/transport.js';

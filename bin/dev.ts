@@ -1,17 +1,77 @@
-/* `mq dev`: an embedded system on the in-memory transport with a demo that prints what it does. */
+/* `mq dev`: an embedded cluster on the in-memory transport (one name server, one broker with a store
+ * directory), plus a demo producer and consumer that print what they do. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { filter } from 'rxjs';
-import { waitFor } from 'xstate';
 import { startSystem } from '../index.js';
 import { memoryTransport } from '../transports/memory.js';
-import { startPingPong } from '../scenarios/ping-pong.js';
 
-export async function runDev(opts: { rounds: number }): Promise<void> {
+export interface DevOptions {
+  /** Messages the demo producer sends. */
+  count: number;
+  /** Store directory; a fresh temporary one (removed at the end) when absent. */
+  store?: string;
+  /** Print every actor state change, not only the roles' lifecycle. */
+  verbose?: boolean;
+}
+
+const time = (ms: number): string => new Date(ms).toISOString().slice(11, 23);
+
+export async function runDev(opts: DevOptions): Promise<void> {
+  const storeDir = opts.store ?? mkdtempSync(join(tmpdir(), 'mq-dev-'));
   const system = await startSystem({ transport: memoryTransport() });
-  system.inspection$.pipe(filter((r) => r.kind === 'snapshot' && r.actorId === r.address)).subscribe((r) => {
-    console.log(`${new Date(r.time).toISOString()} ${r.address.padEnd(10)} ${String(r.event).padEnd(32)} -> ${JSON.stringify(r.state)}`);
+  system.inspection$
+    .pipe(filter((r) => r.kind === 'snapshot' && (opts.verbose === true || r.actorId === r.address)))
+    .subscribe((r) => console.log(`${time(r.time)} [state] ${r.address.padEnd(28)} ${JSON.stringify(r.state)}`));
+
+  const stopAll = async (): Promise<void> => {
+    await system.stop();
+    if (opts.store === undefined) rmSync(storeDir, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+
+  console.log(`mq dev: name server ns-1, broker broker-a (store ${storeDir}), memory transport`);
+  await system.spawnNameServer({ id: 'ns-1' });
+  const broker = await system.spawnBroker({ name: 'broker-a', namesrv: ['ns-1'], storeDir, flush: 'sync' });
+  await broker.whenServing();
+
+  const topic = 'demo-orders';
+  const producer = await system.spawnProducer({ group: 'demo-producer', namesrv: ['ns-1'] });
+  const received = new Set<number>();
+  let allIn!: () => void;
+  const done = new Promise<void>((resolve) => (allIn = resolve));
+  const consumer = await system.spawnConsumer({
+    group: 'demo-consumer',
+    namesrv: ['ns-1'],
+    subscribe: { [topic]: '*' },
+    consumeFrom: 'first',
+    rebalanceIntervalMs: 1000,
+    listener: (msgs) => {
+      for (const m of msgs) {
+        const body = Buffer.from(m.body).toString('utf8');
+        console.log(`${time(Date.now())} [consume] ${m.msgId} queue ${m.queueId}@${m.queueOffset} tags=${m.tags ?? ''} "${body}"`);
+        received.add(Number(body.split(' ')[1]));
+      }
+      if (received.size >= opts.count) allIn();
+      return 'SUCCESS';
+    },
   });
-  const { ping } = startPingPong(system, { rounds: opts.rounds, maxPauseMs: 50 });
-  const done = await waitFor(ping.actor, (s) => s.status === 'done', { timeout: 60_000 });
-  console.log(`demo finished: ${done.context.ok} pongs, ${done.context.failed} failed, last reply "${done.context.lastReply}"`);
-  await system.stop();
+
+  const started = Date.now();
+  for (let i = 0; i < opts.count; i++) {
+    const tags = i % 2 === 0 ? 'paid' : 'refunded';
+    const r = await producer.send({ topic, tags, keys: [`order-${i}`], body: Buffer.from(`order ${i} ${tags}`) });
+    console.log(`${time(Date.now())} [send]    ${r.msgId} queue ${r.queue.queueId}@${r.queueOffset} ${r.status}`);
+  }
+  const timeout = setTimeout(() => allIn(), 30_000);
+  await done;
+  clearTimeout(timeout);
+  console.log(`mq dev: sent ${opts.count}, consumed ${received.size} distinct in ${Date.now() - started} ms`);
+  await consumer.stop();
+  await stopAll();
+  if (received.size < opts.count) {
+    console.error(`mq dev: only ${received.size} of ${opts.count} messages came back`);
+    process.exitCode = 1;
+  }
 }

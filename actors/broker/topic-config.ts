@@ -1,8 +1,8 @@
 import type { StorageBackend } from '../../store/backend.js';
 import { readJsonFile, writeJsonAtomic } from '../../store/config-file.js';
-import { PERM_READ_WRITE, type DataVersion, type TopicConfig } from '../namesrv/route-table.js';
+import { PERM_INHERIT, PERM_READ_WRITE, type DataVersion, type TopicConfig } from '../namesrv/route-table.js';
 import { Status, StatusError } from '../protocol/status.js';
-import { DLQ_TOPIC_PREFIX, RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, isSystemTopic, topicProblem } from '../protocol/validation.js';
+import { AUTO_CREATE_TOPIC, DLQ_TOPIC_PREFIX, RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, isSystemTopic, topicProblem } from '../protocol/validation.js';
 
 /**
  * The broker's topic table: which topics it serves, with how many read/write queues and which permissions.
@@ -79,6 +79,20 @@ export class TopicTable {
     for (const t of initial?.topics ?? []) {
       const c = validateTopicConfig(t, true);
       this.topics.set(c.topicName, c);
+    }
+    // With auto-creation on, the broker registers the auto-create key topic: producers that find no route for
+    // a new topic send to the brokers that carry it, as RocketMQ's do; off, it must not be there.
+    if (this.autoCreate) {
+      const key: TopicConfig = {
+        topicName: AUTO_CREATE_TOPIC,
+        readQueueNums: this.defaultQueueNums,
+        writeQueueNums: this.defaultQueueNums,
+        perm: PERM_INHERIT | PERM_READ_WRITE,
+        topicSysFlag: 0,
+      };
+      this.topics.set(AUTO_CREATE_TOPIC, key);
+    } else {
+      this.topics.delete(AUTO_CREATE_TOPIC);
     }
   }
 

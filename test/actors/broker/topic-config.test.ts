@@ -28,7 +28,7 @@ describe('topic table', () => {
   });
 
   it('upserts only on change and deletes', () => {
-    const t = new TopicTable();
+    const t = new TopicTable({ autoCreate: false });
     expect(t.upsert(cfg('a'), 5)).toBe(true);
     expect(t.upsert(cfg('a'), 6)).toBe(false);
     expect(t.upsert(cfg('a', 8, PERM_READ), 7)).toBe(true);
@@ -70,5 +70,13 @@ describe('topic table', () => {
     const back = loadTopicTable(storage, '/s', {}, 0);
     expect(back.list()).toEqual(t.list());
     expect(back.dataVersion).toEqual(t.dataVersion);
+  });
+
+  it('carries the auto-create key topic only while auto-creation is on, so producers find brokers for new topics', () => {
+    const on = new TopicTable({ defaultQueueNums: 2 });
+    expect(on.get('TBW102')).toMatchObject({ writeQueueNums: 2, readQueueNums: 2 });
+    expect(on.list().map((c) => c.topicName)).toContain('TBW102');
+    const off = new TopicTable({ autoCreate: false }, { dataVersion: { timestamp: 1, counter: 1 }, topics: on.list() });
+    expect(off.get('TBW102')).toBeUndefined();
   });
 });
