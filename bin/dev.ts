@@ -21,9 +21,16 @@ const time = (ms: number): string => new Date(ms).toISOString().slice(11, 23);
 export async function runDev(opts: DevOptions): Promise<void> {
   const storeDir = opts.store ?? mkdtempSync(join(tmpdir(), 'mq-dev-'));
   const system = await startSystem({ transport: memoryTransport() });
+  // Each actor's state changes (roles' lifecycle machines; with --verbose, their child actors too).
+  const last = new Map<string, string>();
   system.inspection$
     .pipe(filter((r) => r.kind === 'snapshot' && (opts.verbose === true || r.actorId === r.address)))
-    .subscribe((r) => console.log(`${time(r.time)} [state] ${r.address.padEnd(28)} ${JSON.stringify(r.state)}`));
+    .subscribe((r) => {
+      const state = JSON.stringify(r.state ?? r.status);
+      if (last.get(r.actorId) === state) return;
+      last.set(r.actorId, state);
+      console.log(`${time(r.time)} [state]   ${r.actorId.padEnd(28)} ${state}`);
+    });
 
   const stopAll = async (): Promise<void> => {
     await system.stop();

@@ -1,4 +1,4 @@
-import type { MqSystem, SendResult } from '../../index.js';
+import type { Consumer, MqSystem, SendResult } from '../../index.js';
 import { Status } from '../../actors/protocol/status.js';
 import { FAST, Received, createTopic, eventually, memorySystem, spawnRecordingConsumer, startCluster } from './support.js';
 
@@ -18,7 +18,7 @@ describe('end to end on the memory transport', () => {
     await createTopic(system, brokers.map((b) => b.address), 'orders');
     const producers = await Promise.all([1, 2, 3].map((i) => system.spawnProducer({ group: 'pg', namesrv: ['ns-1', 'ns-2'], ...FAST.client, clientId: `p${i}` })));
     const received = new Received();
-    const consumers = [];
+    const consumers: Consumer[] = [];
     for (const c of ['c1', 'c2', 'c3']) consumers.push(await spawnRecordingConsumer(system, received, c, { group: 'billing', namesrv: ['ns-1', 'ns-2'], subscribe: { orders: '*' } }));
     // within one rebalance interval the 8 queues are shared by the 3 members
     await eventually(() => consumers.every((c) => c.assignment().filter((q) => q.topic === 'orders').length >= 2), 5_000, 'queues shared by the group');
