@@ -64,18 +64,25 @@ const f64Bytes = new Uint8Array(f64.buffer);
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
- * Output buffers: Node's pooled `Buffer.allocUnsafe` is several times faster than `new Uint8Array` for small
- * sizes. Every byte is written by the encoder, so nothing stale leaks. The result may share its ArrayBuffer
- * with other small buffers: use `byteOffset`/`length`, never `.buffer` alone.
+ * Output buffers: small frames are carved out of a shared 64 KiB slab, one `subarray` view each (creating a
+ * typed array is most of the cost of a small frame; one view per frame is the least we can do). Every byte
+ * is written by the encoder, so nothing stale leaks. A result shares its ArrayBuffer with other frames: use
+ * `byteOffset`/`length`, never `.buffer` alone. `slice()` copies, as for any Uint8Array.
  */
-const allocate: (n: number) => Uint8Array =
-  typeof Buffer === 'function' && typeof Buffer.allocUnsafe === 'function'
-    ? (n) => {
-        // A plain Uint8Array view, so that `slice()` copies (Buffer's `slice` would share memory).
-        const b = Buffer.allocUnsafe(n);
-        return new Uint8Array(b.buffer, b.byteOffset, n);
-      }
-    : (n) => new Uint8Array(n);
+const SLAB_SIZE = 64 * 1024;
+const SLAB_MAX_FRAME = 4096;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabPos = 0;
+function allocate(n: number): Uint8Array {
+  if (n > SLAB_MAX_FRAME) return new Uint8Array(n);
+  if (slabPos + n > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabPos = 0;
+  }
+  const out = slab.subarray(slabPos, slabPos + n);
+  slabPos += (n + 7) & ~7;
+  return out;
+}
 
 /** Encoded header sections of frozen header objects (they cannot change, so the bytes can be reused). */
 const frozenHeaderCache = new WeakMap<object, Uint8Array>();

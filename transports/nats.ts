@@ -1,0 +1,406 @@
+/**
+ * The NATS transport: frames (binary, see codec.ts) as NATS message data.
+ *
+ * Subjects, under a prefix (default `mq`) so several clusters can share one server:
+ * - address `A` (an actor's inbox)   -> `${prefix}.${A}`
+ * - publish/subscribe subject `S`    -> `${prefix}.pub.${S}` (NATS wildcards `*` and `>` work in subscribe)
+ * so addresses must not begin with `pub.`.
+ *
+ * Requests use NATS request/reply (the client's muxed reply inbox); replies carry kind Reply and the request's
+ * requestId; only frames of kind Request that carry a NATS reply subject get a reply path. The client reconnects forever (every ~250 ms) and re-subscribes inboxes after a reconnect.
+ * Bad data at an inbox is answered with a BAD_FRAME error frame when it has a reply subject, else dropped;
+ * both are logged and counted (`droppedFrames`).
+ */
+import { Observable, BehaviorSubject } from 'rxjs';
+import type { Logger } from 'pino';
+import {
+  connect,
+  ClosedConnectionError,
+  DrainingConnectionError,
+  RequestError,
+  TimeoutError,
+  type Msg,
+  type NatsConnection,
+} from '@nats-io/transport-node';
+import { Status } from '../actors/protocol/status.js';
+import { CodecError, decodeFrame, encodeFrame } from './codec.js';
+import { EMPTY_BODY, FrameKind, type Frame } from './frame.js';
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  TransportError,
+  type Incoming,
+  type RequestOptions,
+  type Transport,
+  type TransportDeps,
+  type TransportFactory,
+  type TransportState,
+} from './transport.js';
+
+export interface NatsTransportOptions {
+  /** One URL or several (`nats://127.0.0.1:4222`). */
+  servers: string | string[];
+  /** Subject prefix; transports with different prefixes on one server do not see each other. Default 'mq'. */
+  prefix?: string;
+  /** Connection name shown by the server's monitoring. */
+  name?: string;
+}
+
+const RECONNECT_WAIT_MS = 250;
+const CLOSE_DRAIN_MS = 2000;
+const SUBJECT_CACHE_LIMIT = 10_000;
+
+/** `natsTransport({ servers })`: connects when the environment is built. */
+export function natsTransport(opts: NatsTransportOptions): TransportFactory {
+  return async (deps: TransportDeps) => {
+    const nc = await connect({
+      servers: opts.servers,
+      name: opts.name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: RECONNECT_WAIT_MS,
+      reconnectJitter: 50,
+      waitOnFirstConnect: false,
+    });
+    return new NatsTransport(nc, opts.prefix ?? 'mq', deps.logger.child({ transport: 'nats' }));
+  };
+}
+
+export class NatsTransport implements Transport {
+  readonly kind = 'nats' as const;
+  private readonly stateSubject = new BehaviorSubject<TransportState>('connected');
+  readonly state$: Observable<TransportState> = this.stateSubject.asObservable();
+  private readonly addressSubjects = new Map<string, string>();
+  private readonly pubSubjects = new Map<string, string>();
+  private readonly pending = new Set<(err: Error) => void>();
+  private nextRequestId = 1;
+  private closing = false;
+  private lastMaxPayload: number;
+  private dropped = 0;
+
+  constructor(
+    /** The underlying connection (exposed for tests and diagnostics). */
+    readonly nc: NatsConnection,
+    readonly prefix: string,
+    private readonly logger: Logger,
+  ) {
+    this.lastMaxPayload = nc.info?.max_payload ?? 1024 * 1024;
+    void this.watchStatus();
+    void nc.closed().then(() => this.markClosed());
+  }
+
+  /** The connected server's max_payload (the last one known while disconnected). */
+  get maxPayload(): number {
+    const m = this.nc.info?.max_payload;
+    if (m !== undefined) this.lastMaxPayload = m;
+    return this.lastMaxPayload;
+  }
+
+  /** Frames that arrived undecodable (answered with BAD_FRAME or dropped). */
+  get droppedFrames(): number {
+    return this.dropped;
+  }
+
+  inbox(address: string): Observable<Incoming> {
+    const subject = this.addressSubject(address);
+    return new Observable<Incoming>((subscriber) => {
+      let sub;
+      try {
+        sub = this.nc.subscribe(subject, {
+          callback: (err, msg) => {
+            if (err) {
+              subscriber.error(this.mapError(err, `inbox ${address}`));
+              return;
+            }
+            let f: Frame;
+            try {
+              f = decodeFrame(msg.data);
+            } catch (e) {
+              this.badFrame(msg, e, `inbox ${address}`);
+              return;
+            }
+            // Only requests get a reply path; looking at msg.reply costs a string decode per message.
+            if (f.kind === FrameKind.Request && msg.reply) subscriber.next({ frame: f, reply: this.replier(msg, f) });
+            else subscriber.next({ frame: f });
+          },
+        });
+      } catch (e) {
+        subscriber.error(this.mapError(e, `inbox ${address}`));
+        return;
+      }
+      void sub.closed.then(
+        () => subscriber.complete(),
+        (e: unknown) => subscriber.error(this.mapError(e, `inbox ${address}`)),
+      );
+      return () => {
+        if (!sub.isClosed()) sub.unsubscribe();
+      };
+    });
+  }
+
+  async request(to: string, frame: Frame, opts?: RequestOptions): Promise<Frame> {
+    if (this.closing) throw new TransportError('CLOSED', `transport closed; cannot send request to ${to}`);
+    const requestId = frame.requestId !== 0 ? frame.requestId : this.newRequestId();
+    const data = this.encode({ ...frame, kind: FrameKind.Request, requestId }, to);
+    const timeout = opts?.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const subject = this.addressSubject(to);
+    return new Promise<Frame>((resolve, reject) => {
+      this.pending.add(reject);
+      let p: Promise<Msg>;
+      try {
+        p = this.nc.request(subject, data, { timeout });
+      } catch (e) {
+        this.pending.delete(reject);
+        reject(this.mapError(e, `request to ${to}`, timeout));
+        return;
+      }
+      p.then(
+        (msg) => {
+          this.pending.delete(reject);
+          try {
+            resolve(decodeFrame(msg.data));
+          } catch (e) {
+            reject(new TransportError('BAD_FRAME', `undecodable reply from ${to}: ${(e as Error).message}`));
+          }
+        },
+        (e: unknown) => {
+          this.pending.delete(reject);
+          reject(this.mapError(e, `request to ${to}`, timeout));
+        },
+      );
+    });
+  }
+
+  send(to: string, frame: Frame): void {
+    const data = this.encode(frame, to);
+    try {
+      this.nc.publish(this.addressSubject(to), data);
+    } catch (e) {
+      throw this.mapError(e, `send to ${to}`);
+    }
+  }
+
+  publish(subject: string, frame: Frame): void {
+    const data = this.encode(frame, subject);
+    try {
+      this.nc.publish(this.pubSubject(subject), data);
+    } catch (e) {
+      throw this.mapError(e, `publish on ${subject}`);
+    }
+  }
+
+  subscribe(subject: string): Observable<Frame> {
+    const natsSubject = this.pubSubject(subject);
+    return new Observable<Frame>((subscriber) => {
+      let sub;
+      try {
+        sub = this.nc.subscribe(natsSubject, {
+          callback: (err, msg) => {
+            if (err) {
+              subscriber.error(this.mapError(err, `subscription ${subject}`));
+              return;
+            }
+            let f: Frame;
+            try {
+              f = decodeFrame(msg.data);
+            } catch (e) {
+              this.badFrame(msg, e, `subscription ${subject}`);
+              return;
+            }
+            subscriber.next(f);
+          },
+        });
+      } catch (e) {
+        subscriber.error(this.mapError(e, `subscription ${subject}`));
+        return;
+      }
+      void sub.closed.then(
+        () => subscriber.complete(),
+        (e: unknown) => subscriber.error(this.mapError(e, `subscription ${subject}`)),
+      );
+      return () => {
+        if (!sub.isClosed()) sub.unsubscribe();
+      };
+    });
+  }
+
+  async flush(): Promise<void> {
+    try {
+      await this.nc.flush();
+    } catch (e) {
+      throw this.mapError(e, 'flush');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) {
+      await this.nc.closed();
+      return;
+    }
+    this.closing = true;
+    const closed = new TransportError('CLOSED', 'transport closed while waiting for a reply');
+    for (const reject of this.pending) reject(closed);
+    this.pending.clear();
+    if (!this.nc.isClosed()) {
+      let timer: NodeJS.Timeout | undefined;
+      const drained = this.nc.drain().catch(() => undefined);
+      const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), CLOSE_DRAIN_MS)));
+      const how = await Promise.race([drained, late]);
+      clearTimeout(timer);
+      if (how === 'late') await this.nc.close().catch(() => undefined);
+    }
+    await this.nc.closed();
+    this.markClosed();
+  }
+
+  // --- internals ---
+
+  private encode(frame: Frame, to: string): Uint8Array {
+    const max = this.maxPayload;
+    if (frame.body.length > max) throw this.tooLarge(frame.body.length, max, to, 'body');
+    let data: Uint8Array;
+    try {
+      data = encodeFrame(frame);
+    } catch (e) {
+      throw e instanceof CodecError ? new TransportError('BAD_FRAME', `cannot encode frame for ${to}: ${e.message}`) : e;
+    }
+    if (data.length > max) throw this.tooLarge(data.length, max, to, 'frame');
+    return data;
+  }
+
+  private tooLarge(size: number, max: number, to: string, what: string): TransportError {
+    return new TransportError('PAYLOAD_TOO_LARGE', `${what} of ${size} bytes for ${to} exceeds the server's max_payload of ${max} bytes`);
+  }
+
+  private replier(msg: Msg, request: Frame): (frame: Frame) => void {
+    let replied = false;
+    return (f: Frame) => {
+      if (replied) return;
+      replied = true;
+      const reply: Frame = { ...f, kind: FrameKind.Reply, requestId: request.requestId };
+      let data: Uint8Array;
+      try {
+        data = this.encode(reply, msg.subject);
+      } catch (e) {
+        // tell the requester at once instead of letting it time out, and the caller too
+        this.respondError(msg, request.requestId, request.code, Status.PAYLOAD_TOO_LARGE, (e as Error).message);
+        throw e;
+      }
+      try {
+        msg.respond(data);
+      } catch (e) {
+        throw this.mapError(e, `reply on ${msg.subject}`);
+      }
+    };
+  }
+
+  private respondError(msg: Msg, requestId: number, code: number, status: number, error: string): void {
+    const f: Frame = { kind: FrameKind.Reply, code, requestId, status, header: { error }, body: EMPTY_BODY };
+    try {
+      msg.respond(encodeFrame(f));
+    } catch (e) {
+      this.logger.warn({ err: e, subject: msg.subject }, 'cannot send error reply');
+    }
+  }
+
+  private badFrame(msg: Msg, e: unknown, where: string): void {
+    this.dropped++;
+    const reason = e instanceof CodecError ? e.message : String(e);
+    if (msg.reply) {
+      this.logger.warn({ subject: msg.subject, bytes: msg.data.length, reason }, `bad frame at ${where}; answered with BAD_FRAME`);
+      this.respondError(msg, 0, 0, Status.BAD_FRAME, `bad frame: ${reason}`);
+    } else {
+      this.logger.warn({ subject: msg.subject, bytes: msg.data.length, reason }, `bad frame at ${where}; dropped`);
+    }
+  }
+
+  private mapError(e: unknown, what: string, timeoutMs?: number): Error {
+    if (e instanceof TransportError) return e;
+    if (e instanceof TimeoutError) return new TransportError('TIMEOUT', `${what}: no reply within ${timeoutMs ?? '?'} ms`);
+    if (e instanceof RequestError && e.isNoResponders()) return new TransportError('NO_RESPONDERS', `${what}: nobody listens`);
+    const cause = e instanceof Error ? e.cause : undefined;
+    if (cause instanceof TimeoutError) return new TransportError('TIMEOUT', `${what}: no reply within ${timeoutMs ?? '?'} ms`);
+    if (
+      e instanceof ClosedConnectionError ||
+      e instanceof DrainingConnectionError ||
+      cause instanceof ClosedConnectionError ||
+      cause instanceof DrainingConnectionError ||
+      this.closing ||
+      this.nc.isClosed()
+    ) {
+      return new TransportError('CLOSED', `${what}: connection closed`);
+    }
+    return e instanceof Error ? e : new Error(`${what}: ${String(e)}`);
+  }
+
+  private newRequestId(): number {
+    const id = this.nextRequestId;
+    this.nextRequestId = id >= 0xffffffff ? 1 : id + 1;
+    return id;
+  }
+
+  private addressSubject(address: string): string {
+    let s = this.addressSubjects.get(address);
+    if (s === undefined) {
+      if (this.addressSubjects.size >= SUBJECT_CACHE_LIMIT) this.addressSubjects.clear();
+      s = `${this.prefix}.${address}`;
+      this.addressSubjects.set(address, s);
+    }
+    return s;
+  }
+
+  private pubSubject(subject: string): string {
+    let s = this.pubSubjects.get(subject);
+    if (s === undefined) {
+      if (this.pubSubjects.size >= SUBJECT_CACHE_LIMIT) this.pubSubjects.clear();
+      s = `${this.prefix}.pub.${subject}`;
+      this.pubSubjects.set(subject, s);
+    }
+    return s;
+  }
+
+  private async watchStatus(): Promise<void> {
+    try {
+      for await (const s of this.nc.status()) {
+        switch (s.type) {
+          case 'disconnect':
+            this.setState('disconnected');
+            break;
+          case 'reconnecting':
+            this.setState('reconnecting');
+            break;
+          case 'reconnect':
+            this.setState('connected');
+            this.logger.info({ server: s.server }, 'reconnected');
+            break;
+          case 'close':
+            this.markClosed();
+            break;
+          case 'error':
+            this.logger.warn({ err: s.error }, 'nats error');
+            break;
+          default:
+            break;
+        }
+      }
+    } catch (e) {
+      this.logger.warn({ err: e }, 'status stream failed');
+    }
+  }
+
+  private setState(s: TransportState): void {
+    if (this.stateSubject.closed || this.stateSubject.value === s || this.stateSubject.value === 'closed') return;
+    this.stateSubject.next(s);
+  }
+
+  private markClosed(): void {
+    if (this.stateSubject.closed) return;
+    const wasClosing = this.closing;
+    this.closing = true;
+    if (!wasClosing) {
+      const closed = new TransportError('CLOSED', 'connection closed while waiting for a reply');
+      for (const reject of this.pending) reject(closed);
+      this.pending.clear();
+    }
+    if (this.stateSubject.value !== 'closed') this.stateSubject.next('closed');
+    this.stateSubject.complete();
+  }
+}
