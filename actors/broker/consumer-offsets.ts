@@ -1,5 +1,5 @@
 import type { StorageBackend } from '../../store/backend.js';
-import { readJsonFile, writeJsonAtomic } from '../../store/config-file.js';
+import { ConfigError, readJsonFile, writeJsonAtomic } from '../../store/config-file.js';
 import { Status, StatusError } from '../protocol/status.js';
 
 /**
@@ -121,7 +121,18 @@ export function consumerOffsetsPath(storeDir: string): string {
 }
 
 export function loadConsumerOffsets(storage: StorageBackend, storeDir: string): ConsumerOffsets {
-  return new ConsumerOffsets(readJsonFile<ConsumerOffsetsFile>(storage, consumerOffsetsPath(storeDir)));
+  const path = consumerOffsetsPath(storeDir);
+  const file = readJsonFile<ConsumerOffsetsFile>(storage, path);
+  if (file === undefined) return new ConsumerOffsets();
+  const table: unknown = file !== null && typeof file === 'object' ? file.offsetTable : undefined;
+  if (table === null || typeof table !== 'object' || Array.isArray(table))
+    throw new ConfigError(path, 'expected { "offsetTable": { "<group>@<topic>": { "<queueId>": offset } } }');
+  for (const [key, queues] of Object.entries(table as Record<string, unknown>)) {
+    const ok = key.includes(SEP) && queues !== null && typeof queues === 'object' && !Array.isArray(queues) &&
+      Object.entries(queues as Record<string, unknown>).every(([q, o]) => /^\d+$/.test(q) && Number.isSafeInteger(o) && (o as number) >= 0);
+    if (!ok) throw new ConfigError(path, `bad offsets entry "${key}": ${JSON.stringify(queues)}`);
+  }
+  return new ConsumerOffsets(file);
 }
 
 export function saveConsumerOffsets(storage: StorageBackend, storeDir: string, offsets: ConsumerOffsets): Promise<void> {

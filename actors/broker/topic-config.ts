@@ -1,5 +1,5 @@
 import type { StorageBackend } from '../../store/backend.js';
-import { readJsonFile, writeJsonAtomic } from '../../store/config-file.js';
+import { ConfigError, readJsonFile, writeJsonAtomic } from '../../store/config-file.js';
 import { PERM_INHERIT, PERM_READ_WRITE, type DataVersion, type TopicConfig } from '../namesrv/route-table.js';
 import { Status, StatusError } from '../protocol/status.js';
 import { AUTO_CREATE_TOPIC, DLQ_TOPIC_PREFIX, RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, isSystemTopic, topicProblem } from '../protocol/validation.js';
@@ -178,8 +178,19 @@ export function topicsPath(storeDir: string): string {
 
 /** Loads topics.json (an empty table when absent); a malformed file throws (ConfigError or StatusError). */
 export function loadTopicTable(storage: StorageBackend, storeDir: string, opts: TopicTableOptions, now: number): TopicTable {
-  const file = readJsonFile<TopicsFile>(storage, topicsPath(storeDir));
-  return new TopicTable(opts, file, now);
+  const path = topicsPath(storeDir);
+  const file = readJsonFile<TopicsFile>(storage, path);
+  if (file === undefined) return new TopicTable(opts, undefined, now);
+  const shapeOk =
+    file !== null && typeof file === 'object' && Array.isArray(file.topics) &&
+    typeof file.dataVersion === 'object' && file.dataVersion !== null &&
+    Number.isFinite(file.dataVersion.timestamp) && Number.isFinite(file.dataVersion.counter);
+  if (!shapeOk) throw new ConfigError(path, 'expected { "dataVersion": { "timestamp", "counter" }, "topics": [...] }');
+  try {
+    return new TopicTable(opts, file, now);
+  } catch (err) {
+    throw new ConfigError(path, `bad topic entry: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
 }
 
 export function saveTopicTable(storage: StorageBackend, storeDir: string, table: TopicTable): Promise<void> {

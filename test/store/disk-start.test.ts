@@ -202,4 +202,19 @@ describe('start on disk: corrupt or truncated configuration files', () => {
       }
     }
   });
+
+  it('valid JSON of the wrong shape is a ConfigError naming the file too, never silently an empty table', async () => {
+    const storage = diskStorage(root);
+    const topics = `${storeDir}/config/topics.json`;
+    const offsets = `${storeDir}/config/consumerOffsets.json`;
+    for (const bad of [{ topics: 5 }, [], null, 'x', { dataVersion: { timestamp: 1, counter: 1 }, topics: [{ topicName: '../x' }] }]) {
+      await writeJsonAtomic(storage, topics, bad);
+      expect(() => loadTopicTable(storage, storeDir, {}, 0)).toThrow(ConfigError);
+      expect(() => loadTopicTable(storage, storeDir, {}, 0)).toThrow(/topics\.json/);
+    }
+    for (const bad of [[], null, { offsetTable: 3 }, { offsetTable: { 'g@T': { 0: -1 } } }, { offsetTable: { noSeparator: {} } }]) {
+      await writeJsonAtomic(storage, offsets, bad);
+      expect(() => loadConsumerOffsets(storage, storeDir)).toThrow(ConfigError);
+    }
+  });
 });

@@ -1,0 +1,95 @@
+/* What every `mq` command definition shares, without loading the system: flag parsers, errors, output. */
+import { InvalidArgumentError, type Command } from 'commander';
+
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+/** How long the CLI waits for the first NATS connection before giving up. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 2000;
+
+/** A mistake on the command line or a failure to report as one line (`mq: <message>`) with exit code 1. */
+export class CliError extends Error {
+  readonly code = 'ECLI';
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- flag parsers
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
+  return n;
+}
+
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
+  return n;
+}
+
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** `ns-1,ns-2` -> ['ns-1', 'ns-2']. */
+export function idList(value: string): string[] {
+  const ids = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (ids.length === 0) throw new InvalidArgumentError('expected one or more name server ids, e.g. ns-1,ns-2');
+  for (const id of ids) if (!ID.test(id)) throw new InvalidArgumentError(`name server id "${id}" must be 1-64 of [A-Za-z0-9_-]`);
+  return ids;
+}
+
+export function identifier(value: string): string {
+  if (!ID.test(value)) throw new InvalidArgumentError(`"${value}" must be 1-64 of [A-Za-z0-9_-]`);
+  return value;
+}
+
+/** A parser that accepts one of `choices`. */
+export function oneOf<T extends string>(...choices: T[]): (value: string) => T {
+  return (value: string) => {
+    if (!(choices as string[]).includes(value)) throw new InvalidArgumentError(`expected ${choices.join(' or ')}, got "${value}"`);
+    return value as T;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------- connection flags
+
+export interface ConnectionFlags {
+  nats: string;
+  prefix: string;
+  connectTimeout: number;
+}
+
+/** Adds `--nats`, `--prefix` and `--connect-timeout` to a command. */
+export function connectionOptions(cmd: Command): Command {
+  return cmd
+    .option('--nats <url>', 'NATS server URL', DEFAULT_NATS_URL)
+    .option('--prefix <prefix>', 'subject prefix (clusters with different prefixes do not see each other)', 'mq')
+    .option('--connect-timeout <ms>', 'how long to wait for NATS', positiveInt, DEFAULT_CONNECT_TIMEOUT_MS);
+}
+
+// ---------------------------------------------------------------------------------------------- output
+
+export function out(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+export function outJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value) + '\n');
+}
+
+/** Resolves once what was written to stdout has been handed to the OS. */
+export function flushStdout(): Promise<void> {
+  return new Promise((resolve) => process.stdout.write('', () => resolve()));
+}
+
+/** The message of any error, for one line on stderr. */
+export function errorMessage(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.split('\n')[0]!.trim() || String(err);
+}

@@ -1,0 +1,30 @@
+/* `mq namesrv` and `mq broker`: long-running roles on NATS (definitions; the work is in roles-run.ts). */
+import type { Command } from 'commander';
+import { connectionOptions, idList, identifier, nonNegativeInt, oneOf, positiveInt } from './flags.js';
+import type { BrokerFlags, NamesrvFlags } from './roles-run.js';
+
+export function registerRoles(program: Command): void {
+  connectionOptions(
+    program
+      .command('namesrv')
+      .description('run a name server on NATS until SIGINT or SIGTERM; prints "namesrv <id> ready" when serving')
+      .requiredOption('--id <id>', 'name server id (it serves at namesrv.<id>)', identifier)
+      .option('--broker-expiry <ms>', 'drop brokers not heard from for this long', positiveInt)
+      .option('--scan-interval <ms>', 'how often silent brokers are looked for', positiveInt),
+  ).action(async (f: NamesrvFlags) => (await import('./roles-run.js')).runNamesrv(f));
+
+  connectionOptions(
+    program
+      .command('broker')
+      .description('run a broker on NATS until SIGINT or SIGTERM; prints "broker <name> ready" when serving')
+      .requiredOption('--name <name>', 'broker group name (it serves at broker.<name>.<id>)', identifier)
+      .option('--broker-id <id>', '0 for the master, > 0 for a slave', nonNegativeInt, 0)
+      .option('--cluster <name>', 'cluster name', identifier, 'DefaultCluster')
+      .requiredOption('--namesrv <ids>', 'name server ids, comma separated (ns-1,ns-2)', idList)
+      .requiredOption('--store <dir>', 'store directory (one broker per directory)')
+      .option('--flush <mode>', 'sync: acknowledge after fsync; async: flush on an interval', oneOf('sync', 'async'), 'async')
+      .option('--no-auto-create', 'refuse sends to unknown topics instead of creating them')
+      .option('--register-interval <ms>', 're-registration with the name servers', positiveInt)
+      .option('--segment-size <bytes>', 'commit log segment size', positiveInt),
+  ).action(async (f: BrokerFlags) => (await import('./roles-run.js')).runBroker(f));
+}

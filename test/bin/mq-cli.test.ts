@@ -1,0 +1,170 @@
+/**
+ * The built `mq` command line against a private nats-server: flag errors, unreachable NATS, and a name
+ * server + broker + admin + produce + consume round trip, each role in its own process.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startNatsServer, type NatsServer } from '../support/nats-server.js';
+import { runMq, spawnMq, type MqProcess, type MqRun } from '../support/mq-process.js';
+
+jest.setTimeout(60_000);
+
+let nats: NatsServer;
+let storeDir: string;
+const running: MqProcess[] = [];
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  storeDir = mkdtempSync(join(tmpdir(), 'mq-cli-'));
+});
+
+afterAll(async () => {
+  await Promise.all(running.map((p) => p.stop(3000)));
+  await nats?.stop();
+  if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+});
+
+function expectOneLineError(r: MqRun, pattern: RegExp): void {
+  expect(r.code).not.toBe(0);
+  expect(r.code).not.toBeNull();
+  const lines = r.stderr.split('\n').filter((l) => l.length > 0);
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^mq: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+const BAD_FLAGS: [string[], RegExp][] = [
+  [['namesrv'], /required option '--id/],
+  [['produce', '--namesrv', 'ns-1', '--topic', 'T', '--count', 'abc'], /--count.*expected a positive integer, got "abc"/],
+  [['produce', '--namesrv', 'ns-1', '--topic', 'T', '--count', '-3'], /--count|unknown option/],
+  [['broker', '--name', 'b', '--namesrv', 'ns-1', '--store', '/nonexistent', '--flush', 'maybe'], /--flush.*expected sync or async, got "maybe"/],
+  [['broker', '--name', 'b', '--namesrv', 'ns 1', '--store', '/nonexistent'], /name server id "ns 1"/],
+  [['consume', '--namesrv', 'ns-1', '--topic', 'T'], /required option '--group/],
+  [['admin', 'message', '--namesrv', 'ns-1', '--id', 'AB', '--key', 'k'], /cannot be used with/],
+  [['admin', 'message', '--namesrv', 'ns-1'], /give --id ID, or --key KEY --topic TOPIC/],
+  [['frobnicate'], /unknown command 'frobnicate'/],
+];
+
+describe('bad flags', () => {
+  // all at once: each is a process start, checked before anything connects
+  let results: MqRun[] = [];
+  beforeAll(async () => {
+    results = await Promise.all(BAD_FLAGS.map(([args]) => runMq(args)));
+  });
+
+  it.each(BAD_FLAGS.map(([args, pattern], i) => [args.join(' '), pattern, i] as const))('mq %s fails with one line', (_args, pattern, i) => {
+    const r = results[i]!;
+    expectOneLineError(r, pattern);
+    expect(r.stdout).toBe('');
+  });
+});
+
+describe('unreachable NATS', () => {
+  it('fails fast with a clear line when nothing listens', async () => {
+    const free = await new Promise<number>((resolve) => {
+      const s = createServer();
+      s.listen(0, '127.0.0.1', () => {
+        const port = (s.address() as { port: number }).port;
+        s.close(() => resolve(port));
+      });
+    });
+    const r = await runMq(['admin', 'cluster', '--namesrv', 'ns-1', '--nats', `nats://127.0.0.1:${free}`]);
+    expectOneLineError(r, /cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+/);
+    expect(r.durationMs).toBeLessThan(5000);
+  });
+
+  it('gives up after --connect-timeout when the server never answers', async () => {
+    const sockets = new Set<Socket>();
+    const silent: Server = createServer((s) => sockets.add(s)); // accepts, never speaks NATS
+    const port = await new Promise<number>((resolve) => silent.listen(0, '127.0.0.1', () => resolve((silent.address() as { port: number }).port)));
+    try {
+      const r = await runMq(['admin', 'topic', 'list', '--namesrv', 'ns-1', '--nats', `nats://127.0.0.1:${port}`, '--connect-timeout', '500']);
+      expectOneLineError(r, /cannot connect to NATS .*(500 ms|timeout)/i);
+      expect(r.durationMs).toBeLessThan(5000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+});
+
+describe('a cluster of processes', () => {
+  const conn = (): string[] => ['--nats', nats.url];
+
+  it('runs a name server, a broker, admin commands, a producer and a consumer', async () => {
+    const ns = spawnMq(['namesrv', '--id', 'ns-1', ...conn()]);
+    running.push(ns);
+    await ns.waitForLine(/^namesrv ns-1 ready$/, 10_000);
+
+    const empty = await runMq(['admin', 'cluster', '--namesrv', 'ns-1', '--json', ...conn()]);
+    expect(empty.code).toBe(0);
+    expect(JSON.parse(empty.lines[0]!)).toEqual({ brokerAddrTable: {}, clusterAddrTable: {} });
+
+    const broker = spawnMq(['broker', '--name', 'broker-a', '--namesrv', 'ns-1', '--store', join(storeDir, 'broker-a'), '--flush', 'sync', ...conn()]);
+    running.push(broker);
+    await broker.waitForLine(/^broker broker-a ready$/, 15_000);
+
+    const cluster = await runMq(['admin', 'cluster', '--namesrv', 'ns-1', ...conn()]);
+    expect(cluster.code).toBe(0);
+    expect(cluster.stdout).toMatch(/DefaultCluster\s+broker-a\s+0\s+master\s+broker\.broker-a\.0/);
+
+    const created = await runMq(['admin', 'topic', 'create', '--topic', 'cli-orders', '--queues', '2', '--namesrv', 'ns-1', ...conn()]);
+    expect(created.stderr).toBe('');
+    expect(created.stdout).toMatch(/created topic cli-orders \(2 read \/ 2 write queues, RW\) on broker-a/);
+
+    let route: MqRun | undefined;
+    for (let i = 0; i < 20; i++) {
+      route = await runMq(['admin', 'topic', 'route', '--topic', 'cli-orders', '--namesrv', 'ns-1', '--json', ...conn()]);
+      if (route.code === 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(route!.code).toBe(0);
+    const routeBody = JSON.parse(route!.lines[0]!) as { queueDatas: { brokerName: string; writeQueueNums: number }[] };
+    expect(routeBody.queueDatas).toEqual([expect.objectContaining({ brokerName: 'broker-a', writeQueueNums: 2 })]);
+
+    const list = await runMq(['admin', 'topic', 'list', '--namesrv', 'ns-1', ...conn()]);
+    expect(list.lines).toContain('cli-orders');
+
+    const produced = await runMq(['produce', '--namesrv', 'ns-1', '--topic', 'cli-orders', '--count', '20', '--key-prefix', 'key-', '--json', ...conn()]);
+    expect(produced.stderr).toBe('');
+    expect(produced.code).toBe(0);
+    expect(produced.lines).toHaveLength(21);
+    const acks = produced.lines.slice(0, 20).map((l) => JSON.parse(l) as { msgId: string; queueId: number; queueOffset: number });
+    for (const a of acks) {
+      expect(typeof a.msgId).toBe('string');
+      expect([0, 1]).toContain(a.queueId);
+      expect(a.queueOffset).toBeGreaterThanOrEqual(0);
+    }
+    expect(new Set(acks.map((a) => a.msgId)).size).toBe(20);
+    expect(JSON.parse(produced.lines[20]!)).toEqual({ summary: expect.objectContaining({ sent: 20, acknowledged: 20, failed: 0 }) });
+
+    const consumed = await runMq(['consume', '--namesrv', 'ns-1', '--group', 'cli-group', '--topic', 'cli-orders', '--count', '20', '--timeout', '15000', '--json', ...conn()]);
+    expect(consumed.stderr).toBe('');
+    expect(consumed.code).toBe(0);
+    const msgs = consumed.lines.map((l) => JSON.parse(l) as { msgId: string; topic: string; body: string });
+    expect(msgs).toHaveLength(20);
+    expect(new Set(msgs.map((m) => m.msgId))).toEqual(new Set(acks.map((a) => a.msgId)));
+    expect(msgs.every((m) => m.topic === 'cli-orders' && /^message \d+$/.test(m.body))).toBe(true);
+
+    const byId = await runMq(['admin', 'message', '--id', acks[3]!.msgId, '--namesrv', 'ns-1', '--json', ...conn()]);
+    expect(byId.code).toBe(0);
+    expect(JSON.parse(byId.lines[0]!)).toEqual(expect.objectContaining({ msgId: acks[3]!.msgId, topic: 'cli-orders' }));
+
+    const byKey = await runMq(['admin', 'message', '--key', 'key-7', '--topic', 'cli-orders', '--namesrv', 'ns-1', '--json', ...conn()]);
+    expect(byKey.code).toBe(0);
+    expect(JSON.parse(byKey.lines[0]!)).toEqual(expect.objectContaining({ keys: ['key-7'], body: 'message 7' }));
+
+    const progress = await runMq(['admin', 'consumer', 'progress', 'cli-group', '--namesrv', 'ns-1', '--json', ...conn()]);
+    expect(progress.code).toBe(0);
+    const p = JSON.parse(progress.lines[0]!) as { queues: { topic: string; brokerOffset: number }[] };
+    expect(p.queues.filter((q) => q.topic === 'cli-orders').reduce((s, q) => s + q.brokerOffset, 0)).toBe(20);
+
+    const brokerExit = await broker.stop(8000);
+    expect(brokerExit).toEqual({ code: 0, signal: null });
+    const nsExit = await ns.stop(8000);
+    expect(nsExit).toEqual({ code: 0, signal: null });
+  });
+});

@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSystem, type Consumer, type MqSystem, type Producer, type SendResult } from '../../index.js';
+import { memoryStorage } from '../../store/backends/memory.js';
+import { natsTransport } from '../../transports/nats.js';
+import { startNatsServer, type NatsServer } from '../support/nats-server.js';
+import { spawnMq, type MqProcess } from '../support/mq-process.js';
+import { FAST, Received, createTopic, eventually, spawnRecordingConsumer } from './support.js';
+
+/**
+ * The whole flow across processes over NATS: name servers and brokers are `mq namesrv` / `mq broker`
+ * processes; producers and consumers run in this process on their own NATS connection.
+ */
+describe('end to end over NATS with name servers and brokers in their own processes', () => {
+  const prefix = 'e2e';
+  let nats: NatsServer;
+  let dir: string;
+  const procs = new Map<string, MqProcess>();
+  let system: MqSystem;
+
+  const natsFlags = () => ['--nats', nats.url, '--prefix', prefix];
+  async function startNamesrv(id: string) {
+    const p = spawnMq(['namesrv', '--id', id, '--broker-expiry', '3000', '--scan-interval', '500', ...natsFlags()]);
+    procs.set(id, p);
+    await p.waitForLine(new RegExp(`namesrv ${id} ready`), 15_000);
+  }
+  async function startBroker(name: string) {
+    const p = spawnMq(['broker', '--name', name, '--namesrv', 'ns-1,ns-2', '--store', join(dir, name), '--flush', 'sync', '--register-interval', '500', ...natsFlags()]);
+    procs.set(name, p);
+    await p.waitForLine(new RegExp(`broker ${name} ready`), 15_000);
+  }
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    dir = mkdtempSync(join(tmpdir(), 'mq-e2e-'));
+    await Promise.all([startNamesrv('ns-1'), startNamesrv('ns-2')]);
+    await Promise.all([startBroker('broker-a'), startBroker('broker-b')]);
+    system = await startSystem({ transport: natsTransport({ servers: nats.url, prefix }), storage: (deps) => memoryStorage(deps) });
+  }, 60_000);
+
+  afterAll(async () => {
+    await system?.stop();
+    for (const p of procs.values()) await p.stop().catch(() => undefined);
+    await nats?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  const namesrv = ['ns-1', 'ns-2'];
+  const producerOpts = (i: number) => ({ group: 'pg', namesrv, ...FAST.client, clientId: `nats-p${i}`, sendTimeoutMs: 1000 });
+
+  async function sendAll(producers: Producer[], topic: string, perProducer: number, tag: string): Promise<SendResult[]> {
+    const acked: SendResult[] = [];
+    await Promise.all(
+      producers.map(async (p, i) => {
+        for (let n = 0; n < perProducer; n++) acked.push(await p.send({ topic, tags: tag, body: Buffer.from(`${tag}-p${i}-${n}`) }));
+      }),
+    );
+    return acked;
+  }
+
+  it('delivers every acknowledged message exactly once to a group of 3 consumers fed by 3 producers', async () => {
+    await createTopic(system, ['broker.broker-a.0', 'broker.broker-b.0'], 'nats-orders');
+    const producers = await Promise.all([1, 2, 3].map((i) => system.spawnProducer(producerOpts(i))));
+    const received = new Received();
+    const consumers: Consumer[] = [];
+    for (const c of ['n1', 'n2', 'n3']) consumers.push(await spawnRecordingConsumer(system, received, c, { group: 'nats-billing', namesrv, subscribe: { 'nats-orders': '*' } }));
+    await eventually(() => consumers.every((c) => c.assignment().filter((q) => q.topic === 'nats-orders').length >= 2), 10_000, 'queues shared by the group');
+    const acked = await sendAll(producers, 'nats-orders', 100, 'flow');
+    expect(new Set(acked.map((r) => r.queue.brokerName))).toEqual(new Set(['broker-a', 'broker-b']));
+    await eventually(() => received.all().length >= 300, 20_000, '300 messages');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(received.bodies().length).toBe(300);
+    expect(new Set(received.bodies()).size).toBe(300);
+    expect([...received.byConsumer.values()].filter((l) => l.length > 0).length).toBe(3);
+    for (const c of consumers) await c.stop();
+    for (const p of producers) await p.stop();
+  }, 60_000);
+
+  it('survives a broker killed mid-run and a name server killed: nothing acknowledged is lost', async () => {
+    await createTopic(system, ['broker.broker-a.0', 'broker.broker-b.0'], 'nats-payments');
+    const producers = await Promise.all([4, 5].map((i) => system.spawnProducer(producerOpts(i))));
+    const received = new Received();
+    const consumer = await spawnRecordingConsumer(system, received, 'k1', { group: 'nats-ledger', namesrv, subscribe: { 'nats-payments': '*' } });
+    const before = await sendAll(producers, 'nats-payments', 50, 'before');
+
+    procs.get('broker-b')!.kill('SIGKILL');
+    await procs.get('broker-b')!.waitForExit(5_000);
+    // producers route around the dead broker: every send still succeeds (retries go to broker-a)
+    const during = await sendAll(producers, 'nats-payments', 50, 'during');
+    expect(during.filter((r) => r.queue.brokerName === 'broker-a').length).toBeGreaterThan(50);
+
+    // one name server goes away too; clients carry on with the other
+    procs.get('ns-1')!.kill('SIGKILL');
+    const late = await system.spawnProducer(producerOpts(6));
+    const after = await sendAll([late], 'nats-payments', 20, 'after');
+
+    await startBroker('broker-b'); // same store directory: its acknowledged messages come back
+    const acked = [...before, ...during, ...after];
+    const want = new Set(acked.map((r) => r.msgId));
+    const got = () => new Set(received.all().map((m) => m.msgId));
+    await eventually(() => [...want].every((id) => got().has(id)), 30_000, `all ${want.size} acknowledged messages consumed`);
+    await consumer.stop();
+    for (const p of [...producers, late]) await p.stop();
+  }, 90_000);
+});
