@@ -159,6 +159,9 @@ function resolveOptions(opts: ConsumerOptions): Resolved {
 export async function startConsumer(system: ActorSystem, opts: ConsumerOptions): Promise<Consumer> {
   const o = resolveOptions(opts);
   const clientId = opts.clientId ?? newClientId('consumer', system.env.random);
+  // two members with one client id would compute the same share and read the same queues
+  if (system.addresses().includes(clientAddress(clientId)))
+    throw new StatusError(Status.INVALID_ARGUMENT, `client id "${clientId}" is already used by another client in this system; give each consumer its own clientId`);
   let impl!: ConsumerImpl;
   let ready!: () => void;
   const built = new Promise<void>((resolve) => (ready = resolve));

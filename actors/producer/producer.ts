@@ -35,6 +35,12 @@ export interface ProducerOptions {
   routeRefreshMs?: number;
   /** Heartbeat interval to every broker of the routes in use. Default 30000 ms. */
   heartbeatIntervalMs?: number;
+  /**
+   * Most sends (`send`, `sendBatch`, `sendOneway`) in flight at once, not yet answered. Past it a send is
+   * refused at once with StatusError(SYSTEM_BUSY) instead of being queued in memory without limit (back
+   * pressure: wait for earlier sends, then retry). Default 10000.
+   */
+  maxInflightSends?: number;
 }
 
 export interface Producer {
@@ -55,9 +61,18 @@ export interface Producer {
 }
 
 const KiB = 1024;
+export const DEFAULT_MAX_INFLIGHT_SENDS = 10_000;
+
+/** Hooks for producers built on this one (the transactional producer): frames it serves, its parts. */
+export interface ProducerExtras {
+  /** Sees every frame at the producer's address first; returns true when it handled it. */
+  onFrame?: (frame: Frame, reply?: (f: Frame) => void) => boolean;
+  /** Called once with the producer's client and send path, before startProducer resolves. */
+  onParts?: (parts: { client: ClientInstance; path: SendPath }) => void;
+}
 
 /** Hosts a producer in `system` and starts it. */
-export async function startProducer(system: ActorSystem, opts: ProducerOptions): Promise<Producer> {
+export async function startProducer(system: ActorSystem, opts: ProducerOptions, extras: ProducerExtras = {}): Promise<Producer> {
   validateGroup(opts.group);
   const o = {
     sendTimeoutMs: positive(opts.sendTimeoutMs, 3000, 'sendTimeoutMs'),
@@ -67,6 +82,7 @@ export async function startProducer(system: ActorSystem, opts: ProducerOptions):
     batchMaxBytes: positive(opts.batchMaxBytes, 256 * KiB, 'batchMaxBytes'),
     routeRefreshMs: positive(opts.routeRefreshMs, 30000, 'routeRefreshMs'),
     heartbeatIntervalMs: positive(opts.heartbeatIntervalMs, 30000, 'heartbeatIntervalMs'),
+    maxInflightSends: positive(opts.maxInflightSends, DEFAULT_MAX_INFLIGHT_SENDS, 'maxInflightSends'),
   };
   const clientId = opts.clientId ?? newClientId('producer', system.env.random);
   let stopping = false;
@@ -83,6 +99,7 @@ export async function startProducer(system: ActorSystem, opts: ProducerOptions):
       else if (task === 'heartbeat') void impl.client.heartbeat();
     },
     onFrame: (frame: Frame, reply) => {
+      if (extras.onFrame?.(frame, reply)) return;
       if (reply) replyError({ frame, reply }, Status.REQUEST_CODE_NOT_SUPPORTED, `producer ${clientId} does not handle code ${frame.code}`);
     },
     drain: async () => {
@@ -98,6 +115,7 @@ export async function startProducer(system: ActorSystem, opts: ProducerOptions):
   });
   impl = new ProducerImpl(host, clientId, opts.group, opts.namesrv, o, () => stopping);
   ready();
+  extras.onParts?.({ client: impl.client, path: impl.path });
   const state = await waitForState(host.actor, (v) => v === 'running');
   if (state !== 'running') {
     system.unhost(host.address);
@@ -130,7 +148,7 @@ class ProducerImpl {
     readonly clientId: string,
     readonly group: string,
     namesrv: string[],
-    private readonly o: { sendTimeoutMs: number; retries: number; maxMessageBytes: number; lingerMs: number; batchMaxBytes: number },
+    private readonly o: { sendTimeoutMs: number; retries: number; maxMessageBytes: number; lingerMs: number; batchMaxBytes: number; maxInflightSends: number },
     private readonly isStopping: () => boolean,
   ) {
     this.client = new ClientInstance(host.io, { clientId, namesrv, requestTimeoutMs: o.sendTimeoutMs });
@@ -142,6 +160,11 @@ class ProducerImpl {
 
   private checkRunning(): void {
     if (this.isStopping()) throw new StatusError(Status.SERVICE_NOT_AVAILABLE, `producer ${this.clientId} is stopping or stopped`);
+    if (this.inflight.size >= this.o.maxInflightSends)
+      throw new StatusError(
+        Status.SYSTEM_BUSY,
+        `producer ${this.clientId} has ${this.inflight.size} sends in flight (maxInflightSends ${this.o.maxInflightSends}); wait for earlier sends to finish and retry`,
+      );
   }
 
   private track<T>(p: Promise<T>): Promise<T> {

@@ -1,4 +1,4 @@
-import { startSystem, type MqSystem, type Consumer, type ConsumerOptions, type MessageExt } from '../../index.js';
+import { startSystem, type MqSystem, type Consumer, type ConsumerOptions, type MessageExt, type Producer } from '../../index.js';
 import { memoryStorage } from '../../store/backends/memory.js';
 import { jsonBody, expectOk, request } from '../../actors/protocol/replies.js';
 import { RequestCode } from '../../actors/protocol/request-codes.js';
@@ -74,3 +74,38 @@ export async function createTopic(system: MqSystem, brokerAddresses: string[], t
     expectOk(await system.env.transport.request(addr, request(RequestCode.UPDATE_AND_CREATE_TOPIC, {}, body)), `create ${topic} on ${addr}`);
   }
 }
+
+/** Sends `topic` messages `prefix-0`, `prefix-1`, ... one after another until `stop()` is called; returns the acknowledged bodies. */
+export function produceContinuously(producer: Producer, topic: string, prefix: string, pauseMs = 5): { acked: string[]; failed: unknown[]; stop(): Promise<void> } {
+  const acked: string[] = [];
+  const failed: unknown[] = [];
+  let running = true;
+  const loop = (async () => {
+    for (let n = 0; running; n++) {
+      const body = `${prefix}-${n}`;
+      try {
+        await producer.send({ topic, body: Buffer.from(body) });
+        acked.push(body);
+      } catch (err) {
+        failed.push(err);
+      }
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
+  })();
+  return {
+    acked,
+    failed,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/** How many bodies arrived more than once, and how many extra copies there were. */
+export function duplicates(bodies: readonly string[]): { distinct: number; extra: number } {
+  const distinct = new Set(bodies).size;
+  return { distinct, extra: bodies.length - distinct };
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
