@@ -112,7 +112,14 @@ function coreOneWay(pub: NatsConnection, sub: NatsConnection, subject: string, s
   return {
     send: () => pub.publish(subject, payload),
     listen: async (onReceive) => {
-      const s = sub.subscribe(subject, { callback: onReceive });
+      // A consumer reads what it receives: the baseline takes each message's payload, as ours decodes it.
+      let bytes = 0;
+      const s = sub.subscribe(subject, {
+        callback: (_e, m) => {
+          bytes += m.data.length;
+          onReceive();
+        },
+      });
       await sub.flush();
       return () => s.unsubscribe();
     },

@@ -27,7 +27,7 @@
  *
  * Header entries whose value is `undefined` (possible at runtime through optional properties) are skipped.
  */
-import { FrameKind, type Frame, type Header, type HeaderValue } from './frame.js';
+import { EMPTY_HEADER, FrameKind, type Frame, type Header, type HeaderValue } from './frame.js';
 
 export class CodecError extends Error {
   readonly code = 'BAD_FRAME' as const;
@@ -332,7 +332,8 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   const status = (bytes[9]! << 8) | bytes[10]!;
   const count = (bytes[11]! << 8) | bytes[12]!;
   let pos = FIXED_HEAD;
-  const header: Record<string, HeaderValue> = {};
+  // No entries (most data-path frames): share the frozen empty header instead of allocating one.
+  const header = (count === 0 ? EMPTY_HEADER : {}) as Record<string, HeaderValue>;
   for (let n = 0; n < count; n++) {
     if (pos + 2 > end) throw new CodecError(`truncated header entry ${n}`);
     const klen = (bytes[pos]! << 8) | bytes[pos + 1]!;
