@@ -39,11 +39,27 @@ export function clientMessageProblem(m: Message, rules: MessageRules): [number, 
   return messageProblem(m, rules);
 }
 
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).toUpperCase().padStart(2, '0'));
+
+function hex(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!];
+  return s;
+}
+
 /** A 32-hex-digit unique key, as RocketMQ's client-side message id. */
 export function newUniqKey(random: RandomSource): string {
-  let s = '';
-  for (const b of random.bytes(16)) s += (b < 16 ? '0' : '') + b.toString(16);
-  return s.toUpperCase();
+  return hex(random.bytes(16));
+}
+
+/**
+ * Unique keys for one batch, 32 hex digits each: 96 random bits drawn once, then a 32-bit counter, so a batch
+ * costs one draw of randomness instead of one per message.
+ */
+export function uniqKeySource(random: RandomSource): () => string {
+  const prefix = hex(random.bytes(12));
+  let n = 0;
+  return () => prefix + (n++ >>> 0).toString(16).toUpperCase().padStart(8, '0');
 }
 
 export interface BornInfo {

@@ -9,9 +9,15 @@ import type { StoreGetRequest, StoreGetResult, StorePort } from './store-port.js
 
 /** A stored message as a consumer sees it (TAGS and KEYS live in their own fields, not in properties). */
 export function toMessageExt(m: StoredMessage): MessageExt {
-  const properties = { ...m.properties };
-  delete properties[PROP_TAGS];
-  delete properties[PROP_KEYS];
+  // one pass, no copy-then-delete (delete turns the object into a slow dictionary)
+  let properties: Record<string, string> | undefined;
+  const src = m.properties;
+  for (const k in src) {
+    if (k === PROP_TAGS || k === PROP_KEYS || !Object.prototype.hasOwnProperty.call(src, k)) continue;
+    properties ??= {};
+    if (k === '__proto__') Object.defineProperty(properties, k, { value: src[k], enumerable: true, writable: true, configurable: true });
+    else properties[k] = src[k]!;
+  }
   const out: MessageExt = {
     msgId: m.msgId,
     topic: m.topic,
@@ -27,7 +33,7 @@ export function toMessageExt(m: StoredMessage): MessageExt {
   };
   if (m.tags !== undefined) out.tags = m.tags;
   if (m.keys.length > 0) out.keys = m.keys;
-  if (Object.keys(properties).length > 0) out.properties = properties;
+  if (properties !== undefined) out.properties = properties;
   return out;
 }
 

@@ -1,0 +1,450 @@
+/*
+ * End-to-end benchmark: produce and consume throughput of 100-byte and 1 KiB messages through one broker with
+ * async flush (on the real disk, in a temp dir), and end-to-end latency at half the peak produce rate:
+ *  - over the memory transport, name server, broker, producer and consumer in this process;
+ *  - over NATS, with the name server and the broker (the `mq` command), the producer and the consumer each in
+ *    its own process (bench/e2e-procs/client.ts);
+ *  - beside NATS JetStream on the same nats-server, measured in this run: a file-backed stream, async publish
+ *    with the same number of messages in flight as our producer keeps, a pull consumer, and the p99 of a sync
+ *    publish next to the p99 of an unbatched sync send.
+ * Produce throughput: acknowledged messages per second. Consume throughput: messages from the first offset of
+ * a full queue set, first to last arrival. Latency: the body carries the send time; the consumer subtracts it.
+ * Options: --ms=N (time per produce phase, default 3000); --prof=DIR writes a CPU profile of every child
+ * process (name server, broker, producers, consumers) into DIR; --only=memory|nats runs one half.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, StorageType, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { startSystem, type MqSystem } from '../index.js';
+import { brokerAddress, namesrvAddress } from '../actors/protocol/commands.js';
+import { expectOk, jsonBody, parseJsonBody, request } from '../actors/protocol/replies.js';
+import { RequestCode } from '../actors/protocol/request-codes.js';
+import { Status } from '../actors/protocol/status.js';
+import { PERM_READ_WRITE, type TopicRoute } from '../actors/namesrv/route-table.js';
+import { RealClock } from '../actors/runtime/clock.js';
+import { rootLogger } from '../actors/runtime/environment.js';
+import { CryptoRandom } from '../actors/runtime/random.js';
+import type { Transport } from '../transports/transport.js';
+import { memoryTransport } from '../transports/memory.js';
+import { natsTransport } from '../transports/nats.js';
+import { atLeast, atMost, percentile, round, type Bench, type BenchContext, type Goal } from './harness.js';
+import { startNatsServer, type NatsServer } from './nats-server.js';
+import { consume, produce, type ConsumeResult, type ConsumeSpec, type ProduceResult, type ProduceSpec } from './e2e-procs/workload.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const MQ_BIN = join(here, '..', 'bin', 'mq.js');
+const CLIENT = join(here, 'e2e-procs', 'client.js');
+const SIZES = [100, 1024] as const;
+const QUEUES = 8;
+/** Messages per sendBatch. */
+const BATCH = 256;
+/** sendBatch calls in flight: BATCH * IN_FLIGHT messages in flight (the JetStream peer gets the same). */
+const IN_FLIGHT = 8;
+const MSGS_IN_FLIGHT = BATCH * IN_FLIGHT;
+const SYNC_SENDS = 2000;
+const BROKER = 'e2e-broker';
+const NAMESRV = 'ns-1';
+const nowMs = (): number => performance.now();
+
+// ------------------------------------------------------------------------------------------- processes
+
+const children = new Set<ChildProcess>();
+/** Node flags for every child (the --prof option). */
+let childFlags: string[] = [];
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** A child process speaking one JSON object (or a `... ready` line) per stdout line. */
+class Child {
+  readonly proc: ChildProcess;
+  private readonly lines: string[] = [];
+  private waiters: (() => void)[] = [];
+  private exited = false;
+  private stderr = '';
+
+  constructor(readonly name: string, args: string[]) {
+    this.proc = spawn(process.execPath, [...childFlags, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' } });
+    children.add(this.proc);
+    createInterface({ input: this.proc.stdout! }).on('line', (l) => {
+      this.lines.push(l);
+      this.wake();
+    });
+    this.proc.stderr!.setEncoding('utf8');
+    this.proc.stderr!.on('data', (d: string) => (this.stderr = (this.stderr + d).slice(-4000)));
+    this.proc.once('exit', () => {
+      this.exited = true;
+      children.delete(this.proc);
+      this.wake();
+    });
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** The first line (consumed) that `accept` takes, within `ms`. */
+  async line<T>(accept: (line: string) => T | undefined, ms: number, what: string): Promise<T> {
+    const deadline = nowMs() + ms;
+    for (;;) {
+      while (this.lines.length > 0) {
+        const got = accept(this.lines.shift()!);
+        if (got !== undefined) return got;
+      }
+      if (this.exited) throw new Error(`${this.name} exited before ${what}: ${this.stderr.trim().slice(-1500)}`);
+      const left = deadline - nowMs();
+      if (left <= 0) throw new Error(`${this.name}: no ${what} within ${ms} ms: ${this.stderr.trim().slice(-1500)}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  json<T>(key: string, ms: number): Promise<T> {
+    return this.line((l) => {
+      if (!l.startsWith('{')) return undefined;
+      const o = JSON.parse(l) as Record<string, unknown>;
+      return key in o ? (o[key] as T) : undefined;
+    }, ms, `"${key}"`);
+  }
+
+  tell(line: string): void {
+    this.proc.stdin!.write(line + '\n');
+  }
+
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    this.proc.kill('SIGTERM');
+    const gone = await Promise.race([new Promise<boolean>((r) => this.proc.once('exit', () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+    if (!gone) this.proc.kill('SIGKILL');
+  }
+}
+
+// ------------------------------------------------------------------------------------------- JetStream
+
+interface JsFigures {
+  asyncPublish: Record<number, { perSecond: number; messages: number }>;
+  consume: Record<number, { perSecond: number; messages: number }>;
+  syncPublishP50Ms: number;
+  syncPublishP99Ms: number;
+}
+
+async function jetStreamPeer(url: string, ms: number, progress: (m: string) => void): Promise<JsFigures> {
+  const nc: NatsConnection = await connect({ servers: url, name: 'e2e-jetstream' });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    const out: JsFigures = { asyncPublish: {}, consume: {}, syncPublishP50Ms: NaN, syncPublishP99Ms: NaN };
+    for (const size of SIZES) {
+      const stream = `E2E${size}`;
+      const subject = `e2e.js.${size}`;
+      await jsm.streams.add({ name: stream, subjects: [subject], storage: StorageType.File });
+      const body = new Uint8Array(size).fill(7);
+      // async publish with MSGS_IN_FLIGHT in flight
+      let inFlight = 0;
+      let acked = 0;
+      let counted = 0;
+      let failed: unknown;
+      let room: (() => void) | undefined;
+      const t0 = nowMs();
+      const from = t0 + 300;
+      const until = from + ms;
+      let last = from;
+      while (nowMs() < until && failed === undefined) {
+        while (inFlight < MSGS_IN_FLIGHT) {
+          inFlight++;
+          js.publish(subject, body).then(
+            () => {
+              inFlight--;
+              acked++;
+              const t = nowMs();
+              if (t >= from) {
+                counted++;
+                last = t;
+              }
+              if (inFlight < MSGS_IN_FLIGHT / 2 && room) {
+                const r = room;
+                room = undefined;
+                r();
+              }
+            },
+            (err: unknown) => {
+              inFlight--;
+              failed ??= err;
+            },
+          );
+        }
+        await new Promise<void>((r) => (room = r));
+      }
+      while (inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+      if (failed !== undefined) throw failed;
+      const pubSeconds = Math.max(1e-3, (last - from) / 1000);
+      out.asyncPublish[size] = { perSecond: counted / pubSeconds, messages: counted };
+      progress(`JetStream ${size} B async publish: ${Math.round(counted / pubSeconds)} msgs/s`);
+      // pull consumer from the start of the stream
+      await jsm.consumers.add(stream, { durable_name: 'e2e', ack_policy: AckPolicy.None, deliver_policy: DeliverPolicy.All });
+      const c = await js.consumers.get(stream, 'e2e');
+      const iter = await c.consume({ max_messages: 4096 });
+      let got = 0;
+      let first = 0;
+      let lastAt = 0;
+      const deadline = setTimeout(() => void iter.stop(), 30_000);
+      for await (const m of iter) {
+        void m;
+        const t = nowMs();
+        if (got === 0) first = t;
+        got++;
+        lastAt = t;
+        if (got >= acked) break;
+      }
+      clearTimeout(deadline);
+      await iter.close().catch(() => undefined);
+      const cs = Math.max(1e-3, (lastAt - first) / 1000);
+      out.consume[size] = { perSecond: got / cs, messages: got };
+      progress(`JetStream ${size} B pull consume: ${Math.round(got / cs)} msgs/s`);
+      if (size === 100) {
+        const lat: number[] = [];
+        for (let i = 0; i < 200 + SYNC_SENDS; i++) {
+          const s = nowMs();
+          await js.publish(subject, body);
+          if (i >= 200) lat.push(nowMs() - s);
+        }
+        out.syncPublishP50Ms = percentile(lat, 50);
+        out.syncPublishP99Ms = percentile(lat, 99);
+        progress(`JetStream sync publish p99 ${out.syncPublishP99Ms.toFixed(3)} ms`);
+      }
+      await jsm.streams.delete(stream);
+    }
+    return out;
+  } finally {
+    await nc.close();
+  }
+}
+
+// ------------------------------------------------------------------------------------------- shared steps
+
+async function createTopic(transport: Transport, topic: string): Promise<void> {
+  const body = jsonBody({ topicName: topic, readQueueNums: QUEUES, writeQueueNums: QUEUES, perm: PERM_READ_WRITE, topicSysFlag: 0 });
+  expectOk(await transport.request(brokerAddress(BROKER, 0), request(RequestCode.UPDATE_AND_CREATE_TOPIC, {}, body), { timeoutMs: 5000 }), `create ${topic}`);
+  // the broker tells the name server in the background: wait until the route shows every queue
+  const deadline = nowMs() + 10_000;
+  while (nowMs() < deadline) {
+    const reply = await transport.request(namesrvAddress(NAMESRV), request(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic }), { timeoutMs: 3000 });
+    if (reply.status === Status.OK) {
+      const route = parseJsonBody<TopicRoute>(reply);
+      if (route.queueDatas.some((q) => q.writeQueueNums === QUEUES)) return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the name server does not show topic ${topic} with ${QUEUES} queues`);
+}
+
+function throughputSpec(topic: string, size: number, ms: number): ProduceSpec {
+  return { mode: 'throughput', topic, size, ms, warmupMs: 300, batch: BATCH, inFlight: IN_FLIGHT };
+}
+
+function drainSpec(topic: string, expect: number): ConsumeSpec {
+  return { mode: 'drain', topic, group: `e2e-drain-${topic}`, expect, timeoutMs: 60_000 };
+}
+
+interface Flow {
+  produce: Record<number, ProduceResult>;
+  consume: Record<number, ConsumeResult>;
+  latency?: { rate: number; produced: ProduceResult; consumed: ConsumeResult };
+  syncSend?: ProduceResult;
+}
+
+// ------------------------------------------------------------------------------------------- memory
+
+async function memoryFlow(ms: number, progress: (m: string) => void): Promise<Flow> {
+  const dir = mkdtempSync(join(tmpdir(), 'actormq-e2e-mem-'));
+  let system: MqSystem | undefined;
+  try {
+    system = await startSystem({ transport: memoryTransport(), logger: rootLogger('warn') });
+    await system.spawnNameServer({ id: NAMESRV });
+    const broker = await system.spawnBroker({ name: BROKER, namesrv: [NAMESRV], storeDir: join(dir, 'broker'), flush: 'async' });
+    await broker.whenServing();
+    const producer = await system.spawnProducer({ group: 'e2e-pg', namesrv: [NAMESRV], batchMaxBytes: 1024 * 1024 });
+    const flow: Flow = { produce: {}, consume: {} };
+    for (const size of SIZES) {
+      const topic = `e2e-mem-${size}`;
+      await createTopic(system.env.transport, topic);
+      await producer.queues(topic);
+      const p = await produce(producer, throughputSpec(topic, size, ms));
+      flow.produce[size] = p;
+      progress(`memory ${size} B produce: ${Math.round(p.perSecond)} msgs/s`);
+      // every message sent, warm-up included, is in the topic
+      const total = Number((await brokerMaxOffsets(system.env.transport, topic)).reduce((a, b) => a + b, 0));
+      const run = await consume(system.actors, [NAMESRV], drainSpec(topic, total));
+      await run.done;
+      const c = await run.finish();
+      flow.consume[size] = c;
+      progress(`memory ${size} B consume: ${Math.round(c.perSecond)} msgs/s (${c.messages}/${total})`);
+    }
+    // latency at half the 100-byte peak
+    const topic = 'e2e-mem-lat';
+    await createTopic(system.env.transport, topic);
+    await producer.queues(topic);
+    const rate = Math.max(1000, Math.round(flow.produce[100]!.perSecond / 2));
+    const run = await consume(system.actors, [NAMESRV], { mode: 'latency', topic, group: 'e2e-lat' });
+    const produced = await produce(producer, { mode: 'rate', topic, size: 100, ms: Math.min(ms, 3000), rate, batch: BATCH, inFlight: IN_FLIGHT * 4 });
+    await new Promise((r) => setTimeout(r, 300));
+    const consumed = await run.finish();
+    flow.latency = { rate, produced, consumed };
+    progress(`memory latency at ${rate}/s: p50 ${consumed.p50Ms?.toFixed(2)} ms, p99 ${consumed.p99Ms?.toFixed(2)} ms`);
+    flow.syncSend = await produce(producer, { mode: 'sync', topic, size: 100, count: SYNC_SENDS, warmup: 200 });
+    return flow;
+  } finally {
+    await system?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The max offset of every queue of a topic on the broker. */
+async function brokerMaxOffsets(transport: Transport, topic: string): Promise<number[]> {
+  const out: number[] = [];
+  for (let q = 0; q < QUEUES; q++) {
+    const r = await transport.request(brokerAddress(BROKER, 0), request(RequestCode.GET_MAX_OFFSET, { topic, queueId: q }), { timeoutMs: 3000 });
+    out.push(Number(r.header.offset ?? 0));
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------- NATS
+
+async function natsFlow(server: NatsServer, ms: number, progress: (m: string) => void): Promise<Flow> {
+  const dir = mkdtempSync(join(tmpdir(), 'actormq-e2e-nats-'));
+  const prefix = `e2e${process.pid}`;
+  const conn = ['--nats', server.url, '--prefix', prefix];
+  const started: Child[] = [];
+  const child = (name: string, args: string[]): Child => {
+    const c = new Child(name, args);
+    started.push(c);
+    return c;
+  };
+  const clientArgs = (role: string, spec: ProduceSpec | ConsumeSpec): string[] => [CLIENT, role, JSON.stringify({ nats: server.url, prefix, namesrv: [NAMESRV], spec })];
+  const logger = rootLogger('warn');
+  const transport = await natsTransport({ servers: server.url, prefix, name: 'e2e-bench' })({ clock: new RealClock(), random: new CryptoRandom(), logger });
+  try {
+    const ns = child('namesrv', [MQ_BIN, 'namesrv', '--id', NAMESRV, ...conn]);
+    await ns.line((l) => (/ready/.test(l) ? true : undefined), 20_000, 'namesrv ready');
+    const broker = child('broker', [MQ_BIN, 'broker', '--name', BROKER, '--namesrv', NAMESRV, '--store', join(dir, 'broker'), '--flush', 'async', ...conn]);
+    await broker.line((l) => (/ready/.test(l) ? true : undefined), 30_000, 'broker ready');
+    const flow: Flow = { produce: {}, consume: {} };
+    const runProducer = async (spec: ProduceSpec): Promise<ProduceResult> => {
+      const p = child(`producer-${spec.mode}`, clientArgs('producer', spec));
+      await p.json('ready', 30_000);
+      p.tell('go');
+      const r = await p.json<ProduceResult>('result', (spec.ms ?? 0) + 60_000);
+      await p.stop();
+      return r;
+    };
+    for (const size of SIZES) {
+      const topic = `e2e-nats-${size}`;
+      await createTopic(transport, topic);
+      const p = await runProducer(throughputSpec(topic, size, ms));
+      flow.produce[size] = p;
+      progress(`nats ${size} B produce: ${Math.round(p.perSecond)} msgs/s`);
+      const total = (await brokerMaxOffsets(transport, topic)).reduce((a, b) => a + b, 0);
+      const c = child('consumer-drain', clientArgs('consumer', drainSpec(topic, total)));
+      const cr = await c.json<ConsumeResult>('result', 90_000);
+      await c.stop();
+      flow.consume[size] = cr;
+      progress(`nats ${size} B consume: ${Math.round(cr.perSecond)} msgs/s (${cr.messages}/${total})`);
+    }
+    const topic = 'e2e-nats-lat';
+    await createTopic(transport, topic);
+    const rate = Math.max(1000, Math.round(flow.produce[100]!.perSecond / 2));
+    const lc = child('consumer-latency', clientArgs('consumer', { mode: 'latency', topic, group: 'e2e-lat' }));
+    await lc.json('ready', 30_000);
+    const produced = await runProducer({ mode: 'rate', topic, size: 100, ms: Math.min(ms, 3000), rate, batch: BATCH, inFlight: IN_FLIGHT * 4 });
+    await new Promise((r) => setTimeout(r, 300));
+    lc.tell('stop');
+    const consumed = await lc.json<ConsumeResult>('result', 20_000);
+    await lc.stop();
+    flow.latency = { rate, produced, consumed };
+    progress(`nats latency at ${rate}/s: p50 ${consumed.p50Ms?.toFixed(2)} ms, p99 ${consumed.p99Ms?.toFixed(2)} ms`);
+    flow.syncSend = await runProducer({ mode: 'sync', topic, size: 100, count: SYNC_SENDS, warmup: 200 });
+    progress(`nats sync send p99 ${flow.syncSend.p99Ms?.toFixed(3)} ms`);
+    return flow;
+  } finally {
+    await transport.close().catch(() => undefined);
+    for (const c of started.reverse()) await c.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ------------------------------------------------------------------------------------------- the bench
+
+function option(args: string[], name: string): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a.startsWith(`--${name}=`)) return a.slice(name.length + 3);
+    if (a === `--${name}` && args[i + 1] !== undefined) return args[i + 1];
+  }
+  return undefined;
+}
+
+const bench: Bench = async (ctx: BenchContext) => {
+  const ms = Number(option(ctx.args, 'ms') ?? 3000);
+  const prof = option(ctx.args, 'prof');
+  if (prof !== undefined) childFlags = ['--cpu-prof', `--cpu-prof-dir=${prof}`];
+  if (!Number.isFinite(ms) || ms <= 0) throw new Error('--ms must be a positive number');
+  const only = option(ctx.args, 'only');
+  const empty: Flow = { produce: {}, consume: {} };
+  const mem = only === 'nats' ? empty : await memoryFlow(ms, ctx.progress);
+  const server = await startNatsServer({ jetstream: true });
+  let js: JsFigures;
+  let nats: Flow;
+  try {
+    js = only === 'memory' ? { asyncPublish: {}, consume: {}, syncPublishP50Ms: NaN, syncPublishP99Ms: NaN } : await jetStreamPeer(server.url, ms, ctx.progress);
+    nats = only === 'memory' ? empty : await natsFlow(server, ms, ctx.progress);
+  } finally {
+    await server.stop();
+  }
+  const r = (v: number | undefined): number => round(v ?? NaN, 1);
+  const ratio = (a: number | undefined, b: number | undefined): number => round((a ?? NaN) / (b ?? NaN), 3);
+  const figures: Record<string, unknown> = {
+    messagesInFlight: MSGS_IN_FLIGHT,
+    batch: BATCH,
+    queues: QUEUES,
+    memory: mem,
+    nats,
+    jetstream: js,
+    ratios: Object.fromEntries(
+      SIZES.flatMap((s) => [
+        [`nats produce / JetStream async publish, ${s} B`, ratio(nats.produce[s]?.perSecond, js.asyncPublish[s]?.perSecond)],
+        [`nats consume / JetStream consume, ${s} B`, ratio(nats.consume[s]?.perSecond, js.consume[s]?.perSecond)],
+      ]),
+    ),
+  };
+  const table: Array<Record<string, string | number>> = [];
+  for (const s of SIZES) {
+    table.push({ what: `produce ${s} B`, memory: r(mem.produce[s]?.perSecond), nats: r(nats.produce[s]?.perSecond), jetstream: r(js.asyncPublish[s]?.perSecond), 'nats/js': ratio(nats.produce[s]?.perSecond, js.asyncPublish[s]?.perSecond), unit: 'msgs/s' });
+    table.push({ what: `consume ${s} B`, memory: r(mem.consume[s]?.perSecond), nats: r(nats.consume[s]?.perSecond), jetstream: r(js.consume[s]?.perSecond), 'nats/js': ratio(nats.consume[s]?.perSecond, js.consume[s]?.perSecond), unit: 'msgs/s' });
+  }
+  table.push({ what: 'e2e latency p50 @ half peak', memory: round(mem.latency?.consumed.p50Ms ?? NaN), nats: round(nats.latency?.consumed.p50Ms ?? NaN), jetstream: '', 'nats/js': '', unit: 'ms' });
+  table.push({ what: 'e2e latency p99 @ half peak', memory: round(mem.latency?.consumed.p99Ms ?? NaN), nats: round(nats.latency?.consumed.p99Ms ?? NaN), jetstream: '', 'nats/js': '', unit: 'ms' });
+  table.push({ what: 'sync send p99', memory: round(mem.syncSend?.p99Ms ?? NaN), nats: round(nats.syncSend?.p99Ms ?? NaN), jetstream: round(js.syncPublishP99Ms), 'nats/js': ratio(nats.syncSend?.p99Ms, js.syncPublishP99Ms), unit: 'ms' });
+  const goals: Goal[] = [
+    atLeast('nats produce / JetStream async publish', ratio(nats.produce[100]?.perSecond, js.asyncPublish[100]?.perSecond), 10, 'ratio'),
+    atLeast('nats consume / JetStream consume', ratio(nats.consume[100]?.perSecond, js.consume[100]?.perSecond), 1, 'ratio'),
+    atMost('sync send p99 / JetStream sync publish p99', ratio(nats.syncSend?.p99Ms, js.syncPublishP99Ms), 1.5, 'ratio'),
+    atLeast('memory produce msgs/s', mem.produce[100]?.perSecond ?? 0, 500_000, 'msgs/s'),
+    atLeast('memory consume msgs/s', mem.consume[100]?.perSecond ?? 0, 500_000, 'msgs/s'),
+  ];
+  return { figures, goals, table };
+};
+
+export default bench;
