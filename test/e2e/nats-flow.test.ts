@@ -6,7 +6,7 @@ import { memoryStorage } from '../../store/backends/memory.js';
 import { natsTransport } from '../../transports/nats.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 import { spawnMq, type MqProcess } from '../support/mq-process.js';
-import { FAST, Received, createTopic, eventually, spawnRecordingConsumer } from './support.js';
+import { FAST, Received, createTopic, duplicates, eventually, produceContinuously, sleep, spawnRecordingConsumer } from './support.js';
 
 /**
  * The whole flow across processes over NATS: name servers and brokers are `mq namesrv` / `mq broker`
@@ -75,6 +75,51 @@ describe('end to end over NATS with name servers and brokers in their own proces
     expect([...received.byConsumer.values()].filter((l) => l.length > 0).length).toBe(3);
     for (const c of consumers) await c.stop();
     for (const p of producers) await p.stop();
+  }, 60_000);
+
+  it('broadcasts to every member, filters by tag, and moves queues when a member joins or leaves', async () => {
+    await createTopic(system, ['broker.broker-a.0', 'broker.broker-b.0'], 'nats-events', 2);
+    const producer = await system.spawnProducer(producerOpts(7));
+    const everyone = new Received();
+    const onlyA = new Received();
+    const grouped = new Received();
+    const bOpts = { group: 'nats-audit', namesrv, subscribe: { 'nats-events': '*' }, model: 'BROADCASTING' as const };
+    const b1 = await spawnRecordingConsumer(system, everyone, 'nb1', bOpts);
+    const b2 = await spawnRecordingConsumer(system, everyone, 'nb2', bOpts);
+    const fa = await spawnRecordingConsumer(system, onlyA, 'nfa', { group: 'nats-only-a', namesrv, subscribe: { 'nats-events': 'A' } });
+    const gOpts = { group: 'nats-moving', namesrv, subscribe: { 'nats-events': '*' } };
+    const g1 = await spawnRecordingConsumer(system, grouped, 'ng1', gOpts);
+    const mine = (c: Consumer) => c.assignment().filter((q) => q.topic === 'nats-events').length;
+    await eventually(() => mine(g1) === 4 && mine(b1) === 4 && mine(b2) === 4, 10_000, 'assignments');
+
+    const load = produceContinuously(producer, 'nats-events', 'ev', 2);
+    await sleep(400);
+    const g2 = await spawnRecordingConsumer(system, grouped, 'ng2', gOpts);
+    await eventually(() => mine(g1) === 2 && mine(g2) === 2, FAST.consumer.rebalanceIntervalMs + FAST.client.heartbeatIntervalMs + 2_000, 'a joining member takes half the queues');
+    await sleep(400);
+    await g1.stop();
+    await eventually(() => mine(g2) === 4, FAST.consumer.rebalanceIntervalMs + FAST.client.heartbeatIntervalMs + 2_000, 'the remaining member takes the queues of the one that left');
+    await sleep(300);
+    await load.stop();
+    expect(load.failed).toEqual([]);
+    // tags: the producer alternates nothing, so send a tagged set too
+    for (let n = 0; n < 20; n++) await producer.send({ topic: 'nats-events', tags: n % 2 === 0 ? 'A' : 'B', body: Buffer.from(`tagged-${n}`) });
+
+    const sent = new Set([...load.acked, ...Array.from({ length: 20 }, (_, n) => `tagged-${n}`)]);
+    const has = (r: Received, who?: string) => () => {
+      const got = new Set(r.bodies(who));
+      return [...sent].every((b) => got.has(b));
+    };
+    await eventually(has(everyone, 'nb1'), 15_000, 'broadcast member 1 got everything');
+    await eventually(has(everyone, 'nb2'), 15_000, 'broadcast member 2 got everything');
+    await eventually(has(grouped), 15_000, 'the moving group got everything');
+    await eventually(() => onlyA.bodies().filter((b) => b.startsWith('tagged-')).length >= 10, 15_000, 'tag A messages');
+    await sleep(300);
+    expect(onlyA.all().every((m) => m.tags === 'A')).toBe(true);
+    expect(new Set(onlyA.bodies()).size).toBe(10);
+    expect(duplicates(grouped.bodies()).extra).toBeLessThanOrEqual(64);
+    for (const c of [b1, b2, fa, g2]) await c.stop();
+    await producer.stop();
   }, 60_000);
 
   it('survives a broker killed mid-run and a name server killed: nothing acknowledged is lost', async () => {
