@@ -4,9 +4,11 @@ import { DEFAULT_CLIENT_EXPIRY_MS } from './client-registry.js';
 import { DEFAULT_MAX_HELD_PULLS } from './long-polling.js';
 import { DEFAULT_QUEUE_NUMS } from './topic-config.js';
 import type { HandlerLimits } from './handlers/context.js';
+import { resolveTimerTxOptions, type TimerTxOptions, type TimerTxSettings } from './timer-tx-options.js';
 
 /** How a broker is set up. Every field but `name`, `namesrv` and `storeDir` has a default. */
-export interface BrokerOptions {
+/** Timer (deliverAt) and transaction options: see timer-tx-options.ts. */
+export interface BrokerOptions extends TimerTxOptions {
   /** Broker group name (`brokerName`); the broker serves at `broker.<name>.<id>`. */
   name: string;
   /** 0 for the master (default 0). */
@@ -51,6 +53,8 @@ export interface BrokerOptions {
   maxSuspendMs?: number;
   /** Most messages per pull (default 256). */
   maxPullMsgs?: number;
+  /** How long an orderly consumer's queue lock lasts without renewal (default 60000 ms). */
+  queueLockLeaseMs?: number;
 }
 
 /** BrokerOptions with every default applied. */
@@ -74,6 +78,7 @@ export interface BrokerSettings {
   maxDiskUsageRatio?: number;
   maxHeldPulls: number;
   limits: HandlerLimits;
+  timerTx: TimerTxSettings;
 }
 
 export class BrokerConfigError extends Error {
@@ -100,6 +105,7 @@ export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
   if (flush !== 'sync' && flush !== 'async') throw new BrokerConfigError(`flush must be 'sync' or 'async', got ${String(o.flush)}`);
   const delayLevels = o.delayLevels === undefined ? DEFAULT_DELAY_LEVELS : parseDelayLevels(o.delayLevels);
   const maxBodyBytes = positive(o.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
+  const timerTx = resolveTimerTxOptions(o);
   return {
     name: o.name,
     id,
@@ -127,6 +133,9 @@ export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
       maxSuspendMs: positive(o.maxSuspendMs, 30_000, 'maxSuspendMs'),
       delayLevels,
       maxQueryNum: 64,
+      timerHorizonMs: timerTx.timerHorizonMs,
+      queueLockLeaseMs: positive(o.queueLockLeaseMs, 60_000, 'queueLockLeaseMs'),
     },
+    timerTx,
   };
 }

@@ -16,6 +16,7 @@ import { Persister } from './persister.js';
 import { DelayScheduler } from './schedule/delay-scheduler.js';
 import type { StorePort } from './store-port.js';
 import { loadTopicTable, saveTopicTable } from './topic-config.js';
+import { openTimerTx } from './timer-tx-runtime.js';
 
 /**
  * The broker's parts while it runs, and the steps of its lifecycle (open, register, periodic work, shut
@@ -98,6 +99,9 @@ export async function openBroker(deps: BrokerDeps): Promise<BrokerRuntime> {
     subs: [store.newData$.subscribe((d) => polling.notify(d.topic, d.queueId, d.maxOffset))],
   };
   scheduler.start();
+  const timerTx = await openTimerTx(ctx, storage, s.storeDir, s.timerTx);
+  ctx.timerTx = timerTx.services;
+  if (timerTx.topicsCreated) await topicsPersister.save();
   return rt;
 }
 
@@ -166,6 +170,7 @@ export async function shutDownBroker(deps: BrokerDeps, rt: BrokerRuntime): Promi
   rt.ctx.polling.releaseAll();
   for (const sub of rt.subs) sub.unsubscribe();
   await rt.scheduler.stop();
+  await rt.ctx.timerTx?.stop();
   // held pulls answered above read the store in their own microtasks: let them finish before it closes
   await new Promise<void>((resolve) => queueMicrotask(resolve));
   await rt.saveOffsets();

@@ -157,3 +157,61 @@ export interface SendBackReplyHeader {
   topic: string;
   deadLetter: boolean;
 }
+
+// ---------------------------------------------------------------------------------------------- added for transactions
+
+/**
+ * END_TRANSACTION (producer -> broker holding the half message; a request, or one-way): the outcome of a
+ * transaction. `msgId` and `halfOffset` are the half message's store id and queue offset (the SendResult of
+ * the half message's send). COMMIT writes the message to its real topic once; ROLLBACK drops it; UNKNOWN is
+ * ignored (the broker will check). Reply header EndTransactionReplyHeader. Statuses: INVALID_ARGUMENT (no such
+ * half message), NO_PERMISSION (another producer group's), STORE_FAILED and the like.
+ */
+export interface EndTransactionHeader {
+  producerGroup: string;
+  msgId: string;
+  halfOffset: number;
+  transactionState: 'COMMIT' | 'ROLLBACK' | 'UNKNOWN';
+  /** Whether this answers a CHECK_TRANSACTION_STATE. */
+  fromTransactionCheck: boolean;
+  transactionId?: string;
+}
+export interface EndTransactionReplyHeader {
+  outcome: 'COMMITTED' | 'ROLLED_BACK' | 'ALREADY_RESOLVED' | 'IGNORED';
+}
+
+/**
+ * CHECK_TRANSACTION_STATE (broker -> clientAddress(clientId) of a live producer of the group; one-way): asks
+ * the outcome of a half message still without one. Body: the half message as sent (one MessageExt batch,
+ * `encodeMessageExtBatch`, on its real topic and queue). The producer answers with END_TRANSACTION to
+ * `brokerAddr` (fromTransactionCheck true), or not at all when its check listener says UNKNOWN.
+ */
+export interface CheckTransactionStateHeader {
+  brokerName: string;
+  brokerAddr: string;
+  producerGroup: string;
+  msgId: string;
+  halfOffset: number;
+  /** How many checks this one is (1 for the first). */
+  checkTimes: number;
+  transactionId?: string;
+}
+
+// ---------------------------------------------------------------------------------------------- added for ordered messages
+
+/**
+ * LOCK_BATCH_MQ (orderly consumer -> master broker): locks queues of this broker for the client, or renews its
+ * locks. Header LockBatchHeader; body QueueLockBody (the queues to lock, at most 1024). Reply body
+ * QueueLockBody: the queues now locked by this client (free ones, its own, and ones whose lease expired;
+ * queues locked by another live client are left out). A lock lasts the broker's `queueLockLeaseMs`.
+ *
+ * UNLOCK_BATCH_MQ: same header and body; releases the queues this client holds among them. Reply OK with
+ * header `released` (how many).
+ */
+export interface LockBatchHeader {
+  consumerGroup: string;
+  clientId: string;
+}
+export interface QueueLockBody {
+  queues: { topic: string; queueId: number }[];
+}

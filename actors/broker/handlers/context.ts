@@ -7,6 +7,7 @@ import type { ConsumerOffsets } from '../consumer-offsets.js';
 import type { LongPolling } from '../long-polling.js';
 import type { StorePort } from '../store-port.js';
 import type { TopicTable } from '../topic-config.js';
+import type { TimerTxServices } from '../timer-tx-runtime.js';
 
 /** Limits and settings the handlers apply. */
 export interface HandlerLimits {
@@ -24,6 +25,10 @@ export interface HandlerLimits {
   delayLevels: readonly number[];
   /** Most messages one QUERY_MESSAGE returns (default 64). */
   maxQueryNum: number;
+  /** Farthest ahead a message's deliverAt may lie (default 7 days). */
+  timerHorizonMs?: number;
+  /** How long an orderly consumer's queue lock lasts without renewal (default 60000 ms). */
+  queueLockLeaseMs?: number;
 }
 
 /** Everything a request handler reaches: the broker's state and its door to the world. */
@@ -46,6 +51,8 @@ export interface BrokerContext {
   send(to: string, frame: Frame): void;
   /** Persists the topic table and tells the name servers (called after every change). */
   topicsChanged(): Promise<void>;
+  /** Timer scheduler and transaction service (set once they run). */
+  timerTx?: TimerTxServices;
 }
 
 /** A request's reply callback (absent for one-way frames). */

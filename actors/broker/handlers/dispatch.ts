@@ -18,6 +18,8 @@ import { handlePull } from './pull.js';
 import { handleQueryByKey, handleViewById } from './query.js';
 import { handleSend } from './send.js';
 import { handleSendBack } from './send-back.js';
+import { handleLockBatch, handleUnlockBatch } from './locks.js';
+import { handleEndTransaction } from '../transaction/end-transaction.js';
 
 /** Request code -> handler: every request the broker serves. */
 export const BROKER_HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
@@ -39,6 +41,9 @@ export const BROKER_HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Han
   [RequestCode.GET_ALL_TOPIC_CONFIG, handleListTopics],
   [RequestCode.DELETE_TOPIC_IN_BROKER, handleDeleteTopic],
   [RequestCode.CONSUMER_SEND_MSG_BACK, handleSendBack],
+  [RequestCode.END_TRANSACTION, handleEndTransaction],
+  [RequestCode.LOCK_BATCH_MQ, handleLockBatch],
+  [RequestCode.UNLOCK_BATCH_MQ, handleUnlockBatch],
 ]);
 
 /**

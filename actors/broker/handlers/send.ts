@@ -6,9 +6,10 @@ import { MessageCodecError, decodeMessageBatch } from '../../protocol/message-co
 import { headerInt, headerString, jsonBody, okReply } from '../../protocol/replies.js';
 import { Status, StatusError } from '../../protocol/status.js';
 import { RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, topicProblem } from '../../protocol/validation.js';
-import { clientMessageProblem, delayLevelOf, newUniqKey, toPutMessage, toScheduled } from '../put-message.js';
+import { clientMessageProblem, delayLevelOf, toPutMessage, toScheduled, uniqKeySource } from '../put-message.js';
 import type { StorePutMessage, StorePutResult } from '../store-port.js';
 import type { BrokerContext } from './context.js';
+import { rewriteForStore } from '../rewrite-put.js';
 
 /**
  * SEND_MESSAGE / SEND_BATCH_MESSAGE: one queue, a batch of messages, one store call. Unknown topics are
@@ -27,7 +28,10 @@ export async function topicForWrite(ctx: BrokerContext, topic: string): Promise<
 export async function putBatch(ctx: BrokerContext, batch: StorePutMessage[]): Promise<StorePutResult> {
   const maxLevel = ctx.limits.delayLevels.length;
   let scheduled = false;
+  const now = ctx.clock.now();
   const out = batch.map((p) => {
+    const special = rewriteForStore(p, now, ctx.limits.timerHorizonMs); // half messages and deliverAt timers
+    if (special !== p) return special;
     const level = p.topic === SCHEDULE_TOPIC ? 0 : delayLevelOf(p);
     if (level === 0) return p;
     scheduled = true;
@@ -42,7 +46,8 @@ export async function putBatch(ctx: BrokerContext, batch: StorePutMessage[]): Pr
 
 function decodeBatch(body: Uint8Array): Message[] {
   try {
-    return decodeMessageBatch(body, { copyBodies: true });
+    // bodies stay views into the request body: the store copies them into its records at once
+    return decodeMessageBatch(body);
   } catch (err) {
     if (err instanceof MessageCodecError) throw new StatusError(Status.BAD_FRAME, `message batch: ${err.message}`);
     throw err;
@@ -73,7 +78,7 @@ export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Fram
   const config = await topicForWrite(ctx, topic);
   if (!Number.isInteger(queueId) || queueId < 0 || queueId >= config.writeQueueNums)
     throw new StatusError(Status.INVALID_ARGUMENT, `queue ${queueId} of topic "${topic}" does not exist (${config.writeQueueNums} write queues)`);
-  const uniq = () => newUniqKey(ctx.random);
+  const uniq = uniqKeySource(ctx.random);
   const batch = msgs.map((m) => toPutMessage(m, { queueId, bornHost, bornTimestamp }, uniq));
   const r = await putBatch(ctx, batch);
   const body: SendReplyBody = {

@@ -1,0 +1,146 @@
+/**
+ * The timer scheduler's pure parts: a min-heap of timers ordered by (due time, queue offset), and the
+ * progress through the timer queue (every offset below `lowWater` is done; `done` holds the offsets above it
+ * already fired), persisted as ranges so that a restart neither loses a timer nor fires a done one again.
+ */
+
+export interface TimerEntry {
+  /** When it is due (ms since epoch). */
+  at: number;
+  /** Queue offset in the timer topic. */
+  offset: number;
+  msgId: string;
+}
+
+export class TimerHeap<T extends TimerEntry = TimerEntry> {
+  private readonly h: T[] = [];
+
+  get size(): number {
+    return this.h.length;
+  }
+
+  peek(): T | undefined {
+    return this.h[0];
+  }
+
+  push(e: T): void {
+    const h = this.h;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!less(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  pop(): T | undefined {
+    const h = this.h;
+    if (h.length === 0) return undefined;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && less(h[l]!, h[m]!)) m = l;
+        if (r < h.length && less(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+
+  /** Removes and returns every entry due at or before `now` (at most `max`), earliest first. */
+  popDue(now: number, max: number): T[] {
+    const out: T[] = [];
+    while (out.length < max && this.h.length > 0 && this.h[0]!.at <= now) out.push(this.pop()!);
+    return out;
+  }
+}
+
+function less(a: TimerEntry, b: TimerEntry): boolean {
+  return a.at < b.at || (a.at === b.at && a.offset < b.offset);
+}
+
+/** [from, to) ranges of sorted, distinct offsets. */
+export function toRanges(sorted: readonly number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const o of sorted) {
+    const last = out[out.length - 1];
+    if (last && last[1] === o) last[1] = o + 1;
+    else out.push([o, o + 1]);
+  }
+  return out;
+}
+
+export function fromRanges(ranges: readonly (readonly [number, number])[]): number[] {
+  const out: number[] = [];
+  for (const [a, b] of ranges) for (let o = a; o < b; o++) out.push(o);
+  return out;
+}
+
+export interface TimerProgressFile {
+  /** Every timer-queue offset below it is done. */
+  lowWater: number;
+  /** Offsets at or above lowWater already done, as [from, to) ranges. */
+  done: [number, number][];
+}
+
+/** Which timer-queue offsets are done (fired, or skipped as malformed or missing). */
+export class TimerProgress {
+  private lw: number;
+  private readonly doneAbove = new Set<number>();
+
+  constructor(file?: TimerProgressFile) {
+    this.lw = file && Number.isSafeInteger(file.lowWater) && file.lowWater >= 0 ? file.lowWater : 0;
+    if (file && Array.isArray(file.done)) {
+      for (const r of file.done) {
+        if (!Array.isArray(r) || !Number.isSafeInteger(r[0]) || !Number.isSafeInteger(r[1]) || r[1] - r[0] > 100_000_000) continue;
+        for (let o = Math.max(r[0], this.lw); o < r[1]; o++) this.doneAbove.add(o);
+      }
+      this.compact();
+    }
+  }
+
+  get lowWater(): number {
+    return this.lw;
+  }
+
+  isDone(offset: number): boolean {
+    return offset < this.lw || this.doneAbove.has(offset);
+  }
+
+  markDone(offset: number): void {
+    if (offset < this.lw) return;
+    this.doneAbove.add(offset);
+    if (offset === this.lw) this.compact();
+  }
+
+  /** Retention removed everything below `min`: nothing below it can fire any more. */
+  raiseTo(min: number): void {
+    if (min <= this.lw) return;
+    for (const o of this.doneAbove) if (o < min) this.doneAbove.delete(o);
+    this.lw = min;
+    this.compact();
+  }
+
+  /** Offsets done above lowWater (for tests and inspection). */
+  get doneCount(): number {
+    return this.doneAbove.size;
+  }
+
+  toFile(): TimerProgressFile {
+    return { lowWater: this.lw, done: toRanges([...this.doneAbove].sort((a, b) => a - b)) };
+  }
+
+  private compact(): void {
+    while (this.doneAbove.delete(this.lw)) this.lw++;
+  }
+}
