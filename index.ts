@@ -19,6 +19,7 @@ import type { InspectionRecord } from './actors/runtime/inspection.js';
 import { startNameServer, type NameServer, type NameServerOptions } from './actors/namesrv/namesrv.js';
 import { startBroker, type BrokerHandle, type BrokerOptions } from './actors/broker/broker.js';
 import { startProducer, type Producer, type ProducerOptions } from './actors/producer/producer.js';
+import { startTransactionProducer, type TransactionProducer, type TransactionProducerOptions, type TxState } from './actors/producer/transaction-producer.js';
 import { startConsumer, type Consumer, type ConsumerOptions } from './actors/consumer/consumer.js';
 import { diskStorage } from './store/backends/disk.js';
 import type { TransportFactory } from './transports/transport.js';
@@ -65,6 +66,11 @@ export class MqSystem {
 
   spawnProducer(opts: ProducerOptions): Promise<Producer> {
     return this.track(2, startProducer(this.actors, opts));
+  }
+
+  /** A producer that sends in transactions and answers the brokers' checks of its group. */
+  spawnTransactionProducer(opts: TransactionProducerOptions): Promise<TransactionProducer> {
+    return this.track(2, startTransactionProducer(this.actors, opts));
   }
 
   spawnConsumer(opts: ConsumerOptions): Promise<Consumer> {
@@ -114,6 +120,7 @@ export { SeededRandom, CryptoRandom, type RandomSource } from './actors/runtime/
 export { Status, StatusError } from './actors/protocol/status.js';
 export type { Message, MessageExt, SendResult, MessageQueue } from './actors/protocol/message.js';
 export type { NameServer, NameServerOptions, BrokerHandle, BrokerOptions, Producer, ProducerOptions, Consumer, ConsumerOptions };
+export type { TransactionProducer, TransactionProducerOptions, TxState };
 export { memoryTransport, memoryNetwork } from './transports/memory.js';
 export { natsTransport } from './transports/nats.js';
 export { withFaults } from './transports/faults.js';
