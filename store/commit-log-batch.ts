@@ -1,13 +1,23 @@
 import {
   KEY_SEPARATOR,
+  MAX_RECORD_SIZE,
   PROP_KEYS,
   PROP_TAGS,
+  RECORD_FIXED_SIZE,
+  RECORD_MAGIC,
+  RecordError,
   encodeRecordInto,
+  propertiesSize,
+  recordCrc,
   recordSize,
+  writeProperties,
   type MessageRecord,
 } from './record.js';
 
-/** One message handed to the store (the broker has validated it and picked its queue). */
+/**
+ * One message handed to the store (the broker has validated it and picked its queue). The store reads it
+ * until the batch is indexed: do not change a message after handing it over.
+ */
 export interface PutMessage {
   topic: string;
   queueId: number;
@@ -45,13 +55,23 @@ export function assignQueueOffsets(
 ): { offsets: number[]; updates: Map<string, number> } {
   const updates = new Map<string, number>();
   const offsets = new Array<number>(batch.length);
+  // Messages of one queue usually come in runs (a producer batch goes to one queue): one map look-up per run.
+  let topic: string | undefined;
+  let queueId = -1;
+  let key = '';
+  let o = 0;
   for (let i = 0; i < batch.length; i++) {
     const m = batch[i]!;
-    const k = queueKeyOf(m.topic, m.queueId);
-    const o = updates.get(k) ?? next.get(k) ?? 0;
-    offsets[i] = o;
-    updates.set(k, o + 1);
+    if (m.queueId !== queueId || m.topic !== topic) {
+      if (topic !== undefined) updates.set(key, o);
+      topic = m.topic;
+      queueId = m.queueId;
+      key = queueKeyOf(topic, queueId);
+      o = updates.get(key) ?? next.get(key) ?? 0;
+    }
+    offsets[i] = o++;
   }
+  if (topic !== undefined) updates.set(key, o);
   return { offsets, updates };
 }
 
@@ -149,4 +169,209 @@ export function encodeWrite(records: readonly PreparedRecord[], w: PlannedWrite)
     p += encodeRecordInto(r.record, buf, p);
   }
   return { buf, offsets };
+}
+
+/**
+ * A batch encoded for the commit log: one buffer per segment touched, and where each record went. The
+ * buffers are views into the encoder's own memory, valid until its next `encode`: append them at once.
+ */
+export interface EncodedBatch {
+  /** Records [from, to) of the batch go in `buf`, at `offset`. */
+  writes: Array<{ offset: number; buf: Uint8Array; from: number; to: number }>;
+  /** Commit log offset of each message's record. */
+  offsets: number[];
+  /** Size of each message's record. */
+  sizes: number[];
+}
+
+const MAX_U8 = 0xff;
+const MAX_PROPS = 0xffff;
+
+function setU64(dv: DataView, pos: number, v: number): void {
+  const hi = Math.floor(v / 0x100000000);
+  dv.setUint32(pos, hi);
+  dv.setUint32(pos + 4, v - hi * 0x100000000);
+}
+
+function isU32(v: number): boolean {
+  return (v >>> 0) === v;
+}
+
+function isU64(v: number): boolean {
+  return Number.isSafeInteger(v) && v >= 0;
+}
+
+function utf8(s: string): Uint8Array {
+  return Buffer.from(s, 'utf8');
+}
+
+function sameKeys(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  return a === b;
+}
+
+/**
+ * Encodes whole batches for the commit log, the same bytes as prepareRecords + encodeWrite, with the work
+ * per message kept small: the store host, topic and born host are encoded once (while they repeat), the
+ * properties once per run of messages sharing them, each record's size computed once, every field written
+ * straight into one buffer per segment touched, and the CRC taken in one native call per record.
+ * Validates the whole batch before encoding any of it (RecordError / RangeError, as prepareRecords and
+ * planWrites). Not reentrant: one encoder per commit log.
+ */
+export class BatchEncoder {
+  private readonly storeHost: Uint8Array;
+  private topic = '';
+  private topicBytes: Uint8Array = new Uint8Array(0);
+  private bornHost = '';
+  private bornHostBytes: Uint8Array = new Uint8Array(0);
+  /** Encoded properties of the batch, back to back. */
+  private arena = new Uint8Array(64 * 1024);
+  /** The records, reused from batch to batch (a storage write copies or writes through at once). */
+  private out = new Uint8Array(256 * 1024);
+
+  constructor(storeHost: string) {
+    this.storeHost = utf8(storeHost);
+    if (this.storeHost.length > MAX_U8) throw new RecordError('EINVALID', `storeHost is ${this.storeHost.length} bytes (at most ${MAX_U8})`);
+  }
+
+  encode(batch: readonly PutMessage[], queueOffsets: readonly number[], storeTimestamp: number, writeOffset: number, segmentSize: number): EncodedBatch {
+    const n = batch.length;
+    if (!isU64(storeTimestamp)) throw new RecordError('EINVALID', `storeTimestamp ${storeTimestamp} is not a safe u64`);
+    const sizes = new Array<number>(n);
+    const propStart = new Int32Array(n);
+    const propLen = new Int32Array(n);
+    const shLen = this.storeHost.length;
+    // Pass 1: validate, encode the properties, size every record.
+    let arenaUsed = 0;
+    let lastProps: Record<string, string> | undefined | null = null;
+    let lastTags: string | undefined;
+    let lastKeys: readonly string[] | undefined;
+    let lastStart = 0;
+    let lastLen = 0;
+    for (let i = 0; i < n; i++) {
+      const m = batch[i]!;
+      if (!isU32(m.queueId)) throw new RecordError('EINVALID', `queueId ${m.queueId} is not a u32`);
+      if (m.flags !== undefined && !isU32(m.flags)) throw new RecordError('EINVALID', `flags ${m.flags} is not a u32`);
+      if (m.sysFlag !== undefined && !isU32(m.sysFlag)) throw new RecordError('EINVALID', `sysFlag ${m.sysFlag} is not a u32`);
+      if (m.reconsumeTimes !== undefined && !isU32(m.reconsumeTimes)) throw new RecordError('EINVALID', `reconsumeTimes ${m.reconsumeTimes} is not a u32`);
+      if (!isU64(m.bornTimestamp)) throw new RecordError('EINVALID', `bornTimestamp ${m.bornTimestamp} is not a safe u64`);
+      if (m.preparedTransactionOffset !== undefined && !isU64(m.preparedTransactionOffset)) {
+        throw new RecordError('EINVALID', `preparedTransactionOffset ${m.preparedTransactionOffset} is not a safe u64`);
+      }
+      if (!isU64(queueOffsets[i]!)) throw new RecordError('EINVALID', `queueOffset ${queueOffsets[i]} is not a safe u64`);
+      if (m.topic !== this.topic) {
+        const b = utf8(m.topic);
+        if (b.length > MAX_U8) throw new RecordError('EINVALID', `topic is ${b.length} bytes (at most ${MAX_U8})`);
+        this.topic = m.topic;
+        this.topicBytes = b;
+      }
+      if (m.bornHost !== this.bornHost) {
+        const b = utf8(m.bornHost);
+        if (b.length > MAX_U8) throw new RecordError('EINVALID', `bornHost is ${b.length} bytes (at most ${MAX_U8})`);
+        this.bornHost = m.bornHost;
+        this.bornHostBytes = b;
+      }
+      if (lastProps === null || m.properties !== lastProps || m.tags !== lastTags || !sameKeys(m.keys, lastKeys)) {
+        const props = storedProperties(m);
+        const len = propertiesSize(props);
+        if (len > MAX_PROPS) throw new RecordError('ETOOLARGE', `properties are ${len} bytes (at most ${MAX_PROPS})`);
+        if (arenaUsed + len > this.arena.length) {
+          const bigger = new Uint8Array(Math.max(this.arena.length * 2, arenaUsed + len));
+          bigger.set(this.arena.subarray(0, arenaUsed));
+          this.arena = bigger;
+        }
+        if (len > 0) writeProperties(this.arena, arenaUsed, props);
+        lastProps = m.properties;
+        lastTags = m.tags;
+        lastKeys = m.keys;
+        lastStart = arenaUsed;
+        lastLen = len;
+        arenaUsed += len;
+      }
+      propStart[i] = lastStart;
+      propLen[i] = lastLen;
+      const size = RECORD_FIXED_SIZE + this.bornHostBytes.length + shLen + this.topicBytes.length + lastLen + m.body.length;
+      if (size > MAX_RECORD_SIZE) throw new RecordError('ETOOLARGE', `record is ${size} bytes (at most ${MAX_RECORD_SIZE})`);
+      sizes[i] = size;
+    }
+    const plan = planWrites(sizes, writeOffset, segmentSize);
+
+    // Pass 2: write the records, one buffer per planned write.
+    const offsets = new Array<number>(n);
+    const writes: EncodedBatch['writes'] = [];
+    const arena = this.arena;
+    const sh = this.storeHost;
+    let total = 0;
+    for (const w of plan) total += w.bytes;
+    if (total > this.out.length) this.out = new Uint8Array(Math.max(total, this.out.length * 2));
+    let outAt = 0;
+    for (const w of plan) {
+      const buf = this.out.subarray(outAt, outAt + w.bytes);
+      const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
+      outAt += w.bytes;
+      let pos = 0;
+      for (let i = w.from; i < w.to; i++) {
+        const m = batch[i]!;
+        const size = sizes[i]!;
+        const clOffset = w.offset + pos;
+        offsets[i] = clOffset;
+        if (m.topic !== this.topic) {
+          this.topic = m.topic;
+          this.topicBytes = utf8(m.topic);
+        }
+        if (m.bornHost !== this.bornHost) {
+          this.bornHost = m.bornHost;
+          this.bornHostBytes = utf8(m.bornHost);
+        }
+        dv.setUint32(pos, size);
+        dv.setUint32(pos + 4, RECORD_MAGIC);
+        dv.setUint32(pos + 12, m.queueId);
+        dv.setUint32(pos + 16, m.flags ?? 0);
+        setU64(dv, pos + 20, queueOffsets[i]!);
+        setU64(dv, pos + 28, clOffset);
+        dv.setUint32(pos + 36, m.sysFlag ?? 0);
+        setU64(dv, pos + 40, m.bornTimestamp);
+        let p = pos + 48;
+        // Short fields are copied byte by byte: cheaper than a TypedArray.set call and its view.
+        const bh = this.bornHostBytes;
+        buf[p++] = bh.length;
+        for (let k = 0; k < bh.length; k++) buf[p++] = bh[k]!;
+        setU64(dv, p, storeTimestamp);
+        p += 8;
+        buf[p++] = shLen;
+        for (let k = 0; k < shLen; k++) buf[p++] = sh[k]!;
+        dv.setUint32(p, m.reconsumeTimes ?? 0);
+        p += 4;
+        setU64(dv, p, m.preparedTransactionOffset ?? 0);
+        p += 8;
+        const body = m.body;
+        const bl = body.length;
+        dv.setUint32(p, bl);
+        p += 4;
+        if (bl > 64) {
+          buf.set(body, p);
+          p += bl;
+        } else {
+          for (let k = 0; k < bl; k++) buf[p++] = body[k]!;
+        }
+        const tp = this.topicBytes;
+        buf[p++] = tp.length;
+        for (let k = 0; k < tp.length; k++) buf[p++] = tp[k]!;
+        const pl = propLen[i]!;
+        buf[p++] = pl >>> 8;
+        buf[p++] = pl & 0xff;
+        if (pl > 64) {
+          const ps = propStart[i]!;
+          buf.set(arena.subarray(ps, ps + pl), p);
+          p += pl;
+        } else {
+          for (let k = propStart[i]!, e = k + pl; k < e; k++) buf[p++] = arena[k]!;
+        }
+        if (p - pos !== size) throw new RecordError('EINVALID', `internal: wrote ${p - pos} bytes, expected ${size}`);
+        dv.setUint32(pos + 8, recordCrc(buf, pos, size));
+        pos = p;
+      }
+      writes.push({ offset: w.offset, buf, from: w.from, to: w.to });
+    }
+    return { writes, offsets, sizes };
+  }
 }

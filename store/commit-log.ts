@@ -2,8 +2,9 @@ import { BehaviorSubject, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Clock } from '../actors/runtime/clock.js';
 import { Status } from '../actors/protocol/status.js';
-import { StorageError, type StorageBackend } from './backend.js';
-import { assignQueueOffsets, encodeWrite, planWrites, prepareRecords, type PutMessage, type PreparedRecord } from './commit-log-batch.js';
+import { StorageError, type StorageBackend, type StorageUsage } from './backend.js';
+import { BatchEncoder, assignQueueOffsets, type EncodedBatch, type PutMessage } from './commit-log-batch.js';
+import type { WriteSummary } from './dispatcher.js';
 import { RecordError } from './record.js';
 import type { SegmentedLog } from './segmented-log.js';
 
@@ -47,7 +48,13 @@ export interface CommitLogOptions {
   msgId: (commitLogOffset: number) => string;
   /** (topic, queue) -> next queue offset, as recovery rebuilt it. */
   queueOffsets: Map<string, number>;
+  /** Told of every write made (the dispatcher indexes it from this instead of parsing it). */
+  onWritten?: (summary: WriteSummary) => void;
 }
+
+/** Disk usage is asked again after this many bytes written or this long (RocketMQ checks every few seconds). */
+const USAGE_CHECK_BYTES = 4 * 1024 * 1024;
+const USAGE_CHECK_MS = 100;
 
 interface Waiting {
   end: number;
@@ -69,11 +76,16 @@ export class CommitLog {
   private readonly waiting: Waiting[] = [];
   private flushing: Promise<void> | undefined;
   private failure: { status: number; message: string } | undefined;
+  private readonly encoder: BatchEncoder;
+  private usage: StorageUsage | undefined;
+  private usageAtOffset = 0;
+  private usageAtMs = 0;
   /** Offsets assigned but whose write is not done are never visible: updates apply after the write. */
   readonly queueOffsets: Map<string, number>;
 
   constructor(private readonly o: CommitLogOptions) {
     this.queueOffsets = o.queueOffsets;
+    this.encoder = new BatchEncoder(o.storeHost);
     this.publish();
   }
 
@@ -122,22 +134,17 @@ export class CommitLog {
     if ((this.o.flush === 'sync' && this.waiting.length >= this.o.maxPendingBatches) || unflushed >= this.o.maxPendingBytes) {
       return refuse(Status.SYSTEM_BUSY, `store busy: ${this.waiting.length} batches / ${unflushed} bytes wait for a flush`);
     }
-    const usage = this.o.storage.usage(this.o.usagePath);
+    const usage = this.diskUsage();
     if (usage.totalBytes > 0 && usage.usedBytes / usage.totalBytes > this.o.maxDiskUsageRatio) {
       const pct = ((100 * usage.usedBytes) / usage.totalBytes).toFixed(1);
       return refuse(Status.DISK_FULL, `disk full: ${pct}% used, above the ${(this.o.maxDiskUsageRatio * 100).toFixed(0)}% limit`);
     }
 
     const { offsets, updates } = assignQueueOffsets(this.queueOffsets, batch);
-    let records: PreparedRecord[];
-    let plan;
+    let encoded: EncodedBatch;
+    const storeTimestamp = this.o.clock.now();
     try {
-      records = prepareRecords(batch, offsets, this.o.clock.now(), this.o.storeHost);
-      plan = planWrites(
-        records.map((r) => r.size),
-        this.o.log.writeOffset,
-        this.o.log.segmentSize,
-      );
+      encoded = this.encoder.encode(batch, offsets, storeTimestamp, this.o.log.writeOffset, this.o.log.segmentSize);
     } catch (err) {
       if (err instanceof RecordError || err instanceof RangeError) {
         const tooLarge = err instanceof RecordError ? err.code === 'ETOOLARGE' : true;
@@ -146,16 +153,11 @@ export class CommitLog {
       throw err;
     }
 
-    const results: PutResultItem[] = new Array(batch.length);
     try {
-      for (const w of plan) {
-        const { buf, offsets: clOffsets } = encodeWrite(records, w);
-        const at = this.o.log.append(buf);
+      for (const w of encoded.writes) {
+        const at = this.o.log.append(w.buf);
         if (at !== w.offset) throw new StorageError('EOTHER', `commit log placed a write at ${at}, planned ${w.offset}`);
-        for (let i = w.from; i < w.to; i++) {
-          const off = clOffsets[i - w.from]!;
-          results[i] = { commitLogOffset: off, queueOffset: offsets[i]!, msgId: this.o.msgId(off), size: records[i]!.size };
-        }
+        this.o.onWritten?.({ offset: w.offset, end: w.offset + w.buf.length, batch, from: w.from, to: w.to, queueOffsets: offsets, sizes: encoded.sizes, storeTimestamp });
       }
     } catch (err) {
       // Part of the batch may be on storage, unacknowledged; recovery decides its fate. Refuse everything after.
@@ -163,12 +165,26 @@ export class CommitLog {
       reply({ status: this.failure!.status, message: this.failure!.message, results: [] });
       return 'failed';
     }
+    const n = batch.length;
+    const results: PutResultItem[] = new Array(n);
+    const clOffsets = encoded.offsets;
+    const sizes = encoded.sizes;
+    const msgId = this.o.msgId;
+    for (let i = 0; i < n; i++) {
+      const off = clOffsets[i]!;
+      results[i] = { commitLogOffset: off, queueOffset: offsets[i]!, msgId: msgId(off), size: sizes[i]! };
+    }
     for (const [k, v] of updates) this.queueOffsets.set(k, v);
 
     const result: PutResult = { status: Status.OK, results };
-    if (this.o.flush === 'sync') this.waiting.push({ end: this.o.log.writeOffset, result, reply });
-    else reply(result);
-    this.publish();
+    if (this.o.flush === 'sync') {
+      this.waiting.push({ end: this.o.log.writeOffset, result, reply });
+      this.publish();
+    } else {
+      // Published first: the dispatcher's run is queued before the caller hears of the ack.
+      this.publish();
+      reply(result);
+    }
     return 'written';
   }
 
@@ -222,6 +238,27 @@ export class CommitLog {
     if (this.flushing) await this.flushing.catch(() => undefined);
     if (this.failure) return;
     if (this.dirty || this.waiting.length > 0) await this.flush();
+  }
+
+  /**
+   * The volume's usage, asked of storage (a statfs) at most every USAGE_CHECK_BYTES written or
+   * USAGE_CHECK_MS, and on every batch while the last answer was over the limit, not once per batch.
+   */
+  private diskUsage(): StorageUsage {
+    const now = this.o.clock.now();
+    const u = this.usage;
+    if (
+      u === undefined ||
+      (u.totalBytes > 0 && u.usedBytes / u.totalBytes > this.o.maxDiskUsageRatio) ||
+      this.o.log.writeOffset - this.usageAtOffset >= USAGE_CHECK_BYTES ||
+      now - this.usageAtMs >= USAGE_CHECK_MS ||
+      now < this.usageAtMs
+    ) {
+      this.usage = this.o.storage.usage(this.o.usagePath);
+      this.usageAtOffset = this.o.log.writeOffset;
+      this.usageAtMs = now;
+    }
+    return this.usage!;
   }
 
   private publish(): void {

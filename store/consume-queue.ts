@@ -1,5 +1,6 @@
 import type { StorageBackend } from './backend.js';
 import { EntryFile } from './entry-file.js';
+import { readU32 } from './record.js';
 
 /** Bytes of one consume queue entry: commit log offset (u64), size (u32), tag hash (u64, sign-extended i32). */
 export const CQ_ENTRY_SIZE = 20;
@@ -25,8 +26,12 @@ export function encodeCqEntry(e: CqEntry, buf: Uint8Array, pos: number): void {
 }
 
 export function decodeCqEntry(buf: Uint8Array, pos: number): CqEntry {
-  const dv = new DataView(buf.buffer, buf.byteOffset + pos, CQ_ENTRY_SIZE);
-  return { commitLogOffset: readU64(dv, 0), size: dv.getUint32(8), tagHash: dv.getInt32(16) };
+  if (pos < 0 || pos + CQ_ENTRY_SIZE > buf.length) throw new RangeError(`no consume queue entry at ${pos} in ${buf.length} bytes`);
+  return {
+    commitLogOffset: readU32(buf, pos) * TWO32 + readU32(buf, pos + 4),
+    size: readU32(buf, pos + 8),
+    tagHash: (buf[pos + 16]! << 24) | (buf[pos + 17]! << 16) | (buf[pos + 18]! << 8) | buf[pos + 19]!,
+  };
 }
 
 export function encodeCqEntries(entries: readonly CqEntry[]): Uint8Array {
@@ -96,6 +101,25 @@ export class ConsumeQueue {
     for (let i = 0; i < n; i++) encodeCqEntry(list[skip + i]!, buf, (gap + i) * CQ_ENTRY_SIZE);
     this.entries.append(buf);
     return n;
+  }
+
+  /**
+   * As `put`, with the entries already encoded (`bytes` holds whole entries for consecutive queue offsets
+   * from `firstQueueOffset`): the dispatcher's path, one write and no per-entry objects.
+   */
+  putEncoded(firstQueueOffset: number, bytes: Uint8Array): number {
+    const count = bytes.length / CQ_ENTRY_SIZE;
+    const skip = Math.max(0, this.maxOffset - firstQueueOffset);
+    if (skip >= count) return 0;
+    const gap = Math.max(0, firstQueueOffset - this.maxOffset);
+    if (gap === 0 && skip === 0) {
+      this.entries.append(bytes);
+      return count;
+    }
+    const buf = new Uint8Array((gap + count - skip) * CQ_ENTRY_SIZE);
+    buf.set(bytes.subarray(skip * CQ_ENTRY_SIZE), gap * CQ_ENTRY_SIZE);
+    this.entries.append(buf);
+    return count - skip;
   }
 
   /** Entries for queue offsets [offset, offset + count) that exist (clamped to [minOffset, maxOffset)). */

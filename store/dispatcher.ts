@@ -2,9 +2,26 @@ import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import { tagHash } from '../actors/protocol/tags.js';
 import type { CommitPosition, FlushMode } from './commit-log.js';
-import type { ConsumeQueueSet, CqEntry } from './consume-queue.js';
+import type { PutMessage } from './commit-log-batch.js';
+import { CQ_ENTRY_SIZE, type ConsumeQueueSet } from './consume-queue.js';
 import { keyHash, type IndexEntry, type KeyIndex } from './key-index.js';
-import { END_OF_SEGMENT_MIN, PROP_KEYS, PROP_TAGS, PROP_UNIQ_KEY, decodeRecord, splitKeys, type MessageRecord } from './record.js';
+import {
+  END_MAGIC,
+  END_OF_SEGMENT_MIN,
+  KEY_SEPARATOR,
+  MAX_RECORD_SIZE,
+  PROP_KEYS,
+  PROP_TAGS,
+  PROP_UNIQ_KEY,
+  RECORD_FIXED_SIZE,
+  RECORD_MAGIC,
+  decodeRecord,
+  readU32,
+  readU64,
+  recordCrc,
+  writeU32,
+  type MessageRecord,
+} from './record.js';
 import type { SegmentedLog } from './segmented-log.js';
 
 export interface NewData {
@@ -35,6 +52,80 @@ export class DispatchError extends Error {
   }
 }
 
+/**
+ * What the commit log knows about one write it made (records [from, to) of a batch, back to back from
+ * `offset`): enough to index it without parsing it again.
+ */
+export interface WriteSummary {
+  offset: number;
+  end: number;
+  batch: readonly PutMessage[];
+  from: number;
+  to: number;
+  queueOffsets: readonly number[];
+  sizes: readonly number[];
+  storeTimestamp: number;
+}
+
+const MAX_SUMMARIES = 4096;
+
+const SCAN_INCOMPLETE = -1;
+const SCAN_END_OF_SEGMENT = -2;
+const SCAN_CORRUPT = -3;
+
+/** Consume queue entries of one queue for consecutive queue offsets, encoded as they are found. */
+interface QueueRun {
+  topic: string;
+  queueId: number;
+  first: number;
+  count: number;
+  bytes: Uint8Array;
+}
+
+/** What one chunk of the commit log adds to the consume queues and the key index. */
+interface Run {
+  records: number;
+  /** In the order they started (a queue may have several when its offsets jump). */
+  groups: QueueRun[];
+  /** The latest group of each queue. */
+  byQueue: Map<string, QueueRun>;
+  last: QueueRun | undefined;
+  keys: IndexEntry[];
+  /** Fully decoded records, only while someone follows records$. */
+  full: DispatchedRecord[] | undefined;
+}
+
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** UTF-8 buf[from, to) as a string; undefined when not valid UTF-8. */
+function decodeUtf8(buf: Uint8Array, from: number, to: number): string | undefined {
+  let ascii = true;
+  for (let i = from; i < to; i++) {
+    if (buf[i]! >= 0x80) {
+      ascii = false;
+      break;
+    }
+  }
+  if (ascii) {
+    if (to - from >= 48) return Buffer.from(buf.buffer, buf.byteOffset + from, to - from).toString('latin1');
+    let s = '';
+    for (let i = from; i < to; i++) s += String.fromCharCode(buf[i]!);
+    return s;
+  }
+  try {
+    return utf8Decoder.decode(buf.subarray(from, to));
+  } catch {
+    return undefined;
+  }
+}
+
+const UNIQ_KEY_BYTES = [0x55, 0x4e, 0x49, 0x51, 0x5f, 0x4b, 0x45, 0x59]; // 'UNIQ_KEY'
+
+function isUniqKey(buf: Uint8Array, k: number): boolean {
+  for (let i = 0; i < 8; i++) if (buf[k + i] !== UNIQ_KEY_BYTES[i]) return false;
+  return true;
+}
+
 /** A decoded record with where it lives. */
 export interface DispatchedRecord {
   record: MessageRecord;
@@ -60,6 +151,18 @@ export class Dispatcher {
   private readonly records = new Subject<DispatchedRecord[]>();
   private readonly chunk: number;
   private readonly perRun: number;
+  private topicCache: Uint8Array = new Uint8Array(0);
+  private topicName = '';
+  private tagCache: Uint8Array = new Uint8Array(0);
+  private tagHashValue = 0;
+  /**
+   * Recovery re-dispatches what a crash left and checks every CRC; once following the live commit log (data
+   * this process has just encoded and CRC'd) the check is skipped, as RocketMQ's dispatcher skips it.
+   */
+  private verifyCrc = true;
+  private readonly scratch = new Map<string, Uint8Array>();
+  private readonly summaries: WriteSummary[] = [];
+  private summaryHead = 0;
 
   constructor(private readonly o: DispatcherOptions) {
     this.pos = o.from;
@@ -86,6 +189,7 @@ export class Dispatcher {
   /** Follows committed positions: flushed data with sync flush, written data with async. */
   follow(positions$: Observable<CommitPosition>, mode: FlushMode): void {
     this.sub?.unsubscribe();
+    this.verifyCrc = false;
     this.sub = positions$.subscribe((p) => this.commitTo(mode === 'sync' ? p.flushedOffset : p.writeOffset));
   }
 
@@ -127,40 +231,56 @@ export class Dispatcher {
         this.pos = segEnd;
         continue;
       }
-      let buf = log.read(this.pos, Math.min(this.chunk, end - this.pos));
-      const found: DispatchedRecord[] = [];
+      const run = this.beginRun();
+      if (!run.full) {
+        // Writes the commit log summarized: indexed without parsing them.
+        let s = this.summaryAt(this.pos, end);
+        if (s !== undefined) {
+          while (s !== undefined) {
+            this.indexSummary(s, run);
+            this.pos = s.end;
+            if (this.pos >= stopAt) break;
+            s = this.summaryAt(this.pos, end);
+          }
+          this.finishRun(run);
+          count += run.records;
+          continue;
+        }
+      }
+      // Decoded at once and not kept (unless records$ is followed): a view into the log's tail will do.
+      let buf = run.full ? log.read(this.pos, Math.min(this.chunk, end - this.pos)) : log.readTransient(this.pos, Math.min(this.chunk, end - this.pos));
       let p = 0;
       let next = this.pos;
       for (;;) {
         if (next >= end) break;
-        const d = decodeRecord(buf, p);
-        if (d.kind === 'record') {
-          found.push({ record: d.record, size: d.size });
-          p += d.size;
-          next += d.size;
+        const size = this.scan(buf, p, run);
+        if (size > 0) {
+          p += size;
+          next += size;
           continue;
         }
-        if (d.kind === 'end-of-segment') {
+        if (size === SCAN_END_OF_SEGMENT) {
           next = segEnd;
           break;
         }
-        if (d.kind === 'incomplete') {
+        if (size === SCAN_INCOMPLETE) {
           if (p > 0) break; // read again from `next`
-          const size = buf.length >= 4 ? new DataView(buf.buffer, buf.byteOffset, 4).getUint32(0) : 0;
-          if (size > buf.length && this.pos + size <= end) {
-            buf = log.read(this.pos, size);
-            if (buf.length === size) continue;
+          const want = buf.length >= 4 ? readU32(buf, 0) : 0;
+          if (want > buf.length && this.pos + want <= end) {
+            buf = log.read(this.pos, want);
+            if (buf.length === want) continue;
           }
           if (segEnd - this.pos < END_OF_SEGMENT_MIN || buf.length < END_OF_SEGMENT_MIN) {
             throw new DispatchError(`record at ${this.pos} is cut short (committed up to ${end})`);
           }
           throw new DispatchError(`record at ${this.pos} runs past the committed end ${end}`);
         }
-        throw new DispatchError(`corrupt record at ${next}: ${d.reason}`);
+        const d = decodeRecord(buf, p);
+        throw new DispatchError(`corrupt record at ${next}: ${d.kind === 'corrupt' ? d.reason : 'malformed record'}`);
       }
-      if (found.length > 0) {
-        this.index(found);
-        count += found.length;
+      if (run.records > 0) {
+        this.finishRun(run);
+        count += run.records;
       }
       if (next === this.pos) throw new DispatchError(`no progress at ${this.pos}`);
       this.pos = next;
@@ -168,36 +288,255 @@ export class Dispatcher {
     return count;
   }
 
-  private index(found: DispatchedRecord[]): void {
-    const perQueue = new Map<string, { topic: string; queueId: number; first: number; list: CqEntry[] }>();
-    const keys: IndexEntry[] = [];
-    for (const { record: r, size } of found) {
-      const k = `${r.topic}#${r.queueId}`;
-      let g = perQueue.get(k);
-      const entry: CqEntry = { commitLogOffset: r.commitLogOffset, size, tagHash: tagHash(r.properties[PROP_TAGS]) };
-      if (g && g.first + g.list.length === r.queueOffset) {
-        g.list.push(entry);
-      } else {
-        if (g) this.putQueue(g);
-        g = { topic: r.topic, queueId: r.queueId, first: r.queueOffset, list: [entry] };
-        perQueue.set(k, g);
+  // -------------------------------------------------------------------------------- indexing a chunk
+
+  private beginRun(): Run {
+    return { records: 0, groups: [], byQueue: new Map(), last: undefined, keys: [], full: this.records.observed ? [] : undefined };
+  }
+
+  /**
+   * Reads what indexing needs from the record at buf[p...] in place (topic, queue id and offset, tag hash,
+   * keys; never the body) and adds its consume queue entry to the run. Returns the record size, or one of the
+   * SCAN_ codes (nothing added).
+   */
+  private scan(buf: Uint8Array, p: number, run: Run): number {
+    const avail = buf.length - p;
+    if (avail < 8) return SCAN_INCOMPLETE;
+    const size = readU32(buf, p);
+    const magic = readU32(buf, p + 4);
+    if (magic === END_MAGIC) return size >= END_OF_SEGMENT_MIN ? SCAN_END_OF_SEGMENT : SCAN_CORRUPT;
+    if (magic !== RECORD_MAGIC || size < RECORD_FIXED_SIZE || size > MAX_RECORD_SIZE) return SCAN_CORRUPT;
+    if (avail < size) return SCAN_INCOMPLETE;
+    if (this.verifyCrc && recordCrc(buf, p, size) !== readU32(buf, p + 8)) return SCAN_CORRUPT;
+    const end = p + size;
+    const queueId = readU32(buf, p + 12);
+    const queueOffset = readU64(buf, p + 20);
+    const commitLogOffset = readU64(buf, p + 28);
+    let q = p + 48;
+    q += 1 + buf[q]!; // bornHost
+    if (q + 9 > end) return SCAN_CORRUPT;
+    const storeTimestamp = readU64(buf, q);
+    q += 8;
+    q += 1 + buf[q]!; // storeHost
+    q += 4 + 8; // reconsumeTimes, preparedTransactionOffset
+    if (q + 4 > end) return SCAN_CORRUPT;
+    q += 4 + readU32(buf, q); // body
+    if (q + 1 > end) return SCAN_CORRUPT;
+    const tl = buf[q++]!;
+    if (q + tl + 2 > end) return SCAN_CORRUPT;
+    const topic = this.topicAt(buf, q, tl);
+    q += tl;
+    const pl = (buf[q]! << 8) | buf[q + 1]!;
+    q += 2;
+    if (q + pl !== end || topic === undefined || queueOffset < 0 || commitLogOffset < 0 || storeTimestamp < 0) return SCAN_CORRUPT;
+
+    // Properties: only TAGS, KEYS and UNIQ_KEY matter here.
+    let tagHashValue = 0;
+    let keys: string[] | undefined;
+    let k = q;
+    while (k < end) {
+      let sep = k;
+      while (sep < end && buf[sep] !== 1) sep++;
+      let stop = sep + 1;
+      while (stop < end && buf[stop] !== 2) stop++;
+      if (sep >= end || stop >= end) return SCAN_CORRUPT;
+      const nameLen = sep - k;
+      if (nameLen === 4 && buf[k] === 0x54 && buf[k + 1] === 0x41 && buf[k + 2] === 0x47 && buf[k + 3] === 0x53) {
+        tagHashValue = this.tagHashAt(buf, sep + 1, stop);
+      } else if (nameLen === 4 && buf[k] === 0x4b && buf[k + 1] === 0x45 && buf[k + 2] === 0x59 && buf[k + 3] === 0x53) {
+        const v = decodeUtf8(buf, sep + 1, stop);
+        if (v === undefined) return SCAN_CORRUPT;
+        for (const key of v.split(KEY_SEPARATOR)) if (key.length > 0) (keys ??= []).push(key);
+      } else if (nameLen === 8 && isUniqKey(buf, k)) {
+        const v = decodeUtf8(buf, sep + 1, stop);
+        if (v === undefined) return SCAN_CORRUPT;
+        if (v !== '') (keys ??= []).push(v);
       }
-      const ks = splitKeys(r.properties[PROP_KEYS]);
-      const uniq = r.properties[PROP_UNIQ_KEY];
-      if (uniq !== undefined && uniq !== '') ks.push(uniq);
-      for (const key of ks) keys.push({ keyHash: keyHash(r.topic, key), commitLogOffset: r.commitLogOffset, storeTimestamp: r.storeTimestamp });
+      k = stop + 1;
     }
-    for (const g of perQueue.values()) this.putQueue(g);
-    if (keys.length > 0) this.o.index.add(keys);
-    if (this.records.observed) this.records.next(found);
-    for (const g of perQueue.values()) {
+    if (run.full) {
+      const d = decodeRecord(buf, p);
+      if (d.kind !== 'record') return SCAN_CORRUPT;
+      run.full.push({ record: d.record, size });
+    }
+
+    this.addEntry(run, topic, queueId, queueOffset, commitLogOffset, size, tagHashValue, keys, storeTimestamp);
+    return size;
+  }
+
+  /**
+   * A queue's buffer for the entries of a run, reused from run to run (consume queue writes copy at once).
+   * Bounded: past 4096 queues the buffers are dropped and made anew.
+   */
+  private scratchFor(queueKey: string): Uint8Array {
+    let b = this.scratch.get(queueKey);
+    if (b === undefined) {
+      if (this.scratch.size >= 4096) this.scratch.clear();
+      b = new Uint8Array(256 * CQ_ENTRY_SIZE);
+      this.scratch.set(queueKey, b);
+    }
+    return b;
+  }
+
+  /** Adds one record's consume queue entry to its queue's run (a new run when the queue offsets jump). */
+  private addEntry(
+    run: Run,
+    topic: string,
+    queueId: number,
+    queueOffset: number,
+    commitLogOffset: number,
+    size: number,
+    tagHashValue: number,
+    keys: readonly string[] | undefined,
+    storeTimestamp: number,
+  ): void {
+    let g = run.last;
+    if (g === undefined || g.queueId !== queueId || g.topic !== topic || g.first + g.count !== queueOffset) {
+      const qk = `${topic}#${queueId}`;
+      g = run.byQueue.get(qk);
+      if (g === undefined || g.first + g.count !== queueOffset) {
+        if (g !== undefined) this.putQueue(g);
+        g = { topic, queueId, first: queueOffset, count: 0, bytes: this.scratchFor(qk) };
+        run.byQueue.set(qk, g);
+        run.groups.push(g);
+      }
+      run.last = g;
+    }
+    const at = g.count * CQ_ENTRY_SIZE;
+    if (at + CQ_ENTRY_SIZE > g.bytes.length) {
+      const bigger = new Uint8Array(g.bytes.length * 2);
+      bigger.set(g.bytes);
+      g.bytes = bigger;
+      this.scratch.set(`${topic}#${queueId}`, bigger);
+    }
+    const cq = g.bytes;
+    const hi = Math.floor(commitLogOffset / 0x100000000);
+    writeU32(cq, at, hi);
+    writeU32(cq, at + 4, commitLogOffset - hi * 0x100000000);
+    writeU32(cq, at + 8, size);
+    writeU32(cq, at + 12, tagHashValue < 0 ? -1 : 0);
+    writeU32(cq, at + 16, tagHashValue);
+    g.count++;
+    run.records++;
+    if (keys !== undefined) {
+      for (const key of keys) run.keys.push({ keyHash: keyHash(topic, key), commitLogOffset, storeTimestamp });
+    }
+  }
+
+  /**
+   * The commit log tells what it has just written (see WriteSummary); the dispatcher indexes such a write
+   * from the summary instead of parsing its records again, when it reaches it. Bounded: the oldest summaries
+   * are dropped past MAX_SUMMARIES (those writes are parsed as usual).
+   */
+  written(summary: WriteSummary): void {
+    if (this.stalled) return;
+    this.summaries.push(summary);
+    if (this.summaries.length - this.summaryHead > MAX_SUMMARIES) this.summaryHead++;
+    if (this.summaryHead > 1024) {
+      this.summaries.splice(0, this.summaryHead);
+      this.summaryHead = 0;
+    }
+  }
+
+  /** The summary of the write starting at `pos` that ends by `end`, if there is one (older ones are dropped). */
+  private summaryAt(pos: number, end: number): WriteSummary | undefined {
+    while (this.summaryHead < this.summaries.length && this.summaries[this.summaryHead]!.offset < pos) this.summaryHead++;
+    if (this.summaryHead >= this.summaries.length) {
+      if (this.summaries.length > 0) {
+        this.summaries.length = 0;
+        this.summaryHead = 0;
+      }
+      return undefined;
+    }
+    const s = this.summaries[this.summaryHead]!;
+    if (s.offset !== pos || s.end > end) return undefined;
+    this.summaryHead++;
+    return s;
+  }
+
+  /** Indexes a write from its summary: the same entries a parse would give (tags and keys as storedProperties folds them). */
+  private indexSummary(s: WriteSummary, run: Run): void {
+    let off = s.offset;
+    let lastTag: string | undefined;
+    let lastHash = 0;
+    for (let i = s.from; i < s.to; i++) {
+      const m = s.batch[i]!;
+      const size = s.sizes[i]!;
+      const props = m.properties;
+      const tag = m.tags !== undefined && m.tags !== '' ? m.tags : props?.[PROP_TAGS];
+      if (tag !== lastTag) {
+        lastTag = tag;
+        lastHash = tagHash(tag);
+      }
+      let keys: string[] | undefined;
+      const keysProp = m.keys !== undefined && m.keys.length > 0 ? m.keys.join(KEY_SEPARATOR) : props?.[PROP_KEYS];
+      if (keysProp !== undefined) for (const k of keysProp.split(KEY_SEPARATOR)) if (k.length > 0) (keys ??= []).push(k);
+      const uniq = props?.[PROP_UNIQ_KEY];
+      if (uniq !== undefined && uniq !== '') (keys ??= []).push(uniq);
+      this.addEntry(run, m.topic, m.queueId, s.queueOffsets[i]!, off, size, lastHash, keys, s.storeTimestamp);
+      off += size;
+    }
+  }
+
+  /** The topic at buf[q, q + len), decoded once while it repeats. */
+  private topicAt(buf: Uint8Array, q: number, len: number): string | undefined {
+    const c = this.topicCache;
+    if (c.length === len) {
+      let same = true;
+      for (let i = 0; i < len; i++) {
+        if (c[i] !== buf[q + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.topicName;
+    }
+    const s = decodeUtf8(buf, q, q + len);
+    if (s === undefined) return undefined;
+    this.topicCache = buf.slice(q, q + len);
+    this.topicName = s;
+    return s;
+  }
+
+  /** Java String.hashCode of the tag at buf[from, to), computed once while it repeats. */
+  private tagHashAt(buf: Uint8Array, from: number, to: number): number {
+    const c = this.tagCache;
+    const len = to - from;
+    if (c.length === len) {
+      let same = true;
+      for (let i = 0; i < len; i++) {
+        if (c[i] !== buf[from + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.tagHashValue;
+    }
+    const s = decodeUtf8(buf, from, to);
+    this.tagCache = buf.slice(from, to);
+    this.tagHashValue = tagHash(s);
+    return this.tagHashValue;
+  }
+
+  private finishRun(run: Run): void {
+    for (const g of run.groups) this.putQueue(g);
+    if (run.keys.length > 0) this.o.index.add(run.keys);
+    if (run.full && this.records.observed) this.records.next(run.full);
+    const announced = new Set<QueueRun>();
+    for (const g of run.groups) {
+      const latest = run.byQueue.get(`${g.topic}#${g.queueId}`)!;
+      if (announced.has(latest)) continue;
+      announced.add(latest);
       const cq = this.o.queues.get(g.topic, g.queueId)!;
       this.newData.next({ topic: g.topic, queueId: g.queueId, maxOffset: cq.maxOffset });
     }
   }
 
-  private putQueue(g: { topic: string; queueId: number; first: number; list: CqEntry[] }): void {
-    this.o.queues.get(g.topic, g.queueId)!.put(g.first, g.list);
+  private putQueue(g: QueueRun): void {
+    if (g.count === 0) return;
+    this.o.queues.get(g.topic, g.queueId)!.putEncoded(g.first, g.bytes.subarray(0, g.count * CQ_ENTRY_SIZE));
+    g.count = 0;
+    g.first = -1;
   }
 
   stop(): void {

@@ -136,6 +136,37 @@ function stateString(value: unknown): string {
   return `${k}.${stateString(v)}`;
 }
 
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).toUpperCase().padStart(2, '0'));
+let hexShort: string[] | undefined;
+
+/** Upper-case hex of a u16, 4 digits (a 64 Ki-entry table, built on first use). */
+function hexU16(v: number): string {
+  hexShort ??= Array.from({ length: 65536 }, (_, x) => HEX_BYTE[x >>> 8]! + HEX_BYTE[x & 0xff]!);
+  return hexShort[v]!;
+}
+
+/**
+ * encodeMessageId for one store host, fast: the host part (and the offset's high half while it stays the
+ * same) is encoded once; per message only the low 32 bits of the offset become 8 hex digits (an id ends with
+ * the offset as a big-endian u64).
+ */
+export function messageIdEncoder(storeHost: string): (commitLogOffset: number) => string {
+  const prefix = encodeMessageId(storeHost, 0).slice(0, -16);
+  // Everything but the last 4 hex digits, kept while it stays the same (64 KiB of commit log).
+  let top = -1;
+  let topPrefix = '';
+  return (offset: number): string => {
+    if (!Number.isSafeInteger(offset) || offset < 0) return encodeMessageId(storeHost, offset); // throws the usual error
+    const t = Math.floor(offset / 0x10000);
+    if (t !== top) {
+      top = t;
+      const hi = Math.floor(offset / 0x100000000);
+      topPrefix = prefix + hexU16(hi >>> 16) + hexU16(hi & 0xffff) + hexU16(t & 0xffff);
+    }
+    return topPrefix + hexU16(offset - t * 0x10000);
+  };
+}
+
 export async function openMessageStore(opts: MessageStoreOptions): Promise<MessageStore> {
   const logger = opts.logger.child({ component: 'store', dir: opts.dir });
   const segmentSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
@@ -150,7 +181,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
   let checkpointing: Promise<void> | undefined;
   let closed = false;
 
-  const msgId = (offset: number): string => encodeMessageId(opts.storeHost, offset);
+  const msgId = messageIdEncoder(opts.storeHost);
 
   const checkpoint = async (clean: boolean): Promise<void> => {
     const p = parts!;
@@ -222,6 +253,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
         maxDiskUsageRatio: opts.maxDiskUsageRatio ?? 0.9,
         msgId,
         queueOffsets: r.queueOffsets,
+        onWritten: (summary) => r.dispatcher.written(summary),
       });
       parts = { lock: r.lock, log: r.log, queues: r.queues, index: r.index, dispatcher: r.dispatcher, commitLog };
       r.dispatcher.newData$.subscribe(() => {
@@ -283,7 +315,20 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
   const p = parts!;
 
   const toStored = (r: MessageRecord, size: number): StoredMessage => ({
-    ...r,
+    topic: r.topic,
+    queueId: r.queueId,
+    queueOffset: r.queueOffset,
+    commitLogOffset: r.commitLogOffset,
+    flags: r.flags,
+    sysFlag: r.sysFlag,
+    bornTimestamp: r.bornTimestamp,
+    bornHost: r.bornHost,
+    storeTimestamp: r.storeTimestamp,
+    storeHost: r.storeHost,
+    reconsumeTimes: r.reconsumeTimes,
+    preparedTransactionOffset: r.preparedTransactionOffset,
+    properties: r.properties,
+    body: r.body,
     msgId: msgId(r.commitLogOffset),
     size,
     tags: r.properties[PROP_TAGS],
@@ -326,10 +371,17 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     let filtered = 0;
     let missing = 0;
     const chunk = Math.min(maxScan, 256);
+    // Records are read in spans: one commit log read covers the records of consecutive entries.
+    const spanCap = Math.max(64 * 1024, Math.min(maxBytes, 4 * 1024 * 1024));
+    let span: Uint8Array = new Uint8Array(0);
+    let spanStart = 0;
+    const committed = p.commitLog.committedOffset;
+    const minCl = p.log.minOffset;
     scan: while (next < max && next - q.offset < maxScan && messages.length < maxCount) {
       const entries = cq.read(next, Math.min(chunk, maxScan - (next - q.offset)));
       if (entries.length === 0) break;
-      for (const e of entries) {
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i]!;
         if (messages.length >= maxCount) break scan;
         if (isBlank(e)) {
           next++;
@@ -341,18 +393,38 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
           continue;
         }
         if (messages.length > 0 && bytes + e.size > maxBytes) break scan;
-        const r = readAt(e.commitLogOffset, e.size);
         next++;
-        if (!r) {
+        const off = e.commitLogOffset;
+        if (off < minCl || off >= committed) {
           missing++;
           continue;
         }
-        if (q.tags && !q.tags(e.tagHash, r.record.properties[PROP_TAGS])) {
+        if (off < spanStart || off + e.size > spanStart + span.length) {
+          // A new span from this record to the end of the last following entry that fits in spanCap.
+          let spanEnd = off + e.size;
+          const left = maxCount - messages.length;
+          for (let j = i + 1, taken = 1; j < entries.length && taken < left; j++) {
+            const f = entries[j]!;
+            if (isBlank(f)) continue;
+            const fEnd = f.commitLogOffset + f.size;
+            if (f.commitLogOffset < off || fEnd - off > spanCap || fEnd > committed) break;
+            if (fEnd > spanEnd) spanEnd = fEnd;
+            taken++;
+          }
+          span = p.log.read(off, spanEnd - off);
+          spanStart = off;
+        }
+        const d = off + e.size <= spanStart + span.length ? decodeRecord(span, off - spanStart) : undefined;
+        if (d === undefined || d.kind !== 'record' || d.record.commitLogOffset !== off) {
+          missing++;
+          continue;
+        }
+        if (q.tags && !q.tags(e.tagHash, d.record.properties[PROP_TAGS])) {
           filtered++;
           continue;
         }
-        messages.push(toStored(r.record, r.size));
-        bytes += r.size;
+        messages.push(toStored(d.record, d.size));
+        bytes += d.size;
       }
     }
     if (messages.length > 0) return res('FOUND', next, messages);

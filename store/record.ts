@@ -140,18 +140,67 @@ export function crc32Table(buf: Uint8Array, start: number, end: number, crc = 0)
   return (c ^ 0xffffffff) >>> 0;
 }
 
+/** Slicing-by-16 tables: table k maps a byte to its CRC k bytes further on. */
+const CRC_TABLES = ((): Int32Array => {
+  const t = new Int32Array(16 * 256);
+  for (let n = 0; n < 256; n++) t[n] = CRC_TABLE[n]! | 0;
+  for (let n = 0; n < 256; n++) {
+    let c = t[n]!;
+    for (let k = 1; k < 16; k++) {
+      c = t[c & 0xff]! ^ (c >>> 8);
+      t[k * 256 + n] = c;
+    }
+  }
+  return t;
+})();
+
+/** Slicing-by-16 CRC32 (IEEE) of buf[start, end), continuing from `crc`: no native call, no view object. */
+function crc32Sliced(buf: Uint8Array, start: number, end: number, crc: number): number {
+  const t = CRC_TABLES;
+  let c = ~crc;
+  let i = start;
+  for (; i + 16 <= end; i += 16) {
+    const a = (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24)) ^ c;
+    c =
+      t[3840 + (a & 0xff)]! ^
+      t[3584 + ((a >>> 8) & 0xff)]! ^
+      t[3328 + ((a >>> 16) & 0xff)]! ^
+      t[3072 + (a >>> 24)]! ^
+      t[2816 + buf[i + 4]!]! ^
+      t[2560 + buf[i + 5]!]! ^
+      t[2304 + buf[i + 6]!]! ^
+      t[2048 + buf[i + 7]!]! ^
+      t[1792 + buf[i + 8]!]! ^
+      t[1536 + buf[i + 9]!]! ^
+      t[1280 + buf[i + 10]!]! ^
+      t[1024 + buf[i + 11]!]! ^
+      t[768 + buf[i + 12]!]! ^
+      t[512 + buf[i + 13]!]! ^
+      t[256 + buf[i + 14]!]! ^
+      t[buf[i + 15]!]!;
+  }
+  for (; i < end; i++) c = t[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
 type NativeCrc = (data: Uint8Array, value?: number) => number;
 const nativeCrc32: NativeCrc | undefined =
   typeof (zlib as { crc32?: unknown }).crc32 === 'function' ? ((zlib as { crc32: NativeCrc }).crc32) : undefined;
 
-/** CRC32 (IEEE) of buf[start, end), continuing from `crc`; native zlib when the runtime has it. */
+/** Below this many bytes a native call (argument checks, a view object) costs more than slicing-by-8. */
+const NATIVE_CRC_MIN = 512;
+
+/** CRC32 (IEEE) of buf[start, end), continuing from `crc`; native zlib for long ranges when the runtime has it. */
 export function crc32Range(buf: Uint8Array, start: number, end: number, crc = 0): number {
-  if (nativeCrc32 !== undefined && end - start > 32) return nativeCrc32(buf.subarray(start, end), crc) >>> 0;
-  return crc32Table(buf, start, end, crc);
+  if (nativeCrc32 !== undefined && end - start >= NATIVE_CRC_MIN) {
+    return nativeCrc32(new Uint8Array(buf.buffer, buf.byteOffset + start, end - start), crc) >>> 0;
+  }
+  return crc32Sliced(buf, start, end, crc);
 }
 
-function recordCrc(buf: Uint8Array, pos: number, size: number): number {
-  return crc32Range(buf, pos + 12, pos + size, crc32Table(buf, pos, pos + 8));
+/** The CRC a record at buf[pos, pos + size) must carry: bytes [0, 8) then [12, size) of the record. */
+export function recordCrc(buf: Uint8Array, pos: number, size: number): number {
+  return crc32Range(buf, pos + 12, pos + size, crc32Sliced(buf, pos, pos + 8, 0));
 }
 
 // ---------------------------------------------------------------------------------------------- strings
@@ -174,22 +223,52 @@ function writeStr(buf: Uint8Array, pos: number, s: string, len: number): void {
   }
 }
 
+/**
+ * Decoded short ASCII strings, direct-mapped by a hash of their bytes: topics, hosts, property names and tags
+ * repeat from record to record, so a read usually finds its string here instead of building a new one.
+ */
+const STR_CACHE_SLOTS = 1024;
+const STR_CACHE_MAX = 48;
+const strCacheBytes = new Uint8Array(STR_CACHE_SLOTS * STR_CACHE_MAX);
+const strCacheLen = new Int32Array(STR_CACHE_SLOTS).fill(-1);
+const strCacheStr: string[] = new Array<string>(STR_CACHE_SLOTS).fill('');
+
 /** Reads UTF-8 buf[start, end); undefined when not valid UTF-8. */
 function readStr(buf: Uint8Array, start: number, end: number): string | undefined {
+  const len = end - start;
+  if (len === 0) return '';
   let ascii = true;
+  let h = len;
   for (let i = start; i < end; i++) {
-    if (buf[i]! >= 0x80) {
+    const b = buf[i]!;
+    if (b >= 0x80) {
       ascii = false;
       break;
     }
+    h = (Math.imul(h, 31) + b) | 0;
   }
   if (ascii) {
-    if (end - start < 64) {
+    if (len <= STR_CACHE_MAX) {
+      const slot = (h ^ (h >>> 13)) & (STR_CACHE_SLOTS - 1);
+      const at = slot * STR_CACHE_MAX;
+      if (strCacheLen[slot] === len) {
+        let same = true;
+        for (let i = 0; i < len; i++) {
+          if (strCacheBytes[at + i] !== buf[start + i]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) return strCacheStr[slot];
+      }
       let s = '';
       for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
+      strCacheBytes.set(buf.subarray(start, end), at);
+      strCacheLen[slot] = len;
+      strCacheStr[slot] = s;
       return s;
     }
-    return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('latin1');
+    return Buffer.from(buf.buffer, buf.byteOffset + start, len).toString('latin1');
   }
   try {
     return textDecoder.decode(buf.subarray(start, end));
@@ -212,14 +291,14 @@ export function readU32(buf: Uint8Array, pos: number): number {
   return ((buf[pos]! << 24) | (buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!) >>> 0;
 }
 
-function writeU64(buf: Uint8Array, pos: number, v: number): void {
+export function writeU64(buf: Uint8Array, pos: number, v: number): void {
   const hi = Math.floor(v / TWO_32);
   writeU32(buf, pos, hi);
   writeU32(buf, pos + 4, v - hi * TWO_32);
 }
 
 /** -1 when the value is not a safe integer. */
-function readU64(buf: Uint8Array, pos: number): number {
+export function readU64(buf: Uint8Array, pos: number): number {
   const hi = readU32(buf, pos);
   if (hi > 0x1fffff) return -1;
   return hi * TWO_32 + readU32(buf, pos + 4);
@@ -235,7 +314,7 @@ function checkU64(name: string, v: number): void {
 
 // ---------------------------------------------------------------------------------------------- properties
 
-function checkPropString(s: string, what: string): void {
+export function checkPropString(s: string, what: string): void {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c === NAME_VALUE_SEPARATOR || c === PROPERTY_SEPARATOR) {
@@ -251,7 +330,8 @@ export function propertiesSize(props: Record<string, string>): number {
   return n;
 }
 
-function writeProperties(buf: Uint8Array, pos: number, props: Record<string, string>): number {
+/** Writes a property map at buf[pos...] (room for propertiesSize(props) bytes); returns the bytes written. */
+export function writeProperties(buf: Uint8Array, pos: number, props: Record<string, string>): number {
   let p = pos;
   for (const k in props) {
     const v = props[k]!;

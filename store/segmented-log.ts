@@ -170,6 +170,21 @@ export class SegmentedLog {
     return this.file(start).read(offset - start, end - offset);
   }
 
+  /**
+   * As `read`, but bytes still in the hot tail come back as a view into it, without a copy: valid only until
+   * the next append (for a caller that decodes them at once, like the dispatcher).
+   */
+  readTransient(offset: number, length: number): Uint8Array {
+    const start = this.segmentStart(offset);
+    const end = Math.min(offset + length, start + this.segmentSize);
+    if (end > offset && this.tailLen > 0 && offset >= this.tailStart && offset < this.tailStart + this.tailLen && start === this.segmentStart(this.tailStart)) {
+      this.checkOpen();
+      const from = offset - this.tailStart;
+      return this.tail.subarray(from, Math.min(this.tailLen, end - this.tailStart));
+    }
+    return this.read(offset, length);
+  }
+
   /** Flushes the segments written since the last flush; flushedOffset becomes writeOffset as of the call. */
   flush(): Promise<void> {
     if (this.closed) return Promise.reject(new LogError('ECLOSED', `log ${this.dir} is closed`));

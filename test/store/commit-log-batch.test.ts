@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import {
+  BatchEncoder,
   assignQueueOffsets,
   encodeWrite,
   parseQueueKey,
@@ -9,7 +10,7 @@ import {
   storedProperties,
   type PutMessage,
 } from '../../store/commit-log-batch.js';
-import { decodeRecord, PROP_KEYS, PROP_TAGS } from '../../store/record.js';
+import { decodeRecord, PROP_KEYS, PROP_TAGS, RecordError } from '../../store/record.js';
 
 const msg = (topic: string, queueId: number, body = 'x'): PutMessage => ({
   topic,
@@ -128,5 +129,60 @@ describe('encodeWrite', () => {
       p += d.size;
     });
     expect(p).toBe(buf.length);
+  });
+});
+
+describe('BatchEncoder', () => {
+  const arbMessage = fc.record({
+    topic: fc.constantFrom('a', 'orders', 'Tópico'),
+    queueId: fc.integer({ min: 0, max: 3 }),
+    body: fc.uint8Array({ maxLength: 120 }),
+    tags: fc.option(fc.constantFrom('', 'paid', 'x||y', 'ünï'), { nil: undefined }),
+    keys: fc.option(fc.array(fc.constantFrom('k1', 'k 2', 'ключ'), { maxLength: 3 }), { nil: undefined }),
+    properties: fc.option(fc.dictionary(fc.constantFrom('p', 'UNIQ_KEY', '7', 'TAGS'), fc.string({ maxLength: 6 }).filter((v) => !/[\x01\x02]/.test(v))), { nil: undefined }),
+    bornTimestamp: fc.nat(),
+    bornHost: fc.constantFrom('p1', '10.0.0.1:5000'),
+    flags: fc.option(fc.nat(), { nil: undefined }),
+    sysFlag: fc.option(fc.nat(15), { nil: undefined }),
+    reconsumeTimes: fc.option(fc.nat(16), { nil: undefined }),
+    preparedTransactionOffset: fc.option(fc.nat(), { nil: undefined }),
+  });
+
+  it('writes exactly the bytes of prepareRecords + planWrites + encodeWrite (property)', () => {
+    const enc = new BatchEncoder('broker-a');
+    fc.assert(
+      fc.property(
+        fc.array(arbMessage, { minLength: 1, maxLength: 12 }),
+        fc.boolean(),
+        fc.integer({ min: 0, max: 4000 }),
+        (raw, share, start) => {
+          // Messages sharing one properties object take the encoder's cached path.
+          const shared = raw[0]!.properties;
+          const batch: PutMessage[] = raw.map((m) => (share ? { ...m, properties: shared, tags: raw[0]!.tags, keys: raw[0]!.keys } : m));
+          const offsets = batch.map((_, i) => i * 3);
+          const segmentSize = 1024;
+          const recs = prepareRecords(batch, offsets, 777, 'broker-a');
+          const plan = planWrites(recs.map((r) => r.size), start, segmentSize);
+          const got = enc.encode(batch, offsets, 777, start, segmentSize);
+          expect(got.writes.map((w) => w.offset)).toEqual(plan.map((w) => w.offset));
+          plan.forEach((w, k) => {
+            const want = encodeWrite(recs, w);
+            expect(Buffer.from(got.writes[k]!.buf)).toEqual(Buffer.from(want.buf));
+            expect(got.offsets.slice(w.from, w.to)).toEqual(want.offsets);
+          });
+          expect(got.sizes).toEqual(recs.map((r) => r.size));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('refuses a batch with an invalid message before encoding any of it', () => {
+    const enc = new BatchEncoder('broker-a');
+    expect(() => enc.encode([msg('a', 0), { ...msg('a', 0), queueId: -1 }], [0, 1], 1, 0, 1 << 20)).toThrow(RecordError);
+    expect(() => enc.encode([{ ...msg('a', 0), properties: { 'a\x01': 'v' } }], [0], 1, 0, 1 << 20)).toThrow(/separator/);
+    expect(() => enc.encode([{ ...msg('a', 0), properties: { p: 'x'.repeat(70_000) } }], [0], 1, 0, 1 << 20)).toThrow(/ETOOLARGE/);
+    expect(() => enc.encode([msg('a'.repeat(300), 0)], [0], 1, 0, 1 << 20)).toThrow(/topic/);
+    expect(() => enc.encode([msg('a', 0, 'y'.repeat(2000))], [0], 1, 0, 1024)).toThrow(RangeError);
   });
 });

@@ -6,7 +6,9 @@ import { tagHash } from '../../actors/protocol/tags.js';
 import type { StorageBackend } from '../../store/backend.js';
 import { faultyStorage } from '../../store/backends/faulty.js';
 import { memoryStorage, type MemoryStorage } from '../../store/backends/memory.js';
-import { openMessageStore, type MessageStore, type MessageStoreOptions, type PutMessage } from '../../store/message-store.js';
+import fc from 'fast-check';
+import { encodeMessageId } from '../../store/message-id.js';
+import { messageIdEncoder, openMessageStore, type MessageStore, type MessageStoreOptions, type PutMessage } from '../../store/message-store.js';
 
 const logger = rootLogger('silent');
 const enc = new TextEncoder();
@@ -228,5 +230,91 @@ describe('message store', () => {
     await store.close();
     const again = await open(mem, clock);
     await again.close();
+  });
+});
+
+describe('messageIdEncoder', () => {
+  it('gives the ids encodeMessageId gives (property)', () => {
+    for (const host of ['10.0.0.1:10911', 'broker-a']) {
+      const fast = messageIdEncoder(host);
+      fc.assert(
+        fc.property(fc.oneof(fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 0, max: 2 ** 33 })), (off) => {
+          expect(fast(off)).toBe(encodeMessageId(host, off));
+        }),
+        { numRuns: 300 },
+      );
+      // Sequential offsets (the cached high part changes every 64 KiB).
+      for (let off = 65_000; off < 200_000; off += 997) expect(fast(off)).toBe(encodeMessageId(host, off));
+      expect(() => fast(-1)).toThrow();
+    }
+  });
+});
+
+describe('indexing a write from its summary', () => {
+  it('gives the consume queue entries and key lookups that parsing the commit log gives (recovery re-dispatch)', async () => {
+    const { clock, mem } = setup(3);
+    const run = async (): Promise<void> => {
+      const rnd = new SeededRandom(11);
+      for (let b = 0; b < 30; b++) {
+        const batch: PutMessage[] = [];
+        const n = 1 + rnd.int(20);
+        const shared = rnd.int(2) === 0 ? { UNIQ_KEY: `u${b}`, [`p${b % 3}`]: 'v' } : undefined;
+        for (let i = 0; i < n; i++) {
+          const extra: Partial<PutMessage> = {};
+          const kind = rnd.int(6);
+          if (kind === 1) extra.tags = `tag${rnd.int(3)}`;
+          if (kind === 2) extra.keys = [`k${rnd.int(5)}`, 'a b'];
+          if (kind === 3) extra.properties = { TAGS: 'fromProps', KEYS: `pk${rnd.int(4)}`, UNIQ_KEY: `uniq-${b}-${i}` };
+          if (kind === 4) extra.properties = shared;
+          if (kind === 5) Object.assign(extra, { tags: '', keys: [], properties: { UNIQ_KEY: '' } });
+          batch.push(msg(`T${rnd.int(2)}`, rnd.int(3), `m${b}.${i}`, extra));
+        }
+        const r = await store.putMessages(batch);
+        expect(r.status).toBe(Status.OK);
+      }
+    };
+    let store = await open(mem, clock, { flush: 'async', segmentSize: 2048 });
+    await run();
+    await settle();
+    const queueBytes = (): Map<string, string> => {
+      const out = new Map<string, string>();
+      for (const t of mem.list('/data/consumequeue')) {
+        for (const q of mem.list(`/data/consumequeue/${t}`)) {
+          for (const f of mem.list(`/data/consumequeue/${t}/${q}`)) {
+            const file = mem.open(`/data/consumequeue/${t}/${q}/${f}`);
+            out.set(`${t}/${q}/${f}`, Buffer.from(file.read(0, file.size())).toString('hex'));
+            file.close();
+          }
+        }
+      }
+      return out;
+    };
+    const lookups = (s: MessageStore): string[] =>
+      ['T0', 'T1'].flatMap((t) =>
+        ['k0', 'k1', 'k2', 'k3', 'k4', 'a', 'b', 'a b', 'pk0', 'pk1', 'pk2', 'pk3', 'u0', 'u1', 'u2', 'uniq-3-0', 'uniq-7-2'].map(
+          (k) => `${t}/${k}: ${s.lookupByKey(t, k, 1000).map((m) => m.commitLogOffset).sort((x, y) => x - y).join(',')}`,
+        ),
+      );
+    const tagsSeen = (s: MessageStore): string[] => {
+      const out: string[] = [];
+      for (const t of ['T0', 'T1']) {
+        for (let q = 0; q < 3; q++) {
+          s.getMessages({ topic: t, queueId: q, offset: 0, maxCount: 10_000, tags: (h, tag) => (out.push(`${t}/${q} ${h} ${tag ?? ''}`), true) });
+        }
+      }
+      return out;
+    };
+    const live = { queues: queueBytes(), keys: lookups(store), tags: tagsSeen(store) };
+    expect(live.keys.some((l) => /: \d/.test(l))).toBe(true);
+    await store.close();
+    // Drop every index and the checkpoint: recovery parses the whole commit log again.
+    mem.remove('/data/consumequeue');
+    mem.remove('/data/index');
+    mem.remove('/data/checkpoint');
+    store = await open(mem, clock, { flush: 'async', segmentSize: 2048 });
+    expect(queueBytes()).toEqual(live.queues);
+    expect(lookups(store)).toEqual(live.keys);
+    expect(tagsSeen(store)).toEqual(live.tags);
+    await store.close();
   });
 });
