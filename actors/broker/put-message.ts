@@ -58,9 +58,19 @@ export function newUniqKey(random: RandomSource): string {
  */
 export function uniqKeySource(random: RandomSource): () => string {
   const prefix = hex(random.bytes(12));
+  // one 32-byte ASCII line: the prefix once, the counter's 8 hex digits rewritten per key, read as one flat string
+  const line = new Uint8Array(32);
+  for (let i = 0; i < 24; i++) line[i] = prefix.charCodeAt(i);
   let n = 0;
-  return () => prefix + (n++ >>> 0).toString(16).toUpperCase().padStart(8, '0');
+  return () => {
+    const v = n++ >>> 0;
+    for (let j = 0; j < 8; j++) line[24 + j] = HEX_DIGIT_CODES[(v >>> (28 - 4 * j)) & 15]!;
+    return latin1Slice.call(line, 0, 32);
+  };
 }
+
+const HEX_DIGIT_CODES: readonly number[] = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 65, 66, 67, 68, 69, 70];
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
 
 export interface BornInfo {
   queueId: number;
@@ -70,8 +80,9 @@ export interface BornInfo {
 
 /** The store message for a sent message (its UNIQ_KEY kept, or a new one made). */
 export function toPutMessage(m: Message, born: BornInfo, uniqKey: () => string): StorePutMessage {
-  const props: Record<string, string> = { ...(m.properties ?? {}) };
-  if (props[MessageProperty.UNIQ_KEY] === undefined) props[MessageProperty.UNIQ_KEY] = uniqKey();
+  const src = m.properties;
+  const props: Record<string, string> = src === undefined ? {} : { ...src };
+  if (src === undefined || props[MessageProperty.UNIQ_KEY] === undefined) props[MessageProperty.UNIQ_KEY] = uniqKey();
   if (m.shardingKey !== undefined) props[MessageProperty.SHARDING_KEY] = m.shardingKey;
   if (m.delayLevel !== undefined && m.delayLevel > 0) props[MessageProperty.DELAY] = String(m.delayLevel);
   if (m.deliverAt !== undefined) props[MessageProperty.DELIVER_AT] = String(m.deliverAt);
@@ -85,8 +96,11 @@ export function toPutMessage(m: Message, born: BornInfo, uniqKey: () => string):
   };
   if (m.tags !== undefined) out.tags = m.tags;
   if (m.keys !== undefined && m.keys.length > 0) out.keys = m.keys;
-  const times = Number(props[MessageProperty.RECONSUME_TIME] ?? 0);
-  if (Number.isInteger(times) && times > 0) out.reconsumeTimes = times;
+  const rt = src === undefined ? undefined : props[MessageProperty.RECONSUME_TIME];
+  if (rt !== undefined) {
+    const times = Number(rt);
+    if (Number.isInteger(times) && times > 0) out.reconsumeTimes = times;
+  }
   return out;
 }
 

@@ -2,10 +2,15 @@ import { openMessageStore, type MessageStore, type MessageStoreOptions, type Sto
 import { PROP_KEYS, PROP_TAGS } from '../../store/record.js';
 import { matchesHash, matchesTag } from '../consumer/tag-expression.js';
 import type { MessageExt } from '../protocol/message.js';
+import { encodeMessageExtBatch, type ExtEncodeOptions } from '../protocol/message-codec.js';
+import { isDerivedMessageId } from '../protocol/send-reply.js';
 import { Status, StatusError } from '../protocol/status.js';
 import type { StoreGetRequest, StoreGetResult, StorePort } from './store-port.js';
 
 /** Binds the broker's store port to the message store. */
+
+/** A stored message encodes as the MessageExt `toMessageExt` makes of it: TAGS and KEYS are fields, not properties. */
+const STORED_ENCODING: ExtEncodeOptions = { omitProperties: new Set([PROP_TAGS, PROP_KEYS]), omitEmptyKeys: true };
 
 /** A stored message as a consumer sees it (TAGS and KEYS live in their own fields, not in properties). */
 export function toMessageExt(m: StoredMessage): MessageExt {
@@ -39,7 +44,16 @@ export function toMessageExt(m: StoredMessage): MessageExt {
 
 export function storePort(store: MessageStore): StorePort {
   return {
-    putMessages: (batch) => store.putMessages(batch),
+    putMessages: async (batch) => {
+      const r = await store.putMessages(batch);
+      // the store names every message by its host's id prefix and its commit log offset (one form for all)
+      const first = r.results[0];
+      if (first !== undefined) {
+        const prefix = first.msgId.slice(0, -16);
+        if (first.msgId.length > 16 && isDerivedMessageId(first.msgId, prefix, first.commitLogOffset)) return { ...r, msgIdPrefix: prefix };
+      }
+      return r;
+    },
     getMessages: async (req: StoreGetRequest): Promise<StoreGetResult> => {
       const f = req.filter;
       const r = store.getMessages({
@@ -51,7 +65,19 @@ export function storePort(store: MessageStore): StorePort {
         ...(f && !f.all ? { tags: (hash: number, tag?: string) => (tag === undefined ? matchesHash(f, hash) : matchesTag(f, tag)) } : {}),
       });
       if (r.status === 'STORE_CLOSED') throw new StatusError(Status.SERVICE_NOT_AVAILABLE, 'the store is closed');
-      return { messages: r.messages.map(toMessageExt), nextOffset: r.nextOffset, minOffset: r.minOffset, maxOffset: r.maxOffset };
+      // a pull encodes the store's records as they are; MessageExt objects are built only for whoever asks
+      const stored = r.messages;
+      let mapped: MessageExt[] | undefined;
+      return {
+        get messages(): MessageExt[] {
+          return (mapped ??= stored.map(toMessageExt));
+        },
+        count: stored.length,
+        encode: () => encodeMessageExtBatch(stored, STORED_ENCODING),
+        nextOffset: r.nextOffset,
+        minOffset: r.minOffset,
+        maxOffset: r.maxOffset,
+      };
     },
     lookupById: async (msgId) => {
       const m = store.lookupById(msgId);

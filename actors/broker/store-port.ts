@@ -31,6 +31,11 @@ export interface StorePutResult {
   status: number;
   message?: string;
   results: StorePutItem[];
+  /**
+   * Set when every msgId of `results` is this prefix followed by the 16 hex digits of its commit log offset
+   * (the store's own id form): the send reply then carries the prefix once instead of an id per message.
+   */
+  msgIdPrefix?: string;
 }
 
 export interface StoreGetRequest {
@@ -45,7 +50,12 @@ export interface StoreGetRequest {
 
 /** What a read found: the messages (tag-filtered), where the next read starts, and the queue's bounds. */
 export interface StoreGetResult {
+  /** The messages found (a store may build them only when asked: prefer `count` and `encode`). */
   messages: MessageExt[];
+  /** How many messages were found (`messages.length`), when known without building them. */
+  count?: number;
+  /** The pull reply body of the messages (`encodeMessageExtBatch(messages)`), straight from the store's records. */
+  encode?: () => Uint8Array;
   /** Where the next read starts (past every entry scanned, filtered out ones included). */
   nextOffset: number;
   minOffset: number;

@@ -16,6 +16,8 @@ export interface ConsumerMachineInput {
   heartbeatIntervalMs: number;
   rebalanceIntervalMs: number;
   commitIntervalMs: number;
+  /** Orderly consumers renew their queue locks on this interval (0: no locks). */
+  lockRenewMs?: number;
 }
 
 interface ConsumerContext extends ConsumerMachineInput {
@@ -63,6 +65,7 @@ export const consumerMachine = setup({
             heartbeat: context.heartbeatIntervalMs,
             rebalance: context.rebalanceIntervalMs,
             commit: context.commitIntervalMs,
+            lock: context.lockRenewMs ?? 0,
           },
         }),
       },

@@ -16,6 +16,7 @@ import { waitForState, type ClientLifecycle } from '../client/lifecycle.js';
 import { consumerMachine } from './consumer.machine.js';
 import { DeliveryBuffer, type Delivered } from './delivery.js';
 import { ProcessQueue } from './process-queue.js';
+import { OrderlyConsumer } from './orderly.js';
 import { allocateAveragely, allocateAveragelyByCircle, allocateConsistentHash, type AllocateStrategy } from './rebalance.js';
 import { DEFAULT_MAX_RECONSUME_TIMES, isRetryTopic, retryLevel, retryTopic } from './retry-delay.js';
 import { matchesTag, parseTagExpression, type TagFilter } from './tag-expression.js';
@@ -77,6 +78,20 @@ export interface ConsumerOptions {
    * back for a later retry. Without a listener, messages are read with `for await` or `messages$`.
    */
   listener?: (msgs: MessageExt[]) => Promise<ConsumeResult> | ConsumeResult;
+  /**
+   * Orderly consumption (clustering, with a listener): each queue is locked at its broker before it is pulled
+   * (a lease the consumer renews every `lockRenewMs`; when the consumer dies the lease runs out and another
+   * member may lock the queue), and processed strictly one batch at a time. A failed batch (RETRY or a throw)
+   * is not sent back: the queue is suspended for `suspendMs` and the same messages are given to the listener
+   * again (their `reconsumeTimes` counting the local retries), up to `maxReconsumeTimes` retries, after which
+   * they go to the dead-letter topic and the queue moves on. A queue taken away by a rebalance is unlocked only
+   * after its batch in flight finished and its offset was committed. Default false.
+   */
+  orderly?: boolean;
+  /** Orderly: lock renewal interval; a lock counts for 1.5 times this (keep it below the broker's lease). Default 20000 ms. */
+  lockRenewMs?: number;
+  /** Orderly: how long a queue waits after a failed batch before the batch is retried. Default 1000 ms. */
+  suspendMs?: number;
 }
 
 export interface Consumer extends AsyncIterable<MessageExt> {
@@ -130,9 +145,15 @@ function resolveOptions(opts: ConsumerOptions): Resolved {
     if (!Number.isFinite(v) || v <= 0) throw new StatusError(Status.INVALID_ARGUMENT, `consumer option ${name} must be a positive number, got ${v}`);
     return v;
   };
+  const orderly = opts.orderly ?? false;
+  if (orderly && model !== 'CLUSTERING') throw new StatusError(Status.INVALID_ARGUMENT, 'an orderly consumer must use the CLUSTERING model');
+  if (orderly && !opts.listener) throw new StatusError(Status.INVALID_ARGUMENT, 'an orderly consumer needs a listener');
   return {
     group: opts.group,
     namesrv: opts.namesrv,
+    orderly,
+    lockRenewMs: pos(opts.lockRenewMs, 20000, 'lockRenewMs'),
+    suspendMs: pos(opts.suspendMs, 1000, 'suspendMs'),
     subscribe: opts.subscribe,
     model,
     allocate,
@@ -184,6 +205,7 @@ export async function startConsumer(system: ActorSystem, opts: ConsumerOptions):
       heartbeatIntervalMs: o.heartbeatIntervalMs,
       rebalanceIntervalMs: o.rebalanceIntervalMs,
       commitIntervalMs: o.commitIntervalMs,
+      lockRenewMs: o.orderly ? o.lockRenewMs : 0,
     }),
   });
   impl = new ConsumerImpl(new ClientInstance(host.io, { clientId, namesrv: o.namesrv, requestTimeoutMs: o.requestTimeoutMs }), o);
@@ -232,6 +254,8 @@ class ConsumerImpl {
   private rebalanceAgain = false;
   private readonly strategy: AllocateStrategy;
   private readonly retryTimers = new Set<TimerHandle>();
+  /** Queue locks and serial processing, for an orderly consumer. */
+  private readonly orderly: OrderlyConsumer | undefined;
 
   constructor(
     readonly client: ClientInstance,
@@ -245,6 +269,18 @@ class ConsumerImpl {
     for (const [t, f] of this.filters) subscriptions[t] = f.expression;
     client.consumers.set(o.group, { group: o.group, messageModel: o.model, subscriptions });
     for (const t of this.filters.keys()) client.routes.track(t);
+    if (o.orderly && o.listener) {
+      this.orderly = new OrderlyConsumer(
+        {
+          client,
+          isActive: (pq) => this.active(pq),
+          ack: (pq, msgs) => this.ack(pq, msgs),
+          tap: (msgs) => this.delivery.tap(msgs),
+          heldQueues: () => this.assignment(),
+        },
+        { group: o.group, listener: o.listener, consumeBatchSize: o.consumeBatchSize, maxReconsumeTimes: o.maxReconsumeTimes, lockRenewMs: o.lockRenewMs, suspendMs: o.suspendMs },
+      );
+    }
   }
 
   private get io() {
@@ -264,6 +300,7 @@ class ConsumerImpl {
     else if (task === 'heartbeat') void this.client.heartbeat();
     else if (task === 'rebalance') void this.rebalance();
     else if (task === 'commit') void this.commit();
+    else if (task === 'lock') void this.orderly?.renew();
   }
 
   onFrame(frame: Frame, reply?: (f: Frame) => void): void {
@@ -323,20 +360,26 @@ class ConsumerImpl {
     }
     const wanted = new Set(mine.map(queueKey));
     const released: MessageQueue[] = [];
+    const finishing: Held[] = [];
     for (const [key, h] of this.held) {
       if (h.pq.mq.topic !== topic || wanted.has(key)) continue;
       h.pq.drop();
       this.held.delete(key);
       this.offsets.set(key, { mq: h.pq.mq, offset: h.pq.commitOffset() });
       released.push(h.pq.mq);
+      finishing.push(h);
     }
     if (released.length > 0) {
       this.io.logger.debug({ topic, released: released.map(queueKey) }, 'queues released');
-      if (this.o.model === 'CLUSTERING') await this.commit();
+      if (this.orderly) await this.finishOrderly(finishing);
+      else if (this.o.model === 'CLUSTERING') await this.commit();
     }
+    // an orderly consumer pulls only the queues it could lock (the others are tried at the next rebalance)
+    const locked = this.orderly ? new Set((await this.orderly.lock(mine.filter((mq) => !this.held.has(queueKey(mq))))).map(queueKey)) : undefined;
     for (const mq of mine) {
       const key = queueKey(mq);
       if (this.held.has(key) || this.state !== 'running') continue;
+      if (locked && !locked.has(key)) continue;
       let offset: number;
       try {
         offset = await this.startOffset(mq);
@@ -416,6 +459,10 @@ class ConsumerImpl {
     const { mq } = pq;
     const filter = this.filters.get(mq.topic)!;
     while (this.active(pq)) {
+      if (this.orderly && !this.orderly.isLocked(mq)) {
+        await this.sleep(this.o.pullBackoffMs, pq); // pulled only while locked; the renewal may get it back
+        continue;
+      }
       if (pq.isFull(this.o.maxCachedMessagesPerQueue, this.o.maxCachedBytesPerQueue)) {
         await pq.waitForRoom();
         continue;
@@ -455,7 +502,9 @@ class ConsumerImpl {
             await this.sleep(this.o.pullBackoffMs, pq);
             continue;
           }
-          const kept = msgs.filter((m) => matchesTag(filter, m.tags)).map(restoreRetryTopic);
+          // the broker filtered by tag hash already; only a hash collision is left to drop (no copy for '*')
+          let kept = filter.all ? msgs : msgs.filter((m) => matchesTag(filter, m.tags));
+          if (isRetryTopic(mq.topic)) kept = kept.map(restoreRetryTopic);
           pq.add(kept);
           pq.nextOffset = next;
           if (kept.length > 0) this.dispatch(pq, kept);
@@ -490,6 +539,10 @@ class ConsumerImpl {
   private dispatch(pq: ProcessQueue, msgs: MessageExt[]): void {
     const h = this.held.get(queueKey(pq.mq));
     if (!h || h.pq !== pq) return;
+    if (this.orderly) {
+      h.chain = this.orderly.submit(pq, msgs);
+      return;
+    }
     h.chain = h.chain
       .then(() => this.consume(pq, msgs))
       .catch((err: unknown) => this.io.logger.error({ err, queue: queueKey(pq.mq) }, 'consuming a batch failed'));
@@ -509,7 +562,7 @@ class ConsumerImpl {
     }
     for (let i = 0; i < msgs.length; i += this.o.consumeBatchSize) {
       if (!this.active(pq)) return; // not started: left for whoever holds the queue next
-      const chunk = msgs.slice(i, i + this.o.consumeBatchSize);
+      const chunk = i === 0 && msgs.length <= this.o.consumeBatchSize ? msgs : msgs.slice(i, i + this.o.consumeBatchSize);
       this.delivery.tap(chunk);
       let result: ConsumeResult;
       try {
@@ -559,6 +612,22 @@ class ConsumerImpl {
     }
   }
 
+  /**
+   * Orderly release of dropped queues: waits for each one's batch in flight, commits the offsets past what
+   * was processed, and only then unlocks the queues at their brokers (so the next holder starts after them).
+   */
+  private async finishOrderly(finishing: readonly Held[]): Promise<void> {
+    const orderly = this.orderly!;
+    for (const h of finishing) orderly.interrupt(h.pq);
+    await Promise.all(finishing.map((h) => h.chain));
+    for (const h of finishing) {
+      this.offsets.set(queueKey(h.pq.mq), { mq: h.pq.mq, offset: h.pq.commitOffset() });
+      orderly.forget(h.pq);
+    }
+    await this.commit();
+    await orderly.unlock(finishing.map((h) => h.pq.mq));
+  }
+
   // ------------------------------------------------------------------------------------------ offsets
 
   /** Commits every offset that changed since the last commit, one request per broker (clustering only). */
@@ -605,6 +674,7 @@ class ConsumerImpl {
     this.retryTimers.clear();
     // unblock deliveries waiting for buffer room (buffered messages stay unprocessed)
     this.delivery.close();
+    for (const h of this.held.values()) this.orderly?.interrupt(h.pq);
     await Promise.all([...this.held.values()].map((h) => h.chain));
     await this.rebalancing?.catch(() => undefined);
     if (wasRunning && this.o.model === 'CLUSTERING') {
@@ -612,6 +682,8 @@ class ConsumerImpl {
       await this.commit();
     }
     for (const h of this.held.values()) h.pq.drop();
+    // orderly: the locks go only now, after the last batches finished and their offsets were committed
+    if (this.orderly) await this.orderly.unlock(this.assignment());
     this.held.clear();
     await this.client.unregister({ consumerGroup: this.o.group });
   }

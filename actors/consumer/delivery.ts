@@ -41,6 +41,7 @@ export class DeliveryBuffer {
 
   /** Emits messages handed to a listener. */
   tap(msgs: readonly MessageExt[]): void {
+    if (this.observers === 0) return; // nobody watches: no emission per message
     for (const m of msgs) this.subject.next(m);
   }
 

@@ -13,6 +13,9 @@ import type { FaultState } from './fault-avoidance.js';
 import { LingerBatcher } from './linger-batcher.js';
 import { producerMachine } from './producer.machine.js';
 import { SendPath } from './send-path.js';
+import { selectOrderedQueue, type SendOptions } from './ordered.js';
+
+export type { QueueSelector, SendOptions } from './ordered.js';
 
 export interface ProducerOptions {
   /** Producer group name. */
@@ -46,8 +49,12 @@ export interface ProducerOptions {
 export interface Producer {
   readonly clientId: string;
   readonly group: string;
-  /** Sends one message; resolves when the broker acknowledged it (StatusError otherwise). */
-  send(msg: Message): Promise<SendResult>;
+  /**
+   * Sends one message; resolves when the broker acknowledged it (StatusError otherwise). A message with a
+   * `shardingKey`, or a send with `opts.selector`, is ordered: it goes to the key's (the selector's) queue,
+   * and fails instead of being retried on another queue.
+   */
+  send(msg: Message, opts?: SendOptions): Promise<SendResult>;
   /** Sends one message without waiting for, or getting, an answer. Invalid messages throw at once. */
   sendOneway(msg: Message): void;
   /** Sends messages of one topic; split into batches by bytes, each batch to one queue. One result per message, in order. */
@@ -124,7 +131,7 @@ export async function startProducer(system: ActorSystem, opts: ProducerOptions, 
   return {
     clientId,
     group: opts.group,
-    send: (m) => impl.send(m),
+    send: (m, so) => impl.send(m, so),
     sendOneway: (m) => impl.sendOneway(m),
     sendBatch: (ms) => impl.sendBatch(ms),
     queues: (t) => impl.path.queues(t),
@@ -174,7 +181,7 @@ class ProducerImpl {
     return p;
   }
 
-  send(msg: Message): Promise<SendResult> {
+  send(msg: Message, opts?: SendOptions): Promise<SendResult> {
     try {
       this.checkRunning();
       validateMessage(msg, { maxBodyBytes: this.o.maxMessageBytes });
@@ -182,6 +189,16 @@ class ProducerImpl {
       return Promise.reject(err);
     }
     this.client.routes.track(msg.topic);
+    const selector = opts?.selector;
+    if (selector) {
+      // ordered by the caller's choice of queue: sent alone (not lingered), tried once
+      return this.track(
+        (async () => {
+          const mq = selectOrderedQueue(await this.path.queues(msg.topic), msg, selector);
+          return (await this.path.send([msg], mq, { ordered: true }))[0]!;
+        })(),
+      );
+    }
     if (this.batcher) {
       const batcher = this.batcher;
       return this.track(
@@ -211,22 +228,27 @@ class ProducerImpl {
     this.checkRunning();
     validateBatch(msgs, { maxBodyBytes: this.o.maxMessageBytes, maxBatchBytes: Number.MAX_SAFE_INTEGER });
     this.client.routes.track(msgs[0]!.topic);
-    const chunks: Message[][] = [];
+    const queues = await this.path.queues(msgs[0]!.topic);
+    // a chunk holds messages bound for one queue: a sharding key's messages never ride with another queue's
+    const target = (m: Message): MessageQueue | undefined => (m.shardingKey === undefined ? undefined : this.path.pick(queues, undefined, m.shardingKey));
+    const chunks: { msgs: Message[]; mq: MessageQueue | undefined }[] = [];
     let cur: Message[] = [];
+    let curMq: MessageQueue | undefined;
     let bytes = 0;
     for (const m of msgs) {
       const n = encodedMessageSize(m);
-      if (cur.length > 0 && bytes + n > this.o.batchMaxBytes) {
-        chunks.push(cur);
+      const mq = target(m);
+      if (cur.length > 0 && (bytes + n > this.o.batchMaxBytes || mq !== curMq)) {
+        chunks.push({ msgs: cur, mq: curMq });
         cur = [];
         bytes = 0;
       }
       cur.push(m);
+      curMq = mq;
       bytes += n;
     }
-    chunks.push(cur);
-    const queues = await this.path.queues(msgs[0]!.topic);
-    const parts = await this.track(Promise.all(chunks.map((c) => this.path.send(c, this.path.pick(queues, undefined, c[0]!.shardingKey)))));
+    chunks.push({ msgs: cur, mq: curMq });
+    const parts = await this.track(Promise.all(chunks.map((c) => this.path.send(c.msgs, c.mq ?? this.path.pick(queues)))));
     return parts.flat();
   }
 

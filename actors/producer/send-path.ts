@@ -1,15 +1,17 @@
 import type { ClientInstance } from '../client/client-instance.js';
-import type { SendHeader, SendReplyBody, TopicRoute } from '../protocol/commands.js';
+import type { SendHeader, TopicRoute } from '../protocol/commands.js';
 import type { Message, MessageQueue, SendResult } from '../protocol/message.js';
 import { SendStatus } from '../protocol/message.js';
 import { encodeMessageBatch, MessageCodecError } from '../protocol/message-codec.js';
 import { RequestCode } from '../protocol/request-codes.js';
-import { oneWay, parseJsonBody, request } from '../protocol/replies.js';
+import { oneWay, request } from '../protocol/replies.js';
+import { decodeSendReply, type SendReplyItem } from '../protocol/send-reply.js';
 import { Status, StatusError } from '../protocol/status.js';
 import { writableQueues } from '../namesrv/route-table.js';
 import { AUTO_CREATE_TOPIC } from '../protocol/validation.js';
 import { EMPTY_FAULT_STATE, updateFaultItem, type FaultState } from './fault-avoidance.js';
 import { selectByKey, selectWithFaultAvoidance } from './queue-selector.js';
+import { isOrderedBatch } from './ordered.js';
 
 /**
  * The producer's send path, plain code (no machine events per message): find the route, pick a queue with
@@ -87,10 +89,12 @@ export class SendPath {
 
   /**
    * Sends `msgs` (one topic) as one batch, first to `first` (or a queue picked now), retrying on another broker
-   * up to `retries` times. Resolves with one result per message.
+   * up to `retries` times. Resolves with one result per message. An ordered send (`ordered`, or any message
+   * with a sharding key) is tried once, on its queue only: it fails rather than move to another queue.
    */
-  async send(msgs: readonly Message[], first?: MessageQueue): Promise<SendResult[]> {
+  async send(msgs: readonly Message[], first?: MessageQueue, opts: { ordered?: boolean } = {}): Promise<SendResult[]> {
     const topic = msgs[0]!.topic;
+    const retries = opts.ordered || isOrderedBatch(msgs) ? 0 : this.opts.retries;
     const shardingKey = msgs[0]!.shardingKey;
     let body: Uint8Array;
     try {
@@ -102,7 +106,7 @@ export class SendPath {
     let lastError: unknown;
     let skip: string | undefined;
     let mq = first;
-    for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
+    for (let attempt = 0; attempt <= retries; attempt++) {
       if (mq === undefined || attempt > 0) {
         const queues = await this.queues(topic);
         mq = this.pick(queues, skip, shardingKey);
@@ -146,14 +150,22 @@ export class SendPath {
       }
       status = warn;
     }
-    const parsed = parseJsonBody<SendReplyBody>(reply);
-    if (!Array.isArray(parsed.results) || parsed.results.length !== count)
-      throw new StatusError(Status.BAD_FRAME, `broker ${addr} answered ${parsed.results?.length ?? 0} results for ${count} messages`);
-    return parsed.results.map((r) => {
+    let parsed: SendReplyItem[];
+    try {
+      parsed = decodeSendReply(reply.body);
+    } catch (err) {
+      if (err instanceof MessageCodecError) throw new StatusError(Status.BAD_FRAME, `broker ${addr}: ${err.message}`);
+      throw err;
+    }
+    if (parsed.length !== count) throw new StatusError(Status.BAD_FRAME, `broker ${addr} answered ${parsed.length} results for ${count} messages`);
+    const out: SendResult[] = new Array<SendResult>(count);
+    for (let i = 0; i < count; i++) {
+      const r = parsed[i]!;
       const res: SendResult = { status, msgId: r.msgId, queue: mq, queueOffset: r.queueOffset };
       if (r.uniqKey !== undefined) res.uniqKey = r.uniqKey;
-      return res;
-    });
+      out[i] = res;
+    }
+    return out;
   }
 
   /** A one-way send: no reply, no retry; failures are logged. */

@@ -45,7 +45,8 @@ export interface TopicListReplyBody {
 
 /**
  * SEND_MESSAGE / SEND_BATCH_MESSAGE: one queue, a batch of messages (`encodeMessageBatch`). Reply body
- * SendReplyBody, one result per message in order. Statuses: TOPIC_NOT_EXIST, NO_PERMISSION, MESSAGE_ILLEGAL,
+ * `encodeSendReply` (send-reply.ts, binary): one result per message in order (msgId, queueOffset,
+ * commitLogOffset, uniqKey); read it with `decodeSendReply`. Statuses: TOPIC_NOT_EXIST, NO_PERMISSION, MESSAGE_ILLEGAL,
  * MESSAGE_TOO_LARGE, SYSTEM_BUSY (back pressure: retry later), STORE_FAILED, DISK_FULL.
  */
 export interface SendHeader {
@@ -54,9 +55,6 @@ export interface SendHeader {
   queueId: number;
   bornHost: string;
   bornTimestamp: number;
-}
-export interface SendReplyBody {
-  results: { msgId: string; queueOffset: number; uniqKey?: string }[];
 }
 
 // ---------------------------------------------------------------------------------------------- broker: pull

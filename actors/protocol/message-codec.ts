@@ -2,8 +2,9 @@ import type { Message, MessageExt } from './message.js';
 
 /**
  * Compact binary codec for the data path: a batch of `Message` (send batch body) and a batch of `MessageExt`
- * (pull reply body). Bodies are copied as raw bytes; the encoder computes the exact size first and allocates
- * one output buffer per batch. The decoder checks every length against the bytes it has and throws
+ * (pull reply body). Bodies are copied as raw bytes; the encoder bounds the size first (string fields at 3
+ * bytes per UTF-16 unit, so nothing is measured twice), allocates one output buffer per batch and returns the
+ * written part of it. The decoder checks every length against the bytes it has and throws
  * `MessageCodecError` (code BAD_FRAME) for anything malformed, never another error.
  *
  * Layout (big-endian). Batch: magic u16, version u8, count u32, then `count` records, nothing after.
@@ -49,6 +50,8 @@ const TWO_32 = 0x1_0000_0000;
 const EMPTY = new Uint8Array(0);
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
+/** Node's native latin1 slice: for ASCII bytes, one copy into a new string (works on any Uint8Array). */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
 
 export interface DecodeOptions {
   /** Copy each body out of the input (default false: bodies are views into the input bytes). */
@@ -149,6 +152,69 @@ export function encodedMessageExtSize(m: MessageExt): number {
   return n + bodySize(m.body);
 }
 
+// ---------------------------------------------------------------- upper bounds (one pass, no UTF-8 measuring)
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** At most the bytes a str16/str32 of `s` takes (UTF-8 needs at most 3 bytes per UTF-16 unit). */
+function maxStr(s: string, what: string): number {
+  if (typeof s !== 'string') throw new MessageCodecError('BAD_VALUE', `${what} must be a string`);
+  return 4 + 3 * s.length;
+}
+
+function maxKeys(keys: readonly string[]): number {
+  if (keys.length > U16_MAX) throw new MessageCodecError('BAD_VALUE', `${keys.length} keys, at most ${U16_MAX} allowed`);
+  let n = 2;
+  for (let i = 0; i < keys.length; i++) n += maxStr(keys[i]!, 'key');
+  return n;
+}
+
+function maxProps(props: Record<string, string>): number {
+  let n = 2;
+  let count = 0;
+  for (const k in props) {
+    if (!hasOwn.call(props, k)) continue;
+    count++;
+    n += maxStr(k, 'property name') + maxStr(props[k]!, 'property value');
+  }
+  if (count > U16_MAX) throw new MessageCodecError('BAD_VALUE', `${count} properties, at most ${U16_MAX} allowed`);
+  return n;
+}
+
+/** At most the bytes of one message record (validates the fields the codec relies on). */
+function maxMessageSize(m: Message): number {
+  let n = 1 + maxStr(m.topic, 'topic');
+  if (m.tags !== undefined) n += maxStr(m.tags, 'tags');
+  if (m.keys !== undefined) n += maxKeys(m.keys);
+  if (m.properties !== undefined) n += maxProps(m.properties);
+  if (m.delayLevel !== undefined) {
+    checkU32(m.delayLevel, 'delayLevel');
+    n += 4;
+  }
+  if (m.deliverAt !== undefined) {
+    checkU53(m.deliverAt, 'deliverAt');
+    n += 8;
+  }
+  if (m.shardingKey !== undefined) n += maxStr(m.shardingKey, 'shardingKey');
+  return n + bodySize(m.body);
+}
+
+/** At most the bytes of one MessageExt record. */
+function maxMessageExtSize(m: MessageExt): number {
+  checkU32(m.queueId, 'queueId');
+  checkU53(m.queueOffset, 'queueOffset');
+  checkU53(m.commitLogOffset, 'commitLogOffset');
+  checkU53(m.bornTimestamp, 'bornTimestamp');
+  checkU53(m.storeTimestamp, 'storeTimestamp');
+  checkU32(m.reconsumeTimes, 'reconsumeTimes');
+  let n = 1 + maxStr(m.msgId, 'msgId') + maxStr(m.topic, 'topic') + 4 + 8 * 4 + 4;
+  n += maxStr(m.bornHost, 'bornHost') + maxStr(m.storeHost, 'storeHost');
+  if (m.tags !== undefined) n += maxStr(m.tags, 'tags');
+  if (m.keys !== undefined) n += maxKeys(m.keys);
+  if (m.properties !== undefined) n += maxProps(m.properties);
+  return n + bodySize(m.body);
+}
+
 // ---------------------------------------------------------------- writer
 
 class Writer {
@@ -173,39 +239,75 @@ class Writer {
     this.view.setUint32(this.pos + 4, v >>> 0);
     this.pos += 8;
   }
-  /** Writes UTF-8 of `s` (its length already known) at pos. */
-  private text(s: string, n: number): void {
+  /**
+   * Writes the UTF-8 of `s` at pos and returns its byte length. The sizing pass already measured (and bounded)
+   * every string, so this pass does not measure again: ASCII is copied unit by unit, anything else goes
+   * through TextEncoder.encodeInto.
+   */
+  private text(s: string): number {
     const out = this.out;
-    if (n === s.length) {
-      // ASCII: byte length equals code unit count
-      let p = this.pos;
-      for (let i = 0; i < n; i++) out[p++] = s.charCodeAt(i);
-    } else {
-      textEncoder.encodeInto(s, out.subarray(this.pos, this.pos + n));
+    const start = this.pos;
+    const len = s.length;
+    let p = start;
+    let i = 0;
+    for (; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      out[p++] = c;
     }
-    this.pos += n;
+    if (i < len) p += textEncoder.encodeInto(s.slice(i), out.subarray(p)).written;
+    this.pos = p;
+    return p - start;
+  }
+  /** Where the last string of each `repeated` slot was written (its length prefix) and the string. */
+  private readonly slotAt = [-1, -1, -1, -1, -1, -1, -1, -1];
+  private readonly slotStr = ['', '', '', '', '', '', '', ''];
+  /**
+   * A str16 that tends to repeat from one record to the next (topic, hosts, tags, property names): the same
+   * string as last time in `slot` is copied from where it was written then.
+   */
+  repeated(slot: number, s: string): void {
+    const prev = this.slotAt[slot]!;
+    if (prev >= 0 && this.slotStr[slot] === s) {
+      const out = this.out;
+      const n = 2 + ((out[prev]! << 8) | out[prev + 1]!);
+      let p = this.pos;
+      for (let i = 0; i < n; i++) out[p++] = out[prev + i]!;
+      this.pos = p;
+      return;
+    }
+    this.slotAt[slot] = this.pos;
+    this.slotStr[slot] = s;
+    this.str16(s);
   }
   str16(s: string): void {
-    const n = utf8Length(s);
-    this.u16(n);
-    this.text(s, n);
+    const at = this.pos;
+    this.pos += 2;
+    const n = this.text(s);
+    if (n > U16_MAX) throw new MessageCodecError('BAD_VALUE', `a string field is ${n} bytes, at most ${U16_MAX} allowed`);
+    this.view.setUint16(at, n);
   }
   str32(s: string): void {
-    const n = utf8Length(s);
-    this.u32(n);
-    this.text(s, n);
+    const at = this.pos;
+    this.pos += 4;
+    this.view.setUint32(at, this.text(s));
   }
   keys(keys: readonly string[]): void {
     this.u16(keys.length);
     for (const k of keys) this.str16(k);
   }
-  props(props: Record<string, string>): void {
-    const names = Object.keys(props);
-    this.u16(names.length);
-    for (const k of names) {
-      this.str16(k);
+  props(props: Record<string, string>, omit?: ReadonlySet<string>): void {
+    const at = this.pos;
+    this.pos += 2;
+    let count = 0;
+    for (const k in props) {
+      if (!hasOwn.call(props, k) || (omit !== undefined && omit.has(k))) continue;
+      if (count < 4) this.repeated(SLOT_PROP_NAME + count, k);
+      else this.str16(k);
+      count++;
       this.str32(props[k]!);
     }
+    this.view.setUint16(at, count);
   }
   bytes(b: Uint8Array): void {
     this.u32(b.length);
@@ -223,7 +325,7 @@ function header(w: Writer, magic: number, count: number): void {
 /** Encodes a batch of messages into one buffer (the send batch body). */
 export function encodeMessageBatch(msgs: readonly Message[]): Uint8Array {
   let size = HEADER_SIZE;
-  for (const m of msgs) size += encodedMessageSize(m);
+  for (let i = 0; i < msgs.length; i++) size += maxMessageSize(msgs[i]!);
   const w = new Writer(new Uint8Array(size));
   header(w, MESSAGE_BATCH_MAGIC, msgs.length);
   for (const m of msgs) {
@@ -235,8 +337,8 @@ export function encodeMessageBatch(msgs: readonly Message[]): Uint8Array {
     if (m.deliverAt !== undefined) flags |= F_DELIVER_AT;
     if (m.shardingKey !== undefined) flags |= F_SHARDING;
     w.u8(flags);
-    w.str16(m.topic);
-    if (m.tags !== undefined) w.str16(m.tags);
+    w.repeated(SLOT_TOPIC, m.topic);
+    if (m.tags !== undefined) w.repeated(SLOT_TAGS, m.tags);
     if (m.keys !== undefined) w.keys(m.keys);
     if (m.properties !== undefined) w.props(m.properties);
     if (m.delayLevel !== undefined) w.u32(m.delayLevel);
@@ -244,40 +346,68 @@ export function encodeMessageBatch(msgs: readonly Message[]): Uint8Array {
     if (m.shardingKey !== undefined) w.str16(m.shardingKey);
     w.bytes(m.body);
   }
-  return w.out;
+  return w.pos === w.out.length ? w.out : w.out.subarray(0, w.pos);
 }
 
-/** Encodes a batch of consumed messages into one buffer (the pull reply body). */
-export function encodeMessageExtBatch(msgs: readonly MessageExt[]): Uint8Array {
+export interface ExtEncodeOptions {
+  /**
+   * Property names left out of every record (a store keeps tags and keys among its properties; the wire has
+   * fields for them). A record left without properties has none on the wire.
+   */
+  omitProperties?: ReadonlySet<string>;
+  /** Leave out an empty `keys` array (a store reads "no keys" as []). */
+  omitEmptyKeys?: boolean;
+}
+
+/** Whether `props` has an own property not in `omit`. */
+function hasPropsBeyond(props: Record<string, string>, omit: ReadonlySet<string>): boolean {
+  for (const k in props) if (hasOwn.call(props, k) && !omit.has(k)) return true;
+  return false;
+}
+
+/**
+ * Encodes a batch of consumed messages into one buffer (the pull reply body). `opts` lets a store's own
+ * records be encoded as they are, without building a MessageExt per message first.
+ */
+export function encodeMessageExtBatch(msgs: readonly MessageExt[], opts: ExtEncodeOptions = {}): Uint8Array {
+  const omit = opts.omitProperties;
+  const omitEmptyKeys = opts.omitEmptyKeys ?? false;
   let size = HEADER_SIZE;
-  for (const m of msgs) size += encodedMessageExtSize(m);
+  for (let i = 0; i < msgs.length; i++) size += maxMessageExtSize(msgs[i]!);
   const w = new Writer(new Uint8Array(size));
   header(w, MESSAGE_EXT_BATCH_MAGIC, msgs.length);
   for (const m of msgs) {
     let flags = 0;
     if (m.tags !== undefined) flags |= F_TAGS;
-    if (m.keys !== undefined) flags |= F_KEYS;
-    if (m.properties !== undefined) flags |= F_PROPS;
+    if (m.keys !== undefined && !(omitEmptyKeys && m.keys.length === 0)) flags |= F_KEYS;
+    if (m.properties !== undefined && (omit === undefined || hasPropsBeyond(m.properties, omit))) flags |= F_PROPS;
     w.u8(flags);
     w.str16(m.msgId);
-    w.str16(m.topic);
+    w.repeated(SLOT_TOPIC, m.topic);
     w.u32(m.queueId);
     w.u53(m.queueOffset);
     w.u53(m.commitLogOffset);
     w.u53(m.bornTimestamp);
     w.u53(m.storeTimestamp);
     w.u32(m.reconsumeTimes);
-    w.str16(m.bornHost);
-    w.str16(m.storeHost);
-    if (m.tags !== undefined) w.str16(m.tags);
-    if (m.keys !== undefined) w.keys(m.keys);
-    if (m.properties !== undefined) w.props(m.properties);
+    w.repeated(SLOT_BORN_HOST, m.bornHost);
+    w.repeated(SLOT_STORE_HOST, m.storeHost);
+    if (m.tags !== undefined) w.repeated(SLOT_TAGS, m.tags);
+    if (flags & F_KEYS) w.keys(m.keys!);
+    if (flags & F_PROPS) w.props(m.properties!, omit);
     w.bytes(m.body);
   }
-  return w.out;
+  return w.pos === w.out.length ? w.out : w.out.subarray(0, w.pos);
 }
 
 // ---------------------------------------------------------------- reader
+
+const SLOT_TOPIC = 0;
+const SLOT_TAGS = 1;
+const SLOT_BORN_HOST = 2;
+const SLOT_STORE_HOST = 3;
+/** Slots 4..7: the names of a record's first four properties. */
+const SLOT_PROP_NAME = 4;
 
 function bad(message: string): MessageCodecError {
   return new MessageCodecError('BAD_FRAME', message);
@@ -286,6 +416,10 @@ function bad(message: string): MessageCodecError {
 class Reader {
   pos = 0;
   readonly view: DataView;
+  /** Where and how long the last string of each `repeated` slot was, and the string. */
+  private readonly slotStart = [-1, -1, -1, -1, -1, -1, -1, -1];
+  private readonly slotLen = [0, 0, 0, 0, 0, 0, 0, 0];
+  private readonly slotStr = ['', '', '', '', '', '', '', ''];
   constructor(
     readonly buf: Uint8Array,
     readonly copyBodies: boolean,
@@ -323,22 +457,13 @@ class Reader {
     this.need(n, what);
     const buf = this.buf;
     const start = this.pos;
-    this.pos += n;
-    if (n <= 64) {
-      let s = '';
-      let ascii = true;
-      for (let i = start; i < start + n; i++) {
-        const c = buf[i]!;
-        if (c >= 0x80) {
-          ascii = false;
-          break;
-        }
-        s += String.fromCharCode(c);
-      }
-      if (ascii) return s;
-    }
+    const end = start + n;
+    this.pos = end;
+    let i = start;
+    while (i < end && buf[i]! < 0x80) i++;
+    if (i === end) return n === 0 ? '' : latin1Slice.call(buf, start, end); // ASCII: one native copy
     try {
-      return textDecoder.decode(buf.subarray(start, start + n));
+      return textDecoder.decode(buf.subarray(start, end));
     } catch {
       throw bad(`${what} at byte ${start} is not valid UTF-8`);
     }
@@ -348,6 +473,30 @@ class Reader {
   }
   str32(what: string): string {
     return this.text(this.u32(what), what);
+  }
+  /**
+   * A str16 that tends to repeat from one record to the next (topic, hosts, tags): when its bytes equal the
+   * last ones read in `slot`, the string read then is returned again (no new string per message).
+   */
+  repeated(slot: number, what: string): string {
+    const n = this.u16(what);
+    this.need(n, what);
+    const buf = this.buf;
+    const start = this.pos;
+    const prev = this.slotStart[slot]!;
+    if (prev >= 0 && this.slotLen[slot] === n) {
+      let i = 0;
+      while (i < n && buf[start + i] === buf[prev + i]) i++;
+      if (i === n) {
+        this.pos = start + n;
+        return this.slotStr[slot]!;
+      }
+    }
+    const s = this.text(n, what);
+    this.slotStart[slot] = start;
+    this.slotLen[slot] = n;
+    this.slotStr[slot] = s;
+    return s;
   }
   keys(): string[] {
     const n = this.u16('key count');
@@ -359,7 +508,7 @@ class Reader {
     const n = this.u16('property count');
     const props: Record<string, string> = {};
     for (let i = 0; i < n; i++) {
-      const k = this.str16('property name');
+      const k = i < 4 ? this.repeated(SLOT_PROP_NAME + i, 'property name') : this.str16('property name');
       const v = this.str32('property value');
       if (k === '__proto__') Object.defineProperty(props, k, { value: v, enumerable: true, writable: true, configurable: true });
       else props[k] = v;
@@ -406,8 +555,8 @@ export function decodeMessageBatch(bytes: Uint8Array, opts: DecodeOptions = {}):
     for (let i = 0; i < count; i++) {
       const flags = r.u8('flags');
       if ((flags & ~MSG_FLAGS) !== 0) throw bad(`message ${i}: unknown flags 0x${flags.toString(16)}`);
-      const m: Message = { topic: r.str16('topic'), body: EMPTY };
-      if (flags & F_TAGS) m.tags = r.str16('tags');
+      const m: Message = { topic: r.repeated(SLOT_TOPIC, 'topic'), body: EMPTY };
+      if (flags & F_TAGS) m.tags = r.repeated(SLOT_TAGS, 'tags');
       if (flags & F_KEYS) m.keys = r.keys();
       if (flags & F_PROPS) m.properties = r.props();
       if (flags & F_DELAY) m.delayLevel = r.u32('delayLevel');
@@ -432,18 +581,18 @@ export function decodeMessageExtBatch(bytes: Uint8Array, opts: DecodeOptions = {
       if ((flags & ~EXT_FLAGS) !== 0) throw bad(`message ${i}: unknown flags 0x${flags.toString(16)}`);
       const m: MessageExt = {
         msgId: r.str16('msgId'),
-        topic: r.str16('topic'),
+        topic: r.repeated(SLOT_TOPIC, 'topic'),
         queueId: r.u32('queueId'),
         queueOffset: r.u53('queueOffset'),
         commitLogOffset: r.u53('commitLogOffset'),
         bornTimestamp: r.u53('bornTimestamp'),
         storeTimestamp: r.u53('storeTimestamp'),
         reconsumeTimes: r.u32('reconsumeTimes'),
-        bornHost: r.str16('bornHost'),
-        storeHost: r.str16('storeHost'),
+        bornHost: r.repeated(SLOT_BORN_HOST, 'bornHost'),
+        storeHost: r.repeated(SLOT_STORE_HOST, 'storeHost'),
         body: EMPTY,
       };
-      if (flags & F_TAGS) m.tags = r.str16('tags');
+      if (flags & F_TAGS) m.tags = r.repeated(SLOT_TAGS, 'tags');
       if (flags & F_KEYS) m.keys = r.keys();
       if (flags & F_PROPS) m.properties = r.props();
       m.body = r.bytes('body');

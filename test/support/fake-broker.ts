@@ -16,6 +16,7 @@ import type { MessageExt } from '../../actors/protocol/message.js';
 import { MessageProperty } from '../../actors/protocol/message.js';
 import { decodeMessageBatch, encodeMessageExtBatch } from '../../actors/protocol/message-codec.js';
 import { RequestCode } from '../../actors/protocol/request-codes.js';
+import { encodeSendReply } from '../../actors/protocol/send-reply.js';
 import { errorReply, jsonBody, okReply, oneWay, parseJsonBody } from '../../actors/protocol/replies.js';
 import { Status } from '../../actors/protocol/status.js';
 import { tagHash } from '../../actors/protocol/tags.js';
@@ -243,8 +244,8 @@ export class FakeBroker {
       queueId,
       msgs.map((m) => ({ body: m.body, tags: m.tags, properties: m.properties })),
     );
-    const results = msgs.map((_, i) => ({ msgId: q[start + i]!.msgId, queueOffset: start + i }));
-    const answer = () => reply(okReply(frame, {}, jsonBody({ results })));
+    const results = msgs.map((_, i) => ({ msgId: q[start + i]!.msgId, queueOffset: start + i, commitLogOffset: q[start + i]!.commitLogOffset }));
+    const answer = () => reply(okReply(frame, {}, encodeSendReply(results)));
     if (this.sendDelayMs > 0) this.clock.setTimeout(answer, this.sendDelayMs);
     else answer();
   }

@@ -43,7 +43,7 @@ export function pullOutcome(offset: number, res: StoreGetResult): Omit<PullOutco
   } else if (offset === res.maxOffset) {
     pullStatus = 'NO_NEW_MSG';
     next = offset;
-  } else if (res.messages.length > 0) {
+  } else if ((res.count ?? res.messages.length) > 0) {
     pullStatus = 'FOUND';
     next = res.nextOffset;
   } else {
@@ -94,7 +94,7 @@ export async function runPull(ctx: BrokerContext, req: PullRequest): Promise<Pul
 
 export function pullReply(frame: Frame, o: PullOutcome): Frame {
   const header: PullReplyHeader = { pullStatus: o.pullStatus, nextBeginOffset: o.nextBeginOffset, minOffset: o.minOffset, maxOffset: o.maxOffset };
-  const body = o.pullStatus === 'FOUND' ? encodeMessageExtBatch(o.result.messages) : new Uint8Array(0);
+  const body = o.pullStatus !== 'FOUND' ? new Uint8Array(0) : o.result.encode ? o.result.encode() : encodeMessageExtBatch(o.result.messages);
   return okReply(frame, { ...header }, body);
 }
 

@@ -1,9 +1,9 @@
 import type { Frame } from '../../../transports/frame.js';
 import { isWritable, type TopicConfig } from '../../namesrv/route-table.js';
-import type { SendReplyBody } from '../../protocol/commands.js';
 import { MessageProperty, type Message } from '../../protocol/message.js';
 import { MessageCodecError, decodeMessageBatch } from '../../protocol/message-codec.js';
-import { headerInt, headerString, jsonBody, okReply } from '../../protocol/replies.js';
+import { headerInt, headerString, okReply } from '../../protocol/replies.js';
+import { encodeSendReply, type SendReplyItem } from '../../protocol/send-reply.js';
 import { Status, StatusError } from '../../protocol/status.js';
 import { RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, topicProblem } from '../../protocol/validation.js';
 import { clientMessageProblem, delayLevelOf, toPutMessage, toScheduled, uniqKeySource } from '../put-message.js';
@@ -79,14 +79,14 @@ export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Fram
   if (!Number.isInteger(queueId) || queueId < 0 || queueId >= config.writeQueueNums)
     throw new StatusError(Status.INVALID_ARGUMENT, `queue ${queueId} of topic "${topic}" does not exist (${config.writeQueueNums} write queues)`);
   const uniq = uniqKeySource(ctx.random);
-  const batch = msgs.map((m) => toPutMessage(m, { queueId, bornHost, bornTimestamp }, uniq));
+  const born = { queueId, bornHost, bornTimestamp };
+  const batch = msgs.map((m) => toPutMessage(m, born, uniq));
   const r = await putBatch(ctx, batch);
-  const body: SendReplyBody = {
-    results: r.results.map((item, i) => ({
-      msgId: item.msgId,
-      queueOffset: item.queueOffset,
-      uniqKey: batch[i]!.properties?.[MessageProperty.UNIQ_KEY],
-    })),
-  };
-  return okReply(frame, {}, jsonBody(body));
+  const items: SendReplyItem[] = new Array<SendReplyItem>(r.results.length);
+  for (let i = 0; i < items.length; i++) {
+    const item = r.results[i]!;
+    const uniqKey = batch[i]!.properties?.[MessageProperty.UNIQ_KEY];
+    items[i] = uniqKey === undefined ? item : { msgId: item.msgId, queueOffset: item.queueOffset, commitLogOffset: item.commitLogOffset, uniqKey };
+  }
+  return okReply(frame, {}, encodeSendReply(items, r.msgIdPrefix));
 }

@@ -3,7 +3,8 @@ import { ActorSystem } from '../../../actors/runtime/system.js';
 import { realEnvironment } from '../../../actors/runtime/environment.js';
 import type { FrameEvent } from '../../../actors/runtime/actor-host.js';
 import { startBroker, type BrokerHandle, type BrokerOptions } from '../../../actors/broker/broker.js';
-import { brokerAddress, namesrvAddress, type ConsumerProgressBody, type PullReplyHeader, type RegisterBrokerBody, type SendReplyBody } from '../../../actors/protocol/commands.js';
+import { brokerAddress, namesrvAddress, type ConsumerProgressBody, type PullReplyHeader, type RegisterBrokerBody } from '../../../actors/protocol/commands.js';
+import { decodeSendReply } from '../../../actors/protocol/send-reply.js';
 import { RequestCode } from '../../../actors/protocol/request-codes.js';
 import { decodeMessageExtBatch, encodeMessageBatch } from '../../../actors/protocol/message-codec.js';
 import type { Message } from '../../../actors/protocol/message.js';
@@ -90,7 +91,7 @@ describe('broker on the memory transport and memory storage', () => {
 
     const sent = await send(system, [msg('a', 'paid'), msg('b', 'refunded'), msg('c', 'paid')]);
     expect(sent.status).toBe(Status.OK);
-    const results = parseJsonBody<SendReplyBody>(sent).results;
+    const results = decodeSendReply(sent.body);
     expect(results.map((r) => r.queueOffset)).toEqual([0, 1, 2]);
     expect(results.every((r) => r.msgId.length > 0 && (r.uniqKey ?? '').length === 32)).toBe(true);
 
@@ -162,7 +163,7 @@ describe('broker on the memory transport and memory storage', () => {
     system = s.system;
     broker = await startBroker(system, { ...brokerOpts, delayLevels: '50ms 100ms 150ms 200ms' });
     await broker.whenServing();
-    const sent = parseJsonBody<SendReplyBody>(await send(system, [msg('x', 'paid')])).results[0]!;
+    const sent = decodeSendReply((await send(system, [msg('x', 'paid')])).body)[0]!;
     const retry = '%RETRY%cg';
     const pullRetry = (offset: number, suspendTimeoutMs: number) =>
       call(system!, RequestCode.PULL_MESSAGE, { consumerGroup: 'cg', topic: retry, queueId: 0, queueOffset: offset, maxMsgNums: 8, subExpression: '*', suspendTimeoutMs });

@@ -59,6 +59,37 @@ describe('process queue', () => {
     await pq.waitForRoom(); // a dropped queue never blocks
   });
 
+  it('matches a set model under overlapping pulls, re-adds and removals in any order (compacting on the way)', () => {
+    const op = fc.oneof(
+      fc.record({ add: fc.nat({ max: 3000 }), n: fc.integer({ min: 1, max: 600 }) }),
+      fc.record({ remove: fc.nat({ max: 3600 }), n: fc.integer({ min: 1, max: 900 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 30 }), (ops) => {
+        const pq = new ProcessQueue(mq, 0);
+        pq.nextOffset = 1_000_000;
+        const model = new Map<number, number>();
+        for (const o of ops) {
+          if ('add' in o) {
+            const msgs = Array.from({ length: o.n }, (_, i) => ext(o.add + i, (o.add + i) % 7));
+            pq.add(msgs);
+            for (const m of msgs) if (!model.has(m.queueOffset)) model.set(m.queueOffset, m.body.length);
+          } else {
+            const msgs = Array.from({ length: o.n }, (_, i) => ext(o.remove + i));
+            pq.remove(msgs);
+            for (const m of msgs) model.delete(m.queueOffset);
+          }
+          const expected = model.size === 0 ? 1_000_000 : Math.min(...model.keys());
+          let bytes = 0;
+          for (const b of model.values()) bytes += b;
+          if (pq.commitOffset() !== expected || pq.count !== model.size || pq.cachedBytes !== bytes) return false;
+        }
+        return true;
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it('ignores duplicates', () => {
     const pq = new ProcessQueue(mq, 5);
     pq.add([ext(5), ext(6)]);

@@ -17,6 +17,7 @@ import { decodeMessageExtBatch, encodeMessageBatch } from '../../../../actors/pr
 import type { MessageExt } from '../../../../actors/protocol/message.js';
 import { jsonBody, parseJsonBody, request } from '../../../../actors/protocol/replies.js';
 import { Status } from '../../../../actors/protocol/status.js';
+import { decodeSendReply } from '../../../../actors/protocol/send-reply.js';
 import { tagHash } from '../../../../actors/protocol/tags.js';
 import { SimClock } from '../../../../actors/runtime/clock.js';
 import { SeededRandom } from '../../../../actors/runtime/random.js';
@@ -135,7 +136,7 @@ describe('broker handlers (fake store)', () => {
     const t = makeCtx();
     const r = await t.call(RequestCode.SEND_BATCH_MESSAGE, sendHeader('orders'), batch('orders', 3, { tags: 'A' }));
     expect(r?.status).toBe(Status.OK);
-    expect(parseJsonBody<{ results: { queueOffset: number }[] }>(r!).results.map((x) => x.queueOffset)).toEqual([0, 1, 2]);
+    expect(decodeSendReply(r!.body).map((x) => x.queueOffset)).toEqual([0, 1, 2]);
     expect(t.changes()).toBe(1);
     for (const status of [Status.SYSTEM_BUSY, Status.DISK_FULL, Status.STORE_FAILED]) {
       t.store.nextStatus = status;

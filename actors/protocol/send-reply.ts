@@ -1,0 +1,246 @@
+import { MessageCodecError } from './message-codec.js';
+
+/**
+ * The SEND_MESSAGE / SEND_BATCH_MESSAGE reply body: one result per message, in order, in a compact binary
+ * form (no per-message JSON). Store-side message ids are the store host's hex prefix followed by the commit
+ * log offset as 16 hex digits (store/message-id.ts), so a batch carries the prefix once and each message only
+ * its offsets; unique keys made by the broker (24 hex digits drawn once per batch + an 8-hex-digit counter)
+ * carry their prefix once and a u32 each. Anything of another shape travels as an explicit string.
+ *
+ * Layout (big-endian): magic u16 'SR', version u8, count u32, msgIdPrefix str16, uniqPrefix str16, then per
+ * message: kind u8 (bit 0: msgId explicit; bits 1-2: uniqKey 0 none, 1 uniqPrefix + u32 as 8 hex digits,
+ * 2 explicit), queueOffset u53, commitLogOffset u53, [msgId str16], [uniq u32 | uniqKey str16].
+ * Strings are ASCII or UTF-8 (str16 = u16 byte length + bytes). Nothing follows the last record.
+ */
+
+export const SEND_REPLY_MAGIC = 0x5352; // 'SR'
+export const SEND_REPLY_VERSION = 1;
+
+export interface SendReplyItem {
+  msgId: string;
+  queueOffset: number;
+  commitLogOffset: number;
+  uniqKey?: string;
+}
+
+const K_MSGID_EXPLICIT = 1;
+const UNIQ_SHIFT = 1;
+const UNIQ_NONE = 0;
+const UNIQ_COUNTER = 1;
+const UNIQ_EXPLICIT = 2;
+const TWO_32 = 0x1_0000_0000;
+const HEX_CODES = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 65, 66, 67, 68, 69, 70]; // 0-9A-F
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
+
+/** Whether the last 8 characters of `s` from `at` are the hex digits of u32 `v` (uppercase). */
+function isHex8At(s: string, at: number, v: number): boolean {
+  for (let j = 0; j < 8; j++) if (s.charCodeAt(at + j) !== HEX_CODES[(v >>> (28 - 4 * j)) & 15]) return false;
+  return true;
+}
+
+/** Whether `id` is `prefix` (of length `plen`) + the 16 hex digits of `offset`. */
+function isDerivedId(id: string, prefix: string, plen: number, offset: number): boolean {
+  if (id.length !== plen + 16 || !id.startsWith(prefix)) return false;
+  const hi = Math.floor(offset / TWO_32);
+  return isHex8At(id, plen, hi) && isHex8At(id, plen + 8, offset >>> 0);
+}
+
+/** Whether `id` is `prefix` followed by the 16 uppercase hex digits of `commitLogOffset`. */
+export function isDerivedMessageId(id: string, prefix: string, commitLogOffset: number): boolean {
+  return Number.isSafeInteger(commitLogOffset) && commitLogOffset >= 0 && isDerivedId(id, prefix, prefix.length, commitLogOffset);
+}
+
+/** The u32 of 8 uppercase hex digits at `at`, or -1. */
+function hex8(s: string, at: number): number {
+  let v = 0;
+  for (let j = 0; j < 8; j++) {
+    const c = s.charCodeAt(at + j);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 65 && c <= 70 ? c - 55 : -1;
+    if (d < 0) return -1;
+    v = v * 16 + d;
+  }
+  return v;
+}
+
+function checkOffset(v: number, what: string): void {
+  if (!Number.isSafeInteger(v) || v < 0) throw new MessageCodecError('BAD_VALUE', `${what} must be a non-negative safe integer, got ${v}`);
+}
+
+/**
+ * Encodes one result per message (in order) into a send reply body. With `trustedIdPrefix` (the store vouches
+ * that every msgId is that prefix + the hex of its commit log offset) the ids are not checked one by one.
+ */
+export function encodeSendReply(items: readonly SendReplyItem[], trustedIdPrefix?: string): Uint8Array {
+  const count = items.length;
+  const first = items[0];
+  // the prefixes come from the first message; messages of another shape are written out in full
+  let idPrefix = '';
+  if (first && first.msgId.length > 16 && isDerivedId(first.msgId, first.msgId.slice(0, -16), first.msgId.length - 16, first.commitLogOffset))
+    idPrefix = first.msgId.slice(0, -16);
+  const trusted = trustedIdPrefix !== undefined && trustedIdPrefix.length > 0 && trustedIdPrefix === idPrefix;
+  let uniqPrefix = '';
+  for (const it of items) {
+    const u = it.uniqKey;
+    if (u !== undefined && u.length === 32 && hex8(u, 24) >= 0) {
+      uniqPrefix = u.slice(0, 24);
+      break;
+    }
+  }
+  const plen = idPrefix.length;
+  const kinds = new Uint8Array(count);
+  const idBytes: (Uint8Array | undefined)[] = [];
+  const uniqBytes: (Uint8Array | undefined)[] = [];
+  const uniqVals = new Float64Array(count);
+  const idPrefixBytes = encoder.encode(idPrefix);
+  const uniqPrefixBytes = encoder.encode(uniqPrefix);
+  let size = 7 + 2 + idPrefixBytes.length + 2 + uniqPrefixBytes.length;
+  for (let i = 0; i < count; i++) {
+    const it = items[i]!;
+    checkOffset(it.queueOffset, 'queueOffset');
+    checkOffset(it.commitLogOffset, 'commitLogOffset');
+    let kind = 0;
+    size += 17;
+    if (!trusted && (plen === 0 || !isDerivedId(it.msgId, idPrefix, plen, it.commitLogOffset))) {
+      kind |= K_MSGID_EXPLICIT;
+      const b = encoder.encode(it.msgId);
+      if (b.length > 0xffff) throw new MessageCodecError('BAD_VALUE', `msgId is ${b.length} bytes, at most 65535 allowed`);
+      idBytes[i] = b;
+      size += 2 + b.length;
+    }
+    const u = it.uniqKey;
+    if (u !== undefined) {
+      const v = uniqPrefix.length > 0 && u.length === 32 && u.startsWith(uniqPrefix) ? hex8(u, 24) : -1;
+      if (v >= 0) {
+        kind |= UNIQ_COUNTER << UNIQ_SHIFT;
+        uniqVals[i] = v;
+        size += 4;
+      } else {
+        kind |= UNIQ_EXPLICIT << UNIQ_SHIFT;
+        const b = encoder.encode(u);
+        if (b.length > 0xffff) throw new MessageCodecError('BAD_VALUE', `uniqKey is ${b.length} bytes, at most 65535 allowed`);
+        uniqBytes[i] = b;
+        size += 2 + b.length;
+      }
+    }
+    kinds[i] = kind;
+  }
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  view.setUint16(0, SEND_REPLY_MAGIC);
+  out[2] = SEND_REPLY_VERSION;
+  view.setUint32(3, count);
+  let p = 7;
+  const bytes = (b: Uint8Array): void => {
+    view.setUint16(p, b.length);
+    out.set(b, p + 2);
+    p += 2 + b.length;
+  };
+  bytes(idPrefixBytes);
+  bytes(uniqPrefixBytes);
+  for (let i = 0; i < count; i++) {
+    const it = items[i]!;
+    const kind = kinds[i]!;
+    out[p] = kind;
+    view.setUint32(p + 1, Math.floor(it.queueOffset / TWO_32));
+    view.setUint32(p + 5, it.queueOffset >>> 0);
+    view.setUint32(p + 9, Math.floor(it.commitLogOffset / TWO_32));
+    view.setUint32(p + 13, it.commitLogOffset >>> 0);
+    p += 17;
+    if (kind & K_MSGID_EXPLICIT) bytes(idBytes[i]!);
+    const uk = (kind >> UNIQ_SHIFT) & 3;
+    if (uk === UNIQ_COUNTER) {
+      view.setUint32(p, uniqVals[i]!);
+      p += 4;
+    } else if (uk === UNIQ_EXPLICIT) bytes(uniqBytes[i]!);
+  }
+  return out;
+}
+
+function bad(message: string): MessageCodecError {
+  return new MessageCodecError('BAD_FRAME', `send reply: ${message}`);
+}
+
+/** Decodes a send reply body; MessageCodecError (BAD_FRAME) when malformed. */
+export function decodeSendReply(buf: Uint8Array): SendReplyItem[] {
+  if (!(buf instanceof Uint8Array)) throw bad('input is not bytes');
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const len = buf.length;
+  let p = 0;
+  const need = (n: number, what: string): void => {
+    if (p + n > len) throw bad(`truncated ${what} at byte ${p}`);
+  };
+  const u53 = (what: string): number => {
+    const hi = view.getUint32(p);
+    if (hi > 0x1fffff) throw bad(`${what} at byte ${p} exceeds 2^53`);
+    const v = hi * TWO_32 + view.getUint32(p + 4);
+    p += 8;
+    return v;
+  };
+  const str = (what: string): string => {
+    need(2, what);
+    const n = view.getUint16(p);
+    p += 2;
+    need(n, what);
+    const start = p;
+    p += n;
+    let i = start;
+    while (i < p && buf[i]! < 0x80) i++;
+    if (i === p) return n === 0 ? '' : latin1Slice.call(buf, start, p);
+    try {
+      return decoder.decode(buf.subarray(start, p));
+    } catch {
+      throw bad(`${what} at byte ${start} is not valid UTF-8`);
+    }
+  };
+  need(7, 'header');
+  const magic = view.getUint16(0);
+  if (magic !== SEND_REPLY_MAGIC) throw bad(`bad magic 0x${magic.toString(16)}`);
+  if (buf[2] !== SEND_REPLY_VERSION) throw bad(`unsupported version ${buf[2]}`);
+  const count = view.getUint32(3);
+  p = 7;
+  const idPrefix = str('msgId prefix');
+  const uniqPrefix = str('uniqKey prefix');
+  if (count > len) throw bad(`count ${count} exceeds the body`);
+  // derived strings are written into one scratch line (prefix + hex digits) and read back as one flat string
+  const idLine = new Uint8Array(idPrefix.length + 16);
+  for (let j = 0; j < idPrefix.length; j++) idLine[j] = idPrefix.charCodeAt(j) & 0xff;
+  const idAscii = idLine.length - 16 === encoder.encode(idPrefix).length;
+  const uLine = new Uint8Array(uniqPrefix.length + 8);
+  for (let j = 0; j < uniqPrefix.length; j++) uLine[j] = uniqPrefix.charCodeAt(j) & 0xff;
+  const uAscii = uLine.length - 8 === encoder.encode(uniqPrefix).length;
+  const hexInto = (line: Uint8Array, at: number, v: number): void => {
+    for (let j = 0; j < 8; j++) line[at + j] = HEX_CODES[(v >>> (28 - 4 * j)) & 15]!;
+  };
+  const out: SendReplyItem[] = new Array<SendReplyItem>(count);
+  for (let i = 0; i < count; i++) {
+    need(17, `result ${i}`);
+    const kind = buf[p++]!;
+    if (kind & ~7) throw bad(`result ${i}: unknown kind 0x${kind.toString(16)}`);
+    const queueOffset = u53('queueOffset');
+    const commitLogOffset = u53('commitLogOffset');
+    let msgId: string;
+    if (kind & K_MSGID_EXPLICIT) msgId = str('msgId');
+    else {
+      if (idPrefix.length === 0) throw bad(`result ${i}: derived msgId without a prefix`);
+      const hi = Math.floor(commitLogOffset / TWO_32);
+      hexInto(idLine, idLine.length - 16, hi);
+      hexInto(idLine, idLine.length - 8, commitLogOffset >>> 0);
+      msgId = idAscii ? latin1Slice.call(idLine, 0, idLine.length) : idPrefix + latin1Slice.call(idLine, idLine.length - 16, idLine.length);
+    }
+    const item: SendReplyItem = { msgId, queueOffset, commitLogOffset };
+    const uk = (kind >> UNIQ_SHIFT) & 3;
+    if (uk === UNIQ_COUNTER) {
+      need(4, 'uniqKey counter');
+      if (uniqPrefix.length === 0) throw bad(`result ${i}: counted uniqKey without a prefix`);
+      hexInto(uLine, uLine.length - 8, view.getUint32(p));
+      p += 4;
+      item.uniqKey = uAscii ? latin1Slice.call(uLine, 0, uLine.length) : uniqPrefix + latin1Slice.call(uLine, uLine.length - 8, uLine.length);
+    } else if (uk === UNIQ_EXPLICIT) item.uniqKey = str('uniqKey');
+    else if (uk !== UNIQ_NONE) throw bad(`result ${i}: unknown uniqKey kind ${uk}`);
+    out[i] = item;
+  }
+  if (p !== len) throw bad(`${len - p} trailing bytes after the last result`);
+  return out;
+}

@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSystem, type Consumer, type MqSystem, type Producer } from '../../index.js';
+import { memoryStorage } from '../../store/backends/memory.js';
+import { natsTransport } from '../../transports/nats.js';
+import { startNatsServer, type NatsServer } from '../support/nats-server.js';
+import { spawnMq, type MqProcess } from '../support/mq-process.js';
+import { FAST, createTopic, eventually, sleep } from './support.js';
+import { OrderHistory } from './ordered-support.js';
+
+/**
+ * Ordered messages across processes over NATS: a name server and two brokers are `mq namesrv` / `mq broker`
+ * processes (they serve LOCK_BATCH_MQ); orderly consumers in this process join and leave while keyed messages
+ * flow, and every listener call is recorded.
+ */
+describe('ordered messages over NATS with the name server and brokers in their own processes', () => {
+  const prefix = 'ord';
+  let nats: NatsServer;
+  let dir: string;
+  const procs = new Map<string, MqProcess>();
+  let system: MqSystem;
+
+  const natsFlags = () => ['--nats', nats.url, '--prefix', prefix];
+  async function startNamesrv(id: string) {
+    const p = spawnMq(['namesrv', '--id', id, '--broker-expiry', '3000', '--scan-interval', '500', ...natsFlags()]);
+    procs.set(id, p);
+    await p.waitForLine(new RegExp(`namesrv ${id} ready`), 15_000);
+  }
+  async function startBroker(name: string) {
+    const p = spawnMq(['broker', '--name', name, '--namesrv', 'ns-1', '--store', join(dir, name), '--flush', 'async', '--register-interval', '500', ...natsFlags()]);
+    procs.set(name, p);
+    await p.waitForLine(new RegExp(`broker ${name} ready`), 15_000);
+  }
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    dir = mkdtempSync(join(tmpdir(), 'mq-ordered-'));
+    await startNamesrv('ns-1');
+    await Promise.all([startBroker('broker-a'), startBroker('broker-b')]);
+    system = await startSystem({ transport: natsTransport({ servers: nats.url, prefix }), storage: (deps) => memoryStorage(deps) });
+  }, 60_000);
+
+  afterAll(async () => {
+    await system?.stop();
+    for (const p of procs.values()) await p.stop().catch(() => undefined);
+    await nats?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
+  it('20 keys x 30 messages, 3 orderly consumers (one joins, one leaves): per-key order holds, no queue processed by two at once', async () => {
+    await createTopic(system, ['broker.broker-a.0', 'broker.broker-b.0'], 'ordered-nats', 4);
+    const history = new OrderHistory();
+    const work = async () => {
+      await sleep(2);
+      return 'SUCCESS' as const;
+    };
+    const spawn = (name: string) =>
+      system.spawnConsumer({
+        ...FAST.client,
+        ...FAST.consumer,
+        group: 'ordered-nats-g',
+        namesrv: ['ns-1'],
+        subscribe: { 'ordered-nats': '*' },
+        clientId: name,
+        orderly: true,
+        lockRenewMs: 1000,
+        suspendMs: 200,
+        listener: history.listener(name, () => Date.now(), work),
+      });
+    const producer: Producer = await system.spawnProducer({ group: 'ordered-pg', namesrv: ['ns-1'], ...FAST.client, clientId: 'ord-p1', sendTimeoutMs: 2000 });
+    const consumers = new Map<string, Consumer>();
+    consumers.set('o1', await spawn('o1'));
+    consumers.set('o2', await spawn('o2'));
+    const sending = Promise.all(
+      Array.from({ length: 20 }, async (_, k) => {
+        for (let s = 0; s < 30; s++) {
+          await producer.send({ topic: 'ordered-nats', shardingKey: `k${k}`, body: Buffer.from(`k${k}:${s}`) });
+          await sleep(30);
+        }
+      }),
+    );
+    await sleep(400);
+    consumers.set('o3', await spawn('o3'));
+    await sleep(400);
+    await consumers.get('o1')!.stop();
+    await sending;
+    await eventually(() => history.complete(20, 30), 20_000, 'every keyed message processed');
+
+    const want = Array.from({ length: 30 }, (_, i) => i);
+    const firstSeen = history.firstSeen();
+    expect(firstSeen.size).toBe(20);
+    for (const [key, seqs] of firstSeen) expect({ key, seqs }).toEqual({ key, seqs: want });
+    expect(history.overlaps()).toEqual([]);
+    expect(new Set(history.calls.map((c) => c.consumer))).toEqual(new Set(['o1', 'o2', 'o3']));
+    for (const c of consumers.values()) await c.stop();
+    await producer.stop();
+  }, 60_000);
+});
