@@ -38,6 +38,8 @@ import {
 } from './transport.js';
 
 /** Default largest encoded frame: 1 MiB, as NATS's default max_payload. */
+const MAX_MICROTASK_STREAK_MS = 1;
+
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 export interface MemoryTransportOptions {
@@ -140,6 +142,8 @@ class MemoryTransportImpl implements MemoryTransport {
   private readonly log: Logger;
   private queue: Delivery[] = [];
   private scheduled = false;
+  /** When the current run of microtask drains began (0: the event loop has turned since). */
+  private streakStart = 0;
   private flushWaiters: Array<() => void> = [];
   private readonly pending = new Map<number, Pending>();
   private nextRequestId = 1;
@@ -286,9 +290,25 @@ class MemoryTransportImpl implements MemoryTransport {
     this.queue.push(d);
     if (this.scheduled) return;
     this.scheduled = true;
-    if (this.sim) this.clock.setTimeout(this.drain, 0);
+    if (this.sim) {
+      this.clock.setTimeout(this.drain, 0);
+      return;
+    }
+    // Microtasks are cheapest, but a busy in-process flow would then never let timers and I/O run (async
+    // flushes, request timeouts, commit intervals). After a millisecond of microtask drains since the event
+    // loop last turned, the next drain waits for the loop instead.
+    const now = performance.now();
+    if (this.streakStart === 0) {
+      this.streakStart = now;
+      setImmediate(this.endStreak);
+    }
+    if (now - this.streakStart > MAX_MICROTASK_STREAK_MS) setImmediate(this.drain);
     else queueMicrotask(this.drain);
   }
+
+  private readonly endStreak = (): void => {
+    this.streakStart = 0;
+  };
 
   private deliverBatch(): void {
     const batch = this.queue;
