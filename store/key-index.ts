@@ -1,10 +1,20 @@
-import type { StorageBackend } from './backend.js';
+import type { StorageBackend, StorageFile } from './backend.js';
 import { readU64, writeU64 } from './consume-queue.js';
-import { EntryFile } from './entry-file.js';
 
-/** Bytes of one index entry: key hash (u32), commit log offset (u64), store timestamp (u64). */
+/** Bytes of an index entry's body: key hash (u32), commit log offset (u64), store timestamp (u64). */
 export const INDEX_ENTRY_SIZE = 20;
-export const DEFAULT_INDEX_ENTRIES_PER_FILE = 200_000;
+/** Bytes of an entry in an index file: the body, the previous entry of its slot chain (u32), a check (u32). */
+export const INDEX_FILE_ENTRY_SIZE = 28;
+/** Bytes of an index file's header. */
+export const INDEX_HEADER_SIZE = 64;
+export const DEFAULT_INDEX_ENTRIES_PER_FILE = 2_000_000;
+const INDEX_MAGIC = 0x4b494458; // 'KIDX'
+const INDEX_VERSION = 1;
+/** Slot updates remembered one by one before a flush writes the dirty span of the slot table instead. */
+const DIRTY_SLOT_LIMIT = 1024;
+/** Entries read per chunk when scanning a file. */
+const SCAN_CHUNK = 4096;
+const NAME = /^\d{20}$/;
 
 export interface IndexEntry {
   keyHash: number;
@@ -40,119 +50,514 @@ export function decodeIndexEntry(buf: Uint8Array, pos: number): IndexEntry {
   return { keyHash: dv.getUint32(0), commitLogOffset: readU64(dv, 4), storeTimestamp: readU64(dv, 12) };
 }
 
+/** Name of the index file with sequence number `seq`: 20 decimal digits. */
+export function indexFileName(seq: number): string {
+  return String(seq).padStart(20, '0');
+}
+
+/** Check over the first `words` big-endian u32 words at `pos`; never 0, so unwritten (zero) bytes never pass. */
+function checkWords(dv: DataView, pos: number, words: number): number {
+  let h = 0x9e3779b9;
+  for (let i = 0; i < words; i++) {
+    h = Math.imul(h ^ dv.getUint32(pos + i * 4), 0x01000193);
+    h ^= h >>> 15;
+  }
+  return h >>> 0 || 1;
+}
+
+/** Writes a file entry (body, prev, check) at `pos` of `dv`. */
+function writeFileEntry(dv: DataView, pos: number, e: IndexEntry, prev: number): void {
+  dv.setUint32(pos, e.keyHash >>> 0);
+  writeU64(dv, pos + 4, e.commitLogOffset);
+  writeU64(dv, pos + 12, e.storeTimestamp);
+  dv.setUint32(pos + 20, prev);
+  dv.setUint32(pos + 24, checkWords(dv, pos, 6));
+}
+
+function entryValid(dv: DataView, pos: number): boolean {
+  return dv.getUint32(pos + 24) === checkWords(dv, pos, 6);
+}
+
+/** One index file: header, slot table, entries (numbered from 1; 0 means none). */
+interface IndexPart {
+  seq: number;
+  file: StorageFile;
+  slotCount: number;
+  capacity: number;
+  /** Valid entries. */
+  count: number;
+  beginOffset: number;
+  endOffset: number;
+  beginTimestamp: number;
+  endTimestamp: number;
+}
+
+const dataStart = (p: { slotCount: number }): number => INDEX_HEADER_SIZE + p.slotCount * 4;
+
+function encodeHeader(p: IndexPart): Uint8Array {
+  const buf = new Uint8Array(INDEX_HEADER_SIZE);
+  const dv = new DataView(buf.buffer);
+  dv.setUint32(0, INDEX_MAGIC);
+  dv.setUint32(4, INDEX_VERSION);
+  dv.setUint32(8, p.slotCount);
+  dv.setUint32(12, p.capacity);
+  dv.setUint32(16, checkWords(dv, 0, 4));
+  dv.setUint32(20, p.count);
+  writeU64(dv, 24, Math.max(0, p.beginOffset));
+  writeU64(dv, 32, Math.max(0, p.endOffset));
+  writeU64(dv, 40, p.beginTimestamp);
+  writeU64(dv, 48, p.endTimestamp);
+  return buf;
+}
+
+/** Geometry and the entry count the slot table was last written for; undefined when the header is not valid. */
+function decodeHeader(buf: Uint8Array): { slotCount: number; capacity: number; count: number } | undefined {
+  if (buf.length < INDEX_HEADER_SIZE) return undefined;
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  if (dv.getUint32(0) !== INDEX_MAGIC || dv.getUint32(4) !== INDEX_VERSION || dv.getUint32(16) !== checkWords(dv, 0, 4)) return undefined;
+  const slotCount = dv.getUint32(8);
+  const capacity = dv.getUint32(12);
+  if (slotCount === 0 || capacity === 0) return undefined;
+  return { slotCount, capacity, count: dv.getUint32(20) };
+}
+
+/** What the key index holds in memory (bounded: none of it grows with the number of entries). */
+export interface KeyIndexFootprint {
+  /** Bytes of the active file's slot table. */
+  slotTableBytes: number;
+  /** Slot updates waiting for the next flush (at most a fixed limit). */
+  pendingSlotWrites: number;
+  /** Index files open (a few numbers each; bounded by retention). */
+  files: number;
+}
+
 /**
- * Key -> commit log offsets. On disk an append-only sequence of (key hash, commit log offset, store
- * timestamp) entries in commit log order, split in files (`<storeDir>/index/<first byte offset>`); in memory
- * a map from hash to offsets, rebuilt on open. Bounded by retention: files whose entries all point below the
- * commit log's minimum offset are removed. Lookups give candidate offsets; the caller checks the key in the
+ * Key -> commit log offsets, as an on-disk hash index in the manner of RocketMQ's index files. Files live under
+ * `<storeDir>/index/`, named by a 20-digit sequence number. Each holds a header (geometry, entry count, first and
+ * last commit log offset and store timestamp), a table of `slotCount` slots (u32: number of the newest entry
+ * whose hash falls in the slot, 0 when none) and up to `capacity` entries (key hash, commit log offset, store
+ * timestamp, previous entry of the same slot, a check), appended in commit log order. A full file is sealed and
+ * the next entry starts a new one.
+ *
+ * Memory holds only the active (last) file's slot table and a few numbers per file; older files' slots and all
+ * chains are read from storage. Lookups give candidate offsets, newest first; the caller checks the key in the
  * record it reads, because hashes collide.
+ *
+ * Crash safety: every entry carries a check, so unwritten or torn entries are recognised. Opening trusts the
+ * active file's slot table only when its header was written for exactly the valid entries found; otherwise the
+ * chains are rebuilt from the entries. Recovery cuts entries at its checkpoint (`truncateFrom`), which rebuilds
+ * the file holding the cut; entries re-added for re-dispatched records never show twice in a lookup.
  */
 export class KeyIndex {
-  private readonly map = new Map<number, number[]>();
+  private parts: IndexPart[] = [];
+  private slots = new Uint32Array(0);
+  private readonly dirtySlots = new Uint32Array(DIRTY_SLOT_LIMIT);
+  private dirtySlotCount = 0;
+  private dirtyLo = Number.MAX_SAFE_INTEGER;
+  private dirtyHi = -1;
+  private spanDirty = false;
+  private headerDirty = false;
+  private readonly dirtyFiles = new Set<StorageFile>();
+  private dirDirty = false;
   private lastOffset = -1;
+  /** Offsets below this are gone from the commit log (retention): lookups skip them. */
+  private floor = 0;
+  private readonly dir: string;
 
-  private constructor(private readonly entries: EntryFile) {}
+  private constructor(
+    private readonly storage: StorageBackend,
+    storeDir: string,
+    readonly entriesPerFile: number,
+    readonly slotsPerFile: number,
+  ) {
+    this.dir = `${storeDir}/index`;
+  }
 
-  static open(storage: StorageBackend, storeDir: string, entriesPerFile = DEFAULT_INDEX_ENTRIES_PER_FILE): KeyIndex {
-    const idx = new KeyIndex(EntryFile.open(storage, `${storeDir}/index`, INDEX_ENTRY_SIZE, entriesPerFile));
-    idx.rebuild();
+  /**
+   * Opens (repairing what a crash left) the index of a store directory. New files get `entriesPerFile` entries
+   * and `slotsPerFile` slots (a quarter of the entries by default); existing files keep their own geometry.
+   */
+  static open(storage: StorageBackend, storeDir: string, entriesPerFile = DEFAULT_INDEX_ENTRIES_PER_FILE, slotsPerFile?: number): KeyIndex {
+    const slots = slotsPerFile ?? Math.max(1, Math.floor(entriesPerFile / 4));
+    for (const [name, v] of [['entriesPerFile', entriesPerFile], ['slotsPerFile', slots]] as const) {
+      if (!Number.isInteger(v) || v <= 0 || v > 0xffffffff) throw new RangeError(`${name} must be a positive 32-bit integer, got ${v}`);
+    }
+    const idx = new KeyIndex(storage, storeDir, entriesPerFile, slots);
+    idx.load();
     return idx;
   }
 
-  private rebuild(): void {
-    this.map.clear();
-    this.lastOffset = -1;
-    const chunk = 4096;
-    for (let i = this.entries.minIndex; i < this.entries.maxIndex; i += chunk) {
-      const bytes = this.entries.read(i, chunk);
-      for (let p = 0; p < bytes.length; p += INDEX_ENTRY_SIZE) this.remember(decodeIndexEntry(bytes, p));
+  private load(): void {
+    const names = this.storage.list(this.dir).filter((n) => NAME.test(n)).sort();
+    let ended = false;
+    let active = false;
+    for (const name of names) {
+      const path = `${this.dir}/${name}`;
+      if (ended) {
+        this.removePath(path);
+        continue;
+      }
+      const file = this.storage.open(path);
+      const header = decodeHeader(file.read(0, INDEX_HEADER_SIZE));
+      if (header === undefined) {
+        file.close();
+        this.removePath(path);
+        ended = true;
+        continue;
+      }
+      const part: IndexPart = { seq: Number(name), file, slotCount: header.slotCount, capacity: header.capacity, count: 0, beginOffset: -1, endOffset: -1, beginTimestamp: 0, endTimestamp: 0 };
+      part.count = Math.min(part.capacity, Math.max(0, Math.floor((file.size() - dataStart(part)) / INDEX_FILE_ENTRY_SIZE)));
+      const prev = this.parts[this.parts.length - 1];
+      this.parts.push(part);
+      // A sealed (full) file is kept as it is when its first and last entries hold and follow the previous file.
+      if (part.count === part.capacity && this.readEnds(part, prev?.endOffset ?? 0) && part.count === header.count) continue;
+      ended = true;
+      const trusted = part.count === header.count && this.readEnds(part, prev?.endOffset ?? 0) && this.loadSlots(part);
+      if (!trusted) this.rebuild(part, part.count);
+      active = true;
     }
+    const last = this.parts[this.parts.length - 1];
+    if (last !== undefined && !active && !this.loadSlots(last)) this.rebuild(last, last.count);
+    this.lastOffset = this.lastEndOffset();
   }
 
-  private remember(e: IndexEntry): void {
-    const list = this.map.get(e.keyHash);
-    if (list === undefined) this.map.set(e.keyHash, [e.commitLogOffset]);
-    else if (list[list.length - 1] !== e.commitLogOffset) list.push(e.commitLogOffset);
-    if (e.commitLogOffset > this.lastOffset) this.lastOffset = e.commitLogOffset;
+  private removePath(path: string): void {
+    this.storage.remove(path);
+    this.dirDirty = true;
+  }
+
+  /** Reads a file's first and last entries into its begin/end fields; false when either is not valid or out of order. */
+  private readEnds(p: IndexPart, minOffset: number): boolean {
+    if (p.count === 0) return false;
+    const first = this.readEntry(p, 1);
+    const last = this.readEntry(p, p.count);
+    if (first === undefined || last === undefined || first.commitLogOffset < minOffset || last.commitLogOffset < first.commitLogOffset) return false;
+    p.beginOffset = first.commitLogOffset;
+    p.beginTimestamp = first.storeTimestamp;
+    p.endOffset = last.commitLogOffset;
+    p.endTimestamp = last.storeTimestamp;
+    return true;
+  }
+
+  /** Loads a file's slot table as the active one; false when a slot points past the file's entries. */
+  private loadSlots(p: IndexPart): boolean {
+    const bytes = p.file.read(INDEX_HEADER_SIZE, p.slotCount * 4);
+    if (bytes.length !== p.slotCount * 4) return false;
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    const slots = new Uint32Array(p.slotCount);
+    for (let i = 0; i < p.slotCount; i++) {
+      const v = dv.getUint32(i * 4);
+      if (v > p.count) return false;
+      slots[i] = v;
+    }
+    this.slots = slots;
+    this.clearDirtySlots();
+    return true;
+  }
+
+  private readEntry(p: IndexPart, n: number): (IndexEntry & { prev: number }) | undefined {
+    if (n < 1 || n > p.count) return undefined;
+    const bytes = p.file.read(dataStart(p) + (n - 1) * INDEX_FILE_ENTRY_SIZE, INDEX_FILE_ENTRY_SIZE);
+    if (bytes.length !== INDEX_FILE_ENTRY_SIZE) return undefined;
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+    if (!entryValid(dv, 0)) return undefined;
+    return { ...decodeIndexEntry(bytes, 0), prev: dv.getUint32(20) };
+  }
+
+  /**
+   * Makes `p` the active file holding its first `limit` entries, cut further at the first entry that is not
+   * valid or out of order: recomputes the slot table and every chain link (rewriting entries whose link was
+   * wrong) and cuts the file after the last kept entry.
+   */
+  private rebuild(p: IndexPart, limit: number): void {
+    const prevPart = this.parts[this.parts.indexOf(p) - 1];
+    let minOffset = prevPart?.endOffset ?? 0;
+    const slots = new Uint32Array(p.slotCount);
+    const base = dataStart(p);
+    let count = 0;
+    p.beginOffset = p.endOffset = -1;
+    p.beginTimestamp = p.endTimestamp = 0;
+    scan: for (let from = 1; from <= limit; from += SCAN_CHUNK) {
+      const n = Math.min(SCAN_CHUNK, limit - from + 1);
+      const bytes = p.file.read(base + (from - 1) * INDEX_FILE_ENTRY_SIZE, n * INDEX_FILE_ENTRY_SIZE);
+      const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+      let changed = false;
+      let k = 0;
+      for (; k < n; k++) {
+        const pos = k * INDEX_FILE_ENTRY_SIZE;
+        if (pos + INDEX_FILE_ENTRY_SIZE > bytes.length || !entryValid(dv, pos)) break;
+        const e = decodeIndexEntry(bytes, pos);
+        if (e.commitLogOffset < minOffset) break;
+        minOffset = e.commitLogOffset;
+        const s = e.keyHash % p.slotCount;
+        const num = from + k;
+        if (dv.getUint32(pos + 20) !== slots[s]) {
+          writeFileEntry(dv, pos, e, slots[s]!);
+          changed = true;
+        }
+        slots[s] = num;
+        if (count === 0) {
+          p.beginOffset = e.commitLogOffset;
+          p.beginTimestamp = e.storeTimestamp;
+        }
+        p.endOffset = e.commitLogOffset;
+        p.endTimestamp = e.storeTimestamp;
+        count = num;
+      }
+      if (changed) p.file.write(base + (from - 1) * INDEX_FILE_ENTRY_SIZE, bytes.subarray(0, k * INDEX_FILE_ENTRY_SIZE));
+      if (k < n) break scan;
+    }
+    p.count = count;
+    const size = base + count * INDEX_FILE_ENTRY_SIZE;
+    if (p.file.size() > size) p.file.truncate(size);
+    this.slots = slots;
+    this.clearDirtySlots();
+    this.spanDirty = true;
+    this.dirtyLo = 0;
+    this.dirtyHi = p.slotCount - 1;
+    this.headerDirty = true;
+    this.dirtyFiles.add(p.file);
+  }
+
+  private clearDirtySlots(): void {
+    this.dirtySlotCount = 0;
+    this.dirtyLo = Number.MAX_SAFE_INTEGER;
+    this.dirtyHi = -1;
+    this.spanDirty = false;
+  }
+
+  private lastEndOffset(): number {
+    for (let i = this.parts.length - 1; i >= 0; i--) if (this.parts[i]!.count > 0) return this.parts[i]!.endOffset;
+    return -1;
   }
 
   /** Number of entries held. */
   get size(): number {
-    return this.entries.maxIndex - this.entries.minIndex;
+    let n = 0;
+    for (const p of this.parts) n += p.count;
+    return n;
   }
   /** Commit log offset of the last indexed record, -1 when empty. */
   get lastCommitLogOffset(): number {
     return this.lastOffset;
   }
   get needsFlush(): boolean {
-    return this.entries.needsFlush;
+    return this.dirtyFiles.size > 0 || this.dirDirty || this.headerDirty || this.dirtySlotCount > 0 || this.spanDirty;
+  }
+  /** What is held in memory (for limits and tests). */
+  get footprint(): KeyIndexFootprint {
+    return { slotTableBytes: this.slots.byteLength, pendingSlotWrites: this.dirtySlotCount, files: this.parts.length };
   }
 
   /**
-   * Appends a batch in one write. Entries for records before the last indexed one are already there (a
-   * re-dispatch after recovery) and are skipped.
+   * Appends a batch: one write per file touched, slot updates in memory (written on flush). Entries for records
+   * before the last indexed one are already there (a re-dispatch after recovery) and are skipped.
    */
-  add(list: readonly IndexEntry[]): number {
-    const fresh = list.filter((e) => e.commitLogOffset >= this.lastOffset);
-    if (fresh.length === 0) return 0;
-    const buf = new Uint8Array(fresh.length * INDEX_ENTRY_SIZE);
-    for (let i = 0; i < fresh.length; i++) encodeIndexEntry(fresh[i]!, buf, i * INDEX_ENTRY_SIZE);
-    this.entries.append(buf);
-    for (const e of fresh) this.remember(e);
-    return fresh.length;
+  add(entries: readonly IndexEntry[]): number {
+    const list: IndexEntry[] = [];
+    let lastOffset = this.lastOffset;
+    for (const e of entries) {
+      if (e.commitLogOffset < lastOffset) continue;
+      list.push(e);
+      lastOffset = e.commitLogOffset;
+    }
+    let i = 0;
+    let added = 0;
+    while (i < list.length) {
+      const part = this.appendable();
+      const room = part.capacity - part.count;
+      const base = dataStart(part) + part.count * INDEX_FILE_ENTRY_SIZE;
+      const buf = new Uint8Array(Math.min(room, list.length - i) * INDEX_FILE_ENTRY_SIZE);
+      const dv = new DataView(buf.buffer);
+      let n = 0;
+      for (; i < list.length && n < room; i++) {
+        const e = list[i]!;
+        const s = (e.keyHash >>> 0) % part.slotCount;
+        const num = part.count + n + 1;
+        writeFileEntry(dv, n * INDEX_FILE_ENTRY_SIZE, e, this.slots[s]!);
+        this.slots[s] = num;
+        this.markSlot(s);
+        if (part.count + n === 0) {
+          part.beginOffset = e.commitLogOffset;
+          part.beginTimestamp = e.storeTimestamp;
+        }
+        part.endOffset = e.commitLogOffset;
+        part.endTimestamp = e.storeTimestamp;
+        this.lastOffset = e.commitLogOffset;
+        n++;
+      }
+      part.file.write(base, buf);
+      part.count += n;
+      added += n;
+      this.headerDirty = true;
+      this.dirtyFiles.add(part.file);
+      if (part.count === part.capacity) this.writeSlotsAndHeader(part);
+    }
+    return added;
   }
 
-  /** Candidate commit log offsets for a key hash, newest first, at most `max`. */
+  /** The active file when it has room, else a new one (its slot table zero, written with the header). */
+  private appendable(): IndexPart {
+    const last = this.parts[this.parts.length - 1];
+    if (last !== undefined && last.count < last.capacity) return last;
+    if (last !== undefined && (this.headerDirty || this.dirtySlotCount > 0 || this.spanDirty)) this.writeSlotsAndHeader(last);
+    const seq = last === undefined ? 0 : last.seq + 1;
+    const file = this.storage.open(`${this.dir}/${indexFileName(seq)}`);
+    if (file.size() !== 0) file.truncate(0);
+    const part: IndexPart = { seq, file, slotCount: this.slotsPerFile, capacity: this.entriesPerFile, count: 0, beginOffset: -1, endOffset: -1, beginTimestamp: 0, endTimestamp: 0 };
+    const head = new Uint8Array(dataStart(part));
+    head.set(encodeHeader(part), 0);
+    file.write(0, head);
+    this.parts.push(part);
+    this.dirDirty = true;
+    this.dirtyFiles.add(file);
+    this.slots = new Uint32Array(part.slotCount);
+    this.clearDirtySlots();
+    this.headerDirty = false;
+    return part;
+  }
+
+  private markSlot(s: number): void {
+    if (s < this.dirtyLo) this.dirtyLo = s;
+    if (s > this.dirtyHi) this.dirtyHi = s;
+    if (this.spanDirty) return;
+    if (this.dirtySlotCount < DIRTY_SLOT_LIMIT) this.dirtySlots[this.dirtySlotCount++] = s;
+    else this.spanDirty = true;
+  }
+
+  /** Writes the active file's changed slots, then its header (last, so a torn header never vouches for slots). */
+  private writeSlotsAndHeader(p: IndexPart): void {
+    if (this.spanDirty) {
+      const lo = this.dirtyLo;
+      const buf = new Uint8Array((this.dirtyHi - lo + 1) * 4);
+      const dv = new DataView(buf.buffer);
+      for (let s = lo; s <= this.dirtyHi; s++) dv.setUint32((s - lo) * 4, this.slots[s]!);
+      p.file.write(INDEX_HEADER_SIZE + lo * 4, buf);
+    } else {
+      const one = new Uint8Array(4);
+      const dv = new DataView(one.buffer);
+      for (let i = 0; i < this.dirtySlotCount; i++) {
+        const s = this.dirtySlots[i]!;
+        dv.setUint32(0, this.slots[s]!);
+        p.file.write(INDEX_HEADER_SIZE + s * 4, one);
+      }
+    }
+    this.clearDirtySlots();
+    p.file.write(0, encodeHeader(p));
+    this.headerDirty = false;
+    this.dirtyFiles.add(p.file);
+  }
+
+  /** Candidate commit log offsets for a key hash, newest first, each at most once, at most `max`. */
   lookup(hash: number, max = 64): number[] {
-    const list = this.map.get(hash >>> 0);
-    if (!list) return [];
+    const h = hash >>> 0;
     const out: number[] = [];
-    for (let i = list.length - 1; i >= 0 && out.length < max; i--) out.push(list[i]!);
+    const seen = new Set<number>();
+    for (let i = this.parts.length - 1; i >= 0 && out.length < max; i--) {
+      const p = this.parts[i]!;
+      if (p.count === 0) continue;
+      if (p.endOffset < this.floor) break;
+      const s = h % p.slotCount;
+      let n: number;
+      if (i === this.parts.length - 1) n = this.slots[s]!;
+      else {
+        const b = p.file.read(INDEX_HEADER_SIZE + s * 4, 4);
+        n = b.length === 4 ? new DataView(b.buffer, b.byteOffset, 4).getUint32(0) : 0;
+      }
+      while (n > 0 && out.length < max) {
+        const e = this.readEntry(p, n);
+        if (e === undefined || e.prev >= n) break;
+        if (e.commitLogOffset < this.floor) break;
+        if (e.keyHash === h && !seen.has(e.commitLogOffset)) {
+          seen.add(e.commitLogOffset);
+          out.push(e.commitLogOffset);
+        }
+        n = e.prev;
+      }
+    }
     return out;
   }
 
-  /** Recovery: drops entries pointing at or past `commitLogOffset`. */
+  /**
+   * Recovery: drops entries pointing at or past `commitLogOffset` (and entries a crash left unwritten or torn).
+   * Later files go whole; the file holding the cut becomes the active one, its chains rebuilt.
+   */
   truncateFrom(commitLogOffset: number): number {
-    let end = this.entries.maxIndex;
-    const chunk = 1024;
-    scan: while (end > this.entries.minIndex) {
-      const from = Math.max(this.entries.minIndex, end - chunk);
-      const bytes = this.entries.read(from, end - from);
-      for (let p = bytes.length - INDEX_ENTRY_SIZE; p >= 0; p -= INDEX_ENTRY_SIZE) {
-        const e = decodeIndexEntry(bytes, p);
-        // All-zero entries are space a crash left unwritten: drop them too.
-        const blank = e.keyHash === 0 && e.commitLogOffset === 0 && e.storeTimestamp === 0;
-        if (!blank && e.commitLogOffset < commitLogOffset) break scan;
-        end--;
+    let removed = 0;
+    while (this.parts.length > 0) {
+      const last = this.parts[this.parts.length - 1]!;
+      if (last.count > 0 && last.beginOffset < commitLogOffset) break;
+      removed += last.count;
+      last.file.close();
+      this.dirtyFiles.delete(last.file);
+      this.removePath(last.file.path);
+      this.parts.pop();
+    }
+    const last = this.parts[this.parts.length - 1];
+    if (last !== undefined) {
+      // Entries are in commit log order: find how many lead below the cut, scanning back from the end.
+      let keep = last.count;
+      const base = dataStart(last);
+      while (keep > 0) {
+        const from = Math.max(0, keep - SCAN_CHUNK);
+        const bytes = last.file.read(base + from * INDEX_FILE_ENTRY_SIZE, (keep - from) * INDEX_FILE_ENTRY_SIZE);
+        const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+        let k = keep - from;
+        while (k > 0) {
+          const pos = (k - 1) * INDEX_FILE_ENTRY_SIZE;
+          if (pos + INDEX_FILE_ENTRY_SIZE <= bytes.length && entryValid(dv, pos) && decodeIndexEntry(bytes, pos).commitLogOffset < commitLogOffset) break;
+          k--;
+        }
+        keep = from + k;
+        if (k > 0) break;
       }
+      const before = last.count;
+      if (keep < before || removed > 0) this.rebuild(last, keep);
+      removed += before - last.count;
+    } else {
+      this.slots = new Uint32Array(0);
+      this.clearDirtySlots();
+      this.headerDirty = false;
     }
-    const removed = this.entries.maxIndex - end;
-    if (removed > 0) {
-      this.entries.truncate(end);
-      this.rebuild();
-    }
+    this.lastOffset = this.lastEndOffset();
     return removed;
   }
 
   /** Retention: removes files whose entries all point below `commitLogMinOffset` (never the last file). */
   deleteBelow(commitLogMinOffset: number): number {
-    const removed = this.entries.deleteLeadingFiles((last) => decodeIndexEntry(last, 0).commitLogOffset < commitLogMinOffset);
-    if (removed > 0) {
-      for (const [h, list] of this.map) {
-        let k = 0;
-        while (k < list.length && list[k]! < commitLogMinOffset) k++;
-        if (k === list.length) this.map.delete(h);
-        else if (k > 0) list.splice(0, k);
-      }
+    this.floor = Math.max(this.floor, commitLogMinOffset);
+    let removed = 0;
+    while (this.parts.length > 1 && this.parts[0]!.endOffset < commitLogMinOffset) {
+      const p = this.parts.shift()!;
+      p.file.close();
+      this.dirtyFiles.delete(p.file);
+      this.removePath(p.file.path);
+      removed++;
     }
     return removed;
   }
 
-  flush(): Promise<void> {
-    return this.entries.flush();
+  /** Writes the active file's slot table changes and header, then makes every write and removal durable. */
+  async flush(): Promise<void> {
+    const last = this.parts[this.parts.length - 1];
+    if (last !== undefined && (this.headerDirty || this.dirtySlotCount > 0 || this.spanDirty)) this.writeSlotsAndHeader(last);
+    const files = [...this.dirtyFiles];
+    this.dirtyFiles.clear();
+    const dir = this.dirDirty;
+    this.dirDirty = false;
+    try {
+      await Promise.all(files.map((f) => f.flush()));
+      if (dir) await this.storage.flushDir(this.dir);
+    } catch (err) {
+      for (const f of files) this.dirtyFiles.add(f);
+      if (dir) this.dirDirty = true;
+      throw err;
+    }
   }
 
   close(): void {
-    this.entries.close();
+    for (const p of this.parts) p.file.close();
+    this.parts = [];
+    this.dirtyFiles.clear();
   }
 }
