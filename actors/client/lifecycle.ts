@@ -2,8 +2,9 @@ import { fromCallback, type AnyActorRef } from 'xstate';
 import type { Clock } from '../runtime/clock.js';
 
 /**
- * What producer and consumer machines share: the hooks a machine calls into plain code, and a ticker (a
- * callback actor that sends one event per interval on the injected clock while its state is active).
+ * What the client machine (client.machine.ts) of producers and consumers uses: the hooks it calls into plain
+ * code, and a ticker (a callback actor that sends one event per interval on the injected clock while its
+ * state is active).
  */
 
 /** Plain code a client machine drives: start, periodic work, and drain at stop. */

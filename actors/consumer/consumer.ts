@@ -13,7 +13,7 @@ import { validateGroup, validateTopic } from '../protocol/validation.js';
 import { readableQueues } from '../namesrv/route-table.js';
 import { ClientInstance, newClientId } from '../client/client-instance.js';
 import { waitForState, type ClientLifecycle } from '../client/lifecycle.js';
-import { consumerMachine } from './consumer.machine.js';
+import { clientMachine } from '../client/client.machine.js';
 import { DeliveryBuffer, type Delivered } from './delivery.js';
 import { ProcessQueue } from './process-queue.js';
 import { OrderlyConsumer } from './orderly.js';
@@ -197,15 +197,17 @@ export async function startConsumer(system: ActorSystem, opts: ConsumerOptions):
   };
   const host = system.host({
     address: clientAddress(clientId),
-    logic: consumerMachine,
+    logic: clientMachine,
     input: (io) => ({
       io,
       core,
-      routeRefreshMs: o.routeRefreshMs,
-      heartbeatIntervalMs: o.heartbeatIntervalMs,
-      rebalanceIntervalMs: o.rebalanceIntervalMs,
-      commitIntervalMs: o.commitIntervalMs,
-      lockRenewMs: o.orderly ? o.lockRenewMs : 0,
+      intervals: {
+        routes: o.routeRefreshMs,
+        heartbeat: o.heartbeatIntervalMs,
+        rebalance: o.rebalanceIntervalMs,
+        commit: o.commitIntervalMs,
+        lock: o.orderly ? o.lockRenewMs : 0, // orderly consumers renew their queue locks
+      },
     }),
   });
   impl = new ConsumerImpl(new ClientInstance(host.io, { clientId, namesrv: o.namesrv, requestTimeoutMs: o.requestTimeoutMs }), o);

@@ -11,7 +11,7 @@ import { ClientInstance, newClientId } from '../client/client-instance.js';
 import { waitForState, type ClientLifecycle } from '../client/lifecycle.js';
 import type { FaultState } from './fault-avoidance.js';
 import { LingerBatcher } from './linger-batcher.js';
-import { producerMachine } from './producer.machine.js';
+import { clientMachine } from '../client/client.machine.js';
 import { SendPath } from './send-path.js';
 import { selectOrderedQueue, type SendOptions } from './ordered.js';
 
@@ -117,8 +117,8 @@ export async function startProducer(system: ActorSystem, opts: ProducerOptions, 
   };
   const host = system.host({
     address: clientAddress(clientId),
-    logic: producerMachine,
-    input: (io) => ({ io, core, routeRefreshMs: o.routeRefreshMs, heartbeatIntervalMs: o.heartbeatIntervalMs }),
+    logic: clientMachine,
+    input: (io) => ({ io, core, intervals: { routes: o.routeRefreshMs, heartbeat: o.heartbeatIntervalMs } }),
   });
   impl = new ProducerImpl(host, clientId, opts.group, opts.namesrv, o, () => stopping);
   ready();
@@ -151,7 +151,7 @@ class ProducerImpl {
   private readonly inflight = new Set<Promise<unknown>>();
 
   constructor(
-    host: ActorHost<typeof producerMachine>,
+    host: ActorHost<typeof clientMachine>,
     readonly clientId: string,
     readonly group: string,
     namesrv: string[],
