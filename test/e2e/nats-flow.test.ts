@@ -1,50 +1,23 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startSystem, type Consumer, type MqSystem, type Producer, type SendResult } from '../../index.js';
-import { memoryStorage } from '../../store/backends/memory.js';
-import { natsTransport } from '../../transports/nats.js';
-import { startNatsServer, type NatsServer } from '../support/nats-server.js';
-import { spawnMq, type MqProcess } from '../support/mq-process.js';
+import { type Consumer, type MqSystem, type Producer, type SendResult } from '../../index.js';
 import { FAST, Received, createTopic, duplicates, eventually, produceContinuously, sleep, spawnRecordingConsumer } from './support.js';
+import { NatsCluster } from './nats-cluster.js';
 
 /**
  * The whole flow across processes over NATS: name servers and brokers are `mq namesrv` / `mq broker`
  * processes; producers and consumers run in this process on their own NATS connection.
  */
 describe('end to end over NATS with name servers and brokers in their own processes', () => {
-  const prefix = 'e2e';
-  let nats: NatsServer;
-  let dir: string;
-  const procs = new Map<string, MqProcess>();
+  const cluster = new NatsCluster('e2e', ['ns-1', 'ns-2'], 'sync');
+  const procs = cluster.procs;
   let system: MqSystem;
-
-  const natsFlags = () => ['--nats', nats.url, '--prefix', prefix];
-  async function startNamesrv(id: string) {
-    const p = spawnMq(['namesrv', '--id', id, '--broker-expiry', '3000', '--scan-interval', '500', ...natsFlags()]);
-    procs.set(id, p);
-    await p.waitForLine(new RegExp(`namesrv ${id} ready`), 15_000);
-  }
-  async function startBroker(name: string) {
-    const p = spawnMq(['broker', '--name', name, '--namesrv', 'ns-1,ns-2', '--store', join(dir, name), '--flush', 'sync', '--register-interval', '500', ...natsFlags()]);
-    procs.set(name, p);
-    await p.waitForLine(new RegExp(`broker ${name} ready`), 15_000);
-  }
+  const startBroker = (name: string) => cluster.startBroker(name);
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    dir = mkdtempSync(join(tmpdir(), 'mq-e2e-'));
-    await Promise.all([startNamesrv('ns-1'), startNamesrv('ns-2')]);
-    await Promise.all([startBroker('broker-a'), startBroker('broker-b')]);
-    system = await startSystem({ transport: natsTransport({ servers: nats.url, prefix }), storage: (deps) => memoryStorage(deps) });
+    await cluster.start(['broker-a', 'broker-b']);
+    system = cluster.system;
   }, 60_000);
 
-  afterAll(async () => {
-    await system?.stop();
-    for (const p of procs.values()) await p.stop().catch(() => undefined);
-    await nats?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => cluster.stop(), 30_000);
 
   const namesrv = ['ns-1', 'ns-2'];
   const producerOpts = (i: number) => ({ group: 'pg', namesrv, ...FAST.client, clientId: `nats-p${i}`, sendTimeoutMs: 1000 });

@@ -1,12 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startSystem, type Consumer, type MqSystem, type Producer } from '../../index.js';
-import { memoryStorage } from '../../store/backends/memory.js';
-import { natsTransport } from '../../transports/nats.js';
-import { startNatsServer, type NatsServer } from '../support/nats-server.js';
-import { spawnMq, type MqProcess } from '../support/mq-process.js';
+import { type Consumer, type MqSystem, type Producer } from '../../index.js';
 import { FAST, createTopic, eventually, sleep } from './support.js';
+import { NatsCluster } from './nats-cluster.js';
 import { OrderHistory } from './ordered-support.js';
 
 /**
@@ -15,38 +9,15 @@ import { OrderHistory } from './ordered-support.js';
  * flow, and every listener call is recorded.
  */
 describe('ordered messages over NATS with the name server and brokers in their own processes', () => {
-  const prefix = 'ord';
-  let nats: NatsServer;
-  let dir: string;
-  const procs = new Map<string, MqProcess>();
+  const cluster = new NatsCluster('ord', ['ns-1'], 'async');
   let system: MqSystem;
 
-  const natsFlags = () => ['--nats', nats.url, '--prefix', prefix];
-  async function startNamesrv(id: string) {
-    const p = spawnMq(['namesrv', '--id', id, '--broker-expiry', '3000', '--scan-interval', '500', ...natsFlags()]);
-    procs.set(id, p);
-    await p.waitForLine(new RegExp(`namesrv ${id} ready`), 15_000);
-  }
-  async function startBroker(name: string) {
-    const p = spawnMq(['broker', '--name', name, '--namesrv', 'ns-1', '--store', join(dir, name), '--flush', 'async', '--register-interval', '500', ...natsFlags()]);
-    procs.set(name, p);
-    await p.waitForLine(new RegExp(`broker ${name} ready`), 15_000);
-  }
-
   beforeAll(async () => {
-    nats = await startNatsServer();
-    dir = mkdtempSync(join(tmpdir(), 'mq-ordered-'));
-    await startNamesrv('ns-1');
-    await Promise.all([startBroker('broker-a'), startBroker('broker-b')]);
-    system = await startSystem({ transport: natsTransport({ servers: nats.url, prefix }), storage: (deps) => memoryStorage(deps) });
+    await cluster.start(['broker-a', 'broker-b']);
+    system = cluster.system;
   }, 60_000);
 
-  afterAll(async () => {
-    await system?.stop();
-    for (const p of procs.values()) await p.stop().catch(() => undefined);
-    await nats?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }, 30_000);
+  afterAll(() => cluster.stop(), 30_000);
 
   it('20 keys x 30 messages, 3 orderly consumers (one joins, one leaves): per-key order holds, no queue processed by two at once', async () => {
     await createTopic(system, ['broker.broker-a.0', 'broker.broker-b.0'], 'ordered-nats', 4);
