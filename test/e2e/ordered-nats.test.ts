@@ -19,11 +19,11 @@ describe('ordered messages over NATS with the name server and brokers in their o
 
   afterAll(() => cluster.stop(), 30_000);
 
-  it('20 keys x 30 messages, 3 orderly consumers (one joins, one leaves): per-key order holds, no queue processed by two at once', async () => {
+  it('100 keys x 100 messages, 4 orderly consumers joining and leaving: per-key order holds, no queue processed by two at once', async () => {
     await createTopic(system, ['broker.broker-a.0', 'broker.broker-b.0'], 'ordered-nats', 4);
     const history = new OrderHistory();
     const work = async () => {
-      await sleep(2);
+      await sleep(1);
       return 'SUCCESS' as const;
     };
     const spawn = (name: string) =>
@@ -44,27 +44,31 @@ describe('ordered messages over NATS with the name server and brokers in their o
     consumers.set('o1', await spawn('o1'));
     consumers.set('o2', await spawn('o2'));
     const sending = Promise.all(
-      Array.from({ length: 20 }, async (_, k) => {
-        for (let s = 0; s < 30; s++) {
+      Array.from({ length: 100 }, async (_, k) => {
+        for (let s = 0; s < 100; s++) {
           await producer.send({ topic: 'ordered-nats', shardingKey: `k${k}`, body: Buffer.from(`k${k}:${s}`) });
-          await sleep(30);
+          await sleep(10);
         }
       }),
     );
-    await sleep(400);
+    await sleep(300);
     consumers.set('o3', await spawn('o3'));
-    await sleep(400);
+    await sleep(300);
+    consumers.set('o4', await spawn('o4'));
+    await sleep(300);
     await consumers.get('o1')!.stop();
+    await sleep(300);
+    await consumers.get('o3')!.stop();
     await sending;
-    await eventually(() => history.complete(20, 30), 20_000, 'every keyed message processed');
+    await eventually(() => history.complete(100, 100), 40_000, 'every keyed message processed');
 
-    const want = Array.from({ length: 30 }, (_, i) => i);
+    const want = Array.from({ length: 100 }, (_, i) => i);
     const firstSeen = history.firstSeen();
-    expect(firstSeen.size).toBe(20);
+    expect(firstSeen.size).toBe(100);
     for (const [key, seqs] of firstSeen) expect({ key, seqs }).toEqual({ key, seqs: want });
     expect(history.overlaps()).toEqual([]);
-    expect(new Set(history.calls.map((c) => c.consumer))).toEqual(new Set(['o1', 'o2', 'o3']));
+    expect(new Set(history.calls.map((c) => c.consumer))).toEqual(new Set(['o1', 'o2', 'o3', 'o4']));
     for (const c of consumers.values()) await c.stop();
     await producer.stop();
-  }, 60_000);
+  }, 90_000);
 });
