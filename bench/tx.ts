@@ -3,7 +3,8 @@
  * broker on the memory transport and in-memory storage, CONCURRENCY senders each waiting for its send (a
  * transactional send is the half message, a local transaction that commits at once, and END_TRANSACTION, one-way by default or as a
  * request;
- * the broker then writes the message to its real topic with an op record).
+ * the broker then writes the message to its real topic with an op record). Each peer is warmed up first; rounds
+ * alternate their order; a transactional round lasts until the broker has written every commit.
  *
  * `npm run bench -- tx [--json] [--ms 3000]`
  */
@@ -27,7 +28,11 @@ function total(rs: Rate[]): Rate {
   return { count, seconds: round(seconds), perSecond: round(count / seconds, 1) };
 }
 
-async function measure(ms: number, one: () => Promise<unknown>): Promise<Rate> {
+/**
+ * `one` from CONCURRENCY senders for about `ms`; then, inside the timed window, `drain` (the broker's work a
+ * one-way send left behind, so that it is not billed to the next peer's round).
+ */
+async function measure(ms: number, one: () => Promise<unknown>, drain?: () => Promise<void>): Promise<Rate> {
   const start = process.hrtime.bigint();
   const deadline = start + BigInt(Math.round(ms)) * 1_000_000n;
   let count = 0;
@@ -39,6 +44,7 @@ async function measure(ms: number, one: () => Promise<unknown>): Promise<Rate> {
       }
     }),
   );
+  if (drain) await drain();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   return { count, seconds, perSecond: count / seconds };
 }
@@ -59,25 +65,33 @@ const bench: Bench = async (ctx: BenchContext) => {
     const plain: Producer = await system.spawnProducer({ group: 'plain-pg', namesrv: ['ns-1'] });
     const tx: TransactionProducer = await startTransactionProducer(system, { group: 'tx-pg', namesrv: ['ns-1'], endMode: 'request', checkListener: () => 'COMMIT' });
     const txOneway: TransactionProducer = await startTransactionProducer(system, { group: 'tx1-pg', namesrv: ['ns-1'], endMode: 'oneway', checkListener: () => 'COMMIT' });
-    // warm up routes, topics and code paths
-    for (let i = 0; i < 200; i++) {
-      await plain.send({ topic: 'bench-plain', body: BODY });
-      await tx.sendInTransaction({ topic: 'bench-tx', body: BODY }, () => 'COMMIT');
-      await txOneway.sendInTransaction({ topic: 'bench-tx1', body: BODY }, () => 'COMMIT');
-    }
-    // interleaved rounds, so that a change in machine load hits every peer alike
-    const ROUNDS = 6;
+    const transactions = broker.context()?.timerTx?.transactions;
+    // every commit written (the one-way END_TRANSACTIONs in flight have reached the store)
+    const drain = async (): Promise<void> => {
+      const until = Date.now() + 10_000;
+      while ((transactions?.snapshot().pending ?? 0) > 0 && Date.now() < until) await new Promise<void>((r) => setImmediate(r));
+    };
+    const peers: { key: 'p' | 't' | 't1'; one: () => Promise<unknown>; drain?: () => Promise<void> }[] = [
+      { key: 'p', one: () => plain.send({ topic: 'bench-plain', body: BODY }) },
+      { key: 't', one: () => tx.sendInTransaction({ topic: 'bench-tx', body: BODY }, () => 'COMMIT'), drain },
+      { key: 't1', one: () => txOneway.sendInTransaction({ topic: 'bench-tx1', body: BODY }, () => 'COMMIT'), drain },
+    ];
+    // warm up routes, topics, code paths and the JIT, at full concurrency
+    ctx.progress('warming up');
+    for (let r = 0; r < 2; r++) for (const peer of peers) await measure(Math.min(400, ms / 8), peer.one, peer.drain);
+    // interleaved rounds, every other one in reverse order, so that a change in machine load (or the
+    // garbage one peer leaves behind) hits every peer alike
+    const ROUNDS = 10;
     const sum = { p: [] as Rate[], t: [] as Rate[], t1: [] as Rate[] };
     for (let r = 0; r < ROUNDS; r++) {
-      ctx.progress(`round ${r + 1}/${ROUNDS}: plain, transactional (request), transactional (one-way), ${Math.round(ms / ROUNDS)} ms each`);
-      sum.p.push(await measure(ms / ROUNDS, () => plain.send({ topic: 'bench-plain', body: BODY })));
-      sum.t.push(await measure(ms / ROUNDS, () => tx.sendInTransaction({ topic: 'bench-tx', body: BODY }, () => 'COMMIT')));
-      sum.t1.push(await measure(ms / ROUNDS, () => txOneway.sendInTransaction({ topic: 'bench-tx1', body: BODY }, () => 'COMMIT')));
+      const order = r % 2 === 0 ? peers : [...peers].reverse();
+      ctx.progress(`round ${r + 1}/${ROUNDS}: ${order.map((x) => x.key).join(', ')}, ${Math.round(ms / ROUNDS)} ms each`);
+      for (const peer of order) sum[peer.key].push(await measure(ms / ROUNDS, peer.one, peer.drain));
     }
     const p = total(sum.p);
     const t = total(sum.t);
     const t1 = total(sum.t1);
-    const stats = broker.context()?.timerTx?.transactions.snapshot();
+    const stats = transactions?.snapshot();
     await tx.stop();
     await txOneway.stop();
     const ratio = t.perSecond / p.perSecond;

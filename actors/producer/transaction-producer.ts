@@ -8,6 +8,7 @@ import { RequestCode } from '../protocol/request-codes.js';
 import { expectOk, oneWay, request } from '../protocol/replies.js';
 import { Status, StatusError } from '../protocol/status.js';
 import { validateMessage } from '../protocol/validation.js';
+import { encodeEndBatch, MAX_END_BATCH, type EndEntry } from '../protocol/end-batch.js';
 import { startProducer, type Producer, type ProducerOptions } from './producer.js';
 import type { SendPath } from './send-path.js';
 
@@ -28,7 +29,8 @@ export interface TransactionProducerOptions extends ProducerOptions {
   /** Topics whose brokers learn of this producer at once (heartbeat at start), so it can answer their checks. */
   topics?: string[];
   /**
-   * 'oneway' (default, as RocketMQ) sends END_TRANSACTION without waiting (a lost one is settled by a check);
+   * 'oneway' (default, as RocketMQ) sends END_TRANSACTION without waiting (a lost one is settled by a check;
+   * the outcomes of the transactions ended in one turn go to each broker in one frame);
    * 'request' waits for the broker's answer (failures are logged; the check settles them too).
    */
   endMode?: 'request' | 'oneway';
@@ -72,8 +74,39 @@ export async function startTransactionProducer(system: ActorSystem | { actors: A
   let parts: { client: ClientInstance; path: SendPath } | undefined;
   let checksRunning = 0;
   let stopping = false;
-  const inflight = new Set<Promise<unknown>>();
+  let running = 0;
+  let idle: (() => void) | undefined;
   const heartbeated = new Set<string>();
+  /** One-way outcomes of this turn, by broker address: sent together at the end of the turn. */
+  const ends = new Map<string, EndEntry[]>();
+  let endsScheduled = false;
+
+  const flushEnds = (): void => {
+    endsScheduled = false;
+    const client = parts!.client;
+    for (const [addr, list] of ends) {
+      for (let i = 0; i < list.length; i += MAX_END_BATCH) {
+        const chunk = list.length <= MAX_END_BATCH ? list : list.slice(i, i + MAX_END_BATCH);
+        try {
+          client.io.send(addr, oneWay(RequestCode.END_TRANSACTION, { producerGroup: opts.group, batch: chunk.length }, encodeEndBatch(chunk)));
+        } catch (err) {
+          // the half messages stay pending: the broker's check asks the group again
+          client.io.logger.warn({ err, broker: addr, count: chunk.length }, 'END_TRANSACTION failed; the broker will check');
+        }
+      }
+    }
+    ends.clear();
+  };
+
+  const endOneway = (brokerAddr: string, entry: EndEntry): void => {
+    const list = ends.get(brokerAddr);
+    if (list) list.push(entry);
+    else ends.set(brokerAddr, [entry]);
+    if (!endsScheduled) {
+      endsScheduled = true;
+      queueMicrotask(flushEnds);
+    }
+  };
 
   const endTransaction = async (brokerAddr: string, header: EndTransactionHeader): Promise<void> => {
     const client = parts!.client;
@@ -132,6 +165,14 @@ export async function startTransactionProducer(system: ActorSystem | { actors: A
   if ((opts.topics ?? []).length > 0) for (const n of client.routes.brokerNames()) heartbeatOnce(n);
 
   const run = async (msg: Message, local: LocalTransaction): Promise<TransactionResult> => {
+    try {
+      return await transact(msg, local);
+    } finally {
+      if (--running === 0 && idle) idle();
+    }
+  };
+
+  const transact = async (msg: Message, local: LocalTransaction): Promise<TransactionResult> => {
     validateMessage(msg, opts.maxMessageBytes !== undefined ? { maxBodyBytes: opts.maxMessageBytes } : {});
     const half = halfMessageOf(msg, opts.group);
     client.routes.track(msg.topic);
@@ -148,7 +189,10 @@ export async function startTransactionProducer(system: ActorSystem | { actors: A
       state = 'UNKNOWN';
     }
     try {
-      await endTransaction(client.brokerAddressOf(sendResult.queue.brokerName), endTransactionHeader(opts.group, sendResult, state, false));
+      const addr = client.brokerAddressOf(sendResult.queue.brokerName);
+      if (endMode === 'oneway') {
+        if (state !== 'UNKNOWN') endOneway(addr, { msgId: sendResult.msgId, halfOffset: sendResult.queueOffset, state });
+      } else await endTransaction(addr, endTransactionHeader(opts.group, sendResult, state, false));
     } catch (err) {
       // the half message stays pending: the broker's check asks the group again
       client.io.logger.warn({ err, msgId: sendResult.msgId, state }, 'END_TRANSACTION failed; the broker will check');
@@ -160,15 +204,14 @@ export async function startTransactionProducer(system: ActorSystem | { actors: A
     ...producer,
     sendInTransaction: (msg, local) => {
       if (stopping) return Promise.reject(new StatusError(Status.SERVICE_NOT_AVAILABLE, `producer ${producer.clientId} is stopping or stopped`));
-      const p = run(msg, local);
-      inflight.add(p);
-      const remove = () => inflight.delete(p);
-      p.then(remove, remove);
-      return p;
+      running++;
+      return run(msg, local);
     },
     stop: async () => {
       stopping = true;
-      while (inflight.size > 0) await Promise.allSettled([...inflight]);
+      while (running > 0) await new Promise<void>((r) => (idle = r));
+      idle = undefined;
+      if (endsScheduled) flushEnds();
       await producer.stop();
     },
   };

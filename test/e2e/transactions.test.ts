@@ -101,8 +101,15 @@ describe('transactional messages', () => {
     const forged = await end('COMMIT', { halfOffset: 99 });
     expect(forged.status).toBe(Status.INVALID_ARGUMENT);
     await eventually(() => received.all().length === 1, 10_000, 'the commit');
+    // many outcomes in one frame: each is settled once, a forged one fails alone
+    const second = (await producer.sendInTransaction({ topic: 'tx', body: Buffer.from('batched') }, () => 'UNKNOWN')).sendResult;
+    const lines = [`COMMIT\t${second.queueOffset}\t${second.msgId}`, `COMMIT\t${second.queueOffset}\t${second.msgId}`, `COMMIT\t99\t${second.msgId}`];
+    const batch = await system.env.transport.request(broker.address, request(RequestCode.END_TRANSACTION, { producerGroup: 'tpg', batch: 3 }, Buffer.from(lines.join('\n'))));
+    expect(batch.status).toBe(0);
+    expect(batch.header.outcomes).toBe('COMMITTED,ALREADY_RESOLVED,ERROR');
+    await eventually(() => received.all().length === 2, 10_000, 'the batched commit');
     await sleep(300);
-    expect(received.bodies()).toEqual(['once']);
+    expect(received.bodies()).toEqual(['once', 'batched']);
     await producer.stop();
   });
 

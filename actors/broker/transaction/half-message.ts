@@ -6,7 +6,8 @@ import type { StorePutMessage } from '../store-port.js';
 /**
  * Transactional messages, pure functions: a half message (TRAN_MSG=true) waits, invisible to consumers, in
  * queue 0 of TRANS_HALF_TOPIC with its real topic and queue in properties. Its outcome is an op record in
- * queue 0 of TRANS_OP_HALF_TOPIC (tag COMMIT or ROLLBACK, body the half message's queue offset in decimal);
+ * queue 0 of TRANS_OP_HALF_TOPIC (tag COMMIT or ROLLBACK, body the queue offsets of the half messages it
+ * settles, in decimal, comma-separated: one record per group of outcomes written together);
  * a commit also writes the message to its real topic, in the same store batch as the op record.
  */
 
@@ -44,16 +45,21 @@ export function halfView(m: MessageExt): MessageExt {
   return { ...m, topic: topic ?? m.topic, queueId: Number.isInteger(qid) ? qid : m.queueId, properties: props };
 }
 
+const HALF_ONLY: ReadonlySet<string> = new Set([MessageProperty.REAL_TOPIC, MessageProperty.REAL_QID, MessageProperty.TRAN_MSG, MessageProperty.CHECK_TIMES]);
+
 /** A committed half message on its real topic and queue: TRAN_MSG and the half properties removed. */
 export function fromHalf(m: MessageExt): StorePutMessage {
-  const props = { ...(m.properties ?? {}) };
-  const topic = props[MessageProperty.REAL_TOPIC];
-  const qid = Number(props[MessageProperty.REAL_QID]);
-  if (topic === undefined || !Number.isInteger(qid) || qid < 0) throw new StatusError(Status.MESSAGE_ILLEGAL, `half message ${m.msgId} has no real topic or queue`);
-  delete props[MessageProperty.REAL_TOPIC];
-  delete props[MessageProperty.REAL_QID];
-  delete props[MessageProperty.TRAN_MSG];
-  delete props[MessageProperty.CHECK_TIMES];
+  const src = m.properties;
+  const topic = src?.[MessageProperty.REAL_TOPIC];
+  const qid = Number(src?.[MessageProperty.REAL_QID]);
+  if (src === undefined || topic === undefined || !Number.isInteger(qid) || qid < 0) throw new StatusError(Status.MESSAGE_ILLEGAL, `half message ${m.msgId} has no real topic or queue`);
+  // one pass, no copy-then-delete (delete turns the object into a slow dictionary)
+  const props: Record<string, string> = {};
+  for (const k in src) {
+    if (HALF_ONLY.has(k) || !Object.prototype.hasOwnProperty.call(src, k)) continue;
+    if (k === '__proto__') Object.defineProperty(props, k, { value: src[k], enumerable: true, writable: true, configurable: true });
+    else props[k] = src[k]!;
+  }
   const out: StorePutMessage = { topic, queueId: qid, body: m.body, properties: props, bornTimestamp: m.bornTimestamp, bornHost: m.bornHost, reconsumeTimes: m.reconsumeTimes };
   if (m.tags !== undefined) out.tags = m.tags;
   if (m.keys !== undefined && m.keys.length > 0) out.keys = m.keys;
@@ -62,17 +68,29 @@ export function fromHalf(m: MessageExt): StorePutMessage {
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const OFFSET = /^\d{1,16}$/;
 
-/** The op record of a half message's outcome. */
-export function opMessage(halfOffset: number, outcome: TxOutcome, now: number, host: string): StorePutMessage {
-  return { topic: TRANS_OP_HALF_TOPIC, queueId: OP_QUEUE, body: encoder.encode(String(halfOffset)), tags: outcome, bornTimestamp: now, bornHost: host };
+/**
+ * The op record of the outcome of one or more half messages: tag COMMIT or ROLLBACK, body their half offsets
+ * in decimal, separated by commas (one offset is the record's original form). Throws for an empty list.
+ */
+export function opMessage(halfOffsets: number | readonly number[], outcome: TxOutcome, now: number, host: string): StorePutMessage {
+  const list = typeof halfOffsets === 'number' ? String(halfOffsets) : halfOffsets.join(',');
+  if (list === '') throw new StatusError(Status.INVALID_ARGUMENT, 'an op record names at least one half offset');
+  return { topic: TRANS_OP_HALF_TOPIC, queueId: OP_QUEUE, body: encoder.encode(list), tags: outcome, bornTimestamp: now, bornHost: host };
 }
 
-/** The half message offset and outcome an op record names; undefined for a malformed record. */
-export function parseOp(m: { tags?: string; body: Uint8Array }): { halfOffset: number; outcome: TxOutcome } | undefined {
+/** The half message offsets and outcome an op record names (one or more); undefined for a malformed record. */
+export function parseOp(m: { tags?: string; body: Uint8Array }): { halfOffsets: number[]; outcome: TxOutcome } | undefined {
   if (m.tags !== 'COMMIT' && m.tags !== 'ROLLBACK') return undefined;
-  const text = decoder.decode(m.body);
-  if (!/^\d{1,16}$/.test(text)) return undefined;
-  const halfOffset = Number(text);
-  return Number.isSafeInteger(halfOffset) ? { halfOffset, outcome: m.tags } : undefined;
+  const parts = decoder.decode(m.body).split(',');
+  const halfOffsets: number[] = new Array<number>(parts.length);
+  for (let i = 0; i < parts.length; i++) {
+    const text = parts[i]!;
+    if (!OFFSET.test(text)) return undefined;
+    const o = Number(text);
+    if (!Number.isSafeInteger(o)) return undefined;
+    halfOffsets[i] = o;
+  }
+  return { halfOffsets, outcome: m.tags };
 }

@@ -3,7 +3,7 @@ import type { Subscription } from 'rxjs';
 import type { Frame } from '../../../transports/frame.js';
 import type { Clock, TimerHandle } from '../../runtime/clock.js';
 import { clientAddress, type CheckTransactionStateHeader } from '../../protocol/commands.js';
-import { MessageProperty } from '../../protocol/message.js';
+import { MessageProperty, type MessageExt } from '../../protocol/message.js';
 import { encodeMessageExtBatch } from '../../protocol/message-codec.js';
 import { oneWay } from '../../protocol/replies.js';
 import { RequestCode } from '../../protocol/request-codes.js';
@@ -27,6 +27,15 @@ const READ_BATCH = 256;
 const RETRY_MS = 1000;
 /** Most transaction outcomes in one store call. */
 const WRITE_BATCH = 256;
+/**
+ * How long after new half messages the scan reads them (at most a quarter of txCheckTimeoutMs): most are
+ * settled by then, and the scan steps over settled ones without reading them.
+ */
+const SCAN_DELAY_MS = 200;
+/** Most bytes of half messages kept in memory for their commit (past that, a commit reads its half message). */
+const HALF_CACHE_BYTES = 8 * 1024 * 1024;
+/** What a cached half message costs besides its body (object, properties, ids), roughly. */
+const HALF_CACHE_OVERHEAD = 256;
 
 export interface TransactionServiceOptions {
   store: StorePort;
@@ -61,6 +70,16 @@ export interface EndTransactionRequest {
 
 export type EndOutcome = 'COMMITTED' | 'ROLLED_BACK' | 'ALREADY_RESOLVED' | 'IGNORED';
 
+/** One outcome waiting for its store write. */
+interface QueuedOutcome {
+  halfOffset: number;
+  msgId: string;
+  outcome: TxOutcome;
+  group: string | undefined;
+  resolve: (o: EndOutcome) => void;
+  reject: (err: unknown) => void;
+}
+
 export interface TransactionStats {
   pending: number;
   committed: number;
@@ -72,30 +91,37 @@ export interface TransactionStats {
 export class TransactionService {
   private halfRead = 0;
   private readonly pending = new Map<number, PendingHalf>();
-  /** Half offsets at or past halfRead whose outcome is written (the scan skips them). */
+  /** Half offsets at or past halfRead whose outcome is written (the scan steps over them without reading). */
   private readonly resolvedAhead = new Set<number>();
   private readonly resolving = new Map<number, Promise<EndOutcome>>();
+  /** Pending half messages the scan read, by half offset, so that their commit needs no read (bounded by bytes). */
+  private readonly halfCache = new Map<number, MessageExt>();
+  private halfCacheBytes = 0;
   private sub: Subscription | undefined;
   private scanning = false;
   private rescan = false;
+  private scanTimer: TimerHandle | undefined;
   private timer: TimerHandle | undefined;
   private armedAt = Infinity;
   private stopped = false;
   private readonly stats = { committed: 0, rolledBack: 0, checks: 0, exhausted: 0 };
-  private readonly writes: { batch: StorePutMessage[]; resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private queue: QueuedOutcome[] = [];
   private writing = false;
+  private readonly scanDelayMs: number;
 
-  constructor(private readonly o: TransactionServiceOptions) {}
+  constructor(private readonly o: TransactionServiceOptions) {
+    this.scanDelayMs = Math.max(0, Math.min(SCAN_DELAY_MS, Math.floor(o.settings.txCheckTimeoutMs / 4)));
+  }
 
   /** Rebuilds the pending set from the op and half topics, then follows new half messages and checks. */
   async start(): Promise<void> {
     await this.readOps();
     this.halfRead = this.o.store.minOffset(TRANS_HALF_TOPIC, HALF_QUEUE);
-    await this.scanHalf();
     // outcomes of half messages retention removed will never be matched
     for (const o of this.resolvedAhead) if (o < this.halfRead) this.resolvedAhead.delete(o);
+    await this.scanHalf();
     this.sub = this.o.store.newData$.subscribe((d) => {
-      if (d.topic === TRANS_HALF_TOPIC) this.kickScan();
+      if (d.topic === TRANS_HALF_TOPIC) this.scheduleScan();
     });
     this.armEarliest();
   }
@@ -104,23 +130,28 @@ export class TransactionService {
     this.stopped = true;
     this.sub?.unsubscribe();
     this.o.clock.clearTimeout(this.timer);
+    this.o.clock.clearTimeout(this.scanTimer);
     this.timer = undefined;
+    this.scanTimer = undefined;
     await Promise.allSettled([...this.resolving.values()]);
   }
 
   snapshot(): TransactionStats {
-    return { pending: this.pending.size, ...this.stats };
+    // half messages stored but not read yet by the scan, less those already settled
+    const unread = Math.max(0, this.o.store.maxOffset(TRANS_HALF_TOPIC, HALF_QUEUE) - this.halfRead - this.resolvedAhead.size);
+    return { pending: this.pending.size + unread, ...this.stats };
   }
 
-  /** The half messages without an outcome (for inspection and tests). */
+  /** The half messages without an outcome that the scan has read (for inspection and tests). */
   pendingHalves(): PendingHalf[] {
     return [...this.pending.values()].sort((a, b) => a.halfOffset - b.halfOffset);
   }
 
   /** END_TRANSACTION: writes the outcome once; UNKNOWN is ignored (the check will ask again). */
-  async end(req: EndTransactionRequest): Promise<EndOutcome> {
-    if (req.state === 'UNKNOWN') return 'IGNORED';
-    if (req.state !== 'COMMIT' && req.state !== 'ROLLBACK') throw new StatusError(Status.INVALID_ARGUMENT, `transaction state must be COMMIT, ROLLBACK or UNKNOWN, got ${String(req.state)}`);
+  end(req: EndTransactionRequest): Promise<EndOutcome> {
+    if (req.state === 'UNKNOWN') return Promise.resolve('IGNORED');
+    if (req.state !== 'COMMIT' && req.state !== 'ROLLBACK')
+      return Promise.reject(new StatusError(Status.INVALID_ARGUMENT, `transaction state must be COMMIT, ROLLBACK or UNKNOWN, got ${String(req.state)}`));
     return this.resolve(req.halfOffset, req.msgId, req.state, req.producerGroup);
   }
 
@@ -128,66 +159,119 @@ export class TransactionService {
     return halfOffset < this.halfRead ? !this.pending.has(halfOffset) : this.resolvedAhead.has(halfOffset);
   }
 
-  private async resolve(halfOffset: number, msgId: string, outcome: TxOutcome, group: string | undefined): Promise<EndOutcome> {
-    for (;;) {
-      const inflight = this.resolving.get(halfOffset);
-      if (!inflight) break;
-      await inflight.catch(() => undefined);
+  /** Queues the outcome for the next group write, once per half message (a second one waits for the first). */
+  private resolve(halfOffset: number, msgId: string, outcome: TxOutcome, group: string | undefined): Promise<EndOutcome> {
+    const inflight = this.resolving.get(halfOffset);
+    if (inflight !== undefined) {
+      const again = (): Promise<EndOutcome> => this.resolve(halfOffset, msgId, outcome, group);
+      return inflight.then(again, again);
     }
-    if (this.isResolved(halfOffset)) return 'ALREADY_RESOLVED';
-    const p = this.write(halfOffset, msgId, outcome, group);
+    if (this.isResolved(halfOffset)) return Promise.resolve('ALREADY_RESOLVED');
+    if (this.stopped) return Promise.reject(new StatusError(Status.SERVICE_NOT_AVAILABLE, `broker ${this.o.brokerName} is stopping`));
+    const p = new Promise<EndOutcome>((resolve, reject) => this.queue.push({ halfOffset, msgId, outcome, group, resolve, reject }));
     this.resolving.set(halfOffset, p);
-    try {
-      return await p;
-    } finally {
-      this.resolving.delete(halfOffset);
+    if (!this.writing) {
+      this.writing = true;
+      // outcomes arriving in the same turn (one inbox drain) go to the store together
+      queueMicrotask(() => void this.flushWrites());
     }
-  }
-
-  private async write(halfOffset: number, msgId: string, outcome: TxOutcome, group: string | undefined): Promise<EndOutcome> {
-    if (this.stopped) throw new StatusError(Status.SERVICE_NOT_AVAILABLE, `broker ${this.o.brokerName} is stopping`);
-    const m = await this.o.store.lookupById(msgId);
-    if (!m || m.topic !== TRANS_HALF_TOPIC || m.queueOffset !== halfOffset)
-      throw new StatusError(Status.INVALID_ARGUMENT, `no half message ${msgId} at half offset ${halfOffset} on broker ${this.o.brokerName}`);
-    const owner = m.properties?.[MessageProperty.PRODUCER_GROUP];
-    if (group !== undefined && owner !== group)
-      throw new StatusError(Status.NO_PERMISSION, `half message ${msgId} belongs to producer group "${String(owner)}", not "${group}"`);
-    const op = opMessage(halfOffset, outcome, this.o.clock.now(), this.o.address);
-    await this.putGrouped(outcome === 'COMMIT' ? [fromHalf(m), op] : [op]);
-    this.pending.delete(halfOffset);
-    if (halfOffset >= this.halfRead) this.resolvedAhead.add(halfOffset);
-    if (outcome === 'COMMIT') this.stats.committed++;
-    else this.stats.rolledBack++;
-    return outcome === 'COMMIT' ? 'COMMITTED' : 'ROLLED_BACK';
+    return p;
   }
 
   /**
-   * Group commit of outcomes: the first write goes to the store at once; those that arrive while it is in
-   * flight go together in the next store call (one putMessages per batch, not per transaction).
+   * Group commit of outcomes: outcomes queued in one turn, and those arriving while a write is in flight, go
+   * to the store in one call: every committed message on its real topic and one op record per outcome kind.
    */
-  private putGrouped(batch: StorePutMessage[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.writes.push({ batch, resolve, reject });
-      if (!this.writing) void this.flushWrites();
-    });
-  }
-
   private async flushWrites(): Promise<void> {
-    this.writing = true;
     try {
-      while (this.writes.length > 0) {
-        const items = this.writes.splice(0, WRITE_BATCH);
-        try {
-          const r = await this.o.store.putMessages(items.flatMap((i) => i.batch));
-          const err = r.status === Status.OK ? undefined : new StatusError(r.status, r.message ?? 'the store refused transaction outcomes');
-          for (const i of items) (err ? i.reject(err) : i.resolve());
-        } catch (err) {
-          for (const i of items) i.reject(err);
-        }
+      while (this.queue.length > 0) {
+        const items = this.queue.length <= WRITE_BATCH ? this.queue : this.queue.slice(0, WRITE_BATCH);
+        this.queue = this.queue.length <= WRITE_BATCH ? [] : this.queue.slice(WRITE_BATCH);
+        await this.writeGroup(items);
       }
     } finally {
       this.writing = false;
     }
+  }
+
+  private async writeGroup(items: QueuedOutcome[]): Promise<void> {
+    const batch: StorePutMessage[] = [];
+    const ok: QueuedOutcome[] = [];
+    const commits: number[] = [];
+    const rollbacks: number[] = [];
+    for (const it of items) {
+      try {
+        if (this.stopped) throw new StatusError(Status.SERVICE_NOT_AVAILABLE, `broker ${this.o.brokerName} is stopping`);
+        const m = await this.halfMessage(it.halfOffset, it.msgId);
+        if (!m || m.topic !== TRANS_HALF_TOPIC || m.queueOffset !== it.halfOffset)
+          throw new StatusError(Status.INVALID_ARGUMENT, `no half message ${it.msgId} at half offset ${it.halfOffset} on broker ${this.o.brokerName}`);
+        const owner = m.properties?.[MessageProperty.PRODUCER_GROUP];
+        if (it.group !== undefined && owner !== it.group)
+          throw new StatusError(Status.NO_PERMISSION, `half message ${it.msgId} belongs to producer group "${String(owner)}", not "${it.group}"`);
+        if (it.outcome === 'COMMIT') {
+          batch.push(fromHalf(m));
+          commits.push(it.halfOffset);
+        } else rollbacks.push(it.halfOffset);
+        ok.push(it);
+      } catch (err) {
+        this.resolving.delete(it.halfOffset);
+        it.reject(err);
+      }
+    }
+    if (ok.length === 0) return;
+    const now = this.o.clock.now();
+    if (commits.length > 0) batch.push(opMessage(commits, 'COMMIT', now, this.o.address));
+    if (rollbacks.length > 0) batch.push(opMessage(rollbacks, 'ROLLBACK', now, this.o.address));
+    let failure: unknown;
+    try {
+      const r = await this.o.store.putMessages(batch);
+      if (r.status !== Status.OK) failure = new StatusError(r.status, r.message ?? 'the store refused transaction outcomes');
+    } catch (err) {
+      failure = err;
+    }
+    for (const it of ok) {
+      this.resolving.delete(it.halfOffset);
+      if (failure !== undefined) {
+        it.reject(failure);
+        continue;
+      }
+      this.settled(it.halfOffset);
+      if (it.outcome === 'COMMIT') {
+        this.stats.committed++;
+        it.resolve('COMMITTED');
+      } else {
+        this.stats.rolledBack++;
+        it.resolve('ROLLED_BACK');
+      }
+    }
+  }
+
+  /** The stored half message at `halfOffset` named `msgId`: from the cache, else read by id. */
+  private async halfMessage(halfOffset: number, msgId: string): Promise<MessageExt | undefined> {
+    const cached = this.halfCache.get(halfOffset);
+    if (cached !== undefined && (cached.msgId === msgId || cached.msgId.toUpperCase() === msgId.toUpperCase())) return cached;
+    return this.o.store.lookupById(msgId);
+  }
+
+  /** The half message at `halfOffset` has its outcome written. */
+  private settled(halfOffset: number): void {
+    this.pending.delete(halfOffset);
+    this.uncache(halfOffset);
+    if (halfOffset >= this.halfRead) this.resolvedAhead.add(halfOffset);
+  }
+
+  private cache(m: MessageExt): void {
+    const bytes = m.body.length + HALF_CACHE_OVERHEAD;
+    if (this.halfCacheBytes + bytes > HALF_CACHE_BYTES) return;
+    this.halfCache.set(m.queueOffset, m);
+    this.halfCacheBytes += bytes;
+  }
+
+  private uncache(halfOffset: number): void {
+    const m = this.halfCache.get(halfOffset);
+    if (m === undefined) return;
+    this.halfCache.delete(halfOffset);
+    this.halfCacheBytes -= m.body.length + HALF_CACHE_OVERHEAD;
   }
 
   /** Reads every op record (at start): their half offsets are resolved. */
@@ -201,12 +285,25 @@ export class TransactionService {
       }
       for (const m of r.messages) {
         const op = parseOp(m);
-        if (op) this.resolvedAhead.add(op.halfOffset);
+        if (op) for (const h of op.halfOffsets) this.resolvedAhead.add(h);
         else this.o.logger.warn({ msgId: m.msgId }, 'skipping a malformed transaction op record');
       }
       if (r.nextOffset <= offset) return;
       offset = r.nextOffset;
     }
+  }
+
+  /** New half messages are stored: read them a little later (most will be settled by then). */
+  private scheduleScan(): void {
+    if (this.stopped || this.scanTimer !== undefined) return;
+    if (this.scanning) {
+      this.rescan = true;
+      return;
+    }
+    this.scanTimer = this.o.clock.setTimeout(() => {
+      this.scanTimer = undefined;
+      this.kickScan();
+    }, this.scanDelayMs);
   }
 
   private kickScan(): void {
@@ -225,16 +322,22 @@ export class TransactionService {
         this.scanning = false;
         if (this.rescan) {
           this.rescan = false;
-          this.kickScan();
+          this.scheduleScan();
         }
       });
   }
 
-  /** Reads new half messages into the pending set. */
+  /** Reads new half messages into the pending set, stepping over those already settled. */
   private async scanHalf(): Promise<void> {
     for (;;) {
       if (this.stopped) return;
-      const r = await this.o.store.getMessages({ topic: TRANS_HALF_TOPIC, queueId: HALF_QUEUE, offset: this.halfRead, maxCount: READ_BATCH });
+      while (this.resolvedAhead.delete(this.halfRead)) this.halfRead++;
+      const max = this.o.store.maxOffset(TRANS_HALF_TOPIC, HALF_QUEUE);
+      if (this.halfRead >= max) return;
+      // read only the run of unsettled offsets
+      let n = 1;
+      while (n < READ_BATCH && this.halfRead + n < max && !this.resolvedAhead.has(this.halfRead + n)) n++;
+      const r = await this.o.store.getMessages({ topic: TRANS_HALF_TOPIC, queueId: HALF_QUEUE, offset: this.halfRead, maxCount: n });
       if (this.halfRead < r.minOffset) {
         this.halfRead = r.minOffset;
         continue;
@@ -245,6 +348,7 @@ export class TransactionService {
         const group = m.properties?.[MessageProperty.PRODUCER_GROUP] ?? '';
         const nextCheckAt = m.storeTimestamp + this.o.settings.txCheckTimeoutMs;
         this.pending.set(m.queueOffset, { halfOffset: m.queueOffset, msgId: m.msgId, group, storeTimestamp: m.storeTimestamp, checks: 0, nextCheckAt });
+        this.cache(m);
         earliest = Math.min(earliest, nextCheckAt);
       }
       if (r.nextOffset <= this.halfRead) return;
@@ -252,7 +356,6 @@ export class TransactionService {
       if (earliest < Infinity) this.arm(earliest);
     }
   }
-
   private arm(at: number): void {
     if (this.stopped || (this.timer !== undefined && this.armedAt <= at)) return;
     this.o.clock.clearTimeout(this.timer);
@@ -300,10 +403,11 @@ export class TransactionService {
         this.o.logger.info({ msgId: p.msgId, group: p.group }, 'no live producer of the group to check a transaction with');
         continue;
       }
-      const m = await this.o.store.lookupById(p.msgId);
+      const m = await this.halfMessage(p.halfOffset, p.msgId);
       if (!m) {
         this.o.logger.error({ msgId: p.msgId }, 'half message no longer in the store; dropping it');
         this.pending.delete(p.halfOffset);
+        this.uncache(p.halfOffset);
         continue;
       }
       const to = ids[(p.checks - 1) % ids.length]!;

@@ -25,16 +25,45 @@ describe('half messages', () => {
     expect(() => toHalf({ ...put, properties: { ...props, DELIVER_AT: '3' } })).toThrow(/delayed/);
   });
 
-  it('op records round-trip; malformed ones parse to undefined', () => {
+  it('op records round-trip, one offset or a group; malformed ones parse to undefined', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.constantFrom('COMMIT' as const, 'ROLLBACK' as const), (o, outcome) => {
         const m = opMessage(o, outcome, 5, 'b');
         expect(m.topic).toBe(TRANS_OP_HALF_TOPIC);
-        expect(parseOp({ tags: m.tags!, body: m.body })).toEqual({ halfOffset: o, outcome });
+        expect(parseOp({ tags: m.tags!, body: m.body })).toEqual({ halfOffsets: [o], outcome });
       }),
     );
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), { minLength: 1, maxLength: 300 }), fc.constantFrom('COMMIT' as const, 'ROLLBACK' as const), (os, outcome) => {
+        const m = opMessage(os, outcome, 5, 'b');
+        expect(m).toMatchObject({ topic: TRANS_OP_HALF_TOPIC, queueId: 0, tags: outcome, bornTimestamp: 5, bornHost: 'b' });
+        expect(parseOp({ tags: m.tags!, body: m.body })).toEqual({ halfOffsets: os, outcome });
+      }),
+      { numRuns: 200 },
+    );
+    // the original one-offset record is a group of one
+    expect(parseOp({ tags: 'COMMIT', body: Buffer.from('42') })).toEqual({ halfOffsets: [42], outcome: 'COMMIT' });
+    expect(() => opMessage([], 'COMMIT', 5, 'b')).toThrow(/at least one/);
+    for (const bad of ['', '-1', '1,', ',1', '1,,2', '1;2', '1 ,2', '99999999999999999', 'x'])
+      expect(parseOp({ tags: 'COMMIT', body: Buffer.from(bad) })).toBeUndefined();
     expect(parseOp({ tags: 'MAYBE', body: Buffer.from('1') })).toBeUndefined();
-    expect(parseOp({ tags: 'COMMIT', body: Buffer.from('-1') })).toBeUndefined();
-    expect(parseOp({ tags: 'COMMIT', body: Buffer.from('') })).toBeUndefined();
+  });
+
+  it('a committed message copies every property but the half ones, whatever their names', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string({ maxLength: 12 }), fc.string({ maxLength: 8 }), { maxKeys: 8 }), (user) => {
+        const properties: Record<string, string> = { ...user, REAL_TOPIC: 'orders', REAL_QID: '3', TRAN_MSG: 'true', TRANSACTION_CHECK_TIMES: '2' };
+        const ext: MessageExt = { msgId: 'M', topic: TRANS_HALF_TOPIC, queueId: 0, queueOffset: 1, commitLogOffset: 0, bornTimestamp: 1, storeTimestamp: 2, reconsumeTimes: 0, bornHost: 'h', storeHost: 's', body: Buffer.from('b'), properties };
+        const want: Record<string, string> = {};
+        for (const [k, v] of Object.entries(user)) if (!['REAL_TOPIC', 'REAL_QID', 'TRAN_MSG', 'TRANSACTION_CHECK_TIMES'].includes(k)) want[k] = v;
+        const c = fromHalf(ext);
+        expect(c.topic).toBe('orders');
+        expect(c.queueId).toBe(3);
+        expect(Object.entries(c.properties!).sort()).toEqual(Object.entries(want).sort());
+      }),
+      { numRuns: 200 },
+    );
+    const noQueue: MessageExt = { msgId: 'M', topic: TRANS_HALF_TOPIC, queueId: 0, queueOffset: 1, commitLogOffset: 0, bornTimestamp: 1, storeTimestamp: 2, reconsumeTimes: 0, bornHost: 'h', storeHost: 's', body: Buffer.from('b'), properties: { REAL_TOPIC: 'orders' } };
+    expect(() => fromHalf(noQueue)).toThrow(expect.objectContaining({ status: Status.MESSAGE_ILLEGAL }));
   });
 });
