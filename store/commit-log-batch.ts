@@ -3,14 +3,14 @@ import {
   MAX_RECORD_SIZE,
   PROP_KEYS,
   PROP_TAGS,
+  PROP_UNIQ_KEY,
   RECORD_FIXED_SIZE,
   RECORD_MAGIC,
   RecordError,
+  checkPropString,
   encodeRecordInto,
-  propertiesSize,
   recordCrc,
   recordSize,
-  writeProperties,
   type MessageRecord,
 } from './record.js';
 
@@ -27,6 +27,11 @@ export interface PutMessage {
   /** Stored as the KEYS property (space separated). */
   keys?: readonly string[];
   properties?: Record<string, string>;
+  /**
+   * Stored as the UNIQ_KEY property, after the others (TAGS and KEYS included), unless `properties` has one:
+   * a broker hands the client-side key here instead of building a property object per message.
+   */
+  uniqKey?: string;
   bornTimestamp: number;
   bornHost: string;
   flags?: number;
@@ -77,10 +82,12 @@ export function assignQueueOffsets(
 
 /** The properties a message is stored with (TAGS and KEYS folded in). */
 export function storedProperties(m: PutMessage): Record<string, string> {
-  if (m.tags === undefined && (m.keys === undefined || m.keys.length === 0)) return m.properties ?? {};
+  const uniq = m.uniqKey !== undefined && m.properties?.[PROP_UNIQ_KEY] === undefined;
+  if (m.tags === undefined && (m.keys === undefined || m.keys.length === 0) && !uniq) return m.properties ?? {};
   const props: Record<string, string> = { ...(m.properties ?? {}) };
   if (m.tags !== undefined && m.tags !== '') props[PROP_TAGS] = m.tags;
   if (m.keys !== undefined && m.keys.length > 0) props[PROP_KEYS] = m.keys.join(KEY_SEPARATOR);
+  if (uniq) props[PROP_UNIQ_KEY] = m.uniqKey!;
   return props;
 }
 
@@ -201,6 +208,10 @@ function isU64(v: number): boolean {
   return Number.isSafeInteger(v) && v >= 0;
 }
 
+const textEncoder = new TextEncoder();
+/** `UNIQ_KEY` and the name/value separator. */
+const UNIQ_KEY_NAME = new Uint8Array([...Buffer.from(PROP_UNIQ_KEY, 'latin1'), 1]);
+
 function utf8(s: string): Uint8Array {
   return Buffer.from(s, 'utf8');
 }
@@ -233,12 +244,94 @@ export class BatchEncoder {
     if (this.storeHost.length > MAX_U8) throw new RecordError('EINVALID', `storeHost is ${this.storeHost.length} bytes (at most ${MAX_U8})`);
   }
 
+  /** Room for `n` more bytes at arena[p...]. */
+  private room(p: number, n: number): Uint8Array {
+    if (p + n > this.arena.length) {
+      const bigger = new Uint8Array(Math.max(this.arena.length * 2, p + n));
+      bigger.set(this.arena.subarray(0, p));
+      this.arena = bigger;
+    }
+    return this.arena;
+  }
+
+  /** Writes the UTF-8 of a property name or value at arena[p...] (no separator bytes allowed); returns the end. */
+  private putPropString(p: number, s: string, what: string): number {
+    const n = s.length;
+    let a = this.room(p, n);
+    let i = 0;
+    for (; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      if (c === 1 || c === 2) checkPropString(s, what); // throws
+      a[p++] = c;
+    }
+    if (i < n) {
+      const rest = s.slice(i);
+      checkPropString(rest, what);
+      a = this.room(p, 3 * rest.length);
+      p += textEncoder.encodeInto(rest, a.subarray(p)).written;
+    }
+    return p;
+  }
+
+  /**
+   * Writes the properties a message is stored with (the same bytes as writeProperties(storedProperties(m)))
+   * at arena[start...] in one pass, without building the folded property object; returns their length.
+   */
+  private writeStoredProperties(m: PutMessage, start: number): number {
+    const tags = m.tags !== undefined && m.tags !== '' ? m.tags : undefined;
+    const keys = m.keys !== undefined && m.keys.length > 0 ? m.keys : undefined;
+    const props = m.properties;
+    let p = start;
+    let tagsDone = false;
+    let keysDone = false;
+    if (props !== undefined) {
+      for (const k in props) {
+        if (k.length === 0) throw new RecordError('EINVALID', 'empty property name');
+        p = this.putPropString(p, k, 'name');
+        this.room(p, 1)[p++] = 1;
+        if (k === PROP_TAGS && tags !== undefined) {
+          tagsDone = true;
+          p = this.putPropString(p, tags, 'value');
+        } else if (k === PROP_KEYS && keys !== undefined) {
+          keysDone = true;
+          p = this.putKeys(p, keys);
+        } else p = this.putPropString(p, props[k]!, 'value');
+        this.room(p, 1)[p++] = 2;
+      }
+    }
+    if (tags !== undefined && !tagsDone) {
+      p = this.putPropString(p, PROP_TAGS, 'name');
+      this.room(p, 1)[p++] = 1;
+      p = this.putPropString(p, tags, 'value');
+      this.room(p, 1)[p++] = 2;
+    }
+    if (keys !== undefined && !keysDone) {
+      p = this.putPropString(p, PROP_KEYS, 'name');
+      this.room(p, 1)[p++] = 1;
+      p = this.putKeys(p, keys);
+      this.room(p, 1)[p++] = 2;
+    }
+    return p - start;
+  }
+
+  private putKeys(p: number, keys: readonly string[]): number {
+    for (let i = 0; i < keys.length; i++) {
+      if (i > 0) this.room(p, 1)[p++] = 0x20; // KEY_SEPARATOR
+      p = this.putPropString(p, keys[i]!, 'value');
+    }
+    return p;
+  }
+
   encode(batch: readonly PutMessage[], queueOffsets: readonly number[], storeTimestamp: number, writeOffset: number, segmentSize: number): EncodedBatch {
     const n = batch.length;
     if (!isU64(storeTimestamp)) throw new RecordError('EINVALID', `storeTimestamp ${storeTimestamp} is not a safe u64`);
     const sizes = new Array<number>(n);
     const propStart = new Int32Array(n);
     const propLen = new Int32Array(n);
+    // the UNIQ_KEY property of messages that carry it as `uniqKey`: written after the shared part
+    const uniqStart = new Int32Array(n);
+    const uniqLen = new Int32Array(n);
     const shLen = this.storeHost.length;
     // Pass 1: validate, encode the properties, size every record.
     let arenaUsed = 0;
@@ -247,6 +340,7 @@ export class BatchEncoder {
     let lastKeys: readonly string[] | undefined;
     let lastStart = 0;
     let lastLen = 0;
+    let lastHasUniq = false;
     for (let i = 0; i < n; i++) {
       const m = batch[i]!;
       if (!isU32(m.queueId)) throw new RecordError('EINVALID', `queueId ${m.queueId} is not a u32`);
@@ -271,25 +365,40 @@ export class BatchEncoder {
         this.bornHostBytes = b;
       }
       if (lastProps === null || m.properties !== lastProps || m.tags !== lastTags || !sameKeys(m.keys, lastKeys)) {
-        const props = storedProperties(m);
-        const len = propertiesSize(props);
+        const len = this.writeStoredProperties(m, arenaUsed);
         if (len > MAX_PROPS) throw new RecordError('ETOOLARGE', `properties are ${len} bytes (at most ${MAX_PROPS})`);
-        if (arenaUsed + len > this.arena.length) {
-          const bigger = new Uint8Array(Math.max(this.arena.length * 2, arenaUsed + len));
-          bigger.set(this.arena.subarray(0, arenaUsed));
-          this.arena = bigger;
-        }
-        if (len > 0) writeProperties(this.arena, arenaUsed, props);
         lastProps = m.properties;
         lastTags = m.tags;
         lastKeys = m.keys;
         lastStart = arenaUsed;
         lastLen = len;
+        lastHasUniq = m.properties !== undefined && m.properties[PROP_UNIQ_KEY] !== undefined;
         arenaUsed += len;
       }
       propStart[i] = lastStart;
       propLen[i] = lastLen;
-      const size = RECORD_FIXED_SIZE + this.bornHostBytes.length + shLen + this.topicBytes.length + lastLen + m.body.length;
+      let ul = 0;
+      if (m.uniqKey !== undefined && !lastHasUniq) {
+        const u = m.uniqKey;
+        const a = this.room(arenaUsed, UNIQ_KEY_NAME.length + u.length + 1);
+        let p = arenaUsed;
+        for (let k = 0; k < UNIQ_KEY_NAME.length; k++) a[p++] = UNIQ_KEY_NAME[k]!;
+        // the usual key is ASCII hex: copied here; anything else goes the checked way
+        let k = 0;
+        for (; k < u.length; k++) {
+          const c = u.charCodeAt(k);
+          if (c >= 0x80 || c <= 2) break;
+          a[p++] = c;
+        }
+        if (k < u.length) p = this.putPropString(arenaUsed + UNIQ_KEY_NAME.length, u, 'value');
+        this.room(p, 1)[p++] = 2;
+        ul = p - arenaUsed;
+        if (lastLen + ul > MAX_PROPS) throw new RecordError('ETOOLARGE', `properties are ${lastLen + ul} bytes (at most ${MAX_PROPS})`);
+        uniqStart[i] = arenaUsed;
+        uniqLen[i] = ul;
+        arenaUsed = p;
+      }
+      const size = RECORD_FIXED_SIZE + this.bornHostBytes.length + shLen + this.topicBytes.length + lastLen + ul + m.body.length;
       if (size > MAX_RECORD_SIZE) throw new RecordError('ETOOLARGE', `record is ${size} bytes (at most ${MAX_RECORD_SIZE})`);
       sizes[i] = size;
     }
@@ -357,8 +466,9 @@ export class BatchEncoder {
         buf[p++] = tp.length;
         for (let k = 0; k < tp.length; k++) buf[p++] = tp[k]!;
         const pl = propLen[i]!;
-        buf[p++] = pl >>> 8;
-        buf[p++] = pl & 0xff;
+        const ul = uniqLen[i]!;
+        buf[p++] = (pl + ul) >>> 8;
+        buf[p++] = (pl + ul) & 0xff;
         if (pl > 64) {
           const ps = propStart[i]!;
           buf.set(arena.subarray(ps, ps + pl), p);
@@ -366,6 +476,7 @@ export class BatchEncoder {
         } else {
           for (let k = propStart[i]!, e = k + pl; k < e; k++) buf[p++] = arena[k]!;
         }
+        for (let k = uniqStart[i]!, e = k + ul; k < e; k++) buf[p++] = arena[k]!;
         if (p - pos !== size) throw new RecordError('EINVALID', `internal: wrote ${p - pos} bytes, expected ${size}`);
         dv.setUint32(pos + 8, recordCrc(buf, pos, size));
         pos = p;

@@ -360,7 +360,7 @@ export class Dispatcher {
       run.full.push({ record: d.record, size });
     }
 
-    this.addEntry(run, topic, queueId, queueOffset, commitLogOffset, size, tagHashValue, keys, storeTimestamp);
+    this.addEntry(run, topic, queueId, queueOffset, commitLogOffset, size, tagHashValue, keys, undefined, storeTimestamp);
     return size;
   }
 
@@ -388,6 +388,8 @@ export class Dispatcher {
     size: number,
     tagHashValue: number,
     keys: readonly string[] | undefined,
+    /** One more key (the unique key), apart so that the usual record needs no key array. */
+    uniq: string | undefined,
     storeTimestamp: number,
   ): void {
     let g = run.last;
@@ -421,6 +423,7 @@ export class Dispatcher {
     if (keys !== undefined) {
       for (const key of keys) run.keys.push({ keyHash: keyHash(topic, key), commitLogOffset, storeTimestamp });
     }
+    if (uniq !== undefined) run.keys.push({ keyHash: keyHash(topic, uniq), commitLogOffset, storeTimestamp });
   }
 
   /**
@@ -471,9 +474,8 @@ export class Dispatcher {
       let keys: string[] | undefined;
       const keysProp = m.keys !== undefined && m.keys.length > 0 ? m.keys.join(KEY_SEPARATOR) : props?.[PROP_KEYS];
       if (keysProp !== undefined) for (const k of keysProp.split(KEY_SEPARATOR)) if (k.length > 0) (keys ??= []).push(k);
-      const uniq = props?.[PROP_UNIQ_KEY];
-      if (uniq !== undefined && uniq !== '') (keys ??= []).push(uniq);
-      this.addEntry(run, m.topic, m.queueId, s.queueOffsets[i]!, off, size, lastHash, keys, s.storeTimestamp);
+      const uniq = props?.[PROP_UNIQ_KEY] ?? m.uniqKey;
+      this.addEntry(run, m.topic, m.queueId, s.queueOffsets[i]!, off, size, lastHash, keys, uniq !== undefined && uniq !== '' ? uniq : undefined, s.storeTimestamp);
       off += size;
     }
   }

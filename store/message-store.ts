@@ -12,7 +12,7 @@ import { DEFAULT_CQ_ENTRIES_PER_FILE, isBlank, type ConsumeQueue, type ConsumeQu
 import type { Dispatcher, NewData } from './dispatcher.js';
 import { DEFAULT_INDEX_ENTRIES_PER_FILE, keyHash, type KeyIndex } from './key-index.js';
 import { decodeMessageId, encodeMessageId } from './message-id.js';
-import { PROP_KEYS, PROP_TAGS, PROP_UNIQ_KEY, decodeRecord, splitKeys, type MessageRecord } from './record.js';
+import { PROP_KEYS, PROP_TAGS, PROP_UNIQ_KEY, decodeRecord, recordBodyAt, splitKeys, type MessageRecord } from './record.js';
 import { recoverStore, writeStoreCheckpoint } from './recovery.js';
 import { runRetention } from './retention.js';
 import { DEFAULT_SEGMENT_SIZE, type SegmentedLog } from './segmented-log.js';
@@ -91,10 +91,31 @@ export interface GetResult {
   maxOffset: number;
 }
 
+/**
+ * What a read found, as the commit log's own bytes: record i starts at `positions[i]` of `bufs[i]` (spans read
+ * for this call, shared by consecutive records; the reader may keep them). Each record passed `recordBodyAt`
+ * (magic, size, offset, field lengths); CRCs are not checked on reads (recovery checks them).
+ */
+export interface RecordsResult {
+  status: GetStatus;
+  count: number;
+  bufs: Uint8Array[];
+  positions: number[];
+  nextOffset: number;
+  minOffset: number;
+  maxOffset: number;
+}
+
 export interface MessageStore {
   /** One call per batch; never rejects for store errors: the status says what happened. */
   putMessages(batch: PutMessage[]): Promise<PutResult>;
   getMessages(q: GetQuery): GetResult;
+  /** As getMessages, the records left as bytes (no message objects): for encoding them straight to the wire. */
+  getRecords(q: GetQuery): RecordsResult;
+  /** Decodes record i of a getRecords result (undefined if it does not decode). */
+  storedAt(r: RecordsResult, i: number): StoredMessage | undefined;
+  /** Every message id this store makes is this prefix followed by 16 hex digits of the commit log offset. */
+  readonly msgIdPrefix: string;
   lookupById(msgId: string): StoredMessage | undefined;
   lookupByKey(topic: string, key: string, max: number): StoredMessage[];
   minOffset(topic: string, queueId: number): number;
@@ -345,18 +366,20 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
       len = new DataView(head.buffer, head.byteOffset, 4).getUint32(0);
     }
     const buf = p.log.read(offset, len);
-    const d = decodeRecord(buf, 0);
+    const d = decodeRecord(buf, 0, false);
     if (d.kind !== 'record' || d.record.commitLogOffset !== offset) return undefined;
     return { record: d.record, size: d.size };
   };
 
   const queue = (topic: string, queueId: number): ConsumeQueue | undefined => p.queues.get(topic, queueId, false);
 
-  const getMessages = (q: GetQuery): GetResult => {
+  const getRecords = (q: GetQuery): RecordsResult => {
     const cq = queue(q.topic, q.queueId);
     const min = cq?.minOffset ?? 0;
     const max = cq?.maxOffset ?? 0;
-    const res = (status: GetStatus, nextOffset: number, messages: StoredMessage[] = []): GetResult => ({ status, messages, nextOffset, minOffset: min, maxOffset: max });
+    const bufs: Uint8Array[] = [];
+    const positions: number[] = [];
+    const res = (status: GetStatus, nextOffset: number): RecordsResult => ({ status, count: bufs.length, bufs, positions, nextOffset, minOffset: min, maxOffset: max });
     if (closed) return res('STORE_CLOSED', q.offset);
     if (!cq || max === 0) return res('NO_MESSAGE_IN_QUEUE', 0);
     if (q.offset < min) return res('OFFSET_TOO_SMALL', min);
@@ -365,7 +388,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     const maxCount = Math.max(1, q.maxCount);
     const maxBytes = q.maxBytes ?? 4 * 1024 * 1024;
     const maxScan = Math.max(maxCount, 2000);
-    const messages: StoredMessage[] = [];
+    const tags = q.tags;
     let bytes = 0;
     let next = q.offset;
     let filtered = 0;
@@ -377,22 +400,22 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     let spanStart = 0;
     const committed = p.commitLog.committedOffset;
     const minCl = p.log.minOffset;
-    scan: while (next < max && next - q.offset < maxScan && messages.length < maxCount) {
+    scan: while (next < max && next - q.offset < maxScan && bufs.length < maxCount) {
       const entries = cq.read(next, Math.min(chunk, maxScan - (next - q.offset)));
       if (entries.length === 0) break;
       for (let i = 0; i < entries.length; i++) {
         const e = entries[i]!;
-        if (messages.length >= maxCount) break scan;
+        if (bufs.length >= maxCount) break scan;
         if (isBlank(e)) {
           next++;
           continue;
         }
-        if (q.tags && !q.tags(e.tagHash)) {
+        if (tags && !tags(e.tagHash)) {
           filtered++;
           next++;
           continue;
         }
-        if (messages.length > 0 && bytes + e.size > maxBytes) break scan;
+        if (bufs.length > 0 && bytes + e.size > maxBytes) break scan;
         next++;
         const off = e.commitLogOffset;
         if (off < minCl || off >= committed) {
@@ -402,7 +425,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
         if (off < spanStart || off + e.size > spanStart + span.length) {
           // A new span from this record to the end of the last following entry that fits in spanCap.
           let spanEnd = off + e.size;
-          const left = maxCount - messages.length;
+          const left = maxCount - bufs.length;
           for (let j = i + 1, taken = 1; j < entries.length && taken < left; j++) {
             const f = entries[j]!;
             if (isBlank(f)) continue;
@@ -414,22 +437,47 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
           span = p.log.read(off, spanEnd - off);
           spanStart = off;
         }
-        const d = off + e.size <= spanStart + span.length ? decodeRecord(span, off - spanStart) : undefined;
-        if (d === undefined || d.kind !== 'record' || d.record.commitLogOffset !== off) {
+        const at = off - spanStart;
+        if (off + e.size > spanStart + span.length || recordBodyAt(span, at, off, e.size) < 0) {
           missing++;
           continue;
         }
-        if (q.tags && !q.tags(e.tagHash, d.record.properties[PROP_TAGS])) {
-          filtered++;
-          continue;
+        if (tags) {
+          const d = decodeRecord(span, at, false);
+          if (d.kind !== 'record') {
+            missing++;
+            continue;
+          }
+          if (!tags(e.tagHash, d.record.properties[PROP_TAGS])) {
+            filtered++;
+            continue;
+          }
         }
-        messages.push(toStored(d.record, d.size));
-        bytes += d.size;
+        bufs.push(span);
+        positions.push(at);
+        bytes += e.size;
       }
     }
-    if (messages.length > 0) return res('FOUND', next, messages);
+    if (bufs.length > 0) return res('FOUND', next);
     if (missing > 0 && filtered === 0) return res('OFFSET_FOUND_NULL', next);
     return res('NO_MATCHED', next);
+  };
+
+  const storedAt = (r: RecordsResult, i: number): StoredMessage | undefined => {
+    const buf = r.bufs[i];
+    if (buf === undefined) return undefined;
+    const d = decodeRecord(buf, r.positions[i]!, false);
+    return d.kind === 'record' ? toStored(d.record, d.size) : undefined;
+  };
+
+  const getMessages = (q: GetQuery): GetResult => {
+    const r = getRecords(q);
+    const messages: StoredMessage[] = [];
+    for (let i = 0; i < r.count; i++) {
+      const m = storedAt(r, i);
+      if (m !== undefined) messages.push(m);
+    }
+    return { status: r.status, messages, nextOffset: r.nextOffset, minOffset: r.minOffset, maxOffset: r.maxOffset };
   };
 
   const lookupById = (id: string): StoredMessage | undefined => {
@@ -479,6 +527,9 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
       return new Promise((resolve) => actor.send({ type: 'APPEND', batch, reply: resolve }));
     },
     getMessages,
+    getRecords,
+    storedAt,
+    msgIdPrefix: encodeMessageId(opts.storeHost, 0).slice(0, -16),
     lookupById,
     lookupByKey,
     minOffset: (t, q) => queue(t, q)?.minOffset ?? 0,

@@ -463,9 +463,10 @@ export function encodeRecord(r: MessageRecord): Uint8Array {
 
 /**
  * Decodes the record (or end-of-segment marker) at buf[pos...]. `incomplete` means the bytes available end
- * before the record does (read more); `corrupt` means no valid record starts here.
+ * before the record does (read more); `corrupt` means no valid record starts here. `verifyCrc` false skips the
+ * CRC (normal reads of committed data, as RocketMQ: recovery checks every CRC); the layout is still checked.
  */
-export function decodeRecord(buf: Uint8Array, pos: number): DecodeResult {
+export function decodeRecord(buf: Uint8Array, pos: number, verifyCrc = true): DecodeResult {
   const avail = buf.length - pos;
   if (avail < 8) return { kind: 'incomplete' };
   const size = readU32(buf, pos);
@@ -480,10 +481,9 @@ export function decodeRecord(buf: Uint8Array, pos: number): DecodeResult {
   }
   if (size < RECORD_FIXED_SIZE || size > MAX_RECORD_SIZE) return { kind: 'corrupt', reason: `bad record size ${size}` };
   if (avail < size) return { kind: 'incomplete' };
-  const crc = readU32(buf, pos + 8);
-  if (recordCrc(buf, pos, size) !== crc) return { kind: 'corrupt', reason: 'CRC mismatch' };
+  if (verifyCrc && recordCrc(buf, pos, size) !== readU32(buf, pos + 8)) return { kind: 'corrupt', reason: 'CRC mismatch' };
 
-  // The CRC holds: what follows only guards against a writer bug, so errors are still reported, not thrown.
+  // The CRC holds (or was not asked for): what follows only guards against a writer bug, so errors are still reported, not thrown.
   const end = pos + size;
   const bad = (what: string): DecodeResult => ({ kind: 'corrupt', reason: `malformed ${what}` });
   const queueId = readU32(buf, pos + 12);
@@ -545,6 +545,35 @@ export function decodeRecord(buf: Uint8Array, pos: number): DecodeResult {
       body,
     },
   };
+}
+
+/**
+ * Where the variable fields of the record at buf[pos...] are, without decoding it or checking its CRC (reads of
+ * committed data): the position of the bornHost length byte is fixed (48); this returns the position of the
+ * body length field, or -1 when no well-formed record of `expectSize` bytes (any size when undefined) for
+ * commit log offset `expectOffset` starts at `pos` (bad magic, size, offset, or field lengths that do not add
+ * up to the record size).
+ */
+export function recordBodyAt(buf: Uint8Array, pos: number, expectOffset: number, expectSize?: number): number {
+  if (buf.length - pos < RECORD_FIXED_SIZE) return -1;
+  const size = readU32(buf, pos);
+  if (readU32(buf, pos + 4) !== RECORD_MAGIC || size < RECORD_FIXED_SIZE || size > buf.length - pos) return -1;
+  if (expectSize !== undefined && size !== expectSize) return -1;
+  if (readU64(buf, pos + 28) !== expectOffset) return -1;
+  const end = pos + size;
+  let p = pos + 48;
+  p += 1 + buf[p]! + 8; // bornHost, storeTimestamp
+  if (p >= end) return -1;
+  p += 1 + buf[p]! + 4 + 8; // storeHost, reconsumeTimes, preparedTransactionOffset
+  if (p + 4 > end) return -1;
+  const bodyAt = p;
+  const bl = readU32(buf, p);
+  if (bl > end - p - 7) return -1;
+  p += 4 + bl;
+  p += 1 + buf[p]!; // topic
+  if (p + 2 > end) return -1;
+  const pl = (buf[p]! << 8) | buf[p + 1]!;
+  return p + 2 + pl === end ? bodyAt : -1;
 }
 
 /** The marker that fills the last `spaceLeft` bytes of a segment (see the file comment). */

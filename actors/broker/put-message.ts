@@ -58,19 +58,47 @@ export function newUniqKey(random: RandomSource): string {
  */
 export function uniqKeySource(random: RandomSource): () => string {
   const prefix = hex(random.bytes(12));
-  // one 32-byte ASCII line: the prefix once, the counter's 8 hex digits rewritten per key, read as one flat string
-  const line = new Uint8Array(32);
-  for (let i = 0; i < 24; i++) line[i] = prefix.charCodeAt(i);
+  // the prefix once, the counter's 8 hex digits as two 4-digit strings from a table: no native call per key
+  const hex4 = hex4Table();
   let n = 0;
   return () => {
     const v = n++ >>> 0;
-    for (let j = 0; j < 8; j++) line[24 + j] = HEX_DIGIT_CODES[(v >>> (28 - 4 * j)) & 15]!;
-    return latin1Slice.call(line, 0, 32);
+    return prefix + hex4[v >>> 16]! + hex4[v & 0xffff]!;
   };
 }
 
-const HEX_DIGIT_CODES: readonly number[] = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 65, 66, 67, 68, 69, 70];
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
+const sharedSources = new WeakMap<RandomSource, () => string>();
+/** Keys drawn from one random prefix before a shared source draws a new one. */
+const SHARED_PREFIX_KEYS = 1 << 24;
+
+/**
+ * One unique key source per random source, shared by every batch: a draw of randomness per 2^24 keys instead
+ * of one per batch (the keys stay unique: the counter runs on under one prefix).
+ */
+export function sharedUniqKeySource(random: RandomSource): () => string {
+  let s = sharedSources.get(random);
+  if (s === undefined) {
+    let cur = uniqKeySource(random);
+    let left = SHARED_PREFIX_KEYS;
+    s = () => {
+      if (left === 0) {
+        cur = uniqKeySource(random);
+        left = SHARED_PREFIX_KEYS;
+      }
+      left--;
+      return cur();
+    };
+    sharedSources.set(random, s);
+  }
+  return s;
+}
+
+let hex4s: string[] | undefined;
+
+/** Upper-case 4-digit hex of every u16 (built on first use). */
+function hex4Table(): string[] {
+  return (hex4s ??= Array.from({ length: 65536 }, (_, x) => HEX[x >>> 8]! + HEX[x & 0xff]!));
+}
 
 export interface BornInfo {
   queueId: number;
@@ -78,11 +106,37 @@ export interface BornInfo {
   bornTimestamp: number;
 }
 
+/**
+ * A store message as the broker builds it: a message without properties of its own carries its new unique key
+ * as `uniqKey` (the store writes it as the UNIQ_KEY property) instead of a property object of its own.
+ */
+export type BrokerPutMessage = StorePutMessage & { uniqKey?: string };
+
+/** The unique key of a message about to be stored (UNIQ_KEY property or `uniqKey`). */
+export function uniqKeyOf(p: BrokerPutMessage): string | undefined {
+  return p.properties?.[MessageProperty.UNIQ_KEY] ?? p.uniqKey;
+}
+
 /** The store message for a sent message (its UNIQ_KEY kept, or a new one made). */
-export function toPutMessage(m: Message, born: BornInfo, uniqKey: () => string): StorePutMessage {
+export function toPutMessage(m: Message, born: BornInfo, uniqKey: () => string): BrokerPutMessage {
   const src = m.properties;
+  if (src === undefined && m.shardingKey === undefined && m.delayLevel === undefined && m.deliverAt === undefined) {
+    // the usual message: no property object, no copy; one object shape for all
+    const keys = m.keys !== undefined && m.keys.length > 0 ? m.keys : undefined;
+    return {
+      topic: m.topic,
+      queueId: born.queueId,
+      body: m.body,
+      tags: m.tags,
+      keys,
+      properties: undefined,
+      uniqKey: uniqKey(),
+      bornTimestamp: born.bornTimestamp,
+      bornHost: born.bornHost,
+    };
+  }
   const props: Record<string, string> = src === undefined ? {} : { ...src };
-  if (src === undefined || props[MessageProperty.UNIQ_KEY] === undefined) props[MessageProperty.UNIQ_KEY] = uniqKey();
+  if (props[MessageProperty.UNIQ_KEY] === undefined) props[MessageProperty.UNIQ_KEY] = uniqKey();
   if (m.shardingKey !== undefined) props[MessageProperty.SHARDING_KEY] = m.shardingKey;
   if (m.delayLevel !== undefined && m.delayLevel > 0) props[MessageProperty.DELAY] = String(m.delayLevel);
   if (m.deliverAt !== undefined) props[MessageProperty.DELIVER_AT] = String(m.deliverAt);

@@ -1,16 +1,13 @@
 import { openMessageStore, type MessageStore, type MessageStoreOptions, type StoredMessage } from '../../store/message-store.js';
+import { encodeRecordsAsExtBatch } from '../../store/pull-encoder.js';
 import { PROP_KEYS, PROP_TAGS } from '../../store/record.js';
 import { matchesHash, matchesTag } from '../consumer/tag-expression.js';
 import type { MessageExt } from '../protocol/message.js';
-import { encodeMessageExtBatch, type ExtEncodeOptions } from '../protocol/message-codec.js';
 import { isDerivedMessageId } from '../protocol/send-reply.js';
 import { Status, StatusError } from '../protocol/status.js';
 import type { StoreGetRequest, StoreGetResult, StorePort } from './store-port.js';
 
 /** Binds the broker's store port to the message store. */
-
-/** A stored message encodes as the MessageExt `toMessageExt` makes of it: TAGS and KEYS are fields, not properties. */
-const STORED_ENCODING: ExtEncodeOptions = { omitProperties: new Set([PROP_TAGS, PROP_KEYS]), omitEmptyKeys: true };
 
 /** A stored message as a consumer sees it (TAGS and KEYS live in their own fields, not in properties). */
 export function toMessageExt(m: StoredMessage): MessageExt {
@@ -43,6 +40,7 @@ export function toMessageExt(m: StoredMessage): MessageExt {
 }
 
 export function storePort(store: MessageStore): StorePort {
+  const idPrefix = Buffer.from(store.msgIdPrefix, 'latin1');
   return {
     putMessages: async (batch) => {
       const r = await store.putMessages(batch);
@@ -56,7 +54,7 @@ export function storePort(store: MessageStore): StorePort {
     },
     getMessages: async (req: StoreGetRequest): Promise<StoreGetResult> => {
       const f = req.filter;
-      const r = store.getMessages({
+      const r = store.getRecords({
         topic: req.topic,
         queueId: req.queueId,
         offset: req.offset,
@@ -65,15 +63,22 @@ export function storePort(store: MessageStore): StorePort {
         ...(f && !f.all ? { tags: (hash: number, tag?: string) => (tag === undefined ? matchesHash(f, hash) : matchesTag(f, tag)) } : {}),
       });
       if (r.status === 'STORE_CLOSED') throw new StatusError(Status.SERVICE_NOT_AVAILABLE, 'the store is closed');
-      // a pull encodes the store's records as they are; MessageExt objects are built only for whoever asks
-      const stored = r.messages;
+      // a pull encodes the store's record bytes straight into the reply; MessageExt objects are built only for
+      // whoever asks
       let mapped: MessageExt[] | undefined;
       return {
         get messages(): MessageExt[] {
-          return (mapped ??= stored.map(toMessageExt));
+          if (mapped === undefined) {
+            mapped = [];
+            for (let i = 0; i < r.count; i++) {
+              const m = store.storedAt(r, i);
+              if (m !== undefined) mapped.push(toMessageExt(m));
+            }
+          }
+          return mapped;
         },
-        count: stored.length,
-        encode: () => encodeMessageExtBatch(stored, STORED_ENCODING),
+        count: r.count,
+        encode: () => encodeRecordsAsExtBatch(r.bufs, r.positions, r.count, idPrefix),
         nextOffset: r.nextOffset,
         minOffset: r.minOffset,
         maxOffset: r.maxOffset,

@@ -38,6 +38,12 @@ const HEADER_SIZE = 7;
 const F_TAGS = 1;
 const F_KEYS = 2;
 const F_PROPS = 4;
+/** MessageExt record flags (for encoders that write the pull reply format from other bytes). */
+export const EXT_FLAG_TAGS = F_TAGS;
+export const EXT_FLAG_KEYS = F_KEYS;
+export const EXT_FLAG_PROPS = F_PROPS;
+/** Bytes of a batch header (magic u16, version u8, count u32). */
+export const BATCH_HEADER_SIZE = HEADER_SIZE;
 const F_DELAY = 8;
 const F_DELIVER_AT = 16;
 const F_SHARDING = 32;
@@ -217,6 +223,15 @@ function maxMessageExtSize(m: MessageExt): number {
 
 // ---------------------------------------------------------------- writer
 
+/**
+ * An output buffer for an encoder that writes every byte it returns: not zeroed first (zeroing a fresh buffer
+ * costs as much as writing it). Small ones share Node's pool; the Writer keeps to its own byte range.
+ */
+function allocOut(size: number): Uint8Array {
+  const b = Buffer.allocUnsafe(size);
+  return new Uint8Array(b.buffer, b.byteOffset, size);
+}
+
 class Writer {
   pos = 0;
   readonly view: DataView;
@@ -326,7 +341,7 @@ function header(w: Writer, magic: number, count: number): void {
 export function encodeMessageBatch(msgs: readonly Message[]): Uint8Array {
   let size = HEADER_SIZE;
   for (let i = 0; i < msgs.length; i++) size += maxMessageSize(msgs[i]!);
-  const w = new Writer(new Uint8Array(size));
+  const w = new Writer(allocOut(size));
   header(w, MESSAGE_BATCH_MAGIC, msgs.length);
   for (const m of msgs) {
     let flags = 0;
@@ -374,7 +389,7 @@ export function encodeMessageExtBatch(msgs: readonly MessageExt[], opts: ExtEnco
   const omitEmptyKeys = opts.omitEmptyKeys ?? false;
   let size = HEADER_SIZE;
   for (let i = 0; i < msgs.length; i++) size += maxMessageExtSize(msgs[i]!);
-  const w = new Writer(new Uint8Array(size));
+  const w = new Writer(allocOut(size));
   header(w, MESSAGE_EXT_BATCH_MAGIC, msgs.length);
   for (const m of msgs) {
     let flags = 0;

@@ -68,6 +68,11 @@ export function diskStorage(root?: string): StorageBackend {
       }
     });
     let closed = false;
+    /**
+     * The file's size as this handle last knew it (its own writes and truncates, or an fstat): a read within it
+     * needs no fstat; one past it (another handle may have written) looks again.
+     */
+    let knownSize = -1;
     const check = (op: string): void => {
       if (closed) throw new StorageError('EBADF', `${op} ${path}: file handle is closed`);
     };
@@ -75,7 +80,7 @@ export function diskStorage(root?: string): StorageBackend {
       path,
       size(): number {
         check('size');
-        return wrap(`stat ${path}`, () => fs.fstatSync(fd).size);
+        return wrap(`stat ${path}`, () => (knownSize = fs.fstatSync(fd).size));
       },
       write(position: number, data: Uint8Array): void {
         check('write');
@@ -84,12 +89,14 @@ export function diskStorage(root?: string): StorageBackend {
           while (done < data.length) {
             done += fs.writeSync(fd, data, done, data.length - done, position + done);
           }
+          if (knownSize >= 0 && position + data.length > knownSize) knownSize = position + data.length;
         });
       },
       read(position: number, length: number): Uint8Array {
         check('read');
         return wrap(`read ${path}`, () => {
-          length = Math.max(0, Math.min(length, fs.fstatSync(fd).size - position));
+          if (position + length > knownSize) knownSize = fs.fstatSync(fd).size;
+          length = Math.max(0, Math.min(length, knownSize - position));
           const buf = Buffer.allocUnsafe(length);
           let got = 0;
           while (got < length) {
@@ -111,6 +118,7 @@ export function diskStorage(root?: string): StorageBackend {
       truncate(size: number): void {
         check('truncate');
         wrap(`truncate ${path}`, () => fs.ftruncateSync(fd, size));
+        knownSize = -1;
       },
       close(): void {
         if (closed) return;

@@ -63,6 +63,15 @@ describe('storedProperties', () => {
     });
     expect(storedProperties(msg('a', 0))).toEqual({});
   });
+
+  it('adds uniqKey as the last property, unless the properties carry a UNIQ_KEY', () => {
+    const got = storedProperties({ ...msg('a', 0), tags: 'paid', uniqKey: 'U' });
+    expect(Object.entries(got)).toEqual([
+      [PROP_TAGS, 'paid'],
+      ['UNIQ_KEY', 'U'],
+    ]);
+    expect(storedProperties({ ...msg('a', 0), uniqKey: 'U', properties: { UNIQ_KEY: 'mine' } })).toEqual({ UNIQ_KEY: 'mine' });
+  });
 });
 
 describe('planWrites', () => {
@@ -139,7 +148,8 @@ describe('BatchEncoder', () => {
     body: fc.uint8Array({ maxLength: 120 }),
     tags: fc.option(fc.constantFrom('', 'paid', 'x||y', 'ünï'), { nil: undefined }),
     keys: fc.option(fc.array(fc.constantFrom('k1', 'k 2', 'ключ'), { maxLength: 3 }), { nil: undefined }),
-    properties: fc.option(fc.dictionary(fc.constantFrom('p', 'UNIQ_KEY', '7', 'TAGS'), fc.string({ maxLength: 6 }).filter((v) => !/[\x01\x02]/.test(v))), { nil: undefined }),
+    properties: fc.option(fc.dictionary(fc.constantFrom('p', 'UNIQ_KEY', '7', 'TAGS', 'KEYS', 'ñame'), fc.string({ maxLength: 6 }).filter((v) => !/[\x01\x02]/.test(v))), { nil: undefined }),
+    uniqKey: fc.option(fc.constantFrom('U1', '0123456789ABCDEF0123456789ABCDEF', 'ü'), { nil: undefined }),
     bornTimestamp: fc.nat(),
     bornHost: fc.constantFrom('p1', '10.0.0.1:5000'),
     flags: fc.option(fc.nat(), { nil: undefined }),

@@ -33,6 +33,23 @@ const msg = (topic: string, queueId: number, body: string, extra: Partial<PutMes
 });
 
 describe('message store', () => {
+  it('stores a uniqKey as the UNIQ_KEY property, indexes it, and reads records without decoding them', async () => {
+    const { clock, mem } = setup();
+    const store = await open(mem, clock);
+    const r = await store.putMessages([msg('T', 0, 'a', { tags: 'x', uniqKey: 'U-1' }), msg('T', 0, 'b', { uniqKey: 'U-2', properties: { UNIQ_KEY: 'own' } })]);
+    expect(r.status).toBe(Status.OK);
+    await settle();
+    const got = store.getMessages({ topic: 'T', queueId: 0, offset: 0, maxCount: 10 });
+    expect(got.messages.map((m) => m.properties)).toEqual([{ TAGS: 'x', UNIQ_KEY: 'U-1' }, { UNIQ_KEY: 'own' }]);
+    expect(store.lookupByKey('T', 'U-1', 5).map((m) => dec.decode(m.body))).toEqual(['a']);
+    expect(store.lookupByKey('T', 'own', 5).map((m) => dec.decode(m.body))).toEqual(['b']);
+    const recs = store.getRecords({ topic: 'T', queueId: 0, offset: 1, maxCount: 10 });
+    expect(recs).toMatchObject({ status: 'FOUND', count: 1, nextOffset: 2 });
+    expect(dec.decode(store.storedAt(recs, 0)!.body)).toBe('b');
+    expect(store.storedAt(recs, 0)!.msgId).toBe(store.msgIdPrefix + r.results[1]!.commitLogOffset.toString(16).toUpperCase().padStart(16, '0'));
+    await store.close();
+  });
+
   it('stores a batch, acknowledges it with offsets and ids, and reads it back by queue, id and key', async () => {
     const { clock, mem } = setup();
     const store = await open(mem, clock);

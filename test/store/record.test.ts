@@ -12,6 +12,8 @@ import {
   type MessageRecord,
   crc32Range,
   crc32Table,
+  readU32,
+  recordBodyAt,
 } from '../../store/record.js';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -172,5 +174,36 @@ describe('crc32Range', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('reads without the CRC', () => {
+  it('recordBodyAt finds the body field of every well-formed record and refuses a wrong offset or size', () => {
+    fc.assert(
+      fc.property(recordArb, fc.nat(16), (r, lead) => {
+        const bytes = encodeRecord(r);
+        const buf = new Uint8Array(lead + bytes.length);
+        buf.set(bytes, lead);
+        const at = recordBodyAt(buf, lead, r.commitLogOffset, bytes.length);
+        expect(at).toBe(lead + 48 + 1 + Buffer.byteLength(r.bornHost) + 8 + 1 + Buffer.byteLength(r.storeHost) + 12);
+        expect(readU32(buf, at)).toBe(r.body.length);
+        expect(recordBodyAt(buf, lead, r.commitLogOffset + 1)).toBe(-1);
+        expect(recordBodyAt(buf, lead, r.commitLogOffset, bytes.length + 1)).toBe(-1);
+        expect(recordBodyAt(buf.subarray(0, buf.length - 1), lead, r.commitLogOffset)).toBe(-1);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('decodeRecord skips the CRC only when asked', () => {
+    const bytes = encodeRecord(sample());
+    bytes[8] ^= 0xff; // the CRC field itself
+    expect(decodeRecord(bytes, 0).kind).toBe('corrupt');
+    const d = decodeRecord(bytes, 0, false);
+    expect(d.kind).toBe('record');
+    const bad = encodeRecord(sample());
+    bad[4] ^= 0xff; // magic
+    expect(decodeRecord(bad, 0, false).kind).toBe('corrupt');
+    expect(recordBodyAt(bad, 0, sample().commitLogOffset)).toBe(-1);
   });
 });

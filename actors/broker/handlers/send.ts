@@ -1,12 +1,12 @@
 import type { Frame } from '../../../transports/frame.js';
 import { isWritable, type TopicConfig } from '../../namesrv/route-table.js';
-import { MessageProperty, type Message } from '../../protocol/message.js';
+import type { Message } from '../../protocol/message.js';
 import { MessageCodecError, decodeMessageBatch } from '../../protocol/message-codec.js';
 import { headerInt, headerString, okReply } from '../../protocol/replies.js';
 import { encodeSendReply, type SendReplyItem } from '../../protocol/send-reply.js';
 import { Status, StatusError } from '../../protocol/status.js';
 import { RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, topicProblem } from '../../protocol/validation.js';
-import { clientMessageProblem, delayLevelOf, toPutMessage, toScheduled, uniqKeySource } from '../put-message.js';
+import { clientMessageProblem, delayLevelOf, sharedUniqKeySource, toPutMessage, toScheduled, uniqKeyOf } from '../put-message.js';
 import type { StorePutMessage, StorePutResult } from '../store-port.js';
 import type { BrokerContext } from './context.js';
 import { rewriteForStore } from '../rewrite-put.js';
@@ -78,14 +78,14 @@ export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Fram
   const config = await topicForWrite(ctx, topic);
   if (!Number.isInteger(queueId) || queueId < 0 || queueId >= config.writeQueueNums)
     throw new StatusError(Status.INVALID_ARGUMENT, `queue ${queueId} of topic "${topic}" does not exist (${config.writeQueueNums} write queues)`);
-  const uniq = uniqKeySource(ctx.random);
+  const uniq = sharedUniqKeySource(ctx.random);
   const born = { queueId, bornHost, bornTimestamp };
   const batch = msgs.map((m) => toPutMessage(m, born, uniq));
   const r = await putBatch(ctx, batch);
   const items: SendReplyItem[] = new Array<SendReplyItem>(r.results.length);
   for (let i = 0; i < items.length; i++) {
     const item = r.results[i]!;
-    const uniqKey = batch[i]!.properties?.[MessageProperty.UNIQ_KEY];
+    const uniqKey = uniqKeyOf(batch[i]!);
     items[i] = uniqKey === undefined ? item : { msgId: item.msgId, queueOffset: item.queueOffset, commitLogOffset: item.commitLogOffset, uniqKey };
   }
   return okReply(frame, {}, encodeSendReply(items, r.msgIdPrefix));
