@@ -134,14 +134,18 @@ async function pump(store: MessageStore, batches: PutMessage[][], inFlight: numb
           if (r.message?.includes('busy')) busy++;
           else failure ??= new Error(`put failed: ${r.status} ${r.message}`);
         } else {
-          const last = r.results[r.results.length - 1]!;
+          // the compact form: no result object or msgId per message
+          const clOffsets = r.commitLogOffsets!;
+          const sizes = r.sizes!;
+          const n = clOffsets.length;
+          const last = { commitLogOffset: clOffsets[n - 1]!, size: sizes[n - 1]! };
           recordBytes = last.size;
-          const bytes = last.commitLogOffset + last.size - r.results[0]!.commitLogOffset;
+          const bytes = last.commitLogOffset + last.size - clOffsets[0]!;
           totalBytes += bytes;
           const t = nowMs();
           if (t >= measureFrom) {
             cpuFrom ??= process.cpuUsage();
-            counted += r.results.length;
+            counted += n;
             countedBytes += bytes;
             lastAck = t;
             const c = process.cpuUsage(cpuFrom);

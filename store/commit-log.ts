@@ -19,7 +19,61 @@ export interface PutResultItem {
 export interface PutResult {
   status: number;
   message?: string;
+  /** One item per message; an OK answer of the commit log builds them (and their msgIds) on first access. */
   results: PutResultItem[];
+  /** Messages stored (OK answers of the commit log; `results.length` otherwise). */
+  count?: number;
+  /** Commit log offset of each message's record (OK answers of the commit log). */
+  commitLogOffsets?: readonly number[];
+  /** Queue offset of each message (OK answers of the commit log). */
+  queueOffsets?: readonly number[];
+  /** Record size of each message (OK answers of the commit log). */
+  sizes?: readonly number[];
+  /** Set when every msgId is this prefix followed by the 16 upper-case hex digits of its commit log offset. */
+  msgIdPrefix?: string;
+}
+
+/**
+ * An OK answer kept compact: parallel arrays of offsets and sizes, no object or msgId string per message
+ * unless someone reads `results`.
+ */
+export class CompactPutResult implements PutResult {
+  readonly status = Status.OK;
+  private items: PutResultItem[] | undefined;
+
+  constructor(
+    readonly commitLogOffsets: readonly number[],
+    readonly queueOffsets: readonly number[],
+    readonly sizes: readonly number[],
+    private readonly msgId: (commitLogOffset: number) => string,
+    readonly msgIdPrefix: string | undefined,
+  ) {}
+
+  get count(): number {
+    return this.commitLogOffsets.length;
+  }
+
+  get results(): PutResultItem[] {
+    if (this.items === undefined) {
+      const n = this.commitLogOffsets.length;
+      const items: PutResultItem[] = new Array<PutResultItem>(n);
+      for (let i = 0; i < n; i++) {
+        const off = this.commitLogOffsets[i]!;
+        items[i] = { commitLogOffset: off, queueOffset: this.queueOffsets[i]!, msgId: this.msgId(off), size: this.sizes[i]! };
+      }
+      this.items = items;
+    }
+    return this.items;
+  }
+}
+
+/** The prefix `msgId` puts before 16 upper-case hex digits of the offset, if it has that form. */
+export function derivedMsgIdPrefix(msgId: (commitLogOffset: number) => string): string | undefined {
+  const probe = 0x123456789ab;
+  const id = msgId(probe);
+  if (id.length <= 16) return undefined;
+  const prefix = id.slice(0, -16);
+  return msgId(0) === prefix + '0'.repeat(16) && id === prefix + probe.toString(16).toUpperCase().padStart(16, '0') ? prefix : undefined;
 }
 
 /** How far the commit log is written and flushed (global offsets). */
@@ -80,12 +134,14 @@ export class CommitLog {
   private usage: StorageUsage | undefined;
   private usageAtOffset = 0;
   private usageAtMs = 0;
+  private readonly msgIdPrefix: string | undefined;
   /** Offsets assigned but whose write is not done are never visible: updates apply after the write. */
   readonly queueOffsets: Map<string, number>;
 
   constructor(private readonly o: CommitLogOptions) {
     this.queueOffsets = o.queueOffsets;
     this.encoder = new BatchEncoder(o.storeHost);
+    this.msgIdPrefix = derivedMsgIdPrefix(o.msgId);
     this.publish();
   }
 
@@ -165,18 +221,9 @@ export class CommitLog {
       reply({ status: this.failure!.status, message: this.failure!.message, results: [] });
       return 'failed';
     }
-    const n = batch.length;
-    const results: PutResultItem[] = new Array(n);
-    const clOffsets = encoded.offsets;
-    const sizes = encoded.sizes;
-    const msgId = this.o.msgId;
-    for (let i = 0; i < n; i++) {
-      const off = clOffsets[i]!;
-      results[i] = { commitLogOffset: off, queueOffset: offsets[i]!, msgId: msgId(off), size: sizes[i]! };
-    }
     for (const [k, v] of updates) this.queueOffsets.set(k, v);
 
-    const result: PutResult = { status: Status.OK, results };
+    const result: PutResult = new CompactPutResult(encoded.offsets, offsets, encoded.sizes, this.o.msgId, this.msgIdPrefix);
     if (this.o.flush === 'sync') {
       this.waiting.push({ end: this.o.log.writeOffset, result, reply });
       this.publish();

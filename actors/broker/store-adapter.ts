@@ -44,6 +44,8 @@ export function storePort(store: MessageStore): StorePort {
   return {
     putMessages: async (batch) => {
       const r = await store.putMessages(batch);
+      // an OK answer of the commit log carries its id prefix: no msgId is built unless someone reads one
+      if (r.msgIdPrefix !== undefined) return r;
       // the store names every message by its host's id prefix and its commit log offset (one form for all)
       const first = r.results[0];
       if (first !== undefined) {

@@ -36,6 +36,12 @@ export interface StorePutResult {
    * (the store's own id form): the send reply then carries the prefix once instead of an id per message.
    */
   msgIdPrefix?: string;
+  /** Messages stored, when the store answers in compact form (then `results` is built only when read). */
+  count?: number;
+  /** Commit log offset of each message (compact form). */
+  commitLogOffsets?: readonly number[];
+  /** Queue offset of each message (compact form). */
+  queueOffsets?: readonly number[];
 }
 
 export interface StoreGetRequest {

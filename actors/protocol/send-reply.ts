@@ -23,6 +23,12 @@ export interface SendReplyItem {
   uniqKey?: string;
 }
 
+/**
+ * What the encoder takes: a result whose msgId may be left out when the batch has a trusted msgId prefix
+ * (the id is then that prefix + the hex of its commit log offset, derived by whoever decodes it).
+ */
+export type SendReplyInput = Omit<SendReplyItem, 'msgId'> & { msgId?: string };
+
 const K_MSGID_EXPLICIT = 1;
 const UNIQ_SHIFT = 1;
 const UNIQ_NONE = 0;
@@ -72,13 +78,15 @@ function checkOffset(v: number, what: string): void {
  * Encodes one result per message (in order) into a send reply body. With `trustedIdPrefix` (the store vouches
  * that every msgId is that prefix + the hex of its commit log offset) the ids are not checked one by one.
  */
-export function encodeSendReply(items: readonly SendReplyItem[], trustedIdPrefix?: string): Uint8Array {
+export function encodeSendReply(items: readonly SendReplyInput[], trustedIdPrefix?: string): Uint8Array {
   const count = items.length;
   const first = items[0];
   // the prefixes come from the first message; messages of another shape are written out in full
   let idPrefix = '';
-  if (first && first.msgId.length > 16 && isDerivedId(first.msgId, first.msgId.slice(0, -16), first.msgId.length - 16, first.commitLogOffset))
-    idPrefix = first.msgId.slice(0, -16);
+  const firstId = first?.msgId;
+  if (first && firstId === undefined && trustedIdPrefix !== undefined) idPrefix = trustedIdPrefix;
+  else if (first && firstId !== undefined && firstId.length > 16 && isDerivedId(firstId, firstId.slice(0, -16), firstId.length - 16, first.commitLogOffset))
+    idPrefix = firstId.slice(0, -16);
   const trusted = trustedIdPrefix !== undefined && trustedIdPrefix.length > 0 && trustedIdPrefix === idPrefix;
   let uniqPrefix = '';
   for (const it of items) {
@@ -102,8 +110,9 @@ export function encodeSendReply(items: readonly SendReplyItem[], trustedIdPrefix
     checkOffset(it.commitLogOffset, 'commitLogOffset');
     let kind = 0;
     size += 17;
-    if (!trusted && (plen === 0 || !isDerivedId(it.msgId, idPrefix, plen, it.commitLogOffset))) {
+    if (!trusted && (plen === 0 || it.msgId === undefined || !isDerivedId(it.msgId, idPrefix, plen, it.commitLogOffset))) {
       kind |= K_MSGID_EXPLICIT;
+      if (it.msgId === undefined) throw new MessageCodecError('BAD_VALUE', `result ${i}: no msgId and no trusted msgId prefix`);
       const b = encoder.encode(it.msgId);
       if (b.length > 0xffff) throw new MessageCodecError('BAD_VALUE', `msgId is ${b.length} bytes, at most 65535 allowed`);
       idBytes[i] = b;

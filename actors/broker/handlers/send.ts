@@ -3,7 +3,7 @@ import { isWritable, type TopicConfig } from '../../namesrv/route-table.js';
 import type { Message } from '../../protocol/message.js';
 import { MessageCodecError, decodeMessageBatch } from '../../protocol/message-codec.js';
 import { headerInt, headerString, okReply } from '../../protocol/replies.js';
-import { encodeSendReply, type SendReplyItem } from '../../protocol/send-reply.js';
+import { encodeSendReply, type SendReplyInput, type SendReplyItem } from '../../protocol/send-reply.js';
 import { Status, StatusError } from '../../protocol/status.js';
 import { RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, topicProblem } from '../../protocol/validation.js';
 import { clientMessageProblem, delayLevelOf, sharedUniqKeySource, toPutMessage, toScheduled, uniqKeyOf } from '../put-message.js';
@@ -40,7 +40,8 @@ export async function putBatch(ctx: BrokerContext, batch: StorePutMessage[]): Pr
   if (scheduled) await topicForWrite(ctx, SCHEDULE_TOPIC);
   const r = await ctx.store.putMessages(out);
   if (r.status !== Status.OK) throw new StatusError(r.status, r.message ?? 'the store refused the batch');
-  if (r.results.length !== out.length) throw new StatusError(Status.STORE_FAILED, `the store answered ${r.results.length} results for ${out.length} messages`);
+  const n = r.count ?? r.results.length;
+  if (n !== out.length) throw new StatusError(Status.STORE_FAILED, `the store answered ${n} results for ${out.length} messages`);
   return r;
 }
 
@@ -82,6 +83,17 @@ export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Fram
   const born = { queueId, bornHost, bornTimestamp };
   const batch = msgs.map((m) => toPutMessage(m, born, uniq));
   const r = await putBatch(ctx, batch);
+  const cl = r.commitLogOffsets;
+  const qo = r.queueOffsets;
+  if (r.msgIdPrefix !== undefined && cl !== undefined && qo !== undefined) {
+    // compact answer: every msgId is the prefix + its offset, derived by the reply's reader, never built here
+    const items: SendReplyInput[] = new Array<SendReplyInput>(cl.length);
+    for (let i = 0; i < items.length; i++) {
+      const uniqKey = uniqKeyOf(batch[i]!);
+      items[i] = uniqKey === undefined ? { queueOffset: qo[i]!, commitLogOffset: cl[i]! } : { queueOffset: qo[i]!, commitLogOffset: cl[i]!, uniqKey };
+    }
+    return okReply(frame, {}, encodeSendReply(items, r.msgIdPrefix));
+  }
   const items: SendReplyItem[] = new Array<SendReplyItem>(r.results.length);
   for (let i = 0; i < items.length; i++) {
     const item = r.results[i]!;
