@@ -1,9 +1,7 @@
 import { MqSystem, type BrokerHandle } from '../../index.js';
-import { ActorSystem } from '../../actors/runtime/system.js';
-import { simEnvironment, type SimEnvironment } from '../../actors/runtime/environment.js';
+import type { SimEnvironment } from '../../actors/runtime/environment.js';
 import { DEFAULT_DELAY_LEVELS } from '../../actors/consumer/retry-delay.js';
-import { memoryTransport } from '../../transports/memory.js';
-import { memoryStorage } from '../../store/backends/memory.js';
+import { driveOn, simMqSystem } from './sim-support.js';
 
 /**
  * RocketMQ's 18 delay levels (1s 5s 10s 30s 1m ... 2h) on simulated time: each message becomes visible on its
@@ -13,21 +11,14 @@ describe('delay levels on simulated time', () => {
   let env: SimEnvironment;
   let system: MqSystem;
 
-  async function drive<T>(p: Promise<T>, deadlineMs = 60_000): Promise<T> {
-    let done = false;
-    const tracked = p.finally(() => (done = true));
-    tracked.catch(() => undefined);
-    if (!(await env.clock.runUntil(() => done, deadlineMs))) throw new Error(`not settled within ${deadlineMs} ms of simulated time`);
-    return tracked;
-  }
+  const drive = <T>(p: Promise<T>, deadlineMs?: number): Promise<T> => driveOn(env, p, deadlineMs);
 
   // Production-like intervals: two hours of simulated time stay cheap.
   const BROKER = { name: 'broker-a', namesrv: ['ns-1'], storeDir: '/data/a', registerIntervalMs: 30_000, offsetPersistMs: 5_000 };
   const CLIENT = { routeRefreshMs: 30_000, heartbeatIntervalMs: 30_000 };
 
   async function start(): Promise<BrokerHandle> {
-    env = await simEnvironment({ seed: 3, transport: memoryTransport(), storage: (deps) => memoryStorage(deps) });
-    system = new MqSystem(new ActorSystem(env));
+    ({ env, system } = await simMqSystem(3));
     await drive(system.spawnNameServer({ id: 'ns-1', scanIntervalMs: 500, brokerExpiryMs: 3000 }));
     const broker = await drive(system.spawnBroker(BROKER));
     await drive(broker.whenServing());

@@ -1,13 +1,11 @@
 import { MqSystem, type Consumer, type MessageExt, type Producer } from '../../index.js';
-import { ActorSystem } from '../../actors/runtime/system.js';
-import { simEnvironment, type SimEnvironment } from '../../actors/runtime/environment.js';
-import { memoryTransport } from '../../transports/memory.js';
-import { memoryStorage } from '../../store/backends/memory.js';
+import type { SimEnvironment } from '../../actors/runtime/environment.js';
 import { jsonBody, expectOk, request } from '../../actors/protocol/replies.js';
 import { RequestCode } from '../../actors/protocol/request-codes.js';
 import { PERM_READ_WRITE } from '../../actors/namesrv/route-table.js';
 import { FAST } from './support.js';
 import { OrderHistory } from './ordered-support.js';
+import { driveOn, simMqSystem } from './sim-support.js';
 
 /**
  * Ordered messages on simulated time: producers send with a sharding key, orderly consumers join and leave
@@ -17,19 +15,11 @@ describe('ordered messages on simulated time', () => {
   let env: SimEnvironment;
   let system: MqSystem;
 
-  async function drive<T>(p: Promise<T>, deadlineMs = 60_000): Promise<T> {
-    let done = false;
-    const tracked = p.finally(() => (done = true));
-    tracked.catch(() => undefined);
-    const ok = await env.clock.runUntil(() => done, deadlineMs);
-    if (!ok) throw new Error(`not settled within ${deadlineMs} ms of simulated time`);
-    return tracked;
-  }
+  const drive = <T>(p: Promise<T>, deadlineMs?: number): Promise<T> => driveOn(env, p, deadlineMs);
   const vsleep = (ms: number) => new Promise<void>((r) => env.clock.setTimeout(r, ms));
 
   async function start(brokers: string[]): Promise<void> {
-    env = await simEnvironment({ seed: 11, transport: memoryTransport(), storage: (deps) => memoryStorage(deps) });
-    system = new MqSystem(new ActorSystem(env));
+    ({ env, system } = await simMqSystem(11));
     await drive(system.spawnNameServer({ id: 'ns-1', scanIntervalMs: 500, brokerExpiryMs: 3000 }));
     for (const name of brokers) {
       const b = await drive(system.spawnBroker({ name, namesrv: ['ns-1'], storeDir: `/data/${name}`, ...FAST.broker }));
@@ -155,8 +145,7 @@ describe('ordered messages on simulated time', () => {
   }, 30_000);
 
   it('a consumer that dies stops renewing: its locks run out and another member takes its queues, never overlapping', async () => {
-    env = await simEnvironment({ seed: 5, transport: memoryTransport(), storage: (deps) => memoryStorage(deps) });
-    system = new MqSystem(new ActorSystem(env));
+    ({ env, system } = await simMqSystem(5));
     await drive(system.spawnNameServer({ id: 'ns-1', scanIntervalMs: 500, brokerExpiryMs: 3000 }));
     const b = await drive(system.spawnBroker({ name: 'broker-a', namesrv: ['ns-1'], storeDir: '/data/a', ...FAST.broker, queueLockLeaseMs: 4000 }));
     await drive(b.whenServing());

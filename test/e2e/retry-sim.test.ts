@@ -1,14 +1,12 @@
 import { MqSystem, type MessageExt } from '../../index.js';
-import { ActorSystem } from '../../actors/runtime/system.js';
-import { simEnvironment, type SimEnvironment } from '../../actors/runtime/environment.js';
-import { memoryTransport } from '../../transports/memory.js';
-import { memoryStorage } from '../../store/backends/memory.js';
+import type { SimEnvironment } from '../../actors/runtime/environment.js';
 import { RequestCode } from '../../actors/protocol/request-codes.js';
 import { request } from '../../actors/protocol/replies.js';
 import { decodeMessageExtBatch } from '../../actors/protocol/message-codec.js';
 import type { PullReplyHeader } from '../../actors/protocol/commands.js';
 import { delayForLevel, parseDelayLevels, dlqTopic, retryLevel } from '../../actors/consumer/retry-delay.js';
 import { FAST } from './support.js';
+import { driveOn, simMqSystem } from './sim-support.js';
 
 /**
  * Retries and the dead-letter topic on simulated time: the whole system (name server, broker, producer,
@@ -20,19 +18,10 @@ describe('retry and dead letter on simulated time', () => {
   let env: SimEnvironment;
   let system: MqSystem;
 
-  /** Runs simulated time until `p` settles (bounded in simulated time). */
-  async function drive<T>(p: Promise<T>, deadlineMs = 60_000): Promise<T> {
-    let done = false;
-    const tracked = p.finally(() => (done = true));
-    tracked.catch(() => undefined);
-    const ok = await env.clock.runUntil(() => done, deadlineMs);
-    if (!ok) throw new Error(`not settled within ${deadlineMs} ms of simulated time`);
-    return tracked;
-  }
+  const drive = <T>(p: Promise<T>, deadlineMs?: number): Promise<T> => driveOn(env, p, deadlineMs);
 
   async function start(): Promise<void> {
-    env = await simEnvironment({ seed: 7, transport: memoryTransport(), storage: (deps) => memoryStorage(deps) });
-    system = new MqSystem(new ActorSystem(env));
+    ({ env, system } = await simMqSystem(7));
     await drive(system.spawnNameServer({ id: 'ns-1', scanIntervalMs: 500, brokerExpiryMs: 3000 }));
     const broker = await drive(system.spawnBroker({ name: 'broker-a', namesrv: ['ns-1'], storeDir: '/data/a', ...FAST.broker, delayLevels: LEVELS }));
     await drive(broker.whenServing());
