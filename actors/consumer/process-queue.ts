@@ -45,7 +45,8 @@ export class ProcessQueue {
     const offs = this.offs;
     const h = this.hint;
     if (h < offs.length && offs[h] === offset) return h;
-    let lo = this.head;
+    // processed entries below `head` stay until the next compaction, and a re-pull may bring one back
+    let lo = 0;
     let hi = offs.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
@@ -81,10 +82,11 @@ export class ProcessQueue {
         }
         // out of order (rare): insert at its place
         let at = offs.length;
-        while (at > this.head && offs[at - 1]! > o) at--;
+        while (at > 0 && offs[at - 1]! > o) at--;
         offs.splice(at, 0, o);
         this.sizes.splice(at, 0, n);
         this.done.splice(at, 0, false);
+        if (at < this.head) this.head = at;
       }
       this.live++;
       this.bytes += n;

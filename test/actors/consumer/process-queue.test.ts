@@ -90,6 +90,22 @@ describe('process queue', () => {
     );
   });
 
+  it('takes back processed messages that a re-pull brings again, below the lowest unprocessed one', () => {
+    const pq = new ProcessQueue(mq, 0);
+    pq.nextOffset = 100;
+    pq.add([ext(0), ext(1)]);
+    pq.add([ext(2)]);
+    pq.remove([ext(1)]);
+    pq.remove([ext(0)]);
+    expect(pq.commitOffset()).toBe(2);
+    pq.add([ext(0), ext(1)]);
+    expect(pq.count).toBe(3);
+    expect(pq.commitOffset()).toBe(0);
+    pq.remove([ext(0), ext(1), ext(2)]);
+    expect(pq.count).toBe(0);
+    expect(pq.commitOffset()).toBe(100);
+  });
+
   it('ignores duplicates', () => {
     const pq = new ProcessQueue(mq, 5);
     pq.add([ext(5), ext(6)]);
