@@ -456,10 +456,33 @@ class ConsumerImpl {
     });
   }
 
-  /** Pulls one queue until it is released or the consumer stops: one request and one promise per batch. */
+  /** One pull request for a queue from `offset`. */
+  private pull(pq: ProcessQueue, expression: string, offset: number): Promise<Frame> {
+    const { mq } = pq;
+    const header: PullHeader = {
+      consumerGroup: this.o.group,
+      topic: mq.topic,
+      queueId: mq.queueId,
+      queueOffset: offset,
+      maxMsgNums: this.o.pullBatch,
+      subExpression: expression,
+      suspendTimeoutMs: this.o.pullTimeoutMs,
+    };
+    return this.client.requestBroker(mq.brokerName, request(RequestCode.PULL_MESSAGE, { ...header }), {
+      timeoutMs: this.o.pullTimeoutMs + this.o.requestTimeoutMs,
+      slaveOk: true,
+    });
+  }
+
+  /**
+   * Pulls one queue until it is released or the consumer stops: one request and one promise per batch. After a
+   * full batch the next pull goes out before this one is decoded and handed on (one pull ahead, never for an
+   * orderly consumer and never when the batch could fill the queue's cache), so the broker works meanwhile.
+   */
   private async pullLoop(pq: ProcessQueue): Promise<void> {
     const { mq } = pq;
     const filter = this.filters.get(mq.topic)!;
+    let ahead: { offset: number; reply: Promise<Frame> } | undefined;
     while (this.active(pq)) {
       if (this.orderly && !this.orderly.isLocked(mq)) {
         await this.sleep(this.o.pullBackoffMs, pq); // pulled only while locked; the renewal may get it back
@@ -469,21 +492,11 @@ class ConsumerImpl {
         await pq.waitForRoom();
         continue;
       }
-      const header: PullHeader = {
-        consumerGroup: this.o.group,
-        topic: mq.topic,
-        queueId: mq.queueId,
-        queueOffset: pq.nextOffset,
-        maxMsgNums: this.o.pullBatch,
-        subExpression: filter.expression,
-        suspendTimeoutMs: this.o.pullTimeoutMs,
-      };
+      const pending = ahead !== undefined && ahead.offset === pq.nextOffset ? ahead.reply : this.pull(pq, filter.expression, pq.nextOffset);
+      ahead = undefined;
       let reply: Frame;
       try {
-        reply = await this.client.requestBroker(mq.brokerName, request(RequestCode.PULL_MESSAGE, { ...header }), {
-          timeoutMs: this.o.pullTimeoutMs + this.o.requestTimeoutMs,
-          slaveOk: true,
-        });
+        reply = await pending;
       } catch (err) {
         if (!this.active(pq)) return;
         this.io.logger.debug({ err, queue: queueKey(mq) }, 'pull failed; backing off');
@@ -496,6 +509,18 @@ class ConsumerImpl {
       const next = typeof h.nextBeginOffset === 'number' ? h.nextBeginOffset : pq.nextOffset;
       switch (h.pullStatus) {
         case 'FOUND': {
+          const cap = this.o.maxCachedMessagesPerQueue;
+          if (
+            !this.orderly &&
+            typeof h.nextBeginOffset === 'number' &&
+            next > pq.nextOffset &&
+            pq.count + 2 * this.o.pullBatch <= cap &&
+            !pq.isFull(cap, this.o.maxCachedBytesPerQueue)
+          ) {
+            const p = this.pull(pq, filter.expression, next);
+            p.catch(() => undefined); // a pull ahead that is not used (queue dropped, offset moved) may fail unseen
+            ahead = { offset: next, reply: p };
+          }
           let msgs: MessageExt[];
           try {
             msgs = decodeMessageExtBatch(reply.body);
