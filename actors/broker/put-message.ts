@@ -57,15 +57,24 @@ export function newUniqKey(random: RandomSource): string {
  * costs one draw of randomness instead of one per message.
  */
 export function uniqKeySource(random: RandomSource): () => string {
-  const prefix = hex(random.bytes(12));
-  // the prefix once, the counter's 8 hex digits as two 4-digit strings from a table: no native call per key
-  const hex4 = hex4Table();
+  // The key's bytes live in one scratch buffer: the prefix written once, the counter's 8 hex digits per key,
+  // and the string read out in one native call. A flat string: concatenating pieces would make a rope that
+  // every later reader (the store's encoder, the reply) has to flatten first, which costs more than this.
+  const buf = Buffer.alloc(32);
+  buf.write(hex(random.bytes(12)), 0, 24, 'latin1');
   let n = 0;
   return () => {
-    const v = n++ >>> 0;
-    return prefix + hex4[v >>> 16]! + hex4[v & 0xffff]!;
+    let v = n++ >>> 0;
+    for (let i = 31; i >= 24; i--) {
+      buf[i] = HEX_DIGITS[v & 15]!;
+      v >>>= 4;
+    }
+    return latin1Slice.call(buf, 0, 32);
   };
 }
+
+const HEX_DIGITS = Uint8Array.from('0123456789ABCDEF', (c) => c.charCodeAt(0));
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Buffer, start: number, end: number) => string }).latin1Slice;
 
 const sharedSources = new WeakMap<RandomSource, () => string>();
 /** Keys drawn from one random prefix before a shared source draws a new one. */
@@ -91,13 +100,6 @@ export function sharedUniqKeySource(random: RandomSource): () => string {
     sharedSources.set(random, s);
   }
   return s;
-}
-
-let hex4s: string[] | undefined;
-
-/** Upper-case 4-digit hex of every u16 (built on first use). */
-function hex4Table(): string[] {
-  return (hex4s ??= Array.from({ length: 65536 }, (_, x) => HEX[x >>> 8]! + HEX[x & 0xff]!));
 }
 
 export interface BornInfo {

@@ -29,6 +29,15 @@ export async function putBatch(ctx: BrokerContext, batch: StorePutMessage[]): Pr
   const maxLevel = ctx.limits.delayLevels.length;
   let scheduled = false;
   const now = ctx.clock.now();
+  let plain = true;
+  for (let i = 0; i < batch.length; i++) {
+    if (batch[i]!.properties !== undefined) {
+      plain = false;
+      break;
+    }
+  }
+  // no message with properties: no half message, timer or delay level, so the batch goes to the store as is
+  if (plain) return storePut(ctx, batch);
   const out = batch.map((p) => {
     const special = rewriteForStore(p, now, ctx.limits.timerHorizonMs); // half messages and deliverAt timers
     if (special !== p) return special;
@@ -38,6 +47,10 @@ export async function putBatch(ctx: BrokerContext, batch: StorePutMessage[]): Pr
     return toScheduled(p, level, maxLevel);
   });
   if (scheduled) await topicForWrite(ctx, SCHEDULE_TOPIC);
+  return storePut(ctx, out);
+}
+
+async function storePut(ctx: BrokerContext, out: StorePutMessage[]): Promise<StorePutResult> {
   const r = await ctx.store.putMessages(out);
   if (r.status !== Status.OK) throw new StatusError(r.status, r.message ?? 'the store refused the batch');
   const n = r.count ?? r.results.length;
@@ -68,12 +81,31 @@ export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Fram
   if (msgs.length === 0) throw new StatusError(Status.MESSAGE_ILLEGAL, 'a batch must hold at least one message');
   const rules = { allowSystem, maxBodyBytes: ctx.limits.maxBodyBytes, maxDelayLevel: ctx.limits.delayLevels.length };
   let total = 0;
+  // The topic is checked once per batch (above); a tag once per run of messages carrying it. A plain message
+  // (no keys, properties, delay, deliverAt or sharding key) then needs only its body length checked here.
+  let okTags: string | undefined;
+  const maxBody = rules.maxBodyBytes;
   for (let i = 0; i < msgs.length; i++) {
     const m = msgs[i]!;
     if (m.topic !== topic) throw new StatusError(Status.MESSAGE_ILLEGAL, `message ${i}: topic "${m.topic}" differs from the request's "${topic}"`);
+    const n = m.body.length;
+    if (
+      m.keys === undefined &&
+      m.properties === undefined &&
+      m.delayLevel === undefined &&
+      m.deliverAt === undefined &&
+      m.shardingKey === undefined &&
+      (m.tags === undefined || m.tags === okTags) &&
+      n > 0 &&
+      n <= maxBody
+    ) {
+      total += n;
+      continue;
+    }
     const p = clientMessageProblem(m, rules);
     if (p) throw new StatusError(p[0], `message ${i}: ${p[1]}`);
-    total += m.body.length;
+    if (m.tags !== undefined) okTags = m.tags;
+    total += n;
   }
   if (total > ctx.limits.maxBatchBytes) throw new StatusError(Status.MESSAGE_TOO_LARGE, `batch bodies take ${total} bytes, at most ${ctx.limits.maxBatchBytes} allowed`);
   const config = await topicForWrite(ctx, topic);
