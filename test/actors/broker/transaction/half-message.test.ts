@@ -55,7 +55,9 @@ describe('half messages', () => {
         const properties: Record<string, string> = { ...user, REAL_TOPIC: 'orders', REAL_QID: '3', TRAN_MSG: 'true', TRANSACTION_CHECK_TIMES: '2' };
         const ext: MessageExt = { msgId: 'M', topic: TRANS_HALF_TOPIC, queueId: 0, queueOffset: 1, commitLogOffset: 0, bornTimestamp: 1, storeTimestamp: 2, reconsumeTimes: 0, bornHost: 'h', storeHost: 's', body: Buffer.from('b'), properties };
         const want: Record<string, string> = {};
-        for (const [k, v] of Object.entries(user)) if (!['REAL_TOPIC', 'REAL_QID', 'TRAN_MSG', 'TRANSACTION_CHECK_TIMES'].includes(k)) want[k] = v;
+        // defineProperty, so that a user property named "__proto__" stays an own property as in the code under test
+        for (const [k, v] of Object.entries(user))
+          if (!['REAL_TOPIC', 'REAL_QID', 'TRAN_MSG', 'TRANSACTION_CHECK_TIMES'].includes(k)) Object.defineProperty(want, k, { value: v, enumerable: true, writable: true, configurable: true });
         const c = fromHalf(ext);
         expect(c.topic).toBe('orders');
         expect(c.queueId).toBe(3);
