@@ -1,12 +1,11 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { rootLogger } from '../../actors/runtime/environment.js';
 import { SeededRandom } from '../../actors/runtime/random.js';
 import { diskStorage } from '../../store/backends/disk.js';
 import type { MessageStore } from '../../store/message-store.js';
 import { END_OF_SEGMENT_MIN, PROP_UNIQ_KEY, decodeRecord } from '../../store/record.js';
-import { appenderScript, startAppender as start, type AppenderRun } from '../support/store-appender-process.js';
+import { appenderFixture, appenderScript } from '../support/store-appender-process.js';
 import {
   WORKLOAD_QUEUES,
   WORKLOAD_SEGMENT_SIZE,
@@ -22,24 +21,8 @@ import {
 const logger = rootLogger('silent');
 const KILLS = 4;
 
-let root: string;
-beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), 'actormq-disk-crash-'));
-});
-/** Children still running when a test ends (it failed early) are killed before their directory goes. */
-const children: AppenderRun[] = [];
-const startAppender = (dir: string, startSeq: number, maxMs: number): AppenderRun => {
-  const run = start(dir, startSeq, maxMs);
-  children.push(run);
-  return run;
-};
-afterEach(async () => {
-  for (const run of children.splice(0)) {
-    run.kill('SIGKILL');
-    await run.exit;
-  }
-  rmSync(root, { recursive: true, force: true });
-});
+const fx = appenderFixture('actormq-disk-crash-');
+const startAppender = fx.startAppender;
 
 const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.length).equals(Buffer.from(b.buffer, b.byteOffset, b.length));
 
@@ -124,7 +107,7 @@ function verify(store: MessageStore, acked: ReadonlyMap<number, AckedMessage>, r
 
   const pos = store.positions();
   if (pos.dispatched !== pos.writeOffset) throw new Error(`dispatched ${pos.dispatched} != write offset ${pos.writeOffset}`);
-  const records = scanSegments(root, pos.writeOffset);
+  const records = scanSegments(fx.root, pos.writeOffset);
   if (records.length !== inQueues.size) throw new Error(`commit log holds ${records.length} records, consume queues ${inQueues.size}`);
   for (const r of records) {
     if (inQueues.get(r.commitLogOffset) !== r.seq) throw new Error(`commit log record seq ${r.seq} at ${r.commitLogOffset} is not in its consume queue`);
@@ -146,7 +129,7 @@ describe('store crash recovery on disk (SIGKILL of a writing process)', () => {
     let segmentsSeen = 0;
     try {
       for (let kill = 1; kill <= KILLS; kill++) {
-        const run = startAppender(root, nextSeq, 10_000);
+        const run = startAppender(fx.root, nextSeq, 10_000);
         const pid = await run.ready;
         await run.firstAck;
         const delay = 50 + rnd.int(351);
@@ -159,12 +142,12 @@ describe('store crash recovery on disk (SIGKILL of a writing process)', () => {
         // (at most one batch per writer is in flight, far fewer than 1000 messages).
         nextSeq = Math.max(nextSeq, ...run.acked.map((a) => a.seq + 1000));
         // The dead child's lock file is still there: the next open must take it over.
-        expect(readFileSync(join(root, WORKLOAD_STORE_DIR, 'lock'), 'utf8').trim()).toBe(String(pid));
+        expect(readFileSync(join(fx.root, WORKLOAD_STORE_DIR, 'lock'), 'utf8').trim()).toBe(String(pid));
         if (kill === 2) continue; // this time the next child recovers the crashed store (and its lock) itself
-        const store = await openWorkloadStore(diskStorage(root), logger);
+        const store = await openWorkloadStore(diskStorage(fx.root), logger);
         try {
           nextSeq = Math.max(nextSeq, verify(store, acked, rnd) + 1);
-          segmentsSeen = readdirSync(join(root, WORKLOAD_STORE_DIR, 'commitlog')).length;
+          segmentsSeen = readdirSync(join(fx.root, WORKLOAD_STORE_DIR, 'commitlog')).length;
         } finally {
           await store.close();
         }

@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { rootLogger } from '../../actors/runtime/environment.js';
@@ -12,31 +11,15 @@ import { readCheckpoint } from '../../store/checkpoint.js';
 import { ConfigError, readJsonFile, writeJsonAtomic } from '../../store/config-file.js';
 import { StoreOpenError, type MessageStore } from '../../store/message-store.js';
 import { PROP_UNIQ_KEY } from '../../store/record.js';
-import { startAppender as start, type AppenderRun } from '../support/store-appender-process.js';
+import { appenderFixture } from '../support/store-appender-process.js';
 import { WORKLOAD_QUEUES, WORKLOAD_STORE_DIR, WORKLOAD_TOPICS, bodyOf, messageOf, openWorkloadStore, seqOfUniqKey } from '../support/store-workload.js';
 
 const silent = rootLogger('silent');
 
-let root: string;
-beforeEach(() => {
-  root = mkdtempSync(join(tmpdir(), 'actormq-disk-start-'));
-});
-/** Children still running when a test ends (it failed early) are killed before their directory goes. */
-const children: AppenderRun[] = [];
-const startAppender = (dir: string, startSeq: number, maxMs: number): AppenderRun => {
-  const run = start(dir, startSeq, maxMs);
-  children.push(run);
-  return run;
-};
-afterEach(async () => {
-  for (const run of children.splice(0)) {
-    run.kill('SIGKILL');
-    await run.exit;
-  }
-  rmSync(root, { recursive: true, force: true });
-});
+const fx = appenderFixture('actormq-disk-start-');
+const startAppender = fx.startAppender;
 
-const lockFile = (): string => join(root, WORKLOAD_STORE_DIR, 'lock');
+const lockFile = (): string => join(fx.root, WORKLOAD_STORE_DIR, 'lock');
 
 /** Every message of every workload queue, checked intact; returns the sequence numbers in queue order. */
 function readAll(store: MessageStore): number[] {
@@ -68,9 +51,9 @@ function capturingLogger(): { logger: pino.Logger; records: Array<{ level: numbe
 
 describe('store start on disk: one broker per store directory', () => {
   it('a second open in the same process is refused with a typed error naming the holder; after close it opens', async () => {
-    const storage = diskStorage(root);
+    const storage = diskStorage(fx.root);
     const store = await openWorkloadStore(storage, silent);
-    const err = await openWorkloadStore(diskStorage(root), silent).catch((e: unknown) => e);
+    const err = await openWorkloadStore(diskStorage(fx.root), silent).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreOpenError);
     expect(err).toMatchObject({ code: 'EOPEN', cause: expect.objectContaining({ code: 'ELOCKED' }) });
     expect((err as Error).message).toMatch(new RegExp(`ELOCKED.*pid ${process.pid}`));
@@ -85,25 +68,25 @@ describe('store start on disk: one broker per store directory', () => {
   });
 
   it('another process is refused while this one holds the store, and this one while another holds it', async () => {
-    const store = await openWorkloadStore(diskStorage(root), silent);
+    const store = await openWorkloadStore(diskStorage(fx.root), silent);
     // A second broker process on the same directory: refused at start, exit code 2, the holder named.
-    const refused = await startAppender(root, 0, 2000).exit;
+    const refused = await startAppender(fx.root, 0, 2000).exit;
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(new RegExp(`open failed: .*ELOCKED.*in use by process ${process.pid}`));
     expect(readFileSync(lockFile(), 'utf8').trim()).toBe(String(process.pid));
     await store.close();
 
     // Now the other process holds it: this process is refused, naming it; once it closes, the store opens.
-    const run = startAppender(root, 0, 1000);
+    const run = startAppender(fx.root, 0, 1000);
     const pid = await run.ready;
     await run.firstAck;
-    const err = await openWorkloadStore(diskStorage(root), silent).catch((e: unknown) => e);
+    const err = await openWorkloadStore(diskStorage(fx.root), silent).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreOpenError);
     expect((err as Error).message).toMatch(new RegExp(`ELOCKED.*in use by process ${pid}`));
     const exit = await run.exit;
     expect(exit).toMatchObject({ code: 0, signal: null });
     expect(existsSync(lockFile())).toBe(false); // a clean stop releases the lock
-    const again = await openWorkloadStore(diskStorage(root), silent);
+    const again = await openWorkloadStore(diskStorage(fx.root), silent);
     const stored = new Set(readAll(again));
     for (const a of run.acked) expect(stored.has(a.seq)).toBe(true);
     await again.close();
@@ -127,7 +110,7 @@ describe('store start on disk: a corrupt or missing checkpoint', () => {
   ];
 
   it('recovers every message by a full scan, warns naming the file, and writes a valid checkpoint again', async () => {
-    const storage = diskStorage(root);
+    const storage = diskStorage(fx.root);
     const store = await openWorkloadStore(storage, silent);
     const sent: number[] = [];
     for (let b = 0; b < 12; b++) {
@@ -137,7 +120,7 @@ describe('store start on disk: a corrupt or missing checkpoint', () => {
     }
     expect(store.positions().writeOffset).toBeGreaterThan(64 * 1024); // spans two segments at least
     await store.close();
-    const cpPath = join(root, WORKLOAD_STORE_DIR, 'checkpoint');
+    const cpPath = join(fx.root, WORKLOAD_STORE_DIR, 'checkpoint');
 
     for (const [what, corrupt] of corruptions) {
       corrupt(cpPath);
@@ -156,8 +139,8 @@ describe('store start on disk: a corrupt or missing checkpoint', () => {
 
     // Checkpoint gone and consume queues and index deleted too: everything is rebuilt from the commit log.
     rmSync(cpPath);
-    rmSync(join(root, WORKLOAD_STORE_DIR, 'consumequeue'), { recursive: true });
-    rmSync(join(root, WORKLOAD_STORE_DIR, 'index'), { recursive: true });
+    rmSync(join(fx.root, WORKLOAD_STORE_DIR, 'consumequeue'), { recursive: true });
+    rmSync(join(fx.root, WORKLOAD_STORE_DIR, 'index'), { recursive: true });
     const rebuilt = await openWorkloadStore(storage, silent);
     expect(readAll(rebuilt)).toEqual(sent);
     expect(rebuilt.lookupByKey('T', 'k7', 100).length + rebuilt.lookupByKey('U', 'k7', 100).length).toBe(sent.filter((s) => s % 50 === 7).length);
@@ -176,7 +159,7 @@ describe('start on disk: corrupt or truncated configuration files', () => {
   ];
 
   it('topics.json, consumerOffsets.json and delayOffsets.json: a ConfigError naming the file', async () => {
-    const storage = diskStorage(root);
+    const storage = diskStorage(fx.root);
     const files: Array<[string, () => unknown]> = [
       [`${storeDir}/config/topics.json`, () => loadTopicTable(storage, storeDir, {}, 0)],
       [`${storeDir}/config/consumerOffsets.json`, () => loadConsumerOffsets(storage, storeDir)],
@@ -188,7 +171,7 @@ describe('start on disk: corrupt or truncated configuration files', () => {
         if (path.endsWith('topics.json')) await saveTopicTable(storage, storeDir, new TopicTable({}, undefined, 0));
         else await writeJsonAtomic(storage, path, { offsetTable: { 'g@T': { 0: 12, 1: 7 } } });
         expect(load).not.toThrow();
-        damage(join(root, path));
+        damage(join(fx.root, path));
         let err: unknown;
         try {
           load();
@@ -204,7 +187,7 @@ describe('start on disk: corrupt or truncated configuration files', () => {
   });
 
   it('valid JSON of the wrong shape is a ConfigError naming the file too, never silently an empty table', async () => {
-    const storage = diskStorage(root);
+    const storage = diskStorage(fx.root);
     const topics = `${storeDir}/config/topics.json`;
     const offsets = `${storeDir}/config/consumerOffsets.json`;
     for (const bad of [{ topics: 5 }, [], null, 'x', { dataVersion: { timestamp: 1, counter: 1 }, topics: [{ topicName: '../x' }] }]) {

@@ -3,8 +3,9 @@
  */
 
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { ackedFromLine, type AckedLine, type AckedMessage } from './store-workload.js';
 
 /** The compiled child script. Throws a clear error when the build has not been run. */
@@ -97,6 +98,35 @@ export function startAppender(root: string, startSeq: number, maxMs: number): Ap
     pid: child.pid!,
     kill: (signal: NodeJS.Signals = 'SIGKILL') => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+  };
+}
+
+/**
+ * Per-test fixture of the disk tests: a fresh temporary directory for each test, and appender children that
+ * are killed (before their directory goes) when a test ends early.
+ */
+export function appenderFixture(prefix: string): { readonly root: string; startAppender(dir: string, startSeq: number, maxMs: number): AppenderRun } {
+  let root = '';
+  const children: AppenderRun[] = [];
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), prefix));
+  });
+  afterEach(async () => {
+    for (const run of children.splice(0)) {
+      run.kill('SIGKILL');
+      await run.exit;
+    }
+    rmSync(root, { recursive: true, force: true });
+  });
+  return {
+    get root() {
+      return root;
+    },
+    startAppender(dir, startSeq, maxMs) {
+      const run = startAppender(dir, startSeq, maxMs);
+      children.push(run);
+      return run;
     },
   };
 }
