@@ -51,7 +51,7 @@ export interface BrokerOptions extends TimerTxOptions {
   maxHeldPulls?: number;
   /** Longest a pull is held (default 30000 ms). */
   maxSuspendMs?: number;
-  /** Most messages per pull (default 256). */
+  /** Most messages per pull (default 1024). */
   maxPullMsgs?: number;
   /** How long an orderly consumer's queue lock lasts without renewal (default 60000 ms). */
   queueLockLeaseMs?: number;
@@ -128,7 +128,7 @@ export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
     limits: {
       maxBodyBytes,
       maxBatchBytes: maxBodyBytes,
-      maxPullMsgs: positive(o.maxPullMsgs, 256, 'maxPullMsgs'),
+      maxPullMsgs: positive(o.maxPullMsgs, 1024, 'maxPullMsgs'),
       maxPullBytes: 4 * 1024 * 1024,
       maxSuspendMs: positive(o.maxSuspendMs, 30_000, 'maxSuspendMs'),
       delayLevels,

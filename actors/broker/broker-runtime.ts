@@ -78,6 +78,7 @@ export async function openBroker(deps: BrokerDeps): Promise<BrokerRuntime> {
     random: io.random,
     logger: io.logger,
     limits: s.limits,
+    maxPayload: () => io.maxPayload(),
     send: (to, frame) => io.send(to, frame),
     topicsChanged: async () => {
       await topicsPersister.save();

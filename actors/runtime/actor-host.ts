@@ -23,6 +23,8 @@ export interface ActorIo {
   send(to: string, frame: Frame): void;
   publish(subject: string, frame: Frame): void;
   subscribe(subject: string): Observable<Frame>;
+  /** The largest frame the transport carries now (NATS: the server's max_payload). */
+  maxPayload(): number;
 }
 
 /** The event a hosted machine receives for every frame that arrives at its address. */
@@ -85,6 +87,7 @@ export class ActorHost<TLogic extends AnyActorLogic> {
       send: (to, frame) => transport.send(to, frame, from),
       publish: (subject, frame) => transport.publish(subject, frame, from),
       subscribe: (subject) => transport.subscribe(subject),
+      maxPayload: () => transport.maxPayload,
     };
     this.actor = createActor(opts.logic, {
       id: opts.address,

@@ -49,6 +49,8 @@ async function main(): Promise<void> {
     });
   // the parent going away ends this process
   lines.once('close', () => process.exit(3));
+  // stopped by the bench: exit normally, so that a CPU profile (--prof) is written
+  process.once('SIGTERM', () => process.exit(0));
   if (role === 'producer') {
     const spec = args.spec as ProduceSpec;
     const producer = await startProducer(system, { group: 'e2e-pg', namesrv: args.namesrv, batchMaxBytes: 1024 * 1024 });

@@ -212,7 +212,7 @@ export function consumerOptions(spec: ConsumeSpec, namesrv: string[]): Omit<Cons
     namesrv,
     subscribe: { [spec.topic]: '*' },
     consumeFrom: spec.mode === 'drain' ? 'first' : 'last',
-    pullBatch: spec.pullBatch ?? 256,
+    pullBatch: spec.pullBatch ?? 1024,
     consumeBatchSize: spec.consumeBatchSize ?? 256,
     maxCachedMessagesPerQueue: 8192,
     pullTimeoutMs: 1000,

@@ -1,4 +1,4 @@
-import type { MqSystem, SendResult } from '../../index.js';
+import { memoryStorage, memoryTransport, startSystem, type MqSystem, type SendResult } from '../../index.js';
 import { Status, StatusError } from '../../actors/protocol/status.js';
 import { allocateAveragely, allocateAveragelyByCircle, allocateConsistentHash } from '../../actors/consumer/rebalance.js';
 import { queueKey, type MessageQueue } from '../../actors/protocol/message.js';
@@ -55,6 +55,38 @@ describe('limits end to end', () => {
     const settled = await Promise.all(pending);
     expect(settled.every((e) => e instanceof Error)).toBe(true); // timed out, not queued forever
     blackHole.unsubscribe();
+  });
+
+  it('pulls stay below the transport frame limit: a 1024-message pull of 1 KiB messages on a 64 KiB transport', async () => {
+    system = await startSystem({ transport: memoryTransport({ maxPayload: 64 * 1024 }), storage: (deps) => memoryStorage(deps) });
+    const [broker] = await startCluster(system, { namesrv: ['ns-1'], brokers: ['broker-a'] });
+    await createTopic(system, [broker!.address], 'wide', 1);
+    const producer = await system.spawnProducer({ group: 'pg', namesrv: ['ns-1'], ...FAST.client });
+    const body = Buffer.alloc(1024, 7);
+    for (let i = 0; i < 300; i += 30) await producer.sendBatch(Array.from({ length: 30 }, () => ({ topic: 'wide', body })));
+    const received = new Received();
+    const pulled: number[] = [];
+    const consumer = await system.spawnConsumer({
+      ...FAST.client,
+      ...FAST.consumer,
+      group: 'wide-g',
+      namesrv: ['ns-1'],
+      subscribe: { wide: '*' },
+      consumeFrom: 'first',
+      pullBatch: 1024,
+      consumeBatchSize: 1024,
+      maxCachedMessagesPerQueue: 4096,
+      listener: (msgs) => {
+        pulled.push(msgs.length);
+        received.add('c', msgs);
+        return 'SUCCESS';
+      },
+    });
+    await eventually(() => received.all().length >= 300, 10_000, '300 messages');
+    expect(received.all().length).toBe(300);
+    // each pull reply carried at most what fits in 32 KiB of records
+    expect(Math.max(...pulled)).toBeLessThanOrEqual(32);
+    await consumer.stop();
   });
 
   it('a second consumer with the same client id is refused with a clear error', async () => {

@@ -15,7 +15,7 @@ export interface HandlerLimits {
   maxBodyBytes: number;
   /** Largest sum of bodies in one send batch (default 4 MiB). */
   maxBatchBytes: number;
-  /** Most messages one pull returns (default 256). */
+  /** Most messages one pull returns (default 1024). */
   maxPullMsgs: number;
   /** Most bytes one pull returns (default 4 MiB). */
   maxPullBytes: number;
@@ -47,6 +47,8 @@ export interface BrokerContext {
   readonly random: RandomSource;
   readonly logger: Logger;
   readonly limits: HandlerLimits;
+  /** The largest frame the transport carries now: a pull reply stays below it. */
+  maxPayload(): number;
   /** Sends a one-way frame (notices to clients). */
   send(to: string, frame: Frame): void;
   /** Persists the topic table and tells the name servers (called after every change). */

@@ -110,6 +110,7 @@ function makeCtx(opts: { autoCreate?: boolean } = {}) {
     random: new SeededRandom(7),
     logger: rootLogger('silent'),
     limits: { maxBodyBytes: 1024, maxBatchBytes: 2048, maxPullMsgs: 16, maxPullBytes: 1 << 20, maxSuspendMs: 10_000, delayLevels: DEFAULT_DELAY_LEVELS, maxQueryNum: 8 },
+    maxPayload: () => 1 << 20,
     send: (to, frame) => void sent.push({ to, frame }),
     topicsChanged: async () => void topicChanges++,
   };
