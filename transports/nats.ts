@@ -6,8 +6,11 @@
  * - publish/subscribe subject `S`    -> `${prefix}.pub.${S}` (NATS wildcards `*` and `>` work in subscribe)
  * so addresses must not begin with `pub.`.
  *
- * Requests use NATS request/reply (the client's muxed reply inbox); replies carry kind Reply and the request's
- * requestId; only frames of kind Request that carry a NATS reply subject get a reply path. The client reconnects forever (every ~250 ms) and re-subscribes inboxes after a reconnect.
+ * Requests are NATS publishes with a reply subject `<inbox>.<token>`, one token per request, all under a single
+ * reply subscription opened at connect (the NATS client's own request() builds two Error objects per call for
+ * async stack traces, a measurable cost per request). A reply with no data and status 503 is the server's
+ * "no responders". Replies carry kind Reply and the request's requestId; only frames of kind Request that
+ * carry a NATS reply subject get a reply path. The client reconnects forever (every ~250 ms) and re-subscribes inboxes after a reconnect.
  * Bad data at an inbox is answered with a BAD_FRAME error frame when it has a reply subject, else dropped;
  * both are logged and counted (`droppedFrames`).
  */
@@ -15,10 +18,9 @@ import { Observable, BehaviorSubject } from 'rxjs';
 import type { Logger } from 'pino';
 import {
   connect,
+  createInbox,
   ClosedConnectionError,
   DrainingConnectionError,
-  RequestError,
-  TimeoutError,
   type Msg,
   type NatsConnection,
 } from '@nats-io/transport-node';
@@ -64,13 +66,28 @@ export function natsTransport(opts: NatsTransportOptions): TransportFactory {
   };
 }
 
+/** A request waiting for its reply. */
+interface Waiter {
+  resolve(frame: Frame): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+  to: string;
+}
+
+/** The NATS server's status code on a reply to a request nobody listens for. */
+const NO_RESPONDERS_CODE = 503;
+
 export class NatsTransport implements Transport {
   readonly kind = 'nats' as const;
   private readonly stateSubject = new BehaviorSubject<TransportState>('connected');
   readonly state$: Observable<TransportState> = this.stateSubject.asObservable();
   private readonly addressSubjects = new Map<string, string>();
   private readonly pubSubjects = new Map<string, string>();
-  private readonly pending = new Set<(err: Error) => void>();
+  /** Requests waiting for a reply, by the token ending their reply subject. */
+  private readonly waiting = new Map<number, Waiter>();
+  /** `<inbox>.`: a request's reply subject is this followed by its token. */
+  private readonly replyBase = `${createInbox()}.`;
+  private nextToken = 1;
   private nextRequestId = 1;
   private closing = false;
   private lastMaxPayload: number;
@@ -83,6 +100,7 @@ export class NatsTransport implements Transport {
     private readonly logger: Logger,
   ) {
     this.lastMaxPayload = nc.info?.max_payload ?? 1024 * 1024;
+    nc.subscribe(`${this.replyBase}*`, { callback: (err, msg) => this.onReply(err, msg) });
     void this.watchStatus();
     void nc.closed().then(() => this.markClosed());
   }
@@ -142,31 +160,56 @@ export class NatsTransport implements Transport {
     const data = this.encode({ ...frame, kind: FrameKind.Request, requestId }, to);
     const timeout = opts?.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     const subject = this.addressSubject(to);
+    const token = this.nextToken++;
     return new Promise<Frame>((resolve, reject) => {
-      this.pending.add(reject);
-      let p: Promise<Msg>;
+      const timer = setTimeout(() => {
+        if (this.waiting.delete(token)) reject(new TransportError('TIMEOUT', `request to ${to}: no reply within ${timeout} ms`));
+      }, timeout);
+      this.waiting.set(token, { resolve, reject, timer, to });
       try {
-        p = this.nc.request(subject, data, { timeout });
+        this.nc.publish(subject, data, { reply: this.replyBase + token });
       } catch (e) {
-        this.pending.delete(reject);
-        reject(this.mapError(e, `request to ${to}`, timeout));
-        return;
+        this.settle(token)?.reject(this.mapError(e, `request to ${to}`));
       }
-      p.then(
-        (msg) => {
-          this.pending.delete(reject);
-          try {
-            resolve(decodeFrame(msg.data));
-          } catch (e) {
-            reject(new TransportError('BAD_FRAME', `undecodable reply from ${to}: ${(e as Error).message}`));
-          }
-        },
-        (e: unknown) => {
-          this.pending.delete(reject);
-          reject(this.mapError(e, `request to ${to}`, timeout));
-        },
-      );
     });
+  }
+
+  /** A reply (or the server's no-responders status) at the reply subscription. */
+  private onReply(err: Error | null, msg: Msg): void {
+    if (err) {
+      const failed = this.mapError(err, 'reply subscription');
+      this.logger.warn({ err: failed }, 'reply subscription failed; failing the requests waiting on it');
+      this.failWaiting(failed);
+      return;
+    }
+    const w = this.settle(Number(msg.subject.slice(this.replyBase.length)));
+    if (w === undefined) return; // late: the request timed out already
+    if (msg.data.length === 0 && msg.headers?.code === NO_RESPONDERS_CODE) {
+      w.reject(new TransportError('NO_RESPONDERS', `request to ${w.to}: nobody listens`));
+      return;
+    }
+    let f: Frame;
+    try {
+      f = decodeFrame(msg.data);
+    } catch (e) {
+      w.reject(new TransportError('BAD_FRAME', `undecodable reply from ${w.to}: ${(e as Error).message}`));
+      return;
+    }
+    w.resolve(f);
+  }
+
+  /** Takes a waiting request out (its timer stopped). */
+  private settle(token: number): Waiter | undefined {
+    const w = this.waiting.get(token);
+    if (w === undefined) return undefined;
+    this.waiting.delete(token);
+    clearTimeout(w.timer);
+    return w;
+  }
+
+  /** Fails every request still waiting. */
+  private failWaiting(err: Error): void {
+    for (const token of [...this.waiting.keys()]) this.settle(token)?.reject(err);
   }
 
   send(to: string, frame: Frame): void {
@@ -236,9 +279,7 @@ export class NatsTransport implements Transport {
       return;
     }
     this.closing = true;
-    const closed = new TransportError('CLOSED', 'transport closed while waiting for a reply');
-    for (const reject of this.pending) reject(closed);
-    this.pending.clear();
+    this.failWaiting(new TransportError('CLOSED', 'transport closed while waiting for a reply'));
     if (!this.nc.isClosed()) {
       let timer: NodeJS.Timeout | undefined;
       const drained = this.nc.drain().catch(() => undefined);
@@ -312,12 +353,9 @@ export class NatsTransport implements Transport {
     }
   }
 
-  private mapError(e: unknown, what: string, timeoutMs?: number): Error {
+  private mapError(e: unknown, what: string): Error {
     if (e instanceof TransportError) return e;
-    if (e instanceof TimeoutError) return new TransportError('TIMEOUT', `${what}: no reply within ${timeoutMs ?? '?'} ms`);
-    if (e instanceof RequestError && e.isNoResponders()) return new TransportError('NO_RESPONDERS', `${what}: nobody listens`);
     const cause = e instanceof Error ? e.cause : undefined;
-    if (cause instanceof TimeoutError) return new TransportError('TIMEOUT', `${what}: no reply within ${timeoutMs ?? '?'} ms`);
     if (
       e instanceof ClosedConnectionError ||
       e instanceof DrainingConnectionError ||
@@ -396,9 +434,7 @@ export class NatsTransport implements Transport {
     const wasClosing = this.closing;
     this.closing = true;
     if (!wasClosing) {
-      const closed = new TransportError('CLOSED', 'connection closed while waiting for a reply');
-      for (const reject of this.pending) reject(closed);
-      this.pending.clear();
+      this.failWaiting(new TransportError('CLOSED', 'connection closed while waiting for a reply'));
     }
     if (this.stateSubject.value !== 'closed') this.stateSubject.next('closed');
     this.stateSubject.complete();
