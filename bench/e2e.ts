@@ -258,8 +258,15 @@ function drainSpec(topic: string, expect: number): ConsumeSpec {
   return { mode: 'drain', topic, group: `e2e-drain-${topic}`, expect, timeoutMs: 60_000 };
 }
 
+/** CPU time (user + system) of this process per message, µs: steadier than rates on a shared machine. */
+function cpuPerMessage(cpu: NodeJS.CpuUsage, messages: number): number {
+  return round((cpu.user + cpu.system) / Math.max(1, messages), 2);
+}
+
 interface Flow {
   produce: Record<number, ProduceResult>;
+  /** Memory flow only (everything in this process). */
+  cpuMicrosPerMessage?: Record<string, number>;
   consume: Record<number, ConsumeResult>;
   latency?: { rate: number; produced: ProduceResult; consumed: ConsumeResult };
   syncSend?: ProduceResult;
@@ -276,21 +283,28 @@ async function memoryFlow(ms: number, progress: (m: string) => void): Promise<Fl
     const broker = await system.spawnBroker({ name: BROKER, namesrv: [NAMESRV], storeDir: join(dir, 'broker'), flush: 'async' });
     await broker.whenServing();
     const producer = await system.spawnProducer({ group: 'e2e-pg', namesrv: [NAMESRV], batchMaxBytes: 1024 * 1024 });
-    const flow: Flow = { produce: {}, consume: {} };
+    const cpuMicros: Record<string, number> = {};
+    const flow: Flow = { produce: {}, consume: {}, cpuMicrosPerMessage: cpuMicros };
     for (const size of SIZES) {
       const topic = `e2e-mem-${size}`;
       await createTopic(system.env.transport, topic);
       await producer.queues(topic);
+      let cpu = process.cpuUsage();
       const p = await produce(producer, throughputSpec(topic, size, ms));
+      const produceCpu = process.cpuUsage(cpu);
       flow.produce[size] = p;
-      progress(`memory ${size} B produce: ${Math.round(p.perSecond)} msgs/s`);
       // every message sent, warm-up included, is in the topic
       const total = Number((await brokerMaxOffsets(system.env.transport, topic)).reduce((a, b) => a + b, 0));
+      cpuMicros[`produce ${size} B`] = cpuPerMessage(produceCpu, total);
+      progress(`memory ${size} B produce: ${Math.round(p.perSecond)} msgs/s, ${cpuMicros[`produce ${size} B`]} µs CPU per message`);
+      cpu = process.cpuUsage();
       const run = await consume(system.actors, [NAMESRV], drainSpec(topic, total));
       await run.done;
+      const consumeCpu = process.cpuUsage(cpu);
       const c = await run.finish();
       flow.consume[size] = c;
-      progress(`memory ${size} B consume: ${Math.round(c.perSecond)} msgs/s (${c.messages}/${total})`);
+      cpuMicros[`consume ${size} B`] = cpuPerMessage(consumeCpu, c.messages);
+      progress(`memory ${size} B consume: ${Math.round(c.perSecond)} msgs/s (${c.messages}/${total}), ${cpuMicros[`consume ${size} B`]} µs CPU per message`);
     }
     // latency at half the 100-byte peak
     const topic = 'e2e-mem-lat';
