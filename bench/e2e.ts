@@ -9,6 +9,8 @@
  *    publish next to the p99 of an unbatched sync send.
  * Produce throughput: acknowledged messages per second. Consume throughput: messages from the first offset of
  * a full queue set, first to last arrival. Latency: the body carries the send time; the consumer subtracts it.
+ * The NATS half runs in rounds (--rounds=N, default 2), JetStream and ours taking turns; each side reports its
+ * best round (highest rates, lowest p99s), as this shared machine's speed drifts from one minute to the next.
  * Options: --ms=N (time per produce phase, default 3000); --prof=DIR writes a CPU profile of every child
  * process (name server, broker, producers, consumers) into DIR; --only=memory|nats runs one half.
  */
@@ -47,6 +49,8 @@ const BATCH = 256;
 const IN_FLIGHT = 8;
 const MSGS_IN_FLIGHT = BATCH * IN_FLIGHT;
 const SYNC_SENDS = 2000;
+/** Sync sends (ours and JetStream's) not measured first: the code paths are compiled and the heap has grown. */
+const SYNC_WARMUP = 1000;
 const BROKER = 'e2e-broker';
 const NAMESRV = 'ns-1';
 const nowMs = (): number => performance.now();
@@ -215,10 +219,10 @@ async function jetStreamPeer(url: string, ms: number, progress: (m: string) => v
       progress(`JetStream ${size} B pull consume: ${Math.round(got / cs)} msgs/s`);
       if (size === 100) {
         const lat: number[] = [];
-        for (let i = 0; i < 200 + SYNC_SENDS; i++) {
+        for (let i = 0; i < SYNC_WARMUP + SYNC_SENDS; i++) {
           const s = nowMs();
           await js.publish(subject, body);
-          if (i >= 200) lat.push(nowMs() - s);
+          if (i >= SYNC_WARMUP) lat.push(nowMs() - s);
         }
         out.syncPublishP50Ms = percentile(lat, 50);
         out.syncPublishP99Ms = percentile(lat, 99);
@@ -317,7 +321,7 @@ async function memoryFlow(ms: number, progress: (m: string) => void): Promise<Fl
     const consumed = await run.finish();
     flow.latency = { rate, produced, consumed };
     progress(`memory latency at ${rate}/s: p50 ${consumed.p50Ms?.toFixed(2)} ms, p99 ${consumed.p99Ms?.toFixed(2)} ms`);
-    flow.syncSend = await produce(producer, { mode: 'sync', topic, size: 100, count: SYNC_SENDS, warmup: 200 });
+    flow.syncSend = await produce(producer, { mode: 'sync', topic, size: 100, count: SYNC_SENDS, warmup: SYNC_WARMUP });
     return flow;
   } finally {
     await system?.stop();
@@ -389,7 +393,7 @@ async function natsFlow(server: NatsServer, ms: number, progress: (m: string) =>
     await lc.stop();
     flow.latency = { rate, produced, consumed };
     progress(`nats latency at ${rate}/s: p50 ${consumed.p50Ms?.toFixed(2)} ms, p99 ${consumed.p99Ms?.toFixed(2)} ms`);
-    flow.syncSend = await runProducer({ mode: 'sync', topic, size: 100, count: SYNC_SENDS, warmup: 200 });
+    flow.syncSend = await runProducer({ mode: 'sync', topic, size: 100, count: SYNC_SENDS, warmup: SYNC_WARMUP });
     progress(`nats sync send p99 ${flow.syncSend.p99Ms?.toFixed(3)} ms`);
     return flow;
   } finally {
@@ -397,6 +401,48 @@ async function natsFlow(server: NatsServer, ms: number, progress: (m: string) =>
     for (const c of started.reverse()) await c.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// ------------------------------------------------------------------------------------------- rounds
+
+/** Per size, the result with the higher rate. */
+function faster<T extends { perSecond: number }>(a: Record<number, T>, b: Record<number, T>): Record<number, T> {
+  const out: Record<number, T> = {};
+  for (const s of SIZES) {
+    const x = a[s];
+    const y = b[s];
+    const best = x === undefined || (y !== undefined && y.perSecond > x.perSecond) ? y : x;
+    if (best !== undefined) out[s] = best;
+  }
+  return out;
+}
+
+/** The one with the lower p99 (a missing or NaN one loses). */
+function lowerP99<T>(a: T | undefined, b: T | undefined, p99: (t: T) => number | undefined): T | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return (p99(b) ?? Infinity) < (p99(a) ?? Infinity) ? b : a;
+}
+
+/** The best of two rounds of our NATS flow: the higher rates, the lower latencies. */
+function bestFlow(a: Flow, b: Flow): Flow {
+  const out: Flow = { produce: faster(a.produce, b.produce), consume: faster(a.consume, b.consume) };
+  const latency = lowerP99(a.latency, b.latency, (l) => l.consumed.p99Ms);
+  if (latency) out.latency = latency;
+  const sync = lowerP99(a.syncSend, b.syncSend, (r) => r.p99Ms);
+  if (sync) out.syncSend = sync;
+  return out;
+}
+
+/** The best of two rounds of the JetStream peer, the same way. */
+function bestJs(a: JsFigures, b: JsFigures): JsFigures {
+  const sync = Number.isNaN(a.syncPublishP99Ms) || b.syncPublishP99Ms < a.syncPublishP99Ms ? b : a;
+  return {
+    asyncPublish: faster(a.asyncPublish, b.asyncPublish),
+    consume: faster(a.consume, b.consume),
+    syncPublishP50Ms: sync.syncPublishP50Ms,
+    syncPublishP99Ms: sync.syncPublishP99Ms,
+  };
 }
 
 // ------------------------------------------------------------------------------------------- the bench
@@ -416,16 +462,25 @@ const bench: Bench = async (ctx: BenchContext) => {
   if (prof !== undefined) childFlags = ['--cpu-prof', `--cpu-prof-dir=${prof}`];
   if (!Number.isFinite(ms) || ms <= 0) throw new Error('--ms must be a positive number');
   const only = option(ctx.args, 'only');
+  const rounds = Number(option(ctx.args, 'rounds') ?? 2);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
   const empty: Flow = { produce: {}, consume: {} };
   const mem = only === 'nats' ? empty : await memoryFlow(ms, ctx.progress);
-  const server = await startNatsServer({ jetstream: true });
-  let js: JsFigures;
-  let nats: Flow;
-  try {
-    js = only === 'memory' ? { asyncPublish: {}, consume: {}, syncPublishP50Ms: NaN, syncPublishP99Ms: NaN } : await jetStreamPeer(server.url, ms, ctx.progress);
-    nats = only === 'memory' ? empty : await natsFlow(server, ms, ctx.progress);
-  } finally {
-    await server.stop();
+  let js: JsFigures = { asyncPublish: {}, consume: {}, syncPublishP50Ms: NaN, syncPublishP99Ms: NaN };
+  let nats: Flow = empty;
+  if (only !== 'memory') {
+    const server = await startNatsServer({ jetstream: true });
+    try {
+      // JetStream and ours take turns, and each keeps its best round: a slow spell of this shared machine
+      // then hurts neither side's figure alone.
+      for (let r = 1; r <= rounds; r++) {
+        if (rounds > 1) ctx.progress(`NATS round ${r} of ${rounds}`);
+        js = bestJs(js, await jetStreamPeer(server.url, ms, ctx.progress));
+        nats = bestFlow(nats, await natsFlow(server, ms, ctx.progress));
+      }
+    } finally {
+      await server.stop();
+    }
   }
   const r = (v: number | undefined): number => round(v ?? NaN, 1);
   const ratio = (a: number | undefined, b: number | undefined): number => round((a ?? NaN) / (b ?? NaN), 3);
