@@ -35,6 +35,7 @@ import type { Transport } from '../transports/transport.js';
 import { memoryTransport } from '../transports/memory.js';
 import { natsTransport } from '../transports/nats.js';
 import { atLeast, atMost, percentile, round, type Bench, type BenchContext, type Goal } from './harness.js';
+import { killOnExit } from './kill-on-exit.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 import { consume, produce, type ConsumeResult, type ConsumeSpec, type ProduceResult, type ProduceSpec } from './e2e-procs/workload.js';
 
@@ -57,12 +58,8 @@ const nowMs = (): number => performance.now();
 
 // ------------------------------------------------------------------------------------------- processes
 
-const children = new Set<ChildProcess>();
 /** Node flags for every child (the --prof option). */
 let childFlags: string[] = [];
-process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
-});
 
 /** A child process speaking one JSON object (or a `... ready` line) per stdout line. */
 class Child {
@@ -74,7 +71,7 @@ class Child {
 
   constructor(readonly name: string, args: string[]) {
     this.proc = spawn(process.execPath, [...childFlags, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' } });
-    children.add(this.proc);
+    killOnExit(this.proc);
     createInterface({ input: this.proc.stdout! }).on('line', (l) => {
       this.lines.push(l);
       this.wake();
@@ -83,7 +80,6 @@ class Child {
     this.proc.stderr!.on('data', (d: string) => (this.stderr = (this.stderr + d).slice(-4000)));
     this.proc.once('exit', () => {
       this.exited = true;
-      children.delete(this.proc);
       this.wake();
     });
   }

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { killOnExit } from './kill-on-exit.js';
 
 export const NATS_SERVER_INSTALL = 'apt-get install -y nats-server';
 
@@ -42,22 +43,6 @@ export class NatsServerError extends Error {
   }
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of live) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone: nothing to clean up
-      }
-    }
-  });
-}
 
 let binaryChecked = false;
 
@@ -144,8 +129,7 @@ class RunningNatsServer implements NatsServer {
     this.stderrTail = '';
     const child = spawn('nats-server', ['-c', this.configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
-    live.add(child);
-    child.once('exit', () => live.delete(child));
+    killOnExit(child);
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-4000);
@@ -177,7 +161,6 @@ class RunningNatsServer implements NatsServer {
         await waitExit(child, 2000);
       }
     }
-    live.delete(child);
   }
 
   async kill(): Promise<void> {
@@ -205,7 +188,6 @@ class RunningNatsServer implements NatsServer {
 /** Starts nats-server on a free 127.0.0.1 port; throws (with the install command) when it is missing. */
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServer> {
   checkBinary();
-  installExitHook();
   const readyTimeoutMs = opts.readyTimeoutMs ?? 5000;
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();

@@ -1,4 +1,5 @@
 import { StorageError, type StorageBackend, type StorageFile } from './backend.js';
+import { DirtyFiles } from './dirty-files.js';
 
 /** A file name for a first byte offset: 20 decimal digits, like RocketMQ's mapped files. */
 export function offsetFileName(offset: number): string {
@@ -25,8 +26,7 @@ export class EntryFile {
   private parts: Part[] = [];
   private min = 0;
   private max = 0;
-  private readonly dirty = new Set<StorageFile>();
-  private dirDirty = false;
+  private readonly dirty: DirtyFiles;
 
   private constructor(
     private readonly storage: StorageBackend,
@@ -34,6 +34,7 @@ export class EntryFile {
     readonly entrySize: number,
     readonly entriesPerFile: number,
   ) {
+    this.dirty = new DirtyFiles(storage, dir);
     if (!Number.isInteger(entrySize) || entrySize <= 0) throw new RangeError(`entrySize must be a positive integer, got ${entrySize}`);
     if (!Number.isInteger(entriesPerFile) || entriesPerFile <= 0) throw new RangeError(`entriesPerFile must be a positive integer, got ${entriesPerFile}`);
   }
@@ -72,7 +73,7 @@ export class EntryFile {
       if (ended || (prev && prev.first + this.entriesPerFile !== first)) {
         // After a short file or a hole: not contiguous, drop it.
         this.storage.remove(path);
-        this.dirDirty = true;
+        this.dirty.markDir();
         ended = true;
         continue;
       }
@@ -152,7 +153,7 @@ export class EntryFile {
         last.file.close();
         this.dirty.delete(last.file);
         this.storage.remove(last.file.path);
-        this.dirDirty = true;
+        this.dirty.markDir();
         this.parts.pop();
         continue;
       }
@@ -178,7 +179,7 @@ export class EntryFile {
       part.file.close();
       this.dirty.delete(part.file);
       this.storage.remove(part.file.path);
-      this.dirDirty = true;
+      this.dirty.markDir();
       this.parts.shift();
       removed++;
       this.min = Math.max(this.min, this.parts[0]!.first);
@@ -187,23 +188,12 @@ export class EntryFile {
   }
 
   /** Makes every append, truncation, creation and removal so far durable. */
-  async flush(): Promise<void> {
-    const files = [...this.dirty];
-    this.dirty.clear();
-    const dir = this.dirDirty;
-    this.dirDirty = false;
-    try {
-      await Promise.all(files.map((f) => f.flush()));
-      if (dir) await this.storage.flushDir(this.dir);
-    } catch (err) {
-      for (const f of files) this.dirty.add(f);
-      if (dir) this.dirDirty = true;
-      throw err;
-    }
+  flush(): Promise<void> {
+    return this.dirty.flush();
   }
 
   get needsFlush(): boolean {
-    return this.dirty.size > 0 || this.dirDirty;
+    return this.dirty.any;
   }
 
   close(): void {
@@ -235,7 +225,7 @@ export class EntryFile {
     if (file.size() !== 0) file.truncate(0);
     const part = { first, file };
     this.parts.push(part);
-    this.dirDirty = true;
+    this.dirty.markDir();
     if (this.parts.length === 1) this.min = Math.max(this.min, first);
     return part;
   }

@@ -1,4 +1,5 @@
 import type { StorageBackend, StorageFile } from './backend.js';
+import { DirtyFiles } from './dirty-files.js';
 import { readU64, writeU64 } from './consume-queue.js';
 
 /** Bytes of an index entry's body: key hash (u32), commit log offset (u64), store timestamp (u64). */
@@ -157,8 +158,7 @@ export class KeyIndex {
   private dirtyHi = -1;
   private spanDirty = false;
   private headerDirty = false;
-  private readonly dirtyFiles = new Set<StorageFile>();
-  private dirDirty = false;
+  private readonly dirtyFiles: DirtyFiles;
   private lastOffset = -1;
   /** Offsets below this are gone from the commit log (retention): lookups skip them. */
   private floor = 0;
@@ -171,6 +171,7 @@ export class KeyIndex {
     readonly slotsPerFile: number,
   ) {
     this.dir = `${storeDir}/index`;
+    this.dirtyFiles = new DirtyFiles(storage, this.dir);
   }
 
   /**
@@ -223,7 +224,7 @@ export class KeyIndex {
 
   private removePath(path: string): void {
     this.storage.remove(path);
-    this.dirDirty = true;
+    this.dirtyFiles.markDir();
   }
 
   /** Reads a file's first and last entries into its begin/end fields; false when either is not valid or out of order. */
@@ -342,7 +343,7 @@ export class KeyIndex {
     return this.lastOffset;
   }
   get needsFlush(): boolean {
-    return this.dirtyFiles.size > 0 || this.dirDirty || this.headerDirty || this.dirtySlotCount > 0 || this.spanDirty;
+    return this.dirtyFiles.any || this.headerDirty || this.dirtySlotCount > 0 || this.spanDirty;
   }
   /** What is held in memory (for limits and tests). */
   get footprint(): KeyIndexFootprint {
@@ -409,7 +410,7 @@ export class KeyIndex {
     head.set(encodeHeader(part), 0);
     file.write(0, head);
     this.parts.push(part);
-    this.dirDirty = true;
+    this.dirtyFiles.markDir();
     this.dirtyFiles.add(file);
     this.slots = new Uint32Array(part.slotCount);
     this.clearDirtySlots();
@@ -541,18 +542,7 @@ export class KeyIndex {
   async flush(): Promise<void> {
     const last = this.parts[this.parts.length - 1];
     if (last !== undefined && (this.headerDirty || this.dirtySlotCount > 0 || this.spanDirty)) this.writeSlotsAndHeader(last);
-    const files = [...this.dirtyFiles];
-    this.dirtyFiles.clear();
-    const dir = this.dirDirty;
-    this.dirDirty = false;
-    try {
-      await Promise.all(files.map((f) => f.flush()));
-      if (dir) await this.storage.flushDir(this.dir);
-    } catch (err) {
-      for (const f of files) this.dirtyFiles.add(f);
-      if (dir) this.dirDirty = true;
-      throw err;
-    }
+    await this.dirtyFiles.flush();
   }
 
   close(): void {

@@ -5,6 +5,8 @@
  * The shape matches XState v5's `clock` option (setTimeout/clearTimeout), so an actor created by the
  * runtime runs its delayed transitions on the same clock.
  */
+import { MinHeap } from './min-heap.js';
+
 export type TimerHandle = { readonly __timer: unique symbol } | number | object;
 
 export interface Clock {
@@ -60,7 +62,8 @@ export class SimClock implements Clock {
   private seq = 0;
   private nextId = 1;
   private readonly timers = new Map<number, SimTimer>();
-  private heap: SimTimer[] = [];
+  /** Ordered by (due, creation order); cleared timers stay until they reach the top. */
+  private readonly heap = new MinHeap<SimTimer>((a, b) => a.due < b.due || (a.due === b.due && a.seq < b.seq));
   /** Number of timer callbacks fired so far; useful in traces. */
   fired = 0;
 
@@ -93,7 +96,7 @@ export class SimClock implements Clock {
   /** Due time of the next live timer, or undefined when none is pending. */
   nextDue(): number | undefined {
     this.dropDead();
-    return this.heap[0]?.due;
+    return this.heap.peek()?.due;
   }
 
   /**
@@ -144,7 +147,7 @@ export class SimClock implements Clock {
   private add(fn: () => void, ms: number, interval: number): number {
     const t: SimTimer = { id: this.nextId++, due: this.current + Math.max(0, ms), seq: this.seq++, fn, interval };
     this.timers.set(t.id, t);
-    this.push(t);
+    this.heap.push(t);
     return t.id;
   }
 
@@ -154,7 +157,7 @@ export class SimClock implements Clock {
     if (t.interval > 0) {
       t.due = this.current + t.interval;
       t.seq = this.seq++;
-      this.push(t);
+      this.heap.push(t);
     } else {
       this.timers.delete(t.id);
     }
@@ -162,47 +165,11 @@ export class SimClock implements Clock {
   }
 
   private dropDead(): void {
-    while (this.heap.length > 0 && this.timers.get(this.heap[0]!.id) !== this.heap[0]) this.pop();
+    for (let top = this.heap.peek(); top !== undefined && this.timers.get(top.id) !== top; top = this.heap.peek()) this.heap.pop();
   }
 
   private popNext(): SimTimer | undefined {
     this.dropDead();
-    return this.heap.length > 0 ? this.pop() : undefined;
-  }
-
-  // A binary heap ordered by (due, seq).
-  private less(a: SimTimer, b: SimTimer): boolean {
-    return a.due < b.due || (a.due === b.due && a.seq < b.seq);
-  }
-  private push(t: SimTimer): void {
-    const h = this.heap;
-    h.push(t);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-  private pop(): SimTimer {
-    const h = this.heap;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
+    return this.heap.pop();
   }
 }

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { killOnExit } from '../../bench/kill-on-exit.js';
 
 /** The repository root (tests run as CommonJS under jest, where `__dirname` exists; else the working directory). */
 const ROOT = typeof __dirname === 'string' ? resolve(__dirname, '..', '..') : process.cwd();
@@ -33,22 +34,6 @@ export interface MqProcessOptions {
   env?: Record<string, string>;
 }
 
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of live) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
 
 /** A running `mq` process. */
 export class MqProcess {
@@ -64,13 +49,12 @@ export class MqProcess {
     opts: MqProcessOptions = {},
   ) {
     if (!existsSync(MQ_BIN)) throw new MqProcessError(`${MQ_BIN} does not exist: run "npm run build" first`);
-    installExitHook();
     this.child = spawn(process.execPath, [MQ_BIN, ...args], {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    live.add(this.child);
+    killOnExit(this.child);
     this.child.stdout!.setEncoding('utf8');
     this.child.stderr!.setEncoding('utf8');
     this.child.stdout!.on('data', (chunk: string) => {
@@ -85,14 +69,12 @@ export class MqProcess {
       this.child.once('error', (e) => {
         this.err += `spawn failed: ${e.message}\n`;
         this.exitInfo = { code: null, signal: null };
-        live.delete(this.child);
         this.wake();
         resolveExit(this.exitInfo);
       });
       // 'close' fires after stdio ends, so the output is complete
       this.child.once('close', (code, signal) => {
         this.exitInfo = { code, signal };
-        live.delete(this.child);
         this.wake();
         resolveExit(this.exitInfo);
       });

@@ -3,6 +3,7 @@
  * progress through the timer queue (every offset below `lowWater` is done; `done` holds the offsets above it
  * already fired), persisted as ranges so that a restart neither loses a timer nor fires a done one again.
  */
+import { MinHeap } from '../../runtime/min-heap.js';
 
 export interface TimerEntry {
   /** When it is due (ms since epoch). */
@@ -12,55 +13,16 @@ export interface TimerEntry {
   msgId: string;
 }
 
-export class TimerHeap<T extends TimerEntry = TimerEntry> {
-  private readonly h: T[] = [];
-
-  get size(): number {
-    return this.h.length;
-  }
-
-  peek(): T | undefined {
-    return this.h[0];
-  }
-
-  push(e: T): void {
-    const h = this.h;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-
-  pop(): T | undefined {
-    const h = this.h;
-    if (h.length === 0) return undefined;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
+/** Timers in (due time, queue offset) order. */
+export class TimerHeap<T extends TimerEntry = TimerEntry> extends MinHeap<T> {
+  constructor() {
+    super(less);
   }
 
   /** Removes and returns every entry due at or before `now` (at most `max`), earliest first. */
   popDue(now: number, max: number): T[] {
     const out: T[] = [];
-    while (out.length < max && this.h.length > 0 && this.h[0]!.at <= now) out.push(this.pop()!);
+    for (let top = this.peek(); out.length < max && top !== undefined && top.at <= now; top = this.peek()) out.push(this.pop()!);
     return out;
   }
 }
