@@ -11,6 +11,7 @@
 import {
   BATCH_HEADER_SIZE,
   EXT_FLAG_KEYS,
+  EXT_FLAG_OWN_STORE_HOST,
   EXT_FLAG_PROPS,
   EXT_FLAG_TAGS,
   MESSAGE_CODEC_VERSION,
@@ -20,8 +21,6 @@ import {
 const NAME_VALUE_SEPARATOR = 1;
 const PROPERTY_SEPARATOR = 2;
 const SPACE = 0x20;
-/** Upper-case hex digit codes. */
-const HEX = new Uint8Array([48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 65, 66, 67, 68, 69, 70]);
 
 function u32(buf: Uint8Array, pos: number): number {
   return ((buf[pos]! << 24) | (buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!) >>> 0;
@@ -50,11 +49,11 @@ const isKeys = (buf: Uint8Array, from: number, to: number): boolean => is4(buf, 
 
 /**
  * The pull reply body of `count` records: record i starts at `positions[i]` of `bufs[i]`. Message ids are
- * `msgIdPrefix` (ASCII) followed by the 16 upper-case hex digits of the record's commit log offset.
+ * `msgIdPrefix` (ASCII) followed by the 16 upper-case hex digits of the record's commit log offset: the batch
+ * names the prefix once (and the first record's store host), the reader derives each id.
  */
 export function encodeRecordsAsExtBatch(bufs: readonly Uint8Array[], positions: readonly number[], count: number, msgIdPrefix: Uint8Array): Uint8Array {
-  const idLen = msgIdPrefix.length + 16;
-  let bound = BATCH_HEADER_SIZE;
+  let bound = BATCH_HEADER_SIZE + 4 + msgIdPrefix.length + 255;
   for (let i = 0; i < count; i++) {
     const buf = bufs[i]!;
     const pos = positions[i]!;
@@ -67,7 +66,7 @@ export function encodeRecordsAsExtBatch(bufs: readonly Uint8Array[], positions: 
     p += 4 + u32(buf, p);
     p += 1 + buf[p]!;
     const pl = end - p - 2;
-    bound += size + idLen + 64 + 2 * pl;
+    bound += size + 64 + 2 * pl;
   }
   // every byte up to the returned length is written: no need to zero the buffer first
   const pooled = Buffer.allocUnsafe(bound);
@@ -77,6 +76,25 @@ export function encodeRecordsAsExtBatch(bufs: readonly Uint8Array[], positions: 
   out[2] = MESSAGE_CODEC_VERSION;
   put32(out, 3, count);
   let o = BATCH_HEADER_SIZE;
+  out[o++] = msgIdPrefix.length >>> 8;
+  out[o++] = msgIdPrefix.length & 0xff;
+  copy(out, o, msgIdPrefix, 0, msgIdPrefix.length);
+  o += msgIdPrefix.length;
+  // the batch's store host: the first record's
+  let hostAt = 0;
+  let hostLen = 0;
+  let hostBuf: Uint8Array = out;
+  if (count > 0) {
+    hostBuf = bufs[0]!;
+    const p0 = positions[0]!;
+    const bh0 = hostBuf[p0 + 48]!;
+    hostAt = p0 + 48 + 1 + bh0 + 8 + 1;
+    hostLen = hostBuf[hostAt - 1]!;
+  }
+  out[o++] = 0;
+  out[o++] = hostLen;
+  copy(out, o, hostBuf, hostAt, hostLen);
+  o += hostLen;
   for (let i = 0; i < count; i++) {
     const buf = bufs[i]!;
     const pos = positions[i]!;
@@ -125,20 +143,14 @@ export function encodeRecordsAsExtBatch(bufs: readonly Uint8Array[], positions: 
         while (k < keysTo && buf[k] !== SPACE) k++;
       }
     }
+    let ownHost = sh !== hostLen;
+    for (let k = 0; k < sh && !ownHost; k++) ownHost = buf[shAt + 1 + k] !== hostBuf[hostAt + k];
     let flags = 0;
     if (tagsFrom >= 0) flags |= EXT_FLAG_TAGS;
     if (keyCount > 0) flags |= EXT_FLAG_KEYS;
     if (others > 0) flags |= EXT_FLAG_PROPS;
+    if (ownHost) flags |= EXT_FLAG_OWN_STORE_HOST;
     out[o++] = flags;
-    // msgId
-    out[o++] = idLen >>> 8;
-    out[o++] = idLen & 0xff;
-    for (let k = 0; k < msgIdPrefix.length; k++) out[o++] = msgIdPrefix[k]!;
-    for (let k = 0; k < 8; k++) {
-      const b = buf[pos + 28 + k]!;
-      out[o++] = HEX[b >>> 4]!;
-      out[o++] = HEX[b & 15]!;
-    }
     // topic
     out[o++] = 0;
     out[o++] = tp;
@@ -150,13 +162,15 @@ export function encodeRecordsAsExtBatch(bufs: readonly Uint8Array[], positions: 
     for (let k = 0; k < 8; k++) out[o++] = buf[stAt + k]!;
     // reconsumeTimes
     for (let k = 0; k < 4; k++) out[o++] = buf[rtAt + k]!;
-    // bornHost, storeHost
+    // bornHost, storeHost when not the batch's (the msgId is derived from the commit log offset)
     out[o++] = 0;
     out[o++] = bh;
     for (let k = 0; k < bh; k++) out[o++] = buf[bhAt + 1 + k]!;
-    out[o++] = 0;
-    out[o++] = sh;
-    for (let k = 0; k < sh; k++) out[o++] = buf[shAt + 1 + k]!;
+    if (ownHost) {
+      out[o++] = 0;
+      out[o++] = sh;
+      for (let k = 0; k < sh; k++) out[o++] = buf[shAt + 1 + k]!;
+    }
     if (tagsFrom >= 0) {
       const n = tagsTo - tagsFrom;
       out[o++] = n >>> 8;

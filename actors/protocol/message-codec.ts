@@ -7,15 +7,19 @@ import type { Message, MessageExt } from './message.js';
  * written part of it. The decoder checks every length against the bytes it has and throws
  * `MessageCodecError` (code BAD_FRAME) for anything malformed, never another error.
  *
- * Layout (big-endian). Batch: magic u16, version u8, count u32, then `count` records, nothing after.
+ * Layout (big-endian). Batch: magic u16, version u8, count u32, then `count` records, nothing after (a
+ *   MessageExt batch has two more header fields after count: idPrefix str16, storeHost str16).
  *   str16 = u16 byte length + UTF-8; str32 = u32 byte length + UTF-8; u53 = u32 high + u32 low (exact
  *   non-negative safe integer); keys = u16 count + str16 each; props = u16 count + (str16 name, str32 value).
  * Message record: flags u8 (1 tags, 2 keys, 4 props, 8 delayLevel, 16 deliverAt, 32 shardingKey),
  *   topic str16, [tags str16], [keys], [props], [delayLevel u32], [deliverAt u53], [shardingKey str16],
  *   body u32 length + bytes.
- * MessageExt record: flags u8 (1 tags, 2 keys, 4 props), msgId str16, topic str16, queueId u32,
- *   queueOffset u53, commitLogOffset u53, bornTimestamp u53, storeTimestamp u53, reconsumeTimes u32,
- *   bornHost str16, storeHost str16, [tags str16], [keys], [props], body u32 length + bytes.
+ * MessageExt record: flags u8 (1 tags, 2 keys, 4 props, 8 own msgId, 16 own storeHost), topic str16,
+ *   queueId u32, queueOffset u53, commitLogOffset u53, bornTimestamp u53, storeTimestamp u53,
+ *   reconsumeTimes u32, [msgId str16], bornHost str16, [storeHost str16], [tags str16], [keys], [props],
+ *   body u32 length + bytes. Without flag 8 the msgId is the batch's idPrefix followed by the 16 upper-case hex
+ *   digits of commitLogOffset (how a store names what it stores); without flag 16 the storeHost is the
+ *   batch's. A pull reply thus carries neither per message.
  */
 
 export type MessageCodecErrorCode = 'BAD_FRAME' | 'BAD_VALUE';
@@ -32,7 +36,7 @@ export class MessageCodecError extends Error {
 
 export const MESSAGE_BATCH_MAGIC = 0x4d42; // 'MB'
 export const MESSAGE_EXT_BATCH_MAGIC = 0x4d58; // 'MX'
-export const MESSAGE_CODEC_VERSION = 1;
+export const MESSAGE_CODEC_VERSION = 2;
 
 const HEADER_SIZE = 7;
 const F_TAGS = 1;
@@ -42,16 +46,29 @@ const F_PROPS = 4;
 export const EXT_FLAG_TAGS = F_TAGS;
 export const EXT_FLAG_KEYS = F_KEYS;
 export const EXT_FLAG_PROPS = F_PROPS;
+/** MessageExt record flags: the record carries its own msgId / storeHost (not the batch's). */
+export const EXT_FLAG_OWN_ID = 8;
+export const EXT_FLAG_OWN_STORE_HOST = 16;
 /** Bytes of a batch header (magic u16, version u8, count u32). */
 export const BATCH_HEADER_SIZE = HEADER_SIZE;
 const F_DELAY = 8;
 const F_DELIVER_AT = 16;
 const F_SHARDING = 32;
 const MSG_FLAGS = F_TAGS | F_KEYS | F_PROPS | F_DELAY | F_DELIVER_AT | F_SHARDING;
-const EXT_FLAGS = F_TAGS | F_KEYS | F_PROPS;
+const EXT_FLAGS = F_TAGS | F_KEYS | F_PROPS | EXT_FLAG_OWN_ID | EXT_FLAG_OWN_STORE_HOST;
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
 const TWO_32 = 0x1_0000_0000;
+const HEX_DIGITS = '0123456789ABCDEF';
+const HEX_CODES = Uint8Array.from(HEX_DIGITS, (c) => c.charCodeAt(0));
+
+/** A store's message id: its prefix and the 16 upper-case hex digits of the commit log offset. */
+export function derivedId(prefix: string, commitLogOffset: number): string {
+  let hex = '';
+  for (let v = Math.floor(commitLogOffset / TWO_32), j = 28; j >= 0; j -= 4) hex += HEX_DIGITS[(v >>> j) & 15];
+  for (let v = commitLogOffset >>> 0, j = 28; j >= 0; j -= 4) hex += HEX_DIGITS[(v >>> j) & 15];
+  return prefix + hex;
+}
 
 const EMPTY = new Uint8Array(0);
 const textEncoder = new TextEncoder();
@@ -139,22 +156,6 @@ export function encodedMessageSize(m: Message): number {
     n += 8;
   }
   if (m.shardingKey !== undefined) n += str16Size(m.shardingKey, 'shardingKey');
-  return n + bodySize(m.body);
-}
-
-/** Encoded size of one MessageExt record. */
-export function encodedMessageExtSize(m: MessageExt): number {
-  checkU32(m.queueId, 'queueId');
-  checkU53(m.queueOffset, 'queueOffset');
-  checkU53(m.commitLogOffset, 'commitLogOffset');
-  checkU53(m.bornTimestamp, 'bornTimestamp');
-  checkU53(m.storeTimestamp, 'storeTimestamp');
-  checkU32(m.reconsumeTimes, 'reconsumeTimes');
-  let n = 1 + str16Size(m.msgId, 'msgId') + str16Size(m.topic, 'topic') + 4 + 8 * 4 + 4;
-  n += str16Size(m.bornHost, 'bornHost') + str16Size(m.storeHost, 'storeHost');
-  if (m.tags !== undefined) n += str16Size(m.tags, 'tags');
-  if (m.keys !== undefined) n += keysSize(m.keys);
-  if (m.properties !== undefined) n += propsSize(m.properties);
   return n + bodySize(m.body);
 }
 
@@ -387,17 +388,24 @@ function hasPropsBeyond(props: Record<string, string>, omit: ReadonlySet<string>
 export function encodeMessageExtBatch(msgs: readonly MessageExt[], opts: ExtEncodeOptions = {}): Uint8Array {
   const omit = opts.omitProperties;
   const omitEmptyKeys = opts.omitEmptyKeys ?? false;
-  let size = HEADER_SIZE;
+  // the batch's id prefix and store host are the first message's; the others name theirs only when different
+  const first = msgs[0];
+  const storeHost = first?.storeHost ?? '';
+  const idPrefix = first !== undefined && first.msgId.length > 16 && first.msgId === derivedId(first.msgId.slice(0, -16), first.commitLogOffset) ? first.msgId.slice(0, -16) : '';
+  let size = HEADER_SIZE + maxStr(idPrefix, 'msgId') + maxStr(storeHost, 'storeHost');
   for (let i = 0; i < msgs.length; i++) size += maxMessageExtSize(msgs[i]!);
   const w = new Writer(allocOut(size));
   header(w, MESSAGE_EXT_BATCH_MAGIC, msgs.length);
+  w.str16(idPrefix);
+  w.str16(storeHost);
   for (const m of msgs) {
     let flags = 0;
     if (m.tags !== undefined) flags |= F_TAGS;
     if (m.keys !== undefined && !(omitEmptyKeys && m.keys.length === 0)) flags |= F_KEYS;
     if (m.properties !== undefined && (omit === undefined || hasPropsBeyond(m.properties, omit))) flags |= F_PROPS;
+    if (idPrefix === '' || m.msgId !== derivedId(idPrefix, m.commitLogOffset)) flags |= EXT_FLAG_OWN_ID;
+    if (m.storeHost !== storeHost) flags |= EXT_FLAG_OWN_STORE_HOST;
     w.u8(flags);
-    w.str16(m.msgId);
     w.repeated(SLOT_TOPIC, m.topic);
     w.u32(m.queueId);
     w.u53(m.queueOffset);
@@ -405,8 +413,9 @@ export function encodeMessageExtBatch(msgs: readonly MessageExt[], opts: ExtEnco
     w.u53(m.bornTimestamp);
     w.u53(m.storeTimestamp);
     w.u32(m.reconsumeTimes);
+    if (flags & EXT_FLAG_OWN_ID) w.str16(m.msgId);
     w.repeated(SLOT_BORN_HOST, m.bornHost);
-    w.repeated(SLOT_STORE_HOST, m.storeHost);
+    if (flags & EXT_FLAG_OWN_STORE_HOST) w.repeated(SLOT_STORE_HOST, m.storeHost);
     if (m.tags !== undefined) w.repeated(SLOT_TAGS, m.tags);
     if (flags & F_KEYS) w.keys(m.keys!);
     if (flags & F_PROPS) w.props(m.properties!, omit);
@@ -539,6 +548,27 @@ class Reader {
   }
 }
 
+/** The msgIds of one batch's prefix: one scratch line (prefix, then 16 hex digits) read out as one flat string. */
+class DerivedIds {
+  private readonly line: Uint8Array | undefined;
+  constructor(private readonly prefix: string) {
+    let ascii = true;
+    for (let i = 0; i < prefix.length; i++) if (prefix.charCodeAt(i) >= 0x80) ascii = false;
+    if (ascii) {
+      this.line = new Uint8Array(prefix.length + 16);
+      for (let i = 0; i < prefix.length; i++) this.line[i] = prefix.charCodeAt(i);
+    }
+  }
+  at(commitLogOffset: number): string {
+    const line = this.line;
+    if (line === undefined) return derivedId(this.prefix, commitLogOffset);
+    let p = line.length - 16;
+    for (let v = Math.floor(commitLogOffset / TWO_32), j = 28; j >= 0; j -= 4) line[p++] = HEX_CODES[(v >>> j) & 15]!;
+    for (let v = commitLogOffset >>> 0, j = 28; j >= 0; j -= 4) line[p++] = HEX_CODES[(v >>> j) & 15]!;
+    return latin1Slice.call(line, 0, line.length);
+  }
+}
+
 function readHeader(r: Reader, magic: number, what: string): number {
   if (!(r.buf instanceof Uint8Array)) throw bad(`${what}: input is not bytes`);
   const m = r.u16('magic');
@@ -590,21 +620,31 @@ export function decodeMessageExtBatch(bytes: Uint8Array, opts: DecodeOptions = {
   return guard('message ext batch', () => {
     const r = new Reader(bytes, opts.copyBodies ?? false);
     const count = readHeader(r, MESSAGE_EXT_BATCH_MAGIC, 'message ext batch');
+    const ids = new DerivedIds(r.str16('msgId prefix'));
+    const batchStoreHost = r.str16('storeHost');
     const out: MessageExt[] = [];
     for (let i = 0; i < count; i++) {
       const flags = r.u8('flags');
       if ((flags & ~EXT_FLAGS) !== 0) throw bad(`message ${i}: unknown flags 0x${flags.toString(16)}`);
+      const topic = r.repeated(SLOT_TOPIC, 'topic');
+      const queueId = r.u32('queueId');
+      const queueOffset = r.u53('queueOffset');
+      const commitLogOffset = r.u53('commitLogOffset');
+      const bornTimestamp = r.u53('bornTimestamp');
+      const storeTimestamp = r.u53('storeTimestamp');
+      const reconsumeTimes = r.u32('reconsumeTimes');
+      const msgId = flags & EXT_FLAG_OWN_ID ? r.str16('msgId') : ids.at(commitLogOffset);
       const m: MessageExt = {
-        msgId: r.str16('msgId'),
-        topic: r.repeated(SLOT_TOPIC, 'topic'),
-        queueId: r.u32('queueId'),
-        queueOffset: r.u53('queueOffset'),
-        commitLogOffset: r.u53('commitLogOffset'),
-        bornTimestamp: r.u53('bornTimestamp'),
-        storeTimestamp: r.u53('storeTimestamp'),
-        reconsumeTimes: r.u32('reconsumeTimes'),
+        msgId,
+        topic,
+        queueId,
+        queueOffset,
+        commitLogOffset,
+        bornTimestamp,
+        storeTimestamp,
+        reconsumeTimes,
         bornHost: r.repeated(SLOT_BORN_HOST, 'bornHost'),
-        storeHost: r.repeated(SLOT_STORE_HOST, 'storeHost'),
+        storeHost: flags & EXT_FLAG_OWN_STORE_HOST ? r.repeated(SLOT_STORE_HOST, 'storeHost') : batchStoreHost,
         body: EMPTY,
       };
       if (flags & F_TAGS) m.tags = r.repeated(SLOT_TAGS, 'tags');

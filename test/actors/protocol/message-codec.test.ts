@@ -5,7 +5,9 @@ import {
   decodeMessageExtBatch,
   encodeMessageBatch,
   encodeMessageExtBatch,
+  derivedId,
   encodedMessageSize,
+  MESSAGE_CODEC_VERSION,
   MessageCodecError,
   utf8Length,
 } from '../../../actors/protocol/message-codec.js';
@@ -154,7 +156,7 @@ describe('message batch codec', () => {
   it('never throws anything but MessageCodecError on garbage', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.boolean(), (garbage, withHeader) => {
-        const bytes = withHeader ? new Uint8Array([0x4d, 0x42, 1, 0, 0, 0, garbage[0] ?? 1, ...garbage]) : garbage;
+        const bytes = withHeader ? new Uint8Array([0x4d, 0x42, MESSAGE_CODEC_VERSION, 0, 0, 0, garbage[0] ?? 1, ...garbage]) : garbage;
         try {
           decodeMessageBatch(bytes);
         } catch (err) {
@@ -181,7 +183,7 @@ describe('message batch codec', () => {
   });
 
   it('does not pre-allocate for a huge claimed count', () => {
-    expectCodecError(() => decodeMessageBatch(new Uint8Array([0x4d, 0x42, 1, 0xff, 0xff, 0xff, 0xff])));
+    expectCodecError(() => decodeMessageBatch(new Uint8Array([0x4d, 0x42, MESSAGE_CODEC_VERSION, 0xff, 0xff, 0xff, 0xff])));
   });
 });
 
@@ -193,6 +195,33 @@ describe('message ext batch codec', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('round-trips batches of one store (ids derived from one prefix, one store host) mixed with others', () => {
+    const prefix = fc.oneof(fc.constant('7F000001000029A9'), str(12));
+    fc.assert(
+      fc.property(prefix, fc.array(fc.tuple(extArb, fc.boolean(), fc.boolean()), { minLength: 1, maxLength: 8 }), (pre, rows) => {
+        const msgs = rows.map(([m, ownId, ownHost]) => ({
+          ...m,
+          msgId: ownId ? m.msgId : derivedId(pre, m.commitLogOffset),
+          storeHost: ownHost ? m.storeHost : 'broker-a:10911',
+        }));
+        expect(norm(decodeMessageExtBatch(encodeMessageExtBatch(msgs)))).toEqual(norm(msgs));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('names a derived id and the store host once per batch, not per message', () => {
+    const m = (i: number): MessageExt => ({
+      msgId: derivedId('7F000001000029A9', 1000 + i * 200), topic: 'T', queueId: 0, queueOffset: i, commitLogOffset: 1000 + i * 200,
+      bornTimestamp: 1, storeTimestamp: 2, reconsumeTimes: 0, bornHost: 'p', storeHost: '127.0.0.1:10911', body: new Uint8Array([i]),
+    });
+    const one = encodeMessageExtBatch([m(0)]).length;
+    const ten = encodeMessageExtBatch(Array.from({ length: 10 }, (_, i) => m(i))).length;
+    // flags, topic, fixed fields, born host, body: no msgId, no store host
+    expect((ten - one) / 9).toBe(1 + 3 + 4 + 8 * 4 + 4 + 3 + 4 + 1);
+    expect(decodeMessageExtBatch(encodeMessageExtBatch([m(3)]))[0]!.msgId).toBe('7F000001000029A9' + (1600).toString(16).toUpperCase().padStart(16, '0'));
   });
 
   it('keeps 53-bit offsets exact', () => {
@@ -211,7 +240,7 @@ describe('message ext batch codec', () => {
       fc.property(fc.array(extArb, { minLength: 1, maxLength: 2 }), fc.nat(), fc.uint8Array({ maxLength: 100 }), (msgs, cut, garbage) => {
         const bytes = encodeMessageExtBatch(msgs);
         expectCodecError(() => decodeMessageExtBatch(bytes.subarray(0, cut % bytes.length)));
-        const g = new Uint8Array([0x4d, 0x58, 1, 0, 0, 0, 1, ...garbage]);
+        const g = new Uint8Array([0x4d, 0x58, MESSAGE_CODEC_VERSION, 0, 0, 0, 1, ...garbage]);
         try {
           decodeMessageExtBatch(g);
         } catch (err) {
@@ -228,8 +257,8 @@ describe('message ext batch codec', () => {
       reconsumeTimes: 0, bornHost: '', storeHost: '', body: new Uint8Array(0),
     };
     const bytes = encodeMessageExtBatch([m]);
-    // queueOffset high word starts after header(7) + flags(1) + msgId(2) + topic(3) + queueId(4)
-    bytes[17] = 0xff;
+    // queueOffset high word starts after header(7) + id prefix(2) + store host(2) + flags(1) + topic(3) + queueId(4)
+    bytes[19] = 0xff;
     expectCodecError(() => decodeMessageExtBatch(bytes));
   });
 });
