@@ -161,7 +161,8 @@ export class Dispatcher {
    */
   private verifyCrc = true;
   private readonly scratch = new Map<string, Uint8Array>();
-  private readonly summaries: WriteSummary[] = [];
+  /** Summaries not yet used, from summaryHead on (used slots are cleared: a summary holds its whole batch). */
+  private readonly summaries: (WriteSummary | undefined)[] = [];
   private summaryHead = 0;
 
   constructor(private readonly o: DispatcherOptions) {
@@ -434,7 +435,7 @@ export class Dispatcher {
   written(summary: WriteSummary): void {
     if (this.stalled) return;
     this.summaries.push(summary);
-    if (this.summaries.length - this.summaryHead > MAX_SUMMARIES) this.summaryHead++;
+    if (this.summaries.length - this.summaryHead > MAX_SUMMARIES) this.summaries[this.summaryHead++] = undefined;
     if (this.summaryHead > 1024) {
       this.summaries.splice(0, this.summaryHead);
       this.summaryHead = 0;
@@ -443,17 +444,16 @@ export class Dispatcher {
 
   /** The summary of the write starting at `pos` that ends by `end`, if there is one (older ones are dropped). */
   private summaryAt(pos: number, end: number): WriteSummary | undefined {
-    while (this.summaryHead < this.summaries.length && this.summaries[this.summaryHead]!.offset < pos) this.summaryHead++;
-    if (this.summaryHead >= this.summaries.length) {
-      if (this.summaries.length > 0) {
-        this.summaries.length = 0;
-        this.summaryHead = 0;
-      }
+    const q = this.summaries;
+    while (this.summaryHead < q.length && q[this.summaryHead]!.offset < pos) q[this.summaryHead++] = undefined;
+    if (this.summaryHead >= q.length) {
+      q.length = 0;
+      this.summaryHead = 0;
       return undefined;
     }
-    const s = this.summaries[this.summaryHead]!;
+    const s = q[this.summaryHead]!;
     if (s.offset !== pos || s.end > end) return undefined;
-    this.summaryHead++;
+    q[this.summaryHead++] = undefined;
     return s;
   }
 

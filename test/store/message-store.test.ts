@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { SimClock, settle } from '../../actors/runtime/clock.js';
 import { rootLogger } from '../../actors/runtime/environment.js';
 import { SeededRandom } from '../../actors/runtime/random.js';
@@ -332,6 +334,31 @@ describe('indexing a write from its summary', () => {
     expect(queueBytes()).toEqual(live.queues);
     expect(lookups(store)).toEqual(live.keys);
     expect(tagsSeen(store)).toEqual(live.tags);
+    await store.close();
+  });
+});
+
+describe('memory', () => {
+  // The GC, reachable from a test: a batch the store still refers to survives a full collection.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+
+  it('keeps no batch once it is written and indexed (a summary holds its whole batch, request bodies included)', async () => {
+    const { clock, mem } = setup(5);
+    const store = await open(mem, clock, { flush: 'async' });
+    const refs: WeakRef<PutMessage[]>[] = [];
+    const put = async (b: number): Promise<void> => {
+      const batch = Array.from({ length: 16 }, (_, i) => msg('T', b % 3, `m${b}.${i}`));
+      refs.push(new WeakRef(batch));
+      expect((await store.putMessages(batch)).status).toBe(Status.OK);
+    };
+    for (let b = 0; b < 20; b++) await put(b);
+    await settle();
+    expect(store.getMessages({ topic: 'T', queueId: 0, offset: 0, maxCount: 1000 }).messages.length).toBe(7 * 16);
+    gc();
+    await settle();
+    gc();
+    expect(refs.filter((r) => r.deref() !== undefined).length).toBe(0);
     await store.close();
   });
 });
