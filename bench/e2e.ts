@@ -60,6 +60,11 @@ const nowMs = (): number => performance.now();
 
 /** Node flags for every child (the --prof option). */
 let childFlags: string[] = [];
+/**
+ * Every process of ours runs with a 64 MiB young generation, as `mq` and `npm start` do: at these rates the
+ * default (16 MiB) scavenges every few tens of milliseconds, and each scavenge promotes every batch in flight.
+ */
+const NODE_FLAGS = ['--max-semi-space-size=64'];
 
 /** A child process speaking one JSON object (or a `... ready` line) per stdout line. */
 class Child {
@@ -70,7 +75,7 @@ class Child {
   private stderr = '';
 
   constructor(readonly name: string, args: string[]) {
-    this.proc = spawn(process.execPath, [...childFlags, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' } });
+    this.proc = spawn(process.execPath, [...NODE_FLAGS, ...childFlags, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' } });
     killOnExit(this.proc);
     createInterface({ input: this.proc.stdout! }).on('line', (l) => {
       this.lines.push(l);

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 /*
  * The `mq` command line: one process per role on NATS, admin commands, and `mq dev`. Command definitions
  * load only commander; each command loads its implementation (and the actor system) when it runs.
