@@ -4,7 +4,7 @@ import { tagHash } from '../actors/protocol/tags.js';
 import type { CommitPosition, FlushMode } from './commit-log.js';
 import type { PutMessage } from './commit-log-batch.js';
 import { CQ_ENTRY_SIZE, type ConsumeQueueSet } from './consume-queue.js';
-import { keyHash, type IndexEntry, type KeyIndex } from './key-index.js';
+import { keyHashFrom, topicHashSeed, type IndexEntry, type KeyIndex } from './key-index.js';
 import {
   END_MAGIC,
   END_OF_SEGMENT_MIN,
@@ -152,6 +152,9 @@ export class Dispatcher {
   private readonly chunk: number;
   private readonly perRun: number;
   private topicCache: Uint8Array = new Uint8Array(0);
+  /** keyHash's seed for the topic of the last keys indexed. */
+  private seedTopic = '';
+  private seed = topicHashSeed('');
   private topicName = '';
   private tagCache: Uint8Array = new Uint8Array(0);
   private tagHashValue = 0;
@@ -421,10 +424,15 @@ export class Dispatcher {
     writeU32(cq, at + 16, tagHashValue);
     g.count++;
     run.records++;
-    if (keys !== undefined) {
-      for (const key of keys) run.keys.push({ keyHash: keyHash(topic, key), commitLogOffset, storeTimestamp });
+    if (keys === undefined && uniq === undefined) return;
+    if (topic !== this.seedTopic) {
+      this.seedTopic = topic;
+      this.seed = topicHashSeed(topic);
     }
-    if (uniq !== undefined) run.keys.push({ keyHash: keyHash(topic, uniq), commitLogOffset, storeTimestamp });
+    if (keys !== undefined) {
+      for (const key of keys) run.keys.push({ keyHash: keyHashFrom(this.seed, key), commitLogOffset, storeTimestamp });
+    }
+    if (uniq !== undefined) run.keys.push({ keyHash: keyHashFrom(this.seed, uniq), commitLogOffset, storeTimestamp });
   }
 
   /**

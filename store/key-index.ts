@@ -25,18 +25,26 @@ export interface IndexEntry {
 
 /** 32-bit FNV-1a over topic, a separator and the key (UTF-16 code units). Hashes collide: verify on lookup. */
 export function keyHash(topic: string, key: string): number {
-  let h = 0x811c9dc5;
-  const mix = (s: string): void => {
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      h = Math.imul(h ^ (c & 0xff), 0x01000193);
-      h = Math.imul(h ^ (c >>> 8), 0x01000193);
-    }
-  };
-  mix(topic);
-  h = Math.imul(h ^ 0x01, 0x01000193);
-  mix(key);
-  return h >>> 0;
+  return keyHashFrom(topicHashSeed(topic), key);
+}
+
+function fnvMix(h: number, s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    h = Math.imul(h ^ (c & 0xff), 0x01000193);
+    h = Math.imul(h ^ (c >>> 8), 0x01000193);
+  }
+  return h;
+}
+
+/** keyHash's state after the topic and the separator: hash it once for the keys of one topic. */
+export function topicHashSeed(topic: string): number {
+  return Math.imul(fnvMix(0x811c9dc5, topic) ^ 0x01, 0x01000193);
+}
+
+/** keyHash(topic, key), from topicHashSeed(topic). */
+export function keyHashFrom(seed: number, key: string): number {
+  return fnvMix(seed, key) >>> 0;
 }
 
 export function encodeIndexEntry(e: IndexEntry, buf: Uint8Array, pos: number): void {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { SimClock } from '../../actors/runtime/clock.js';
 import { SeededRandom } from '../../actors/runtime/random.js';
 import { memoryStorage } from '../../store/backends/memory.js';
-import { INDEX_ENTRY_SIZE, INDEX_FILE_ENTRY_SIZE, INDEX_HEADER_SIZE, KeyIndex, type IndexEntry, decodeIndexEntry, encodeIndexEntry, indexFileName, keyHash } from '../../store/key-index.js';
+import { INDEX_ENTRY_SIZE, INDEX_FILE_ENTRY_SIZE, INDEX_HEADER_SIZE, KeyIndex, type IndexEntry, decodeIndexEntry, encodeIndexEntry, indexFileName, keyHash, keyHashFrom, topicHashSeed } from '../../store/key-index.js';
 
 const mem = () => memoryStorage({ clock: new SimClock(), random: new SeededRandom(3) });
 
@@ -23,6 +23,19 @@ describe('key index entry codec and hash', () => {
     expect(keyHash('T', 'k1')).not.toBe(keyHash('T', 'k2'));
     expect(keyHash('Ta', 'b')).not.toBe(keyHash('T', 'ab'));
     expect(keyHash('T', 'ключ')).not.toBe(keyHash('T', 'ключи'));
+  });
+
+  it('keeps the hash that index files on disk were written with (topic seeded once or not)', () => {
+    const cases: [string, string, number][] = [
+      ['T', 'k1', 1983775130],
+      ['orders', 'A0B1C2D3E4F5061728394A5B00000001', 1391351398],
+      ['主题', 'キー', 747025398],
+      ['', '', 67918732],
+    ];
+    for (const [topic, key, h] of cases) {
+      expect(keyHash(topic, key)).toBe(h);
+      expect(keyHashFrom(topicHashSeed(topic), key)).toBe(h);
+    }
   });
 });
 
