@@ -5,7 +5,7 @@ import { SendStatus } from '../protocol/message.js';
 import { encodeMessageBatch, MessageCodecError } from '../protocol/message-codec.js';
 import { RequestCode } from '../protocol/request-codes.js';
 import { oneWay, request } from '../protocol/replies.js';
-import { decodeSendReply, type SendReplyItem } from '../protocol/send-reply.js';
+import { decodeSendReply } from '../protocol/send-reply.js';
 import { Status, StatusError } from '../protocol/status.js';
 import { writableQueues } from '../namesrv/route-table.js';
 import { AUTO_CREATE_TOPIC } from '../protocol/validation.js';
@@ -150,21 +150,16 @@ export class SendPath {
       }
       status = warn;
     }
-    let parsed: SendReplyItem[];
+    let out: SendResult[];
     try {
-      parsed = decodeSendReply(reply.body);
+      out = decodeSendReply(reply.body, (msgId, queueOffset, _commitLogOffset, uniqKey): SendResult =>
+        uniqKey === undefined ? { status, msgId, queue: mq, queueOffset } : { status, msgId, queue: mq, queueOffset, uniqKey },
+      );
     } catch (err) {
       if (err instanceof MessageCodecError) throw new StatusError(Status.BAD_FRAME, `broker ${addr}: ${err.message}`);
       throw err;
     }
-    if (parsed.length !== count) throw new StatusError(Status.BAD_FRAME, `broker ${addr} answered ${parsed.length} results for ${count} messages`);
-    const out: SendResult[] = new Array<SendResult>(count);
-    for (let i = 0; i < count; i++) {
-      const r = parsed[i]!;
-      const res: SendResult = { status, msgId: r.msgId, queue: mq, queueOffset: r.queueOffset };
-      if (r.uniqKey !== undefined) res.uniqKey = r.uniqKey;
-      out[i] = res;
-    }
+    if (out.length !== count) throw new StatusError(Status.BAD_FRAME, `broker ${addr} answered ${out.length} results for ${count} messages`);
     return out;
   }
 

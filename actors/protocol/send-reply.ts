@@ -171,8 +171,20 @@ function bad(message: string): MessageCodecError {
   return new MessageCodecError('BAD_FRAME', `send reply: ${message}`);
 }
 
-/** Decodes a send reply body; MessageCodecError (BAD_FRAME) when malformed. */
-export function decodeSendReply(buf: Uint8Array): SendReplyItem[] {
+/** A SendReplyItem as decoded (the default result object of decodeSendReply). */
+const asItem = (msgId: string, queueOffset: number, commitLogOffset: number, uniqKey: string | undefined): SendReplyItem =>
+  uniqKey === undefined ? { msgId, queueOffset, commitLogOffset } : { msgId, queueOffset, commitLogOffset, uniqKey };
+
+/**
+ * Decodes a send reply body into one result per message, each built by `make` (SendReplyItem objects by
+ * default; a caller's own result type saves an object per message). MessageCodecError (BAD_FRAME) when malformed.
+ */
+export function decodeSendReply(buf: Uint8Array): SendReplyItem[];
+export function decodeSendReply<T>(buf: Uint8Array, make: (msgId: string, queueOffset: number, commitLogOffset: number, uniqKey: string | undefined) => T): T[];
+export function decodeSendReply<T>(
+  buf: Uint8Array,
+  make: (msgId: string, queueOffset: number, commitLogOffset: number, uniqKey: string | undefined) => T = asItem as never,
+): T[] {
   if (!(buf instanceof Uint8Array)) throw bad('input is not bytes');
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const len = buf.length;
@@ -222,7 +234,7 @@ export function decodeSendReply(buf: Uint8Array): SendReplyItem[] {
   const hexInto = (line: Uint8Array, at: number, v: number): void => {
     for (let j = 0; j < 8; j++) line[at + j] = HEX_CODES[(v >>> (28 - 4 * j)) & 15]!;
   };
-  const out: SendReplyItem[] = new Array<SendReplyItem>(count);
+  const out: T[] = new Array<T>(count);
   for (let i = 0; i < count; i++) {
     need(17, `result ${i}`);
     const kind = buf[p++]!;
@@ -238,17 +250,17 @@ export function decodeSendReply(buf: Uint8Array): SendReplyItem[] {
       hexInto(idLine, idLine.length - 8, commitLogOffset >>> 0);
       msgId = idAscii ? latin1Slice.call(idLine, 0, idLine.length) : idPrefix + latin1Slice.call(idLine, idLine.length - 16, idLine.length);
     }
-    const item: SendReplyItem = { msgId, queueOffset, commitLogOffset };
+    let uniqKey: string | undefined;
     const uk = (kind >> UNIQ_SHIFT) & 3;
     if (uk === UNIQ_COUNTER) {
       need(4, 'uniqKey counter');
       if (uniqPrefix.length === 0) throw bad(`result ${i}: counted uniqKey without a prefix`);
       hexInto(uLine, uLine.length - 8, view.getUint32(p));
       p += 4;
-      item.uniqKey = uAscii ? latin1Slice.call(uLine, 0, uLine.length) : uniqPrefix + latin1Slice.call(uLine, uLine.length - 8, uLine.length);
-    } else if (uk === UNIQ_EXPLICIT) item.uniqKey = str('uniqKey');
+      uniqKey = uAscii ? latin1Slice.call(uLine, 0, uLine.length) : uniqPrefix + latin1Slice.call(uLine, uLine.length - 8, uLine.length);
+    } else if (uk === UNIQ_EXPLICIT) uniqKey = str('uniqKey');
     else if (uk !== UNIQ_NONE) throw bad(`result ${i}: unknown uniqKey kind ${uk}`);
-    out[i] = item;
+    out[i] = make(msgId, queueOffset, commitLogOffset, uniqKey);
   }
   if (p !== len) throw bad(`${len - p} trailing bytes after the last result`);
   return out;
