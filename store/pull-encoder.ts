@@ -14,7 +14,7 @@ import {
   EXT_FLAG_OWN_STORE_HOST,
   EXT_FLAG_PROPS,
   EXT_FLAG_TAGS,
-  MESSAGE_CODEC_VERSION,
+  MESSAGE_EXT_BATCH_VERSION,
   MESSAGE_EXT_BATCH_MAGIC,
 } from '../actors/protocol/message-codec.js';
 
@@ -73,7 +73,7 @@ export function encodeRecordsAsExtBatch(bufs: readonly Uint8Array[], positions: 
   const out = new Uint8Array(pooled.buffer, pooled.byteOffset, bound);
   out[0] = MESSAGE_EXT_BATCH_MAGIC >>> 8;
   out[1] = MESSAGE_EXT_BATCH_MAGIC & 0xff;
-  out[2] = MESSAGE_CODEC_VERSION;
+  out[2] = MESSAGE_EXT_BATCH_VERSION;
   put32(out, 3, count);
   let o = BATCH_HEADER_SIZE;
   out[o++] = msgIdPrefix.length >>> 8;

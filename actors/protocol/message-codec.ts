@@ -36,7 +36,9 @@ export class MessageCodecError extends Error {
 
 export const MESSAGE_BATCH_MAGIC = 0x4d42; // 'MB'
 export const MESSAGE_EXT_BATCH_MAGIC = 0x4d58; // 'MX'
-export const MESSAGE_CODEC_VERSION = 2;
+/** Format versions: the send batch's, and the pull reply's (2: msgId prefix and store host once per batch). */
+export const MESSAGE_BATCH_VERSION = 1;
+export const MESSAGE_EXT_BATCH_VERSION = 2;
 
 const HEADER_SIZE = 7;
 const F_TAGS = 1;
@@ -332,9 +334,9 @@ class Writer {
   }
 }
 
-function header(w: Writer, magic: number, count: number): void {
+function header(w: Writer, magic: number, version: number, count: number): void {
   w.u16(magic);
-  w.u8(MESSAGE_CODEC_VERSION);
+  w.u8(version);
   w.u32(count);
 }
 
@@ -343,7 +345,7 @@ export function encodeMessageBatch(msgs: readonly Message[]): Uint8Array {
   let size = HEADER_SIZE;
   for (let i = 0; i < msgs.length; i++) size += maxMessageSize(msgs[i]!);
   const w = new Writer(allocOut(size));
-  header(w, MESSAGE_BATCH_MAGIC, msgs.length);
+  header(w, MESSAGE_BATCH_MAGIC, MESSAGE_BATCH_VERSION, msgs.length);
   for (const m of msgs) {
     let flags = 0;
     if (m.tags !== undefined) flags |= F_TAGS;
@@ -395,7 +397,7 @@ export function encodeMessageExtBatch(msgs: readonly MessageExt[], opts: ExtEnco
   let size = HEADER_SIZE + maxStr(idPrefix, 'msgId') + maxStr(storeHost, 'storeHost');
   for (let i = 0; i < msgs.length; i++) size += maxMessageExtSize(msgs[i]!);
   const w = new Writer(allocOut(size));
-  header(w, MESSAGE_EXT_BATCH_MAGIC, msgs.length);
+  header(w, MESSAGE_EXT_BATCH_MAGIC, MESSAGE_EXT_BATCH_VERSION, msgs.length);
   w.str16(idPrefix);
   w.str16(storeHost);
   for (const m of msgs) {
@@ -569,12 +571,12 @@ class DerivedIds {
   }
 }
 
-function readHeader(r: Reader, magic: number, what: string): number {
+function readHeader(r: Reader, magic: number, version: number, what: string): number {
   if (!(r.buf instanceof Uint8Array)) throw bad(`${what}: input is not bytes`);
   const m = r.u16('magic');
   if (m !== magic) throw bad(`${what}: bad magic 0x${m.toString(16)}, expected 0x${magic.toString(16)}`);
   const v = r.u8('version');
-  if (v !== MESSAGE_CODEC_VERSION) throw bad(`${what}: unsupported version ${v}`);
+  if (v !== version) throw bad(`${what}: unsupported version ${v}, expected ${version}`);
   return r.u32('count');
 }
 
@@ -595,7 +597,7 @@ function finish(r: Reader, what: string): void {
 export function decodeMessageBatch(bytes: Uint8Array, opts: DecodeOptions = {}): Message[] {
   return guard('message batch', () => {
     const r = new Reader(bytes, opts.copyBodies ?? false);
-    const count = readHeader(r, MESSAGE_BATCH_MAGIC, 'message batch');
+    const count = readHeader(r, MESSAGE_BATCH_MAGIC, MESSAGE_BATCH_VERSION, 'message batch');
     const out: Message[] = [];
     for (let i = 0; i < count; i++) {
       const flags = r.u8('flags');
@@ -619,7 +621,7 @@ export function decodeMessageBatch(bytes: Uint8Array, opts: DecodeOptions = {}):
 export function decodeMessageExtBatch(bytes: Uint8Array, opts: DecodeOptions = {}): MessageExt[] {
   return guard('message ext batch', () => {
     const r = new Reader(bytes, opts.copyBodies ?? false);
-    const count = readHeader(r, MESSAGE_EXT_BATCH_MAGIC, 'message ext batch');
+    const count = readHeader(r, MESSAGE_EXT_BATCH_MAGIC, MESSAGE_EXT_BATCH_VERSION, 'message ext batch');
     const ids = new DerivedIds(r.str16('msgId prefix'));
     const batchStoreHost = r.str16('storeHost');
     const out: MessageExt[] = [];

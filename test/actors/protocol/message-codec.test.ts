@@ -7,7 +7,8 @@ import {
   encodeMessageExtBatch,
   derivedId,
   encodedMessageSize,
-  MESSAGE_CODEC_VERSION,
+  MESSAGE_BATCH_VERSION,
+  MESSAGE_EXT_BATCH_VERSION,
   MessageCodecError,
   utf8Length,
 } from '../../../actors/protocol/message-codec.js';
@@ -156,7 +157,7 @@ describe('message batch codec', () => {
   it('never throws anything but MessageCodecError on garbage', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.boolean(), (garbage, withHeader) => {
-        const bytes = withHeader ? new Uint8Array([0x4d, 0x42, MESSAGE_CODEC_VERSION, 0, 0, 0, garbage[0] ?? 1, ...garbage]) : garbage;
+        const bytes = withHeader ? new Uint8Array([0x4d, 0x42, MESSAGE_BATCH_VERSION, 0, 0, 0, garbage[0] ?? 1, ...garbage]) : garbage;
         try {
           decodeMessageBatch(bytes);
         } catch (err) {
@@ -183,7 +184,7 @@ describe('message batch codec', () => {
   });
 
   it('does not pre-allocate for a huge claimed count', () => {
-    expectCodecError(() => decodeMessageBatch(new Uint8Array([0x4d, 0x42, MESSAGE_CODEC_VERSION, 0xff, 0xff, 0xff, 0xff])));
+    expectCodecError(() => decodeMessageBatch(new Uint8Array([0x4d, 0x42, MESSAGE_BATCH_VERSION, 0xff, 0xff, 0xff, 0xff])));
   });
 });
 
@@ -240,7 +241,7 @@ describe('message ext batch codec', () => {
       fc.property(fc.array(extArb, { minLength: 1, maxLength: 2 }), fc.nat(), fc.uint8Array({ maxLength: 100 }), (msgs, cut, garbage) => {
         const bytes = encodeMessageExtBatch(msgs);
         expectCodecError(() => decodeMessageExtBatch(bytes.subarray(0, cut % bytes.length)));
-        const g = new Uint8Array([0x4d, 0x58, MESSAGE_CODEC_VERSION, 0, 0, 0, 1, ...garbage]);
+        const g = new Uint8Array([0x4d, 0x58, MESSAGE_EXT_BATCH_VERSION, 0, 0, 0, 1, ...garbage]);
         try {
           decodeMessageExtBatch(g);
         } catch (err) {
