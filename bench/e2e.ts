@@ -9,8 +9,9 @@
  *    publish next to the p99 of an unbatched sync send.
  * Produce throughput: acknowledged messages per second. Consume throughput: messages from the first offset of
  * a full queue set, first to last arrival. Latency: the body carries the send time; the consumer subtracts it.
- * The NATS half runs in rounds (--rounds=N, default 2), JetStream and ours taking turns; each side reports its
- * best round (highest rates, lowest p99s), as this shared machine's speed drifts from one minute to the next.
+ * The NATS half runs in rounds (--rounds=N, default 3), JetStream and ours taking turns; each side reports its
+ * median round for every figure, as this shared machine's speed drifts from one minute to the next (the
+ * median keeps one quiet or one busy minute from deciding a ratio).
  * Options: --ms=N (time per produce phase, default 3000); --prof=DIR writes a CPU profile of every child
  * process (name server, broker, producers, consumers) into DIR; --only=memory|nats runs one half.
  */
@@ -406,43 +407,40 @@ async function natsFlow(server: NatsServer, ms: number, progress: (m: string) =>
 
 // ------------------------------------------------------------------------------------------- rounds
 
-/** Per size, the result with the higher rate. */
-function faster<T extends { perSecond: number }>(a: Record<number, T>, b: Record<number, T>): Record<number, T> {
+/** The middle element by `key` (the upper middle of an even count); undefined values are left out. */
+function median<T>(xs: readonly (T | undefined)[], key: (t: T) => number): T | undefined {
+  const sorted = xs.filter((x): x is T => x !== undefined).sort((x, y) => key(x) - key(y));
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Per size, the round with the median rate. */
+function medianRate<T extends { perSecond: number }>(rounds: readonly Record<number, T>[]): Record<number, T> {
   const out: Record<number, T> = {};
   for (const s of SIZES) {
-    const x = a[s];
-    const y = b[s];
-    const best = x === undefined || (y !== undefined && y.perSecond > x.perSecond) ? y : x;
-    if (best !== undefined) out[s] = best;
+    const m = median(rounds.map((r) => r[s]), (x) => x.perSecond);
+    if (m !== undefined) out[s] = m;
   }
   return out;
 }
 
-/** The one with the lower p99 (a missing or NaN one loses). */
-function lowerP99<T>(a: T | undefined, b: T | undefined, p99: (t: T) => number | undefined): T | undefined {
-  if (a === undefined) return b;
-  if (b === undefined) return a;
-  return (p99(b) ?? Infinity) < (p99(a) ?? Infinity) ? b : a;
-}
-
-/** The best of two rounds of our NATS flow: the higher rates, the lower latencies. */
-function bestFlow(a: Flow, b: Flow): Flow {
-  const out: Flow = { produce: faster(a.produce, b.produce), consume: faster(a.consume, b.consume) };
-  const latency = lowerP99(a.latency, b.latency, (l) => l.consumed.p99Ms);
+/** Our NATS flow over its rounds: per figure, the median round. */
+function medianFlow(flows: readonly Flow[]): Flow {
+  const out: Flow = { produce: medianRate(flows.map((f) => f.produce)), consume: medianRate(flows.map((f) => f.consume)) };
+  const latency = median(flows.map((f) => f.latency), (l) => l.consumed.p99Ms ?? Infinity);
   if (latency) out.latency = latency;
-  const sync = lowerP99(a.syncSend, b.syncSend, (r) => r.p99Ms);
+  const sync = median(flows.map((f) => f.syncSend), (r) => r.p99Ms ?? Infinity);
   if (sync) out.syncSend = sync;
   return out;
 }
 
-/** The best of two rounds of the JetStream peer, the same way. */
-function bestJs(a: JsFigures, b: JsFigures): JsFigures {
-  const sync = Number.isNaN(a.syncPublishP99Ms) || b.syncPublishP99Ms < a.syncPublishP99Ms ? b : a;
+/** The JetStream peer over its rounds, the same way. */
+function medianJs(rounds: readonly JsFigures[]): JsFigures {
+  const sync = median(rounds, (r) => (Number.isNaN(r.syncPublishP99Ms) ? Infinity : r.syncPublishP99Ms));
   return {
-    asyncPublish: faster(a.asyncPublish, b.asyncPublish),
-    consume: faster(a.consume, b.consume),
-    syncPublishP50Ms: sync.syncPublishP50Ms,
-    syncPublishP99Ms: sync.syncPublishP99Ms,
+    asyncPublish: medianRate(rounds.map((r) => r.asyncPublish)),
+    consume: medianRate(rounds.map((r) => r.consume)),
+    syncPublishP50Ms: sync?.syncPublishP50Ms ?? NaN,
+    syncPublishP99Ms: sync?.syncPublishP99Ms ?? NaN,
   };
 }
 
@@ -463,7 +461,7 @@ const bench: Bench = async (ctx: BenchContext) => {
   if (prof !== undefined) childFlags = ['--cpu-prof', `--cpu-prof-dir=${prof}`];
   if (!Number.isFinite(ms) || ms <= 0) throw new Error('--ms must be a positive number');
   const only = option(ctx.args, 'only');
-  const rounds = Number(option(ctx.args, 'rounds') ?? 2);
+  const rounds = Number(option(ctx.args, 'rounds') ?? 3);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
   const empty: Flow = { produce: {}, consume: {} };
   const mem = only === 'nats' ? empty : await memoryFlow(ms, ctx.progress);
@@ -472,13 +470,17 @@ const bench: Bench = async (ctx: BenchContext) => {
   if (only !== 'memory') {
     const server = await startNatsServer({ jetstream: true });
     try {
-      // JetStream and ours take turns, and each keeps its best round: a slow spell of this shared machine
-      // then hurts neither side's figure alone.
+      // JetStream and ours take turns, and each reports its median round: a slow (or quiet) spell of this
+      // shared machine then moves neither side's figure alone.
+      const jsRounds: JsFigures[] = [];
+      const natsRounds: Flow[] = [];
       for (let r = 1; r <= rounds; r++) {
         if (rounds > 1) ctx.progress(`NATS round ${r} of ${rounds}`);
-        js = bestJs(js, await jetStreamPeer(server.url, ms, ctx.progress));
-        nats = bestFlow(nats, await natsFlow(server, ms, ctx.progress));
+        jsRounds.push(await jetStreamPeer(server.url, ms, ctx.progress));
+        natsRounds.push(await natsFlow(server, ms, ctx.progress));
       }
+      js = medianJs(jsRounds);
+      nats = medianFlow(natsRounds);
     } finally {
       await server.stop();
     }
