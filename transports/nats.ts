@@ -283,10 +283,11 @@ export class NatsTransport implements Transport {
     if (!this.nc.isClosed()) {
       let timer: NodeJS.Timeout | undefined;
       const drained = this.nc.drain().catch(() => undefined);
-      const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), CLOSE_DRAIN_MS)));
-      const how = await Promise.race([drained, late]);
+      const late = new Promise<void>((r) => (timer = setTimeout(r, CLOSE_DRAIN_MS)));
+      await Promise.race([drained, late]);
       clearTimeout(timer);
-      if (how === 'late') await this.nc.close().catch(() => undefined);
+      // a drain that was late or failed (no server to drain to: it fails at once) leaves the connection open
+      if (!this.nc.isClosed()) await this.nc.close().catch(() => undefined);
     }
     await this.nc.closed();
     this.markClosed();

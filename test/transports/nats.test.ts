@@ -255,4 +255,18 @@ describe('nats transport across a server crash', () => {
     expect(states[states.length - 1]).toBe('connected');
     sub.unsubscribe();
   });
+  test('close() with the server gone ends at once: requests waiting fail CLOSED, the state is closed', async () => {
+    const a = await open(crashy);
+    const states: string[] = [];
+    a.state$.subscribe((st) => states.push(st));
+    await crashy.kill();
+    await firstValueFrom(a.state$.pipe(filter((s) => s !== 'connected'), timeout(3000)));
+    const waiting = a.request('svc', frame({ code: 3 }), { timeoutMs: 30_000 }).catch((e: unknown) => e);
+    const t0 = Date.now();
+    await a.close();
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(await waiting).toMatchObject({ code: 'CLOSED' });
+    expect(states[states.length - 1]).toBe('closed');
+    await crashy.restart();
+  });
 });
