@@ -551,7 +551,7 @@ class Reader {
 }
 
 /** The msgIds of one batch's prefix: one scratch line (prefix, then 16 hex digits) read out as one flat string. */
-class DerivedIds {
+export class DerivedIds {
   private readonly line: Uint8Array | undefined;
   constructor(private readonly prefix: string) {
     let ascii = true;

@@ -1,4 +1,4 @@
-import { MessageCodecError } from './message-codec.js';
+import { DerivedIds, MessageCodecError } from './message-codec.js';
 
 /**
  * The SEND_MESSAGE / SEND_BATCH_MESSAGE reply body: one result per message, in order, in a compact binary
@@ -225,9 +225,7 @@ export function decodeSendReply<T>(
   const uniqPrefix = str('uniqKey prefix');
   if (count > len) throw bad(`count ${count} exceeds the body`);
   // derived strings are written into one scratch line (prefix + hex digits) and read back as one flat string
-  const idLine = new Uint8Array(idPrefix.length + 16);
-  for (let j = 0; j < idPrefix.length; j++) idLine[j] = idPrefix.charCodeAt(j) & 0xff;
-  const idAscii = idLine.length - 16 === encoder.encode(idPrefix).length;
+  const ids = new DerivedIds(idPrefix);
   const uLine = new Uint8Array(uniqPrefix.length + 8);
   for (let j = 0; j < uniqPrefix.length; j++) uLine[j] = uniqPrefix.charCodeAt(j) & 0xff;
   const uAscii = uLine.length - 8 === encoder.encode(uniqPrefix).length;
@@ -245,10 +243,7 @@ export function decodeSendReply<T>(
     if (kind & K_MSGID_EXPLICIT) msgId = str('msgId');
     else {
       if (idPrefix.length === 0) throw bad(`result ${i}: derived msgId without a prefix`);
-      const hi = Math.floor(commitLogOffset / TWO_32);
-      hexInto(idLine, idLine.length - 16, hi);
-      hexInto(idLine, idLine.length - 8, commitLogOffset >>> 0);
-      msgId = idAscii ? latin1Slice.call(idLine, 0, idLine.length) : idPrefix + latin1Slice.call(idLine, idLine.length - 16, idLine.length);
+      msgId = ids.at(commitLogOffset);
     }
     let uniqKey: string | undefined;
     const uk = (kind >> UNIQ_SHIFT) & 3;

@@ -62,8 +62,8 @@ export function parsePullRequest(ctx: BrokerContext, frame: Frame): PullRequest 
   if (queueOffset < 0) throw new StatusError(Status.INVALID_ARGUMENT, `queueOffset must not be negative, got ${queueOffset}`);
   const maxMsgNums = Math.min(Math.max(1, headerInt(frame, 'maxMsgNums', 32)), ctx.limits.maxPullMsgs);
   const suspendTimeoutMs = Math.min(Math.max(0, headerInt(frame, 'suspendTimeoutMs', 0)), ctx.limits.maxSuspendMs);
-  // Record bytes: the reply adds a message id and a few lengths per message, so half the transport's frame
-  // limit leaves room for that even with the smallest messages.
+  // Counted in record bytes: the reply adds a few lengths per message (and an id or store host of its own where
+  // one differs from the batch's), so half the transport's frame limit leaves room even for the smallest messages.
   const byteCap = Math.min(ctx.limits.maxPullBytes, Math.floor(ctx.maxPayload() / 2));
   const maxBytes = Math.min(Math.max(1, headerInt(frame, 'maxBytes', byteCap)), byteCap);
   const sub = frame.header.subExpression;
