@@ -88,7 +88,7 @@ export interface ConsumerOptions {
    * after its batch in flight finished and its offset was committed. Default false.
    */
   orderly?: boolean;
-  /** Orderly: lock renewal interval; a lock counts for 1.5 times this (keep it below the broker's lease). Default 20000 ms. */
+  /** Orderly: lock renewal interval; a lock counts for 1.5 times this, or the broker's lease if shorter. Default 20000 ms. */
   lockRenewMs?: number;
   /** Orderly: how long a queue waits after a failed batch before the batch is retried. Default 1000 ms. */
   suspendMs?: number;

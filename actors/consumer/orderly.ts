@@ -1,5 +1,5 @@
 import type { ClientInstance } from '../client/client-instance.js';
-import type { LockBatchHeader, QueueLockBody, SendBackHeader } from '../protocol/commands.js';
+import type { LockBatchHeader, LockBatchReplyHeader, QueueLockBody, SendBackHeader } from '../protocol/commands.js';
 import { queueKey, type MessageExt, type MessageQueue } from '../protocol/message.js';
 import { RequestCode } from '../protocol/request-codes.js';
 import { jsonBody, parseJsonBody, request } from '../protocol/replies.js';
@@ -10,8 +10,8 @@ import type { ProcessQueue } from './process-queue.js';
  *
  * - the consumer locks each assigned queue at its broker (LOCK_BATCH_MQ) before pulling it, and renews every
  *   lock every `lockRenewMs`; a lock counts here for 1.5 x lockRenewMs after the request that got it was
- *   sent (keep that below the broker's lease, `queueLockLeaseMs`, default 60 s), so a consumer cut off from its
- *   broker stops processing before the broker gives the queue to another member;
+ *   sent, or for the broker's lease (`queueLockLeaseMs`, told in the reply) when that is shorter, so a consumer
+ *   cut off from its broker stops processing before the broker gives the queue to another member;
  * - each queue is processed strictly serially, one batch (`consumeBatchSize`) at a time, and only while its
  *   lock holds;
  * - a batch that fails (RETRY or a throw) is suspended for `suspendMs` and then given to the listener again,
@@ -61,7 +61,7 @@ interface QueueState {
 const LOCK_WAIT_MS = 100;
 
 export class OrderlyConsumer {
-  /** queue key -> when the request that got (or renewed) its lock was sent. */
+  /** queue key -> until when its lock counts here (from when the request that got or renewed it was sent). */
   private readonly locks = new Map<string, number>();
   private readonly queues = new Map<ProcessQueue, QueueState>();
   private readonly sleepers = new Map<ProcessQueue, () => void>();
@@ -80,8 +80,8 @@ export class OrderlyConsumer {
 
   /** Whether this consumer holds the queue's lock now (as far as it knows). */
   isLocked(mq: MessageQueue): boolean {
-    const at = this.locks.get(queueKey(mq));
-    return at !== undefined && this.io.clock.now() - at < this.lockValidMs;
+    const until = this.locks.get(queueKey(mq));
+    return until !== undefined && this.io.clock.now() < until;
   }
 
   /** Renews the locks of every held queue (the consumer's machine calls it every `lockRenewMs` while running). */
@@ -102,10 +102,13 @@ export class OrderlyConsumer {
         const header: LockBatchHeader = { consumerGroup: this.o.group, clientId: this.host.client.clientId };
         const body: QueueLockBody = { queues: list.map((q) => ({ topic: q.topic, queueId: q.queueId })) };
         let granted: Set<string>;
+        let validMs = this.lockValidMs;
         try {
           const reply = await this.host.client.requestBroker(brokerName, request(RequestCode.LOCK_BATCH_MQ, { ...header }, jsonBody(body)));
           const got = parseJsonBody<QueueLockBody>(reply).queues ?? [];
           granted = new Set(got.map((q) => queueKey({ topic: q.topic, brokerName, queueId: q.queueId })));
+          const lease = (reply.header as Partial<LockBatchReplyHeader>).leaseMs;
+          if (typeof lease === 'number' && lease > 0 && lease < validMs) validMs = lease;
         } catch (err) {
           this.io.logger.warn({ err, broker: brokerName, queues: list.length }, 'locking queues failed; they are not processed until a lock succeeds');
           return;
@@ -113,7 +116,7 @@ export class OrderlyConsumer {
         for (const q of list) {
           const key = queueKey(q);
           if (granted.has(key)) {
-            this.locks.set(key, sentAt);
+            this.locks.set(key, sentAt + validMs);
             out.push(q);
           } else if (this.locks.delete(key)) {
             this.io.logger.warn({ queue: key }, 'queue lock lost: another member holds it');

@@ -199,9 +199,10 @@ export interface CheckTransactionStateHeader {
 
 /**
  * LOCK_BATCH_MQ (orderly consumer -> master broker): locks queues of this broker for the client, or renews its
- * locks. Header LockBatchHeader; body QueueLockBody (the queues to lock, at most 1024). Reply body
- * QueueLockBody: the queues now locked by this client (free ones, its own, and ones whose lease expired;
- * queues locked by another live client are left out). A lock lasts the broker's `queueLockLeaseMs`.
+ * locks. Header LockBatchHeader; body QueueLockBody (the queues to lock, at most 1024). Reply header
+ * LockBatchReplyHeader; reply body QueueLockBody: the queues now locked by this client (free ones, its own, and
+ * ones whose lease expired; queues locked by another live client are left out). A lock lasts the broker's
+ * `queueLockLeaseMs` (the reply's `leaseMs`).
  *
  * UNLOCK_BATCH_MQ: same header and body; releases the queues this client holds among them. Reply OK with
  * header `released` (how many).
@@ -209,6 +210,10 @@ export interface CheckTransactionStateHeader {
 export interface LockBatchHeader {
   consumerGroup: string;
   clientId: string;
+}
+/** LOCK_BATCH_MQ reply header: how long the broker keeps a lock without renewal. */
+export interface LockBatchReplyHeader {
+  leaseMs: number;
 }
 export interface QueueLockBody {
   queues: { topic: string; queueId: number }[];

@@ -1,5 +1,5 @@
 import type { Frame } from '../../../transports/frame.js';
-import type { QueueLockBody } from '../../protocol/commands.js';
+import type { LockBatchReplyHeader, QueueLockBody } from '../../protocol/commands.js';
 import { headerString, jsonBody, okReply, parseJsonBody } from '../../protocol/replies.js';
 import { Status, StatusError } from '../../protocol/status.js';
 import { validateGroup } from '../../protocol/validation.js';
@@ -41,8 +41,11 @@ function parseLockRequest(frame: Frame): { group: string; clientId: string; queu
 
 export async function handleLockBatch(ctx: BrokerContext, frame: Frame): Promise<Frame> {
   const { group, clientId, queues } = parseLockRequest(frame);
-  const locked: QueueLockBody = { queues: queueLocksOf(ctx).lock(group, clientId, queues) };
-  return okReply(frame, {}, jsonBody(locked));
+  const table = queueLocksOf(ctx);
+  const locked: QueueLockBody = { queues: table.lock(group, clientId, queues) };
+  // the lease, so that a consumer never counts on a lock longer than the broker keeps it
+  const header: LockBatchReplyHeader = { leaseMs: table.leaseMs };
+  return okReply(frame, { ...header }, jsonBody(locked));
 }
 
 export async function handleUnlockBatch(ctx: BrokerContext, frame: Frame): Promise<Frame> {

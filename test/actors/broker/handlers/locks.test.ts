@@ -17,6 +17,7 @@ describe('LOCK_BATCH_MQ / UNLOCK_BATCH_MQ handlers', () => {
   it('locks, refuses another client, unlocks, and honours the lease', async () => {
     const a = await handleLockBatch(ctx, lockReq(RequestCode.LOCK_BATCH_MQ, 'a', [{ topic: 'T', queueId: 0 }, { topic: 'T', queueId: 1 }]));
     expect(parseJsonBody<QueueLockBody>(a).queues).toHaveLength(2);
+    expect(a.header.leaseMs).toBe(1000); // the consumer counts on a lock no longer than this
     const b = await handleLockBatch(ctx, lockReq(RequestCode.LOCK_BATCH_MQ, 'b', [{ topic: 'T', queueId: 1 }, { topic: 'T', queueId: 2 }]));
     expect(parseJsonBody<QueueLockBody>(b).queues).toEqual([{ topic: 'T', queueId: 2 }]);
     const un = await handleUnlockBatch(ctx, lockReq(RequestCode.UNLOCK_BATCH_MQ, 'a', [{ topic: 'T', queueId: 1 }]));
