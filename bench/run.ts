@@ -6,10 +6,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Bench, BenchResult } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+/** Modules of this folder that are not benchmarks. */
+const HELPERS = ['run.js', 'harness.js', 'nats-server.js', 'kill-on-exit.js'];
 
 function available(): string[] {
   return readdirSync(here)
-    .filter((f) => f.endsWith('.js') && !['run.js', 'harness.js'].includes(f))
+    .filter((f) => f.endsWith('.js') && !HELPERS.includes(f))
     .map((f) => f.slice(0, -3))
     .sort();
 }
