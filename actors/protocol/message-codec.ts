@@ -62,7 +62,8 @@ const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
 const TWO_32 = 0x1_0000_0000;
 const HEX_DIGITS = '0123456789ABCDEF';
-const HEX_CODES = Uint8Array.from(HEX_DIGITS, (c) => c.charCodeAt(0));
+/** Character codes of the upper-case hex digits. */
+export const HEX_CODES = Uint8Array.from(HEX_DIGITS, (c) => c.charCodeAt(0));
 
 /** A store's message id: its prefix and the 16 upper-case hex digits of the commit log offset. */
 export function derivedId(prefix: string, commitLogOffset: number): string {

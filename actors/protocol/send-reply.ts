@@ -1,4 +1,4 @@
-import { DerivedIds, MessageCodecError } from './message-codec.js';
+import { DerivedIds, HEX_CODES, MessageCodecError } from './message-codec.js';
 
 /**
  * The SEND_MESSAGE / SEND_BATCH_MESSAGE reply body: one result per message, in order, in a compact binary
@@ -35,7 +35,6 @@ const UNIQ_NONE = 0;
 const UNIQ_COUNTER = 1;
 const UNIQ_EXPLICIT = 2;
 const TWO_32 = 0x1_0000_0000;
-const HEX_CODES = [48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 65, 66, 67, 68, 69, 70]; // 0-9A-F
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
