@@ -1,4 +1,4 @@
-import { assign, fromPromise, setup } from 'xstate';
+import { assign, fromPromise, setup, type AnyActorRef, type SnapshotFrom } from 'xstate';
 import { Status } from '../actors/protocol/status.js';
 import type { CommitLog, PutResult } from './commit-log.js';
 import type { PutMessage } from './commit-log-batch.js';
@@ -14,7 +14,14 @@ export interface CloseEvent {
   /** Called once the log is flushed (when it can be) and closed. */
   done?: () => void;
 }
-export type CommitLogEvent = AppendEvent | CloseEvent;
+/**
+ * The store wrote a batch to the log itself (it does so while the machine serves, see `appendDirect`): the
+ * machine looks again at whether a flush is due or the log failed. No payload.
+ */
+export interface WrittenEvent {
+  type: 'WRITTEN';
+}
+export type CommitLogEvent = AppendEvent | CloseEvent | WrittenEvent;
 
 export interface CommitLogInput {
   /** Built by the store; null until recovery has produced it. */
@@ -98,6 +105,8 @@ export const commitLogMachine = setup({
       always: { guard: 'failed', target: 'failed' },
       on: {
         APPEND: { actions: 'write' },
+        // a targetless transition: the state's eventless transitions (failed, flush due) are looked at again
+        WRITTEN: {},
         CLOSE: { target: 'closing', actions: 'rememberCloser' },
       },
       states: {
@@ -157,3 +166,21 @@ export const commitLogMachine = setup({
     },
   },
 });
+
+/**
+ * Writes a batch straight to the serving commit log, or returns false (the caller then sends APPEND, which
+ * refuses it with the state's reason). The machine hears of the write (WRITTEN, no payload) only when it
+ * waits for one (idle) or when the write failed the log: one event per flush cycle instead of one per batch.
+ *
+ * Why not an APPEND event per batch: the batch then passes through the actor's event processing, and at
+ * these rates that kept every batch alive past young-generation collections (measured: nearly all broker
+ * messages promoted to the old generation, scavenges three times longer, a third less throughput).
+ */
+export function appendDirect(actor: AnyActorRef, batch: readonly PutMessage[], reply: (r: PutResult) => void): boolean {
+  const snap = actor.getSnapshot() as SnapshotFrom<typeof commitLogMachine>;
+  const log = snap.context.log;
+  if (log === null || log.failed !== undefined || !snap.matches('serving')) return false;
+  log.append(batch, reply);
+  if (log.failed !== undefined || snap.matches({ serving: 'idle' })) actor.send({ type: 'WRITTEN' });
+  return true;
+}

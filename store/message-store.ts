@@ -6,7 +6,7 @@ import type { RandomSource } from '../actors/runtime/random.js';
 import { Status } from '../actors/protocol/status.js';
 import type { StorageBackend, StorageLock } from './backend.js';
 import { CommitLog, type PutResult } from './commit-log.js';
-import { commitLogMachine } from './commit-log.machine.js';
+import { appendDirect, commitLogMachine } from './commit-log.machine.js';
 import type { PutMessage } from './commit-log-batch.js';
 import { DEFAULT_CQ_ENTRIES_PER_FILE, isBlank, type ConsumeQueue, type ConsumeQueueSet } from './consume-queue.js';
 import type { Dispatcher, NewData } from './dispatcher.js';
@@ -524,7 +524,9 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
       if (closed || actor.getSnapshot().status !== 'active') {
         return Promise.resolve({ status: Status.SERVICE_NOT_AVAILABLE, message: 'store is closed', results: [] });
       }
-      return new Promise((resolve) => actor.send({ type: 'APPEND', batch, reply: resolve }));
+      return new Promise((resolve) => {
+        if (!appendDirect(actor, batch, resolve)) actor.send({ type: 'APPEND', batch, reply: resolve });
+      });
     },
     getMessages,
     getRecords,
