@@ -1,3 +1,4 @@
+import { InFlight } from '../runtime/in-flight.js';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../runtime/clock.js';
 import type { Message, MessageQueue, SendResult } from '../protocol/message.js';
@@ -26,7 +27,7 @@ export type SendBatch = (msgs: readonly Message[], mq: MessageQueue) => Promise<
 
 export class LingerBatcher {
   private readonly pending = new Map<string, Pending>();
-  private readonly inflight = new Set<Promise<void>>();
+  private readonly inflight = new InFlight();
 
   constructor(
     private readonly sendBatch: SendBatch,
@@ -71,7 +72,7 @@ export class LingerBatcher {
   /** Sends every lingering batch and waits until every batch sent so far is answered. */
   async drain(): Promise<void> {
     this.flushAll();
-    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
+    while (this.inflight.size > 0) await this.inflight.idle();
   }
 
   private flush(key: string): void {
@@ -88,7 +89,6 @@ export class LingerBatcher {
         for (const w of p.waiters) w.reject(err);
       },
     );
-    this.inflight.add(done);
-    void done.finally(() => this.inflight.delete(done));
+    void this.inflight.track(done);
   }
 }

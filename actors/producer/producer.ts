@@ -1,3 +1,4 @@
+import { InFlight } from '../runtime/in-flight.js';
 import type { Frame } from '../../transports/frame.js';
 import type { ActorSystem } from '../runtime/system.js';
 import type { ActorHost } from '../runtime/actor-host.js';
@@ -148,7 +149,7 @@ class ProducerImpl {
   readonly client: ClientInstance;
   readonly path: SendPath;
   private readonly batcher: LingerBatcher | undefined;
-  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly inflight = new InFlight();
 
   constructor(
     host: ActorHost<typeof clientMachine>,
@@ -175,10 +176,7 @@ class ProducerImpl {
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
-    this.inflight.add(p);
-    const remove = () => this.inflight.delete(p);
-    p.then(remove, remove);
-    return p;
+    return this.inflight.track(p);
   }
 
   send(msg: Message, opts?: SendOptions): Promise<SendResult> {
@@ -255,7 +253,7 @@ class ProducerImpl {
   /** Sends lingering batches and waits for every send in flight (failures are the callers'). */
   async drain(): Promise<void> {
     await this.batcher?.drain();
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    while (this.inflight.size > 0) await this.inflight.idle();
   }
 }
 
