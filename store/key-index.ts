@@ -65,22 +65,44 @@ export function indexFileName(seq: number): string {
 }
 
 /** Check over the first `words` big-endian u32 words at `pos`; never 0, so unwritten (zero) bytes never pass. */
+const TWO32 = 4294967296;
+
+function checkStep(h: number, word: number): number {
+  h = Math.imul(h ^ word, 0x01000193);
+  return h ^ (h >>> 15);
+}
+
 function checkWords(dv: DataView, pos: number, words: number): number {
   let h = 0x9e3779b9;
-  for (let i = 0; i < words; i++) {
-    h = Math.imul(h ^ dv.getUint32(pos + i * 4), 0x01000193);
-    h ^= h >>> 15;
-  }
+  for (let i = 0; i < words; i++) h = checkStep(h, dv.getUint32(pos + i * 4));
   return h >>> 0 || 1;
 }
 
-/** Writes a file entry (body, prev, check) at `pos` of `dv`. */
-function writeFileEntry(dv: DataView, pos: number, e: IndexEntry, prev: number): void {
-  dv.setUint32(pos, e.keyHash >>> 0);
-  writeU64(dv, pos + 4, e.commitLogOffset);
-  writeU64(dv, pos + 12, e.storeTimestamp);
-  dv.setUint32(pos + 20, prev);
-  dv.setUint32(pos + 24, checkWords(dv, pos, 6));
+function put32(b: Uint8Array, p: number, v: number): void {
+  b[p] = v >>> 24;
+  b[p + 1] = v >>> 16;
+  b[p + 2] = v >>> 8;
+  b[p + 3] = v;
+}
+
+/**
+ * Writes a file entry (body, prev, check) at `pos` of `buf`: byte stores, and the check taken from the
+ * words as numbers (the same value checkWords reads back), for this runs once per key of every message.
+ */
+function writeFileEntry(buf: Uint8Array, pos: number, e: IndexEntry, prev: number): void {
+  const key = e.keyHash >>> 0;
+  const offHi = Math.floor(e.commitLogOffset / TWO32);
+  const offLo = e.commitLogOffset >>> 0;
+  const tsHi = Math.floor(e.storeTimestamp / TWO32);
+  const tsLo = e.storeTimestamp >>> 0;
+  put32(buf, pos, key);
+  put32(buf, pos + 4, offHi);
+  put32(buf, pos + 8, offLo);
+  put32(buf, pos + 12, tsHi);
+  put32(buf, pos + 16, tsLo);
+  put32(buf, pos + 20, prev);
+  const h = checkStep(checkStep(checkStep(checkStep(checkStep(checkStep(0x9e3779b9, key), offHi), offLo), tsHi), tsLo), prev);
+  put32(buf, pos + 24, h >>> 0 || 1);
 }
 
 function entryValid(dv: DataView, pos: number): boolean {
@@ -301,7 +323,7 @@ export class KeyIndex {
         const s = e.keyHash % p.slotCount;
         const num = from + k;
         if (dv.getUint32(pos + 20) !== slots[s]) {
-          writeFileEntry(dv, pos, e, slots[s]!);
+          writeFileEntry(bytes, pos, e, slots[s]!);
           changed = true;
         }
         slots[s] = num;
@@ -377,13 +399,12 @@ export class KeyIndex {
       const room = part.capacity - part.count;
       const base = dataStart(part) + part.count * INDEX_FILE_ENTRY_SIZE;
       const buf = new Uint8Array(Math.min(room, list.length - i) * INDEX_FILE_ENTRY_SIZE);
-      const dv = new DataView(buf.buffer);
       let n = 0;
       for (; i < list.length && n < room; i++) {
         const e = list[i]!;
         const s = (e.keyHash >>> 0) % part.slotCount;
         const num = part.count + n + 1;
-        writeFileEntry(dv, n * INDEX_FILE_ENTRY_SIZE, e, this.slots[s]!);
+        writeFileEntry(buf, n * INDEX_FILE_ENTRY_SIZE, e, this.slots[s]!);
         this.slots[s] = num;
         this.markSlot(s);
         if (part.count + n === 0) {

@@ -246,8 +246,10 @@ class ProducerImpl {
       bytes += n;
     }
     chunks.push({ msgs: cur, mq: curMq });
-    const parts = await this.track(Promise.all(chunks.map((c) => this.path.send(c.msgs, c.mq ?? this.path.pick(queues)))));
-    return parts.flat();
+    const sendChunk = (c: { msgs: Message[]; mq: MessageQueue | undefined }): Promise<SendResult[]> => this.path.send(c.msgs, c.mq ?? this.path.pick(queues));
+    // the usual case, one chunk: its results as they are (no Promise.all, no copy)
+    if (chunks.length === 1) return this.track(sendChunk(chunks[0]!));
+    return (await this.track(Promise.all(chunks.map(sendChunk)))).flat();
   }
 
   /** Sends lingering batches and waits for every send in flight (failures are the callers'). */
