@@ -74,10 +74,35 @@ function checkOffset(v: number, what: string): void {
 }
 
 /**
- * Encodes one result per message (in order) into a send reply body. With `trustedIdPrefix` (the store vouches
- * that every msgId is that prefix + the hex of its commit log offset) the ids are not checked one by one.
+ * Unique keys of a whole batch drawn in a row from one counter: message i's key is `prefix` (24 hex digits)
+ * followed by the 8 hex digits of `first + i`.
  */
-export function encodeSendReply(items: readonly SendReplyInput[], trustedIdPrefix?: string): Uint8Array {
+export interface UniqKeyRun {
+  prefix: string;
+  first: number;
+}
+
+/**
+ * The run the unique keys of a batch form, or undefined: every message has a key, the first and the last are
+ * 24 hex digits of one prefix + an 8-hex-digit counter, and the counters step by one from first to last.
+ * Only the ends are read: the caller must know that the keys between were drawn in order from one counter.
+ */
+export function uniqKeyRunOf(first: string | undefined, last: string | undefined, count: number): UniqKeyRun | undefined {
+  if (first === undefined || last === undefined || first.length !== 32 || last.length !== 32) return undefined;
+  const a = hex8(first, 24);
+  const b = hex8(last, 24);
+  if (a < 0 || b < 0 || b - a !== count - 1) return undefined;
+  const prefix = first.slice(0, 24);
+  if (!last.startsWith(prefix) || hex8(prefix, 0) < 0 || hex8(prefix, 8) < 0 || hex8(prefix, 16) < 0) return undefined;
+  return { prefix, first: a };
+}
+
+/**
+ * Encodes one result per message (in order) into a send reply body. With `trustedIdPrefix` (the store vouches
+ * that every msgId is that prefix + the hex of its commit log offset) the ids are not checked one by one; with
+ * `uniqRun` every message's unique key is taken from the run (the items' uniqKey are not read).
+ */
+export function encodeSendReply(items: readonly SendReplyInput[], trustedIdPrefix?: string, uniqRun?: UniqKeyRun): Uint8Array {
   const count = items.length;
   const first = items[0];
   // the prefixes come from the first message; messages of another shape are written out in full
@@ -87,8 +112,8 @@ export function encodeSendReply(items: readonly SendReplyInput[], trustedIdPrefi
   else if (first && firstId !== undefined && firstId.length > 16 && isDerivedId(firstId, firstId.slice(0, -16), firstId.length - 16, first.commitLogOffset))
     idPrefix = firstId.slice(0, -16);
   const trusted = trustedIdPrefix !== undefined && trustedIdPrefix.length > 0 && trustedIdPrefix === idPrefix;
-  let uniqPrefix = '';
-  for (const it of items) {
+  let uniqPrefix = uniqRun?.prefix ?? '';
+  if (uniqRun === undefined) for (const it of items) {
     const u = it.uniqKey;
     if (u !== undefined && u.length === 32 && hex8(u, 24) >= 0) {
       uniqPrefix = u.slice(0, 24);
@@ -118,7 +143,11 @@ export function encodeSendReply(items: readonly SendReplyInput[], trustedIdPrefi
       size += 2 + b.length;
     }
     const u = it.uniqKey;
-    if (u !== undefined) {
+    if (uniqRun !== undefined) {
+      kind |= UNIQ_COUNTER << UNIQ_SHIFT;
+      uniqVals[i] = (uniqRun.first + i) >>> 0;
+      size += 4;
+    } else if (u !== undefined) {
       const v = uniqPrefix.length > 0 && u.length === 32 && u.startsWith(uniqPrefix) ? hex8(u, 24) : -1;
       if (v >= 0) {
         kind |= UNIQ_COUNTER << UNIQ_SHIFT;

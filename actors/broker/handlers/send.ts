@@ -3,10 +3,10 @@ import { isWritable, type TopicConfig } from '../../namesrv/route-table.js';
 import type { Message } from '../../protocol/message.js';
 import { MessageCodecError, decodeMessageBatch } from '../../protocol/message-codec.js';
 import { headerInt, headerString, okReply } from '../../protocol/replies.js';
-import { encodeSendReply, type SendReplyInput, type SendReplyItem } from '../../protocol/send-reply.js';
+import { encodeSendReply, uniqKeyRunOf, type SendReplyInput, type SendReplyItem } from '../../protocol/send-reply.js';
 import { Status, StatusError } from '../../protocol/status.js';
 import { RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, topicProblem } from '../../protocol/validation.js';
-import { clientMessageProblem, delayLevelOf, sharedUniqKeySource, toPutMessage, toScheduled, uniqKeyOf } from '../put-message.js';
+import { clientMessageProblem, delayLevelOf, sharedUniqKeySource, toPutMessage, toScheduled, uniqKeyOf, type BrokerPutMessage } from '../put-message.js';
 import type { StorePutMessage, StorePutResult } from '../store-port.js';
 import type { BrokerContext } from './context.js';
 import { rewriteForStore } from '../rewrite-put.js';
@@ -68,6 +68,9 @@ function decodeBatch(body: Uint8Array): Message[] {
   }
 }
 
+/** A message that took a new key from the shared source (toPutMessage's plain path), not one of its own. */
+const drewNewKey = (p: BrokerPutMessage): boolean => p.uniqKey !== undefined && p.properties === undefined;
+
 export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Frame> {
   const topic = headerString(frame, 'topic');
   headerString(frame, 'producerGroup');
@@ -120,11 +123,14 @@ export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Fram
   if (r.msgIdPrefix !== undefined && cl !== undefined && qo !== undefined) {
     // compact answer: every msgId is the prefix + its offset, derived by the reply's reader, never built here
     const items: SendReplyInput[] = new Array<SendReplyInput>(cl.length);
+    // plain messages (the usual batch) each drew a new key, in order, from the one shared counter above
+    const n = batch.length;
+    const run = batch.every(drewNewKey) ? uniqKeyRunOf(batch[0]!.uniqKey, batch[n - 1]!.uniqKey, n) : undefined;
     for (let i = 0; i < items.length; i++) {
-      const uniqKey = uniqKeyOf(batch[i]!);
+      const uniqKey = run === undefined ? uniqKeyOf(batch[i]!) : undefined;
       items[i] = uniqKey === undefined ? { queueOffset: qo[i]!, commitLogOffset: cl[i]! } : { queueOffset: qo[i]!, commitLogOffset: cl[i]!, uniqKey };
     }
-    return okReply(frame, {}, encodeSendReply(items, r.msgIdPrefix));
+    return okReply(frame, {}, encodeSendReply(items, r.msgIdPrefix, run));
   }
   const items: SendReplyItem[] = new Array<SendReplyItem>(r.results.length);
   for (let i = 0; i < items.length; i++) {

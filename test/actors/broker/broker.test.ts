@@ -106,6 +106,9 @@ describe('broker on the memory transport and memory storage', () => {
     expect(h.nextBeginOffset).toBe(3);
     const got = decodeMessageExtBatch(found.body);
     expect(got.map((m) => dec.decode(m.body))).toEqual(['a', 'b', 'c']);
+    // the reply's unique keys (sent as one counter run) are the ones stored with the messages
+    expect(got.map((m) => m.properties?.UNIQ_KEY)).toEqual(results.map((r) => r.uniqKey));
+    expect(new Set(results.map((r) => r.uniqKey)).size).toBe(3);
     expect(got[0]!.tags).toBe('paid');
     expect(got[0]!.keys).toEqual(['k-a']);
 
