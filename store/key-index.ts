@@ -64,7 +64,6 @@ export function indexFileName(seq: number): string {
   return String(seq).padStart(20, '0');
 }
 
-/** Check over the first `words` big-endian u32 words at `pos`; never 0, so unwritten (zero) bytes never pass. */
 const TWO32 = 4294967296;
 
 function checkStep(h: number, word: number): number {
@@ -72,6 +71,7 @@ function checkStep(h: number, word: number): number {
   return h ^ (h >>> 15);
 }
 
+/** Check over the first `words` big-endian u32 words at `pos`; never 0, so unwritten (zero) bytes never pass. */
 function checkWords(dv: DataView, pos: number, words: number): number {
   let h = 0x9e3779b9;
   for (let i = 0; i < words; i++) h = checkStep(h, dv.getUint32(pos + i * 4));

@@ -1,6 +1,6 @@
-import { InFlight } from '../runtime/in-flight.js';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../runtime/clock.js';
+import { InFlight } from '../runtime/in-flight.js';
 import type { Message, MessageQueue, SendResult } from '../protocol/message.js';
 import { queueKey } from '../protocol/message.js';
 

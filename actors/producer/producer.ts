@@ -1,7 +1,7 @@
-import { InFlight } from '../runtime/in-flight.js';
 import type { Frame } from '../../transports/frame.js';
 import type { ActorSystem } from '../runtime/system.js';
 import type { ActorHost } from '../runtime/actor-host.js';
+import { InFlight } from '../runtime/in-flight.js';
 import { clientAddress } from '../protocol/commands.js';
 import type { Message, MessageQueue, SendResult } from '../protocol/message.js';
 import { encodedMessageSize } from '../protocol/message-codec.js';
