@@ -13,6 +13,10 @@
  * carry a NATS reply subject get a reply path. The client reconnects forever (every ~250 ms) and re-subscribes inboxes after a reconnect.
  * Bad data at an inbox is answered with a BAD_FRAME error frame when it has a reply subject, else dropped;
  * both are logged and counted (`droppedFrames`).
+ *
+ * Direct links (direct.ts): a transport opened with `direct` also serves its inboxes over TCP, and every
+ * transport sends to an address served that way over a direct link once it is up (`direct: false` in the
+ * options turns both off). Addresses must not begin with `_direct.` either.
  */
 import { Observable, BehaviorSubject } from 'rxjs';
 import type { Logger } from 'pino';
@@ -26,6 +30,7 @@ import {
 } from '@nats-io/transport-node';
 import { Status } from '../actors/protocol/status.js';
 import { CodecError, decodeFrame, encodeFrame } from './codec.js';
+import { DirectLinks, DirectListener, type DirectEndpoint, type DirectLink, type MessageSocket } from './direct.js';
 import { EMPTY_BODY, FrameKind, type Frame } from './frame.js';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -45,6 +50,18 @@ export interface NatsTransportOptions {
   prefix?: string;
   /** Connection name shown by the server's monitoring. */
   name?: string;
+  /**
+   * Serve this transport's inboxes over direct TCP links too: listen on `host:port` (default 127.0.0.1, any
+   * free port) and tell requesters to connect to `advertise` (default `host`). `false`: neither serve nor use
+   * direct links. Default: use other transports' direct links, serve none.
+   */
+  direct?: DirectOptions | false;
+}
+
+export interface DirectOptions {
+  host?: string;
+  port?: number;
+  advertise?: string;
 }
 
 const RECONNECT_WAIT_MS = 250;
@@ -62,7 +79,17 @@ export function natsTransport(opts: NatsTransportOptions): TransportFactory {
       reconnectJitter: 50,
       waitOnFirstConnect: false,
     });
-    return new NatsTransport(nc, opts.prefix ?? 'mq', deps.logger.child({ transport: 'nats' }));
+    const logger = deps.logger.child({ transport: 'nats' });
+    const t = new NatsTransport(nc, opts.prefix ?? 'mq', logger, opts.direct !== false, deps.clock);
+    if (opts.direct) {
+      try {
+        await t.listenDirect(opts.direct);
+      } catch (e) {
+        await t.close();
+        throw e;
+      }
+    }
+    return t;
   };
 }
 
@@ -72,22 +99,27 @@ interface Waiter {
   reject(err: Error): void;
   timer: NodeJS.Timeout;
   to: string;
+  /** The direct link the request went on (none: NATS). */
+  link?: DirectLink;
 }
 
 /** The NATS server's status code on a reply to a request nobody listens for. */
 const NO_RESPONDERS_CODE = 503;
+const DIRECT_LOOKUP_TIMEOUT_MS = 1000;
+const fromUtf8 = new TextDecoder();
 
 export class NatsTransport implements Transport {
   readonly kind = 'nats' as const;
   private readonly stateSubject = new BehaviorSubject<TransportState>('connected');
   readonly state$: Observable<TransportState> = this.stateSubject.asObservable();
   private readonly addressSubjects = new Map<string, string>();
+  private readonly links: DirectLinks | undefined;
+  private listener: DirectListener | undefined;
   private readonly pubSubjects = new Map<string, string>();
   /** Requests waiting for a reply, by the token ending their reply subject. */
   private readonly waiting = new Map<number, Waiter>();
   /** `<inbox>.`: a request's reply subject is this followed by its token. */
   private readonly replyBase = `${createInbox()}.`;
-  private nextToken = 1;
   private nextRequestId = 1;
   private closing = false;
   private lastMaxPayload: number;
@@ -98,8 +130,20 @@ export class NatsTransport implements Transport {
     readonly nc: NatsConnection,
     readonly prefix: string,
     private readonly logger: Logger,
+    useDirect = true,
+    clock: { now(): number } = Date,
   ) {
     this.lastMaxPayload = nc.info?.max_payload ?? 1024 * 1024;
+    if (useDirect) {
+      this.links = new DirectLinks({
+        lookUp: (address) => this.lookUpDirect(address),
+        onReply: (message) => this.onDirectReply(message),
+        onLost: (link) => this.failLink(link),
+        now: () => clock.now(),
+        maxBytes: () => this.maxPayload,
+        logger,
+      });
+    }
     nc.subscribe(`${this.replyBase}*`, { callback: (err, msg) => this.onReply(err, msg) });
     void this.watchStatus();
     void nc.closed().then(() => this.markClosed());
@@ -115,6 +159,25 @@ export class NatsTransport implements Transport {
   /** Frames that arrived undecodable (answered with BAD_FRAME or dropped). */
   get droppedFrames(): number {
     return this.dropped;
+  }
+
+  /** Where this transport serves its inboxes directly (undefined: it does not). */
+  get directEndpoint(): DirectEndpoint | undefined {
+    return this.listener?.endpoint;
+  }
+
+  /**
+   * Opens a direct link to `address` when its server offers one and resolves whether requests to it now go that
+   * way. Sends open links by themselves; this is for callers that want the first request to go direct.
+   */
+  linkTo(address: string): Promise<boolean> {
+    return this.links?.linkTo(address) ?? Promise.resolve(false);
+  }
+
+  /** Starts serving inboxes over direct links; inboxes opened before are not served that way. */
+  async listenDirect(opts: DirectOptions): Promise<void> {
+    if (this.listener !== undefined) throw new Error('this transport serves direct links already');
+    this.listener = await DirectListener.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, advertise: opts.advertise }, () => this.maxPayload, this.logger);
   }
 
   inbox(address: string): Observable<Incoming> {
@@ -148,7 +211,9 @@ export class NatsTransport implements Transport {
         () => subscriber.complete(),
         (e: unknown) => subscriber.error(this.mapError(e, `inbox ${address}`)),
       );
+      const direct = this.serveDirect(address, (incoming) => subscriber.next(incoming));
       return () => {
+        direct?.();
         if (!sub.isClosed()) sub.unsubscribe();
       };
     });
@@ -156,18 +221,19 @@ export class NatsTransport implements Transport {
 
   async request(to: string, frame: Frame, opts?: RequestOptions): Promise<Frame> {
     if (this.closing) throw new TransportError('CLOSED', `transport closed; cannot send request to ${to}`);
-    const requestId = frame.requestId !== 0 ? frame.requestId : this.newRequestId();
-    const data = this.encode({ ...frame, kind: FrameKind.Request, requestId }, to);
+    // the request id is the token that matches the reply: the end of the reply subject, or the id a direct reply carries
+    const token = this.newRequestId();
+    const data = this.encode({ ...frame, kind: FrameKind.Request, requestId: token }, to);
     const timeout = opts?.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    const subject = this.addressSubject(to);
-    const token = this.nextToken++;
+    const link = this.links?.link(to);
     return new Promise<Frame>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (this.waiting.delete(token)) reject(new TransportError('TIMEOUT', `request to ${to}: no reply within ${timeout} ms`));
       }, timeout);
-      this.waiting.set(token, { resolve, reject, timer, to });
+      this.waiting.set(token, { resolve, reject, timer, to, link });
       try {
-        this.nc.publish(subject, data, { reply: this.replyBase + token });
+        if (link !== undefined) link.socket.write(data);
+        else this.nc.publish(this.addressSubject(to), data, { reply: this.replyBase + token });
       } catch (e) {
         this.settle(token)?.reject(this.mapError(e, `request to ${to}`));
       }
@@ -212,8 +278,86 @@ export class NatsTransport implements Transport {
     for (const token of [...this.waiting.keys()]) this.settle(token)?.reject(err);
   }
 
+  /** A reply that came over a direct link. */
+  private onDirectReply(message: Uint8Array): void {
+    let f: Frame;
+    try {
+      f = decodeFrame(message);
+    } catch (e) {
+      this.dropped++;
+      this.logger.warn({ bytes: message.length, reason: (e as Error).message }, 'undecodable reply on a direct link; dropped');
+      return;
+    }
+    this.settle(f.requestId)?.resolve(f);
+  }
+
+  /** Fails the requests waiting on a direct link that was lost. */
+  private failLink(link: DirectLink): void {
+    for (const [token, w] of [...this.waiting]) {
+      if (w.link === link) this.settle(token)?.reject(new TransportError('DISCONNECTED', `request to ${w.to}: direct link lost while waiting for the reply`));
+    }
+  }
+
+  /** Asks over NATS who serves `address` directly. */
+  private async lookUpDirect(address: string): Promise<DirectEndpoint | undefined> {
+    if (this.closing) return undefined;
+    try {
+      const m = await this.nc.request(this.directSubject(address), EMPTY_BODY, { timeout: DIRECT_LOOKUP_TIMEOUT_MS });
+      const e = JSON.parse(fromUtf8.decode(m.data)) as Partial<DirectEndpoint>;
+      return typeof e.host === 'string' && typeof e.port === 'number' ? { host: e.host, port: e.port } : undefined;
+    } catch {
+      return undefined; // nobody serves it directly (no responders, no answer in time, or an answer we cannot read)
+    }
+  }
+
+  /** Serves `address` over direct links and answers look-ups for it; returns the undo, or undefined when not listening. */
+  private serveDirect(address: string, deliver: (incoming: Incoming) => void): (() => void) | undefined {
+    const listener = this.listener;
+    if (listener === undefined) return undefined;
+    const answer = JSON.stringify(listener.endpoint);
+    const lookups = this.nc.subscribe(this.directSubject(address), { callback: (_err, msg) => void msg.respond(answer) });
+    const release = listener.serve(address, (message, from) => {
+      let f: Frame;
+      try {
+        f = decodeFrame(message);
+      } catch (e) {
+        this.dropped++;
+        this.logger.warn({ address, bytes: message.length, reason: (e as Error).message }, 'bad frame on a direct link; link closed');
+        from.close();
+        return;
+      }
+      if (f.kind === FrameKind.Request) deliver({ frame: f, reply: this.directReplier(from, f) });
+      else deliver({ frame: f });
+    });
+    return () => {
+      release();
+      if (!lookups.isClosed()) lookups.unsubscribe();
+    };
+  }
+
+  private directReplier(from: MessageSocket, request: Frame): (frame: Frame) => void {
+    let replied = false;
+    return (f: Frame) => {
+      if (replied) return;
+      replied = true;
+      let data: Uint8Array;
+      try {
+        data = this.encode({ ...f, kind: FrameKind.Reply, requestId: request.requestId }, 'a direct link');
+      } catch (e) {
+        from.write(errorReply(request.requestId, request.code, Status.PAYLOAD_TOO_LARGE, (e as Error).message));
+        throw e;
+      }
+      from.write(data);
+    };
+  }
+
   send(to: string, frame: Frame): void {
     const data = this.encode(frame, to);
+    const link = this.links?.link(to);
+    if (link !== undefined) {
+      link.socket.write(data);
+      return;
+    }
     try {
       this.nc.publish(this.addressSubject(to), data);
     } catch (e) {
@@ -280,6 +424,8 @@ export class NatsTransport implements Transport {
     }
     this.closing = true;
     this.failWaiting(new TransportError('CLOSED', 'transport closed while waiting for a reply'));
+    this.links?.close();
+    await this.listener?.close();
     if (!this.nc.isClosed()) {
       let timer: NodeJS.Timeout | undefined;
       const drained = this.nc.drain().catch(() => undefined);
@@ -335,9 +481,8 @@ export class NatsTransport implements Transport {
   }
 
   private respondError(msg: Msg, requestId: number, code: number, status: number, error: string): void {
-    const f: Frame = { kind: FrameKind.Reply, code, requestId, status, header: { error }, body: EMPTY_BODY };
     try {
-      msg.respond(encodeFrame(f));
+      msg.respond(errorReply(requestId, code, status, error));
     } catch (e) {
       this.logger.warn({ err: e, subject: msg.subject }, 'cannot send error reply');
     }
@@ -384,6 +529,10 @@ export class NatsTransport implements Transport {
       this.addressSubjects.set(address, s);
     }
     return s;
+  }
+
+  private directSubject(address: string): string {
+    return `${this.prefix}._direct.${address}`;
   }
 
   private pubSubject(subject: string): string {
@@ -440,4 +589,9 @@ export class NatsTransport implements Transport {
     if (this.stateSubject.value !== 'closed') this.stateSubject.next('closed');
     this.stateSubject.complete();
   }
+}
+
+/** An encoded error reply. */
+function errorReply(requestId: number, code: number, status: number, error: string): Uint8Array {
+  return encodeFrame({ kind: FrameKind.Reply, code, requestId, status, header: { error }, body: EMPTY_BODY });
 }

@@ -64,13 +64,15 @@ export type TransportFactory = (deps: TransportDeps) => Transport | Promise<Tran
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 3000;
 
-export type TransportErrorCode = 'TIMEOUT' | 'NO_RESPONDERS' | 'PAYLOAD_TOO_LARGE' | 'CLOSED' | 'BAD_FRAME';
+export type TransportErrorCode = 'TIMEOUT' | 'NO_RESPONDERS' | 'PAYLOAD_TOO_LARGE' | 'CLOSED' | 'DISCONNECTED' | 'BAD_FRAME';
 
 const statusOf: Record<TransportErrorCode, number> = {
   TIMEOUT: Status.TIMEOUT,
   NO_RESPONDERS: Status.NO_RESPONDERS,
   PAYLOAD_TOO_LARGE: Status.PAYLOAD_TOO_LARGE,
   CLOSED: Status.TRANSPORT_CLOSED,
+  /** A connection to one peer was lost (the transport itself still works). */
+  DISCONNECTED: Status.TRANSPORT_CLOSED,
   BAD_FRAME: Status.BAD_FRAME,
 };
 

@@ -3,7 +3,8 @@ import pino, { type Logger } from 'pino';
 import { realEnvironment } from '../../actors/runtime/environment.js';
 import { ActorSystem } from '../../actors/runtime/system.js';
 import { diskStorage } from '../../store/backends/disk.js';
-import { natsTransport } from '../../transports/nats.js';
+import { DirectListenError } from '../../transports/direct.js';
+import { natsTransport, type DirectOptions } from '../../transports/nats.js';
 import type { TransportFactory } from '../../transports/transport.js';
 import { CliError, type ConnectionFlags } from './flags.js';
 
@@ -31,10 +32,13 @@ export function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error
   });
 }
 
-/** An actor system on NATS; fails with one clear CliError when NATS cannot be reached in time. */
-export async function connectSystem(flags: ConnectionFlags, name: string, logLevel = 'error'): Promise<ActorSystem> {
+/**
+ * An actor system on NATS; fails with one clear CliError when NATS cannot be reached in time. With `direct`, its
+ * inboxes are served over direct links too.
+ */
+export async function connectSystem(flags: ConnectionFlags, name: string, logLevel = 'error', direct?: DirectOptions): Promise<ActorSystem> {
   const url = flags.nats;
-  const inner = natsTransport({ servers: url, prefix: flags.prefix, name });
+  const inner = natsTransport({ servers: url, prefix: flags.prefix, name, ...(direct ? { direct } : {}) });
   const bounded: TransportFactory = (deps) =>
     withTimeout(
       Promise.resolve().then(() => inner(deps)),
@@ -42,6 +46,7 @@ export async function connectSystem(flags: ConnectionFlags, name: string, logLev
       () => new CliError(`cannot connect to NATS at ${url}: no connection within ${flags.connectTimeout} ms`),
     ).catch((err: unknown) => {
       if (err instanceof CliError) throw err;
+      if (err instanceof DirectListenError) throw new CliError(err.message);
       throw new CliError(`cannot connect to NATS at ${url}: ${err instanceof Error ? err.message : String(err)}`);
     });
   const env = await realEnvironment({ transport: bounded, storage: () => diskStorage(), logger: cliLogger(logLevel) });

@@ -57,6 +57,17 @@ export function oneOf<T extends string>(...choices: T[]): (value: string) => T {
   };
 }
 
+/** `HOST:PORT` (port 0: any free one) -> { host, port }. */
+export function hostPort(value: string): { host: string; port: number } {
+  const at = value.lastIndexOf(':');
+  const host = at > 0 ? value.slice(0, at).replace(/^\[(.*)\]$/, '$1') : '';
+  const port = Number(value.slice(at + 1));
+  if (host === '' || value.slice(at + 1).trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError(`expected HOST:PORT (port 0-65535, 0 for any free one), got "${value}"`);
+  }
+  return { host, port };
+}
+
 // ---------------------------------------------------------------------------------------------- connection flags
 
 export interface ConnectionFlags {

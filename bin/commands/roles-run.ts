@@ -21,6 +21,9 @@ export interface BrokerFlags extends ConnectionFlags {
   autoCreate: boolean;
   registerInterval?: number;
   segmentSize?: number;
+  /** Where to serve direct links; false: none. */
+  direct: { host: string; port: number } | false;
+  directAdvertise?: string;
 }
 
 export async function runNamesrv(f: NamesrvFlags): Promise<void> {
@@ -40,7 +43,8 @@ export async function runNamesrv(f: NamesrvFlags): Promise<void> {
 }
 
 export async function runBroker(f: BrokerFlags): Promise<void> {
-  const system = await connectSystem(f, `broker-${f.name}-${f.brokerId}`, 'warn');
+  const direct = f.direct === false ? undefined : { ...f.direct, advertise: f.directAdvertise };
+  const system = await connectSystem(f, `broker-${f.name}-${f.brokerId}`, 'warn', direct);
   let broker: BrokerHandle;
   try {
     broker = await startBroker(system, {

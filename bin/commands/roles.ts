@@ -1,6 +1,6 @@
 /* `mq namesrv` and `mq broker`: long-running roles on NATS (definitions; the work is in roles-run.ts). */
 import type { Command } from 'commander';
-import { connectionOptions, idList, identifier, nonNegativeInt, oneOf, positiveInt } from './flags.js';
+import { connectionOptions, hostPort, idList, identifier, nonNegativeInt, oneOf, positiveInt } from './flags.js';
 import type { BrokerFlags, NamesrvFlags } from './roles-run.js';
 
 export function registerRoles(program: Command): void {
@@ -25,6 +25,9 @@ export function registerRoles(program: Command): void {
       .option('--flush <mode>', 'sync: acknowledge after fsync; async: flush on an interval', oneOf('sync', 'async'), 'async')
       .option('--no-auto-create', 'refuse sends to unknown topics instead of creating them')
       .option('--register-interval <ms>', 're-registration with the name servers', positiveInt)
-      .option('--segment-size <bytes>', 'commit log segment size', positiveInt),
+      .option('--segment-size <bytes>', 'commit log segment size', positiveInt)
+      .option('--direct <host:port>', 'also serve clients over direct TCP links here (port 0: any free one)', hostPort, { host: '127.0.0.1', port: 0 })
+      .option('--direct-advertise <host>', 'the host clients connect to for direct links (default: the --direct host)')
+      .option('--no-direct', 'serve clients over NATS only'),
   ).action(async (f: BrokerFlags) => (await import('./roles-run.js')).runBroker(f));
 }

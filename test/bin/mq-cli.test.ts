@@ -42,6 +42,8 @@ const BAD_FLAGS: [string[], RegExp][] = [
   [['produce', '--namesrv', 'ns-1', '--topic', 'T', '--count', '-3'], /--count|unknown option/],
   [['broker', '--name', 'b', '--namesrv', 'ns-1', '--store', '/nonexistent', '--flush', 'maybe'], /--flush.*expected sync or async, got "maybe"/],
   [['broker', '--name', 'b', '--namesrv', 'ns 1', '--store', '/nonexistent'], /name server id "ns 1"/],
+  [['broker', '--name', 'b', '--namesrv', 'ns-1', '--store', '/nonexistent', '--direct', '127.0.0.1'], /--direct.*expected HOST:PORT .*got "127\.0\.0\.1"/],
+  [['broker', '--name', 'b', '--namesrv', 'ns-1', '--store', '/nonexistent', '--direct', 'h:70000'], /--direct.*expected HOST:PORT/],
   [['consume', '--namesrv', 'ns-1', '--topic', 'T'], /required option '--group/],
   [['admin', 'message', '--namesrv', 'ns-1', '--id', 'AB', '--key', 'k'], /cannot be used with/],
   [['admin', 'message', '--namesrv', 'ns-1'], /give --id ID, or --key KEY --topic TOPIC/],

@@ -1,0 +1,239 @@
+import net from 'node:net';
+import fc from 'fast-check';
+import pino from 'pino';
+import { firstValueFrom, take, toArray, timeout } from 'rxjs';
+import { RealClock } from '../../actors/runtime/clock.js';
+import { SeededRandom } from '../../actors/runtime/random.js';
+import { Status } from '../../actors/protocol/status.js';
+import { DirectProtocolError, MessageReader, lengthPrefix } from '../../transports/direct.js';
+import { frame, type Frame } from '../../transports/frame.js';
+import { natsTransport, type DirectOptions, type NatsTransport } from '../../transports/nats.js';
+import type { Incoming, RequestOptions, SendOptions, Transport, TransportDeps } from '../../transports/transport.js';
+import { startNatsServer, type NatsServer } from '../support/nats-server.js';
+import { transportConformance } from './conformance.js';
+
+const silent = pino({ level: 'silent' });
+const deps = (): TransportDeps => ({ clock: new RealClock(), random: new SeededRandom(1), logger: silent });
+const bytes = (n: number, seed = 1): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
+
+const framed = (messages: Uint8Array[]): Uint8Array => {
+  const parts = messages.flatMap((m) => [lengthPrefix(m.length), m]);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+};
+
+describe('MessageReader', () => {
+  test('gives back every message, whatever the chunking', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 20 }),
+        fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 10 }),
+        (messages, cuts) => {
+          const stream = framed(messages);
+          const reader = new MessageReader(300);
+          const got: number[][] = [];
+          let at = 0;
+          for (let i = 0; at < stream.length; i++) {
+            const end = Math.min(stream.length, at + cuts[i % cuts.length]!);
+            reader.push(stream.subarray(at, end), (m) => got.push(Array.from(m)));
+            at = end;
+          }
+          expect(got).toEqual(messages.map((m) => Array.from(m)));
+          expect(reader.buffered).toBe(0);
+        },
+      ),
+    );
+  });
+
+  test('a length above the limit is a protocol error; one at the limit is fine', () => {
+    const reader = new MessageReader(8);
+    const got: Uint8Array[] = [];
+    reader.push(framed([bytes(8)]), (m) => got.push(m));
+    expect(got).toHaveLength(1);
+    expect(() => reader.push(lengthPrefix(9), () => undefined)).toThrow(DirectProtocolError);
+  });
+});
+
+// ------------------------------------------------------------------------------------------- over NATS
+
+let server: NatsServer;
+const opened: Transport[] = [];
+
+async function open(direct?: DirectOptions | false): Promise<NatsTransport> {
+  const t = (await natsTransport({ servers: server.url, prefix: 'direct', ...(direct !== undefined ? { direct } : {}) })(deps())) as NatsTransport;
+  opened.push(t);
+  return t;
+}
+
+/** Answers every request at `address` with its body. */
+function echo(t: Transport, address: string): { unsubscribe(): void } {
+  return t.inbox(address).subscribe((i: Incoming) => i.reply?.(frame({ code: i.frame.code, body: i.frame.body })));
+}
+
+/** A requester that opens a direct link before its first request to an address, so the suite runs over links. */
+class LinkFirst implements Transport {
+  readonly kind = 'nats' as const;
+  constructor(private readonly t: NatsTransport) {}
+  get maxPayload(): number {
+    return this.t.maxPayload;
+  }
+  get state$(): Transport['state$'] {
+    return this.t.state$;
+  }
+  inbox(address: string): ReturnType<Transport['inbox']> {
+    return this.t.inbox(address);
+  }
+  async request(to: string, f: Frame, opts?: RequestOptions): Promise<Frame> {
+    await this.t.linkTo(to);
+    return this.t.request(to, f, opts);
+  }
+  send(to: string, f: Frame, opts?: SendOptions): void {
+    this.t.send(to, f, opts);
+  }
+  publish(subject: string, f: Frame, opts?: SendOptions): void {
+    this.t.publish(subject, f, opts);
+  }
+  subscribe(subject: string): ReturnType<Transport['subscribe']> {
+    return this.t.subscribe(subject);
+  }
+  flush(): Promise<void> {
+    return this.t.flush();
+  }
+  close(): Promise<void> {
+    return this.t.close();
+  }
+}
+
+beforeAll(async () => {
+  server = await startNatsServer();
+});
+
+afterEach(async () => {
+  for (const t of opened.splice(0)) await t.close().catch(() => undefined);
+});
+
+afterAll(async () => {
+  await server?.stop();
+});
+
+transportConformance('nats with direct links', async () => {
+  const a = await open();
+  const b = await open({});
+  return { a: new LinkFirst(a), b, close: async () => void (await Promise.all([a.close(), b.close()])) };
+});
+
+describe('nats transport with direct links', () => {
+  test('a linked requester gets its replies and one-way frames through while the NATS server is down', async () => {
+    const own = await startNatsServer();
+    try {
+      const b = (await natsTransport({ servers: own.url, direct: {} })(deps())) as NatsTransport;
+      const a = (await natsTransport({ servers: own.url })(deps())) as NatsTransport;
+      opened.push(a, b);
+      expect(b.directEndpoint).toMatchObject({ host: '127.0.0.1' });
+      const sub = echo(b, 'svc.d');
+      const oneWay = firstValueFrom(b.inbox('svc.oneway').pipe(take(100), toArray(), timeout(5000)));
+      await b.flush();
+      expect(await a.linkTo('svc.d')).toBe(true);
+      expect(await a.linkTo('svc.oneway')).toBe(true);
+      await own.stop();
+      const replies = await Promise.all([0, 1, 1000, 200_000].map((n) => a.request('svc.d', frame({ code: 9, body: bytes(n, n) }), { timeoutMs: 2000 })));
+      expect(replies.map((r) => r.body.length)).toEqual([0, 1, 1000, 200_000]);
+      expect(Array.from(replies[3]!.body)).toEqual(Array.from(bytes(200_000, 200_000)));
+      for (let i = 0; i < 100; i++) a.send('svc.oneway', frame({ code: i }));
+      expect((await oneWay).map((i) => i.frame.code)).toEqual([...Array(100).keys()]);
+      sub.unsubscribe();
+    } finally {
+      await own.stop();
+    }
+  });
+
+  test('requests waiting on a lost link fail with DISCONNECTED at once; later ones go over NATS, then direct again', async () => {
+    const b = await open({});
+    const a = await open();
+    let held: Incoming | undefined;
+    const silent$ = b.inbox('svc.lost').subscribe((i) => (held = i));
+    await b.flush();
+    expect(await a.linkTo('svc.lost')).toBe(true);
+    const t0 = Date.now();
+    const waiting = a.request('svc.lost', frame({ code: 1 }), { timeoutMs: 10_000 });
+    while (held === undefined) await new Promise((r) => setTimeout(r, 5));
+    silent$.unsubscribe(); // the listener stops serving the address: its links close
+    await expect(waiting).rejects.toMatchObject({ code: 'DISCONNECTED', status: Status.TRANSPORT_CLOSED });
+    expect(Date.now() - t0).toBeLessThan(2000);
+
+    const sub = echo(b, 'svc.lost');
+    await b.flush();
+    const r = await a.request('svc.lost', frame({ code: 2, body: bytes(10) }), { timeoutMs: 2000 });
+    expect(r.code).toBe(2);
+    await new Promise((res) => setTimeout(res, 1100)); // the address is looked up again after a lost link
+    expect(await a.linkTo('svc.lost')).toBe(true);
+    expect((await a.request('svc.lost', frame({ code: 3 }), { timeoutMs: 2000 })).code).toBe(3);
+    sub.unsubscribe();
+  });
+
+  test('closing the serving transport fails requests waiting on its links with DISCONNECTED, not a timeout', async () => {
+    const b = await open({});
+    const a = await open();
+    const sub = b.inbox('svc.closing').subscribe(() => undefined);
+    await b.flush();
+    expect(await a.linkTo('svc.closing')).toBe(true);
+    const waiting = a.request('svc.closing', frame({ code: 1 }), { timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    const failed = expect(waiting).rejects.toMatchObject({ code: 'DISCONNECTED' });
+    await b.close();
+    await failed;
+    expect(Date.now() - t0).toBeLessThan(3000);
+    sub.unsubscribe();
+  });
+
+  test('addresses nobody serves directly stay on NATS; direct: false neither serves nor uses links', async () => {
+    const plain = await open();
+    const off = await open(false);
+    const b = await open({});
+    const s1 = echo(plain, 'svc.plain');
+    const s2 = echo(b, 'svc.served');
+    await Promise.all([plain.flush(), b.flush()]);
+    expect(await b.linkTo('svc.plain')).toBe(false);
+    expect((await b.request('svc.plain', frame({ code: 4 }), { timeoutMs: 2000 })).code).toBe(4);
+    expect(await off.linkTo('svc.served')).toBe(false);
+    expect((await off.request('svc.served', frame({ code: 5 }), { timeoutMs: 2000 })).code).toBe(5);
+    await expect(b.request('svc.nobody', frame({ code: 1 }), { timeoutMs: 1000 })).rejects.toMatchObject({ code: 'NO_RESPONDERS' });
+    s1.unsubscribe();
+    s2.unsubscribe();
+  });
+
+  test('garbage on the direct port closes that connection only; the listener keeps serving', async () => {
+    const b = await open({});
+    const a = await open();
+    const sub = echo(b, 'svc.g');
+    await b.flush();
+    const endpoint = b.directEndpoint!;
+    const closedAfter = (data: Uint8Array): Promise<string> =>
+      new Promise((resolve) => {
+        const s = net.connect(endpoint.port, endpoint.host, () => s.write(data));
+        let got = '';
+        s.on('data', (d) => (got += d.toString('latin1')));
+        s.on('error', () => undefined);
+        s.on('close', () => resolve(got));
+      });
+    // an oversized length prefix, a hello for an address not served here, a frame that does not decode
+    expect(await closedAfter(Uint8Array.from([0xff, 0xff, 0xff, 0xff]))).toBe('');
+    expect(await closedAfter(framed([new TextEncoder().encode('svc.unknown')]))).toBe('');
+    expect(await closedAfter(framed([new TextEncoder().encode('svc.g'), bytes(20)]))).toMatch(/ok$/);
+    expect(b.droppedFrames).toBe(1);
+    expect(await a.linkTo('svc.g')).toBe(true);
+    expect((await a.request('svc.g', frame({ code: 6 }), { timeoutMs: 2000 })).code).toBe(6);
+    sub.unsubscribe();
+  });
+
+  test('a port already taken fails the transport with a clear error', async () => {
+    const b = await open({});
+    await expect(natsTransport({ servers: server.url, direct: { port: b.directEndpoint!.port } })(deps())).rejects.toThrow(/cannot listen for direct links on 127\.0\.0\.1:\d+/);
+  });
+});

@@ -1,0 +1,388 @@
+/**
+ * Direct connections: the NATS transport's fast path from a requester straight to the process that serves an
+ * address, one TCP hop instead of two NATS hops (requester -> nats-server -> server and back).
+ *
+ * A transport that listens (`DirectListener`) answers a look-up on NATS for every inbox it serves with its
+ * endpoint. A requester (`DirectLinks`) looks an address up the first time it sends there, keeps using NATS
+ * until the link is up, then sends that address's frames over the link. A link that fails hands the address
+ * back to NATS and is looked up again later; requests waiting on it fail (they may have been served, as after
+ * a timeout).
+ *
+ * Wire format: length-prefixed messages (u32 big-endian length, then the bytes). The first message from the
+ * requester is a hello holding the address (UTF-8); the listener answers `ok` when it serves that address and
+ * closes the connection otherwise. Every later message is one encoded frame.
+ */
+import net from 'node:net';
+import type { Logger } from 'pino';
+
+/** The listener's answer to a hello for an address it serves. */
+const HELLO_OK = 'ok';
+const LENGTH_BYTES = 4;
+const CONNECT_TIMEOUT_MS = 1000;
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+/** Where a listener accepts direct connections. */
+export interface DirectEndpoint {
+  host: string;
+  port: number;
+}
+
+/** A listener that could not start (address in use, not permitted). */
+export class DirectListenError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DirectListenError';
+  }
+}
+
+export class DirectProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DirectProtocolError';
+  }
+}
+
+/**
+ * Splits a byte stream into length-prefixed messages. `push` hands every complete message to `onMessage`
+ * (a view into the chunk when the message lies in one chunk, else a copy) and keeps the rest; a length above
+ * `maxBytes` throws DirectProtocolError.
+ */
+export class MessageReader {
+  private pending: Uint8Array | undefined;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** Bytes received and not yet handed out. */
+  get buffered(): number {
+    return this.pending?.length ?? 0;
+  }
+
+  push(chunk: Uint8Array, onMessage: (message: Uint8Array) => void): void {
+    let buf = chunk;
+    if (this.pending !== undefined) {
+      const joined = new Uint8Array(this.pending.length + chunk.length);
+      joined.set(this.pending, 0);
+      joined.set(chunk, this.pending.length);
+      buf = joined;
+      this.pending = undefined;
+    }
+    let at = 0;
+    while (buf.length - at >= LENGTH_BYTES) {
+      const len = ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
+      if (len > this.maxBytes) throw new DirectProtocolError(`message of ${len} bytes exceeds the limit of ${this.maxBytes}`);
+      if (buf.length - at - LENGTH_BYTES < len) break;
+      onMessage(buf.subarray(at + LENGTH_BYTES, at + LENGTH_BYTES + len));
+      at += LENGTH_BYTES + len;
+    }
+    // a partial message waits for the next chunk; copied, so the chunk it came in can be collected
+    if (at < buf.length) this.pending = buf.slice(at);
+  }
+}
+
+/** The 4-byte length prefix of a message of `length` bytes. */
+export function lengthPrefix(length: number): Uint8Array {
+  const h = new Uint8Array(LENGTH_BYTES);
+  h[0] = length >>> 24;
+  h[1] = (length >>> 16) & 0xff;
+  h[2] = (length >>> 8) & 0xff;
+  h[3] = length & 0xff;
+  return h;
+}
+
+/**
+ * A socket carrying length-prefixed messages. Writes made in one tick leave in one system call (the socket is
+ * corked until the microtask queue runs), as the NATS client batches its own writes.
+ */
+export class MessageSocket {
+  private readonly reader: MessageReader;
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
+
+  constructor(
+    readonly socket: net.Socket,
+    maxBytes: number,
+    onMessage: (message: Uint8Array) => void,
+    onProtocolError: (err: DirectProtocolError) => void,
+  ) {
+    socket.setNoDelay(true);
+    this.reader = new MessageReader(maxBytes);
+    socket.on('data', (chunk: Buffer) => {
+      if (socket.destroyed) return;
+      try {
+        this.reader.push(chunk, onMessage);
+      } catch (e) {
+        if (!(e instanceof DirectProtocolError)) throw e;
+        onProtocolError(e);
+        socket.destroy();
+      }
+    });
+  }
+
+  get open(): boolean {
+    return !this.socket.destroyed && this.socket.writable;
+  }
+
+  write(message: Uint8Array): void {
+    if (!this.open) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      queueMicrotask(this.uncork);
+    }
+    this.socket.write(lengthPrefix(message.length));
+    this.socket.write(message);
+  }
+
+  close(): void {
+    if (!this.socket.destroyed) this.socket.end();
+  }
+}
+
+// ------------------------------------------------------------------------------------------- listener side
+
+/** How a listener hands over what arrives for an address it serves. */
+export type DirectDelivery = (message: Uint8Array, from: MessageSocket) => void;
+
+/**
+ * Accepts direct connections and delivers their messages to the address each was opened for. Addresses are
+ * served between `serve` and its returned release; releasing one closes the connections opened for it.
+ */
+export class DirectListener {
+  private readonly served = new Map<string, { deliver: DirectDelivery; sockets: Set<MessageSocket> }>();
+  private readonly sockets = new Set<net.Socket>();
+
+  private constructor(
+    private readonly server: net.Server,
+    readonly endpoint: DirectEndpoint,
+    private readonly maxBytes: () => number,
+    private readonly logger: Logger,
+  ) {
+    server.on('connection', (socket) => this.accept(socket));
+    server.on('error', (err) => this.logger.warn({ err }, 'direct listener failed'));
+  }
+
+  /** Listens on `host:port` (port 0: any free one); `advertise` is the host requesters are told to connect to. */
+  static async listen(opts: { host: string; port: number; advertise?: string }, maxBytes: () => number, logger: Logger): Promise<DirectListener> {
+    const server = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      const failed = (err: Error): void => reject(new DirectListenError(`cannot listen for direct links on ${opts.host}:${opts.port}: ${err.message}`));
+      server.once('error', failed);
+      server.listen(opts.port, opts.host, () => {
+        server.off('error', failed);
+        resolve();
+      });
+    });
+    const port = (server.address() as net.AddressInfo).port;
+    return new DirectListener(server, { host: opts.advertise ?? opts.host, port }, maxBytes, logger);
+  }
+
+  serve(address: string, deliver: DirectDelivery): () => void {
+    const entry = { deliver, sockets: new Set<MessageSocket>() };
+    this.served.set(address, entry);
+    return () => {
+      if (this.served.get(address) === entry) this.served.delete(address);
+      for (const s of entry.sockets) s.close();
+    };
+  }
+
+  async close(): Promise<void> {
+    this.served.clear();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of this.sockets) s.end();
+    // sockets that do not finish closing in time are cut, so close() always ends
+    const t = setTimeout(() => {
+      for (const s of this.sockets) s.destroy();
+    }, 1000);
+    await closed;
+    clearTimeout(t);
+  }
+
+  private accept(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', (err) => this.logger.debug({ err }, 'direct connection failed'));
+    let deliver: DirectDelivery | undefined;
+    const ms: MessageSocket = new MessageSocket(
+      socket,
+      this.maxBytes(),
+      (message) => {
+        if (deliver !== undefined) {
+          deliver(message, ms);
+          return;
+        }
+        const address = fromUtf8.decode(message);
+        const entry = this.served.get(address);
+        if (entry === undefined) {
+          this.logger.debug({ address }, 'direct hello for an address not served here; closing');
+          socket.end();
+          return;
+        }
+        entry.sockets.add(ms);
+        socket.on('close', () => entry.sockets.delete(ms));
+        deliver = entry.deliver;
+        ms.write(utf8.encode(HELLO_OK));
+      },
+      (err) => this.logger.warn({ err, remote: socket.remoteAddress }, 'direct connection sent a bad message; closed'),
+    );
+  }
+}
+
+// ------------------------------------------------------------------------------------------- requester side
+
+/** A requester's direct connection to one address, ready once the listener said hello back. */
+export class DirectLink {
+  private constructor(readonly address: string, readonly socket: MessageSocket) {}
+
+  /** Connects and says hello; resolves undefined when the listener does not serve `address` or cannot be reached. */
+  static connect(address: string, endpoint: DirectEndpoint, maxBytes: number, onReply: (message: Uint8Array) => void, onClose: (link: DirectLink) => void): Promise<DirectLink | undefined> {
+    return new Promise((resolve) => {
+      const socket = net.connect({ host: endpoint.host, port: endpoint.port });
+      let link: DirectLink | undefined;
+      const timer = setTimeout(() => socket.destroy(), CONNECT_TIMEOUT_MS);
+      const ms = new MessageSocket(
+        socket,
+        maxBytes,
+        (message) => {
+          if (link !== undefined) {
+            onReply(message);
+            return;
+          }
+          clearTimeout(timer);
+          if (fromUtf8.decode(message) !== HELLO_OK) {
+            socket.destroy();
+            return;
+          }
+          link = new DirectLink(address, ms);
+          resolve(link);
+        },
+        () => undefined, // the socket is destroyed: the close handler below reports it
+      );
+      socket.on('error', () => undefined); // followed by 'close'
+      socket.on('close', () => {
+        clearTimeout(timer);
+        if (link === undefined) resolve(undefined);
+        else onClose(link);
+      });
+      socket.once('connect', () => ms.write(utf8.encode(address)));
+    });
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/** What the requester side needs from its transport. */
+export interface DirectLinksDeps {
+  /** Asks who serves `address` directly (over NATS); undefined when nobody does. */
+  lookUp(address: string): Promise<DirectEndpoint | undefined>;
+  /** A reply (an encoded frame) that came over a link. */
+  onReply(message: Uint8Array): void;
+  /** A link was lost: fail what waits on it. */
+  onLost(link: DirectLink): void;
+  now(): number;
+  maxBytes(): number;
+  logger: Logger;
+}
+
+/** After a failed look-up or a lost link, how long an address stays on NATS before it is looked up again. */
+export const RETRY_LOOKUP_MS = 1000;
+/** How long an address that nobody serves directly stays on NATS before it is looked up again. */
+export const RECHECK_NONE_MS = 5000;
+const ROUTE_LIMIT = 10_000;
+
+interface Route {
+  link?: DirectLink;
+  /** The look-up and connect under way. */
+  opening?: Promise<void>;
+  /** When to look up again (while there is no link). */
+  retryAt: number;
+}
+
+/**
+ * The requester's direct links by address. `link(to)` answers at once: the live link, or undefined (send on
+ * NATS) after starting a look-up in the background when one is due.
+ */
+export class DirectLinks {
+  private readonly routes = new Map<string, Route>();
+  private closed = false;
+
+  constructor(private readonly deps: DirectLinksDeps) {}
+
+  link(to: string): DirectLink | undefined {
+    const r = this.routes.get(to);
+    if (r !== undefined && r.link !== undefined) return r.link;
+    if (r === undefined) this.start(to, this.newRoute(to));
+    else if (r.opening === undefined && this.deps.now() >= r.retryAt) this.start(to, r);
+    return undefined;
+  }
+
+  /** Resolves once a link to `to` is up (true) or cannot be had now (false); opens one when due. */
+  async linkTo(to: string): Promise<boolean> {
+    if (this.link(to) !== undefined) return true;
+    await this.routes.get(to)?.opening;
+    return this.routes.get(to)?.link !== undefined;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const r of this.routes.values()) r.link?.close();
+    this.routes.clear();
+  }
+
+  private newRoute(to: string): Route {
+    if (this.routes.size >= ROUTE_LIMIT) {
+      for (const [a, r] of this.routes) if (r.link === undefined && r.opening === undefined) this.routes.delete(a);
+    }
+    const r: Route = { retryAt: 0 };
+    this.routes.set(to, r);
+    return r;
+  }
+
+  private start(to: string, r: Route): void {
+    if (this.closed) return;
+    r.opening = this.open(to, r).then(
+      (outcome) => {
+        r.opening = undefined;
+        if (outcome !== 'linked') r.retryAt = this.deps.now() + (outcome === 'none' ? RECHECK_NONE_MS : RETRY_LOOKUP_MS);
+      },
+      (err: unknown) => {
+        r.opening = undefined;
+        r.retryAt = this.deps.now() + RETRY_LOOKUP_MS;
+        this.deps.logger.warn({ err, address: to }, 'direct link failed to open; staying on NATS');
+      },
+    );
+  }
+
+  private async open(to: string, r: Route): Promise<'linked' | 'none' | 'failed'> {
+    const endpoint = await this.deps.lookUp(to);
+    if (endpoint === undefined) return 'none';
+    const link = await DirectLink.connect(to, endpoint, this.deps.maxBytes(), this.deps.onReply, (lost) => this.lost(to, lost));
+    if (link === undefined) {
+      this.deps.logger.debug({ address: to, endpoint }, 'direct link not accepted; staying on NATS');
+      return 'failed';
+    }
+    if (this.closed || this.routes.get(to) !== r) {
+      link.close();
+      return 'failed';
+    }
+    r.link = link;
+    this.deps.logger.debug({ address: to, endpoint }, 'direct link up');
+    return 'linked';
+  }
+
+  private lost(to: string, link: DirectLink): void {
+    const r = this.routes.get(to);
+    if (r !== undefined && r.link === link) {
+      r.link = undefined;
+      r.retryAt = this.deps.now() + RETRY_LOOKUP_MS;
+    }
+    if (!this.closed) this.deps.logger.debug({ address: to }, 'direct link lost; back on NATS');
+    this.deps.onLost(link);
+  }
+}
