@@ -290,10 +290,10 @@ export interface DirectLinksDeps {
   logger: Logger;
 }
 
-/** After a failed look-up or a lost link, how long an address stays on NATS before it is looked up again. */
+/** After a lost link, how long an address stays on NATS before it is looked up again. */
 export const RETRY_LOOKUP_MS = 1000;
-/** How long an address that nobody serves directly stays on NATS before it is looked up again. */
-export const RECHECK_NONE_MS = 5000;
+/** How long an address nobody serves directly, or whose link could not be opened, stays on NATS before it is looked up again. */
+export const RECHECK_MS = 5000;
 const ROUTE_LIMIT = 10_000;
 
 interface Route {
@@ -349,19 +349,19 @@ export class DirectLinks {
     r.opening = this.open(to, r).then(
       (outcome) => {
         r.opening = undefined;
-        if (outcome !== 'linked') r.retryAt = this.deps.now() + (outcome === 'none' ? RECHECK_NONE_MS : RETRY_LOOKUP_MS);
+        if (outcome !== 'linked') r.retryAt = this.deps.now() + RECHECK_MS;
       },
       (err: unknown) => {
         r.opening = undefined;
-        r.retryAt = this.deps.now() + RETRY_LOOKUP_MS;
+        r.retryAt = this.deps.now() + RECHECK_MS;
         this.deps.logger.warn({ err, address: to }, 'direct link failed to open; staying on NATS');
       },
     );
   }
 
-  private async open(to: string, r: Route): Promise<'linked' | 'none' | 'failed'> {
+  private async open(to: string, r: Route): Promise<'linked' | 'failed'> {
     const endpoint = await this.deps.lookUp(to);
-    if (endpoint === undefined) return 'none';
+    if (endpoint === undefined) return 'failed';
     const link = await DirectLink.connect(to, endpoint, this.deps.maxBytes(), this.deps.onReply, (lost) => this.lost(to, lost));
     if (link === undefined) {
       this.deps.logger.debug({ address: to, endpoint }, 'direct link not accepted; staying on NATS');

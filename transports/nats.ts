@@ -29,6 +29,7 @@ import {
   type NatsConnection,
 } from '@nats-io/transport-node';
 import { Status } from '../actors/protocol/status.js';
+import { RealClock, type Clock } from '../actors/runtime/clock.js';
 import { CodecError, decodeFrame, encodeFrame } from './codec.js';
 import { DirectLinks, DirectListener, type DirectEndpoint, type DirectLink, type MessageSocket } from './direct.js';
 import { EMPTY_BODY, FrameKind, type Frame } from './frame.js';
@@ -116,7 +117,7 @@ export class NatsTransport implements Transport {
   private readonly links: DirectLinks | undefined;
   private listener: DirectListener | undefined;
   private readonly pubSubjects = new Map<string, string>();
-  /** Requests waiting for a reply, by the token ending their reply subject. */
+  /** Requests waiting for a reply, by their token: the end of their reply subject, and their request id. */
   private readonly waiting = new Map<number, Waiter>();
   /** `<inbox>.`: a request's reply subject is this followed by its token. */
   private readonly replyBase = `${createInbox()}.`;
@@ -131,7 +132,7 @@ export class NatsTransport implements Transport {
     readonly prefix: string,
     private readonly logger: Logger,
     useDirect = true,
-    clock: { now(): number } = Date,
+    clock: Clock = new RealClock(),
   ) {
     this.lastMaxPayload = nc.info?.max_payload ?? 1024 * 1024;
     if (useDirect) {

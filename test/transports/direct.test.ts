@@ -8,7 +8,7 @@ import { Status } from '../../actors/protocol/status.js';
 import { DirectProtocolError, MessageReader, lengthPrefix } from '../../transports/direct.js';
 import { frame, type Frame } from '../../transports/frame.js';
 import { natsTransport, type DirectOptions, type NatsTransport } from '../../transports/nats.js';
-import type { Incoming, RequestOptions, SendOptions, Transport, TransportDeps } from '../../transports/transport.js';
+import type { Incoming, RequestOptions, Transport, TransportDeps } from '../../transports/transport.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 import { transportConformance } from './conformance.js';
 
@@ -92,11 +92,11 @@ class LinkFirst implements Transport {
     await this.t.linkTo(to);
     return this.t.request(to, f, opts);
   }
-  send(to: string, f: Frame, opts?: SendOptions): void {
-    this.t.send(to, f, opts);
+  send(to: string, f: Frame): void {
+    this.t.send(to, f);
   }
-  publish(subject: string, f: Frame, opts?: SendOptions): void {
-    this.t.publish(subject, f, opts);
+  publish(subject: string, f: Frame): void {
+    this.t.publish(subject, f);
   }
   subscribe(subject: string): ReturnType<Transport['subscribe']> {
     return this.t.subscribe(subject);
