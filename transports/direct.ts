@@ -19,6 +19,12 @@ import type { Logger } from 'pino';
 const HELLO_OK = 'ok';
 const LENGTH_BYTES = 4;
 const CONNECT_TIMEOUT_MS = 1000;
+const KEEPALIVE_MS = 10_000;
+/**
+ * Bytes a socket may hold unsent before the peer counts as too slow and the connection is cut, as nats-server
+ * cuts a slow consumer: memory stays bounded, and the requests waiting on the link fail and are retried.
+ */
+export const MAX_UNSENT_BYTES = 64 * 1024 * 1024;
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
@@ -110,6 +116,7 @@ export class MessageSocket {
     onProtocolError: (err: DirectProtocolError) => void,
   ) {
     socket.setNoDelay(true);
+    socket.setKeepAlive(true, KEEPALIVE_MS);
     this.reader = new MessageReader(maxBytes);
     socket.on('data', (chunk: Buffer) => {
       if (socket.destroyed) return;
@@ -129,6 +136,10 @@ export class MessageSocket {
 
   write(message: Uint8Array): void {
     if (!this.open) return;
+    if (this.socket.writableLength > MAX_UNSENT_BYTES) {
+      this.socket.destroy(new DirectProtocolError(`peer too slow: more than ${MAX_UNSENT_BYTES} bytes unsent`));
+      return;
+    }
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
@@ -205,7 +216,10 @@ export class DirectListener {
   private accept(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', (err) => this.logger.debug({ err }, 'direct connection failed'));
+    socket.on('error', (err) => {
+      if (err instanceof DirectProtocolError) this.logger.warn({ err, remote: socket.remoteAddress }, 'direct connection cut');
+      else this.logger.debug({ err }, 'direct connection failed');
+    });
     let deliver: DirectDelivery | undefined;
     const ms: MessageSocket = new MessageSocket(
       socket,
@@ -275,6 +289,11 @@ export class DirectLink {
   close(): void {
     this.socket.close();
   }
+
+  /** Cuts the link at once (its peer stopped answering). */
+  drop(): void {
+    this.socket.socket.destroy();
+  }
 }
 
 /** What the requester side needs from its transport. */
@@ -316,7 +335,8 @@ export class DirectLinks {
 
   link(to: string): DirectLink | undefined {
     const r = this.routes.get(to);
-    if (r !== undefined && r.link !== undefined) return r.link;
+    // a link being cut (dropped, its close not yet reported) takes nothing new
+    if (r !== undefined && r.link !== undefined && r.link.socket.open) return r.link;
     if (r === undefined) this.start(to, this.newRoute(to));
     else if (r.opening === undefined && this.deps.now() >= r.retryAt) this.start(to, r);
     return undefined;
@@ -326,7 +346,7 @@ export class DirectLinks {
   async linkTo(to: string): Promise<boolean> {
     if (this.link(to) !== undefined) return true;
     await this.routes.get(to)?.opening;
-    return this.routes.get(to)?.link !== undefined;
+    return this.routes.get(to)?.link?.socket.open === true;
   }
 
   close(): void {

@@ -229,7 +229,11 @@ export class NatsTransport implements Transport {
     const link = this.links?.link(to);
     return new Promise<Frame>((resolve, reject) => {
       const timer = setTimeout(() => {
-        if (this.waiting.delete(token)) reject(new TransportError('TIMEOUT', `request to ${to}: no reply within ${timeout} ms`));
+        if (!this.waiting.delete(token)) return;
+        reject(new TransportError('TIMEOUT', `request to ${to}: no reply within ${timeout} ms`));
+        // a link that let a request time out may lead nowhere (a peer cut off but not closed): the next requests
+        // go over NATS while a new link is opened
+        link?.drop();
       }, timeout);
       this.waiting.set(token, { resolve, reject, timer, to, link });
       try {

@@ -5,8 +5,9 @@ import { firstValueFrom, take, toArray, timeout } from 'rxjs';
 import { RealClock } from '../../actors/runtime/clock.js';
 import { SeededRandom } from '../../actors/runtime/random.js';
 import { Status } from '../../actors/protocol/status.js';
-import { DirectProtocolError, MessageReader, lengthPrefix } from '../../transports/direct.js';
-import { frame, type Frame } from '../../transports/frame.js';
+import { encodeFrame } from '../../transports/codec.js';
+import { DirectProtocolError, MAX_UNSENT_BYTES, MessageReader, lengthPrefix } from '../../transports/direct.js';
+import { FrameKind, frame, type Frame } from '../../transports/frame.js';
 import { natsTransport, type DirectOptions, type NatsTransport } from '../../transports/nats.js';
 import type { Incoming, RequestOptions, Transport, TransportDeps } from '../../transports/transport.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
@@ -175,6 +176,55 @@ describe('nats transport with direct links', () => {
     expect((await a.request('svc.lost', frame({ code: 3 }), { timeoutMs: 2000 })).code).toBe(3);
     sub.unsubscribe();
   });
+
+  test('a request timing out on a link cuts the link: the others waiting on it fail at once, later ones go over NATS', async () => {
+    const b = await open({});
+    const a = await open();
+    let seen = 0;
+    // the first two requests get no answer (a peer cut off), the rest an echo
+    const sub = b.inbox('svc.mute').subscribe((i) => {
+      if (++seen > 2) i.reply?.(frame({ code: i.frame.code }));
+    });
+    await b.flush();
+    expect(await a.linkTo('svc.mute')).toBe(true);
+    const short = a.request('svc.mute', frame({ code: 1 }), { timeoutMs: 300 });
+    const long = a.request('svc.mute', frame({ code: 2 }), { timeoutMs: 20_000 });
+    const t0 = Date.now();
+    const failed = expect(long).rejects.toMatchObject({ code: 'DISCONNECTED' });
+    await expect(short).rejects.toMatchObject({ code: 'TIMEOUT' });
+    await failed;
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect((await a.request('svc.mute', frame({ code: 3 }), { timeoutMs: 2000 })).code).toBe(3);
+    sub.unsubscribe();
+  });
+
+  test('a peer that stops reading is cut off once too much is unsent', async () => {
+    const b = await open({});
+    const sub = echo(b, 'svc.big');
+    await b.flush();
+    const { host, port } = b.directEndpoint!;
+    const body = bytes(b.maxPayload - 1024);
+    const requests = Array.from({ length: Math.ceil((MAX_UNSENT_BYTES * 1.5) / body.length) }, (_, i) =>
+      encodeFrame(frame({ kind: FrameKind.Request, code: 1, requestId: i + 1, body })),
+    );
+    const closed = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, host, () => {
+        s.pause(); // never reads a reply
+        s.write(framed([new TextEncoder().encode('svc.big'), ...requests]));
+      });
+      const giveUp = setTimeout(() => {
+        s.destroy();
+        resolve(false);
+      }, 20_000);
+      s.on('error', () => undefined);
+      s.on('close', () => {
+        clearTimeout(giveUp);
+        resolve(true);
+      });
+    });
+    expect(closed).toBe(true);
+    sub.unsubscribe();
+  }, 30_000);
 
   test('closing the serving transport fails requests waiting on its links with DISCONNECTED, not a timeout', async () => {
     const b = await open({});
