@@ -51,40 +51,61 @@ export class DirectProtocolError extends Error {
 }
 
 /**
- * Splits a byte stream into length-prefixed messages. `push` hands every complete message to `onMessage`
- * (a view into the chunk when the message lies in one chunk, else a copy) and keeps the rest; a length above
- * `maxBytes` throws DirectProtocolError.
+ * Splits a byte stream into length-prefixed messages. `push` hands every complete message to `onMessage` (a
+ * view into the chunk when the message lies in one chunk; else the chunks it came in are joined once, when its
+ * last byte is there) and keeps the rest; a length above `maxBytes` throws DirectProtocolError.
  */
 export class MessageReader {
-  private pending: Uint8Array | undefined;
+  /** Chunks of a message not complete yet. */
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  /** Bytes the pending message needs, prefix included (0: its prefix is not complete yet). */
+  private need = 0;
 
   constructor(private readonly maxBytes: number) {}
 
   /** Bytes received and not yet handed out. */
   get buffered(): number {
-    return this.pending?.length ?? 0;
+    return this.pendingBytes;
   }
 
   push(chunk: Uint8Array, onMessage: (message: Uint8Array) => void): void {
     let buf = chunk;
-    if (this.pending !== undefined) {
-      const joined = new Uint8Array(this.pending.length + chunk.length);
-      joined.set(this.pending, 0);
-      joined.set(chunk, this.pending.length);
-      buf = joined;
-      this.pending = undefined;
+    if (this.pendingBytes > 0) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      if (this.pendingBytes < this.need) return;
+      buf = join(this.pending, this.pendingBytes);
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.need = 0;
     }
     let at = 0;
     while (buf.length - at >= LENGTH_BYTES) {
       const len = ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
       if (len > this.maxBytes) throw new DirectProtocolError(`message of ${len} bytes exceeds the limit of ${this.maxBytes}`);
-      if (buf.length - at - LENGTH_BYTES < len) break;
+      if (buf.length - at - LENGTH_BYTES < len) {
+        this.need = LENGTH_BYTES + len;
+        break;
+      }
       onMessage(buf.subarray(at + LENGTH_BYTES, at + LENGTH_BYTES + len));
       at += LENGTH_BYTES + len;
     }
-    // a partial message waits for the next chunk; copied, so the chunk it came in can be collected
-    if (at < buf.length) this.pending = buf.slice(at);
+    if (at < buf.length) {
+      this.pending.push(buf.subarray(at));
+      this.pendingBytes = buf.length - at;
+    }
   }
+}
+
+function join(chunks: readonly Uint8Array[], bytes: number): Uint8Array {
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
 }
 
 /** The 4-byte length prefix of a message of `length` bytes. */
