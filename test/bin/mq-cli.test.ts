@@ -6,6 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
+import { RealClock } from '../../actors/runtime/clock.js';
+import { SeededRandom } from '../../actors/runtime/random.js';
+import { natsTransport, type NatsTransport } from '../../transports/nats.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
 import { runMq, spawnMq, type MqProcess, type MqRun } from '../support/mq-process.js';
 
@@ -168,5 +172,25 @@ describe('a cluster of processes', () => {
     expect(brokerExit).toEqual({ code: 0, signal: null });
     const nsExit = await ns.stop(8000);
     expect(nsExit).toEqual({ code: 0, signal: null });
+  });
+
+  it('a broker serves its clients over direct links unless told --no-direct', async () => {
+    const ns = spawnMq(['namesrv', '--id', 'ns-d', ...conn()]);
+    running.push(ns);
+    await ns.waitForLine(/^namesrv ns-d ready$/, 10_000);
+    const direct = spawnMq(['broker', '--name', 'broker-d', '--namesrv', 'ns-d', '--store', join(storeDir, 'broker-d'), ...conn()]);
+    const plain = spawnMq(['broker', '--name', 'broker-n', '--namesrv', 'ns-d', '--store', join(storeDir, 'broker-n'), '--no-direct', ...conn()]);
+    running.push(direct, plain);
+    await Promise.all([direct.waitForLine(/^broker broker-d ready$/, 15_000), plain.waitForLine(/^broker broker-n ready$/, 15_000)]);
+    const client = (await natsTransport({ servers: nats.url })({ clock: new RealClock(), random: new SeededRandom(1), logger: pino({ level: 'silent' }) })) as NatsTransport;
+    try {
+      expect(await client.linkTo('broker.broker-d.0')).toBe(true);
+      expect(await client.linkTo('broker.broker-n.0')).toBe(false);
+    } finally {
+      await client.close();
+    }
+    expect(await direct.stop(8000)).toEqual({ code: 0, signal: null });
+    expect(await plain.stop(8000)).toEqual({ code: 0, signal: null });
+    expect(await ns.stop(8000)).toEqual({ code: 0, signal: null });
   });
 });
