@@ -261,12 +261,27 @@ export function encodedLength(f: Frame): number {
  * range (kind, uint16/uint32 fields, header value types, key or string lengths).
  */
 export function encodeFrame(f: Frame): Uint8Array {
+  const blen = f.body.length;
+  const out = encodeHead(f, blen);
+  if (blen > 0) out.set(f.body, out.length - blen);
+  return out;
+}
+
+/**
+ * The encoded frame up to its body: `encodeFrameHead(f)` followed by `f.body` is `encodeFrame(f)`. For writers
+ * that send the two side by side (a socket's writev) instead of copying the body. Same errors as encodeFrame.
+ */
+export function encodeFrameHead(f: Frame): Uint8Array {
+  return encodeHead(f, 0);
+}
+
+/** Every field but the body's bytes, with `room` bytes left free at the end. */
+function encodeHead(f: Frame, room: number): Uint8Array {
   checkFixed(f);
   const cached = cachedHeader(f.header);
   const hlen = cached ? cached.length : headerLength(f.header);
-  const body = f.body;
-  const blen = body.length;
-  const out = allocate(FIXED_HEAD - 2 + hlen + BODY_LEN + blen);
+  const blen = f.body.length;
+  const out = allocate(FIXED_HEAD - 2 + hlen + BODY_LEN + room);
   out[0] = FRAME_MAGIC;
   out[1] = FRAME_VERSION;
   out[2] = f.kind;
@@ -290,7 +305,6 @@ export function encodeFrame(f: Frame): Uint8Array {
   out[pos++] = (blen >>> 16) & 0xff;
   out[pos++] = (blen >>> 8) & 0xff;
   out[pos++] = blen & 0xff;
-  if (blen > 0) out.set(body, pos);
   return out;
 }
 

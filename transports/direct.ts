@@ -18,6 +18,8 @@ import type { Logger } from 'pino';
 /** The listener's answer to a hello for an address it serves. */
 const HELLO_OK = 'ok';
 const LENGTH_BYTES = 4;
+/** Bytes a socket reads at a time, as Node reads by default. */
+const READ_SIZE = 64 * 1024;
 const CONNECT_TIMEOUT_MS = 1000;
 const KEEPALIVE_MS = 10_000;
 /**
@@ -64,9 +66,49 @@ export class MessageReader {
 
   constructor(private readonly maxBytes: number) {}
 
+  /** A large message read straight into a buffer of its own (see `nextBuffer`), and how much of it is in. */
+  private target: Uint8Array | undefined;
+  private targetFilled = 0;
+
   /** Bytes received and not yet handed out. */
   get buffered(): number {
-    return this.pendingBytes;
+    return this.pendingBytes + this.targetFilled;
+  }
+
+  /**
+   * Where a socket should read next (its `onread` buffer): the rest of a large message being received, so it
+   * lands in place with no joining copy, or else a fresh buffer of READ_SIZE bytes.
+   */
+  nextBuffer(): Uint8Array {
+    return this.target !== undefined ? this.target.subarray(this.targetFilled) : Buffer.allocUnsafe(READ_SIZE);
+  }
+
+  /** `n` bytes were read into `buf`, the latest `nextBuffer()`. */
+  read(buf: Uint8Array, n: number, onMessage: (message: Uint8Array) => void): void {
+    const t = this.target;
+    if (t !== undefined) {
+      this.targetFilled += n;
+      if (this.targetFilled < t.length) return;
+      this.target = undefined;
+      this.targetFilled = 0;
+      onMessage(t.subarray(LENGTH_BYTES));
+      return;
+    }
+    this.push(buf.subarray(0, n), onMessage);
+    if (this.need > READ_SIZE) {
+      // a large message has begun: the rest of it is read straight into its own buffer
+      const whole = Buffer.allocUnsafe(this.need);
+      let at = 0;
+      for (const c of this.pending) {
+        whole.set(c, at);
+        at += c.length;
+      }
+      this.target = whole;
+      this.targetFilled = at;
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.need = 0;
+    }
   }
 
   push(chunk: Uint8Array, onMessage: (message: Uint8Array) => void): void {
@@ -99,7 +141,7 @@ export class MessageReader {
 }
 
 function join(chunks: readonly Uint8Array[], bytes: number): Uint8Array {
-  const out = new Uint8Array(bytes);
+  const out = Buffer.allocUnsafe(bytes);
   let at = 0;
   for (const c of chunks) {
     out.set(c, at);
@@ -130,32 +172,63 @@ export class MessageSocket {
     this.socket.uncork();
   };
 
+  /**
+   * `reader`: when given, the socket was made to read through it (`onread`, see `MessageSocket.connect`) and
+   * `onMessage` is not used here; else the socket's data events feed a reader of its own.
+   */
   constructor(
     readonly socket: net.Socket,
     maxBytes: number,
     onMessage: (message: Uint8Array) => void,
-    onProtocolError: (err: DirectProtocolError) => void,
+    private readonly onProtocolError: (err: DirectProtocolError) => void,
+    reader?: MessageReader,
   ) {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, KEEPALIVE_MS);
-    this.reader = new MessageReader(maxBytes);
-    socket.on('data', (chunk: Buffer) => {
-      if (socket.destroyed) return;
-      try {
-        this.reader.push(chunk, onMessage);
-      } catch (e) {
-        if (!(e instanceof DirectProtocolError)) throw e;
-        onProtocolError(e);
-        socket.destroy();
-      }
+    this.reader = reader ?? new MessageReader(maxBytes);
+    if (reader === undefined) socket.on('data', (chunk: Buffer) => this.guard(() => this.reader.push(chunk, onMessage)));
+  }
+
+  /**
+   * Connects to `endpoint`; large incoming messages are read straight into buffers of their own (a client
+   * socket can choose where each read lands; an accepted one cannot).
+   */
+  static connect(endpoint: DirectEndpoint, maxBytes: number, onMessage: (message: Uint8Array) => void, onProtocolError: (err: DirectProtocolError) => void): MessageSocket {
+    const reader = new MessageReader(maxBytes);
+    let ms: MessageSocket | undefined;
+    const socket = net.connect({
+      host: endpoint.host,
+      port: endpoint.port,
+      onread: {
+        buffer: () => reader.nextBuffer(),
+        callback: (n: number, buf: Uint8Array) => {
+          ms?.guard(() => reader.read(buf, n, onMessage));
+          return true;
+        },
+      },
     });
+    ms = new MessageSocket(socket, maxBytes, onMessage, onProtocolError, reader);
+    return ms;
+  }
+
+  /** Runs a read step; a protocol error cuts the connection. */
+  private guard(step: () => void): void {
+    if (this.socket.destroyed) return;
+    try {
+      step();
+    } catch (e) {
+      if (!(e instanceof DirectProtocolError)) throw e;
+      this.onProtocolError(e);
+      this.socket.destroy();
+    }
   }
 
   get open(): boolean {
     return !this.socket.destroyed && this.socket.writable;
   }
 
-  write(message: Uint8Array): void {
+  /** Writes one message: `message`, followed by `rest` when given (two parts leave in one write, not joined). */
+  write(message: Uint8Array, rest?: Uint8Array): void {
     if (!this.open) return;
     if (this.socket.writableLength > MAX_UNSENT_BYTES) {
       this.socket.destroy(new DirectProtocolError(`peer too slow: more than ${MAX_UNSENT_BYTES} bytes unsent`));
@@ -166,8 +239,9 @@ export class MessageSocket {
       this.socket.cork();
       queueMicrotask(this.uncork);
     }
-    this.socket.write(lengthPrefix(message.length));
+    this.socket.write(lengthPrefix(message.length + (rest?.length ?? 0)));
     this.socket.write(message);
+    if (rest !== undefined && rest.length > 0) this.socket.write(rest);
   }
 
   close(): void {
@@ -276,11 +350,9 @@ export class DirectLink {
   /** Connects and says hello; resolves undefined when the listener does not serve `address` or cannot be reached. */
   static connect(address: string, endpoint: DirectEndpoint, maxBytes: number, onReply: (message: Uint8Array) => void, onClose: (link: DirectLink) => void): Promise<DirectLink | undefined> {
     return new Promise((resolve) => {
-      const socket = net.connect({ host: endpoint.host, port: endpoint.port });
       let link: DirectLink | undefined;
-      const timer = setTimeout(() => socket.destroy(), CONNECT_TIMEOUT_MS);
-      const ms = new MessageSocket(
-        socket,
+      const ms = MessageSocket.connect(
+        endpoint,
         maxBytes,
         (message) => {
           if (link !== undefined) {
@@ -297,6 +369,8 @@ export class DirectLink {
         },
         () => undefined, // the socket is destroyed: the close handler below reports it
       );
+      const socket = ms.socket;
+      const timer = setTimeout(() => socket.destroy(), CONNECT_TIMEOUT_MS);
       socket.on('error', () => undefined); // followed by 'close'
       socket.on('close', () => {
         clearTimeout(timer);

@@ -30,7 +30,7 @@ import {
 } from '@nats-io/transport-node';
 import { Status } from '../actors/protocol/status.js';
 import { RealClock, type Clock } from '../actors/runtime/clock.js';
-import { CodecError, decodeFrame, encodeFrame } from './codec.js';
+import { CodecError, decodeFrame, encodeFrame, encodeFrameHead } from './codec.js';
 import { DirectLinks, DirectListener, type DirectEndpoint, type DirectLink, type MessageSocket } from './direct.js';
 import { EMPTY_BODY, FrameKind, type Frame } from './frame.js';
 import {
@@ -224,9 +224,10 @@ export class NatsTransport implements Transport {
     if (this.closing) throw new TransportError('CLOSED', `transport closed; cannot send request to ${to}`);
     // the request id is the token that matches the reply: the end of the reply subject, or the id a direct reply carries
     const token = this.newRequestId();
-    const data = this.encode({ ...frame, kind: FrameKind.Request, requestId: token }, to);
-    const timeout = opts?.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const f: Frame = { ...frame, kind: FrameKind.Request, requestId: token };
     const link = this.links?.link(to);
+    const data = link !== undefined ? this.encodeHead(f, to) : this.encode(f, to);
+    const timeout = opts?.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     return new Promise<Frame>((resolve, reject) => {
       const timer = setTimeout(() => {
         if (!this.waiting.delete(token)) return;
@@ -237,7 +238,7 @@ export class NatsTransport implements Transport {
       }, timeout);
       this.waiting.set(token, { resolve, reject, timer, to, link });
       try {
-        if (link !== undefined) link.socket.write(data);
+        if (link !== undefined) link.socket.write(data, f.body);
         else this.nc.publish(this.addressSubject(to), data, { reply: this.replyBase + token });
       } catch (e) {
         this.settle(token)?.reject(this.mapError(e, `request to ${to}`));
@@ -345,24 +346,24 @@ export class NatsTransport implements Transport {
     return (f: Frame) => {
       if (replied) return;
       replied = true;
-      let data: Uint8Array;
+      let head: Uint8Array;
       try {
-        data = this.encode({ ...f, kind: FrameKind.Reply, requestId: request.requestId }, 'a direct link');
+        head = this.encodeHead({ ...f, kind: FrameKind.Reply, requestId: request.requestId }, 'a direct link');
       } catch (e) {
         from.write(errorReply(request.requestId, request.code, Status.PAYLOAD_TOO_LARGE, (e as Error).message));
         throw e;
       }
-      from.write(data);
+      from.write(head, f.body);
     };
   }
 
   send(to: string, frame: Frame): void {
-    const data = this.encode(frame, to);
     const link = this.links?.link(to);
     if (link !== undefined) {
-      link.socket.write(data);
+      link.socket.write(this.encodeHead(frame, to), frame.body);
       return;
     }
+    const data = this.encode(frame, to);
     try {
       this.nc.publish(this.addressSubject(to), data);
     } catch (e) {
@@ -447,15 +448,24 @@ export class NatsTransport implements Transport {
   // --- internals ---
 
   private encode(frame: Frame, to: string): Uint8Array {
+    return this.encodeWith(encodeFrame, frame, to, 0);
+  }
+
+  /** The frame up to its body, for a direct link (the body follows it in the same write, not copied). */
+  private encodeHead(frame: Frame, to: string): Uint8Array {
+    return this.encodeWith(encodeFrameHead, frame, to, frame.body.length);
+  }
+
+  private encodeWith(encoder: (f: Frame) => Uint8Array, frame: Frame, to: string, following: number): Uint8Array {
     const max = this.maxPayload;
     if (frame.body.length > max) throw this.tooLarge(frame.body.length, max, to, 'body');
     let data: Uint8Array;
     try {
-      data = encodeFrame(frame);
+      data = encoder(frame);
     } catch (e) {
       throw e instanceof CodecError ? new TransportError('BAD_FRAME', `cannot encode frame for ${to}: ${e.message}`) : e;
     }
-    if (data.length > max) throw this.tooLarge(data.length, max, to, 'frame');
+    if (data.length + following > max) throw this.tooLarge(data.length + following, max, to, 'frame');
     return data;
   }
 

@@ -29,7 +29,8 @@ export type TransportState = 'connected' | 'disconnected' | 'reconnecting' | 'cl
 
 /**
  * How actors talk. Addresses are plain strings (`broker.broker-a.0`, `namesrv.ns-1`); a transport maps them to
- * whatever it needs (NATS subjects under a prefix, in-process subjects).
+ * whatever it needs (NATS subjects under a prefix, in-process subjects). A frame's body must not change once it
+ * is handed over: a transport may write it out later without copying it.
  */
 export interface Transport {
   readonly kind: 'memory' | 'nats';

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { CodecError, decodeFrame, encodeFrame, encodedLength, MIN_FRAME_BYTES } from '../../transports/codec.js';
+import { CodecError, decodeFrame, encodeFrame, encodeFrameHead, encodedLength, MIN_FRAME_BYTES } from '../../transports/codec.js';
 import { FrameKind, frame, type Frame, type HeaderValue } from '../../transports/frame.js';
 
 const headerValue: fc.Arbitrary<HeaderValue> = fc.oneof(
@@ -47,6 +47,16 @@ describe('frame codec', () => {
         expect(back.body).toBeInstanceOf(Uint8Array);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('a frame head followed by the body is the whole encoded frame', () => {
+    fc.assert(
+      fc.property(frameArb, (f) => {
+        const head = encodeFrameHead(f);
+        expect(Array.from([...head, ...f.body])).toEqual(Array.from(encodeFrame(f)));
+      }),
+      { numRuns: 200 },
     );
   });
 

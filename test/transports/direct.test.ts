@@ -51,6 +51,33 @@ describe('MessageReader', () => {
     );
   });
 
+  test('reading in place (a socket\'s onread) gives back every message too, large ones included', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 60_000, max: 300_000 })), { maxLength: 8 }),
+        fc.array(fc.integer({ min: 1, max: 100_000 }), { minLength: 1, maxLength: 10 }),
+        (sizes, cuts) => {
+          const messages = sizes.map((n, i) => bytes(n, i));
+          const stream = framed(messages);
+          const reader = new MessageReader(300_000);
+          const got: Uint8Array[] = [];
+          let at = 0;
+          for (let i = 0; at < stream.length; i++) {
+            const into = reader.nextBuffer();
+            const n = Math.min(into.length, cuts[i % cuts.length]!, stream.length - at);
+            into.set(stream.subarray(at, at + n));
+            reader.read(into, n, (m) => got.push(m));
+            at += n;
+          }
+          expect(got.map((m) => m.length)).toEqual(sizes);
+          got.forEach((m, i) => expect(Buffer.compare(m, messages[i]!)).toBe(0));
+          expect(reader.buffered).toBe(0);
+        },
+      ),
+      { numRuns: 50 },
+    );
+  });
+
   test('a length above the limit is a protocol error; one at the limit is fine', () => {
     const reader = new MessageReader(8);
     const got: Uint8Array[] = [];
