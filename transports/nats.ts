@@ -31,7 +31,8 @@ import {
 import { Status } from '../actors/protocol/status.js';
 import { RealClock, type Clock } from '../actors/runtime/clock.js';
 import { CodecError, decodeFrame, encodeFrame, encodeFrameHead } from './codec.js';
-import { DirectLinks, DirectListener, type DirectEndpoint, type DirectLink, type MessageSocket } from './direct.js';
+import { DirectLinks, DirectListener, type DirectLink } from './direct.js';
+import type { DirectEndpoint, MessageSocket } from './direct-wire.js';
 import { EMPTY_BODY, FrameKind, type Frame } from './frame.js';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,

@@ -6,7 +6,7 @@ import { RealClock } from '../../actors/runtime/clock.js';
 import { SeededRandom } from '../../actors/runtime/random.js';
 import { Status } from '../../actors/protocol/status.js';
 import { encodeFrame } from '../../transports/codec.js';
-import { DirectProtocolError, MAX_UNSENT_BYTES, MessageReader, lengthPrefix } from '../../transports/direct.js';
+import { DirectProtocolError, MAX_UNSENT_BYTES, MessageReader, lengthPrefix } from '../../transports/direct-wire.js';
 import { FrameKind, frame, type Frame } from '../../transports/frame.js';
 import { natsTransport, type DirectOptions, type NatsTransport } from '../../transports/nats.js';
 import type { Incoming, RequestOptions, Transport, TransportDeps } from '../../transports/transport.js';

@@ -1,0 +1,230 @@
+/**
+ * The wire of direct links (direct.ts): length-prefixed messages over a TCP socket (u32 big-endian length, then
+ * the bytes), read without copying where the socket allows it and written in one system call per tick.
+ */
+import net from 'node:net';
+
+const LENGTH_BYTES = 4;
+/** Bytes a socket reads at a time, as Node reads by default. */
+const READ_SIZE = 64 * 1024;
+const KEEPALIVE_MS = 10_000;
+/**
+ * Bytes a socket may hold unsent before the peer counts as too slow and the connection is cut, as nats-server
+ * cuts a slow consumer: memory stays bounded, and the requests waiting on the link fail and are retried.
+ */
+export const MAX_UNSENT_BYTES = 64 * 1024 * 1024;
+
+/** Where a listener accepts direct connections. */
+export interface DirectEndpoint {
+  host: string;
+  port: number;
+}
+
+export class DirectProtocolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DirectProtocolError';
+  }
+}
+
+/**
+ * Splits a byte stream into length-prefixed messages. `push` hands every complete message to `onMessage` (a
+ * view into the chunk when the message lies in one chunk; else the chunks it came in are joined once, when its
+ * last byte is there) and keeps the rest; a length above `maxBytes` throws DirectProtocolError.
+ */
+export class MessageReader {
+  /** Chunks of a message not complete yet. */
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  /** Bytes the pending message needs, prefix included (0: its prefix is not complete yet). */
+  private need = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  /** A large message read straight into a buffer of its own (see `nextBuffer`), and how much of it is in. */
+  private target: Uint8Array | undefined;
+  private targetFilled = 0;
+
+  /** Bytes received and not yet handed out. */
+  get buffered(): number {
+    return this.pendingBytes + this.targetFilled;
+  }
+
+  /** Where reads land between large messages; what they bring is copied out (a copy of what was read, no more). */
+  private scratch: Uint8Array | undefined;
+
+  /**
+   * Where a socket should read next (its `onread` buffer): the rest of a large message being received, so it
+   * lands in place with no joining copy, or else a scratch buffer of READ_SIZE bytes, reused.
+   */
+  nextBuffer(): Uint8Array {
+    if (this.target !== undefined) return this.target.subarray(this.targetFilled);
+    return (this.scratch ??= Buffer.allocUnsafe(READ_SIZE));
+  }
+
+  /** `n` bytes were read into `buf`, the latest `nextBuffer()`. */
+  read(buf: Uint8Array, n: number, onMessage: (message: Uint8Array) => void): void {
+    const t = this.target;
+    if (t !== undefined) {
+      this.targetFilled += n;
+      if (this.targetFilled < t.length) return;
+      this.target = undefined;
+      this.targetFilled = 0;
+      onMessage(t.subarray(LENGTH_BYTES));
+      return;
+    }
+    // copied: the scratch buffer is read into again, while messages handed out may be kept
+    this.push(Buffer.from(buf.subarray(0, n)), onMessage);
+    if (this.need > READ_SIZE) {
+      // a large message has begun: the rest of it is read straight into its own buffer
+      const whole = Buffer.allocUnsafe(this.need);
+      let at = 0;
+      for (const c of this.pending) {
+        whole.set(c, at);
+        at += c.length;
+      }
+      this.target = whole;
+      this.targetFilled = at;
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.need = 0;
+    }
+  }
+
+  push(chunk: Uint8Array, onMessage: (message: Uint8Array) => void): void {
+    let buf = chunk;
+    if (this.pendingBytes > 0) {
+      this.pending.push(chunk);
+      this.pendingBytes += chunk.length;
+      if (this.pendingBytes < this.need) return;
+      buf = join(this.pending, this.pendingBytes);
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.need = 0;
+    }
+    let at = 0;
+    while (buf.length - at >= LENGTH_BYTES) {
+      const len = ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
+      if (len > this.maxBytes) throw new DirectProtocolError(`message of ${len} bytes exceeds the limit of ${this.maxBytes}`);
+      if (buf.length - at - LENGTH_BYTES < len) {
+        this.need = LENGTH_BYTES + len;
+        break;
+      }
+      onMessage(buf.subarray(at + LENGTH_BYTES, at + LENGTH_BYTES + len));
+      at += LENGTH_BYTES + len;
+    }
+    if (at < buf.length) {
+      this.pending.push(buf.subarray(at));
+      this.pendingBytes = buf.length - at;
+    }
+  }
+}
+
+function join(chunks: readonly Uint8Array[], bytes: number): Uint8Array {
+  const out = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** The 4-byte length prefix of a message of `length` bytes. */
+export function lengthPrefix(length: number): Uint8Array {
+  const h = new Uint8Array(LENGTH_BYTES);
+  h[0] = length >>> 24;
+  h[1] = (length >>> 16) & 0xff;
+  h[2] = (length >>> 8) & 0xff;
+  h[3] = length & 0xff;
+  return h;
+}
+
+/**
+ * A socket carrying length-prefixed messages. Writes made in one tick leave in one system call (the socket is
+ * corked until the microtask queue runs), as the NATS client batches its own writes.
+ */
+export class MessageSocket {
+  private readonly reader: MessageReader;
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
+
+  /**
+   * `reader`: when given, the socket was made to read through it (`onread`, see `MessageSocket.connect`) and
+   * `onMessage` is not used here; else the socket's data events feed a reader of its own.
+   */
+  constructor(
+    readonly socket: net.Socket,
+    maxBytes: number,
+    onMessage: (message: Uint8Array) => void,
+    private readonly onProtocolError: (err: DirectProtocolError) => void,
+    reader?: MessageReader,
+  ) {
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, KEEPALIVE_MS);
+    this.reader = reader ?? new MessageReader(maxBytes);
+    if (reader === undefined) socket.on('data', (chunk: Buffer) => this.guard(() => this.reader.push(chunk, onMessage)));
+  }
+
+  /**
+   * Connects to `endpoint`; large incoming messages are read straight into buffers of their own (a client
+   * socket can choose where each read lands; an accepted one cannot).
+   */
+  static connect(endpoint: DirectEndpoint, maxBytes: number, onMessage: (message: Uint8Array) => void, onProtocolError: (err: DirectProtocolError) => void): MessageSocket {
+    const reader = new MessageReader(maxBytes);
+    let ms: MessageSocket | undefined;
+    const socket = net.connect({
+      host: endpoint.host,
+      port: endpoint.port,
+      onread: {
+        buffer: () => reader.nextBuffer(),
+        callback: (n: number, buf: Uint8Array) => {
+          ms?.guard(() => reader.read(buf, n, onMessage));
+          return true;
+        },
+      },
+    });
+    ms = new MessageSocket(socket, maxBytes, onMessage, onProtocolError, reader);
+    return ms;
+  }
+
+  /** Runs a read step; a protocol error cuts the connection. */
+  private guard(step: () => void): void {
+    if (this.socket.destroyed) return;
+    try {
+      step();
+    } catch (e) {
+      if (!(e instanceof DirectProtocolError)) throw e;
+      this.onProtocolError(e);
+      this.socket.destroy();
+    }
+  }
+
+  get open(): boolean {
+    return !this.socket.destroyed && this.socket.writable;
+  }
+
+  /** Writes one message: `message`, followed by `rest` when given (two parts leave in one write, not joined). */
+  write(message: Uint8Array, rest?: Uint8Array): void {
+    if (!this.open) return;
+    if (this.socket.writableLength > MAX_UNSENT_BYTES) {
+      this.socket.destroy(new DirectProtocolError(`peer too slow: more than ${MAX_UNSENT_BYTES} bytes unsent`));
+      return;
+    }
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      queueMicrotask(this.uncork);
+    }
+    this.socket.write(lengthPrefix(message.length + (rest?.length ?? 0)));
+    this.socket.write(message);
+    if (rest !== undefined && rest.length > 0) this.socket.write(rest);
+  }
+
+  close(): void {
+    if (!this.socket.destroyed) this.socket.end();
+  }
+}
