@@ -18,6 +18,8 @@ export const MAX_UNSENT_BYTES = 64 * 1024 * 1024;
 export interface DirectEndpoint {
   host: string;
   port: number;
+  /** The secret a hello must carry: handed out only with the look-up over NATS, so the port is no more open than NATS. */
+  token: string;
 }
 
 export class DirectProtocolError extends Error {

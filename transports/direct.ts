@@ -8,10 +8,11 @@
  * back to NATS and is looked up again later; requests waiting on it fail (they may have been served, as after
  * a timeout).
  *
- * On the wire (direct-wire.ts), the first message from the requester is a hello holding the address (UTF-8); the
- * listener answers `ok` when it serves that address and closes the connection otherwise. Every later message is
- * one encoded frame.
+ * On the wire (direct-wire.ts), the first message from the requester is a hello: the listener's token and the
+ * address (UTF-8, a newline between them). The listener answers `ok` when the token is its own and it serves the
+ * address, and closes the connection otherwise. Every later message is one encoded frame.
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { DirectProtocolError, MessageSocket, type DirectEndpoint } from './direct-wire.js';
@@ -66,7 +67,7 @@ export class DirectListener {
       });
     });
     const port = (server.address() as net.AddressInfo).port;
-    return new DirectListener(server, { host: opts.advertise ?? opts.host, port }, maxBytes, logger);
+    return new DirectListener(server, { host: opts.advertise ?? opts.host, port, token: randomBytes(16).toString('hex') }, maxBytes, logger);
   }
 
   serve(address: string, deliver: DirectDelivery): () => void {
@@ -106,7 +107,14 @@ export class DirectListener {
           deliver(message, ms);
           return;
         }
-        const address = fromUtf8.decode(message);
+        const hello = fromUtf8.decode(message);
+        const cut = hello.indexOf('\n');
+        if (cut < 0 || !sameSecret(hello.slice(0, cut), this.endpoint.token)) {
+          this.logger.warn({ remote: socket.remoteAddress }, 'direct hello without this listener\'s token; closing');
+          socket.end();
+          return;
+        }
+        const address = hello.slice(cut + 1);
         const entry = this.served.get(address);
         if (entry === undefined) {
           this.logger.debug({ address }, 'direct hello for an address not served here; closing');
@@ -121,6 +129,12 @@ export class DirectListener {
       (err) => this.logger.warn({ err, remote: socket.remoteAddress }, 'direct connection sent a bad message; closed'),
     );
   }
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 // ------------------------------------------------------------------------------------------- requester side
@@ -159,7 +173,7 @@ export class DirectLink {
         if (link === undefined) resolve(undefined);
         else onClose(link);
       });
-      socket.once('connect', () => ms.write(utf8.encode(address)));
+      socket.once('connect', () => ms.write(utf8.encode(`${endpoint.token}\n${address}`)));
     });
   }
 

@@ -311,7 +311,7 @@ export class NatsTransport implements Transport {
     try {
       const m = await this.nc.request(this.directSubject(address), EMPTY_BODY, { timeout: DIRECT_LOOKUP_TIMEOUT_MS });
       const e = JSON.parse(fromUtf8.decode(m.data)) as Partial<DirectEndpoint>;
-      return typeof e.host === 'string' && typeof e.port === 'number' ? { host: e.host, port: e.port } : undefined;
+      return typeof e.host === 'string' && typeof e.port === 'number' && typeof e.token === 'string' ? { host: e.host, port: e.port, token: e.token } : undefined;
     } catch {
       return undefined; // nobody serves it directly (no responders, no answer in time, or an answer we cannot read)
     }

@@ -229,7 +229,7 @@ describe('nats transport with direct links', () => {
     const b = await open({});
     const sub = echo(b, 'svc.big');
     await b.flush();
-    const { host, port } = b.directEndpoint!;
+    const { host, port, token } = b.directEndpoint!;
     const body = bytes(b.maxPayload - 1024);
     const requests = Array.from({ length: Math.ceil((MAX_UNSENT_BYTES * 1.5) / body.length) }, (_, i) =>
       encodeFrame(frame({ kind: FrameKind.Request, code: 1, requestId: i + 1, body })),
@@ -237,7 +237,7 @@ describe('nats transport with direct links', () => {
     const closed = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, host, () => {
         s.pause(); // never reads a reply
-        s.write(framed([new TextEncoder().encode('svc.big'), ...requests]));
+        s.write(framed([new TextEncoder().encode(`${token}\nsvc.big`), ...requests]));
       });
       const giveUp = setTimeout(() => {
         s.destroy();
@@ -285,7 +285,7 @@ describe('nats transport with direct links', () => {
     s2.unsubscribe();
   });
 
-  test('garbage on the direct port closes that connection only; the listener keeps serving', async () => {
+  test('garbage or a wrong token on the direct port closes that connection only; the listener keeps serving', async () => {
     const b = await open({});
     const a = await open();
     const sub = echo(b, 'svc.g');
@@ -299,10 +299,14 @@ describe('nats transport with direct links', () => {
         s.on('error', () => undefined);
         s.on('close', () => resolve(got));
       });
-    // an oversized length prefix, a hello for an address not served here, a frame that does not decode
+    const hello = (token: string, address: string): Uint8Array => new TextEncoder().encode(`${token}\n${address}`);
+    // an oversized length prefix, a hello without the listener's token (it is handed out only over NATS), a hello
+    // for an address not served here, a frame that does not decode
     expect(await closedAfter(Uint8Array.from([0xff, 0xff, 0xff, 0xff]))).toBe('');
-    expect(await closedAfter(framed([new TextEncoder().encode('svc.unknown')]))).toBe('');
-    expect(await closedAfter(framed([new TextEncoder().encode('svc.g'), bytes(20)]))).toMatch(/ok$/);
+    expect(await closedAfter(framed([new TextEncoder().encode('svc.g')]))).toBe('');
+    expect(await closedAfter(framed([hello('0'.repeat(32), 'svc.g')]))).toBe('');
+    expect(await closedAfter(framed([hello(endpoint.token, 'svc.unknown')]))).toBe('');
+    expect(await closedAfter(framed([hello(endpoint.token, 'svc.g'), bytes(20)]))).toMatch(/ok$/);
     expect(b.droppedFrames).toBe(1);
     expect(await a.linkTo('svc.g')).toBe(true);
     expect((await a.request('svc.g', frame({ code: 6 }), { timeoutMs: 2000 })).code).toBe(6);
