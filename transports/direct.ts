@@ -201,9 +201,9 @@ export interface DirectLinksDeps {
 }
 
 /** After a lost link, how long an address stays on NATS before it is looked up again. */
-export const RETRY_LOOKUP_MS = 1000;
+const RETRY_LOOKUP_MS = 1000;
 /** How long an address nobody serves directly, or whose link could not be opened, stays on NATS before it is looked up again. */
-export const RECHECK_MS = 5000;
+const RECHECK_MS = 5000;
 const ROUTE_LIMIT = 10_000;
 
 interface Route {
@@ -275,7 +275,7 @@ export class DirectLinks {
     if (endpoint === undefined) return 'failed';
     const link = await DirectLink.connect(to, endpoint, this.deps.maxBytes(), this.deps.onReply, (lost) => this.lost(to, lost));
     if (link === undefined) {
-      this.deps.logger.debug({ address: to, endpoint }, 'direct link not accepted; staying on NATS');
+      this.deps.logger.debug({ address: to, host: endpoint.host, port: endpoint.port }, 'direct link not accepted; staying on NATS');
       return 'failed';
     }
     if (this.closed || this.routes.get(to) !== r) {
@@ -283,7 +283,7 @@ export class DirectLinks {
       return 'failed';
     }
     r.link = link;
-    this.deps.logger.debug({ address: to, endpoint }, 'direct link up');
+    this.deps.logger.debug({ address: to, host: endpoint.host, port: endpoint.port }, 'direct link up'); // never the token
     return 'linked';
   }
 
