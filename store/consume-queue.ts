@@ -45,6 +45,22 @@ export function isBlank(e: CqEntry): boolean {
   return e.size === 0;
 }
 
+/** Commit log offset of entry `i` of raw entry bytes (as `readBytes` returns them). */
+export function cqOffsetAt(bytes: Uint8Array, i: number): number {
+  return readU32(bytes, i * CQ_ENTRY_SIZE) * TWO32 + readU32(bytes, i * CQ_ENTRY_SIZE + 4);
+}
+
+/** Record size of entry `i` of raw entry bytes; 0 for a blank entry. */
+export function cqSizeAt(bytes: Uint8Array, i: number): number {
+  return readU32(bytes, i * CQ_ENTRY_SIZE + 8);
+}
+
+/** Tag hash of entry `i` of raw entry bytes. */
+export function cqTagHashAt(bytes: Uint8Array, i: number): number {
+  const p = i * CQ_ENTRY_SIZE + 16;
+  return (bytes[p]! << 24) | (bytes[p + 1]! << 16) | (bytes[p + 2]! << 8) | bytes[p + 3]!;
+}
+
 export function writeU64(dv: DataView, pos: number, v: number): void {
   dv.setUint32(pos, Math.floor(v / TWO32));
   dv.setUint32(pos + 4, v >>> 0);
@@ -120,6 +136,11 @@ export class ConsumeQueue {
     buf.set(bytes.subarray(skip * CQ_ENTRY_SIZE), gap * CQ_ENTRY_SIZE);
     this.entries.append(buf);
     return count - skip;
+  }
+
+  /** As `read`, the entries' raw bytes (CQ_ENTRY_SIZE each; see cqOffsetAt and co.): no object per entry. */
+  readBytes(offset: number, count: number): Uint8Array {
+    return this.entries.read(offset, count);
   }
 
   /** Entries for queue offsets [offset, offset + count) that exist (clamped to [minOffset, maxOffset)). */

@@ -8,7 +8,7 @@ import type { StorageBackend, StorageLock } from './backend.js';
 import { CommitLog, type PutResult } from './commit-log.js';
 import { appendDirect, commitLogMachine } from './commit-log.machine.js';
 import type { PutMessage } from './commit-log-batch.js';
-import { DEFAULT_CQ_ENTRIES_PER_FILE, isBlank, type ConsumeQueue, type ConsumeQueueSet } from './consume-queue.js';
+import { CQ_ENTRY_SIZE, DEFAULT_CQ_ENTRIES_PER_FILE, cqOffsetAt, cqSizeAt, cqTagHashAt, isBlank, type ConsumeQueue, type ConsumeQueueSet } from './consume-queue.js';
 import type { Dispatcher, NewData } from './dispatcher.js';
 import { DEFAULT_INDEX_ENTRIES_PER_FILE, keyHash, type KeyIndex } from './key-index.js';
 import { decodeMessageId, encodeMessageId } from './message-id.js';
@@ -393,7 +393,8 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     let next = q.offset;
     let filtered = 0;
     let missing = 0;
-    const chunk = Math.min(maxScan, 256);
+    // one consume queue read covers a whole pull when nothing is filtered out
+    const chunk = Math.min(maxScan, Math.max(256, maxCount));
     // Records are read in spans: one commit log read covers the records of consecutive entries.
     const spanCap = Math.max(64 * 1024, Math.min(maxBytes, 4 * 1024 * 1024));
     let span: Uint8Array = new Uint8Array(0);
@@ -401,36 +402,38 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     const committed = p.commitLog.committedOffset;
     const minCl = p.log.minOffset;
     scan: while (next < max && next - q.offset < maxScan && bufs.length < maxCount) {
-      const entries = cq.read(next, Math.min(chunk, maxScan - (next - q.offset)));
-      if (entries.length === 0) break;
-      for (let i = 0; i < entries.length; i++) {
-        const e = entries[i]!;
+      const entries = cq.readBytes(next, Math.min(chunk, maxScan - (next - q.offset)));
+      const n = entries.length / CQ_ENTRY_SIZE;
+      if (n === 0) break;
+      for (let i = 0; i < n; i++) {
         if (bufs.length >= maxCount) break scan;
-        if (isBlank(e)) {
-          next++;
+        const size = cqSizeAt(entries, i);
+        if (size === 0) {
+          next++; // a blank entry
           continue;
         }
-        if (tags && !tags(e.tagHash)) {
+        if (tags && !tags(cqTagHashAt(entries, i))) {
           filtered++;
           next++;
           continue;
         }
-        if (bufs.length > 0 && bytes + e.size > maxBytes) break scan;
+        if (bufs.length > 0 && bytes + size > maxBytes) break scan;
         next++;
-        const off = e.commitLogOffset;
+        const off = cqOffsetAt(entries, i);
         if (off < minCl || off >= committed) {
           missing++;
           continue;
         }
-        if (off < spanStart || off + e.size > spanStart + span.length) {
+        if (off < spanStart || off + size > spanStart + span.length) {
           // A new span from this record to the end of the last following entry that fits in spanCap.
-          let spanEnd = off + e.size;
+          let spanEnd = off + size;
           const left = maxCount - bufs.length;
-          for (let j = i + 1, taken = 1; j < entries.length && taken < left; j++) {
-            const f = entries[j]!;
-            if (isBlank(f)) continue;
-            const fEnd = f.commitLogOffset + f.size;
-            if (f.commitLogOffset < off || fEnd - off > spanCap || fEnd > committed) break;
+          for (let j = i + 1, taken = 1; j < n && taken < left; j++) {
+            const fSize = cqSizeAt(entries, j);
+            if (fSize === 0) continue;
+            const fOff = cqOffsetAt(entries, j);
+            const fEnd = fOff + fSize;
+            if (fOff < off || fEnd - off > spanCap || fEnd > committed) break;
             if (fEnd > spanEnd) spanEnd = fEnd;
             taken++;
           }
@@ -438,7 +441,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
           spanStart = off;
         }
         const at = off - spanStart;
-        if (off + e.size > spanStart + span.length || recordBodyAt(span, at, off, e.size) < 0) {
+        if (off + size > spanStart + span.length || recordBodyAt(span, at, off, size) < 0) {
           missing++;
           continue;
         }
@@ -448,14 +451,14 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
             missing++;
             continue;
           }
-          if (!tags(e.tagHash, d.record.properties[PROP_TAGS])) {
+          if (!tags(cqTagHashAt(entries, i), d.record.properties[PROP_TAGS])) {
             filtered++;
             continue;
           }
         }
         bufs.push(span);
         positions.push(at);
-        bytes += e.size;
+        bytes += size;
       }
     }
     if (bufs.length > 0) return res('FOUND', next);

@@ -44,6 +44,9 @@ function is4(buf: Uint8Array, from: number, to: number, a: number, b: number, c:
   return to - from === 4 && buf[from] === a && buf[from + 1] === b && buf[from + 2] === c && buf[from + 3] === d;
 }
 
+/** Where the other properties of the record being encoded are: name start, separator, value end (3 per property). */
+let otherAt = new Int32Array(48);
+
 const isTags = (buf: Uint8Array, from: number, to: number): boolean => is4(buf, from, to, 0x54, 0x41, 0x47, 0x53); // TAGS
 const isKeys = (buf: Uint8Array, from: number, to: number): boolean => is4(buf, from, to, 0x4b, 0x45, 0x59, 0x53); // KEYS
 
@@ -117,7 +120,6 @@ export function encodeRecordsAsExtBatch(bufs: readonly Uint8Array[], positions: 
     let keysFrom = -1;
     let keysTo = -1;
     let others = 0;
-    let propsEnd = propsAt; // end of the well-formed part
     for (let q = propsAt; q < end; ) {
       let sep = q;
       while (sep < end && buf[sep] !== NAME_VALUE_SEPARATOR) sep++;
@@ -130,9 +132,18 @@ export function encodeRecordsAsExtBatch(bufs: readonly Uint8Array[], positions: 
       } else if (isKeys(buf, q, sep)) {
         keysFrom = sep + 1;
         keysTo = stop;
-      } else others++;
+      } else {
+        if (others * 3 + 3 > otherAt.length) {
+          const bigger = new Int32Array(otherAt.length * 2);
+          bigger.set(otherAt);
+          otherAt = bigger;
+        }
+        otherAt[others * 3] = q;
+        otherAt[others * 3 + 1] = sep;
+        otherAt[others * 3 + 2] = stop;
+        others++;
+      }
       q = stop + 1;
-      propsEnd = q;
     }
     let keyCount = 0;
     if (keysFrom >= 0) {
@@ -196,24 +207,19 @@ export function encodeRecordsAsExtBatch(bufs: readonly Uint8Array[], positions: 
     if (others > 0) {
       out[o++] = others >>> 8;
       out[o++] = others & 0xff;
-      for (let q = propsAt; q < propsEnd; ) {
-        let sep = q;
-        while (buf[sep] !== NAME_VALUE_SEPARATOR) sep++;
-        let stop = sep + 1;
-        while (buf[stop] !== PROPERTY_SEPARATOR) stop++;
-        if (!isTags(buf, q, sep) && !isKeys(buf, q, sep)) {
-          const kn = sep - q;
-          out[o++] = kn >>> 8;
-          out[o++] = kn & 0xff;
-          copy(out, o, buf, q, kn);
-          o += kn;
-          const vn = stop - sep - 1;
-          put32(out, o, vn);
-          o += 4;
-          copy(out, o, buf, sep + 1, vn);
-          o += vn;
-        }
-        q = stop + 1;
+      for (let j = 0; j < others * 3; j += 3) {
+        const q = otherAt[j]!;
+        const sep = otherAt[j + 1]!;
+        const kn = sep - q;
+        out[o++] = kn >>> 8;
+        out[o++] = kn & 0xff;
+        copy(out, o, buf, q, kn);
+        o += kn;
+        const vn = otherAt[j + 2]! - sep - 1;
+        put32(out, o, vn);
+        o += 4;
+        copy(out, o, buf, sep + 1, vn);
+        o += vn;
       }
     }
     put32(out, o, bl);
