@@ -19,6 +19,17 @@ export interface StorageFile {
   flush(): Promise<void>;
   /** Cuts the file to `size` bytes. */
   truncate(size: number): void;
+  /**
+   * Optional, with `prefetch`: makes the file `size` bytes long when it is shorter, the new part a hole (no
+   * blocks, reads as zeros). Throws StorageError.
+   */
+  extend?(size: number): void;
+  /**
+   * Optional: reads [position, position + length) into the page cache off the calling thread, then calls
+   * `done` (never before returning) with undefined or the StorageError. A log calls it on the hole ahead of its
+   * writes, so that the memory they will land in is found by another thread, not by the writer.
+   */
+  prefetch?(position: number, length: number, done: (err: StorageError | undefined) => void): void;
   close(): void;
 }
 

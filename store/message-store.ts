@@ -21,6 +21,8 @@ export type { PutMessage } from './commit-log-batch.js';
 export type { PutResult, PutResultItem } from './commit-log.js';
 export type { NewData } from './dispatcher.js';
 
+export const DEFAULT_WARM_AHEAD_BYTES = 32 * 1024 * 1024;
+
 export interface MessageStoreOptions {
   dir: string;
   storage: StorageBackend;
@@ -33,6 +35,11 @@ export interface MessageStoreOptions {
   flushIntervalMs?: number;
   /** Commit log segment size (default 1 GiB). */
   segmentSize?: number;
+  /**
+   * How far ahead of its writes the commit log warms the page cache, in the background, where the storage can
+   * (default 32 MiB; 0 turns it off). See SegmentedLog.
+   */
+  warmAheadBytes?: number;
   consumeQueueEntriesPerFile?: number;
   indexEntriesPerFile?: number;
   /** Commit log segments older than this are deleted (default 72 h). */
@@ -256,6 +263,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
         dir: opts.dir,
         logger,
         segmentSize,
+        warmAheadBytes: opts.warmAheadBytes ?? DEFAULT_WARM_AHEAD_BYTES,
         consumeQueueEntriesPerFile: opts.consumeQueueEntriesPerFile ?? DEFAULT_CQ_ENTRIES_PER_FILE,
         indexEntriesPerFile: opts.indexEntriesPerFile ?? DEFAULT_INDEX_ENTRIES_PER_FILE,
         now: () => clock.now(),

@@ -106,6 +106,8 @@ export interface RecoveryOptions {
   dir: string;
   logger: Logger;
   segmentSize: number;
+  /** Commit log page cache warming (SegmentedLog's warmAheadBytes). */
+  warmAheadBytes?: number;
   consumeQueueEntriesPerFile: number;
   indexEntriesPerFile: number;
   now: () => number;
@@ -137,7 +139,8 @@ export async function recoverStore(o: RecoveryOptions): Promise<Recovered> {
   const lock = o.storage.lock(`${o.dir}/lock`);
   try {
     const cp = readStoreCheckpoint(o.storage, o.dir, o.logger);
-    const log = SegmentedLog.open(o.storage, `${o.dir}/commitlog`, { segmentSize: o.segmentSize, endMarker: encodeEndOfSegment });
+    const log = SegmentedLog.open(o.storage, `${o.dir}/commitlog`, { segmentSize: o.segmentSize, endMarker: encodeEndOfSegment, warmAheadBytes: o.warmAheadBytes ?? 0 });
+    log.onWarmFailed = (err) => o.logger.warn({ err }, 'commit log: warming the page cache failed; writes go on without it');
     const written = log.writeOffset;
     const clean = cp !== undefined && cp.clean && cp.commitLogFlushed === written && cp.dispatched === written;
     let end = written;

@@ -10,6 +10,13 @@
  *
  * The hot tail of the active segment (at most `tailCacheBytes`) is kept in memory so that reads of just-written
  * data (the dispatcher, pulls at the head) do not go to the backend.
+ *
+ * With `warmAheadBytes` (and a backend whose files can `extend` and `prefetch`), the active segment's file is
+ * made segment-long at once, a hole, and the hole just ahead of the write position is read into the page cache
+ * in the background, as RocketMQ warms its next mapped file: finding fresh memory for the page cache can cost
+ * more than the write itself (measured on a VM: a 50 KB write took 20 µs into warmed pages, 150 µs into
+ * fresh ones), and that cost then falls on another thread. The file is cut back to the data on `close`; after
+ * a crash it stays segment-long, and recovery (which scans the tail) cuts it.
  */
 
 import { StorageError, type StorageBackend, type StorageFile } from './backend.js';
@@ -36,7 +43,12 @@ export interface SegmentedLogOptions {
   /** Bytes that fill the rest of a segment when an append rolls to the next one. */
   endMarker?: (spaceLeft: number) => Uint8Array;
   tailCacheBytes?: number;
+  /** How far ahead of the write position the page cache is warmed (0: not at all, the default). */
+  warmAheadBytes?: number;
 }
+
+/** Bytes per prefetch call when warming. */
+const WARM_STEP = 1024 * 1024;
 
 export interface SegmentInfo {
   start: number;
@@ -69,6 +81,15 @@ export class SegmentedLog {
   private tail: Uint8Array;
   private tailStart = 0;
   private tailLen = 0;
+  private warmAhead: number;
+  /** The segment made segment-long for warming (-1: none), and how far its page cache is warmed. */
+  private warmSeg = -1;
+  private warmedTo = 0;
+  private warming = false;
+  /** Files to close once the prefetch under way ends (close() came during it). */
+  private closeAfterWarm: StorageFile[] = [];
+  /** Hears that warming failed (it is then off; writes go on as without it). */
+  onWarmFailed: ((err: Error) => void) | undefined;
 
   private constructor(
     private readonly backend: StorageBackend,
@@ -82,6 +103,7 @@ export class SegmentedLog {
     this.endMarker = opts.endMarker;
     this.tailCap = Math.max(0, Math.min(opts.tailCacheBytes ?? DEFAULT_TAIL_CACHE_BYTES, this.segmentSize));
     this.tail = new Uint8Array(this.tailCap);
+    this.warmAhead = Math.max(0, opts.warmAheadBytes ?? 0);
   }
 
   /** Opens (creating the directory) the log in `dir`; writeOffset = end of the last segment file. */
@@ -153,6 +175,7 @@ export class SegmentedLog {
     this.writeAt(at, data);
     this.write = at + data.length;
     this.appendTail(data);
+    if (this.warmAhead > 0) this.warm();
     return at;
   }
 
@@ -160,7 +183,8 @@ export class SegmentedLog {
   read(offset: number, length: number): Uint8Array {
     this.checkOpen();
     const start = this.segmentStart(offset);
-    const end = Math.min(offset + length, start + this.segmentSize);
+    // a warmed segment's file runs past the data: never read into that hole
+    const end = Math.min(offset + length, start + this.segmentSize, this.write);
     if (end <= offset) return new Uint8Array(0);
     if (this.tailLen > 0 && offset >= this.tailStart && offset < this.tailStart + this.tailLen && start === this.segmentStart(this.tailStart)) {
       const from = offset - this.tailStart;
@@ -226,6 +250,7 @@ export class SegmentedLog {
     }
     this.write = offset;
     this.flushed = Math.min(this.flushed, offset);
+    this.warmSeg = -1; // the file is data-long again: the next append extends it anew
     this.resetTail();
   }
 
@@ -258,10 +283,22 @@ export class SegmentedLog {
     this.dropSegment(start);
   }
 
+  /** Closes the files; the warmed segment's file is cut back to the data first. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const f of this.files.values()) f.close();
+    const warmed = this.warmSeg >= 0 ? this.files.get(this.warmSeg) : undefined;
+    if (warmed !== undefined && this.segmentStart(this.write) === this.warmSeg) {
+      try {
+        warmed.truncate(this.write - this.warmSeg);
+      } catch (err) {
+        this.onWarmFailed?.(err as Error); // left segment-long: the next open scans the tail and cuts it
+      }
+    }
+    for (const f of this.files.values()) {
+      if (this.warming && f === warmed) this.closeAfterWarm.push(f);
+      else f.close();
+    }
     this.files.clear();
   }
 
@@ -298,7 +335,7 @@ export class SegmentedLog {
       const active = this.segmentStart(this.write);
       for (const [s, g] of this.files) {
         if (this.files.size <= MAX_OPEN_READ_FILES) break;
-        if (s === active || s === start || this.dirty.has(s)) continue;
+        if (s === active || s === start || this.dirty.has(s) || (this.warming && s === this.warmSeg)) continue;
         g.close();
         this.files.delete(s);
       }
@@ -310,6 +347,49 @@ export class SegmentedLog {
     const start = this.segmentStart(offset);
     this.file(start).write(offset - start, data);
     this.dirty.add(start);
+  }
+
+  /**
+   * Keeps the page cache warm up to warmAheadBytes past the write position, one prefetch at a time: makes the
+   * active segment's file segment-long when the log first writes there, then prefetches the hole ahead.
+   */
+  private warm(): void {
+    if (this.warming || this.closed) return;
+    const seg = this.segmentStart(this.write);
+    if (seg !== this.warmSeg) {
+      const f = this.file(seg);
+      if (f.extend === undefined || f.prefetch === undefined) {
+        this.warmAhead = 0; // this backend cannot
+        return;
+      }
+      try {
+        f.extend(this.segmentSize);
+      } catch (err) {
+        this.stopWarming(err as Error);
+        return;
+      }
+      this.warmSeg = seg;
+      this.warmedTo = this.write;
+    }
+    const from = Math.max(this.warmedTo, this.write);
+    // wait until half the distance is used up: one prefetch call per WARM_STEP or more, not per append
+    if (from - this.write > this.warmAhead / 2) return;
+    const to = Math.min(seg + this.segmentSize, from + Math.max(WARM_STEP, this.warmAhead - (from - this.write)));
+    if (to <= from) return;
+    const f = this.file(seg);
+    this.warming = true;
+    f.prefetch!(from - seg, to - from, (err) => {
+      this.warming = false;
+      if (this.closeAfterWarm.length > 0) for (const g of this.closeAfterWarm.splice(0)) g.close();
+      if (this.closed) return;
+      if (err) return this.stopWarming(err);
+      if (this.warmSeg === seg) this.warmedTo = to;
+    });
+  }
+
+  private stopWarming(err: Error): void {
+    this.warmAhead = 0;
+    this.onWarmFailed?.(err);
   }
 
   private dropSegment(start: number): void {

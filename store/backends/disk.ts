@@ -1,5 +1,6 @@
 /**
- * The real file system: synchronous positional I/O (into the page cache), asynchronous fsync for flush.
+ * The real file system: synchronous positional I/O (into the page cache), asynchronous fsync for flush, and
+ * `extend` / `prefetch` for a log that warms the page cache ahead of its writes.
  * Paths are '/'-separated, relative to `root` (default: the process's working directory) or absolute.
  * Errors are StorageErrors whose code follows the errno (EIO, ENOSPC, ENOENT, EEXIST, EBADF; others EOTHER).
  */
@@ -31,6 +32,10 @@ export function toStorageError(e: unknown, what: string): StorageError {
   const msg = e instanceof Error ? e.message : String(e);
   return new StorageError(code, `${what}: ${msg}`, { cause: e });
 }
+
+/** Prefetches read through one scratch buffer, a chunk at a time: their bytes are never looked at. */
+const PREFETCH_CHUNK = 1024 * 1024;
+let prefetchScratch: Buffer | undefined;
 
 /** Locks held by this process (absolute paths), so a second lock in one process is refused too. */
 const heldLocks = new Set<string>();
@@ -106,6 +111,32 @@ export function diskStorage(root?: string): StorageBackend {
           }
           return new Uint8Array(buf.buffer, buf.byteOffset, got);
         });
+      },
+      extend(size: number): void {
+        check('extend');
+        wrap(`extend ${path}`, () => {
+          if (fs.fstatSync(fd).size < size) fs.ftruncateSync(fd, size);
+          knownSize = -1;
+        });
+      },
+      prefetch(position: number, length: number, done: (err: StorageError | undefined) => void): void {
+        if (closed) {
+          queueMicrotask(() => done(new StorageError('EBADF', `prefetch ${path}: file handle is closed`)));
+          return;
+        }
+        prefetchScratch ??= Buffer.allocUnsafe(PREFETCH_CHUNK);
+        const scratch = prefetchScratch;
+        const end = position + length;
+        // one chunk at a time into a shared scratch buffer: only the page cache keeps what is read
+        const step = (at: number): void => {
+          if (at >= end || closed) return done(undefined);
+          fs.read(fd, scratch, 0, Math.min(PREFETCH_CHUNK, end - at), at, (err, n) => {
+            if (err) return done(toStorageError(err, `prefetch ${path}`));
+            if (n === 0) return done(undefined);
+            step(at + n);
+          });
+        };
+        step(position);
       },
       async flush(): Promise<void> {
         check('flush');

@@ -67,6 +67,7 @@ export function faultyStorage(inner: StorageBackend): FaultyStorage {
     read: (position, length) => f.read(position, length),
     truncate: (size) => f.truncate(size),
     close: () => f.close(),
+    ...(f.extend && f.prefetch ? { extend: f.extend.bind(f), prefetch: f.prefetch.bind(f) } : {}),
     write(position, data) {
       const code = trip(writeRule);
       if (code !== undefined) {

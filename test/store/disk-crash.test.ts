@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { rootLogger } from '../../actors/runtime/environment.js';
 import { SeededRandom } from '../../actors/runtime/random.js';
@@ -127,6 +127,8 @@ describe('store crash recovery on disk (SIGKILL of a writing process)', () => {
     const acked = new Map<number, AckedMessage>();
     let nextSeq = 0;
     let segmentsSeen = 0;
+    // kills that left the active segment segment-long (warmed: a hole after the data) for recovery to cut
+    let longTails = 0;
     try {
       for (let kill = 1; kill <= KILLS; kill++) {
         const run = startAppender(fx.root, nextSeq, 10_000);
@@ -143,6 +145,9 @@ describe('store crash recovery on disk (SIGKILL of a writing process)', () => {
         nextSeq = Math.max(nextSeq, ...run.acked.map((a) => a.seq + 1000));
         // The dead child's lock file is still there: the next open must take it over.
         expect(readFileSync(join(fx.root, WORKLOAD_STORE_DIR, 'lock'), 'utf8').trim()).toBe(String(pid));
+        const logDir = join(fx.root, WORKLOAD_STORE_DIR, 'commitlog');
+        const active = readdirSync(logDir).sort().pop()!;
+        if (statSync(join(logDir, active)).size === WORKLOAD_SEGMENT_SIZE) longTails++;
         if (kill === 2) continue; // this time the next child recovers the crashed store (and its lock) itself
         const store = await openWorkloadStore(diskStorage(fx.root), logger);
         try {
@@ -157,5 +162,6 @@ describe('store crash recovery on disk (SIGKILL of a writing process)', () => {
     }
     expect(acked.size).toBeGreaterThan(KILLS);
     expect(segmentsSeen).toBeGreaterThan(1); // the commit log rolled
+    expect(longTails).toBeGreaterThan(0);
   }, 60_000);
 });
