@@ -39,6 +39,8 @@ export interface BrokerOptions extends TimerTxOptions {
   offsetPersistMs?: number;
   /** Commit log segment size in bytes (default: the store's, 1 GiB). */
   segmentSize?: number;
+  /** How far ahead of its writes the commit log warms the page cache (default: the store's, 32 MiB; 0: off). */
+  warmAheadBytes?: number;
   /** Commit log segments older than this are deleted (default: the store's, 72 h). */
   retentionMs?: number;
   /** Refuse writes above this disk usage ratio (default: the store's, 0.9). */
@@ -74,6 +76,7 @@ export interface BrokerSettings {
   clientScanIntervalMs: number;
   offsetPersistMs: number;
   segmentSize?: number;
+  warmAheadBytes?: number;
   retentionMs?: number;
   maxDiskUsageRatio?: number;
   maxHeldPulls: number;
@@ -87,6 +90,11 @@ export class BrokerConfigError extends Error {
     super(message);
     this.name = 'BrokerConfigError';
   }
+}
+
+function nonNegativeInt(v: number, what: string): number {
+  if (!Number.isSafeInteger(v) || v < 0) throw new BrokerConfigError(`${what} must be a whole number of at least 0, got ${String(v)}`);
+  return v;
 }
 
 function positive(v: number | undefined, dflt: number, what: string): number {
@@ -122,6 +130,7 @@ export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
     clientScanIntervalMs: positive(o.clientScanIntervalMs, Math.min(10_000, o.clientExpiryMs ?? 10_000), 'clientScanIntervalMs'),
     offsetPersistMs: positive(o.offsetPersistMs, 5_000, 'offsetPersistMs'),
     ...(o.segmentSize !== undefined ? { segmentSize: o.segmentSize } : {}),
+    ...(o.warmAheadBytes !== undefined ? { warmAheadBytes: nonNegativeInt(o.warmAheadBytes, 'warmAheadBytes') } : {}),
     ...(o.retentionMs !== undefined ? { retentionMs: o.retentionMs } : {}),
     ...(o.maxDiskUsageRatio !== undefined ? { maxDiskUsageRatio: o.maxDiskUsageRatio } : {}),
     maxHeldPulls: positive(o.maxHeldPulls, DEFAULT_MAX_HELD_PULLS, 'maxHeldPulls'),

@@ -57,6 +57,7 @@ export async function openBroker(deps: BrokerDeps): Promise<BrokerRuntime> {
     flush: s.flush,
     ...(s.flushIntervalMs !== undefined ? { flushIntervalMs: s.flushIntervalMs } : {}),
     ...(s.segmentSize !== undefined ? { segmentSize: s.segmentSize } : {}),
+    ...(s.warmAheadBytes !== undefined ? { warmAheadBytes: s.warmAheadBytes } : {}),
     ...(s.retentionMs !== undefined ? { retentionMs: s.retentionMs } : {}),
     ...(s.maxDiskUsageRatio !== undefined ? { maxDiskUsageRatio: s.maxDiskUsageRatio } : {}),
   });
