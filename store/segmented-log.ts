@@ -47,8 +47,13 @@ export interface SegmentedLogOptions {
   warmAheadBytes?: number;
 }
 
-/** Bytes per prefetch call when warming. */
-const WARM_STEP = 1024 * 1024;
+/**
+ * Bytes per prefetch call when warming: small, so that a writer faster than the warming is never chased (each
+ * call starts again at or after the write position).
+ */
+const WARM_STEP = 2 * 1024 * 1024;
+/** Prefetch calls under way at once (on a thread pool of 4, so that fsyncs and reads still find a thread). */
+const WARM_PARALLEL = 2;
 
 export interface SegmentInfo {
   start: number;
@@ -82,10 +87,10 @@ export class SegmentedLog {
   private tailStart = 0;
   private tailLen = 0;
   private warmAhead: number;
-  /** The segment made segment-long for warming (-1: none), and how far its page cache is warmed. */
+  /** The segment made segment-long for warming (-1: none), and how far prefetches were asked for in it. */
   private warmSeg = -1;
-  private warmedTo = 0;
-  private warming = false;
+  private warmAskedTo = 0;
+  private warmInFlight = 0;
   /** Files to close once the prefetch under way ends (close() came during it). */
   private closeAfterWarm: StorageFile[] = [];
   /** Hears that warming failed (it is then off; writes go on as without it). */
@@ -296,7 +301,7 @@ export class SegmentedLog {
       }
     }
     for (const f of this.files.values()) {
-      if (this.warming && f === warmed) this.closeAfterWarm.push(f);
+      if (this.warmInFlight > 0 && f === warmed) this.closeAfterWarm.push(f);
       else f.close();
     }
     this.files.clear();
@@ -335,7 +340,7 @@ export class SegmentedLog {
       const active = this.segmentStart(this.write);
       for (const [s, g] of this.files) {
         if (this.files.size <= MAX_OPEN_READ_FILES) break;
-        if (s === active || s === start || this.dirty.has(s) || (this.warming && s === this.warmSeg)) continue;
+        if (s === active || s === start || this.dirty.has(s) || (this.warmInFlight > 0 && s === this.warmSeg)) continue;
         g.close();
         this.files.delete(s);
       }
@@ -354,40 +359,42 @@ export class SegmentedLog {
    * active segment's file segment-long when the log first writes there, then prefetches the hole ahead.
    */
   private warm(): void {
-    if (this.warming || this.closed) return;
-    const seg = this.segmentStart(this.write);
-    if (seg !== this.warmSeg) {
-      const f = this.file(seg);
-      if (f.extend === undefined || f.prefetch === undefined) {
-        this.warmAhead = 0; // this backend cannot
-        return;
+    while (this.warmInFlight < WARM_PARALLEL && this.warmAhead > 0 && !this.closed) {
+      const seg = this.segmentStart(this.write);
+      if (seg !== this.warmSeg) {
+        if (this.warmInFlight > 0) return; // the last segment's prefetches end first
+        const f = this.file(seg);
+        if (f.extend === undefined || f.prefetch === undefined) {
+          this.warmAhead = 0; // this backend cannot
+          return;
+        }
+        try {
+          f.extend(this.segmentSize);
+        } catch (err) {
+          this.stopWarming(err as Error);
+          return;
+        }
+        this.warmSeg = seg;
+        this.warmAskedTo = this.write;
       }
-      try {
-        f.extend(this.segmentSize);
-      } catch (err) {
-        this.stopWarming(err as Error);
-        return;
-      }
-      this.warmSeg = seg;
-      this.warmedTo = this.write;
+      const from = Math.max(this.warmAskedTo, this.write);
+      if (from >= this.write + this.warmAhead) return; // far enough ahead: the next appends call again
+      const to = Math.min(seg + this.segmentSize, from + WARM_STEP);
+      if (to <= from) return;
+      this.warmAskedTo = to;
+      this.warmInFlight++;
+      this.file(seg).prefetch!(from - seg, to - from, (err) => {
+        this.warmInFlight--;
+        if (this.warmInFlight === 0 && this.closeAfterWarm.length > 0) for (const g of this.closeAfterWarm.splice(0)) g.close();
+        if (this.closed) return;
+        if (err) return this.stopWarming(err);
+        this.warm();
+      });
     }
-    const from = Math.max(this.warmedTo, this.write);
-    // wait until half the distance is used up: one prefetch call per WARM_STEP or more, not per append
-    if (from - this.write > this.warmAhead / 2) return;
-    const to = Math.min(seg + this.segmentSize, from + Math.max(WARM_STEP, this.warmAhead - (from - this.write)));
-    if (to <= from) return;
-    const f = this.file(seg);
-    this.warming = true;
-    f.prefetch!(from - seg, to - from, (err) => {
-      this.warming = false;
-      if (this.closeAfterWarm.length > 0) for (const g of this.closeAfterWarm.splice(0)) g.close();
-      if (this.closed) return;
-      if (err) return this.stopWarming(err);
-      if (this.warmSeg === seg) this.warmedTo = to;
-    });
   }
 
   private stopWarming(err: Error): void {
+    if (this.warmAhead === 0) return; // told once
     this.warmAhead = 0;
     this.onWarmFailed?.(err);
   }
