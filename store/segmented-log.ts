@@ -355,8 +355,9 @@ export class SegmentedLog {
   }
 
   /**
-   * Keeps the page cache warm up to warmAheadBytes past the write position, one prefetch at a time: makes the
-   * active segment's file segment-long when the log first writes there, then prefetches the hole ahead.
+   * Keeps the page cache warm up to warmAheadBytes past the write position, WARM_PARALLEL prefetches at most
+   * under way: makes the active segment's file segment-long when the log first writes there, then prefetches
+   * the hole ahead in WARM_STEP pieces.
    */
   private warm(): void {
     while (this.warmInFlight < WARM_PARALLEL && this.warmAhead > 0 && !this.closed) {
