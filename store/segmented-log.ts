@@ -52,8 +52,11 @@ export interface SegmentedLogOptions {
  * call starts again at or after the write position).
  */
 const WARM_STEP = 2 * 1024 * 1024;
-/** Prefetch calls under way at once (on a thread pool of 4, so that fsyncs and reads still find a thread). */
-const WARM_PARALLEL = 2;
+/**
+ * Prefetch calls under way at once. One: measured in `bench e2e` on 2 cores, a second one took enough CPU from
+ * the writer to cost 100-byte produce more than it won.
+ */
+const WARM_PARALLEL = 1;
 
 export interface SegmentInfo {
   start: number;
