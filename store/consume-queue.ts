@@ -27,11 +27,7 @@ export function encodeCqEntry(e: CqEntry, buf: Uint8Array, pos: number): void {
 
 export function decodeCqEntry(buf: Uint8Array, pos: number): CqEntry {
   if (pos < 0 || pos + CQ_ENTRY_SIZE > buf.length) throw new RangeError(`no consume queue entry at ${pos} in ${buf.length} bytes`);
-  return {
-    commitLogOffset: readU32(buf, pos) * TWO32 + readU32(buf, pos + 4),
-    size: readU32(buf, pos + 8),
-    tagHash: (buf[pos + 16]! << 24) | (buf[pos + 17]! << 16) | (buf[pos + 18]! << 8) | buf[pos + 19]!,
-  };
+  return { commitLogOffset: cqOffsetAt(buf, pos), size: cqSizeAt(buf, pos), tagHash: cqTagHashAt(buf, pos) };
 }
 
 export function encodeCqEntries(entries: readonly CqEntry[]): Uint8Array {
@@ -45,19 +41,19 @@ export function isBlank(e: CqEntry): boolean {
   return e.size === 0;
 }
 
-/** Commit log offset of entry `i` of raw entry bytes (as `readBytes` returns them). */
-export function cqOffsetAt(bytes: Uint8Array, i: number): number {
-  return readU32(bytes, i * CQ_ENTRY_SIZE) * TWO32 + readU32(bytes, i * CQ_ENTRY_SIZE + 4);
+/** Commit log offset of the entry at byte `pos` of raw entry bytes (as `readBytes` returns them). */
+export function cqOffsetAt(bytes: Uint8Array, pos: number): number {
+  return readU32(bytes, pos) * TWO32 + readU32(bytes, pos + 4);
 }
 
-/** Record size of entry `i` of raw entry bytes; 0 for a blank entry. */
-export function cqSizeAt(bytes: Uint8Array, i: number): number {
-  return readU32(bytes, i * CQ_ENTRY_SIZE + 8);
+/** Record size of the entry at byte `pos`; 0 for a blank entry. */
+export function cqSizeAt(bytes: Uint8Array, pos: number): number {
+  return readU32(bytes, pos + 8);
 }
 
-/** Tag hash of entry `i` of raw entry bytes. */
-export function cqTagHashAt(bytes: Uint8Array, i: number): number {
-  const p = i * CQ_ENTRY_SIZE + 16;
+/** Tag hash of the entry at byte `pos`. */
+export function cqTagHashAt(bytes: Uint8Array, pos: number): number {
+  const p = pos + 16;
   return (bytes[p]! << 24) | (bytes[p + 1]! << 16) | (bytes[p + 2]! << 8) | bytes[p + 3]!;
 }
 

@@ -415,19 +415,20 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
       if (n === 0) break;
       for (let i = 0; i < n; i++) {
         if (bufs.length >= maxCount) break scan;
-        const size = cqSizeAt(entries, i);
+        const e = i * CQ_ENTRY_SIZE;
+        const size = cqSizeAt(entries, e);
         if (size === 0) {
           next++; // a blank entry
           continue;
         }
-        if (tags && !tags(cqTagHashAt(entries, i))) {
+        if (tags && !tags(cqTagHashAt(entries, e))) {
           filtered++;
           next++;
           continue;
         }
         if (bufs.length > 0 && bytes + size > maxBytes) break scan;
         next++;
-        const off = cqOffsetAt(entries, i);
+        const off = cqOffsetAt(entries, e);
         if (off < minCl || off >= committed) {
           missing++;
           continue;
@@ -437,9 +438,9 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
           let spanEnd = off + size;
           const left = maxCount - bufs.length;
           for (let j = i + 1, taken = 1; j < n && taken < left; j++) {
-            const fSize = cqSizeAt(entries, j);
+            const fSize = cqSizeAt(entries, j * CQ_ENTRY_SIZE);
             if (fSize === 0) continue;
-            const fOff = cqOffsetAt(entries, j);
+            const fOff = cqOffsetAt(entries, j * CQ_ENTRY_SIZE);
             const fEnd = fOff + fSize;
             if (fOff < off || fEnd - off > spanCap || fEnd > committed) break;
             if (fEnd > spanEnd) spanEnd = fEnd;
@@ -459,7 +460,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
             missing++;
             continue;
           }
-          if (!tags(cqTagHashAt(entries, i), d.record.properties[PROP_TAGS])) {
+          if (!tags(cqTagHashAt(entries, e), d.record.properties[PROP_TAGS])) {
             filtered++;
             continue;
           }
