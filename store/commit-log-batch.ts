@@ -238,6 +238,8 @@ export class BatchEncoder {
   private arena = new Uint8Array(64 * 1024);
   /** The records, reused from batch to batch (a storage write copies or writes through at once). */
   private out = new Uint8Array(256 * 1024);
+  /** Scratch of encode (a fresh typed array per batch costs microseconds). */
+  private ints = new Int32Array(4 * 1024);
 
   constructor(storeHost: string) {
     this.storeHost = utf8(storeHost);
@@ -327,11 +329,14 @@ export class BatchEncoder {
     const n = batch.length;
     if (!isU64(storeTimestamp)) throw new RecordError('EINVALID', `storeTimestamp ${storeTimestamp} is not a safe u64`);
     const sizes = new Array<number>(n);
-    const propStart = new Int32Array(n);
-    const propLen = new Int32Array(n);
-    // the UNIQ_KEY property of messages that carry it as `uniqKey`: written after the shared part
-    const uniqStart = new Int32Array(n);
-    const uniqLen = new Int32Array(n);
+    // per record, in one reused scratch: where its properties start and their length in the arena, and the
+    // same for the UNIQ_KEY property of a message that carries it as `uniqKey` (written after the shared part)
+    if (this.ints.length < 4 * n) this.ints = new Int32Array(Math.max(4 * n, this.ints.length * 2));
+    const ints = this.ints;
+    const PROP_START = 0;
+    const PROP_LEN = n;
+    const UNIQ_START = 2 * n;
+    const UNIQ_LEN = 3 * n;
     const shLen = this.storeHost.length;
     // Pass 1: validate, encode the properties, size every record.
     let arenaUsed = 0;
@@ -375,8 +380,8 @@ export class BatchEncoder {
         lastHasUniq = m.properties !== undefined && m.properties[PROP_UNIQ_KEY] !== undefined;
         arenaUsed += len;
       }
-      propStart[i] = lastStart;
-      propLen[i] = lastLen;
+      ints[PROP_START + i] = lastStart;
+      ints[PROP_LEN + i] = lastLen;
       let ul = 0;
       if (m.uniqKey !== undefined && !lastHasUniq) {
         const u = m.uniqKey;
@@ -394,10 +399,10 @@ export class BatchEncoder {
         this.room(p, 1)[p++] = 2;
         ul = p - arenaUsed;
         if (lastLen + ul > MAX_PROPS) throw new RecordError('ETOOLARGE', `properties are ${lastLen + ul} bytes (at most ${MAX_PROPS})`);
-        uniqStart[i] = arenaUsed;
-        uniqLen[i] = ul;
+        ints[UNIQ_START + i] = arenaUsed;
         arenaUsed = p;
       }
+      ints[UNIQ_LEN + i] = ul;
       const size = RECORD_FIXED_SIZE + this.bornHostBytes.length + shLen + this.topicBytes.length + lastLen + ul + m.body.length;
       if (size > MAX_RECORD_SIZE) throw new RecordError('ETOOLARGE', `record is ${size} bytes (at most ${MAX_RECORD_SIZE})`);
       sizes[i] = size;
@@ -465,18 +470,18 @@ export class BatchEncoder {
         const tp = this.topicBytes;
         buf[p++] = tp.length;
         for (let k = 0; k < tp.length; k++) buf[p++] = tp[k]!;
-        const pl = propLen[i]!;
-        const ul = uniqLen[i]!;
+        const pl = ints[PROP_LEN + i]!;
+        const ul = ints[UNIQ_LEN + i]!;
         buf[p++] = (pl + ul) >>> 8;
         buf[p++] = (pl + ul) & 0xff;
         if (pl > 64) {
-          const ps = propStart[i]!;
+          const ps = ints[PROP_START + i]!;
           buf.set(arena.subarray(ps, ps + pl), p);
           p += pl;
         } else {
-          for (let k = propStart[i]!, e = k + pl; k < e; k++) buf[p++] = arena[k]!;
+          for (let k = ints[PROP_START + i]!, e = k + pl; k < e; k++) buf[p++] = arena[k]!;
         }
-        for (let k = uniqStart[i]!, e = k + ul; k < e; k++) buf[p++] = arena[k]!;
+        for (let k = ints[UNIQ_START + i]!, e = k + ul; k < e; k++) buf[p++] = arena[k]!;
         if (p - pos !== size) throw new RecordError('EINVALID', `internal: wrote ${p - pos} bytes, expected ${size}`);
         dv.setUint32(pos + 8, recordCrc(buf, pos, size));
         pos = p;

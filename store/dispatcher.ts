@@ -4,7 +4,7 @@ import { tagHash } from '../actors/protocol/tags.js';
 import type { CommitPosition, FlushMode } from './commit-log.js';
 import type { PutMessage } from './commit-log-batch.js';
 import { CQ_ENTRY_SIZE, type ConsumeQueueSet } from './consume-queue.js';
-import { keyHashFrom, topicHashSeed, type IndexEntry, type KeyIndex } from './key-index.js';
+import { IndexBatch, keyHashFrom, topicHashSeed, type KeyIndex } from './key-index.js';
 import {
   END_MAGIC,
   END_OF_SEGMENT_MIN,
@@ -90,7 +90,8 @@ interface Run {
   /** The latest group of each queue. */
   byQueue: Map<string, QueueRun>;
   last: QueueRun | undefined;
-  keys: IndexEntry[];
+  /** The dispatcher's one key batch, cleared when a run begins. */
+  keys: IndexBatch;
   /** Fully decoded records, only while someone follows records$. */
   full: DispatchedRecord[] | undefined;
 }
@@ -153,6 +154,7 @@ export class Dispatcher {
   private readonly perRun: number;
   private topicCache: Uint8Array = new Uint8Array(0);
   /** keyHash's seed for the topic of the last keys indexed. */
+  private readonly keyBatch = new IndexBatch();
   private seedTopic = '';
   private seed = topicHashSeed('');
   private topicName = '';
@@ -295,7 +297,8 @@ export class Dispatcher {
   // -------------------------------------------------------------------------------- indexing a chunk
 
   private beginRun(): Run {
-    return { records: 0, groups: [], byQueue: new Map(), last: undefined, keys: [], full: this.records.observed ? [] : undefined };
+    this.keyBatch.clear();
+    return { records: 0, groups: [], byQueue: new Map(), last: undefined, keys: this.keyBatch, full: this.records.observed ? [] : undefined };
   }
 
   /**
@@ -430,9 +433,9 @@ export class Dispatcher {
       this.seed = topicHashSeed(topic);
     }
     if (keys !== undefined) {
-      for (const key of keys) run.keys.push({ keyHash: keyHashFrom(this.seed, key), commitLogOffset, storeTimestamp });
+      for (const key of keys) run.keys.push(keyHashFrom(this.seed, key), commitLogOffset, storeTimestamp);
     }
-    if (uniq !== undefined) run.keys.push({ keyHash: keyHashFrom(this.seed, uniq), commitLogOffset, storeTimestamp });
+    if (uniq !== undefined) run.keys.push(keyHashFrom(this.seed, uniq), commitLogOffset, storeTimestamp);
   }
 
   /**

@@ -23,6 +23,41 @@ export interface IndexEntry {
   storeTimestamp: number;
 }
 
+/** Index entries gathered for one `KeyIndex.add`, in flat arrays (no object per entry); reusable after `clear`. */
+export class IndexBatch {
+  hashes = new Uint32Array(256);
+  offsets = new Float64Array(256);
+  timestamps = new Float64Array(256);
+  length = 0;
+
+  static of(entries: readonly IndexEntry[]): IndexBatch {
+    const b = new IndexBatch();
+    for (const e of entries) b.push(e.keyHash, e.commitLogOffset, e.storeTimestamp);
+    return b;
+  }
+
+  push(keyHash: number, commitLogOffset: number, storeTimestamp: number): void {
+    const i = this.length++;
+    if (i === this.hashes.length) {
+      const grow = <A extends Uint32Array | Float64Array>(a: A, make: (n: number) => A): A => {
+        const bigger = make(a.length * 2);
+        bigger.set(a);
+        return bigger;
+      };
+      this.hashes = grow(this.hashes, (n) => new Uint32Array(n));
+      this.offsets = grow(this.offsets, (n) => new Float64Array(n));
+      this.timestamps = grow(this.timestamps, (n) => new Float64Array(n));
+    }
+    this.hashes[i] = keyHash;
+    this.offsets[i] = commitLogOffset;
+    this.timestamps[i] = storeTimestamp;
+  }
+
+  clear(): void {
+    this.length = 0;
+  }
+}
+
 /** 32-bit FNV-1a over topic, a separator and the key (UTF-16 code units). Hashes collide: verify on lookup. */
 export function keyHash(topic: string, key: string): number {
   return keyHashFrom(topicHashSeed(topic), key);
@@ -89,12 +124,12 @@ function put32(b: Uint8Array, p: number, v: number): void {
  * Writes a file entry (body, prev, check) at `pos` of `buf`: byte stores, and the check taken from the
  * words as numbers (the same value checkWords reads back), for this runs once per key of every message.
  */
-function writeFileEntry(buf: Uint8Array, pos: number, e: IndexEntry, prev: number): void {
-  const key = e.keyHash >>> 0;
-  const offHi = Math.floor(e.commitLogOffset / TWO32);
-  const offLo = e.commitLogOffset >>> 0;
-  const tsHi = Math.floor(e.storeTimestamp / TWO32);
-  const tsLo = e.storeTimestamp >>> 0;
+function writeFileEntry(buf: Uint8Array, pos: number, keyHash: number, commitLogOffset: number, storeTimestamp: number, prev: number): void {
+  const key = keyHash >>> 0;
+  const offHi = Math.floor(commitLogOffset / TWO32);
+  const offLo = commitLogOffset >>> 0;
+  const tsHi = Math.floor(storeTimestamp / TWO32);
+  const tsLo = storeTimestamp >>> 0;
   put32(buf, pos, key);
   put32(buf, pos + 4, offHi);
   put32(buf, pos + 8, offLo);
@@ -182,6 +217,8 @@ export interface KeyIndexFootprint {
 export class KeyIndex {
   private parts: IndexPart[] = [];
   private slots = new Uint32Array(0);
+  /** Entries of one add, before their write (reused: a fresh typed array per batch costs microseconds). */
+  private scratch = new Uint8Array(256 * INDEX_FILE_ENTRY_SIZE);
   private readonly dirtySlots = new Uint32Array(DIRTY_SLOT_LIMIT);
   private dirtySlotCount = 0;
   private dirtyLo = Number.MAX_SAFE_INTEGER;
@@ -323,7 +360,7 @@ export class KeyIndex {
         const s = e.keyHash % p.slotCount;
         const num = from + k;
         if (dv.getUint32(pos + 20) !== slots[s]) {
-          writeFileEntry(bytes, pos, e, slots[s]!);
+          writeFileEntry(bytes, pos, e.keyHash, e.commitLogOffset, e.storeTimestamp, slots[s]!);
           changed = true;
         }
         slots[s] = num;
@@ -384,39 +421,42 @@ export class KeyIndex {
    * Appends a batch: one write per file touched, slot updates in memory (written on flush). Entries for records
    * before the last indexed one are already there (a re-dispatch after recovery) and are skipped.
    */
-  add(entries: readonly IndexEntry[]): number {
-    const list: IndexEntry[] = [];
-    let lastOffset = this.lastOffset;
-    for (const e of entries) {
-      if (e.commitLogOffset < lastOffset) continue;
-      list.push(e);
-      lastOffset = e.commitLogOffset;
-    }
+  add(entries: readonly IndexEntry[] | IndexBatch): number {
+    const b = entries instanceof IndexBatch ? entries : IndexBatch.of(entries);
+    const { hashes, offsets, timestamps } = b;
+    const len = b.length;
     let i = 0;
     let added = 0;
-    while (i < list.length) {
+    for (;;) {
+      while (i < len && offsets[i]! < this.lastOffset) i++;
+      if (i === len) break;
       const part = this.appendable();
       const room = part.capacity - part.count;
       const base = dataStart(part) + part.count * INDEX_FILE_ENTRY_SIZE;
-      const buf = new Uint8Array(Math.min(room, list.length - i) * INDEX_FILE_ENTRY_SIZE);
+      const need = Math.min(room, len - i) * INDEX_FILE_ENTRY_SIZE;
+      if (this.scratch.length < need) this.scratch = new Uint8Array(Math.max(need, this.scratch.length * 2));
+      const buf = this.scratch;
       let n = 0;
-      for (; i < list.length && n < room; i++) {
-        const e = list[i]!;
-        const s = (e.keyHash >>> 0) % part.slotCount;
+      for (; i < len && n < room; i++) {
+        const offset = offsets[i]!;
+        if (offset < this.lastOffset) continue;
+        const stamp = timestamps[i]!;
+        const keyHash = hashes[i]!;
+        const s = keyHash % part.slotCount;
         const num = part.count + n + 1;
-        writeFileEntry(buf, n * INDEX_FILE_ENTRY_SIZE, e, this.slots[s]!);
+        writeFileEntry(buf, n * INDEX_FILE_ENTRY_SIZE, keyHash, offset, stamp, this.slots[s]!);
         this.slots[s] = num;
         this.markSlot(s);
         if (part.count + n === 0) {
-          part.beginOffset = e.commitLogOffset;
-          part.beginTimestamp = e.storeTimestamp;
+          part.beginOffset = offset;
+          part.beginTimestamp = stamp;
         }
-        part.endOffset = e.commitLogOffset;
-        part.endTimestamp = e.storeTimestamp;
-        this.lastOffset = e.commitLogOffset;
+        part.endOffset = offset;
+        part.endTimestamp = stamp;
+        this.lastOffset = offset;
         n++;
       }
-      part.file.write(base, buf);
+      part.file.write(base, buf.subarray(0, n * INDEX_FILE_ENTRY_SIZE));
       part.count += n;
       added += n;
       this.headerDirty = true;

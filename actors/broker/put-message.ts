@@ -1,4 +1,5 @@
 import type { RandomSource } from '../runtime/random.js';
+import { HexLine } from '../protocol/hex-line.js';
 import { MessageProperty, type Message, type MessageExt } from '../protocol/message.js';
 import { Status, StatusError } from '../protocol/status.js';
 import { SCHEDULE_TOPIC, messageProblem, type MessageRules } from '../protocol/validation.js';
@@ -47,58 +48,51 @@ function hex(bytes: Uint8Array): string {
   return s;
 }
 
-/** A 32-hex-digit unique key, as RocketMQ's client-side message id. */
-export function newUniqKey(random: RandomSource): string {
-  return hex(random.bytes(16));
-}
+/** Keys drawn from one random prefix before a new prefix is drawn. */
+const PREFIX_KEYS = 1 << 24;
 
 /**
- * Unique keys for one batch, 32 hex digits each: 96 random bits drawn once, then a 32-bit counter, so a batch
- * costs one draw of randomness instead of one per message.
+ * Unique keys of 32 hex digits: 96 random bits drawn once per 2^24 keys, then a 32-bit counter. A batch takes
+ * its keys in a row under one prefix (the send reply then carries them as the prefix and the first counter),
+ * made all at once as slices of one string (see HexLine).
  */
-export function uniqKeySource(random: RandomSource): () => string {
-  // The key's bytes live in one scratch buffer: the prefix written once, the counter's 8 hex digits per key,
-  // and the string read out in one native call. A flat string: concatenating pieces would make a rope that
-  // every later reader (the store's encoder, the reply) has to flatten first, which costs more than this.
-  const buf = Buffer.alloc(32);
-  buf.write(hex(random.bytes(12)), 0, 24, 'latin1');
-  let n = 0;
-  return () => {
-    let v = n++ >>> 0;
-    for (let i = 31; i >= 24; i--) {
-      buf[i] = HEX_DIGITS[v & 15]!;
-      v >>>= 4;
+export class UniqKeys {
+  private prefix = '';
+  private next = 0;
+  private left = 0;
+
+  /** `prefixKeys`: keys drawn under one prefix (2^24; fewer in tests). */
+  constructor(
+    private readonly random: RandomSource,
+    private readonly prefixKeys = PREFIX_KEYS,
+  ) {}
+
+  /** `count` keys in a row, handed out one per call of the function returned (a RangeError past `count`). */
+  take(count: number): () => string {
+    if (!Number.isInteger(count) || count < 0 || count > this.prefixKeys) throw new RangeError(`cannot take ${count} unique keys at once`);
+    if (count > this.left) {
+      this.prefix = hex(this.random.bytes(12));
+      this.next = 0;
+      this.left = this.prefixKeys;
     }
-    return latin1Slice.call(buf, 0, 32);
-  };
+    const line = new HexLine(this.prefix, 8, count);
+    for (let k = 0; k < count; k++) line.add(this.next + k);
+    this.next += count;
+    this.left -= count;
+    let k = 0;
+    return () => {
+      if (k === count) throw new RangeError(`all ${count} unique keys of this batch are taken`);
+      return line.at(k++);
+    };
+  }
 }
 
-const HEX_DIGITS = Uint8Array.from('0123456789ABCDEF', (c) => c.charCodeAt(0));
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice: (this: Buffer, start: number, end: number) => string }).latin1Slice;
+const shared = new WeakMap<RandomSource, UniqKeys>();
 
-const sharedSources = new WeakMap<RandomSource, () => string>();
-/** Keys drawn from one random prefix before a shared source draws a new one. */
-const SHARED_PREFIX_KEYS = 1 << 24;
-
-/**
- * One unique key source per random source, shared by every batch: a draw of randomness per 2^24 keys instead
- * of one per batch (the keys stay unique: the counter runs on under one prefix).
- */
-export function sharedUniqKeySource(random: RandomSource): () => string {
-  let s = sharedSources.get(random);
-  if (s === undefined) {
-    let cur = uniqKeySource(random);
-    let left = SHARED_PREFIX_KEYS;
-    s = () => {
-      if (left === 0) {
-        cur = uniqKeySource(random);
-        left = SHARED_PREFIX_KEYS;
-      }
-      left--;
-      return cur();
-    };
-    sharedSources.set(random, s);
-  }
+/** One UniqKeys per random source, shared by every batch (deterministic for a seeded source). */
+export function sharedUniqKeys(random: RandomSource): UniqKeys {
+  let s = shared.get(random);
+  if (s === undefined) shared.set(random, (s = new UniqKeys(random)));
   return s;
 }
 

@@ -1,4 +1,5 @@
 import type { Message, MessageExt } from './message.js';
+import { HexLine } from './hex-line.js';
 
 /**
  * Compact binary codec for the data path: a batch of `Message` (send batch body) and a batch of `MessageExt`
@@ -62,8 +63,6 @@ const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
 const TWO_32 = 0x1_0000_0000;
 const HEX_DIGITS = '0123456789ABCDEF';
-/** Character codes of the upper-case hex digits. */
-export const HEX_CODES = Uint8Array.from(HEX_DIGITS, (c) => c.charCodeAt(0));
 
 /** A store's message id: its prefix and the 16 upper-case hex digits of the commit log offset. */
 export function derivedId(prefix: string, commitLogOffset: number): string {
@@ -551,27 +550,6 @@ class Reader {
   }
 }
 
-/** The msgIds of one batch's prefix: one scratch line (prefix, then 16 hex digits) read out as one flat string. */
-export class DerivedIds {
-  private readonly line: Uint8Array | undefined;
-  constructor(private readonly prefix: string) {
-    let ascii = true;
-    for (let i = 0; i < prefix.length; i++) if (prefix.charCodeAt(i) >= 0x80) ascii = false;
-    if (ascii) {
-      this.line = new Uint8Array(prefix.length + 16);
-      for (let i = 0; i < prefix.length; i++) this.line[i] = prefix.charCodeAt(i);
-    }
-  }
-  at(commitLogOffset: number): string {
-    const line = this.line;
-    if (line === undefined) return derivedId(this.prefix, commitLogOffset);
-    let p = line.length - 16;
-    for (let v = Math.floor(commitLogOffset / TWO_32), j = 28; j >= 0; j -= 4) line[p++] = HEX_CODES[(v >>> j) & 15]!;
-    for (let v = commitLogOffset >>> 0, j = 28; j >= 0; j -= 4) line[p++] = HEX_CODES[(v >>> j) & 15]!;
-    return latin1Slice.call(line, 0, line.length);
-  }
-}
-
 function readHeader(r: Reader, magic: number, version: number, what: string): number {
   if (!(r.buf instanceof Uint8Array)) throw bad(`${what}: input is not bytes`);
   const m = r.u16('magic');
@@ -623,8 +601,13 @@ export function decodeMessageExtBatch(bytes: Uint8Array, opts: DecodeOptions = {
   return guard('message ext batch', () => {
     const r = new Reader(bytes, opts.copyBodies ?? false);
     const count = readHeader(r, MESSAGE_EXT_BATCH_MAGIC, MESSAGE_EXT_BATCH_VERSION, 'message ext batch');
-    const ids = new DerivedIds(r.str16('msgId prefix'));
+    const idPrefix = r.str16('msgId prefix');
     const batchStoreHost = r.str16('storeHost');
+    if (count > bytes.length) throw bad(`message ext batch: count ${count} exceeds the body`);
+    // derived ids are read out of one line (see HexLine) once every message is parsed
+    const ids = new HexLine(idPrefix, 16, count);
+    /** The messages whose msgId is derived, in order (the strings of `ids`). */
+    const derived: number[] = [];
     const out: MessageExt[] = [];
     for (let i = 0; i < count; i++) {
       const flags = r.u8('flags');
@@ -636,7 +619,12 @@ export function decodeMessageExtBatch(bytes: Uint8Array, opts: DecodeOptions = {
       const bornTimestamp = r.u53('bornTimestamp');
       const storeTimestamp = r.u53('storeTimestamp');
       const reconsumeTimes = r.u32('reconsumeTimes');
-      const msgId = flags & EXT_FLAG_OWN_ID ? r.str16('msgId') : ids.at(commitLogOffset);
+      let msgId = '';
+      if (flags & EXT_FLAG_OWN_ID) msgId = r.str16('msgId');
+      else {
+        ids.add(commitLogOffset);
+        derived.push(i);
+      }
       const m: MessageExt = {
         msgId,
         topic,
@@ -657,6 +645,7 @@ export function decodeMessageExtBatch(bytes: Uint8Array, opts: DecodeOptions = {
       out.push(m);
     }
     finish(r, 'message ext batch');
+    for (let k = 0; k < derived.length; k++) out[derived[k]!]!.msgId = ids.at(k);
     return out;
   });
 }

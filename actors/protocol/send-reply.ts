@@ -1,4 +1,5 @@
-import { DerivedIds, HEX_CODES, MessageCodecError } from './message-codec.js';
+import { MessageCodecError } from './message-codec.js';
+import { HEX_CODES, HexLine } from './hex-line.js';
 
 /**
  * The SEND_MESSAGE / SEND_BATCH_MESSAGE reply body: one result per message, in order, in a compact binary
@@ -97,6 +98,10 @@ export function uniqKeyRunOf(first: string | undefined, last: string | undefined
   return { prefix, first: a };
 }
 
+/** encodeSendReply's scratch, per result: its kind and its unique key's counter (reused: see HexLine's pool). */
+let scratchKinds = new Uint8Array(1024);
+let scratchUniqs = new Float64Array(1024);
+
 /**
  * Encodes one result per message (in order) into a send reply body. With `trustedIdPrefix` (the store vouches
  * that every msgId is that prefix + the hex of its commit log offset) the ids are not checked one by one; with
@@ -121,10 +126,14 @@ export function encodeSendReply(items: readonly SendReplyInput[], trustedIdPrefi
     }
   }
   const plen = idPrefix.length;
-  const kinds = new Uint8Array(count);
+  if (scratchKinds.length < count) {
+    scratchKinds = new Uint8Array(count * 2);
+    scratchUniqs = new Float64Array(count * 2);
+  }
+  const kinds = scratchKinds;
+  const uniqVals = scratchUniqs;
   const idBytes: (Uint8Array | undefined)[] = [];
   const uniqBytes: (Uint8Array | undefined)[] = [];
-  const uniqVals = new Float64Array(count);
   const idPrefixBytes = encoder.encode(idPrefix);
   const uniqPrefixBytes = encoder.encode(uniqPrefix);
   let size = 7 + 2 + idPrefixBytes.length + 2 + uniqPrefixBytes.length;
@@ -251,40 +260,47 @@ export function decodeSendReply<T>(
   p = 7;
   const idPrefix = str('msgId prefix');
   const uniqPrefix = str('uniqKey prefix');
-  if (count > len) throw bad(`count ${count} exceeds the body`);
-  // derived strings are written into one scratch line (prefix + hex digits) and read back as one flat string
-  const ids = new DerivedIds(idPrefix);
-  const uLine = new Uint8Array(uniqPrefix.length + 8);
-  for (let j = 0; j < uniqPrefix.length; j++) uLine[j] = uniqPrefix.charCodeAt(j) & 0xff;
-  const uAscii = uLine.length - 8 === encoder.encode(uniqPrefix).length;
-  const hexInto = (line: Uint8Array, at: number, v: number): void => {
-    for (let j = 0; j < 8; j++) line[at + j] = HEX_CODES[(v >>> (28 - 4 * j)) & 15]!;
-  };
-  const out: T[] = new Array<T>(count);
+  if (count * 17 > len - p) throw bad(`count ${count} exceeds the body (17 bytes or more each)`);
+  // Two passes: the first checks every result and writes the derived strings into one line each (see
+  // HexLine); the second reads the results again and makes them, the strings now slices of those lines.
+  const ids = new HexLine(idPrefix, 16, count);
+  const uniqs = new HexLine(uniqPrefix, 8, count);
+  const start = p;
   for (let i = 0; i < count; i++) {
     need(17, `result ${i}`);
     const kind = buf[p++]!;
     if (kind & ~7) throw bad(`result ${i}: unknown kind 0x${kind.toString(16)}`);
-    const queueOffset = u53('queueOffset');
+    u53('queueOffset');
     const commitLogOffset = u53('commitLogOffset');
-    let msgId: string;
-    if (kind & K_MSGID_EXPLICIT) msgId = str('msgId');
-    else {
-      if (idPrefix.length === 0) throw bad(`result ${i}: derived msgId without a prefix`);
-      msgId = ids.at(commitLogOffset);
-    }
-    let uniqKey: string | undefined;
+    if (kind & K_MSGID_EXPLICIT) str('msgId');
+    else if (idPrefix.length === 0) throw bad(`result ${i}: derived msgId without a prefix`);
+    else ids.add(commitLogOffset);
     const uk = (kind >> UNIQ_SHIFT) & 3;
     if (uk === UNIQ_COUNTER) {
       need(4, 'uniqKey counter');
       if (uniqPrefix.length === 0) throw bad(`result ${i}: counted uniqKey without a prefix`);
-      hexInto(uLine, uLine.length - 8, view.getUint32(p));
+      uniqs.add(view.getUint32(p));
       p += 4;
-      uniqKey = uAscii ? latin1Slice.call(uLine, 0, uLine.length) : uniqPrefix + latin1Slice.call(uLine, uLine.length - 8, uLine.length);
-    } else if (uk === UNIQ_EXPLICIT) uniqKey = str('uniqKey');
+    } else if (uk === UNIQ_EXPLICIT) str('uniqKey');
     else if (uk !== UNIQ_NONE) throw bad(`result ${i}: unknown uniqKey kind ${uk}`);
-    out[i] = make(msgId, queueOffset, commitLogOffset, uniqKey);
   }
   if (p !== len) throw bad(`${len - p} trailing bytes after the last result`);
+  p = start;
+  let nextId = 0;
+  let nextUniq = 0;
+  const out: T[] = new Array<T>(count);
+  for (let i = 0; i < count; i++) {
+    const kind = buf[p++]!;
+    const queueOffset = u53('queueOffset');
+    const commitLogOffset = u53('commitLogOffset');
+    const msgId = kind & K_MSGID_EXPLICIT ? str('msgId') : ids.at(nextId++);
+    const uk = (kind >> UNIQ_SHIFT) & 3;
+    let uniqKey: string | undefined;
+    if (uk === UNIQ_COUNTER) {
+      uniqKey = uniqs.at(nextUniq++);
+      p += 4;
+    } else if (uk === UNIQ_EXPLICIT) uniqKey = str('uniqKey');
+    out[i] = make(msgId, queueOffset, commitLogOffset, uniqKey);
+  }
   return out;
 }

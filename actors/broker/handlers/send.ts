@@ -6,7 +6,7 @@ import { headerInt, headerString, okReply } from '../../protocol/replies.js';
 import { encodeSendReply, uniqKeyRunOf, type SendReplyInput, type SendReplyItem } from '../../protocol/send-reply.js';
 import { Status, StatusError } from '../../protocol/status.js';
 import { RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, topicProblem } from '../../protocol/validation.js';
-import { clientMessageProblem, delayLevelOf, sharedUniqKeySource, toPutMessage, toScheduled, uniqKeyOf, type BrokerPutMessage } from '../put-message.js';
+import { clientMessageProblem, delayLevelOf, sharedUniqKeys, toPutMessage, toScheduled, uniqKeyOf, type BrokerPutMessage } from '../put-message.js';
 import type { StorePutMessage, StorePutResult } from '../store-port.js';
 import type { BrokerContext } from './context.js';
 import { rewriteForStore } from '../rewrite-put.js';
@@ -114,7 +114,7 @@ export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Fram
   const config = await topicForWrite(ctx, topic);
   if (!Number.isInteger(queueId) || queueId < 0 || queueId >= config.writeQueueNums)
     throw new StatusError(Status.INVALID_ARGUMENT, `queue ${queueId} of topic "${topic}" does not exist (${config.writeQueueNums} write queues)`);
-  const uniq = sharedUniqKeySource(ctx.random);
+  const uniq = sharedUniqKeys(ctx.random).take(msgs.length);
   const born = { queueId, bornHost, bornTimestamp };
   const batch = msgs.map((m) => toPutMessage(m, born, uniq));
   const r = await putBatch(ctx, batch);
@@ -123,7 +123,7 @@ export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Fram
   if (r.msgIdPrefix !== undefined && cl !== undefined && qo !== undefined) {
     // compact answer: every msgId is the prefix + its offset, derived by the reply's reader, never built here
     const items: SendReplyInput[] = new Array<SendReplyInput>(cl.length);
-    // plain messages (the usual batch) each drew a new key, in order, from the one shared counter above
+    // plain messages (the usual batch) each drew a new key, in order, from the keys taken above
     const n = batch.length;
     const run = batch.every(drewNewKey) ? uniqKeyRunOf(batch[0]!.uniqKey, batch[n - 1]!.uniqKey, n) : undefined;
     for (let i = 0; i < items.length; i++) {

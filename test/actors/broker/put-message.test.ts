@@ -1,42 +1,49 @@
 import fc from 'fast-check';
-import { newUniqKey, sharedUniqKeySource, toPutMessage, uniqKeyOf, uniqKeySource } from '../../../actors/broker/put-message.js';
+import { UniqKeys, sharedUniqKeys, toPutMessage, uniqKeyOf } from '../../../actors/broker/put-message.js';
+import { uniqKeyRunOf } from '../../../actors/protocol/send-reply.js';
 import { SeededRandom } from '../../../actors/runtime/random.js';
 
 describe('unique keys', () => {
-  it('newUniqKey gives 32 upper-case hex digits', () => {
-    const r = new SeededRandom(7);
-    for (let i = 0; i < 100; i++) expect(newUniqKey(r)).toMatch(/^[0-9A-F]{32}$/);
-  });
-
-  it('uniqKeySource gives distinct 32-hex-digit keys within a batch and across batches', () => {
+  it('UniqKeys gives distinct 32-hex-digit keys within a batch and across batches, in a row within a batch', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 1, max: 300 }), (seed, n) => {
-        const r = new SeededRandom(seed);
+      fc.property(fc.integer({ min: 0, max: 2 ** 31 }), fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 5 }), (seed, sizes) => {
+        const keys = new UniqKeys(new SeededRandom(seed), 500);
         const seen = new Set<string>();
-        for (let batch = 0; batch < 3; batch++) {
-          const next = uniqKeySource(r);
-          for (let i = 0; i < n; i++) {
-            const k = next();
-            expect(k).toMatch(/^[0-9A-F]{32}$/);
-            seen.add(k);
-          }
+        for (const n of sizes) {
+          const next = keys.take(n);
+          const batch = Array.from({ length: n }, () => next());
+          for (const k of batch) expect(k).toMatch(/^[0-9A-F]{32}$/);
+          if (n > 0) expect(uniqKeyRunOf(batch[0], batch[n - 1], n)).toBeDefined();
+          expect(() => next()).toThrow(RangeError);
+          for (const k of batch) seen.add(k);
+          expect(() => keys.take(501)).toThrow(RangeError);
         }
-        expect(seen.size).toBe(3 * n);
+        expect(seen.size).toBe(sizes.reduce((a, b) => a + b, 0));
       }),
       { numRuns: 50 },
     );
   });
 
-  it('sharedUniqKeySource is one source per random source, distinct keys across calls, deterministic for a seed', () => {
+  it('draws a new prefix when a batch would run past the keys left under the current one', () => {
+    const keys = new UniqKeys(new SeededRandom(1), 8);
+    const first = keys.take(1)();
+    keys.take(6);
+    const a = keys.take(1)(); // the last key under the first prefix
+    const b = keys.take(2)(); // two do not fit: a new prefix
+    expect(a.slice(0, 24)).toBe(first.slice(0, 24));
+    expect(a.slice(24)).toBe('00000007');
+    expect(b.slice(0, 24)).not.toBe(first.slice(0, 24));
+    expect(b.slice(24)).toBe('00000000');
+  });
+
+  it('sharedUniqKeys is one per random source, distinct keys across calls, deterministic for a seed', () => {
     const r = new SeededRandom(5);
-    const a = sharedUniqKeySource(r);
-    expect(sharedUniqKeySource(r)).toBe(a);
+    const a = sharedUniqKeys(r);
+    expect(sharedUniqKeys(r)).toBe(a);
     const keys = new Set<string>();
-    for (let i = 0; i < 1000; i++) keys.add(sharedUniqKeySource(r)());
+    for (let i = 0; i < 1000; i++) keys.add(sharedUniqKeys(r).take(1)());
     expect(keys.size).toBe(1000);
-    for (const k of keys) expect(k).toMatch(/^[0-9A-F]{32}$/);
-    const b = sharedUniqKeySource(new SeededRandom(5));
-    expect(b()).toBe([...keys][0]);
+    expect(sharedUniqKeys(new SeededRandom(5)).take(1)()).toBe([...keys][0]);
   });
 
   it('toPutMessage carries a new unique key apart for a message without properties, inside them otherwise', () => {
@@ -53,8 +60,8 @@ describe('unique keys', () => {
   });
 
   it('is deterministic for a seed (scenarios replay)', () => {
-    const a = uniqKeySource(new SeededRandom(3));
-    const b = uniqKeySource(new SeededRandom(3));
+    const a = new UniqKeys(new SeededRandom(3)).take(2);
+    const b = new UniqKeys(new SeededRandom(3)).take(2);
     expect([a(), a()]).toEqual([b(), b()]);
   });
 });
