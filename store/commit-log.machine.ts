@@ -179,8 +179,19 @@ export const commitLogMachine = setup({
 export function appendDirect(actor: AnyActorRef, batch: readonly PutMessage[], reply: (r: PutResult) => void): boolean {
   const snap = actor.getSnapshot() as SnapshotFrom<typeof commitLogMachine>;
   const log = snap.context.log;
-  if (log === null || log.failed !== undefined || !snap.matches('serving')) return false;
+  const serving = servingState(snap.value);
+  if (log === null || log.failed !== undefined || serving === undefined) return false;
   log.append(batch, reply);
-  if (log.failed !== undefined || snap.matches({ serving: 'idle' })) actor.send({ type: 'WRITTEN' });
+  if (log.failed !== undefined || serving === 'idle') actor.send({ type: 'WRITTEN' });
   return true;
+}
+
+/**
+ * The child of `serving` a state value is in, or undefined when not serving. Read off the value: `matches`
+ * builds a state value object per call, and this runs once per batch.
+ */
+function servingState(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const child = (value as Record<string, unknown>).serving;
+  return typeof child === 'string' ? child : undefined;
 }

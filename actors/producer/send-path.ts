@@ -44,6 +44,7 @@ export interface SendPathOptions {
 export class SendPath {
   private seq = 0;
   private faults: FaultState = EMPTY_FAULT_STATE;
+  private readonly writableCache = new WeakMap<TopicRoute, Map<string, MessageQueue[]>>();
 
   constructor(
     private readonly client: ClientInstance,
@@ -69,7 +70,7 @@ export class SendPath {
   }
 
   private checked(topic: string, route: TopicRoute | undefined): MessageQueue[] {
-    const queues = route ? writableQueues(route, topic) : [];
+    const queues = route ? this.writable(route, topic) : [];
     if (queues.length === 0) {
       throw new StatusError(
         Status.NO_ROUTE,
@@ -79,6 +80,16 @@ export class SendPath {
       );
     }
     return queues;
+  }
+
+  /** writableQueues of a route, made once per route object (a refresh that changes the route replaces it). */
+  private writable(route: TopicRoute, topic: string): MessageQueue[] {
+    let byTopic = this.writableCache.get(route);
+    if (byTopic === undefined) this.writableCache.set(route, (byTopic = new Map()));
+    let queues = byTopic.get(topic);
+    // frozen: the same queue objects go out in every SendResult of the route's life
+    if (queues === undefined) byTopic.set(topic, (queues = writableQueues(route, topic).map((q) => Object.freeze(q))));
+    return queues.slice();
   }
 
   /** Picks the next queue (round robin, avoiding slow or failed brokers and `skipBroker`). */

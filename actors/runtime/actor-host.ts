@@ -25,6 +25,12 @@ export interface ActorIo {
   subscribe(subject: string): Observable<Frame>;
   /** The largest frame the transport carries now (NATS: the server's max_payload). */
   maxPayload(): number;
+  /**
+   * Hands arriving frames straight to `handler` instead of sending the machine an event per frame, until
+   * called again with undefined. A machine installs it on entering a state that only passes frames on (and
+   * removes it on leaving), so a request costs no transition; such frames do not show in the inspection stream.
+   */
+  serveFrames?(handler: ((incoming: Incoming) => void) | undefined): void;
 }
 
 /** The event a hosted machine receives for every frame that arrives at its address. */
@@ -68,6 +74,7 @@ export class ActorHost<TLogic extends AnyActorLogic> {
   readonly io: ActorIo;
   private inboxSub: Subscription | undefined;
   private stopped = false;
+  private direct: ((incoming: Incoming) => void) | undefined;
 
   constructor(
     env: Environment,
@@ -88,6 +95,9 @@ export class ActorHost<TLogic extends AnyActorLogic> {
       publish: (subject, frame) => transport.publish(subject, frame, from),
       subscribe: (subject) => transport.subscribe(subject),
       maxPayload: () => transport.maxPayload,
+      serveFrames: (handler) => {
+        this.direct = handler;
+      },
     };
     this.actor = createActor(opts.logic, {
       id: opts.address,
@@ -115,6 +125,10 @@ export class ActorHost<TLogic extends AnyActorLogic> {
     const status = (this.actor.getSnapshot() as { status: string }).status;
     if (this.stopped || status !== 'active') {
       replyError(incoming, Status.SERVICE_NOT_AVAILABLE, `${this.address} is ${this.stopped ? 'stopped' : status}`);
+      return;
+    }
+    if (this.direct !== undefined) {
+      this.direct(incoming);
       return;
     }
     const event = toEvent(incoming);

@@ -2,7 +2,7 @@ import { setup, assign } from 'xstate';
 import { firstValueFrom, filter, take } from 'rxjs';
 import { ActorSystem } from '../../../actors/runtime/system.js';
 import { realEnvironment } from '../../../actors/runtime/environment.js';
-import type { FrameEvent } from '../../../actors/runtime/actor-host.js';
+import type { ActorIo, FrameEvent } from '../../../actors/runtime/actor-host.js';
 import { Status } from '../../../actors/protocol/status.js';
 import { memoryStorage } from '../../../store/backends/memory.js';
 import { FrameKind, frame } from '../../../transports/frame.js';
@@ -57,6 +57,42 @@ describe('actor host', () => {
     host.actor.stop();
     const stopped = await system.env.transport.request('picky', frame({ kind: FrameKind.Request, code: ECHO }));
     expect(stopped.status).toBe(Status.SERVICE_NOT_AVAILABLE);
+    await system.stop();
+  });
+
+  it('hands frames straight to the handler a state installs (no event per frame), and to the machine again once it leaves', async () => {
+    const direct = setup({
+      types: {} as { context: { io: ActorIo; events: number }; events: FrameEvent | { type: 'close' }; input: ActorIo },
+    }).createMachine({
+      context: ({ input }) => ({ io: input, events: 0 }),
+      initial: 'open',
+      on: {
+        frame: {
+          actions: [
+            assign(({ context }) => ({ events: context.events + 1 })),
+            ({ event }) => event.type === 'frame' && event.reply?.({ ...event.frame, kind: FrameKind.Reply, header: { via: 'event' } }),
+          ],
+        },
+      },
+      states: {
+        open: {
+          entry: ({ context }) => context.io.serveFrames?.((i) => i.reply?.({ ...i.frame, kind: FrameKind.Reply, header: { via: 'direct' } })),
+          exit: ({ context }) => context.io.serveFrames?.(undefined),
+          on: { close: 'closed' },
+        },
+        closed: {},
+      },
+    });
+    const system = await realSystem();
+    const host = system.host({ address: 'direct', logic: direct, input: (io) => io });
+    const ask = () => system.env.transport.request('direct', frame({ kind: FrameKind.Request, code: ECHO }));
+    expect((await ask()).header.via).toBe('direct');
+    expect(host.actor.getSnapshot().context.events).toBe(0);
+    host.actor.send({ type: 'close' });
+    expect((await ask()).header.via).toBe('event');
+    expect(host.actor.getSnapshot().context.events).toBe(1);
+    host.actor.stop();
+    expect((await ask()).status).toBe(Status.SERVICE_NOT_AVAILABLE);
     await system.stop();
   });
 
