@@ -385,22 +385,26 @@ export class BatchEncoder {
       let ul = 0;
       if (m.uniqKey !== undefined && !lastHasUniq) {
         const u = m.uniqKey;
-        const a = this.room(arenaUsed, UNIQ_KEY_NAME.length + u.length + 1);
-        let p = arenaUsed;
-        for (let k = 0; k < UNIQ_KEY_NAME.length; k++) a[p++] = UNIQ_KEY_NAME[k]!;
-        // the usual key is ASCII hex: copied here; anything else goes the checked way
+        // the usual key is ASCII (hex): written straight from the string in pass 2 (start -1); anything
+        // else goes the checked way, into the arena
         let k = 0;
         for (; k < u.length; k++) {
           const c = u.charCodeAt(k);
           if (c >= 0x80 || c <= 2) break;
-          a[p++] = c;
         }
-        if (k < u.length) p = this.putPropString(arenaUsed + UNIQ_KEY_NAME.length, u, 'value');
-        this.room(p, 1)[p++] = 2;
-        ul = p - arenaUsed;
+        if (k === u.length) {
+          ul = UNIQ_KEY_NAME.length + u.length + 1;
+          ints[UNIQ_START + i] = -1;
+        } else {
+          const a = this.room(arenaUsed, UNIQ_KEY_NAME.length);
+          for (let j = 0; j < UNIQ_KEY_NAME.length; j++) a[arenaUsed + j] = UNIQ_KEY_NAME[j]!;
+          let p = this.putPropString(arenaUsed + UNIQ_KEY_NAME.length, u, 'value');
+          this.room(p, 1)[p++] = 2;
+          ul = p - arenaUsed;
+          ints[UNIQ_START + i] = arenaUsed;
+          arenaUsed = p;
+        }
         if (lastLen + ul > MAX_PROPS) throw new RecordError('ETOOLARGE', `properties are ${lastLen + ul} bytes (at most ${MAX_PROPS})`);
-        ints[UNIQ_START + i] = arenaUsed;
-        arenaUsed = p;
       }
       ints[UNIQ_LEN + i] = ul;
       const size = RECORD_FIXED_SIZE + this.bornHostBytes.length + shLen + this.topicBytes.length + lastLen + ul + m.body.length;
@@ -481,7 +485,16 @@ export class BatchEncoder {
         } else {
           for (let k = ints[PROP_START + i]!, e = k + pl; k < e; k++) buf[p++] = arena[k]!;
         }
-        for (let k = ints[UNIQ_START + i]!, e = k + ul; k < e; k++) buf[p++] = arena[k]!;
+        if (ul > 0) {
+          const us = ints[UNIQ_START + i]!;
+          if (us >= 0) for (let k = us, e = k + ul; k < e; k++) buf[p++] = arena[k]!;
+          else {
+            const u = m.uniqKey!;
+            for (let k = 0; k < UNIQ_KEY_NAME.length; k++) buf[p++] = UNIQ_KEY_NAME[k]!;
+            for (let k = 0; k < u.length; k++) buf[p++] = u.charCodeAt(k);
+            buf[p++] = 2;
+          }
+        }
         if (p - pos !== size) throw new RecordError('EINVALID', `internal: wrote ${p - pos} bytes, expected ${size}`);
         dv.setUint32(pos + 8, recordCrc(buf, pos, size));
         pos = p;
