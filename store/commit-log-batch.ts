@@ -13,6 +13,7 @@ import {
   recordSize,
   type MessageRecord,
 } from './record.js';
+import { putHex8 } from '../actors/protocol/hex-line.js';
 
 /**
  * One message handed to the store (the broker has validated it and picked its queue). The store reads it
@@ -32,6 +33,13 @@ export interface PutMessage {
    * a broker hands the client-side key here instead of building a property object per message.
    */
   uniqKey?: string;
+  /**
+   * With `uniqSeq`, the unique key when `uniqKey` is absent: `uniqPrefix` followed by the 8 upper-case hex
+   * digits of `uniqSeq` (a u32). How a broker numbers the keys it makes: one shared prefix string per batch
+   * and a number per message, no string per message.
+   */
+  uniqPrefix?: string;
+  uniqSeq?: number;
   bornTimestamp: number;
   bornHost: string;
   flags?: number;
@@ -80,14 +88,26 @@ export function assignQueueOffsets(
   return { offsets, updates };
 }
 
-/** The properties a message is stored with (TAGS and KEYS folded in). */
+/** `prefix` followed by the 8 upper-case hex digits of u32 `seq`. */
+export function seqKey(prefix: string, seq: number): string {
+  const digits = new Uint8Array(8);
+  putHex8(digits, 0, seq);
+  return prefix + Buffer.from(digits.buffer).toString('latin1');
+}
+
+/** The unique key a message carries apart from its properties (`uniqKey`, or `uniqPrefix` + `uniqSeq`). */
+export function apartUniqKey(m: PutMessage): string | undefined {
+  return m.uniqKey ?? (m.uniqPrefix !== undefined ? seqKey(m.uniqPrefix, m.uniqSeq ?? 0) : undefined);
+}
+
+/** The properties a message is stored with (TAGS, KEYS and a unique key carried apart folded in). */
 export function storedProperties(m: PutMessage): Record<string, string> {
-  const uniq = m.uniqKey !== undefined && m.properties?.[PROP_UNIQ_KEY] === undefined;
-  if (m.tags === undefined && (m.keys === undefined || m.keys.length === 0) && !uniq) return m.properties ?? {};
+  const apart = m.properties?.[PROP_UNIQ_KEY] === undefined ? apartUniqKey(m) : undefined;
+  if (m.tags === undefined && (m.keys === undefined || m.keys.length === 0) && apart === undefined) return m.properties ?? {};
   const props: Record<string, string> = { ...(m.properties ?? {}) };
   if (m.tags !== undefined && m.tags !== '') props[PROP_TAGS] = m.tags;
   if (m.keys !== undefined && m.keys.length > 0) props[PROP_KEYS] = m.keys.join(KEY_SEPARATOR);
-  if (uniq) props[PROP_UNIQ_KEY] = m.uniqKey!;
+  if (apart !== undefined) props[PROP_UNIQ_KEY] = apart;
   return props;
 }
 
@@ -216,6 +236,19 @@ function utf8(s: string): Uint8Array {
   return Buffer.from(s, 'utf8');
 }
 
+/** Markers (negative starts) of unique keys written straight into the record in pass 2. */
+const STRING_KEY = -1;
+const SEQ_KEY = -2;
+
+/** ASCII with none of the property separators (1, 2): written as it is. */
+function isPlainAscii(s: string): boolean {
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c >= 0x80 || c <= 2) return false;
+  }
+  return true;
+}
+
 function sameKeys(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
   return a === b;
 }
@@ -240,10 +273,30 @@ export class BatchEncoder {
   private out = new Uint8Array(256 * 1024);
   /** Scratch of encode (a fresh typed array per batch costs microseconds). */
   private ints = new Int32Array(4 * 1024);
+  /** The last unique key prefix seen, its bytes, and whether it is plain ASCII. */
+  private uniqPrefix: string | undefined;
+  private uniqPrefixBytes = new Uint8Array(0);
+  private uniqPrefixPlain = false;
 
   constructor(storeHost: string) {
     this.storeHost = utf8(storeHost);
     if (this.storeHost.length > MAX_U8) throw new RecordError('EINVALID', `storeHost is ${this.storeHost.length} bytes (at most ${MAX_U8})`);
+  }
+
+  /** Whether a unique key prefix is plain ASCII (remembered while it repeats, with its bytes). */
+  private plainPrefix(prefix: string): boolean {
+    if (prefix !== this.uniqPrefix) {
+      this.uniqPrefix = prefix;
+      this.uniqPrefixPlain = isPlainAscii(prefix);
+      this.uniqPrefixBytes = Buffer.from(prefix, 'latin1');
+    }
+    return this.uniqPrefixPlain;
+  }
+
+  /** The bytes of a plain prefix (pass 2: the batch's prefixes were all seen by plainPrefix in pass 1). */
+  private prefixBytesOf(prefix: string): Uint8Array {
+    if (prefix !== this.uniqPrefix) this.plainPrefix(prefix);
+    return this.uniqPrefixBytes;
   }
 
   /** Room for `n` more bytes at arena[p...]. */
@@ -383,22 +436,21 @@ export class BatchEncoder {
       ints[PROP_START + i] = lastStart;
       ints[PROP_LEN + i] = lastLen;
       let ul = 0;
-      if (m.uniqKey !== undefined && !lastHasUniq) {
+      if (!lastHasUniq && (m.uniqKey !== undefined || m.uniqPrefix !== undefined)) {
+        // The usual keys are written straight into the record in pass 2: a numbered key (start SEQ_KEY) whose
+        // prefix is plain ASCII, or an ASCII string (start STRING_KEY). Anything else goes the checked way,
+        // into the arena.
         const u = m.uniqKey;
-        // the usual key is ASCII (hex): written straight from the string in pass 2 (start -1); anything
-        // else goes the checked way, into the arena
-        let k = 0;
-        for (; k < u.length; k++) {
-          const c = u.charCodeAt(k);
-          if (c >= 0x80 || c <= 2) break;
-        }
-        if (k === u.length) {
+        if (u === undefined && this.plainPrefix(m.uniqPrefix!)) {
+          ul = UNIQ_KEY_NAME.length + this.uniqPrefixBytes.length + 8 + 1;
+          ints[UNIQ_START + i] = SEQ_KEY;
+        } else if (u !== undefined && isPlainAscii(u)) {
           ul = UNIQ_KEY_NAME.length + u.length + 1;
-          ints[UNIQ_START + i] = -1;
+          ints[UNIQ_START + i] = STRING_KEY;
         } else {
           const a = this.room(arenaUsed, UNIQ_KEY_NAME.length);
           for (let j = 0; j < UNIQ_KEY_NAME.length; j++) a[arenaUsed + j] = UNIQ_KEY_NAME[j]!;
-          let p = this.putPropString(arenaUsed + UNIQ_KEY_NAME.length, u, 'value');
+          let p = this.putPropString(arenaUsed + UNIQ_KEY_NAME.length, u ?? apartUniqKey(m)!, 'value');
           this.room(p, 1)[p++] = 2;
           ul = p - arenaUsed;
           ints[UNIQ_START + i] = arenaUsed;
@@ -489,9 +541,17 @@ export class BatchEncoder {
           const us = ints[UNIQ_START + i]!;
           if (us >= 0) for (let k = us, e = k + ul; k < e; k++) buf[p++] = arena[k]!;
           else {
-            const u = m.uniqKey!;
             for (let k = 0; k < UNIQ_KEY_NAME.length; k++) buf[p++] = UNIQ_KEY_NAME[k]!;
-            for (let k = 0; k < u.length; k++) buf[p++] = u.charCodeAt(k);
+            if (us === SEQ_KEY) {
+              // the prefix of this message is the one plainPrefix checked in pass 1 (one per batch)
+              const pb = this.prefixBytesOf(m.uniqPrefix!);
+              for (let k = 0; k < pb.length; k++) buf[p++] = pb[k]!;
+              putHex8(buf, p, m.uniqSeq ?? 0);
+              p += 8;
+            } else {
+              const u = m.uniqKey!;
+              for (let k = 0; k < u.length; k++) buf[p++] = u.charCodeAt(k);
+            }
             buf[p++] = 2;
           }
         }

@@ -4,7 +4,7 @@ import { tagHash } from '../actors/protocol/tags.js';
 import type { CommitPosition, FlushMode } from './commit-log.js';
 import type { PutMessage } from './commit-log-batch.js';
 import { CQ_ENTRY_SIZE, type ConsumeQueueSet } from './consume-queue.js';
-import { IndexBatch, keyHashFrom, topicHashSeed, type KeyIndex } from './key-index.js';
+import { IndexBatch, keyHashFrom, keyHashHex8, keyHashState, topicHashSeed, type KeyIndex } from './key-index.js';
 import {
   END_MAGIC,
   END_OF_SEGMENT_MIN,
@@ -72,6 +72,8 @@ const MAX_SUMMARIES = 4096;
 const SCAN_INCOMPLETE = -1;
 const SCAN_END_OF_SEGMENT = -2;
 const SCAN_CORRUPT = -3;
+/** No key hash (key hashes are u32). */
+const NO_KEY = -1;
 
 /** Consume queue entries of one queue for consecutive queue offsets, encoded as they are found. */
 interface QueueRun {
@@ -157,6 +159,10 @@ export class Dispatcher {
   private readonly keyBatch = new IndexBatch();
   private seedTopic = '';
   private seed = topicHashSeed('');
+  /** The hash state after the last unique key prefix (with its topic's seed). */
+  private prefix: string | undefined;
+  private prefixSeed = 0;
+  private prefixState = 0;
   private topicName = '';
   private tagCache: Uint8Array = new Uint8Array(0);
   private tagHashValue = 0;
@@ -367,7 +373,7 @@ export class Dispatcher {
       run.full.push({ record: d.record, size });
     }
 
-    this.addEntry(run, topic, queueId, queueOffset, commitLogOffset, size, tagHashValue, keys, undefined, storeTimestamp);
+    this.addEntry(run, topic, queueId, queueOffset, commitLogOffset, size, tagHashValue, keys, NO_KEY, storeTimestamp);
     return size;
   }
 
@@ -395,8 +401,8 @@ export class Dispatcher {
     size: number,
     tagHashValue: number,
     keys: readonly string[] | undefined,
-    /** One more key (the unique key), apart so that the usual record needs no key array. */
-    uniq: string | undefined,
+    /** The unique key's hash (apart, so that the usual record needs no key array), or NO_KEY. */
+    uniqHash: number,
     storeTimestamp: number,
   ): void {
     let g = run.last;
@@ -427,15 +433,33 @@ export class Dispatcher {
     writeU32(cq, at + 16, tagHashValue);
     g.count++;
     run.records++;
-    if (keys === undefined && uniq === undefined) return;
+    if (keys !== undefined) {
+      const seed = this.seedOf(topic);
+      for (const key of keys) run.keys.push(keyHashFrom(seed, key), commitLogOffset, storeTimestamp);
+    }
+    if (uniqHash !== NO_KEY) run.keys.push(uniqHash, commitLogOffset, storeTimestamp);
+  }
+
+  /** topicHashSeed(topic), remembered while the topic repeats. */
+  private seedOf(topic: string): number {
     if (topic !== this.seedTopic) {
       this.seedTopic = topic;
       this.seed = topicHashSeed(topic);
     }
-    if (keys !== undefined) {
-      for (const key of keys) run.keys.push(keyHashFrom(this.seed, key), commitLogOffset, storeTimestamp);
+    return this.seed;
+  }
+
+  /** The hash of a record's unique key carried apart (a string, or a prefix and a number), or NO_KEY. */
+  private apartKeyHash(m: PutMessage): number {
+    if (m.uniqKey !== undefined) return m.uniqKey === '' ? NO_KEY : keyHashFrom(this.seedOf(m.topic), m.uniqKey);
+    if (m.uniqPrefix === undefined) return NO_KEY;
+    const seed = this.seedOf(m.topic);
+    if (m.uniqPrefix !== this.prefix || seed !== this.prefixSeed) {
+      this.prefix = m.uniqPrefix;
+      this.prefixSeed = seed;
+      this.prefixState = keyHashState(seed, m.uniqPrefix);
     }
-    if (uniq !== undefined) run.keys.push(keyHashFrom(this.seed, uniq), commitLogOffset, storeTimestamp);
+    return keyHashHex8(this.prefixState, m.uniqSeq ?? 0);
   }
 
   /**
@@ -485,8 +509,9 @@ export class Dispatcher {
       let keys: string[] | undefined;
       const keysProp = m.keys !== undefined && m.keys.length > 0 ? m.keys.join(KEY_SEPARATOR) : props?.[PROP_KEYS];
       if (keysProp !== undefined) for (const k of keysProp.split(KEY_SEPARATOR)) if (k.length > 0) (keys ??= []).push(k);
-      const uniq = props?.[PROP_UNIQ_KEY] ?? m.uniqKey;
-      this.addEntry(run, m.topic, m.queueId, s.queueOffsets[i]!, off, size, lastHash, keys, uniq !== undefined && uniq !== '' ? uniq : undefined, s.storeTimestamp);
+      const own = props?.[PROP_UNIQ_KEY];
+      const uniqHash = own !== undefined ? (own === '' ? NO_KEY : keyHashFrom(this.seedOf(m.topic), own)) : this.apartKeyHash(m);
+      this.addEntry(run, m.topic, m.queueId, s.queueOffsets[i]!, off, size, lastHash, keys, uniqHash, s.storeTimestamp);
       off += size;
     }
   }

@@ -1,6 +1,7 @@
 import type { StorageBackend, StorageFile } from './backend.js';
 import { DirtyFiles } from './dirty-files.js';
 import { readU64, writeU64 } from './consume-queue.js';
+import { HEX_CODES } from '../actors/protocol/hex-line.js';
 
 /** Bytes of an index entry's body: key hash (u32), commit log offset (u64), store timestamp (u64). */
 export const INDEX_ENTRY_SIZE = 20;
@@ -80,6 +81,24 @@ export function topicHashSeed(topic: string): number {
 /** keyHash(topic, key), from topicHashSeed(topic). */
 export function keyHashFrom(seed: number, key: string): number {
   return fnvMix(seed, key) >>> 0;
+}
+
+/** The hash state after `seed` and `s` (not yet a u32): keyHashHex8 goes on from it. */
+export function keyHashState(seed: number, s: string): number {
+  return fnvMix(seed, s);
+}
+
+/**
+ * keyHash(topic, prefix + the 8 upper-case hex digits of u32 `v`), from keyHashState(topicHashSeed(topic),
+ * prefix): a numbered key is hashed without making its string.
+ */
+export function keyHashHex8(state: number, v: number): number {
+  let h = state;
+  for (let j = 28; j >= 0; j -= 4) {
+    h = Math.imul(h ^ HEX_CODES[(v >>> j) & 15]!, 0x01000193);
+    h = Math.imul(h, 0x01000193); // the high byte of an ASCII code unit is 0
+  }
+  return h >>> 0;
 }
 
 export function encodeIndexEntry(e: IndexEntry, buf: Uint8Array, pos: number): void {

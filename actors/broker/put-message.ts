@@ -1,5 +1,5 @@
 import type { RandomSource } from '../runtime/random.js';
-import { HexLine } from '../protocol/hex-line.js';
+import { seqKey, apartUniqKey } from '../../store/commit-log-batch.js';
 import { MessageProperty, type Message, type MessageExt } from '../protocol/message.js';
 import { Status, StatusError } from '../protocol/status.js';
 import { SCHEDULE_TOPIC, messageProblem, type MessageRules } from '../protocol/validation.js';
@@ -53,8 +53,8 @@ const PREFIX_KEYS = 1 << 24;
 
 /**
  * Unique keys of 32 hex digits: 96 random bits drawn once per 2^24 keys, then a 32-bit counter. A batch takes
- * its keys in a row under one prefix (the send reply then carries them as the prefix and the first counter),
- * made all at once as slices of one string (see HexLine).
+ * its keys in a row under one prefix: the store writes each from the prefix and its number, and the send reply
+ * carries the prefix and the first number; a key's string is made only where one is needed.
  */
 export class UniqKeys {
   private prefix = '';
@@ -67,23 +67,40 @@ export class UniqKeys {
     private readonly prefixKeys = PREFIX_KEYS,
   ) {}
 
-  /** `count` keys in a row, handed out one per call of the function returned (a RangeError past `count`). */
-  take(count: number): () => string {
+  /** `count` keys in a row under one prefix. */
+  take(count: number): UniqKeyBatch {
     if (!Number.isInteger(count) || count < 0 || count > this.prefixKeys) throw new RangeError(`cannot take ${count} unique keys at once`);
     if (count > this.left) {
-      this.prefix = hex(this.random.bytes(12));
+      this.prefix = Buffer.from(hex(this.random.bytes(12)), 'latin1').toString('latin1'); // one flat string
       this.next = 0;
       this.left = this.prefixKeys;
     }
-    const line = new HexLine(this.prefix, 8, count);
-    for (let k = 0; k < count; k++) line.add(this.next + k);
+    const batch = new UniqKeyBatch(this.prefix, this.next, count);
     this.next += count;
     this.left -= count;
-    let k = 0;
-    return () => {
-      if (k === count) throw new RangeError(`all ${count} unique keys of this batch are taken`);
-      return line.at(k++);
-    };
+    return batch;
+  }
+}
+
+/** The keys one batch took: `prefix` followed by the 8 hex digits of first, first + 1, ... (count of them). */
+export class UniqKeyBatch {
+  private taken = 0;
+
+  constructor(
+    readonly prefix: string,
+    readonly first: number,
+    readonly count: number,
+  ) {}
+
+  /** The number of the next key (a RangeError past `count`). */
+  nextSeq(): number {
+    if (this.taken === this.count) throw new RangeError(`all ${this.count} unique keys of this batch are taken`);
+    return this.first + this.taken++;
+  }
+
+  /** The next key as a string. */
+  nextKey(): string {
+    return seqKey(this.prefix, this.nextSeq());
   }
 }
 
@@ -104,17 +121,18 @@ export interface BornInfo {
 
 /**
  * A store message as the broker builds it: a message without properties of its own carries its new unique key
- * as `uniqKey` (the store writes it as the UNIQ_KEY property) instead of a property object of its own.
+ * apart, as a prefix and a number (the store writes it as the UNIQ_KEY property), not in a property object of
+ * its own; `uniqKey` holds one given as a string.
  */
-export type BrokerPutMessage = StorePutMessage & { uniqKey?: string };
+export type BrokerPutMessage = StorePutMessage & { uniqKey?: string; uniqPrefix?: string; uniqSeq?: number };
 
-/** The unique key of a message about to be stored (UNIQ_KEY property or `uniqKey`). */
+/** The unique key of a message about to be stored (UNIQ_KEY property, or the key carried apart). */
 export function uniqKeyOf(p: BrokerPutMessage): string | undefined {
-  return p.properties?.[MessageProperty.UNIQ_KEY] ?? p.uniqKey;
+  return p.properties?.[MessageProperty.UNIQ_KEY] ?? apartUniqKey(p);
 }
 
 /** The store message for a sent message (its UNIQ_KEY kept, or a new one made). */
-export function toPutMessage(m: Message, born: BornInfo, uniqKey: () => string): BrokerPutMessage {
+export function toPutMessage(m: Message, born: BornInfo, uniq: UniqKeyBatch): BrokerPutMessage {
   const src = m.properties;
   if (src === undefined && m.shardingKey === undefined && m.delayLevel === undefined && m.deliverAt === undefined) {
     // the usual message: no property object, no copy; one object shape for all
@@ -126,13 +144,14 @@ export function toPutMessage(m: Message, born: BornInfo, uniqKey: () => string):
       tags: m.tags,
       keys,
       properties: undefined,
-      uniqKey: uniqKey(),
+      uniqPrefix: uniq.prefix,
+      uniqSeq: uniq.nextSeq(),
       bornTimestamp: born.bornTimestamp,
       bornHost: born.bornHost,
     };
   }
   const props: Record<string, string> = src === undefined ? {} : { ...src };
-  if (props[MessageProperty.UNIQ_KEY] === undefined) props[MessageProperty.UNIQ_KEY] = uniqKey();
+  if (props[MessageProperty.UNIQ_KEY] === undefined) props[MessageProperty.UNIQ_KEY] = uniq.nextKey();
   if (m.shardingKey !== undefined) props[MessageProperty.SHARDING_KEY] = m.shardingKey;
   if (m.delayLevel !== undefined && m.delayLevel > 0) props[MessageProperty.DELAY] = String(m.delayLevel);
   if (m.deliverAt !== undefined) props[MessageProperty.DELIVER_AT] = String(m.deliverAt);

@@ -83,21 +83,6 @@ export interface UniqKeyRun {
   first: number;
 }
 
-/**
- * The run the unique keys of a batch form, or undefined: every message has a key, the first and the last are
- * 24 hex digits of one prefix + an 8-hex-digit counter, and the counters step by one from first to last.
- * Only the ends are read: the caller must know that the keys between were drawn in order from one counter.
- */
-export function uniqKeyRunOf(first: string | undefined, last: string | undefined, count: number): UniqKeyRun | undefined {
-  if (first === undefined || last === undefined || first.length !== 32 || last.length !== 32) return undefined;
-  const a = hex8(first, 24);
-  const b = hex8(last, 24);
-  if (a < 0 || b < 0 || b - a !== count - 1) return undefined;
-  const prefix = first.slice(0, 24);
-  if (!last.startsWith(prefix) || hex8(prefix, 0) < 0 || hex8(prefix, 8) < 0 || hex8(prefix, 16) < 0) return undefined;
-  return { prefix, first: a };
-}
-
 /** encodeSendReply's scratch, per result: its kind and its unique key's counter (reused: see HexLine's pool). */
 let scratchKinds = new Uint8Array(1024);
 let scratchUniqs = new Float64Array(1024);

@@ -72,6 +72,12 @@ describe('storedProperties', () => {
     ]);
     expect(storedProperties({ ...msg('a', 0), uniqKey: 'U', properties: { UNIQ_KEY: 'mine' } })).toEqual({ UNIQ_KEY: 'mine' });
   });
+
+  it('spells a numbered unique key as its prefix and 8 hex digits; a uniqKey string comes first', () => {
+    expect(storedProperties({ ...msg('a', 0), uniqPrefix: 'P-', uniqSeq: 0xab })).toEqual({ UNIQ_KEY: 'P-000000AB' });
+    expect(storedProperties({ ...msg('a', 0), uniqPrefix: 'P-', uniqSeq: 0xffffffff, uniqKey: 'U' })).toEqual({ UNIQ_KEY: 'U' });
+    expect(storedProperties({ ...msg('a', 0), uniqPrefix: 'P-', uniqSeq: 1, properties: { UNIQ_KEY: 'mine' } })).toEqual({ UNIQ_KEY: 'mine' });
+  });
 });
 
 describe('planWrites', () => {
@@ -150,6 +156,8 @@ describe('BatchEncoder', () => {
     keys: fc.option(fc.array(fc.constantFrom('k1', 'k 2', 'ключ'), { maxLength: 3 }), { nil: undefined }),
     properties: fc.option(fc.dictionary(fc.constantFrom('p', 'UNIQ_KEY', '7', 'TAGS', 'KEYS', 'ñame'), fc.string({ maxLength: 6 }).filter((v) => !/[\x01\x02]/.test(v))), { nil: undefined }),
     uniqKey: fc.option(fc.constantFrom('U1', '0123456789ABCDEF0123456789ABCDEF', 'ü'), { nil: undefined }),
+    uniqPrefix: fc.option(fc.constantFrom('0123456789ABCDEF01234567', 'P-', 'ü-'), { nil: undefined }),
+    uniqSeq: fc.option(fc.integer({ min: 0, max: 0xffffffff }), { nil: undefined }),
     bornTimestamp: fc.nat(),
     bornHost: fc.constantFrom('p1', '10.0.0.1:5000'),
     flags: fc.option(fc.nat(), { nil: undefined }),

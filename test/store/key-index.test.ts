@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { SimClock } from '../../actors/runtime/clock.js';
 import { SeededRandom } from '../../actors/runtime/random.js';
 import { memoryStorage } from '../../store/backends/memory.js';
-import { INDEX_ENTRY_SIZE, INDEX_FILE_ENTRY_SIZE, INDEX_HEADER_SIZE, KeyIndex, type IndexEntry, decodeIndexEntry, encodeIndexEntry, indexFileName, keyHash, keyHashFrom, topicHashSeed } from '../../store/key-index.js';
+import { INDEX_ENTRY_SIZE, INDEX_FILE_ENTRY_SIZE, INDEX_HEADER_SIZE, KeyIndex, type IndexEntry, decodeIndexEntry, encodeIndexEntry, indexFileName, keyHash, keyHashFrom, keyHashHex8, keyHashState, topicHashSeed } from '../../store/key-index.js';
 
 const mem = () => memoryStorage({ clock: new SimClock(), random: new SeededRandom(3) });
 
@@ -36,6 +36,17 @@ describe('key index entry codec and hash', () => {
       expect(keyHash(topic, key)).toBe(h);
       expect(keyHashFrom(topicHashSeed(topic), key)).toBe(h);
     }
+    expect(keyHashHex8(keyHashState(topicHashSeed('orders'), 'A0B1C2D3E4F5061728394A5B'), 1)).toBe(1391351398);
+  });
+
+  it('hashes a numbered key (prefix and a u32 as 8 hex digits) as its string (property)', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 8 }), fc.string({ unit: 'binary', maxLength: 30 }), fc.nat(0xffffffff), (topic, prefix, v) => {
+        const key = prefix + v.toString(16).toUpperCase().padStart(8, '0');
+        expect(keyHashHex8(keyHashState(topicHashSeed(topic), prefix), v)).toBe(keyHash(topic, key));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -272,6 +272,7 @@ describe('messageIdEncoder', () => {
 describe('indexing a write from its summary', () => {
   it('gives the consume queue entries and key lookups that parsing the commit log gives (recovery re-dispatch)', async () => {
     const { clock, mem } = setup(3);
+    const apartKeys: string[] = [];
     const run = async (): Promise<void> => {
       const rnd = new SeededRandom(11);
       for (let b = 0; b < 30; b++) {
@@ -280,12 +281,15 @@ describe('indexing a write from its summary', () => {
         const shared = rnd.int(2) === 0 ? { UNIQ_KEY: `u${b}`, [`p${b % 3}`]: 'v' } : undefined;
         for (let i = 0; i < n; i++) {
           const extra: Partial<PutMessage> = {};
-          const kind = rnd.int(6);
+          const kind = rnd.int(8);
           if (kind === 1) extra.tags = `tag${rnd.int(3)}`;
           if (kind === 2) extra.keys = [`k${rnd.int(5)}`, 'a b'];
           if (kind === 3) extra.properties = { TAGS: 'fromProps', KEYS: `pk${rnd.int(4)}`, UNIQ_KEY: `uniq-${b}-${i}` };
           if (kind === 4) extra.properties = shared;
           if (kind === 5) Object.assign(extra, { tags: '', keys: [], properties: { UNIQ_KEY: '' } });
+          if (kind === 6) Object.assign(extra, { uniqPrefix: b % 2 ? 'PFX-' : 'ü-', uniqSeq: b * 100 + i });
+          if (kind === 7) extra.uniqKey = `apart-${b}-${i}`;
+          if (kind >= 6) apartKeys.push(kind === 6 ? `${extra.uniqPrefix}${(b * 100 + i).toString(16).toUpperCase().padStart(8, '0')}` : extra.uniqKey!);
           batch.push(msg(`T${rnd.int(2)}`, rnd.int(3), `m${b}.${i}`, extra));
         }
         const r = await store.putMessages(batch);
@@ -310,7 +314,7 @@ describe('indexing a write from its summary', () => {
     };
     const lookups = (s: MessageStore): string[] =>
       ['T0', 'T1'].flatMap((t) =>
-        ['k0', 'k1', 'k2', 'k3', 'k4', 'a', 'b', 'a b', 'pk0', 'pk1', 'pk2', 'pk3', 'u0', 'u1', 'u2', 'uniq-3-0', 'uniq-7-2'].map(
+        ['k0', 'k1', 'k2', 'k3', 'k4', 'a', 'b', 'a b', 'pk0', 'pk1', 'pk2', 'pk3', 'u0', 'u1', 'u2', 'uniq-3-0', 'uniq-7-2', ...apartKeys].map(
           (k) => `${t}/${k}: ${s.lookupByKey(t, k, 1000).map((m) => m.commitLogOffset).sort((x, y) => x - y).join(',')}`,
         ),
       );
@@ -325,6 +329,9 @@ describe('indexing a write from its summary', () => {
     };
     const live = { queues: queueBytes(), keys: lookups(store), tags: tagsSeen(store) };
     expect(live.keys.some((l) => /: \d/.test(l))).toBe(true);
+    // every key carried apart (a string, or a prefix and a number) is found where it was stored
+    expect(apartKeys.length).toBeGreaterThan(10);
+    for (const k of apartKeys) expect(['T0', 'T1'].some((t) => store.lookupByKey(t, k, 10).length > 0)).toBe(true);
     await store.close();
     // Drop every index and the checkpoint: recovery parses the whole commit log again.
     mem.remove('/data/consumequeue');

@@ -3,7 +3,7 @@ import { isWritable, type TopicConfig } from '../../namesrv/route-table.js';
 import type { Message } from '../../protocol/message.js';
 import { MessageCodecError, decodeMessageBatch } from '../../protocol/message-codec.js';
 import { headerInt, headerString, okReply } from '../../protocol/replies.js';
-import { encodeSendReply, uniqKeyRunOf, type SendReplyInput, type SendReplyItem } from '../../protocol/send-reply.js';
+import { encodeSendReply, type SendReplyInput, type SendReplyItem } from '../../protocol/send-reply.js';
 import { Status, StatusError } from '../../protocol/status.js';
 import { RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, topicProblem } from '../../protocol/validation.js';
 import { clientMessageProblem, delayLevelOf, sharedUniqKeys, toPutMessage, toScheduled, uniqKeyOf, type BrokerPutMessage } from '../put-message.js';
@@ -68,8 +68,8 @@ function decodeBatch(body: Uint8Array): Message[] {
   }
 }
 
-/** A message that took a new key from the shared source (toPutMessage's plain path), not one of its own. */
-const drewNewKey = (p: BrokerPutMessage): boolean => p.uniqKey !== undefined && p.properties === undefined;
+/** A message that took a numbered key (toPutMessage's plain path), not one of its own. */
+const numbered = (p: BrokerPutMessage): boolean => p.uniqPrefix !== undefined && p.properties === undefined;
 
 export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Frame> {
   const topic = headerString(frame, 'topic');
@@ -114,18 +114,17 @@ export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Fram
   const config = await topicForWrite(ctx, topic);
   if (!Number.isInteger(queueId) || queueId < 0 || queueId >= config.writeQueueNums)
     throw new StatusError(Status.INVALID_ARGUMENT, `queue ${queueId} of topic "${topic}" does not exist (${config.writeQueueNums} write queues)`);
-  const uniq = sharedUniqKeys(ctx.random).take(msgs.length);
+  const keys = sharedUniqKeys(ctx.random).take(msgs.length);
   const born = { queueId, bornHost, bornTimestamp };
-  const batch = msgs.map((m) => toPutMessage(m, born, uniq));
+  const batch = msgs.map((m) => toPutMessage(m, born, keys));
   const r = await putBatch(ctx, batch);
   const cl = r.commitLogOffsets;
   const qo = r.queueOffsets;
   if (r.msgIdPrefix !== undefined && cl !== undefined && qo !== undefined) {
     // compact answer: every msgId is the prefix + its offset, derived by the reply's reader, never built here
     const items: SendReplyInput[] = new Array<SendReplyInput>(cl.length);
-    // plain messages (the usual batch) each drew a new key, in order, from the keys taken above
-    const n = batch.length;
-    const run = batch.every(drewNewKey) ? uniqKeyRunOf(batch[0]!.uniqKey, batch[n - 1]!.uniqKey, n) : undefined;
+    // plain messages (the usual batch) each took the next of the keys taken above, in order
+    const run = batch.every(numbered) ? { prefix: keys.prefix, first: keys.first } : undefined;
     for (let i = 0; i < items.length; i++) {
       const uniqKey = run === undefined ? uniqKeyOf(batch[i]!) : undefined;
       items[i] = uniqKey === undefined ? { queueOffset: qo[i]!, commitLogOffset: cl[i]! } : { queueOffset: qo[i]!, commitLogOffset: cl[i]!, uniqKey };

@@ -1,6 +1,5 @@
 import fc from 'fast-check';
-import { UniqKeys, sharedUniqKeys, toPutMessage, uniqKeyOf } from '../../../actors/broker/put-message.js';
-import { uniqKeyRunOf } from '../../../actors/protocol/send-reply.js';
+import { UniqKeyBatch, UniqKeys, sharedUniqKeys, toPutMessage, uniqKeyOf } from '../../../actors/broker/put-message.js';
 import { SeededRandom } from '../../../actors/runtime/random.js';
 
 describe('unique keys', () => {
@@ -10,10 +9,11 @@ describe('unique keys', () => {
         const keys = new UniqKeys(new SeededRandom(seed), 500);
         const seen = new Set<string>();
         for (const n of sizes) {
-          const next = keys.take(n);
+          const taken = keys.take(n);
+          const next = () => taken.nextKey();
           const batch = Array.from({ length: n }, () => next());
           for (const k of batch) expect(k).toMatch(/^[0-9A-F]{32}$/);
-          if (n > 0) expect(uniqKeyRunOf(batch[0], batch[n - 1], n)).toBeDefined();
+          batch.forEach((k, i) => expect(k).toBe(taken.prefix + (taken.first + i).toString(16).toUpperCase().padStart(8, '0')));
           expect(() => next()).toThrow(RangeError);
           for (const k of batch) seen.add(k);
           expect(() => keys.take(501)).toThrow(RangeError);
@@ -26,10 +26,10 @@ describe('unique keys', () => {
 
   it('draws a new prefix when a batch would run past the keys left under the current one', () => {
     const keys = new UniqKeys(new SeededRandom(1), 8);
-    const first = keys.take(1)();
+    const first = keys.take(1).nextKey();
     keys.take(6);
-    const a = keys.take(1)(); // the last key under the first prefix
-    const b = keys.take(2)(); // two do not fit: a new prefix
+    const a = keys.take(1).nextKey(); // the last key under the first prefix
+    const b = keys.take(2).nextKey(); // two do not fit: a new prefix
     expect(a.slice(0, 24)).toBe(first.slice(0, 24));
     expect(a.slice(24)).toBe('00000007');
     expect(b.slice(0, 24)).not.toBe(first.slice(0, 24));
@@ -41,27 +41,30 @@ describe('unique keys', () => {
     const a = sharedUniqKeys(r);
     expect(sharedUniqKeys(r)).toBe(a);
     const keys = new Set<string>();
-    for (let i = 0; i < 1000; i++) keys.add(sharedUniqKeys(r).take(1)());
+    for (let i = 0; i < 1000; i++) keys.add(sharedUniqKeys(r).take(1).nextKey());
     expect(keys.size).toBe(1000);
-    expect(sharedUniqKeys(new SeededRandom(5)).take(1)()).toBe([...keys][0]);
+    expect(sharedUniqKeys(new SeededRandom(5)).take(1).nextKey()).toBe([...keys][0]);
   });
 
   it('toPutMessage carries a new unique key apart for a message without properties, inside them otherwise', () => {
     const born = { queueId: 1, bornHost: 'h', bornTimestamp: 2 };
-    const plain = toPutMessage({ topic: 'T', body: new Uint8Array(1), tags: 'a' }, born, () => 'U1');
-    expect(plain).toMatchObject({ topic: 'T', queueId: 1, tags: 'a', uniqKey: 'U1' });
+    const keys = new UniqKeyBatch('P-', 0xfe, 3);
+    const plain = toPutMessage({ topic: 'T', body: new Uint8Array(1), tags: 'a' }, born, keys);
+    expect(plain).toMatchObject({ topic: 'T', queueId: 1, tags: 'a', uniqPrefix: 'P-', uniqSeq: 0xfe });
     expect(plain.properties).toBeUndefined();
-    expect(uniqKeyOf(plain)).toBe('U1');
-    const withProps = toPutMessage({ topic: 'T', body: new Uint8Array(1), properties: { x: 'y' } }, born, () => 'U2');
-    expect(withProps.properties).toEqual({ x: 'y', UNIQ_KEY: 'U2' });
-    expect(uniqKeyOf(withProps)).toBe('U2');
-    const own = toPutMessage({ topic: 'T', body: new Uint8Array(1), properties: { UNIQ_KEY: 'mine' } }, born, () => 'U3');
+    expect(uniqKeyOf(plain)).toBe('P-000000FE');
+    const withProps = toPutMessage({ topic: 'T', body: new Uint8Array(1), properties: { x: 'y' } }, born, keys);
+    expect(withProps.properties).toEqual({ x: 'y', UNIQ_KEY: 'P-000000FF' });
+    expect(uniqKeyOf(withProps)).toBe('P-000000FF');
+    const own = toPutMessage({ topic: 'T', body: new Uint8Array(1), properties: { UNIQ_KEY: 'mine' } }, born, keys);
     expect(uniqKeyOf(own)).toBe('mine');
+    toPutMessage({ topic: 'T', body: new Uint8Array(1) }, born, keys); // the third and last key
+    expect(() => toPutMessage({ topic: 'T', body: new Uint8Array(1) }, born, keys)).toThrow(RangeError);
   });
 
   it('is deterministic for a seed (scenarios replay)', () => {
     const a = new UniqKeys(new SeededRandom(3)).take(2);
     const b = new UniqKeys(new SeededRandom(3)).take(2);
-    expect([a(), a()]).toEqual([b(), b()]);
+    expect([a.nextKey(), a.nextKey()]).toEqual([b.nextKey(), b.nextKey()]);
   });
 });

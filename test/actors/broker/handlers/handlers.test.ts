@@ -7,7 +7,7 @@ import type { BrokerContext } from '../../../../actors/broker/handlers/context.j
 import { pullOutcome } from '../../../../actors/broker/handlers/pull.js';
 import { planSendBack } from '../../../../actors/broker/handlers/send-back.js';
 import { LongPolling } from '../../../../actors/broker/long-polling.js';
-import { fromScheduled, toPutMessage, toScheduled } from '../../../../actors/broker/put-message.js';
+import { UniqKeyBatch, fromScheduled, toPutMessage, toScheduled } from '../../../../actors/broker/put-message.js';
 import type { StoreGetRequest, StoreNewData, StorePort, StorePutMessage, StorePutResult } from '../../../../actors/broker/store-port.js';
 import { TopicTable } from '../../../../actors/broker/topic-config.js';
 import { matchesHash } from '../../../../actors/consumer/tag-expression.js';
@@ -270,12 +270,12 @@ describe('broker pure rules', () => {
   });
 
   it('toScheduled and fromScheduled round-trip', () => {
-    const p = toPutMessage({ topic: 'orders', body: enc.encode('x'), tags: 'T', keys: ['k'], delayLevel: 3, properties: { a: 'b' } }, { queueId: 2, bornHost: 'h', bornTimestamp: 5 }, () => 'U');
+    const p = toPutMessage({ topic: 'orders', body: enc.encode('x'), tags: 'T', keys: ['k'], delayLevel: 3, properties: { a: 'b' } }, { queueId: 2, bornHost: 'h', bornTimestamp: 5 }, new UniqKeyBatch('U-', 7, 1));
     const s = toScheduled(p, 3, 18);
     expect([s.topic, s.queueId]).toEqual(['SCHEDULE_TOPIC_XXXX', 2]);
     const ext: MessageExt = { msgId: 'm', topic: s.topic, queueId: s.queueId, queueOffset: 0, commitLogOffset: 0, bornTimestamp: 5, storeTimestamp: 6, reconsumeTimes: 0, bornHost: 'h', storeHost: 's', body: s.body, tags: 'T', keys: ['k'], properties: s.properties! };
     const back = fromScheduled(ext);
     expect([back.topic, back.queueId, back.tags, back.keys]).toEqual(['orders', 2, 'T', ['k']]);
-    expect(back.properties).toEqual({ a: 'b', UNIQ_KEY: 'U' });
+    expect(back.properties).toEqual({ a: 'b', UNIQ_KEY: 'U-00000007' });
   });
 });
