@@ -172,12 +172,37 @@ export interface BatchRules extends MessageRules {
 export function validateBatch(msgs: readonly Message[], rules: BatchRules = {}): void {
   if (!Array.isArray(msgs) || msgs.length === 0) throw new StatusError(Status.MESSAGE_ILLEGAL, 'a batch must hold at least one message');
   const topic = msgs[0]!.topic;
+  const maxBody = rules.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  // The topic is checked once (with message 0); a tag once per run of messages carrying it. A plain message
+  // (no keys, properties, delay, deliverAt or sharding key) of the batch's topic then needs only its body checked.
+  let okTopic = false;
+  let okTags: string | undefined;
   let total = 0;
   for (let i = 0; i < msgs.length; i++) {
     const m = msgs[i]!;
+    if (
+      okTopic &&
+      m !== null &&
+      typeof m === 'object' &&
+      m.topic === topic &&
+      m.body instanceof Uint8Array &&
+      m.body.length > 0 &&
+      m.body.length <= maxBody &&
+      m.keys === undefined &&
+      m.properties === undefined &&
+      m.delayLevel === undefined &&
+      m.deliverAt === undefined &&
+      m.shardingKey === undefined &&
+      (m.tags === undefined || m.tags === okTags)
+    ) {
+      total += m.body.length;
+      continue;
+    }
     const p = messageProblem(m, rules);
     if (p) throw new StatusError(p[0], `message ${i}: ${p[1]}`);
     if (m.topic !== topic) throw new StatusError(Status.MESSAGE_ILLEGAL, `message ${i}: a batch must have one topic ("${topic}"), got "${m.topic}"`);
+    okTopic = true;
+    if (m.tags !== undefined) okTags = m.tags;
     total += m.body.length;
   }
   const max = rules.maxBatchBytes ?? DEFAULT_MAX_BODY_BYTES;

@@ -30,7 +30,7 @@ describe('validateTopic', () => {
         // system-looking names may still fail on their group part, but never with another status
         return st === undefined || (st === Status.INVALID_ARGUMENT && isSystemTopic(name));
       }),
-      { numRuns: 300 },
+      { numRuns: 1000 },
     );
   });
 
@@ -111,6 +111,41 @@ describe('validateMessage', () => {
 });
 
 describe('validateBatch', () => {
+  it('gives the verdict of checking every message on its own, whatever repeats (property)', () => {
+    // mostly valid messages (so that runs of them reach the shortcuts), now and then one thing wrong
+    const arbMsg: fc.Arbitrary<Message> = fc.record(
+      {
+        topic: fc.constantFrom('t', 't', 't', 'u', 'bad topic'),
+        body: fc.constantFrom(body, body, body, new Uint8Array(0), new Uint8Array(20)),
+        tags: fc.option(fc.constantFrom('a', 'a', 'b', 'bad tag', ''), { nil: undefined, freq: 3 }),
+        keys: fc.option(fc.constantFrom(['k'], ['k'], ['bad key']).map((k) => [...k]), { nil: undefined, freq: 2 }),
+        properties: fc.option(fc.constantFrom<Record<string, string>>({ p: 'v' }, { p: 'v' }, { UNIQ_KEY: 'x' }), { nil: undefined, freq: 2 }),
+        delayLevel: fc.option(fc.constantFrom(1, 1, 99), { nil: undefined, freq: 2 }),
+      },
+    );
+    fc.assert(
+      fc.property(fc.array(arbMsg, { minLength: 1, maxLength: 8 }), (msgs) => {
+        const rules = { maxBodyBytes: 10, maxBatchBytes: 1000 };
+        let want: string | undefined;
+        msgs.forEach((m, i) => {
+          if (want !== undefined) return;
+          const p = messageProblem(m, rules);
+          if (p) want = `message ${i}: ${p[1]}`;
+          else if (m.topic !== msgs[0]!.topic) want = `message ${i}: a batch must have one topic`;
+        });
+        let got: string | undefined;
+        try {
+          validateBatch(msgs, rules);
+        } catch (err) {
+          got = (err as Error).message;
+        }
+        if (want === undefined) expect(got).toBeUndefined();
+        else expect(got).toContain(want);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('needs one topic, valid messages, bounded total size', () => {
     expect(statusOf(() => validateBatch([{ topic: 't', body }, { topic: 't', body }]))).toBeUndefined();
     expect(statusOf(() => validateBatch([]))).toBe(Status.MESSAGE_ILLEGAL);
