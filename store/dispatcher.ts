@@ -155,12 +155,12 @@ export class Dispatcher {
   private readonly chunk: number;
   private readonly perRun: number;
   private topicCache: Uint8Array = new Uint8Array(0);
-  /** keyHash's seed for the topic of the last keys indexed. */
   private readonly keyBatch = new IndexBatch();
+  /** keyHash's seed for the topic of the last keys indexed. */
   private seedTopic = '';
   private seed = topicHashSeed('');
   /** The hash state after the last unique key prefix (with its topic's seed). */
-  private prefix: string | undefined;
+  private keyPrefix: string | undefined;
   private prefixSeed = 0;
   private prefixState = 0;
   private topicName = '';
@@ -454,8 +454,8 @@ export class Dispatcher {
     if (m.uniqKey !== undefined) return m.uniqKey === '' ? NO_KEY : keyHashFrom(this.seedOf(m.topic), m.uniqKey);
     if (m.uniqPrefix === undefined) return NO_KEY;
     const seed = this.seedOf(m.topic);
-    if (m.uniqPrefix !== this.prefix || seed !== this.prefixSeed) {
-      this.prefix = m.uniqPrefix;
+    if (m.uniqPrefix !== this.keyPrefix || seed !== this.prefixSeed) {
+      this.keyPrefix = m.uniqPrefix;
       this.prefixSeed = seed;
       this.prefixState = keyHashState(seed, m.uniqPrefix);
     }
