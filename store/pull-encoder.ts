@@ -44,6 +44,9 @@ function is4(buf: Uint8Array, from: number, to: number, a: number, b: number, c:
   return to - from === 4 && buf[from] === a && buf[from + 1] === b && buf[from + 2] === c && buf[from + 3] === d;
 }
 
+/** Where a reply is encoded before it is copied out (kept between calls; it only grows). */
+let scratch = new Uint8Array(64 * 1024);
+
 /** Where the other properties of the record being encoded are: name start, separator, value end (3 per property). */
 let otherAt = new Int32Array(48);
 
@@ -71,9 +74,12 @@ export function encodeRecordsAsExtBatch(bufs: readonly Uint8Array[], positions: 
     const pl = end - p - 2;
     bound += size + 64 + 2 * pl;
   }
-  // every byte up to the returned length is written: no need to zero the buffer first
-  const pooled = Buffer.allocUnsafe(bound);
-  const out = new Uint8Array(pooled.buffer, pooled.byteOffset, bound);
+  // Encoded into a reused scratch, then copied out at its exact length: the bound is about twice the result,
+  // and a reply's buffer lives outside the JS heap, where every megabyte allocated brings the next collection
+  // nearer (under a steady pull load most collections were for such memory). Every byte up to the returned
+  // length is written: no need to zero the scratch first.
+  if (scratch.length < bound) scratch = new Uint8Array(Math.max(bound, scratch.length * 2));
+  const out = scratch;
   out[0] = MESSAGE_EXT_BATCH_MAGIC >>> 8;
   out[1] = MESSAGE_EXT_BATCH_MAGIC & 0xff;
   out[2] = MESSAGE_EXT_BATCH_VERSION;
@@ -227,5 +233,7 @@ export function encodeRecordsAsExtBatch(bufs: readonly Uint8Array[], positions: 
     copy(out, o, buf, blAt + 4, bl);
     o += bl;
   }
-  return o === out.length ? out : out.subarray(0, o);
+  const exact = Buffer.allocUnsafe(o);
+  exact.set(out.subarray(0, o));
+  return new Uint8Array(exact.buffer, exact.byteOffset, o);
 }
