@@ -90,9 +90,7 @@ export function assignQueueOffsets(
 
 /** `prefix` followed by the 8 upper-case hex digits of u32 `seq`. */
 export function seqKey(prefix: string, seq: number): string {
-  const digits = new Uint8Array(8);
-  putHex8(digits, 0, seq);
-  return prefix + Buffer.from(digits.buffer).toString('latin1');
+  return prefix + (seq >>> 0).toString(16).toUpperCase().padStart(8, '0');
 }
 
 /** The unique key a message carries apart from its properties (`uniqKey`, or `uniqPrefix` + `uniqSeq`). */
