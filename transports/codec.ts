@@ -74,7 +74,11 @@ const SLAB_MAX_FRAME = 4096;
 let slab = new Uint8Array(SLAB_SIZE);
 let slabPos = 0;
 function allocate(n: number): Uint8Array {
-  if (n > SLAB_MAX_FRAME) return new Uint8Array(n);
+  if (n > SLAB_MAX_FRAME) {
+    // not zeroed first (a pull reply runs to a megabyte): the encoder writes every byte
+    const b = Buffer.allocUnsafe(n);
+    return new Uint8Array(b.buffer, b.byteOffset, n);
+  }
   if (slabPos + n > SLAB_SIZE) {
     slab = new Uint8Array(SLAB_SIZE);
     slabPos = 0;
