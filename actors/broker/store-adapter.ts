@@ -1,5 +1,5 @@
 import { openMessageStore, type MessageStore, type MessageStoreOptions, type StoredMessage } from '../../store/message-store.js';
-import { encodeRecordsAsExtBatch } from '../../store/pull-encoder.js';
+import { encodeRecordBatch } from '../../store/record-batch.js';
 import { PROP_KEYS, PROP_TAGS } from '../../store/record.js';
 import { matchesHash, matchesTag } from '../consumer/tag-expression.js';
 import type { MessageExt } from '../protocol/message.js';
@@ -80,7 +80,7 @@ export function storePort(store: MessageStore): StorePort {
           return mapped;
         },
         count: r.count,
-        encode: () => encodeRecordsAsExtBatch(r.bufs, r.positions, r.count, idPrefix),
+        encode: () => encodeRecordBatch(r.bufs, r.positions, r.count, idPrefix),
         nextOffset: r.nextOffset,
         minOffset: r.minOffset,
         maxOffset: r.maxOffset,

@@ -60,7 +60,7 @@ export interface StoreGetResult {
   messages: MessageExt[];
   /** How many messages were found (`messages.length`), when known without building them. */
   count?: number;
-  /** The pull reply body of the messages (`encodeMessageExtBatch(messages)`), straight from the store's records. */
+  /** The pull reply body of the messages: the store's records as they are (`encodeRecordBatch`). */
   encode?: () => Uint8Array;
   /** Where the next read starts (past every entry scanned, filtered out ones included). */
   nextOffset: number;

@@ -5,7 +5,7 @@ import type { TimerHandle } from '../runtime/clock.js';
 import { replyError } from '../runtime/actor-host.js';
 import { clientAddress, type ConsumerListBody, type PullHeader, type PullReplyHeader, type SendBackHeader, type UpdateOffsetsBody } from '../protocol/commands.js';
 import { MessageProperty, queueKey, type MessageExt, type MessageQueue } from '../protocol/message.js';
-import { decodeMessageExtBatch } from '../protocol/message-codec.js';
+import { decodePullBody } from '../../store/record-batch.js';
 import { RequestCode } from '../protocol/request-codes.js';
 import { jsonBody, parseJsonBody, request } from '../protocol/replies.js';
 import { Status, StatusError } from '../protocol/status.js';
@@ -523,7 +523,7 @@ class ConsumerImpl {
           }
           let msgs: MessageExt[];
           try {
-            msgs = decodeMessageExtBatch(reply.body);
+            msgs = decodePullBody(reply.body);
           } catch (err) {
             this.io.logger.error({ err, queue: queueKey(mq) }, 'malformed pull reply; backing off');
             await this.sleep(this.o.pullBackoffMs, pq);

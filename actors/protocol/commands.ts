@@ -61,8 +61,9 @@ export interface SendHeader {
 
 /**
  * PULL_MESSAGE. With no new message the broker holds the pull for up to `suspendTimeoutMs` and answers as
- * soon as data arrives (long polling). Reply header PullReplyHeader; body `encodeMessageExtBatch` of the
- * messages found (empty unless FOUND).
+ * soon as data arrives (long polling). Reply header PullReplyHeader; body the messages found (empty unless
+ * FOUND): the store's records as they are (store/record-batch.ts), or `encodeMessageExtBatch` of them from a
+ * store that has no records to hand; `decodePullBody` reads either.
  */
 export interface PullHeader {
   consumerGroup: string;

@@ -3,7 +3,8 @@ import { HexLine } from './hex-line.js';
 
 /**
  * Compact binary codec for the data path: a batch of `Message` (send batch body) and a batch of `MessageExt`
- * (pull reply body). Bodies are copied as raw bytes; the encoder bounds the size first (string fields at 3
+ * (query replies, and pull replies from a store without records; the store's own pull reply is
+ * store/record-batch.ts). Bodies are copied as raw bytes; the encoder bounds the size first (string fields at 3
  * bytes per UTF-16 unit, so nothing is measured twice), allocates one output buffer per batch and returns the
  * written part of it. The decoder checks every length against the bytes it has and throws
  * `MessageCodecError` (code BAD_FRAME) for anything malformed, never another error.
@@ -36,7 +37,7 @@ export class MessageCodecError extends Error {
 }
 
 export const MESSAGE_BATCH_MAGIC = 0x4d42; // 'MB'
-export const MESSAGE_EXT_BATCH_MAGIC = 0x4d58; // 'MX'
+const MESSAGE_EXT_BATCH_MAGIC = 0x4d58; // 'MX'
 /** Format versions: the send batch's, and the pull reply's (2: msgId prefix and store host once per batch). */
 export const MESSAGE_BATCH_VERSION = 1;
 export const MESSAGE_EXT_BATCH_VERSION = 2;
@@ -45,15 +46,9 @@ const HEADER_SIZE = 7;
 const F_TAGS = 1;
 const F_KEYS = 2;
 const F_PROPS = 4;
-/** MessageExt record flags (for encoders that write the pull reply format from other bytes). */
-export const EXT_FLAG_TAGS = F_TAGS;
-export const EXT_FLAG_KEYS = F_KEYS;
-export const EXT_FLAG_PROPS = F_PROPS;
 /** MessageExt record flags: the record carries its own msgId / storeHost (not the batch's). */
-export const EXT_FLAG_OWN_ID = 8;
-export const EXT_FLAG_OWN_STORE_HOST = 16;
-/** Bytes of a batch header (magic u16, version u8, count u32). */
-export const BATCH_HEADER_SIZE = HEADER_SIZE;
+const EXT_FLAG_OWN_ID = 8;
+const EXT_FLAG_OWN_STORE_HOST = 16;
 const F_DELAY = 8;
 const F_DELIVER_AT = 16;
 const F_SHARDING = 32;

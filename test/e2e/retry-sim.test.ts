@@ -2,11 +2,11 @@ import { MqSystem, type MessageExt } from '../../index.js';
 import type { SimEnvironment } from '../../actors/runtime/environment.js';
 import { RequestCode } from '../../actors/protocol/request-codes.js';
 import { request } from '../../actors/protocol/replies.js';
-import { decodeMessageExtBatch } from '../../actors/protocol/message-codec.js';
 import type { PullReplyHeader } from '../../actors/protocol/commands.js';
 import { delayForLevel, parseDelayLevels, dlqTopic, retryLevel } from '../../actors/consumer/retry-delay.js';
 import { FAST } from './support.js';
 import { driveOn, simMqSystem } from './sim-support.js';
+import { decodePullBody } from '../../store/record-batch.js';
 
 /**
  * Retries and the dead-letter topic on simulated time: the whole system (name server, broker, producer,
@@ -85,7 +85,7 @@ describe('retry and dead letter on simulated time', () => {
       env.transport.request(broker, request(RequestCode.PULL_MESSAGE, { consumerGroup: 'inspect', topic: dlqTopic('dlq-g'), queueId: 0, queueOffset: 0, maxMsgNums: 8, subExpression: '*', suspendTimeoutMs: 0 })),
     );
     expect((pull.header as unknown as PullReplyHeader).pullStatus).toBe('FOUND');
-    const dead = decodeMessageExtBatch(pull.body);
+    const dead = decodePullBody(pull.body);
     expect(dead.length).toBe(1);
     expect(Buffer.from(dead[0]!.body).toString()).toBe('the job');
     expect(dead[0]!.reconsumeTimes).toBe(3);

@@ -6,13 +6,14 @@ import { startBroker, type BrokerHandle, type BrokerOptions } from '../../../act
 import { brokerAddress, namesrvAddress, type ConsumerProgressBody, type PullReplyHeader, type RegisterBrokerBody } from '../../../actors/protocol/commands.js';
 import { decodeSendReply } from '../../../actors/protocol/send-reply.js';
 import { RequestCode } from '../../../actors/protocol/request-codes.js';
-import { decodeMessageExtBatch, encodeMessageBatch } from '../../../actors/protocol/message-codec.js';
+import { encodeMessageBatch } from '../../../actors/protocol/message-codec.js';
 import type { Message } from '../../../actors/protocol/message.js';
 import { jsonBody, okReply, parseJsonBody, request } from '../../../actors/protocol/replies.js';
 import { Status } from '../../../actors/protocol/status.js';
 import { memoryStorage, type MemoryStorage } from '../../../store/backends/memory.js';
 import type { Frame, Header } from '../../../transports/frame.js';
 import { memoryTransport } from '../../../transports/memory.js';
+import { decodePullBody } from '../../../store/record-batch.js';
 
 /** A name server that only answers registrations, and remembers them. */
 const fakeNameServer = setup({
@@ -104,7 +105,7 @@ describe('broker on the memory transport and memory storage', () => {
     const h = found.header as unknown as PullReplyHeader;
     expect(h.pullStatus).toBe('FOUND');
     expect(h.nextBeginOffset).toBe(3);
-    const got = decodeMessageExtBatch(found.body);
+    const got = decodePullBody(found.body);
     expect(got.map((m) => dec.decode(m.body))).toEqual(['a', 'b', 'c']);
     // the reply's unique keys (sent as one counter run) are the ones stored with the messages
     expect(got.map((m) => m.properties?.UNIQ_KEY)).toEqual(results.map((r) => r.uniqKey));
@@ -113,7 +114,7 @@ describe('broker on the memory transport and memory storage', () => {
     expect(got[0]!.keys).toEqual(['k-a']);
 
     const filtered = await pull(system, 0, 0, 'paid');
-    expect(decodeMessageExtBatch(filtered.body).map((m) => dec.decode(m.body))).toEqual(['a', 'c']);
+    expect(decodePullBody(filtered.body).map((m) => dec.decode(m.body))).toEqual(['a', 'c']);
 
     // a held pull woken by a new send
     const started = Date.now();
@@ -122,7 +123,7 @@ describe('broker on the memory transport and memory storage', () => {
     await send(system, [msg('d')]);
     const woken = await held;
     expect((woken.header as unknown as PullReplyHeader).pullStatus).toBe('FOUND');
-    expect(decodeMessageExtBatch(woken.body).map((m) => dec.decode(m.body))).toEqual(['d']);
+    expect(decodePullBody(woken.body).map((m) => dec.decode(m.body))).toEqual(['d']);
     expect(Date.now() - started).toBeLessThan(2000);
 
     // a held pull that times out
@@ -133,9 +134,9 @@ describe('broker on the memory transport and memory storage', () => {
 
     // view by id, query by key
     const byId = await call(system, RequestCode.VIEW_MESSAGE_BY_ID, { msgId: results[1]!.msgId });
-    expect(dec.decode(decodeMessageExtBatch(byId.body)[0]!.body)).toBe('b');
+    expect(dec.decode(decodePullBody(byId.body)[0]!.body)).toBe('b');
     const byKey = await call(system, RequestCode.QUERY_MESSAGE, { topic: 'orders', key: 'k-c', maxNum: 4 });
-    expect(decodeMessageExtBatch(byKey.body).map((m) => dec.decode(m.body))).toEqual(['c']);
+    expect(decodePullBody(byKey.body).map((m) => dec.decode(m.body))).toEqual(['c']);
 
     // offsets
     const commit = await call(system, RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: 'cg' }, jsonBody({ offsets: [{ topic: 'orders', queueId: 0, offset: 3 }] }));
@@ -158,7 +159,7 @@ describe('broker on the memory transport and memory storage', () => {
     const again = await call(system, RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: 'cg', topic: 'orders', queueId: 0 });
     expect(again.header.offset).toBe(3);
     const rest = await pull(system, 3, 0);
-    expect(decodeMessageExtBatch(rest.body).map((m) => dec.decode(m.body))).toEqual(['d']);
+    expect(decodePullBody(rest.body).map((m) => dec.decode(m.body))).toEqual(['d']);
   }, 20_000);
 
   it('sends a failed message back: to the retry topic after its delay, to the dead-letter topic past the maximum', async () => {
@@ -181,7 +182,7 @@ describe('broker on the memory transport and memory storage', () => {
     const later = await pullRetry(0, 3000);
     expect((later.header as unknown as PullReplyHeader).pullStatus).toBe('FOUND');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(990);
-    const retried = decodeMessageExtBatch(later.body)[0]!;
+    const retried = decodePullBody(later.body)[0]!;
     expect(dec.decode(retried.body)).toBe('x');
     expect(retried.topic).toBe(retry);
     expect(retried.reconsumeTimes).toBe(1);
@@ -192,7 +193,7 @@ describe('broker on the memory transport and memory storage', () => {
     const dead = await call(system, RequestCode.CONSUMER_SEND_MSG_BACK, { consumerGroup: 'cg', msgId: retried.msgId, delayLevel: 0, maxReconsumeTimes: 1 });
     expect(dead.header.deadLetter).toBe(true);
     const dlq = await call(system, RequestCode.PULL_MESSAGE, { consumerGroup: 'admin', topic: '%DLQ%cg', queueId: 0, queueOffset: 0, maxMsgNums: 8, subExpression: '*', suspendTimeoutMs: 0 });
-    const inDlq = decodeMessageExtBatch(dlq.body);
+    const inDlq = decodePullBody(dlq.body);
     expect(inDlq.map((m) => [dec.decode(m.body), m.reconsumeTimes, m.properties?.ORIGIN_MESSAGE_ID])).toEqual([['x', 2, sent.msgId]]);
   }, 20_000);
 

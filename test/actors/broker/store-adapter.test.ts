@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { storePort, toMessageExt } from '../../../actors/broker/store-adapter.js';
-import { decodeMessageExtBatch, encodeMessageExtBatch } from '../../../actors/protocol/message-codec.js';
+import { encodeMessageExtBatch } from '../../../actors/protocol/message-codec.js';
 import { SimClock, settle } from '../../../actors/runtime/clock.js';
 import { rootLogger } from '../../../actors/runtime/environment.js';
 import { SeededRandom } from '../../../actors/runtime/random.js';
 import { memoryStorage } from '../../../store/backends/memory.js';
 import { openMessageStore, type StoredMessage } from '../../../store/message-store.js';
+import { decodePullBody } from '../../../store/record-batch.js';
 
 function stored(properties: Record<string, string>, extra: Partial<StoredMessage> = {}): StoredMessage {
   return {
@@ -99,9 +100,9 @@ describe('storePort getMessages', () => {
             const direct = r.encode!();
             const expected = store.getMessages({ topic: 'T', queueId: q, offset: 0, maxCount: 10 }).messages.map(toMessageExt);
             expect(expected.map((m) => m.msgId)).toEqual(put.results.map((x) => x.msgId));
-            expect(decodeMessageExtBatch(direct)).toEqual(expected);
+            expect(decodePullBody(direct)).toEqual(expected);
             expect(r.messages).toEqual(expected);
-            expect(decodeMessageExtBatch(encodeMessageExtBatch(r.messages))).toEqual(expected);
+            expect(decodePullBody(encodeMessageExtBatch(r.messages))).toEqual(expected);
           },
         ),
         { numRuns: 100 },

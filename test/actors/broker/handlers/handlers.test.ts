@@ -13,7 +13,7 @@ import { TopicTable } from '../../../../actors/broker/topic-config.js';
 import { matchesHash } from '../../../../actors/consumer/tag-expression.js';
 import { DEFAULT_DELAY_LEVELS } from '../../../../actors/consumer/retry-delay.js';
 import { RequestCode } from '../../../../actors/protocol/request-codes.js';
-import { decodeMessageExtBatch, encodeMessageBatch } from '../../../../actors/protocol/message-codec.js';
+import { encodeMessageBatch } from '../../../../actors/protocol/message-codec.js';
 import type { MessageExt } from '../../../../actors/protocol/message.js';
 import { jsonBody, parseJsonBody, request } from '../../../../actors/protocol/replies.js';
 import { Status } from '../../../../actors/protocol/status.js';
@@ -23,6 +23,7 @@ import { SimClock } from '../../../../actors/runtime/clock.js';
 import { SeededRandom } from '../../../../actors/runtime/random.js';
 import { rootLogger } from '../../../../actors/runtime/environment.js';
 import type { Frame, Header } from '../../../../transports/frame.js';
+import { decodePullBody } from '../../../../store/record-batch.js';
 
 /** An in-memory store: one array per queue. */
 class FakeStore implements StorePort {
@@ -173,7 +174,7 @@ describe('broker handlers (fake store)', () => {
     const ph = (queueOffset: number, suspendTimeoutMs: number, subExpression = '*') => ({ consumerGroup: 'cg', topic: 'orders', queueId: 0, queueOffset, maxMsgNums: 8, subExpression, suspendTimeoutMs });
     const f = await t.call(RequestCode.PULL_MESSAGE, ph(0, 0, 'B'));
     expect(f?.header).toMatchObject({ pullStatus: 'FOUND', nextBeginOffset: 2 });
-    expect(decodeMessageExtBatch(f!.body).map((m) => m.tags)).toEqual(['B']);
+    expect(decodePullBody(f!.body).map((m) => m.tags)).toEqual(['B']);
     expect((await t.call(RequestCode.PULL_MESSAGE, ph(5, 0)))?.header).toMatchObject({ pullStatus: 'OFFSET_ILLEGAL', nextBeginOffset: 2 });
     expect((await t.call(RequestCode.PULL_MESSAGE, ph(0, 0, 'A ||')))?.status).toBe(Status.SUBSCRIPTION_ILLEGAL);
 
@@ -206,9 +207,9 @@ describe('broker handlers (fake store)', () => {
     const p = parseJsonBody<{ queues: { queueId: number; lag: number }[] }>((await t.call(RequestCode.GET_CONSUMER_STATS_FROM_SERVER, { consumerGroup: 'g' }))!);
     expect(p.queues.map((q) => q.lag)).toEqual([3, 0, 0, 0]);
     const v = await t.call(RequestCode.VIEW_MESSAGE_BY_ID, { msgId: 'ID2' });
-    expect(decodeMessageExtBatch(v!.body)[0]!.queueOffset).toBe(2);
+    expect(decodePullBody(v!.body)[0]!.queueOffset).toBe(2);
     expect((await t.call(RequestCode.VIEW_MESSAGE_BY_ID, { msgId: 'nope' }))?.status).toBe(Status.QUERY_NOT_FOUND);
-    expect(decodeMessageExtBatch((await t.call(RequestCode.QUERY_MESSAGE, { topic: 'orders', key: 'k', maxNum: 3 }))!.body)).toHaveLength(3);
+    expect(decodePullBody((await t.call(RequestCode.QUERY_MESSAGE, { topic: 'orders', key: 'k', maxNum: 3 }))!.body)).toHaveLength(3);
   });
 
   it('heartbeats notify the members of a changed group, create its retry topic; expiry via scan', async () => {
