@@ -13,6 +13,7 @@
 import { HexLine } from '../actors/protocol/hex-line.js';
 import type { MessageExt } from '../actors/protocol/message.js';
 import { MessageCodecError, decodeMessageExtBatch } from '../actors/protocol/message-codec.js';
+import { readU32 as u32, readU64, writeU32 as put32 } from './record.js';
 
 export const RECORD_BATCH_MAGIC = 0x5242; // 'RB'
 export const RECORD_BATCH_VERSION = 1;
@@ -20,7 +21,6 @@ const HEADER = 7;
 const NAME_VALUE_SEPARATOR = 1;
 const PROPERTY_SEPARATOR = 2;
 const SPACE = 0x20;
-const TWO_32 = 0x1_0000_0000;
 /** Fixed bytes of a record before its born host: size, magic, crc, queueId, flags, queueOffset, commitLogOffset, sysFlag, bornTimestamp. */
 const BORN_HOST_AT = 48;
 
@@ -63,17 +63,6 @@ function bad(message: string): MessageCodecError {
 }
 
 const cut = (i: number): MessageCodecError => bad(`record ${i}: a field runs past its end`);
-
-function u32(buf: Uint8Array, pos: number): number {
-  return ((buf[pos]! << 24) | (buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!) >>> 0;
-}
-
-function put32(out: Uint8Array, o: number, v: number): void {
-  out[o] = v >>> 24;
-  out[o + 1] = v >>> 16;
-  out[o + 2] = v >>> 8;
-  out[o + 3] = v;
-}
 
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -139,9 +128,9 @@ export function decodeRecordBatch(bytes: Uint8Array, opts: RecordBatchOptions = 
   const out: MessageExt[] = new Array<MessageExt>(count);
   let pos = 9 + plen;
   const u53 = (p: number, what: string): number => {
-    const hi = u32(bytes, p);
-    if (hi > 0x1fffff) throw bad(`${what} at byte ${p} exceeds 2^53`);
-    return hi * TWO_32 + u32(bytes, p + 4);
+    const v = readU64(bytes, p);
+    if (v < 0) throw bad(`${what} at byte ${p} exceeds 2^53`);
+    return v;
   };
   for (let i = 0; i < count; i++) {
     if (pos + BORN_HOST_AT + 1 > len) throw bad(`record ${i} is cut short`);
