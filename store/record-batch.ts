@@ -13,13 +13,11 @@
 import { HexLine } from '../actors/protocol/hex-line.js';
 import type { MessageExt } from '../actors/protocol/message.js';
 import { MessageCodecError, decodeMessageExtBatch } from '../actors/protocol/message-codec.js';
-import { readU32 as u32, readU64, writeU32 as put32 } from './record.js';
+import { NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR, readU32 as u32, readU64, writeU32 as put32 } from './record.js';
 
 export const RECORD_BATCH_MAGIC = 0x5242; // 'RB'
 export const RECORD_BATCH_VERSION = 1;
 const HEADER = 7;
-const NAME_VALUE_SEPARATOR = 1;
-const PROPERTY_SEPARATOR = 2;
 const SPACE = 0x20;
 /** Fixed bytes of a record before its born host: size, magic, crc, queueId, flags, queueOffset, commitLogOffset, sysFlag, bornTimestamp. */
 const BORN_HOST_AT = 48;

@@ -66,8 +66,8 @@ export const SYSFLAG_TRANSACTION_PREPARED = 0x4;
 export const SYSFLAG_TRANSACTION_COMMIT = 0x8;
 export const SYSFLAG_TRANSACTION_ROLLBACK = 0xc;
 
-const NAME_VALUE_SEPARATOR = 1;
-const PROPERTY_SEPARATOR = 2;
+export const NAME_VALUE_SEPARATOR = 1;
+export const PROPERTY_SEPARATOR = 2;
 
 export interface MessageRecord {
   topic: string;

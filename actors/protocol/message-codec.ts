@@ -38,7 +38,7 @@ export class MessageCodecError extends Error {
 
 export const MESSAGE_BATCH_MAGIC = 0x4d42; // 'MB'
 const MESSAGE_EXT_BATCH_MAGIC = 0x4d58; // 'MX'
-/** Format versions: the send batch's, and the pull reply's (2: msgId prefix and store host once per batch). */
+/** Format versions: the send batch's, and the MessageExt batch's (2: msgId prefix and store host once per batch). */
 export const MESSAGE_BATCH_VERSION = 1;
 export const MESSAGE_EXT_BATCH_VERSION = 2;
 
