@@ -9,8 +9,8 @@
 import { setImmediate as yieldToIo } from 'node:timers/promises';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import pino from 'pino';
-import { RealClock } from '../actors/runtime/clock.js';
-import { CryptoRandom } from '../actors/runtime/random.js';
+import { RealClock } from '../core/clock.js';
+import { CryptoRandom } from '../core/random.js';
 import { frame, FrameKind } from '../transports/frame.js';
 import { natsTransport } from '../transports/nats.js';
 import type { Transport, TransportDeps, TransportFactory } from '../transports/transport.js';

@@ -13,7 +13,7 @@ import {
   recordSize,
   type MessageRecord,
 } from './record.js';
-import { putHex8 } from '../actors/protocol/hex-line.js';
+import { putHex8 } from '../core/hex-line.js';
 
 /**
  * One message handed to the store (the broker has validated it and picked its queue). The store reads it

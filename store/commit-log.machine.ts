@@ -1,5 +1,5 @@
 import { assign, fromPromise, setup, type AnyActorRef, type SnapshotFrom } from 'xstate';
-import { Status } from '../actors/protocol/status.js';
+import { Status } from '../core/status.js';
 import type { CommitLog, PutResult } from './commit-log.js';
 import type { PutMessage } from './commit-log-batch.js';
 

@@ -1,7 +1,7 @@
 import { BehaviorSubject, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
-import type { Clock } from '../actors/runtime/clock.js';
-import { Status } from '../actors/protocol/status.js';
+import type { Clock } from '../core/clock.js';
+import { Status } from '../core/status.js';
 import { StorageError, type StorageBackend, type StorageUsage } from './backend.js';
 import { BatchEncoder, assignQueueOffsets, type EncodedBatch, type PutMessage } from './commit-log-batch.js';
 import type { WriteSummary } from './dispatcher.js';

@@ -1,6 +1,6 @@
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
-import { tagHash } from '../actors/protocol/tags.js';
+import { tagHash } from '../core/tags.js';
 import type { CommitPosition, FlushMode } from './commit-log.js';
 import type { PutMessage } from './commit-log-batch.js';
 import { CQ_ENTRY_SIZE, type ConsumeQueueSet } from './consume-queue.js';

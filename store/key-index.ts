@@ -1,7 +1,7 @@
 import type { StorageBackend, StorageFile } from './backend.js';
 import { DirtyFiles } from './dirty-files.js';
 import { readU64, writeU64 } from './consume-queue.js';
-import { HEX_CODES } from '../actors/protocol/hex-line.js';
+import { HEX_CODES } from '../core/hex-line.js';
 
 /** Bytes of an index entry's body: key hash (u32), commit log offset (u64), store timestamp (u64). */
 export const INDEX_ENTRY_SIZE = 20;

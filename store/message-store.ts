@@ -1,9 +1,9 @@
 import type { Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import { createActor, type Actor } from 'xstate';
-import type { Clock, TimerHandle } from '../actors/runtime/clock.js';
-import type { RandomSource } from '../actors/runtime/random.js';
-import { Status } from '../actors/protocol/status.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { RandomSource } from '../core/random.js';
+import { Status } from '../core/status.js';
 import type { StorageBackend, StorageLock } from './backend.js';
 import { CommitLog, type PutResult } from './commit-log.js';
 import { appendDirect, commitLogMachine } from './commit-log.machine.js';

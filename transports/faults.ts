@@ -22,8 +22,8 @@
  */
 import { Subject, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from '../actors/runtime/clock.js';
-import type { RandomSource } from '../actors/runtime/random.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { RandomSource } from '../core/random.js';
 import { CodecError, encodedLength } from './codec.js';
 import type { Frame } from './frame.js';
 import {

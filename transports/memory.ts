@@ -23,7 +23,7 @@
  */
 import { BehaviorSubject, Observable, type Subscriber } from 'rxjs';
 import type { Logger } from 'pino';
-import { SimClock, type Clock, type TimerHandle } from '../actors/runtime/clock.js';
+import { SimClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { CodecError, MIN_FRAME_BYTES, decodeFrame, encodeFrame } from './codec.js';
 import { FrameKind, type Frame } from './frame.js';
 import {

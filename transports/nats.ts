@@ -28,8 +28,8 @@ import {
   type Msg,
   type NatsConnection,
 } from '@nats-io/transport-node';
-import { Status } from '../actors/protocol/status.js';
-import { RealClock, type Clock } from '../actors/runtime/clock.js';
+import { Status } from '../core/status.js';
+import { RealClock, type Clock } from '../core/clock.js';
 import { CodecError, decodeFrame, encodeFrame, encodeFrameHead } from './codec.js';
 import { DirectLinks, DirectListener, type DirectLink } from './direct.js';
 import type { DirectEndpoint, MessageSocket } from './direct-wire.js';

@@ -1,8 +1,8 @@
 import type { Observable } from 'rxjs';
 import type { Logger } from 'pino';
-import type { Clock } from '../actors/runtime/clock.js';
-import type { RandomSource } from '../actors/runtime/random.js';
-import { Status, StatusError } from '../actors/protocol/status.js';
+import type { Clock } from '../core/clock.js';
+import type { RandomSource } from '../core/random.js';
+import { Status, StatusError } from '../core/status.js';
 import type { Frame } from './frame.js';
 
 /** A frame that arrived at an address. */

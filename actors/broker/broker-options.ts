@@ -1,4 +1,4 @@
-import { DEFAULT_DELAY_LEVELS, parseDelayLevels } from '../consumer/retry-delay.js';
+import { DEFAULT_DELAY_LEVELS, parseDelayLevels } from '../protocol/retry-delay.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../protocol/validation.js';
 import { DEFAULT_CLIENT_EXPIRY_MS } from './client-registry.js';
 import { DEFAULT_MAX_HELD_PULLS } from './long-polling.js';

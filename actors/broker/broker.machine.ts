@@ -1,7 +1,7 @@
 import { assign, fromCallback, fromPromise, setup } from 'xstate';
 import type { FrameEvent } from '../runtime/actor-host.js';
 import { errorReply } from '../protocol/replies.js';
-import { Status } from '../protocol/status.js';
+import { Status } from '../../core/status.js';
 import {
   openBroker,
   persistOffsetsIfMoved,

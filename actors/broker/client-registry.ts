@@ -1,5 +1,5 @@
 import type { HeartbeatBody } from '../protocol/commands.js';
-import { Status, StatusError } from '../protocol/status.js';
+import { Status, StatusError } from '../../core/status.js';
 import { groupProblem } from '../protocol/validation.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { StorageBackend } from '../../store/backend.js';
 import { ConfigError, readJsonFile, writeJsonAtomic } from '../../store/config-file.js';
-import { Status, StatusError } from '../protocol/status.js';
+import { Status, StatusError } from '../../core/status.js';
 
 /**
  * Consumer offsets: `group@topic` -> queueId -> the next offset the group will consume. Committed in batches

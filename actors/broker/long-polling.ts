@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../runtime/clock.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
 
 /**
  * Held pulls (long polling), keyed by queue. A pull that found no new message waits here until the queue

@@ -1,7 +1,7 @@
-import type { RandomSource } from '../runtime/random.js';
+import type { RandomSource } from '../../core/random.js';
 import { seqKey, apartUniqKey } from '../../store/commit-log-batch.js';
-import { MessageProperty, type Message, type MessageExt } from '../protocol/message.js';
-import { Status, StatusError } from '../protocol/status.js';
+import { MessageProperty, type Message, type MessageExt } from '../../core/message.js';
+import { Status, StatusError } from '../../core/status.js';
 import { SCHEDULE_TOPIC, messageProblem, type MessageRules } from '../protocol/validation.js';
 import type { StorePutMessage } from './store-port.js';
 

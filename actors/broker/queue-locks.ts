@@ -1,4 +1,4 @@
-import { Status, StatusError } from '../protocol/status.js';
+import { Status, StatusError } from '../../core/status.js';
 
 /**
  * The broker's lock table for orderly consumers (RocketMQ's RebalanceLockManager): one lock per

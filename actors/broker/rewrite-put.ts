@@ -1,4 +1,4 @@
-import { MessageProperty } from '../protocol/message.js';
+import { MessageProperty } from '../../core/message.js';
 import { DEFAULT_TIMER_HORIZON_MS } from './timer-tx-options.js';
 import { toTimer } from './schedule/timer-message.js';
 import { isHalf, toHalf } from './transaction/half-message.js';

@@ -1,10 +1,10 @@
 import { openMessageStore, type MessageStore, type MessageStoreOptions, type StoredMessage } from '../../store/message-store.js';
-import { encodeRecordBatch } from '../../store/record-batch.js';
+import { encodeRecordBatch } from '../../core/record-batch.js';
 import { PROP_KEYS, PROP_TAGS } from '../../store/record.js';
-import { matchesHash, matchesTag } from '../consumer/tag-expression.js';
-import type { MessageExt } from '../protocol/message.js';
+import { matchesHash, matchesTag } from '../protocol/tag-expression.js';
+import type { MessageExt } from '../../core/message.js';
 import { isDerivedMessageId } from '../protocol/send-reply.js';
-import { Status, StatusError } from '../protocol/status.js';
+import { Status, StatusError } from '../../core/status.js';
 import type { StoreGetRequest, StoreGetResult, StorePort } from './store-port.js';
 
 /** Binds the broker's store port to the message store. */

@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
-import type { TagFilter } from '../consumer/tag-expression.js';
-import type { MessageExt } from '../protocol/message.js';
+import type { TagFilter } from '../protocol/tag-expression.js';
+import type { MessageExt } from '../../core/message.js';
 
 /**
  * The part of the message store the broker uses, and nothing more: handlers are written against this port

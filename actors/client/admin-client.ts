@@ -17,11 +17,11 @@ import {
   type TopicListReplyBody,
   type TopicRoute,
 } from '../protocol/commands.js';
-import type { MessageExt } from '../protocol/message.js';
-import { decodeMessageExtBatch } from '../protocol/message-codec.js';
+import type { MessageExt } from '../../core/message.js';
+import { decodeMessageExtBatch } from '../../core/message-codec.js';
 import { RequestCode, requestCodeName } from '../protocol/request-codes.js';
 import { expectOk, jsonBody, parseJsonBody, request } from '../protocol/replies.js';
-import { Status, StatusError } from '../protocol/status.js';
+import { Status, StatusError } from '../../core/status.js';
 import { topicProblem, groupProblem } from '../protocol/validation.js';
 import { MASTER_ID, PERM_READ_WRITE, type BrokerData } from '../namesrv/route-table.js';
 import { decodeMessageId } from '../../store/message-id.js';

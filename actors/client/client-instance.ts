@@ -1,10 +1,10 @@
 import type { Frame } from '../../transports/frame.js';
 import type { ActorIo } from '../runtime/actor-host.js';
-import type { RandomSource } from '../runtime/random.js';
+import type { RandomSource } from '../../core/random.js';
 import type { HeartbeatBody } from '../protocol/commands.js';
 import { RequestCode, requestCodeName } from '../protocol/request-codes.js';
 import { expectOk, jsonBody, request } from '../protocol/replies.js';
-import { Status, StatusError } from '../protocol/status.js';
+import { Status, StatusError } from '../../core/status.js';
 import { NamesrvClient, RouteCache } from './namesrv-client.js';
 
 /**

@@ -1,5 +1,5 @@
 import { fromCallback, type AnyActorRef } from 'xstate';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../../core/clock.js';
 
 /**
  * What the client machine (client.machine.ts) of producers and consumers uses: the hooks it calls into plain

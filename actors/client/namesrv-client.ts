@@ -3,7 +3,7 @@ import type { ActorIo } from '../runtime/actor-host.js';
 import { namesrvAddress, type TopicRoute } from '../protocol/commands.js';
 import { RequestCode } from '../protocol/request-codes.js';
 import { parseJsonBody, request } from '../protocol/replies.js';
-import { Status, StatusError } from '../protocol/status.js';
+import { Status, StatusError } from '../../core/status.js';
 import { MASTER_ID } from '../namesrv/route-table.js';
 
 /**

@@ -1,5 +1,5 @@
 import { Observable, Subject } from 'rxjs';
-import type { MessageExt } from '../protocol/message.js';
+import type { MessageExt } from '../../core/message.js';
 
 /**
  * How a consumer without a listener hands messages out: a bounded buffer drained by the async iterator (back

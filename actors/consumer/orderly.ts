@@ -1,6 +1,6 @@
 import type { ClientInstance } from '../client/client-instance.js';
 import type { LockBatchHeader, LockBatchReplyHeader, QueueLockBody, SendBackHeader } from '../protocol/commands.js';
-import { queueKey, type MessageExt, type MessageQueue } from '../protocol/message.js';
+import { queueKey, type MessageExt, type MessageQueue } from '../../core/message.js';
 import { RequestCode } from '../protocol/request-codes.js';
 import { jsonBody, parseJsonBody, request } from '../protocol/replies.js';
 import type { ProcessQueue } from './process-queue.js';

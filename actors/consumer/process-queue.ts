@@ -1,4 +1,4 @@
-import type { MessageExt, MessageQueue } from '../protocol/message.js';
+import type { MessageExt, MessageQueue } from '../../core/message.js';
 
 /**
  * The messages of one assigned queue that were pulled but not yet processed (RocketMQ's ProcessQueue). The

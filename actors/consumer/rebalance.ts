@@ -1,5 +1,5 @@
-import { murmur3 } from '../protocol/hash.js';
-import { compareQueues, queueKey, type MessageQueue } from '../protocol/message.js';
+import { murmur3 } from '../../core/hash.js';
+import { compareQueues, queueKey, type MessageQueue } from '../../core/message.js';
 
 /**
  * Queue allocation strategies for clustering consumers, as pure deterministic functions. Every member of a

@@ -5,7 +5,7 @@
 import type { Frame } from '../../transports/frame.js';
 import { errorReply, headerInt, headerString, jsonBody, okReply, parseJsonBody } from '../protocol/replies.js';
 import { RequestCode } from '../protocol/request-codes.js';
-import { Status, StatusError } from '../protocol/status.js';
+import { Status, StatusError } from '../../core/status.js';
 import type { RegisterBrokerBody } from '../protocol/commands.js';
 import {
   clusterInfo,

@@ -3,7 +3,7 @@
  * table (maps are copied on write, untouched parts are shared), so a machine can keep the table in its
  * context and a test can compare tables. Semantics follow RocketMQ's RouteInfoManager.
  */
-import type { MessageQueue } from '../protocol/message.js';
+import type { MessageQueue } from '../../core/message.js';
 
 export const PERM_INHERIT = 1;
 export const PERM_WRITE = 2;

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { Clock, TimerHandle } from '../runtime/clock.js';
+import type { Clock, TimerHandle } from '../../core/clock.js';
 import { InFlight } from '../runtime/in-flight.js';
-import type { Message, MessageQueue, SendResult } from '../protocol/message.js';
-import { queueKey } from '../protocol/message.js';
+import type { Message, MessageQueue, SendResult } from '../../core/message.js';
+import { queueKey } from '../../core/message.js';
 
 /**
  * Automatic batching: sends to one queue within `lingerMs` are combined into one batch (up to `maxBytes` of

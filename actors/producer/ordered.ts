@@ -1,6 +1,6 @@
-import type { Message, MessageQueue } from '../protocol/message.js';
-import { queueKey } from '../protocol/message.js';
-import { Status, StatusError } from '../protocol/status.js';
+import type { Message, MessageQueue } from '../../core/message.js';
+import { queueKey } from '../../core/message.js';
+import { Status, StatusError } from '../../core/status.js';
 
 /**
  * Ordered sends. A message with a sharding key goes to the queue its key hashes to; a send with a selector

@@ -1,5 +1,5 @@
-import { javaHashCode } from '../protocol/hash.js';
-import type { MessageQueue } from '../protocol/message.js';
+import { javaHashCode } from '../../core/hash.js';
+import type { MessageQueue } from '../../core/message.js';
 import { isAvailable, pickOne, type FaultState } from './fault-avoidance.js';
 
 /**

@@ -1,12 +1,12 @@
 import type { ClientInstance } from '../client/client-instance.js';
 import type { SendHeader, TopicRoute } from '../protocol/commands.js';
-import type { Message, MessageQueue, SendResult } from '../protocol/message.js';
-import { SendStatus } from '../protocol/message.js';
-import { encodeMessageBatch, MessageCodecError } from '../protocol/message-codec.js';
+import type { Message, MessageQueue, SendResult } from '../../core/message.js';
+import { SendStatus } from '../../core/message.js';
+import { encodeMessageBatch, MessageCodecError } from '../../core/message-codec.js';
 import { RequestCode } from '../protocol/request-codes.js';
 import { oneWay, request } from '../protocol/replies.js';
 import { decodeSendReply } from '../protocol/send-reply.js';
-import { Status, StatusError } from '../protocol/status.js';
+import { Status, StatusError } from '../../core/status.js';
 import { writableQueues } from '../namesrv/route-table.js';
 import { AUTO_CREATE_TOPIC } from '../protocol/validation.js';
 import { EMPTY_FAULT_STATE, updateFaultItem, type FaultState } from './fault-avoidance.js';

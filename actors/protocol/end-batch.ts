@@ -1,4 +1,4 @@
-import { Status, StatusError } from './status.js';
+import { Status, StatusError } from '../../core/status.js';
 
 /**
  * Many END_TRANSACTIONs in one frame (pure codec): a producer sends the outcomes of the transactions it ends

@@ -1,6 +1,6 @@
 import { FrameKind, type Frame, type Header } from '../../transports/frame.js';
 import type { Incoming } from '../../transports/transport.js';
-import { Status, StatusError } from './status.js';
+import { Status, StatusError } from '../../core/status.js';
 
 /**
  * Building and reading request/reply frames. Control-plane bodies (routes, topic configs, cluster info) are

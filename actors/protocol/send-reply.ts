@@ -1,5 +1,5 @@
-import { MessageCodecError } from './message-codec.js';
-import { HEX_CODES, HexLine } from './hex-line.js';
+import { MessageCodecError } from '../../core/message-codec.js';
+import { HEX_CODES, HexLine } from '../../core/hex-line.js';
 
 /**
  * The SEND_MESSAGE / SEND_BATCH_MESSAGE reply body: one result per message, in order, in a compact binary

@@ -1,5 +1,5 @@
-import { isReservedProperty, type Message } from './message.js';
-import { Status, StatusError } from './status.js';
+import { isReservedProperty, type Message } from '../../core/message.js';
+import { Status, StatusError } from '../../core/status.js';
 
 /**
  * Validation at the edge: topic and group names (they become directory names), tags, and messages. Each

@@ -4,10 +4,10 @@ import type { Logger } from 'pino';
 import type { Frame } from '../../transports/frame.js';
 import { FrameKind } from '../../transports/frame.js';
 import type { Incoming } from '../../transports/transport.js';
-import { Status } from '../protocol/status.js';
-import type { Clock } from './clock.js';
+import { Status } from '../../core/status.js';
+import type { Clock } from '../../core/clock.js';
 import type { Environment } from './environment.js';
-import type { RandomSource } from './random.js';
+import type { RandomSource } from '../../core/random.js';
 import { toInspectionRecord, type InspectionRecord } from './inspection.js';
 
 /**

@@ -1,8 +1,8 @@
 import pino, { type Logger } from 'pino';
 import type { StorageBackend } from '../../store/backend.js';
 import type { Transport, TransportFactory } from '../../transports/transport.js';
-import { RealClock, SimClock, type Clock } from './clock.js';
-import { CryptoRandom, SeededRandom, type RandomSource } from './random.js';
+import { RealClock, SimClock, type Clock } from '../../core/clock.js';
+import { CryptoRandom, SeededRandom, type RandomSource } from '../../core/random.js';
 
 /**
  * The one door to the outside world for actors and the store: clock and timers, randomness, files, network

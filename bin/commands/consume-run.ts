@@ -1,6 +1,6 @@
 /* What `mq consume` does once its flags are parsed. */
 import { startConsumer } from '../../actors/consumer/consumer.js';
-import type { MessageExt } from '../../actors/protocol/message.js';
+import type { MessageExt } from '../../core/message.js';
 import { connectSystem } from './connect.js';
 import { CliError, out, outJson, type ConnectionFlags } from './flags.js';
 import { messageJson, messageLine } from './format.js';

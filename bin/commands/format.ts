@@ -1,5 +1,5 @@
 /* Pure formatting for the command line: tables and messages as JSON lines. */
-import type { MessageExt } from '../../actors/protocol/message.js';
+import type { MessageExt } from '../../core/message.js';
 
 /** A plain text table: a header row, then rows; columns padded to their widest cell, two spaces apart. */
 export function formatTable(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string {

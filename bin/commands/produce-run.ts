@@ -1,6 +1,6 @@
 /* What `mq produce` does once its flags are parsed. */
 import { startProducer } from '../../actors/producer/producer.js';
-import type { Message } from '../../actors/protocol/message.js';
+import type { Message } from '../../core/message.js';
 import { connectSystem } from './connect.js';
 import { CliError, errorMessage, out, outJson, type ConnectionFlags } from './flags.js';
 import { makeBody } from './format.js';

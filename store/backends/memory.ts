@@ -13,8 +13,8 @@
  * 1 TiB); a write that would go past the capacity throws StorageError('ENOSPC').
  */
 
-import type { Clock } from '../../actors/runtime/clock.js';
-import type { RandomSource } from '../../actors/runtime/random.js';
+import type { Clock } from '../../core/clock.js';
+import type { RandomSource } from '../../core/random.js';
 import {
   StorageError,
   type StorageBackend,

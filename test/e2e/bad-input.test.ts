@@ -1,8 +1,8 @@
 import type { MqSystem, MessageExt } from '../../index.js';
-import { Status } from '../../actors/protocol/status.js';
+import { Status } from '../../core/status.js';
 import { RequestCode } from '../../actors/protocol/request-codes.js';
 import { request } from '../../actors/protocol/replies.js';
-import { encodeMessageBatch } from '../../actors/protocol/message-codec.js';
+import { encodeMessageBatch } from '../../core/message-codec.js';
 import type { PullReplyHeader } from '../../actors/protocol/commands.js';
 import { FAST, createTopic, eventually, memorySystem } from './support.js';
 

@@ -1,6 +1,6 @@
 import { MqSystem, type BrokerHandle } from '../../index.js';
 import type { SimEnvironment } from '../../actors/runtime/environment.js';
-import { DEFAULT_DELAY_LEVELS } from '../../actors/consumer/retry-delay.js';
+import { DEFAULT_DELAY_LEVELS } from '../../actors/protocol/retry-delay.js';
 import { driveOn, simMqSystem } from './sim-support.js';
 
 /**

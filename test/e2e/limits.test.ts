@@ -1,7 +1,7 @@
 import { memoryStorage, memoryTransport, startSystem, type MqSystem, type SendResult } from '../../index.js';
-import { Status, StatusError } from '../../actors/protocol/status.js';
+import { Status, StatusError } from '../../core/status.js';
 import { allocateAveragely, allocateAveragelyByCircle, allocateConsistentHash } from '../../actors/consumer/rebalance.js';
-import { queueKey, type MessageQueue } from '../../actors/protocol/message.js';
+import { queueKey, type MessageQueue } from '../../core/message.js';
 import { FAST, Received, createTopic, eventually, memorySystem, spawnRecordingConsumer, startCluster } from './support.js';
 
 /** Back pressure of async sends, and one client id per consumer. */

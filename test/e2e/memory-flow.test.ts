@@ -1,5 +1,5 @@
 import type { Consumer, MqSystem, SendResult } from '../../index.js';
-import { Status } from '../../actors/protocol/status.js';
+import { Status } from '../../core/status.js';
 import { FAST, Received, createTopic, eventually, memorySystem, spawnRecordingConsumer, startCluster } from './support.js';
 
 /**

@@ -3,10 +3,10 @@ import type { SimEnvironment } from '../../actors/runtime/environment.js';
 import { RequestCode } from '../../actors/protocol/request-codes.js';
 import { request } from '../../actors/protocol/replies.js';
 import type { PullReplyHeader } from '../../actors/protocol/commands.js';
-import { delayForLevel, parseDelayLevels, dlqTopic, retryLevel } from '../../actors/consumer/retry-delay.js';
+import { delayForLevel, parseDelayLevels, dlqTopic, retryLevel } from '../../actors/protocol/retry-delay.js';
 import { FAST } from './support.js';
 import { driveOn, simMqSystem } from './sim-support.js';
-import { decodePullBody } from '../../store/record-batch.js';
+import { decodePullBody } from '../../core/record-batch.js';
 
 /**
  * Retries and the dead-letter topic on simulated time: the whole system (name server, broker, producer,

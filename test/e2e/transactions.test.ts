@@ -2,7 +2,7 @@ import type { BrokerHandle, MqSystem } from '../../index.js';
 import { startTransactionProducer, type TxState } from '../../actors/producer/transaction-producer.js';
 import { RequestCode } from '../../actors/protocol/request-codes.js';
 import { request } from '../../actors/protocol/replies.js';
-import { Status } from '../../actors/protocol/status.js';
+import { Status } from '../../core/status.js';
 import { FAST, Received, createTopic, eventually, memorySystem, spawnRecordingConsumer } from './support.js';
 
 /**

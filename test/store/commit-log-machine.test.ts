@@ -1,5 +1,5 @@
 import { createActor, type InspectionEvent } from 'xstate';
-import { Status } from '../../actors/protocol/status.js';
+import { Status } from '../../core/status.js';
 import type { CommitLog, PutResult } from '../../store/commit-log.js';
 import type { PutMessage } from '../../store/commit-log-batch.js';
 import { appendDirect, commitLogMachine } from '../../store/commit-log.machine.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { SimClock } from '../../actors/runtime/clock.js';
-import { SeededRandom } from '../../actors/runtime/random.js';
+import { SimClock } from '../../core/clock.js';
+import { SeededRandom } from '../../core/random.js';
 import { memoryStorage } from '../../store/backends/memory.js';
 import {
   CQ_ENTRY_SIZE,

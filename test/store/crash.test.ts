@@ -1,7 +1,7 @@
-import { SimClock, settle } from '../../actors/runtime/clock.js';
+import { SimClock, settle } from '../../core/clock.js';
 import { rootLogger } from '../../actors/runtime/environment.js';
-import { SeededRandom } from '../../actors/runtime/random.js';
-import { Status } from '../../actors/protocol/status.js';
+import { SeededRandom } from '../../core/random.js';
+import { Status } from '../../core/status.js';
 import { memoryStorage, type MemoryStorage } from '../../store/backends/memory.js';
 import { openMessageStore, type MessageStore, type PutMessage } from '../../store/message-store.js';
 

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { rootLogger } from '../../actors/runtime/environment.js';
-import { SeededRandom } from '../../actors/runtime/random.js';
+import { SeededRandom } from '../../core/random.js';
 import { diskStorage } from '../../store/backends/disk.js';
 import type { MessageStore } from '../../store/message-store.js';
 import { END_OF_SEGMENT_MIN, PROP_UNIQ_KEY, decodeRecord } from '../../store/record.js';

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import pino from 'pino';
 import { rootLogger } from '../../actors/runtime/environment.js';
-import { Status } from '../../actors/protocol/status.js';
+import { Status } from '../../core/status.js';
 import { loadConsumerOffsets } from '../../actors/broker/consumer-offsets.js';
 import { loadTopicTable, saveTopicTable, TopicTable } from '../../actors/broker/topic-config.js';
 import { StorageError } from '../../store/backend.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { SimClock } from '../../actors/runtime/clock.js';
-import { SeededRandom } from '../../actors/runtime/random.js';
+import { SimClock } from '../../core/clock.js';
+import { SeededRandom } from '../../core/random.js';
 import { memoryStorage } from '../../store/backends/memory.js';
 import { INDEX_ENTRY_SIZE, INDEX_FILE_ENTRY_SIZE, INDEX_HEADER_SIZE, KeyIndex, type IndexEntry, decodeIndexEntry, encodeIndexEntry, indexFileName, keyHash, keyHashFrom, keyHashHex8, keyHashState, topicHashSeed } from '../../store/key-index.js';
 

@@ -1,10 +1,10 @@
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { SimClock, settle } from '../../actors/runtime/clock.js';
+import { SimClock, settle } from '../../core/clock.js';
 import { rootLogger } from '../../actors/runtime/environment.js';
-import { SeededRandom } from '../../actors/runtime/random.js';
-import { Status } from '../../actors/protocol/status.js';
-import { tagHash } from '../../actors/protocol/tags.js';
+import { SeededRandom } from '../../core/random.js';
+import { Status } from '../../core/status.js';
+import { tagHash } from '../../core/tags.js';
 import type { StorageBackend } from '../../store/backend.js';
 import { faultyStorage } from '../../store/backends/faulty.js';
 import { memoryStorage, type MemoryStorage } from '../../store/backends/memory.js';

@@ -1,7 +1,7 @@
 import { setup } from 'xstate';
 import type { FrameEvent } from '../../actors/runtime/actor-host.js';
 import type { ActorSystem } from '../../actors/runtime/system.js';
-import type { SimClock, TimerHandle } from '../../actors/runtime/clock.js';
+import type { SimClock, TimerHandle } from '../../core/clock.js';
 import {
   brokerAddress,
   clientAddress,
@@ -12,15 +12,15 @@ import {
   type TopicRoute,
   type UpdateOffsetsBody,
 } from '../../actors/protocol/commands.js';
-import type { MessageExt } from '../../actors/protocol/message.js';
-import { MessageProperty } from '../../actors/protocol/message.js';
-import { decodeMessageBatch, encodeMessageExtBatch } from '../../actors/protocol/message-codec.js';
+import type { MessageExt } from '../../core/message.js';
+import { MessageProperty } from '../../core/message.js';
+import { decodeMessageBatch, encodeMessageExtBatch } from '../../core/message-codec.js';
 import { RequestCode } from '../../actors/protocol/request-codes.js';
 import { encodeSendReply } from '../../actors/protocol/send-reply.js';
 import { errorReply, jsonBody, okReply, oneWay, parseJsonBody } from '../../actors/protocol/replies.js';
-import { Status } from '../../actors/protocol/status.js';
-import { tagHash } from '../../actors/protocol/tags.js';
-import { matchesHash, parseTagExpression } from '../../actors/consumer/tag-expression.js';
+import { Status } from '../../core/status.js';
+import { tagHash } from '../../core/tags.js';
+import { matchesHash, parseTagExpression } from '../../actors/protocol/tag-expression.js';
 import { PERM_READ_WRITE } from '../../actors/namesrv/route-table.js';
 import type { Frame } from '../../transports/frame.js';
 

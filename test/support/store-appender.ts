@@ -11,7 +11,7 @@
  */
 
 import { rootLogger } from '../../actors/runtime/environment.js';
-import { Status } from '../../actors/protocol/status.js';
+import { Status } from '../../core/status.js';
 import { diskStorage } from '../../store/backends/disk.js';
 import type { MessageStore } from '../../store/message-store.js';
 import { messageOf, openWorkloadStore, type AckedLine } from './store-workload.js';

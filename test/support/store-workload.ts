@@ -5,8 +5,8 @@
  */
 
 import type { Logger } from 'pino';
-import { RealClock } from '../../actors/runtime/clock.js';
-import { CryptoRandom } from '../../actors/runtime/random.js';
+import { RealClock } from '../../core/clock.js';
+import { CryptoRandom } from '../../core/random.js';
 import type { StorageBackend } from '../../store/backend.js';
 import { openMessageStore, type MessageStore, type PutMessage } from '../../store/message-store.js';
 

@@ -1,6 +1,6 @@
 import pino from 'pino';
-import { RealClock, SimClock } from '../../actors/runtime/clock.js';
-import { SeededRandom } from '../../actors/runtime/random.js';
+import { RealClock, SimClock } from '../../core/clock.js';
+import { SeededRandom } from '../../core/random.js';
 import { frame, type Frame } from '../../transports/frame.js';
 import { globMatcher, withFaults, type FaultEvent, type FaultRule, type FaultyTransport } from '../../transports/faults.js';
 import { memoryTransport } from '../../transports/memory.js';

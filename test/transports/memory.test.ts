@@ -1,6 +1,6 @@
 import pino from 'pino';
-import { RealClock, SimClock } from '../../actors/runtime/clock.js';
-import { SeededRandom } from '../../actors/runtime/random.js';
+import { RealClock, SimClock } from '../../core/clock.js';
+import { SeededRandom } from '../../core/random.js';
 import { encodeFrame } from '../../transports/codec.js';
 import { FrameKind, frame, type Frame } from '../../transports/frame.js';
 import { memoryNetwork, memoryTransport, type MemoryTransport } from '../../transports/memory.js';

@@ -1,7 +1,7 @@
 import type { Frame } from '../../../transports/frame.js';
 import type { TopicConfigsBody } from '../../protocol/commands.js';
 import { headerString, jsonBody, okReply, parseJsonBody } from '../../protocol/replies.js';
-import { Status, StatusError } from '../../protocol/status.js';
+import { Status, StatusError } from '../../../core/status.js';
 import { validateTopicConfig } from '../topic-config.js';
 import type { BrokerContext } from './context.js';
 

@@ -2,7 +2,7 @@ import type { Frame } from '../../../transports/frame.js';
 import { clientAddress, type ConsumerListBody } from '../../protocol/commands.js';
 import { RequestCode } from '../../protocol/request-codes.js';
 import { headerString, jsonBody, okReply, oneWay, parseJsonBody } from '../../protocol/replies.js';
-import { retryTopic } from '../../consumer/retry-delay.js';
+import { retryTopic } from '../../protocol/retry-delay.js';
 import { validateHeartbeat } from '../client-registry.js';
 import type { BrokerContext } from './context.js';
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Frame } from '../../../transports/frame.js';
-import type { Clock } from '../../runtime/clock.js';
-import type { RandomSource } from '../../runtime/random.js';
+import type { Clock } from '../../../core/clock.js';
+import type { RandomSource } from '../../../core/random.js';
 import type { ClientRegistry } from '../client-registry.js';
 import type { ConsumerOffsets } from '../consumer-offsets.js';
 import type { LongPolling } from '../long-polling.js';

@@ -2,7 +2,7 @@ import type { Frame } from '../../../transports/frame.js';
 import { FrameKind } from '../../../transports/frame.js';
 import { RequestCode, requestCodeName } from '../../protocol/request-codes.js';
 import { errorReply } from '../../protocol/replies.js';
-import { Status, StatusError } from '../../protocol/status.js';
+import { Status, StatusError } from '../../../core/status.js';
 import { handleCreateTopic, handleDeleteTopic, handleListTopics } from './admin.js';
 import { handleConsumerList, handleHeartbeat, handleUnregisterClient } from './clients.js';
 import type { BrokerContext, Handler, Reply } from './context.js';

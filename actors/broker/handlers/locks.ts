@@ -1,7 +1,7 @@
 import type { Frame } from '../../../transports/frame.js';
 import type { LockBatchReplyHeader, QueueLockBody } from '../../protocol/commands.js';
 import { headerString, jsonBody, okReply, parseJsonBody } from '../../protocol/replies.js';
-import { Status, StatusError } from '../../protocol/status.js';
+import { Status, StatusError } from '../../../core/status.js';
 import { validateGroup } from '../../protocol/validation.js';
 import { DEFAULT_QUEUE_LOCK_LEASE_MS, QueueLockTable, type LockedQueue } from '../queue-locks.js';
 import type { BrokerContext } from './context.js';

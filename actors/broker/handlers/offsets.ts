@@ -1,9 +1,9 @@
 import type { Frame } from '../../../transports/frame.js';
 import type { ConsumerProgressBody, UpdateOffsetsBody } from '../../protocol/commands.js';
 import { headerInt, headerString, jsonBody, okReply, parseJsonBody } from '../../protocol/replies.js';
-import { Status, StatusError } from '../../protocol/status.js';
+import { Status, StatusError } from '../../../core/status.js';
 import { validateGroup } from '../../protocol/validation.js';
-import { retryTopic } from '../../consumer/retry-delay.js';
+import { retryTopic } from '../../protocol/retry-delay.js';
 import type { BrokerContext } from './context.js';
 
 /** Consumer offsets (query, commit), queue bounds (min, max, by time) and consumer progress. */

@@ -1,10 +1,10 @@
 import type { Frame } from '../../../transports/frame.js';
-import { parseTagExpression, type TagFilter } from '../../consumer/tag-expression.js';
+import { parseTagExpression, type TagFilter } from '../../protocol/tag-expression.js';
 import { isReadable } from '../../namesrv/route-table.js';
 import type { PullReplyHeader, PullStatus } from '../../protocol/commands.js';
-import { encodeMessageExtBatch } from '../../protocol/message-codec.js';
+import { encodeMessageExtBatch } from '../../../core/message-codec.js';
 import { errorReply, headerInt, headerString, okReply } from '../../protocol/replies.js';
-import { Status, StatusError } from '../../protocol/status.js';
+import { Status, StatusError } from '../../../core/status.js';
 import { validateGroup } from '../../protocol/validation.js';
 import type { StoreGetResult } from '../store-port.js';
 import type { BrokerContext, Reply } from './context.js';

@@ -1,7 +1,7 @@
 import type { Frame } from '../../../transports/frame.js';
-import { encodeMessageExtBatch } from '../../protocol/message-codec.js';
+import { encodeMessageExtBatch } from '../../../core/message-codec.js';
 import { headerInt, headerString, okReply } from '../../protocol/replies.js';
-import { Status, StatusError } from '../../protocol/status.js';
+import { Status, StatusError } from '../../../core/status.js';
 import type { BrokerContext } from './context.js';
 
 /** VIEW_MESSAGE_BY_ID and QUERY_MESSAGE (by key): reply body a MessageExt batch. */

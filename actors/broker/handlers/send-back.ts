@@ -1,8 +1,8 @@
 import type { Frame } from '../../../transports/frame.js';
-import { DEFAULT_MAX_RECONSUME_TIMES, dlqTopic, retryLevel, retryTopic } from '../../consumer/retry-delay.js';
-import { MessageProperty, type MessageExt } from '../../protocol/message.js';
+import { DEFAULT_MAX_RECONSUME_TIMES, dlqTopic, retryLevel, retryTopic } from '../../protocol/retry-delay.js';
+import { MessageProperty, type MessageExt } from '../../../core/message.js';
 import { headerInt, headerString, okReply } from '../../protocol/replies.js';
-import { Status, StatusError } from '../../protocol/status.js';
+import { Status, StatusError } from '../../../core/status.js';
 import { validateGroup } from '../../protocol/validation.js';
 import type { StorePutMessage } from '../store-port.js';
 import type { BrokerContext } from './context.js';

@@ -1,10 +1,10 @@
 import type { Frame } from '../../../transports/frame.js';
 import { isWritable, type TopicConfig } from '../../namesrv/route-table.js';
-import type { Message } from '../../protocol/message.js';
-import { MessageCodecError, decodeMessageBatch } from '../../protocol/message-codec.js';
+import type { Message } from '../../../core/message.js';
+import { MessageCodecError, decodeMessageBatch } from '../../../core/message-codec.js';
 import { headerInt, headerString, okReply } from '../../protocol/replies.js';
 import { encodeSendReply, type SendReplyInput, type SendReplyItem } from '../../protocol/send-reply.js';
-import { Status, StatusError } from '../../protocol/status.js';
+import { Status, StatusError } from '../../../core/status.js';
 import { RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, topicProblem } from '../../protocol/validation.js';
 import { clientMessageProblem, delayLevelOf, sharedUniqKeys, toPutMessage, toScheduled, uniqKeyOf, type BrokerPutMessage } from '../put-message.js';
 import type { StorePutMessage, StorePutResult } from '../store-port.js';

@@ -3,7 +3,7 @@
  * progress through the timer queue (every offset below `lowWater` is done; `done` holds the offsets above it
  * already fired), persisted as ranges so that a restart neither loses a timer nor fires a done one again.
  */
-import { MinHeap } from '../../runtime/min-heap.js';
+import { MinHeap } from '../../../core/min-heap.js';
 
 export interface TimerEntry {
   /** When it is due (ms since epoch). */

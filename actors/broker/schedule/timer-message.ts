@@ -1,5 +1,5 @@
-import { MessageProperty, type MessageExt } from '../../protocol/message.js';
-import { Status, StatusError } from '../../protocol/status.js';
+import { MessageProperty, type MessageExt } from '../../../core/message.js';
+import { Status, StatusError } from '../../../core/status.js';
 import type { StorePutMessage } from '../store-port.js';
 
 /**

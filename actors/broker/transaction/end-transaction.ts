@@ -1,7 +1,7 @@
 import type { Frame } from '../../../transports/frame.js';
 import type { EndTransactionReplyHeader } from '../../protocol/commands.js';
 import { headerInt, headerString, okReply } from '../../protocol/replies.js';
-import { Status, StatusError } from '../../protocol/status.js';
+import { Status, StatusError } from '../../../core/status.js';
 import { validateGroup } from '../../protocol/validation.js';
 import type { BrokerContext } from '../handlers/context.js';
 import { decodeEndBatch } from '../../protocol/end-batch.js';

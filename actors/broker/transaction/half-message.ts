@@ -1,5 +1,5 @@
-import { MessageProperty, type MessageExt } from '../../protocol/message.js';
-import { Status, StatusError } from '../../protocol/status.js';
+import { MessageProperty, type MessageExt } from '../../../core/message.js';
+import { Status, StatusError } from '../../../core/status.js';
 import { TRANS_HALF_TOPIC, TRANS_OP_HALF_TOPIC } from '../../protocol/validation.js';
 import type { StorePutMessage } from '../store-port.js';
 

@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
 import type { Frame } from '../../../transports/frame.js';
-import type { Clock, TimerHandle } from '../../runtime/clock.js';
+import type { Clock, TimerHandle } from '../../../core/clock.js';
 import { clientAddress, type CheckTransactionStateHeader } from '../../protocol/commands.js';
-import { MessageProperty, type MessageExt } from '../../protocol/message.js';
-import { encodeMessageExtBatch } from '../../protocol/message-codec.js';
+import { MessageProperty, type MessageExt } from '../../../core/message.js';
+import { encodeMessageExtBatch } from '../../../core/message-codec.js';
 import { oneWay } from '../../protocol/replies.js';
 import { RequestCode } from '../../protocol/request-codes.js';
-import { Status, StatusError } from '../../protocol/status.js';
+import { Status, StatusError } from '../../../core/status.js';
 import { TRANS_HALF_TOPIC, TRANS_OP_HALF_TOPIC } from '../../protocol/validation.js';
 import type { StorePort, StorePutMessage } from '../store-port.js';
 import type { TimerTxSettings } from '../timer-tx-options.js';

@@ -6,14 +6,14 @@ import { startBroker, type BrokerHandle, type BrokerOptions } from '../../../act
 import { brokerAddress, namesrvAddress, type ConsumerProgressBody, type PullReplyHeader, type RegisterBrokerBody } from '../../../actors/protocol/commands.js';
 import { decodeSendReply } from '../../../actors/protocol/send-reply.js';
 import { RequestCode } from '../../../actors/protocol/request-codes.js';
-import { encodeMessageBatch } from '../../../actors/protocol/message-codec.js';
-import type { Message } from '../../../actors/protocol/message.js';
+import { encodeMessageBatch } from '../../../core/message-codec.js';
+import type { Message } from '../../../core/message.js';
 import { jsonBody, okReply, parseJsonBody, request } from '../../../actors/protocol/replies.js';
-import { Status } from '../../../actors/protocol/status.js';
+import { Status } from '../../../core/status.js';
 import { memoryStorage, type MemoryStorage } from '../../../store/backends/memory.js';
 import type { Frame, Header } from '../../../transports/frame.js';
 import { memoryTransport } from '../../../transports/memory.js';
-import { decodePullBody } from '../../../store/record-batch.js';
+import { decodePullBody } from '../../../core/record-batch.js';
 
 /** A name server that only answers registrations, and remembers them. */
 const fakeNameServer = setup({

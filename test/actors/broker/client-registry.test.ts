@@ -1,5 +1,5 @@
 import { ClientRegistry, validateHeartbeat } from '../../../actors/broker/client-registry.js';
-import { StatusError } from '../../../actors/protocol/status.js';
+import { StatusError } from '../../../core/status.js';
 
 const hb = (groups: string[], producers: string[] = []) => ({
   producerGroups: producers,

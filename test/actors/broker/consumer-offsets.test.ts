@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { ConsumerOffsets, loadConsumerOffsets, saveConsumerOffsets } from '../../../actors/broker/consumer-offsets.js';
-import { Status } from '../../../actors/protocol/status.js';
-import { SimClock } from '../../../actors/runtime/clock.js';
-import { SeededRandom } from '../../../actors/runtime/random.js';
+import { Status } from '../../../core/status.js';
+import { SimClock } from '../../../core/clock.js';
+import { SeededRandom } from '../../../core/random.js';
 import { memoryStorage } from '../../../store/backends/memory.js';
 
 describe('consumer offsets', () => {

@@ -1,5 +1,5 @@
 import { LongPolling } from '../../../actors/broker/long-polling.js';
-import { SimClock } from '../../../actors/runtime/clock.js';
+import { SimClock } from '../../../core/clock.js';
 
 function recorder() {
   const events: string[] = [];

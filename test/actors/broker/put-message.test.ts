@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { UniqKeyBatch, UniqKeys, sharedUniqKeys, toPutMessage, uniqKeyOf } from '../../../actors/broker/put-message.js';
-import { SeededRandom } from '../../../actors/runtime/random.js';
+import { SeededRandom } from '../../../core/random.js';
 
 describe('unique keys', () => {
   it('UniqKeys gives distinct 32-hex-digit keys within a batch and across batches, in a row within a batch', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { QueueLockTable } from '../../../actors/broker/queue-locks.js';
-import { Status } from '../../../actors/protocol/status.js';
+import { Status } from '../../../core/status.js';
 
 describe('QueueLockTable', () => {
   const q = (topic: string, queueId: number) => ({ topic, queueId });

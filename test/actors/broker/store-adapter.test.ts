@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { storePort, toMessageExt } from '../../../actors/broker/store-adapter.js';
-import { encodeMessageExtBatch } from '../../../actors/protocol/message-codec.js';
-import { SimClock, settle } from '../../../actors/runtime/clock.js';
+import { encodeMessageExtBatch } from '../../../core/message-codec.js';
+import { SimClock, settle } from '../../../core/clock.js';
 import { rootLogger } from '../../../actors/runtime/environment.js';
-import { SeededRandom } from '../../../actors/runtime/random.js';
+import { SeededRandom } from '../../../core/random.js';
 import { memoryStorage } from '../../../store/backends/memory.js';
 import { openMessageStore, type StoredMessage } from '../../../store/message-store.js';
-import { decodePullBody } from '../../../store/record-batch.js';
+import { decodePullBody } from '../../../core/record-batch.js';
 
 function stored(properties: Record<string, string>, extra: Partial<StoredMessage> = {}): StoredMessage {
   return {

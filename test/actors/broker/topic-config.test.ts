@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { TopicTable, loadTopicTable, saveTopicTable, validateTopicConfig } from '../../../actors/broker/topic-config.js';
 import { PERM_READ, PERM_READ_WRITE } from '../../../actors/namesrv/route-table.js';
-import { Status, StatusError } from '../../../actors/protocol/status.js';
-import { SimClock } from '../../../actors/runtime/clock.js';
-import { SeededRandom } from '../../../actors/runtime/random.js';
+import { Status, StatusError } from '../../../core/status.js';
+import { SimClock } from '../../../core/clock.js';
+import { SeededRandom } from '../../../core/random.js';
 import { memoryStorage } from '../../../store/backends/memory.js';
 
 const cfg = (topicName: string, n = 4, perm = PERM_READ_WRITE) => ({ topicName, readQueueNums: n, writeQueueNums: n, perm, topicSysFlag: 0 });

@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { AdminClient, allAddresses, masterAddresses, pickBrokers, type AdminTransport } from '../../../actors/client/admin-client.js';
 import type { ClusterInfo, ConsumerProgressBody, TopicConfig, TopicRoute } from '../../../actors/protocol/commands.js';
-import type { MessageExt } from '../../../actors/protocol/message.js';
-import { encodeMessageExtBatch } from '../../../actors/protocol/message-codec.js';
+import type { MessageExt } from '../../../core/message.js';
+import { encodeMessageExtBatch } from '../../../core/message-codec.js';
 import { RequestCode } from '../../../actors/protocol/request-codes.js';
 import { errorReply, jsonBody, okReply, parseJsonBody } from '../../../actors/protocol/replies.js';
-import { Status, StatusError } from '../../../actors/protocol/status.js';
+import { Status, StatusError } from '../../../core/status.js';
 import { TransportError } from '../../../transports/transport.js';
 import type { Frame } from '../../../transports/frame.js';
 import { encodeMessageId } from '../../../store/message-id.js';

@@ -1,5 +1,5 @@
 import { NamesrvClient, RouteCache } from '../../../actors/client/namesrv-client.js';
-import { Status, StatusError } from '../../../actors/protocol/status.js';
+import { Status, StatusError } from '../../../core/status.js';
 import { simSystem } from '../../support/sim.js';
 import { drive, FakeBroker, FakeNamesrv } from '../../support/fake-broker.js';
 import { rootLogger } from '../../../actors/runtime/environment.js';

@@ -1,7 +1,7 @@
 import { startConsumer, type ConsumerOptions } from '../../../actors/consumer/consumer.js';
 import { RequestCode } from '../../../actors/protocol/request-codes.js';
-import { queueKey, type MessageExt } from '../../../actors/protocol/message.js';
-import { StatusError } from '../../../actors/protocol/status.js';
+import { queueKey, type MessageExt } from '../../../core/message.js';
+import { StatusError } from '../../../core/status.js';
 import { simSystem } from '../../support/sim.js';
 import { drive, FakeBroker, FakeNamesrv } from '../../support/fake-broker.js';
 

@@ -1,5 +1,5 @@
 import { DeliveryBuffer, type Delivered } from '../../../actors/consumer/delivery.js';
-import type { MessageExt } from '../../../actors/protocol/message.js';
+import type { MessageExt } from '../../../core/message.js';
 
 const msg = (i: number) => ({ msgId: `m${i}`, queueOffset: i }) as unknown as MessageExt;
 

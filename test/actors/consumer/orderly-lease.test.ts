@@ -1,9 +1,9 @@
 import { OrderlyConsumer, type OrderlyHost } from '../../../actors/consumer/orderly.js';
 import type { ClientInstance } from '../../../actors/client/client-instance.js';
 import type { QueueLockBody } from '../../../actors/protocol/commands.js';
-import type { MessageQueue } from '../../../actors/protocol/message.js';
+import type { MessageQueue } from '../../../core/message.js';
 import { jsonBody, okReply, parseJsonBody } from '../../../actors/protocol/replies.js';
-import { SimClock } from '../../../actors/runtime/clock.js';
+import { SimClock } from '../../../core/clock.js';
 import { rootLogger } from '../../../actors/runtime/environment.js';
 import type { Frame, Header } from '../../../transports/frame.js';
 

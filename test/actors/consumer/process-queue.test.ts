@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { ProcessQueue } from '../../../actors/consumer/process-queue.js';
-import type { MessageExt } from '../../../actors/protocol/message.js';
+import type { MessageExt } from '../../../core/message.js';
 
 const mq = { topic: 'T', brokerName: 'a', queueId: 0 };
 const ext = (queueOffset: number, size = 1): MessageExt => ({

@@ -6,7 +6,7 @@ import {
   consistentHashStrategy,
   type AllocateStrategy,
 } from '../../../actors/consumer/rebalance.js';
-import { queueKey, type MessageQueue } from '../../../actors/protocol/message.js';
+import { queueKey, type MessageQueue } from '../../../core/message.js';
 
 const mq = (brokerName: string, queueId: number, topic = 'T'): MessageQueue => ({ topic, brokerName, queueId });
 const keys = (qs: MessageQueue[]) => qs.map(queueKey);

@@ -3,7 +3,7 @@ import { PERM_READ_WRITE } from '../../../actors/namesrv/route-table.js';
 import type { RegisterBrokerBody, TopicRoute, ClusterInfo } from '../../../actors/protocol/commands.js';
 import { jsonBody, parseJsonBody, request } from '../../../actors/protocol/replies.js';
 import { RequestCode } from '../../../actors/protocol/request-codes.js';
-import { Status } from '../../../actors/protocol/status.js';
+import { Status } from '../../../core/status.js';
 import { simSystem } from '../../support/sim.js';
 
 function registration(brokerName: string, topics: string[], counter = 1) {

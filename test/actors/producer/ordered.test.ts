@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { isOrderedBatch, selectOrderedQueue } from '../../../actors/producer/ordered.js';
-import type { MessageQueue } from '../../../actors/protocol/message.js';
-import { Status } from '../../../actors/protocol/status.js';
+import type { MessageQueue } from '../../../core/message.js';
+import { Status } from '../../../core/status.js';
 
 describe('ordered send helpers', () => {
   const queues: MessageQueue[] = [0, 1, 2, 3].map((queueId) => ({ topic: 'T', brokerName: 'b', queueId }));

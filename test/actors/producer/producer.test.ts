@@ -1,8 +1,8 @@
 import { startProducer, type ProducerOptions } from '../../../actors/producer/producer.js';
 import { RequestCode } from '../../../actors/protocol/request-codes.js';
-import { Status, StatusError } from '../../../actors/protocol/status.js';
-import { decodeMessageBatch } from '../../../actors/protocol/message-codec.js';
-import { queueKey, type Message } from '../../../actors/protocol/message.js';
+import { Status, StatusError } from '../../../core/status.js';
+import { decodeMessageBatch } from '../../../core/message-codec.js';
+import { queueKey, type Message } from '../../../core/message.js';
 import { simSystem } from '../../support/sim.js';
 import { drive, FakeBroker, FakeNamesrv } from '../../support/fake-broker.js';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { EMPTY_FAULT_STATE, updateFaultItem } from '../../../actors/producer/fault-avoidance.js';
 import { selectByKey, selectQueue, selectWithFaultAvoidance } from '../../../actors/producer/queue-selector.js';
-import { queueKey, type MessageQueue } from '../../../actors/protocol/message.js';
+import { queueKey, type MessageQueue } from '../../../core/message.js';
 
 const queues: MessageQueue[] = ['a', 'b', 'c'].flatMap((b) => [0, 1].map((queueId) => ({ topic: 'T', brokerName: b, queueId })));
 

@@ -1,5 +1,5 @@
 import { endTransactionHeader, halfMessageOf } from '../../../actors/producer/transaction-producer.js';
-import { Status } from '../../../actors/protocol/status.js';
+import { Status } from '../../../core/status.js';
 
 describe('transactional producer helpers', () => {
   it('marks a half message with TRAN_MSG and its group, keeping user properties; refuses delays', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { decodeEndBatch, encodeEndBatch, MAX_END_BATCH, type EndEntry } from '../../../actors/protocol/end-batch.js';
-import { Status } from '../../../actors/protocol/status.js';
+import { Status } from '../../../core/status.js';
 
 const entry = fc.record({
   msgId: fc.stringMatching(/^[0-9A-F]{2,80}$/),

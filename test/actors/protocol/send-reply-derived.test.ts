@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { MessageCodecError } from '../../../actors/protocol/message-codec.js';
+import { MessageCodecError } from '../../../core/message-codec.js';
 import { decodeSendReply, encodeSendReply, type SendReplyInput } from '../../../actors/protocol/send-reply.js';
 import { encodeMessageId } from '../../../store/message-id.js';
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import type { Message } from '../../../actors/protocol/message.js';
-import { Status, StatusError } from '../../../actors/protocol/status.js';
+import type { Message } from '../../../core/message.js';
+import { Status, StatusError } from '../../../core/status.js';
 import {
   isSystemTopic,
   messageProblem,

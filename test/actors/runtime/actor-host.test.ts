@@ -3,7 +3,7 @@ import { firstValueFrom, filter, take } from 'rxjs';
 import { ActorSystem } from '../../../actors/runtime/system.js';
 import { realEnvironment } from '../../../actors/runtime/environment.js';
 import type { ActorIo, FrameEvent } from '../../../actors/runtime/actor-host.js';
-import { Status } from '../../../actors/protocol/status.js';
+import { Status } from '../../../core/status.js';
 import { memoryStorage } from '../../../store/backends/memory.js';
 import { FrameKind, frame } from '../../../transports/frame.js';
 import { memoryTransport } from '../../../transports/memory.js';

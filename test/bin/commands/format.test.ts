@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { formatTable, makeBody, messageJson, messageLine, permString, printableBody } from '../../../bin/commands/format.js';
-import type { MessageExt } from '../../../actors/protocol/message.js';
+import type { MessageExt } from '../../../core/message.js';
 
 const msg = (body: Uint8Array): MessageExt => ({
   msgId: 'AB',

@@ -1,5 +1,5 @@
-import { SimClock } from '../../../actors/runtime/clock.js';
-import { SeededRandom } from '../../../actors/runtime/random.js';
+import { SimClock } from '../../../core/clock.js';
+import { SeededRandom } from '../../../core/random.js';
 import { faultyStorage } from '../../../store/backends/faulty.js';
 import { memoryStorage } from '../../../store/backends/memory.js';
 import { SegmentedLog } from '../../../store/segmented-log.js';

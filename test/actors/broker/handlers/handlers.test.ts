@@ -10,20 +10,20 @@ import { LongPolling } from '../../../../actors/broker/long-polling.js';
 import { UniqKeyBatch, fromScheduled, toPutMessage, toScheduled } from '../../../../actors/broker/put-message.js';
 import type { StoreGetRequest, StoreNewData, StorePort, StorePutMessage, StorePutResult } from '../../../../actors/broker/store-port.js';
 import { TopicTable } from '../../../../actors/broker/topic-config.js';
-import { matchesHash } from '../../../../actors/consumer/tag-expression.js';
-import { DEFAULT_DELAY_LEVELS } from '../../../../actors/consumer/retry-delay.js';
+import { matchesHash } from '../../../../actors/protocol/tag-expression.js';
+import { DEFAULT_DELAY_LEVELS } from '../../../../actors/protocol/retry-delay.js';
 import { RequestCode } from '../../../../actors/protocol/request-codes.js';
-import { encodeMessageBatch } from '../../../../actors/protocol/message-codec.js';
-import type { MessageExt } from '../../../../actors/protocol/message.js';
+import { encodeMessageBatch } from '../../../../core/message-codec.js';
+import type { MessageExt } from '../../../../core/message.js';
 import { jsonBody, parseJsonBody, request } from '../../../../actors/protocol/replies.js';
-import { Status } from '../../../../actors/protocol/status.js';
+import { Status } from '../../../../core/status.js';
 import { decodeSendReply } from '../../../../actors/protocol/send-reply.js';
-import { tagHash } from '../../../../actors/protocol/tags.js';
-import { SimClock } from '../../../../actors/runtime/clock.js';
-import { SeededRandom } from '../../../../actors/runtime/random.js';
+import { tagHash } from '../../../../core/tags.js';
+import { SimClock } from '../../../../core/clock.js';
+import { SeededRandom } from '../../../../core/random.js';
 import { rootLogger } from '../../../../actors/runtime/environment.js';
 import type { Frame, Header } from '../../../../transports/frame.js';
-import { decodePullBody } from '../../../../store/record-batch.js';
+import { decodePullBody } from '../../../../core/record-batch.js';
 
 /** An in-memory store: one array per queue. */
 class FakeStore implements StorePort {

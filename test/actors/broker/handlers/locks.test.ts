@@ -4,8 +4,8 @@ import { dispatchFrame } from '../../../../actors/broker/handlers/dispatch.js';
 import type { QueueLockBody } from '../../../../actors/protocol/commands.js';
 import { RequestCode } from '../../../../actors/protocol/request-codes.js';
 import { jsonBody, parseJsonBody, request } from '../../../../actors/protocol/replies.js';
-import { Status } from '../../../../actors/protocol/status.js';
-import { SimClock } from '../../../../actors/runtime/clock.js';
+import { Status } from '../../../../core/status.js';
+import { SimClock } from '../../../../core/clock.js';
 import { rootLogger } from '../../../../actors/runtime/environment.js';
 import type { Frame } from '../../../../transports/frame.js';
 

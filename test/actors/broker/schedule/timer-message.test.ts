@@ -1,6 +1,6 @@
 import { TIMER_TOPIC, deliverAtOf, fromTimer, toTimer } from '../../../../actors/broker/schedule/timer-message.js';
-import type { MessageExt } from '../../../../actors/protocol/message.js';
-import { Status } from '../../../../actors/protocol/status.js';
+import type { MessageExt } from '../../../../core/message.js';
+import { Status } from '../../../../core/status.js';
 import type { StorePutMessage } from '../../../../actors/broker/store-port.js';
 
 const put = (props: Record<string, string>): StorePutMessage => ({ topic: 'orders', queueId: 3, body: Buffer.from('x'), tags: 'T', properties: { UNIQ_KEY: 'K', ...props }, bornTimestamp: 1, bornHost: 'h' });

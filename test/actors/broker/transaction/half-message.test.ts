@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { fromHalf, halfView, isHalf, opMessage, parseOp, toHalf } from '../../../../actors/broker/transaction/half-message.js';
-import type { MessageExt } from '../../../../actors/protocol/message.js';
-import { Status } from '../../../../actors/protocol/status.js';
+import type { MessageExt } from '../../../../core/message.js';
+import { Status } from '../../../../core/status.js';
 import { TRANS_HALF_TOPIC, TRANS_OP_HALF_TOPIC } from '../../../../actors/protocol/validation.js';
 
 const props = { UNIQ_KEY: 'K', TRAN_MSG: 'true', PGROUP: 'tpg', user: 'v' };

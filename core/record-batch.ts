@@ -10,10 +10,10 @@
  * back to back, each as store/record.ts lays it out (its first u32 is its size). A message's id is the prefix
  * followed by the 16 upper-case hex digits of its commit log offset.
  */
-import { HexLine } from '../actors/protocol/hex-line.js';
-import type { MessageExt } from '../actors/protocol/message.js';
-import { MessageCodecError, decodeMessageExtBatch } from '../actors/protocol/message-codec.js';
-import { NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR, readU32 as u32, readU64, writeU32 as put32 } from './record.js';
+import { HexLine } from './hex-line.js';
+import type { MessageExt } from './message.js';
+import { MessageCodecError, decodeMessageExtBatch } from './message-codec.js';
+import { NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR, readU32 as u32, readU64, writeU32 as put32 } from '../store/record.js';
 
 export const RECORD_BATCH_MAGIC = 0x5242; // 'RB'
 export const RECORD_BATCH_VERSION = 1;

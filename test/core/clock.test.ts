@@ -1,4 +1,4 @@
-import { RealClock, SimClock } from '../../../actors/runtime/clock.js';
+import { RealClock, SimClock } from '../../core/clock.js';
 
 describe('SimClock', () => {
   it('stands still until advanced, then fires due timers in (due, creation) order', async () => {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { Message, MessageExt } from '../../../actors/protocol/message.js';
+import type { Message, MessageExt } from '../../core/message.js';
 import {
   decodeMessageBatch,
   decodeMessageExtBatch,
@@ -11,7 +11,7 @@ import {
   MESSAGE_EXT_BATCH_VERSION,
   MessageCodecError,
   utf8Length,
-} from '../../../actors/protocol/message-codec.js';
+} from '../../core/message-codec.js';
 
 const str = (maxLength = 20) => fc.oneof(fc.string({ unit: 'binary', maxLength }), fc.string({ maxLength }));
 const u53 = fc.maxSafeNat();

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { CryptoRandom, SeededRandom } from '../../../actors/runtime/random.js';
+import { CryptoRandom, SeededRandom } from '../../core/random.js';
 
 describe('SeededRandom', () => {
   it('gives the same sequence for the same seed and another for another seed', () => {

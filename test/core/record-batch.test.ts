@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { MessageCodecError, decodeMessageExtBatch, encodeMessageExtBatch } from '../../actors/protocol/message-codec.js';
-import type { MessageExt } from '../../actors/protocol/message.js';
-import { decodePullBody, decodeRecordBatch, encodeRecordBatch } from '../../store/record-batch.js';
+import { MessageCodecError, decodeMessageExtBatch, encodeMessageExtBatch } from '../../core/message-codec.js';
+import type { MessageExt } from '../../core/message.js';
+import { decodePullBody, decodeRecordBatch, encodeRecordBatch } from '../../core/record-batch.js';
 import { PROP_KEYS, PROP_TAGS, encodeRecordInto, recordSize, type MessageRecord } from '../../store/record.js';
 
 const noSeparators = (s: string): boolean => !/[\x01\x02]/.test(s);

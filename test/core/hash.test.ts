@@ -1,4 +1,4 @@
-import { javaHashCode, murmur3 } from '../../../actors/protocol/hash.js';
+import { javaHashCode, murmur3 } from '../../core/hash.js';
 
 describe('hashes', () => {
   it('murmur3 matches reference vectors', () => {

@@ -1,6 +1,6 @@
-import { Status, StatusError } from '../protocol/status.js';
-import { tagHash } from '../protocol/tags.js';
-import { tagProblem } from '../protocol/validation.js';
+import { Status, StatusError } from '../../core/status.js';
+import { tagHash } from '../../core/tags.js';
+import { tagProblem } from './validation.js';
 
 /**
  * Subscription tag expressions: `*` or empty (every message), or `TagA || TagB` (whitespace around tags is

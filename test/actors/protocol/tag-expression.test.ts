@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { matchesHash, matchesTag, parseTagExpression } from '../../../actors/consumer/tag-expression.js';
-import { Status, StatusError } from '../../../actors/protocol/status.js';
-import { tagHash } from '../../../actors/protocol/tags.js';
+import { matchesHash, matchesTag, parseTagExpression } from '../../../actors/protocol/tag-expression.js';
+import { Status, StatusError } from '../../../core/status.js';
+import { tagHash } from '../../../core/tags.js';
 
 const tagArb = fc.stringMatching(/^[A-Za-z0-9_.:-]{1,12}$/);
 

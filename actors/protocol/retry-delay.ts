@@ -1,5 +1,5 @@
-import { Status, StatusError } from '../protocol/status.js';
-import { DLQ_TOPIC_PREFIX, RETRY_TOPIC_PREFIX } from '../protocol/validation.js';
+import { Status, StatusError } from '../../core/status.js';
+import { DLQ_TOPIC_PREFIX, RETRY_TOPIC_PREFIX } from './validation.js';
 
 /**
  * Delay levels and the retry path, as in RocketMQ: a message that fails to be consumed goes back to the broker

@@ -9,8 +9,8 @@ import {
   retryLevel,
   retryTopic,
   shouldDeadLetter,
-} from '../../../actors/consumer/retry-delay.js';
-import { Status, StatusError } from '../../../actors/protocol/status.js';
+} from '../../../actors/protocol/retry-delay.js';
+import { Status, StatusError } from '../../../core/status.js';
 import { validateTopic } from '../../../actors/protocol/validation.js';
 
 describe('delay levels', () => {

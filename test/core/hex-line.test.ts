@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { HexLine } from '../../../actors/protocol/hex-line.js';
+import { HexLine } from '../../core/hex-line.js';
 
 const hex = (v: number, digits: number): string => v.toString(16).toUpperCase().padStart(digits, '0');
 
