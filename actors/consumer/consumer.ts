@@ -12,8 +12,8 @@ import { Status, StatusError } from '../../core/status.js';
 import { validateGroup, validateTopic } from '../protocol/validation.js';
 import { readableQueues } from '../namesrv/route-table.js';
 import { ClientInstance, newClientId } from '../client/client-instance.js';
-import { waitForState, type ClientLifecycle } from '../client/lifecycle.js';
-import { clientMachine } from '../client/client.machine.js';
+import type { ClientLifecycle } from '../client/lifecycle.js';
+import { hostClient } from '../client/hosting.js';
 import { DeliveryBuffer, type Delivered } from './delivery.js';
 import { ProcessQueue } from './process-queue.js';
 import { OrderlyConsumer } from './orderly.js';
@@ -183,41 +183,20 @@ export async function startConsumer(system: ActorSystem, opts: ConsumerOptions):
   // two members with one client id would compute the same share and read the same queues
   if (system.addresses().includes(clientAddress(clientId)))
     throw new StatusError(Status.INVALID_ARGUMENT, `client id "${clientId}" is already used by another client in this system; give each consumer its own clientId`);
-  let impl!: ConsumerImpl;
-  let ready!: () => void;
-  const built = new Promise<void>((resolve) => (ready = resolve));
-  const core: ClientLifecycle = {
-    start: async () => {
-      await built; // the machine starts while it is being hosted, before `impl` exists
-      await impl.start();
+  const hosted = await hostClient(system, {
+    role: 'consumer',
+    clientId,
+    intervals: {
+      routes: o.routeRefreshMs,
+      heartbeat: o.heartbeatIntervalMs,
+      rebalance: o.rebalanceIntervalMs,
+      commit: o.commitIntervalMs,
+      lock: o.orderly ? o.lockRenewMs : 0, // orderly consumers renew their queue locks
     },
-    tick: (task) => impl.tick(task),
-    onFrame: (frame, reply) => impl.onFrame(frame, reply),
-    drain: () => impl.drain(),
-  };
-  const host = system.host({
-    address: clientAddress(clientId),
-    logic: clientMachine,
-    input: (io) => ({
-      io,
-      core,
-      intervals: {
-        routes: o.routeRefreshMs,
-        heartbeat: o.heartbeatIntervalMs,
-        rebalance: o.rebalanceIntervalMs,
-        commit: o.commitIntervalMs,
-        lock: o.orderly ? o.lockRenewMs : 0, // orderly consumers renew their queue locks
-      },
-    }),
+    build: (io) => new ConsumerImpl(new ClientInstance(io, { clientId, namesrv: o.namesrv, requestTimeoutMs: o.requestTimeoutMs }), o),
+    onFailedStart: (impl) => impl.delivery.close(),
   });
-  impl = new ConsumerImpl(new ClientInstance(host.io, { clientId, namesrv: o.namesrv, requestTimeoutMs: o.requestTimeoutMs }), o);
-  ready();
-  const state = await waitForState(host.actor, (v) => v === 'running');
-  if (state !== 'running') {
-    system.unhost(host.address);
-    impl.delivery.close();
-    throw new StatusError(Status.SERVICE_NOT_AVAILABLE, `consumer ${clientId} failed to start: ${host.actor.getSnapshot().context.error ?? String(state)}`);
-  }
+  const impl = hosted.core;
   return {
     clientId,
     group: o.group,
@@ -230,11 +209,7 @@ export async function startConsumer(system: ActorSystem, opts: ConsumerOptions):
     offsetOf: (mq) => impl.offsetOf(mq),
     rebalance: () => impl.rebalance(),
     commit: () => impl.commit(),
-    stop: async () => {
-      if (host.actor.getSnapshot().status === 'active') host.actor.send({ type: 'stop' });
-      await waitForState(host.actor, (v) => v === 'stopped' || v === 'failed');
-      system.unhost(host.address);
-    },
+    stop: () => hosted.stop(),
   };
 }
 
@@ -244,7 +219,7 @@ interface Held {
   chain: Promise<void>;
 }
 
-class ConsumerImpl {
+class ConsumerImpl implements ClientLifecycle {
   readonly delivery: DeliveryBuffer;
   private readonly filters = new Map<string, TagFilter>();
   private readonly held = new Map<string, Held>();

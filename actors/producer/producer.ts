@@ -1,18 +1,16 @@
 import type { Frame } from '../../transports/frame.js';
 import type { ActorSystem } from '../runtime/system.js';
-import type { ActorHost } from '../runtime/actor-host.js';
+import type { ActorIo } from '../runtime/actor-host.js';
 import { InFlight } from '../runtime/in-flight.js';
-import { clientAddress } from '../protocol/commands.js';
 import type { Message, MessageQueue, SendResult } from '../../core/message.js';
 import { encodedMessageSize } from '../../core/message-codec.js';
 import { replyError } from '../runtime/actor-host.js';
 import { Status, StatusError } from '../../core/status.js';
 import { DEFAULT_MAX_BODY_BYTES, validateBatch, validateGroup, validateMessage } from '../protocol/validation.js';
 import { ClientInstance, newClientId } from '../client/client-instance.js';
-import { waitForState, type ClientLifecycle } from '../client/lifecycle.js';
+import { hostClient } from '../client/hosting.js';
 import type { FaultState } from './fault-avoidance.js';
 import { LingerBatcher } from './linger-batcher.js';
-import { clientMachine } from '../client/client.machine.js';
 import { SendPath } from './send-path.js';
 import { selectOrderedQueue, type SendOptions } from './ordered.js';
 
@@ -95,40 +93,33 @@ export async function startProducer(system: ActorSystem, opts: ProducerOptions, 
   const clientId = opts.clientId ?? newClientId('producer', system.env.random);
   let stopping = false;
   let impl!: ProducerImpl;
-  let ready!: () => void;
-  const built = new Promise<void>((resolve) => (ready = resolve));
-  const core: ClientLifecycle = {
-    start: async () => {
-      await built; // the machine starts while it is being hosted, before `impl` exists
-      impl.client.producerGroups.add(opts.group);
+  const hosted = await hostClient(system, {
+    role: 'producer',
+    clientId,
+    intervals: { routes: o.routeRefreshMs, heartbeat: o.heartbeatIntervalMs },
+    build: (io) => {
+      impl = new ProducerImpl(io, clientId, opts.group, opts.namesrv, o, () => stopping);
+      extras.onParts?.({ client: impl.client, path: impl.path });
+      return {
+        start: async () => {
+          impl.client.producerGroups.add(opts.group);
+        },
+        tick: (task) => {
+          if (task === 'routes') void impl.client.routes.refreshAll();
+          else if (task === 'heartbeat') void impl.client.heartbeat();
+        },
+        onFrame: (frame: Frame, reply) => {
+          if (extras.onFrame?.(frame, reply)) return;
+          if (reply) replyError({ frame, reply }, Status.REQUEST_CODE_NOT_SUPPORTED, `producer ${clientId} does not handle code ${frame.code}`);
+        },
+        drain: async () => {
+          stopping = true;
+          await impl.drain();
+          await impl.client.unregister({ producerGroup: opts.group });
+        },
+      };
     },
-    tick: (task) => {
-      if (task === 'routes') void impl.client.routes.refreshAll();
-      else if (task === 'heartbeat') void impl.client.heartbeat();
-    },
-    onFrame: (frame: Frame, reply) => {
-      if (extras.onFrame?.(frame, reply)) return;
-      if (reply) replyError({ frame, reply }, Status.REQUEST_CODE_NOT_SUPPORTED, `producer ${clientId} does not handle code ${frame.code}`);
-    },
-    drain: async () => {
-      stopping = true;
-      await impl.drain();
-      await impl.client.unregister({ producerGroup: opts.group });
-    },
-  };
-  const host = system.host({
-    address: clientAddress(clientId),
-    logic: clientMachine,
-    input: (io) => ({ io, core, intervals: { routes: o.routeRefreshMs, heartbeat: o.heartbeatIntervalMs } }),
   });
-  impl = new ProducerImpl(host, clientId, opts.group, opts.namesrv, o, () => stopping);
-  ready();
-  extras.onParts?.({ client: impl.client, path: impl.path });
-  const state = await waitForState(host.actor, (v) => v === 'running');
-  if (state !== 'running') {
-    system.unhost(host.address);
-    throw new StatusError(Status.SERVICE_NOT_AVAILABLE, `producer ${clientId} failed to start: ${host.actor.getSnapshot().context.error ?? String(state)}`);
-  }
   return {
     clientId,
     group: opts.group,
@@ -137,11 +128,7 @@ export async function startProducer(system: ActorSystem, opts: ProducerOptions, 
     sendBatch: (ms) => impl.sendBatch(ms),
     queues: (t) => impl.path.queues(t),
     faults: () => impl.path.faultState(),
-    stop: async () => {
-      if (host.actor.getSnapshot().status === 'active') host.actor.send({ type: 'stop' });
-      await waitForState(host.actor, (v) => v === 'stopped' || v === 'failed');
-      system.unhost(host.address);
-    },
+    stop: () => hosted.stop(),
   };
 }
 
@@ -152,17 +139,17 @@ class ProducerImpl {
   private readonly inflight = new InFlight();
 
   constructor(
-    host: ActorHost<typeof clientMachine>,
+    io: ActorIo,
     readonly clientId: string,
     readonly group: string,
     namesrv: string[],
     private readonly o: { sendTimeoutMs: number; retries: number; maxMessageBytes: number; lingerMs: number; batchMaxBytes: number; maxInflightSends: number },
     private readonly isStopping: () => boolean,
   ) {
-    this.client = new ClientInstance(host.io, { clientId, namesrv, requestTimeoutMs: o.sendTimeoutMs });
+    this.client = new ClientInstance(io, { clientId, namesrv, requestTimeoutMs: o.sendTimeoutMs });
     this.path = new SendPath(this.client, { group, sendTimeoutMs: o.sendTimeoutMs, retries: o.retries });
     if (o.lingerMs > 0) {
-      this.batcher = new LingerBatcher((msgs, mq) => this.path.send(msgs, mq), host.io.clock, o.lingerMs, o.batchMaxBytes, host.io.logger);
+      this.batcher = new LingerBatcher((msgs, mq) => this.path.send(msgs, mq), io.clock, o.lingerMs, o.batchMaxBytes, io.logger);
     }
   }
 
