@@ -3,11 +3,11 @@ import type { Frame } from '../../transports/frame.js';
 import type { ActorSystem } from '../runtime/system.js';
 import type { TimerHandle } from '../../core/clock.js';
 import { replyError } from '../runtime/actor-host.js';
-import { clientAddress, type ConsumerListBody, type PullHeader, type PullReplyHeader, type SendBackHeader, type UpdateOffsetsBody } from '../protocol/commands.js';
+import { clientAddress, type ConsumerListBody, type PullHeader, type PullReplyHeader, type SendBackHeader } from '../protocol/commands.js';
 import { MessageProperty, queueKey, type MessageExt, type MessageQueue } from '../../core/message.js';
 import { decodePullBody } from '../../core/record-batch.js';
 import { RequestCode } from '../protocol/request-codes.js';
-import { jsonBody, parseJsonBody, request } from '../protocol/replies.js';
+import { parseJsonBody, request } from '../protocol/replies.js';
 import { Status, StatusError } from '../../core/status.js';
 import { readableQueues } from '../namesrv/route-table.js';
 import { ClientInstance, newClientId } from '../client/client-instance.js';
@@ -16,8 +16,9 @@ import { hostClient } from '../client/hosting.js';
 import { DeliveryBuffer, type Delivered } from './delivery.js';
 import { ProcessQueue } from './process-queue.js';
 import { OrderlyConsumer } from './orderly.js';
+import { OffsetStore } from './offset-store.js';
 import type { AllocateStrategy } from './rebalance.js';
-import { allocateStrategies, resolveConsumerOptions, type ConsumeFrom, type ConsumeResult, type ConsumerOptions, type ResolvedConsumerOptions } from './consumer-options.js';
+import { allocateStrategies, resolveConsumerOptions, type ConsumeResult, type ConsumerOptions, type ResolvedConsumerOptions } from './consumer-options.js';
 import { isRetryTopic, retryLevel, retryTopic } from '../protocol/retry-delay.js';
 import { matchesTag, parseTagExpression, type TagFilter } from '../protocol/tag-expression.js';
 
@@ -92,9 +93,7 @@ class ConsumerImpl implements ClientLifecycle {
   readonly delivery: DeliveryBuffer;
   private readonly filters = new Map<string, TagFilter>();
   private readonly held = new Map<string, Held>();
-  /** queue -> offset to commit (clustering) or the local offset store (broadcasting). */
-  private readonly offsets = new Map<string, { mq: MessageQueue; offset: number }>();
-  private readonly committed = new Map<string, number>();
+  private readonly offsets: OffsetStore;
   private state: 'starting' | 'running' | 'stopping' = 'starting';
   private rebalancing: Promise<void> | undefined;
   private rebalanceAgain = false;
@@ -108,6 +107,7 @@ class ConsumerImpl implements ClientLifecycle {
     private readonly o: ResolvedConsumerOptions,
   ) {
     this.delivery = new DeliveryBuffer(o.bufferSize);
+    this.offsets = new OffsetStore(client, { group: o.group, model: o.model, consumeFrom: o.consumeFrom }, this.held);
     this.strategy = allocateStrategies[o.allocate];
     for (const [topic, expr] of Object.entries(o.subscribe)) this.filters.set(topic, parseTagExpression(expr));
     if (o.model === 'CLUSTERING' && !this.filters.has(retryTopic(o.group))) this.filters.set(retryTopic(o.group), parseTagExpression('*'));
@@ -162,7 +162,7 @@ class ConsumerImpl implements ClientLifecycle {
   }
 
   offsetOf(mq: MessageQueue): number | undefined {
-    return this.offsets.get(queueKey(mq))?.offset;
+    return this.offsets.offsetOf(mq);
   }
 
   // ------------------------------------------------------------------------------------------ rebalance
@@ -211,7 +211,7 @@ class ConsumerImpl implements ClientLifecycle {
       if (h.pq.mq.topic !== topic || wanted.has(key)) continue;
       h.pq.drop();
       this.held.delete(key);
-      this.offsets.set(key, { mq: h.pq.mq, offset: h.pq.commitOffset() });
+      this.offsets.set(h.pq.mq, h.pq.commitOffset(), key);
       released.push(h.pq.mq);
       finishing.push(h);
     }
@@ -228,7 +228,7 @@ class ConsumerImpl implements ClientLifecycle {
       if (locked && !locked.has(key)) continue;
       let offset: number;
       try {
-        offset = await this.startOffset(mq);
+        offset = await this.offsets.startOffset(mq);
       } catch (err) {
         this.io.logger.warn({ err, queue: key }, 'cannot find where to start; trying again at the next rebalance');
         continue;
@@ -236,7 +236,7 @@ class ConsumerImpl implements ClientLifecycle {
       if (this.held.has(key) || this.state !== 'running') continue;
       const pq = new ProcessQueue(mq, offset);
       this.held.set(key, { pq, chain: Promise.resolve() });
-      this.offsets.set(key, { mq, offset });
+      this.offsets.set(mq, offset, key);
       void this.pullLoop(pq);
     }
   }
@@ -253,33 +253,6 @@ class ConsumerImpl implements ClientLifecycle {
       }
     }
     throw last ?? new StatusError(Status.NO_ROUTE, 'no broker to ask for the group members');
-  }
-
-  private async startOffset(mq: MessageQueue): Promise<number> {
-    const key = queueKey(mq);
-    if (this.o.model === 'BROADCASTING') {
-      const local = this.offsets.get(key);
-      if (local) return local.offset;
-    } else {
-      const reply = await this.client.requestBroker(
-        mq.brokerName,
-        request(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: this.o.group, topic: mq.topic, queueId: mq.queueId }),
-        { allow: [Status.QUERY_NOT_FOUND] },
-      );
-      if (reply.status === Status.OK && typeof reply.header.offset === 'number' && reply.header.offset >= 0) return reply.header.offset;
-    }
-    const from: ConsumeFrom = isRetryTopic(mq.topic) ? 'first' : this.o.consumeFrom;
-    const q = { topic: mq.topic, queueId: mq.queueId };
-    const reply =
-      from === 'first'
-        ? await this.client.requestBroker(mq.brokerName, request(RequestCode.GET_MIN_OFFSET, q), { slaveOk: true })
-        : from === 'last'
-          ? await this.client.requestBroker(mq.brokerName, request(RequestCode.GET_MAX_OFFSET, q), { slaveOk: true })
-          : await this.client.requestBroker(mq.brokerName, request(RequestCode.SEARCH_OFFSET_BY_TIMESTAMP, { ...q, timestamp: from.timestamp }), { slaveOk: true });
-    const off = reply.header.offset;
-    if (typeof off !== 'number' || !Number.isSafeInteger(off) || off < 0)
-      throw new StatusError(Status.BAD_FRAME, `broker answered offset ${String(off)} for ${queueKey(mq)}`);
-    return off;
   }
 
   // ------------------------------------------------------------------------------------------ pulling
@@ -379,29 +352,24 @@ class ConsumerImpl implements ClientLifecycle {
           pq.add(kept);
           pq.nextOffset = next;
           if (kept.length > 0) this.dispatch(pq, kept);
-          else this.noteOffset(pq);
+          else this.offsets.note(pq);
           break;
         }
         case 'NO_NEW_MSG':
         case 'NO_MATCHED_MSG':
           pq.nextOffset = next;
-          this.noteOffset(pq);
+          this.offsets.note(pq);
           break;
         case 'OFFSET_ILLEGAL':
           this.io.logger.warn({ queue: queueKey(mq), offset: pq.nextOffset, next }, 'pull offset illegal; moving to the broker\'s suggestion');
           pq.nextOffset = next;
-          this.noteOffset(pq);
+          this.offsets.note(pq);
           break;
         default:
           this.io.logger.warn({ queue: queueKey(mq), status: h.pullStatus }, 'unknown pull status; backing off');
           await this.sleep(this.o.pullBackoffMs, pq);
       }
     }
-  }
-
-  private noteOffset(pq: ProcessQueue): void {
-    if (pq.dropped) return;
-    this.offsets.set(queueKey(pq.mq), { mq: pq.mq, offset: pq.commitOffset() });
   }
 
   // ------------------------------------------------------------------------------------------ consuming
@@ -421,7 +389,7 @@ class ConsumerImpl implements ClientLifecycle {
 
   private ack(pq: ProcessQueue, msgs: readonly MessageExt[]): void {
     pq.remove(msgs);
-    this.noteOffset(pq);
+    this.offsets.note(pq);
   }
 
   private async consume(pq: ProcessQueue, msgs: MessageExt[]): Promise<void> {
@@ -492,7 +460,7 @@ class ConsumerImpl implements ClientLifecycle {
     for (const h of finishing) orderly.interrupt(h.pq);
     await Promise.all(finishing.map((h) => h.chain));
     for (const h of finishing) {
-      this.offsets.set(queueKey(h.pq.mq), { mq: h.pq.mq, offset: h.pq.commitOffset() });
+      this.offsets.set(h.pq.mq, h.pq.commitOffset());
       orderly.forget(h.pq);
     }
     await this.commit();
@@ -502,38 +470,8 @@ class ConsumerImpl implements ClientLifecycle {
   // ------------------------------------------------------------------------------------------ offsets
 
   /** Commits every offset that changed since the last commit, one request per broker (clustering only). */
-  async commit(): Promise<void> {
-    if (this.o.model === 'BROADCASTING') return;
-    for (const h of this.held.values()) this.noteOffset(h.pq);
-    const byBroker = new Map<string, UpdateOffsetsBody['offsets']>();
-    const keys = new Map<string, string[]>();
-    for (const [key, { mq, offset }] of this.offsets) {
-      if (this.committed.get(key) === offset) continue;
-      let list = byBroker.get(mq.brokerName);
-      if (!list) {
-        byBroker.set(mq.brokerName, (list = []));
-        keys.set(mq.brokerName, []);
-      }
-      list.push({ topic: mq.topic, queueId: mq.queueId, offset });
-      keys.get(mq.brokerName)!.push(key);
-    }
-    await Promise.all(
-      [...byBroker].map(async ([brokerName, offsets]) => {
-        try {
-          await this.client.requestBroker(brokerName, request(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: this.o.group }, jsonBody({ offsets })));
-          for (let i = 0; i < offsets.length; i++) this.committed.set(keys.get(brokerName)![i]!, offsets[i]!.offset);
-        } catch (err) {
-          this.io.logger.warn({ err, broker: brokerName }, 'offset commit failed; will retry at the next commit');
-        }
-      }),
-    );
-    // queues released and committed are forgotten
-    for (const [key, { offset }] of this.offsets) {
-      if (!this.held.has(key) && this.committed.get(key) === offset) {
-        this.offsets.delete(key);
-        this.committed.delete(key);
-      }
-    }
+  commit(): Promise<void> {
+    return this.offsets.commit();
   }
 
   // ------------------------------------------------------------------------------------------ stop
@@ -548,10 +486,7 @@ class ConsumerImpl implements ClientLifecycle {
     for (const h of this.held.values()) this.orderly?.interrupt(h.pq);
     await Promise.all([...this.held.values()].map((h) => h.chain));
     await this.rebalancing?.catch(() => undefined);
-    if (wasRunning && this.o.model === 'CLUSTERING') {
-      for (const h of this.held.values()) this.noteOffset(h.pq);
-      await this.commit();
-    }
+    if (wasRunning && this.o.model === 'CLUSTERING') await this.commit(); // notes every held queue's offset first
     for (const h of this.held.values()) h.pq.drop();
     // orderly: the locks go only now, after the last batches finished and their offsets were committed
     if (this.orderly) await this.orderly.unlock(this.assignment());
