@@ -3,9 +3,8 @@ import type { Frame } from '../../transports/frame.js';
 import type { ActorSystem } from '../runtime/system.js';
 import type { TimerHandle } from '../../core/clock.js';
 import { replyError } from '../runtime/actor-host.js';
-import { clientAddress, type ConsumerListBody, type PullHeader, type PullReplyHeader, type SendBackHeader } from '../protocol/commands.js';
-import { MessageProperty, queueKey, type MessageExt, type MessageQueue } from '../../core/message.js';
-import { decodePullBody } from '../../core/record-batch.js';
+import { clientAddress, type ConsumerListBody, type SendBackHeader } from '../protocol/commands.js';
+import { queueKey, type MessageExt, type MessageQueue } from '../../core/message.js';
 import { RequestCode } from '../protocol/request-codes.js';
 import { parseJsonBody, request } from '../protocol/replies.js';
 import { Status, StatusError } from '../../core/status.js';
@@ -17,10 +16,11 @@ import { DeliveryBuffer, type Delivered } from './delivery.js';
 import { ProcessQueue } from './process-queue.js';
 import { OrderlyConsumer } from './orderly.js';
 import { OffsetStore } from './offset-store.js';
+import { PullLoop } from './pull-loop.js';
 import type { AllocateStrategy } from './rebalance.js';
 import { allocateStrategies, resolveConsumerOptions, type ConsumeResult, type ConsumerOptions, type ResolvedConsumerOptions } from './consumer-options.js';
-import { isRetryTopic, retryLevel, retryTopic } from '../protocol/retry-delay.js';
-import { matchesTag, parseTagExpression, type TagFilter } from '../protocol/tag-expression.js';
+import { retryLevel, retryTopic } from '../protocol/retry-delay.js';
+import { parseTagExpression, type TagFilter } from '../protocol/tag-expression.js';
 
 export type { ConsumeFrom, ConsumeResult, ConsumerOptions } from './consumer-options.js';
 
@@ -101,6 +101,7 @@ class ConsumerImpl implements ClientLifecycle {
   private readonly retryTimers = new Set<TimerHandle>();
   /** Queue locks and serial processing, for an orderly consumer. */
   private readonly orderly: OrderlyConsumer | undefined;
+  private readonly puller: PullLoop;
 
   constructor(
     readonly client: ClientInstance,
@@ -127,6 +128,17 @@ class ConsumerImpl implements ClientLifecycle {
         { group: o.group, listener: o.listener, consumeBatchSize: o.consumeBatchSize, maxReconsumeTimes: o.maxReconsumeTimes, lockRenewMs: o.lockRenewMs, suspendMs: o.suspendMs },
       );
     }
+    this.puller = new PullLoop(
+      {
+        client,
+        filters: this.filters,
+        orderly: this.orderly,
+        isActive: (pq) => this.active(pq),
+        dispatch: (pq, msgs) => this.dispatch(pq, msgs),
+        noteOffset: (pq) => this.offsets.note(pq),
+      },
+      o,
+    );
   }
 
   private get io() {
@@ -237,7 +249,7 @@ class ConsumerImpl implements ClientLifecycle {
       const pq = new ProcessQueue(mq, offset);
       this.held.set(key, { pq, chain: Promise.resolve() });
       this.offsets.set(mq, offset, key);
-      void this.pullLoop(pq);
+      void this.puller.run(pq);
     }
   }
 
@@ -255,121 +267,8 @@ class ConsumerImpl implements ClientLifecycle {
     throw last ?? new StatusError(Status.NO_ROUTE, 'no broker to ask for the group members');
   }
 
-  // ------------------------------------------------------------------------------------------ pulling
-
   private active(pq: ProcessQueue): boolean {
     return !pq.dropped && this.state === 'running';
-  }
-
-  private sleep(ms: number, pq: ProcessQueue): Promise<void> {
-    return new Promise((resolve) => {
-      const t = this.io.clock.setTimeout(resolve, ms);
-      void pq.waitForRoom().then(() => {
-        if (pq.dropped) {
-          this.io.clock.clearTimeout(t);
-          resolve();
-        }
-      });
-    });
-  }
-
-  /** One pull request for a queue from `offset`. */
-  private pull(pq: ProcessQueue, expression: string, offset: number): Promise<Frame> {
-    const { mq } = pq;
-    const header: PullHeader = {
-      consumerGroup: this.o.group,
-      topic: mq.topic,
-      queueId: mq.queueId,
-      queueOffset: offset,
-      maxMsgNums: this.o.pullBatch,
-      subExpression: expression,
-      suspendTimeoutMs: this.o.pullTimeoutMs,
-    };
-    return this.client.requestBroker(mq.brokerName, request(RequestCode.PULL_MESSAGE, { ...header }), {
-      timeoutMs: this.o.pullTimeoutMs + this.o.requestTimeoutMs,
-      slaveOk: true,
-    });
-  }
-
-  /**
-   * Pulls one queue until it is released or the consumer stops: one request and one promise per batch. After a
-   * full batch the next pull goes out before this one is decoded and handed on (one pull ahead, never for an
-   * orderly consumer and never when the batch could fill the queue's cache), so the broker works meanwhile.
-   */
-  private async pullLoop(pq: ProcessQueue): Promise<void> {
-    const { mq } = pq;
-    const filter = this.filters.get(mq.topic)!;
-    let ahead: { offset: number; reply: Promise<Frame> } | undefined;
-    while (this.active(pq)) {
-      if (this.orderly && !this.orderly.isLocked(mq)) {
-        await this.sleep(this.o.pullBackoffMs, pq); // pulled only while locked; the renewal may get it back
-        continue;
-      }
-      if (pq.isFull(this.o.maxCachedMessagesPerQueue, this.o.maxCachedBytesPerQueue)) {
-        await pq.waitForRoom();
-        continue;
-      }
-      const pending = ahead !== undefined && ahead.offset === pq.nextOffset ? ahead.reply : this.pull(pq, filter.expression, pq.nextOffset);
-      ahead = undefined;
-      let reply: Frame;
-      try {
-        reply = await pending;
-      } catch (err) {
-        if (!this.active(pq)) return;
-        this.io.logger.debug({ err, queue: queueKey(mq) }, 'pull failed; backing off');
-        this.client.routes.route(mq.topic, true).catch(() => undefined); // the broker may have moved or gone
-        await this.sleep(this.o.pullBackoffMs, pq);
-        continue;
-      }
-      if (!this.active(pq)) return;
-      const h = reply.header as unknown as PullReplyHeader;
-      const next = typeof h.nextBeginOffset === 'number' ? h.nextBeginOffset : pq.nextOffset;
-      switch (h.pullStatus) {
-        case 'FOUND': {
-          const cap = this.o.maxCachedMessagesPerQueue;
-          if (
-            !this.orderly &&
-            typeof h.nextBeginOffset === 'number' &&
-            next > pq.nextOffset &&
-            pq.count + 2 * this.o.pullBatch <= cap &&
-            !pq.isFull(cap, this.o.maxCachedBytesPerQueue)
-          ) {
-            const p = this.pull(pq, filter.expression, next);
-            p.catch(() => undefined); // a pull ahead that is not used (queue dropped, offset moved) may fail unseen
-            ahead = { offset: next, reply: p };
-          }
-          let msgs: MessageExt[];
-          try {
-            msgs = decodePullBody(reply.body);
-          } catch (err) {
-            this.io.logger.error({ err, queue: queueKey(mq) }, 'malformed pull reply; backing off');
-            await this.sleep(this.o.pullBackoffMs, pq);
-            continue;
-          }
-          // the broker filtered by tag hash already; only a hash collision is left to drop (no copy for '*')
-          let kept = filter.all ? msgs : msgs.filter((m) => matchesTag(filter, m.tags));
-          if (isRetryTopic(mq.topic)) kept = kept.map(restoreRetryTopic);
-          pq.add(kept);
-          pq.nextOffset = next;
-          if (kept.length > 0) this.dispatch(pq, kept);
-          else this.offsets.note(pq);
-          break;
-        }
-        case 'NO_NEW_MSG':
-        case 'NO_MATCHED_MSG':
-          pq.nextOffset = next;
-          this.offsets.note(pq);
-          break;
-        case 'OFFSET_ILLEGAL':
-          this.io.logger.warn({ queue: queueKey(mq), offset: pq.nextOffset, next }, 'pull offset illegal; moving to the broker\'s suggestion');
-          pq.nextOffset = next;
-          this.offsets.note(pq);
-          break;
-        default:
-          this.io.logger.warn({ queue: queueKey(mq), status: h.pullStatus }, 'unknown pull status; backing off');
-          await this.sleep(this.o.pullBackoffMs, pq);
-      }
-    }
   }
 
   // ------------------------------------------------------------------------------------------ consuming
@@ -493,10 +392,4 @@ class ConsumerImpl implements ClientLifecycle {
     this.held.clear();
     await this.client.unregister({ consumerGroup: this.o.group });
   }
-}
-
-/** A message from the retry topic shows the topic it was first sent to (as RocketMQ does). */
-function restoreRetryTopic(m: MessageExt): MessageExt {
-  const real = m.properties?.[MessageProperty.RETRY_TOPIC];
-  return real !== undefined && isRetryTopic(m.topic) ? { ...m, topic: real } : m;
 }
