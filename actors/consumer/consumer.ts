@@ -1,9 +1,8 @@
 import type { Observable } from 'rxjs';
 import type { Frame } from '../../transports/frame.js';
 import type { ActorSystem } from '../runtime/system.js';
-import type { TimerHandle } from '../../core/clock.js';
 import { replyError } from '../runtime/actor-host.js';
-import { clientAddress, type ConsumerListBody, type SendBackHeader } from '../protocol/commands.js';
+import { clientAddress, type ConsumerListBody } from '../protocol/commands.js';
 import { queueKey, type MessageExt, type MessageQueue } from '../../core/message.js';
 import { RequestCode } from '../protocol/request-codes.js';
 import { parseJsonBody, request } from '../protocol/replies.js';
@@ -12,14 +11,15 @@ import { readableQueues } from '../namesrv/route-table.js';
 import { ClientInstance, newClientId } from '../client/client-instance.js';
 import type { ClientLifecycle } from '../client/lifecycle.js';
 import { hostClient } from '../client/hosting.js';
-import { DeliveryBuffer, type Delivered } from './delivery.js';
+import { DeliveryBuffer } from './delivery.js';
 import { ProcessQueue } from './process-queue.js';
 import { OrderlyConsumer } from './orderly.js';
 import { OffsetStore } from './offset-store.js';
 import { PullLoop } from './pull-loop.js';
+import { ConcurrentConsumer } from './concurrent-consume.js';
 import type { AllocateStrategy } from './rebalance.js';
-import { allocateStrategies, resolveConsumerOptions, type ConsumeResult, type ConsumerOptions, type ResolvedConsumerOptions } from './consumer-options.js';
-import { retryLevel, retryTopic } from '../protocol/retry-delay.js';
+import { allocateStrategies, resolveConsumerOptions, type ConsumerOptions, type ResolvedConsumerOptions } from './consumer-options.js';
+import { retryTopic } from '../protocol/retry-delay.js';
 import { parseTagExpression, type TagFilter } from '../protocol/tag-expression.js';
 
 export type { ConsumeFrom, ConsumeResult, ConsumerOptions } from './consumer-options.js';
@@ -98,10 +98,10 @@ class ConsumerImpl implements ClientLifecycle {
   private rebalancing: Promise<void> | undefined;
   private rebalanceAgain = false;
   private readonly strategy: AllocateStrategy;
-  private readonly retryTimers = new Set<TimerHandle>();
   /** Queue locks and serial processing, for an orderly consumer. */
   private readonly orderly: OrderlyConsumer | undefined;
   private readonly puller: PullLoop;
+  private readonly concurrent: ConcurrentConsumer;
 
   constructor(
     readonly client: ClientInstance,
@@ -136,6 +136,16 @@ class ConsumerImpl implements ClientLifecycle {
         isActive: (pq) => this.active(pq),
         dispatch: (pq, msgs) => this.dispatch(pq, msgs),
         noteOffset: (pq) => this.offsets.note(pq),
+      },
+      o,
+    );
+    this.concurrent = new ConcurrentConsumer(
+      {
+        client,
+        delivery: this.delivery,
+        isActive: (pq) => this.active(pq),
+        ack: (pq, msgs) => this.ack(pq, msgs),
+        dispatch: (pq, msgs) => this.dispatch(pq, msgs),
       },
       o,
     );
@@ -282,72 +292,13 @@ class ConsumerImpl implements ClientLifecycle {
       return;
     }
     h.chain = h.chain
-      .then(() => this.consume(pq, msgs))
+      .then(() => this.concurrent.consume(pq, msgs))
       .catch((err: unknown) => this.io.logger.error({ err, queue: queueKey(pq.mq) }, 'consuming a batch failed'));
   }
 
   private ack(pq: ProcessQueue, msgs: readonly MessageExt[]): void {
     pq.remove(msgs);
     this.offsets.note(pq);
-  }
-
-  private async consume(pq: ProcessQueue, msgs: MessageExt[]): Promise<void> {
-    const listener = this.o.listener;
-    if (!listener) {
-      const entries: Delivered[] = msgs.map((msg) => ({ msg, ack: () => this.ack(pq, [msg]) }));
-      await this.delivery.push(entries, () => !this.active(pq));
-      return;
-    }
-    for (let i = 0; i < msgs.length; i += this.o.consumeBatchSize) {
-      if (!this.active(pq)) return; // not started: left for whoever holds the queue next
-      const chunk = i === 0 && msgs.length <= this.o.consumeBatchSize ? msgs : msgs.slice(i, i + this.o.consumeBatchSize);
-      this.delivery.tap(chunk);
-      let result: ConsumeResult;
-      try {
-        result = await listener(chunk);
-      } catch (err) {
-        this.io.logger.warn({ err, queue: queueKey(pq.mq) }, 'listener threw; the messages will be retried');
-        result = 'RETRY';
-      }
-      if (result === 'SUCCESS') this.ack(pq, chunk);
-      else await this.retry(pq, chunk);
-    }
-  }
-
-  /** Sends failed messages back to the broker; the ones that cannot be sent back are retried here later. */
-  private async retry(pq: ProcessQueue, msgs: MessageExt[]): Promise<void> {
-    if (this.o.model === 'BROADCASTING') {
-      this.io.logger.warn({ queue: queueKey(pq.mq), msgIds: msgs.map((m) => m.msgId) }, 'broadcast messages failed; dropped');
-      this.ack(pq, msgs);
-      return;
-    }
-    const failed: MessageExt[] = [];
-    await Promise.all(
-      msgs.map(async (m) => {
-        const header: SendBackHeader = {
-          consumerGroup: this.o.group,
-          msgId: m.msgId,
-          delayLevel: retryLevel(m.reconsumeTimes),
-          maxReconsumeTimes: this.o.maxReconsumeTimes,
-        };
-        try {
-          await this.client.requestBroker(pq.mq.brokerName, request(RequestCode.CONSUMER_SEND_MSG_BACK, { ...header }));
-        } catch (err) {
-          this.io.logger.warn({ err, msgId: m.msgId }, 'send-back failed; retrying locally later');
-          failed.push(m);
-        }
-      }),
-    );
-    const sent = msgs.filter((m) => !failed.includes(m));
-    if (sent.length > 0) this.ack(pq, sent);
-    if (failed.length > 0) {
-      const again = failed.map((m) => ({ ...m, reconsumeTimes: m.reconsumeTimes + 1 }));
-      const t = this.io.clock.setTimeout(() => {
-        this.retryTimers.delete(t);
-        if (this.active(pq)) this.dispatch(pq, again);
-      }, this.o.localRetryDelayMs);
-      this.retryTimers.add(t);
-    }
   }
 
   /**
@@ -378,8 +329,7 @@ class ConsumerImpl implements ClientLifecycle {
   async drain(): Promise<void> {
     const wasRunning = this.state === 'running';
     this.state = 'stopping';
-    for (const t of this.retryTimers) this.io.clock.clearTimeout(t);
-    this.retryTimers.clear();
+    this.concurrent.cancelRetries();
     // unblock deliveries waiting for buffer room (buffered messages stay unprocessed)
     this.delivery.close();
     for (const h of this.held.values()) this.orderly?.interrupt(h.pq);
