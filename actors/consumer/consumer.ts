@@ -2,22 +2,20 @@ import type { Observable } from 'rxjs';
 import type { Frame } from '../../transports/frame.js';
 import type { ActorSystem } from '../runtime/system.js';
 import { replyError } from '../runtime/actor-host.js';
-import { clientAddress, type ConsumerListBody } from '../protocol/commands.js';
+import { clientAddress } from '../protocol/commands.js';
 import { queueKey, type MessageExt, type MessageQueue } from '../../core/message.js';
 import { RequestCode } from '../protocol/request-codes.js';
-import { parseJsonBody, request } from '../protocol/replies.js';
 import { Status, StatusError } from '../../core/status.js';
-import { readableQueues } from '../namesrv/route-table.js';
 import { ClientInstance, newClientId } from '../client/client-instance.js';
 import type { ClientLifecycle } from '../client/lifecycle.js';
 import { hostClient } from '../client/hosting.js';
 import { DeliveryBuffer } from './delivery.js';
-import { ProcessQueue } from './process-queue.js';
+import type { ProcessQueue } from './process-queue.js';
 import { OrderlyConsumer } from './orderly.js';
 import { OffsetStore } from './offset-store.js';
 import { PullLoop } from './pull-loop.js';
 import { ConcurrentConsumer } from './concurrent-consume.js';
-import type { AllocateStrategy } from './rebalance.js';
+import { RebalanceService, type Held } from './rebalance-service.js';
 import { allocateStrategies, resolveConsumerOptions, type ConsumerOptions, type ResolvedConsumerOptions } from './consumer-options.js';
 import { retryTopic } from '../protocol/retry-delay.js';
 import { parseTagExpression, type TagFilter } from '../protocol/tag-expression.js';
@@ -83,25 +81,17 @@ export async function startConsumer(system: ActorSystem, opts: ConsumerOptions):
   };
 }
 
-interface Held {
-  pq: ProcessQueue;
-  /** Batches waiting to be processed, one after another. */
-  chain: Promise<void>;
-}
-
 class ConsumerImpl implements ClientLifecycle {
   readonly delivery: DeliveryBuffer;
   private readonly filters = new Map<string, TagFilter>();
   private readonly held = new Map<string, Held>();
   private readonly offsets: OffsetStore;
   private state: 'starting' | 'running' | 'stopping' = 'starting';
-  private rebalancing: Promise<void> | undefined;
-  private rebalanceAgain = false;
-  private readonly strategy: AllocateStrategy;
   /** Queue locks and serial processing, for an orderly consumer. */
   private readonly orderly: OrderlyConsumer | undefined;
   private readonly puller: PullLoop;
   private readonly concurrent: ConcurrentConsumer;
+  private readonly rebalancer: RebalanceService;
 
   constructor(
     readonly client: ClientInstance,
@@ -109,7 +99,6 @@ class ConsumerImpl implements ClientLifecycle {
   ) {
     this.delivery = new DeliveryBuffer(o.bufferSize);
     this.offsets = new OffsetStore(client, { group: o.group, model: o.model, consumeFrom: o.consumeFrom }, this.held);
-    this.strategy = allocateStrategies[o.allocate];
     for (const [topic, expr] of Object.entries(o.subscribe)) this.filters.set(topic, parseTagExpression(expr));
     if (o.model === 'CLUSTERING' && !this.filters.has(retryTopic(o.group))) this.filters.set(retryTopic(o.group), parseTagExpression('*'));
     const subscriptions: Record<string, string> = {};
@@ -149,6 +138,17 @@ class ConsumerImpl implements ClientLifecycle {
       },
       o,
     );
+    this.rebalancer = new RebalanceService(
+      {
+        client,
+        held: this.held,
+        offsets: this.offsets,
+        orderly: this.orderly,
+        isRunning: () => this.state === 'running',
+        startPulling: (pq) => void this.puller.run(pq),
+      },
+      { group: o.group, model: o.model, strategy: allocateStrategies[o.allocate], topics: [...this.filters.keys()] },
+    );
   }
 
   private get io() {
@@ -187,94 +187,9 @@ class ConsumerImpl implements ClientLifecycle {
     return this.offsets.offsetOf(mq);
   }
 
-  // ------------------------------------------------------------------------------------------ rebalance
-
   /** Rebalances every subscribed topic; concurrent calls share one run (and ask for one more after it). */
   rebalance(): Promise<void> {
-    if (this.rebalancing) {
-      this.rebalanceAgain = true;
-      return this.rebalancing;
-    }
-    this.rebalancing = (async () => {
-      try {
-        do {
-          this.rebalanceAgain = false;
-          for (const topic of this.filters.keys()) {
-            if (this.state !== 'running') return;
-            try {
-              await this.rebalanceTopic(topic);
-            } catch (err) {
-              this.io.logger.warn({ err, topic }, 'rebalance of topic failed; keeping its queues');
-            }
-          }
-        } while (this.rebalanceAgain && this.state === 'running');
-      } finally {
-        this.rebalancing = undefined;
-      }
-    })();
-    return this.rebalancing;
-  }
-
-  private async rebalanceTopic(topic: string): Promise<void> {
-    const route = await this.client.routes.route(topic);
-    if (!route) return; // unknown topic (a retry topic appears with the first send-back)
-    const all = readableQueues(route, topic);
-    let mine: MessageQueue[];
-    if (this.o.model === 'BROADCASTING') mine = all;
-    else {
-      const cids = await this.consumerIds(route.brokerDatas.map((b) => b.brokerName).sort());
-      if (!cids.includes(this.client.clientId)) cids.push(this.client.clientId);
-      mine = this.strategy(this.o.group, this.client.clientId, all, cids);
-    }
-    const wanted = new Set(mine.map(queueKey));
-    const released: MessageQueue[] = [];
-    const finishing: Held[] = [];
-    for (const [key, h] of this.held) {
-      if (h.pq.mq.topic !== topic || wanted.has(key)) continue;
-      h.pq.drop();
-      this.held.delete(key);
-      this.offsets.set(h.pq.mq, h.pq.commitOffset(), key);
-      released.push(h.pq.mq);
-      finishing.push(h);
-    }
-    if (released.length > 0) {
-      this.io.logger.debug({ topic, released: released.map(queueKey) }, 'queues released');
-      if (this.orderly) await this.finishOrderly(finishing);
-      else if (this.o.model === 'CLUSTERING') await this.commit();
-    }
-    // an orderly consumer pulls only the queues it could lock (the others are tried at the next rebalance)
-    const locked = this.orderly ? new Set((await this.orderly.lock(mine.filter((mq) => !this.held.has(queueKey(mq))))).map(queueKey)) : undefined;
-    for (const mq of mine) {
-      const key = queueKey(mq);
-      if (this.held.has(key) || this.state !== 'running') continue;
-      if (locked && !locked.has(key)) continue;
-      let offset: number;
-      try {
-        offset = await this.offsets.startOffset(mq);
-      } catch (err) {
-        this.io.logger.warn({ err, queue: key }, 'cannot find where to start; trying again at the next rebalance');
-        continue;
-      }
-      if (this.held.has(key) || this.state !== 'running') continue;
-      const pq = new ProcessQueue(mq, offset);
-      this.held.set(key, { pq, chain: Promise.resolve() });
-      this.offsets.set(mq, offset, key);
-      void this.puller.run(pq);
-    }
-  }
-
-  /** The group's members, from the first broker that answers. */
-  private async consumerIds(brokerNames: string[]): Promise<string[]> {
-    let last: unknown;
-    for (const name of brokerNames) {
-      try {
-        const reply = await this.client.requestBroker(name, request(RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: this.o.group }));
-        return [...parseJsonBody<ConsumerListBody>(reply).clientIds];
-      } catch (err) {
-        last = err;
-      }
-    }
-    throw last ?? new StatusError(Status.NO_ROUTE, 'no broker to ask for the group members');
+    return this.rebalancer.run();
   }
 
   private active(pq: ProcessQueue): boolean {
@@ -301,22 +216,6 @@ class ConsumerImpl implements ClientLifecycle {
     this.offsets.note(pq);
   }
 
-  /**
-   * Orderly release of dropped queues: waits for each one's batch in flight, commits the offsets past what
-   * was processed, and only then unlocks the queues at their brokers (so the next holder starts after them).
-   */
-  private async finishOrderly(finishing: readonly Held[]): Promise<void> {
-    const orderly = this.orderly!;
-    for (const h of finishing) orderly.interrupt(h.pq);
-    await Promise.all(finishing.map((h) => h.chain));
-    for (const h of finishing) {
-      this.offsets.set(h.pq.mq, h.pq.commitOffset());
-      orderly.forget(h.pq);
-    }
-    await this.commit();
-    await orderly.unlock(finishing.map((h) => h.pq.mq));
-  }
-
   // ------------------------------------------------------------------------------------------ offsets
 
   /** Commits every offset that changed since the last commit, one request per broker (clustering only). */
@@ -334,7 +233,7 @@ class ConsumerImpl implements ClientLifecycle {
     this.delivery.close();
     for (const h of this.held.values()) this.orderly?.interrupt(h.pq);
     await Promise.all([...this.held.values()].map((h) => h.chain));
-    await this.rebalancing?.catch(() => undefined);
+    await this.rebalancer.inFlight?.catch(() => undefined);
     if (wasRunning && this.o.model === 'CLUSTERING') await this.commit(); // notes every held queue's offset first
     for (const h of this.held.values()) h.pq.drop();
     // orderly: the locks go only now, after the last batches finished and their offsets were committed
