@@ -91,11 +91,3 @@ export function consistentHashStrategy(virtualNodes = DEFAULT_VIRTUAL_NODES): Al
 }
 
 export const allocateConsistentHash: AllocateStrategy = consistentHashStrategy();
-
-export const AllocateStrategies = {
-  AVG: allocateAveragely,
-  AVG_BY_CIRCLE: allocateAveragelyByCircle,
-  CONSISTENT_HASH: allocateConsistentHash,
-} as const satisfies Record<string, AllocateStrategy>;
-
-export type AllocateStrategyName = keyof typeof AllocateStrategies;
