@@ -22,6 +22,14 @@ import { parseTagExpression, type TagFilter } from '../protocol/tag-expression.j
 
 export type { ConsumeFrom, ConsumeResult, ConsumerOptions } from './consumer-options.js';
 
+/**
+ * The push consumer (RocketMQ's DefaultMQPushConsumer), hosted as a client machine (client/hosting.ts) whose
+ * hooks run the plain code here. Its parts: the options (consumer-options.ts); the rebalance that decides which
+ * queues it holds (rebalance-service.ts, with the allocation strategies in rebalance.ts); one pull loop per held
+ * queue (pull-loop.ts); the processing of pulled batches, concurrent with retry (concurrent-consume.ts) or
+ * orderly (orderly.ts); and the offsets (offset-store.ts). Messages never pass through the machine.
+ */
+
 export interface Consumer extends AsyncIterable<MessageExt> {
   readonly clientId: string;
   readonly group: string;
@@ -196,8 +204,6 @@ class ConsumerImpl implements ClientLifecycle {
     return !pq.dropped && this.state === 'running';
   }
 
-  // ------------------------------------------------------------------------------------------ consuming
-
   /** Queues a pulled batch for processing after the queue's earlier batches. */
   private dispatch(pq: ProcessQueue, msgs: MessageExt[]): void {
     const h = this.held.get(queueKey(pq.mq));
@@ -216,15 +222,12 @@ class ConsumerImpl implements ClientLifecycle {
     this.offsets.note(pq);
   }
 
-  // ------------------------------------------------------------------------------------------ offsets
-
   /** Commits every offset that changed since the last commit, one request per broker (clustering only). */
   commit(): Promise<void> {
     return this.offsets.commit();
   }
 
-  // ------------------------------------------------------------------------------------------ stop
-
+  /** Stops: in-flight batches finish, offsets are committed, orderly locks released, the consumer unregisters. */
   async drain(): Promise<void> {
     const wasRunning = this.state === 'running';
     this.state = 'stopping';
