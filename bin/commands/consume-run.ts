@@ -2,8 +2,9 @@
 import { startConsumer } from '../../actors/consumer/consumer.js';
 import type { MessageExt } from '../../core/message.js';
 import { connectSystem } from './connect.js';
-import { CliError, out, outJson, type ConnectionFlags } from './flags.js';
+import { CliError, outJson, type ConnectionFlags } from './flags.js';
 import { messageJson, messageLine } from './format.js';
+import { noProgress, startProgress, type Progress } from './progress.js';
 
 export interface ConsumeFlags extends ConnectionFlags {
   namesrv: string[];
@@ -25,6 +26,7 @@ export async function runConsume(f: ConsumeFlags): Promise<void> {
     let stoppedBy: Stop['stop'] | undefined;
     const timers: NodeJS.Timeout[] = [];
     const onSignal: { fn?: () => void } = {};
+    let progress: Progress = noProgress();
     try {
       const consumer = await startConsumer(system, {
         group: f.group,
@@ -39,6 +41,7 @@ export async function runConsume(f: ConsumeFlags): Promise<void> {
         process.once('SIGINT', onSignal.fn);
         process.once('SIGTERM', onSignal.fn);
       });
+      if (f.count !== undefined) progress = startProgress({ total: f.count, label: 'received', json: f.json });
       const it = consumer[Symbol.asyncIterator]();
       try {
         while (f.count === undefined || received < f.count) {
@@ -50,13 +53,15 @@ export async function runConsume(f: ConsumeFlags): Promise<void> {
           if (r.done) break;
           received++;
           if (f.json) outJson(messageJson(r.value));
-          else out(messageLine(r.value));
+          else progress.line(messageLine(r.value));
+          progress.increment();
         }
       } finally {
         await it.return?.();
         await consumer.stop();
       }
     } finally {
+      progress.stop();
       for (const t of timers) clearTimeout(t);
       if (onSignal.fn) {
         process.off('SIGINT', onSignal.fn);

@@ -4,6 +4,7 @@ import type { Message } from '../../core/message.js';
 import { connectSystem } from './connect.js';
 import { CliError, errorMessage, out, outJson, type ConnectionFlags } from './flags.js';
 import { makeBody } from './format.js';
+import { noProgress, startProgress, type Progress } from './progress.js';
 
 export interface ProduceFlags extends ConnectionFlags {
   namesrv: string[];
@@ -29,8 +30,10 @@ export async function runProduce(f: ProduceFlags): Promise<void> {
     const system = await connectSystem(f, 'mq-produce');
     let summary: ProduceSummary;
     let firstError: string | undefined;
+    let progress: Progress = noProgress();
     try {
       const producer = await startProducer(system, { group: f.group, namesrv: f.namesrv });
+      progress = startProgress({ total: f.count, label: 'sent', json: f.json });
       const start = performance.now();
       let next = 0;
       let acknowledged = 0;
@@ -52,13 +55,16 @@ export async function runProduce(f: ProduceFlags): Promise<void> {
             failed++;
             firstError ??= errorMessage(err);
           }
+          progress.increment();
         }
       };
       await Promise.all(Array.from({ length: Math.min(f.concurrency, f.count) }, worker));
+      progress.stop();
       const seconds = (performance.now() - start) / 1000;
       summary = { sent: f.count, acknowledged, failed, seconds: Math.round(seconds * 1000) / 1000, msgsPerSecond: Math.round(acknowledged / Math.max(seconds, 1e-6)) };
       await producer.stop();
     } finally {
+      progress.stop();
       await system.stop();
     }
     if (f.json) outJson({ summary });

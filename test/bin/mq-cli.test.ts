@@ -11,7 +11,7 @@ import { RealClock } from '../../core/clock.js';
 import { SeededRandom } from '../../core/random.js';
 import { natsTransport, type NatsTransport } from '../../transports/nats.js';
 import { startNatsServer, type NatsServer } from '../support/nats-server.js';
-import { runMq, spawnMq, type MqProcess, type MqRun } from '../support/mq-process.js';
+import { hasScript, runMq, runMqInTerminal, spawnMq, type MqProcess, type MqRun } from '../support/mq-process.js';
 
 jest.setTimeout(60_000);
 
@@ -172,6 +172,48 @@ describe('a cluster of processes', () => {
     expect(brokerExit).toEqual({ code: 0, signal: null });
     const nsExit = await ns.stop(8000);
     expect(nsExit).toEqual({ code: 0, signal: null });
+  });
+
+  (hasScript() ? it : it.skip)('produce and consume --count draw a progress bar on a terminal only, and none with --json', async () => {
+    const ns = spawnMq(['namesrv', '--id', 'ns-p', ...conn()]);
+    running.push(ns);
+    await ns.waitForLine(/^namesrv ns-p ready$/, 10_000);
+    const broker = spawnMq(['broker', '--name', 'broker-p', '--namesrv', 'ns-p', '--store', join(storeDir, 'broker-p'), ...conn()]);
+    running.push(broker);
+    await broker.waitForLine(/^broker broker-p ready$/, 15_000);
+    const created = await runMq(['admin', 'topic', 'create', '--topic', 'cli-progress', '--queues', '2', '--namesrv', 'ns-p', ...conn()]);
+    expect(created.code).toBe(0);
+    const topicArgs = ['--namesrv', 'ns-p', '--topic', 'cli-progress', ...conn()];
+    let produced: MqRun | undefined;
+    for (let i = 0; i < 20; i++) {
+      produced = await runMqInTerminal(['produce', ...topicArgs, '--count', '300']);
+      if (produced.code === 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(produced!.code).toBe(0);
+    // eslint-disable-next-line no-control-regex
+    const frames = (out: string): string[] => out.split('\u001b[1G').map((f) => f.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, '').trim());
+    const bar = (label: string, n: number): RegExp => new RegExp(`^${label} \\[=+\\] 100% \\| ${n}/${n} \\| \\d+(\\.\\d)? msgs/s \\| ETA 0s`);
+    expect(frames(produced!.stdout)).toContainEqual(expect.stringMatching(bar('sent', 300)));
+    expect(produced!.stdout).toMatch(/sent 300, acknowledged 300, failed 0/);
+
+    const consumed = await runMqInTerminal(['consume', ...topicArgs, '--group', 'cli-progress-group', '--count', '300', '--timeout', '15000']);
+    expect(consumed.code).toBe(0);
+    expect(frames(consumed.stdout)).toContainEqual(expect.stringMatching(bar('received', 300)));
+    expect(consumed.stdout.match(/cli-progress\/\d@\d+ \S+ "message \d+"/g)).toHaveLength(300);
+
+    // none with --json, nor off a terminal
+    const json = await runMqInTerminal(['produce', ...topicArgs, '--count', '5', '--json']);
+    expect(json.code).toBe(0);
+    expect(json.stdout).not.toMatch(/sent \[|\u001b/);
+    expect(json.lines.map((l) => JSON.parse(l) as object)).toHaveLength(6);
+    const piped = await runMq(['produce', ...topicArgs, '--count', '5']);
+    expect(piped.code).toBe(0);
+    expect(piped.stderr).toBe('');
+    expect(piped.stdout).toMatch(/^sent 5, acknowledged 5, failed 0 in /);
+
+    expect(await broker.stop(8000)).toEqual({ code: 0, signal: null });
+    expect(await ns.stop(8000)).toEqual({ code: 0, signal: null });
   });
 
   it('a broker serves its clients over direct links unless told --no-direct', async () => {

@@ -3,7 +3,7 @@
  * wait for a line on stdout, collect output, send signals, wait for the exit. Every child is SIGKILLed when
  * the test process exits, so none outlives the run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { killOnExit } from '../../bench/kill-on-exit.js';
@@ -196,4 +196,43 @@ export async function runMq(args: readonly string[], opts: MqProcessOptions & { 
   const p = spawnMq(args, opts);
   const exit = await p.waitForExit(opts.timeoutMs ?? 20_000);
   return { ...exit, stdout: p.stdout, stderr: p.stderr, lines: p.lines(), durationMs: Date.now() - started };
+}
+
+/** Whether `script` (util-linux) is installed, to run a command on a pseudo-terminal. */
+export function hasScript(): boolean {
+  return spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+const shellQuote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * Runs `mq <args>` on a pseudo-terminal (through `script`), as from an interactive shell: stdout and stderr are
+ * the terminal, and both arrive, escape sequences and all, in `stdout`. Killed and rejected after `timeoutMs`.
+ */
+export async function runMqInTerminal(args: readonly string[], opts: MqProcessOptions & { timeoutMs?: number } = {}): Promise<MqRun> {
+  if (!existsSync(MQ_BIN)) throw new MqProcessError(`${MQ_BIN} does not exist: run "npm run build" first`);
+  const started = Date.now();
+  const command = [process.execPath, MQ_BIN, ...args].map(shellQuote).join(' ');
+  const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  killOnExit(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const exit = await new Promise<MqExit>((resolveExit, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new MqProcessError(`mq ${args.join(' ')} (on a terminal) did not exit within ${timeoutMs} ms; output: ${JSON.stringify(stdout.slice(-500))}`));
+    }, timeoutMs);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new MqProcessError(`script failed to start: ${e.message}`));
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolveExit({ code, signal });
+    });
+  });
+  return { ...exit, stdout, stderr, lines: stdout.split(/\r?\n/).slice(0, -1), durationMs: Date.now() - started };
 }
