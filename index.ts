@@ -6,7 +6,7 @@
  *   await system.spawnBroker({ name: 'broker-a', namesrv: ['ns-1'], storeDir: './data/a' });
  *   const producer = await system.spawnProducer({ group: 'orders-pg', namesrv: ['ns-1'] });
  *   await producer.send({ topic: 'orders', tags: 'paid', body: Buffer.from('...') });
- *   const consumer = await system.spawnConsumer({ group: 'billing', namesrv: ['ns-1'], subscribe: { orders: '*' } });
+ *   const consumer = await system.spawnConsumer({ group: 'billing', namesrv: ['ns-1'], subscribe: { orders: '*' }, consumeFrom: 'first' });
  *   consumer.messages$.subscribe((m) => ...);
  *   system.inspection$.subscribe(...);     // every actor's state changes
  *   await system.stop();                    // consumers, producers, brokers, name servers, in that order
@@ -17,7 +17,7 @@ import { realEnvironment, rootLogger, type Environment, type EnvironmentOptions 
 import { ActorSystem } from './actors/runtime/system.js';
 import type { InspectionRecord } from './actors/runtime/inspection.js';
 import { startNameServer, type NameServer, type NameServerOptions } from './actors/namesrv/namesrv.js';
-import { startBroker, type BrokerHandle, type BrokerOptions } from './actors/broker/broker.js';
+import { startRegisteredBroker, type BrokerHandle, type BrokerOptions } from './actors/broker/broker.js';
 import { startProducer, type Producer, type ProducerOptions } from './actors/producer/producer.js';
 import { startTransactionProducer, type TransactionProducer, type TransactionProducerOptions, type TxState } from './actors/producer/transaction-producer.js';
 import { startConsumer, type Consumer, type ConsumerOptions } from './actors/consumer/consumer.js';
@@ -60,8 +60,12 @@ export class MqSystem {
     return this.track(0, startNameServer(this.actors, opts));
   }
 
+  /**
+   * Resolves once the broker serves and every name server it was given has it; rejects (and stops it) when
+   * that takes longer than its registerWaitMs, naming the name servers that did not answer.
+   */
   spawnBroker(opts: BrokerOptions): Promise<BrokerHandle> {
-    return this.track(1, startBroker(this.actors, opts));
+    return this.track(1, startRegisteredBroker(this.actors, opts));
   }
 
   spawnProducer(opts: ProducerOptions): Promise<Producer> {

@@ -2,6 +2,7 @@ import { DEFAULT_DELAY_LEVELS, parseDelayLevels } from '../protocol/retry-delay.
 import { DEFAULT_MAX_BODY_BYTES } from '../protocol/validation.js';
 import { DEFAULT_CLIENT_EXPIRY_MS } from './client-registry.js';
 import { DEFAULT_MAX_HELD_PULLS } from './long-polling.js';
+import { DEFAULT_REGISTER_RETRY, type RetryPolicy } from './registration.js';
 import { DEFAULT_QUEUE_NUMS } from './topic-config.js';
 import type { HandlerLimits } from './handlers/context.js';
 import { resolveTimerTxOptions, type TimerTxOptions, type TimerTxSettings } from './timer-tx-options.js';
@@ -31,6 +32,13 @@ export interface BrokerOptions extends TimerTxOptions {
   registerIntervalMs?: number;
   /** Timeout of one registration request (default 3000 ms); the broker serves after the first answer or this. */
   registerTimeoutMs?: number;
+  /**
+   * How long spawnBroker waits, once the broker serves, for every name server to have it (default 10000 ms);
+   * past it the broker is stopped and spawnBroker rejects, naming the name servers that did not answer. A name
+   * server that does not answer is asked again after 100 ms, then after twice as long each time up to 3 s (or
+   * the register interval, if shorter), until it answers; one that starts asks the brokers to register at once.
+   */
+  registerWaitMs?: number;
   /** Clients silent this long are dropped (default 120000 ms). */
   clientExpiryMs?: number;
   /** How often silent clients are looked for (default 10000 ms). */
@@ -72,6 +80,9 @@ export interface BrokerSettings {
   defaultQueueNums: number;
   registerIntervalMs: number;
   registerTimeoutMs: number;
+  registerWaitMs: number;
+  /** Retries of a registration that failed, until the name server answers. */
+  registerRetry: RetryPolicy;
   clientExpiryMs: number;
   clientScanIntervalMs: number;
   offsetPersistMs: number;
@@ -114,6 +125,7 @@ export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
   const delayLevels = o.delayLevels === undefined ? DEFAULT_DELAY_LEVELS : parseDelayLevels(o.delayLevels);
   const maxBodyBytes = positive(o.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
   const timerTx = resolveTimerTxOptions(o);
+  const registerIntervalMs = positive(o.registerIntervalMs, 30_000, 'registerIntervalMs');
   return {
     name: o.name,
     id,
@@ -124,8 +136,10 @@ export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
     ...(o.flushIntervalMs !== undefined ? { flushIntervalMs: o.flushIntervalMs } : {}),
     autoCreateTopics: o.autoCreateTopics ?? true,
     defaultQueueNums: positive(o.defaultQueueNums, DEFAULT_QUEUE_NUMS, 'defaultQueueNums'),
-    registerIntervalMs: positive(o.registerIntervalMs, 30_000, 'registerIntervalMs'),
+    registerIntervalMs,
     registerTimeoutMs: positive(o.registerTimeoutMs, 3_000, 'registerTimeoutMs'),
+    registerWaitMs: positive(o.registerWaitMs, 10_000, 'registerWaitMs'),
+    registerRetry: { initialMs: DEFAULT_REGISTER_RETRY.initialMs, maxMs: Math.min(DEFAULT_REGISTER_RETRY.maxMs, registerIntervalMs) },
     clientExpiryMs: positive(o.clientExpiryMs, DEFAULT_CLIENT_EXPIRY_MS, 'clientExpiryMs'),
     clientScanIntervalMs: positive(o.clientScanIntervalMs, Math.min(10_000, o.clientExpiryMs ?? 10_000), 'clientScanIntervalMs'),
     offsetPersistMs: positive(o.offsetPersistMs, 5_000, 'offsetPersistMs'),

@@ -1,10 +1,12 @@
 import type { Subscription } from 'rxjs';
+import type { Clock } from '../../core/clock.js';
 import type { StorageBackend } from '../../store/backend.js';
 import type { MessageStoreOptions } from '../../store/message-store.js';
 import type { ActorIo } from '../runtime/actor-host.js';
 import { brokerAddress, namesrvAddress, type RegisterBrokerBody, type RegisterBrokerHeader } from '../protocol/commands.js';
 import { RequestCode } from '../protocol/request-codes.js';
 import { expectOk, jsonBody, request } from '../protocol/replies.js';
+import { Registrations } from './registration.js';
 import { SCHEDULE_TOPIC } from '../protocol/validation.js';
 import type { BrokerSettings } from './broker-options.js';
 import { ClientRegistry } from './client-registry.js';
@@ -34,6 +36,8 @@ export interface BrokerDeps {
 
 export interface BrokerRuntime {
   ctx: BrokerContext;
+  /** Which name servers have the broker; retries of those that do not. */
+  registrations: Registrations;
   scheduler: DelayScheduler;
   saveOffsets(): Promise<void>;
   /** Offsets version last persisted. */
@@ -64,6 +68,18 @@ export async function openBroker(deps: BrokerDeps): Promise<BrokerRuntime> {
   const topicsPersister = new Persister(() => saveTopicTable(storage, s.storeDir, topics));
   const offsetsPersister = new Persister(() => saveConsumerOffsets(storage, s.storeDir, offsets));
   const polling = new LongPolling(io.clock, s.maxHeldPulls);
+  const header = registerHeader(deps);
+  const registrations = new Registrations({
+    clock: io.clock,
+    logger: io.logger,
+    namesrv: s.namesrv,
+    retry: s.registerRetry,
+    register: async (id) => {
+      const body: RegisterBrokerBody = { dataVersion: topics.dataVersion, topics: topics.list() };
+      const reply = await io.request(namesrvAddress(id), request(RequestCode.REGISTER_BROKER, { ...header }, jsonBody(body)), s.registerTimeoutMs);
+      expectOk(reply, `register with name server ${id}`);
+    },
+  });
   let rt: BrokerRuntime;
   const ctx: BrokerContext = {
     brokerName: s.name,
@@ -83,14 +99,16 @@ export async function openBroker(deps: BrokerDeps): Promise<BrokerRuntime> {
     send: (to, frame) => io.send(to, frame),
     topicsChanged: async () => {
       await topicsPersister.save();
-      // tell the name servers now rather than at the next interval (as RocketMQ does on topic creation)
-      void registerWithNameServers(deps, rt).catch((err: unknown) => io.logger.warn({ err }, 'registration after a topic change failed'));
+      // tell the name servers now rather than at the next interval, and wait for them (bounded), as RocketMQ
+      // does on topic creation: once the first send to a new topic returns, a consumer finds its route
+      await atMost(io.clock, registrations.all(), Math.min(s.registerTimeoutMs, TOPIC_REGISTER_WAIT_MS));
     },
   };
   if (topics.createSystem(SCHEDULE_TOPIC, s.limits.delayLevels.length, now).created) await topicsPersister.save();
   const scheduler = new DelayScheduler({ store, storage, storeDir: s.storeDir, clock: io.clock, logger: io.logger, levels: s.limits.delayLevels });
   rt = {
     ctx,
+    registrations,
     scheduler,
     saveOffsets: async () => {
       const v = offsets.version;
@@ -113,32 +131,21 @@ function registerHeader(deps: BrokerDeps): RegisterBrokerHeader {
 }
 
 /**
- * Registers with every name server at once; resolves with the number that answered OK once all have answered
- * or failed (each bounded by registerTimeoutMs). Never rejects.
+ * The longest a request that created a topic waits for the name servers to learn it: well inside a
+ * producer's send timeout, for a name server that does not answer.
  */
-export async function registerWithNameServers(deps: BrokerDeps, rt: BrokerRuntime, firstOnly = false): Promise<number> {
-  const { io, settings: s } = deps;
-  if (s.namesrv.length === 0) return 0;
-  const body: RegisterBrokerBody = { dataVersion: rt.ctx.topics.dataVersion, topics: rt.ctx.topics.list() };
-  const bytes = jsonBody(body);
-  const header = { ...registerHeader(deps) };
-  let ok = 0;
-  const calls = s.namesrv.map((id) =>
-    io.request(namesrvAddress(id), request(RequestCode.REGISTER_BROKER, header, bytes), s.registerTimeoutMs).then(
-      (reply) => {
-        expectOk(reply, `register with name server ${id}`);
-        ok++;
-      },
-    ),
-  );
-  const logged = calls.map((c, i) => c.catch((err: unknown) => io.logger.warn({ err, namesrv: s.namesrv[i] }, 'registration failed')));
-  if (firstOnly) {
-    // serve as soon as one name server has the broker; the rest answer in the background
-    await Promise.any(calls).catch(() => undefined);
-    return ok;
-  }
-  await Promise.all(logged);
-  return ok;
+const TOPIC_REGISTER_WAIT_MS = 1_000;
+
+/** Resolves when `p` settles or after `ms`, whichever comes first. */
+function atMost(clock: Clock, p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = clock.setTimeout(resolve, ms);
+    const done = (): void => {
+      clock.clearTimeout(timer);
+      resolve();
+    };
+    p.then(done, done);
+  });
 }
 
 export async function unregisterFromNameServers(deps: BrokerDeps): Promise<void> {
@@ -166,8 +173,9 @@ export async function persistOffsetsIfMoved(rt: BrokerRuntime): Promise<void> {
   if (rt.ctx.offsets.version !== rt.persistedOffsets) await rt.saveOffsets();
 }
 
-/** Unregisters, answers held pulls, stops the scheduler, persists offsets, closes the store. */
+/** Unregisters (after the registrations in flight), answers held pulls, stops the scheduler, persists offsets, closes the store. */
 export async function shutDownBroker(deps: BrokerDeps, rt: BrokerRuntime): Promise<void> {
+  await rt.registrations.stop();
   await unregisterFromNameServers(deps);
   rt.ctx.polling.releaseAll();
   for (const sub of rt.subs) sub.unsubscribe();

@@ -1,11 +1,12 @@
 import { assign, fromCallback, fromPromise, setup } from 'xstate';
-import type { FrameEvent } from '../runtime/actor-host.js';
+import type { ActorIo, FrameEvent } from '../runtime/actor-host.js';
+import { NAMESRV_STARTED_SUBJECT } from '../protocol/commands.js';
+import { RequestCode } from '../protocol/request-codes.js';
 import { errorReply } from '../protocol/replies.js';
 import { Status } from '../../core/status.js';
 import {
   openBroker,
   persistOffsetsIfMoved,
-  registerWithNameServers,
   scanClients,
   shutDownBroker,
   type BrokerDeps,
@@ -18,6 +19,9 @@ import { dispatchFrame } from './handlers/dispatch.js';
  * on to serving after the first answer or a bounded time) -> serving (frames to handlers, periodic
  * re-registration, client expiry, offset persistence) -> shuttingDown (unregister, answer held pulls,
  * persist offsets, close the store) -> stopped. A failure to open ends in `failed`.
+ *
+ * A name server that did not answer is asked again on a short backoff until it does (registration.ts); a
+ * name server that starts broadcasts it (`namesrv.started`), and the broker registers with it at once.
  *
  * While serving, frames go straight to the handlers: `serving` installs that route on entry and removes it on
  * exit (ActorIo.serveFrames), so a request costs no transition (an event per request allocated ~7 KB, which
@@ -36,6 +40,7 @@ export interface BrokerMachineContext extends BrokerDeps {
 export type BrokerEvent =
   | FrameEvent
   | { type: 'stop' }
+  | { type: 'namesrv.started'; namesrvId: string }
   | { type: 'tick.register' }
   | { type: 'tick.scanClients' }
   | { type: 'tick.persistOffsets' };
@@ -48,9 +53,16 @@ export const brokerMachine = setup({
   types: {} as { context: BrokerMachineContext; events: BrokerEvent; input: BrokerMachineInput },
   actors: {
     open: fromPromise(async ({ input }: { input: BrokerDeps }) => openBroker(input)),
-    register: fromPromise(async ({ input }: { input: { deps: BrokerDeps; rt: BrokerRuntime } }) =>
-      registerWithNameServers(input.deps, input.rt, true),
-    ),
+    register: fromPromise(async ({ input }: { input: { rt: BrokerRuntime } }) => input.rt.registrations.first()),
+    announcements: fromCallback<BrokerEvent, ActorIo>(({ sendBack, input }) => {
+      const sub = input.subscribe(NAMESRV_STARTED_SUBJECT).subscribe({
+        next: (f) => {
+          if (f.code === RequestCode.NAMESRV_STARTED && typeof f.header.namesrvId === 'string') sendBack({ type: 'namesrv.started', namesrvId: f.header.namesrvId });
+        },
+        error: (err: unknown) => input.logger.warn({ err }, 'name server announcements failed; registering on the interval only'),
+      });
+      return () => sub.unsubscribe();
+    }),
     shutdown: fromPromise(async ({ input }: { input: { deps: BrokerDeps; rt: BrokerRuntime | undefined } }) => {
       if (input.rt) await shutDownBroker(input.deps, input.rt);
     }),
@@ -79,8 +91,10 @@ export const brokerMachine = setup({
     },
     frameEvents: ({ context }) => context.io.serveFrames?.(undefined),
     register: ({ context }) => {
-      if (!context.rt) return;
-      void registerWithNameServers(context, context.rt).catch((err: unknown) => context.io.logger.warn({ err }, 'registration failed'));
+      if (context.rt) void context.rt.registrations.all();
+    },
+    registerWithAnnouncer: ({ context, event }) => {
+      if (event.type === 'namesrv.started') context.rt?.registrations.announced(event.namesrvId);
     },
     scanClients: ({ context }) => {
       if (context.rt) scanClients(context, context.rt);
@@ -99,7 +113,11 @@ export const brokerMachine = setup({
   initial: 'starting',
   on: {
     frame: { actions: 'refuse' },
+    'namesrv.started': { actions: 'registerWithAnnouncer' },
   },
+  // listening from the start, so the subscription is in place before a name server may announce; until the
+  // store is open an announcement changes nothing (registering asks every name server anyway)
+  invoke: { src: 'announcements', input: ({ context }) => context.io },
   states: {
     starting: {
       on: { stop: { actions: assign({ stopRequested: true }) } },
@@ -123,7 +141,7 @@ export const brokerMachine = setup({
       on: { stop: 'shuttingDown' },
       invoke: {
         src: 'register',
-        input: ({ context }) => ({ deps: context, rt: context.rt! }),
+        input: ({ context }) => ({ rt: context.rt! }),
         onDone: 'serving',
         onError: 'serving',
       },

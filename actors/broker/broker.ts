@@ -1,3 +1,4 @@
+import { defer, from, switchMap, type Observable } from 'rxjs';
 import type { Actor } from 'xstate';
 import { brokerAddress } from '../protocol/commands.js';
 import type { ActorSystem } from '../runtime/system.js';
@@ -6,13 +7,19 @@ import type { OpenStore } from './broker-runtime.js';
 import { brokerMachine } from './broker.machine.js';
 import type { BrokerContext } from './handlers/context.js';
 import { openStorePort } from './store-adapter.js';
+import { RegistrationTimeoutError, registrationStatus, type RegistrationStatus } from './registration.js';
 
 export type { BrokerOptions, BrokerSettings } from './broker-options.js';
 export { BrokerConfigError, resolveBrokerOptions } from './broker-options.js';
+export type { RegistrationStatus } from './registration.js';
 
 export class BrokerStartError extends Error {
   readonly code = 'EBROKERSTART';
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The name servers that did not have the broker, when that was the trouble. */
+    readonly missingNameServers: readonly string[] = [],
+  ) {
     super(message);
     this.name = 'BrokerStartError';
   }
@@ -26,6 +33,16 @@ export interface BrokerHandle {
   state(): string;
   /** Resolves once the broker serves; rejects if it fails to start or stops first. */
   whenServing(): Promise<void>;
+  /** Which name servers have the broker now (none before it registers). */
+  registration(): RegistrationStatus;
+  /** The registration status and every change of it, once the broker serves; completes when it stops. */
+  readonly registration$: Observable<RegistrationStatus>;
+  /**
+   * Resolves once the broker serves and every name server has it; rejects with BrokerStartError naming the
+   * missing name servers when that takes longer than `timeoutMs` (default: the broker's registerWaitMs) after
+   * it serves. The broker goes on serving and retrying either way.
+   */
+  whenRegistered(timeoutMs?: number): Promise<void>;
   /** The handlers' context while running (topics, offsets, clients, store): for inspection and tests. */
   context(): BrokerContext | undefined;
   /** Unregisters, answers held pulls, persists offsets, closes the store and frees the address. */
@@ -65,16 +82,29 @@ export async function startBroker(system: ActorSystem, opts: BrokerOptions, extr
       const sub = actor.subscribe({ next: () => void (check() && sub.unsubscribe()), complete: () => void (check(), sub.unsubscribe()) });
     });
   let stopping: Promise<void> | undefined;
+  const whenServing = async (): Promise<void> => {
+    const s = await waitFor((x) => x === 'serving');
+    if (s !== 'serving') {
+      const err = actor.getSnapshot().context.error;
+      throw new BrokerStartError(`broker ${address} is ${s}${err ? `: ${err}` : ''}`);
+    }
+  };
+  const registrations = () => actor.getSnapshot().context.rt?.registrations;
   return {
     address,
     actor,
     state,
     context: () => actor.getSnapshot().context.rt?.ctx,
-    whenServing: async () => {
-      const s = await waitFor((x) => x === 'serving');
-      if (s !== 'serving') {
-        const err = actor.getSnapshot().context.error;
-        throw new BrokerStartError(`broker ${address} is ${s}${err ? `: ${err}` : ''}`);
+    whenServing,
+    registration: () => registrations()?.status() ?? registrationStatus(settings.namesrv, new Set()),
+    registration$: defer(() => from(whenServing())).pipe(switchMap(() => registrations()!.status$)),
+    whenRegistered: async (timeoutMs = settings.registerWaitMs) => {
+      await whenServing();
+      try {
+        await registrations()!.whenAll(timeoutMs);
+      } catch (err) {
+        if (err instanceof RegistrationTimeoutError) throw new BrokerStartError(`broker ${address} serves, but ${err.message}`, err.missing);
+        throw new BrokerStartError(`broker ${address}: ${err instanceof Error ? err.message : String(err)}`);
       }
     },
     stop: () =>
@@ -86,4 +116,21 @@ export async function startBroker(system: ActorSystem, opts: BrokerOptions, extr
         system.unhost(address);
       })()),
   };
+}
+
+/**
+ * Starts a broker and resolves once it serves and every name server it was given has it (what
+ * `MqSystem.spawnBroker` does): a client started then finds its routes. When that takes longer than the
+ * broker's registerWaitMs, or the broker fails to start, it is stopped and the promise rejects with a
+ * BrokerStartError that names the name servers that did not answer.
+ */
+export async function startRegisteredBroker(system: ActorSystem, opts: BrokerOptions, extras: StartBrokerExtras = {}): Promise<BrokerHandle> {
+  const broker = await startBroker(system, opts, extras);
+  try {
+    await broker.whenRegistered();
+  } catch (err) {
+    await broker.stop();
+    throw err;
+  }
+  return broker;
 }

@@ -1,10 +1,15 @@
 import { assign, setup } from 'xstate';
 import type { ActorIo, FrameEvent } from '../runtime/actor-host.js';
+import { NAMESRV_STARTED_SUBJECT, type NamesrvStartedHeader } from '../protocol/commands.js';
+import { oneWay } from '../protocol/replies.js';
+import { RequestCode } from '../protocol/request-codes.js';
 import { emptyRouteTable, scanExpired, type RouteTable } from './route-table.js';
 import { handleNamesrvRequest } from './namesrv-requests.js';
 
 export interface NameServerInput {
   io: ActorIo;
+  /** The name server's id, which its start announcement carries. */
+  id: string;
   /** Brokers not heard from for this long are dropped from the routes. */
   brokerExpiryMs: number;
   /** How often the expiry scan runs. */
@@ -17,11 +22,22 @@ interface NameServerContext extends NameServerInput {
 
 /**
  * A name server: one state, `serving`, that answers route requests from its table and drops silent brokers
- * on a periodic scan. Name servers are independent of each other; brokers register with every one.
+ * on a periodic scan. Name servers are independent of each other; brokers register with every one. Once it
+ * listens (`announce`, sent by startNameServer) it broadcasts its start, and the brokers given its id
+ * register at once instead of at their next register interval.
  */
 export const nameServerMachine = setup({
-  types: {} as { context: NameServerContext; input: NameServerInput; events: FrameEvent | { type: 'stop' } },
+  types: {} as { context: NameServerContext; input: NameServerInput; events: FrameEvent | { type: 'announce' } | { type: 'stop' } },
   actions: {
+    announce: ({ context }) => {
+      const header: NamesrvStartedHeader = { namesrvId: context.id };
+      try {
+        context.io.publish(NAMESRV_STARTED_SUBJECT, oneWay(RequestCode.NAMESRV_STARTED, { ...header }));
+      } catch (err) {
+        // brokers still register at their next retry or interval
+        context.io.logger.warn({ err }, 'could not announce the start to brokers');
+      }
+    },
     answer: assign(({ context, event }) => {
       const e = event as FrameEvent;
       const r = handleNamesrvRequest(context.table, e.frame, context.io.clock.now());
@@ -46,6 +62,7 @@ export const nameServerMachine = setup({
     serving: {
       on: {
         frame: { actions: 'answer' },
+        announce: { actions: 'announce' },
         stop: 'stopped',
       },
       after: { scanInterval: { target: 'serving', reenter: true, actions: 'scan' } },

@@ -29,9 +29,11 @@ export async function startNameServer(system: ActorSystem, opts: NameServerOptio
   const host = system.host({
     address,
     logic: nameServerMachine,
-    input: (io) => ({ io, brokerExpiryMs: opts.brokerExpiryMs ?? 120_000, scanIntervalMs: opts.scanIntervalMs ?? 10_000 }),
+    input: (io) => ({ io, id: opts.id, brokerExpiryMs: opts.brokerExpiryMs ?? 120_000, scanIntervalMs: opts.scanIntervalMs ?? 10_000 }),
   });
+  // listening is in place once the transport flushed: only then may brokers be asked to register
   await system.env.transport.flush();
+  host.actor.send({ type: 'announce' });
   return {
     id: opts.id,
     address,

@@ -32,6 +32,17 @@ export interface RegisterBrokerBody {
 }
 /** UNREGISTER_BROKER: header as RegisterBrokerHeader, no body. */
 
+/**
+ * NAMESRV_STARTED: published (a broadcast, no reply) on NAMESRV_STARTED_SUBJECT by a name server once it
+ * serves, header NamesrvStartedHeader. Every broker given that name server's id registers with it at once,
+ * rather than at its next register interval.
+ */
+export const NAMESRV_STARTED_SUBJECT = 'namesrv.started';
+export interface NamesrvStartedHeader {
+  /** The id of the name server that started (it serves at `namesrvAddress(namesrvId)`). */
+  namesrvId: string;
+}
+
 /** GET_ROUTEINFO_BY_TOPIC: header `topic`. Reply body TopicRoute, or status TOPIC_NOT_EXIST. */
 export type RouteReplyBody = TopicRoute;
 /** GET_BROKER_CLUSTER_INFO: no header. Reply body ClusterInfo. */

@@ -45,6 +45,8 @@ export const RequestCode = {
   DELETE_TOPIC_IN_BROKER: 215,
   DELETE_TOPIC_IN_NAMESRV: 216,
   GET_TOPICS_BY_CLUSTER: 224,
+  /** Ours: a starting name server's broadcast asking brokers to register (commands.ts, NAMESRV_STARTED_SUBJECT). */
+  NAMESRV_STARTED: 1010,
   // batches
   SEND_BATCH_MESSAGE: 320,
   // ours: replication between master and slaves, inspection

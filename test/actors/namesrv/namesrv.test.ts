@@ -1,6 +1,7 @@
 import { startNameServer } from '../../../actors/namesrv/namesrv.js';
 import { PERM_READ_WRITE } from '../../../actors/namesrv/route-table.js';
-import type { RegisterBrokerBody, TopicRoute, ClusterInfo } from '../../../actors/protocol/commands.js';
+import { NAMESRV_STARTED_SUBJECT, type RegisterBrokerBody, type TopicRoute, type ClusterInfo } from '../../../actors/protocol/commands.js';
+import type { Frame } from '../../../transports/frame.js';
 import { jsonBody, parseJsonBody, request } from '../../../actors/protocol/replies.js';
 import { RequestCode } from '../../../actors/protocol/request-codes.js';
 import { Status } from '../../../core/status.js';
@@ -27,6 +28,20 @@ async function setupNs() {
 }
 
 describe('name server', () => {
+  it('announces its start once it listens, so brokers register at once', async () => {
+    const { env, system } = await simSystem(1);
+    const heard: Frame[] = [];
+    env.transport.subscribe(NAMESRV_STARTED_SUBJECT).subscribe((f) => heard.push(f));
+    const ns = await startNameServer(system, { id: 'ns-7' });
+    await env.clock.runUntil(() => heard.length > 0, 100);
+    expect(heard.map((f) => [f.code, f.header.namesrvId])).toEqual([[RequestCode.NAMESRV_STARTED, 'ns-7']]);
+    // and it answers a registration sent on hearing it
+    const reply = env.transport.request(ns.address, registration('a', ['orders']), { timeoutMs: 1000 });
+    await env.clock.runUntil(() => false, 1);
+    expect((await reply).status).toBe(Status.OK);
+    await system.stop();
+  });
+
   it('serves routes of registered brokers, per topic', async () => {
     const { system, call } = await setupNs();
     expect((await call(registration('a', ['orders', 'audit']))).status).toBe(Status.OK);
