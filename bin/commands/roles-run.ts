@@ -1,6 +1,6 @@
 /* What `mq namesrv` and `mq broker` do once their flags are parsed. */
 import { resolve } from 'node:path';
-import { startBroker, type BrokerHandle } from '../../actors/broker/broker.js';
+import { startBroker, type BrokerHandle, type RegistrationStatus } from '../../actors/broker/broker.js';
 import { startNameServer } from '../../actors/namesrv/namesrv.js';
 import { connectSystem, stopAfterFailure, untilSignal } from './connect.js';
 import { out, type ConnectionFlags } from './flags.js';
@@ -63,10 +63,38 @@ export async function runBroker(f: BrokerFlags): Promise<void> {
     await stopAfterFailure(system);
     throw err;
   }
-  out(`broker ${f.name} ready`);
+  // ready once a name server has the broker (clients can find it); later changes get a line each
+  let last: RegistrationStatus | undefined;
+  const registrations = broker.registration$.subscribe({
+    next: (s) => {
+      const lines = last === undefined ? readyLines(f.name, s) : registrationChangeLines(f.name, last, s);
+      for (const line of lines) out(line);
+      if (last !== undefined || lines.length > 0) last = s;
+    },
+    error: (err: unknown) => system.env.logger.warn({ err }, 'registration status failed'),
+  });
   // bounded: a stop that hangs (NATS gone) ends in one error line and exit code 1
   await untilSignal(async () => {
+    registrations.unsubscribe();
     await broker.stop();
     await system.stop();
   });
+}
+
+/**
+ * The ready line, once at least one name server has the broker (or it has none to register with): `broker b1
+ * ready`, or `broker b1 ready (registered with ns-1; waiting for ns-2)` while some do not. Nothing before that.
+ */
+export function readyLines(name: string, s: RegistrationStatus): string[] {
+  if (s.missing.length === 0) return [`broker ${name} ready`];
+  if (s.registered.length === 0) return [];
+  return [`broker ${name} ready (registered with ${s.registered.join(', ')}; waiting for ${s.missing.join(', ')})`];
+}
+
+/** A line per name server that came (`broker b1 registered with ns-2`) or went since the broker was ready. */
+export function registrationChangeLines(name: string, before: RegistrationStatus, after: RegistrationStatus): string[] {
+  const lines: string[] = [];
+  for (const id of after.registered) if (!before.registered.includes(id)) lines.push(`broker ${name} registered with ${id}`);
+  for (const id of before.registered) if (!after.registered.includes(id)) lines.push(`broker ${name} lost name server ${id} (registering again)`);
+  return lines;
 }

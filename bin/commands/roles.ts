@@ -16,7 +16,7 @@ export function registerRoles(program: Command): void {
   connectionOptions(
     program
       .command('broker')
-      .description('run a broker on NATS until SIGINT or SIGTERM; prints "broker <name> ready" when serving')
+      .description('run a broker on NATS until SIGINT or SIGTERM; prints "broker <name> ready" once a name server has it')
       .requiredOption('--name <name>', 'broker group name (it serves at broker.<name>.<id>)', identifier)
       .option('--broker-id <id>', '0 for the master, > 0 for a slave', nonNegativeInt, 0)
       .option('--cluster <name>', 'cluster name', identifier, 'DefaultCluster')

@@ -174,6 +174,39 @@ describe('a cluster of processes', () => {
     expect(nsExit).toEqual({ code: 0, signal: null });
   });
 
+  it('a broker started before its name servers is ready once one has it, says which it waits for, and registers with each as it starts', async () => {
+    // the default register interval (30 s): what makes it quick is the name servers' start announcement
+    const broker = spawnMq(['broker', '--name', 'broker-e', '--namesrv', 'ns-e1,ns-e2', '--store', join(storeDir, 'broker-e'), ...conn()], { env: { LOG_LEVEL: 'warn' } });
+    running.push(broker);
+    const until = Date.now() + 15_000;
+    while (!broker.errorLines().some((l) => l.includes('registration failed')) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(broker.errorLines().some((l) => l.includes('registration failed'))).toBe(true);
+    expect(broker.lines()).toEqual([]); // serving, but no name server has it: not ready yet
+
+    const ns1 = spawnMq(['namesrv', '--id', 'ns-e1', ...conn()]);
+    running.push(ns1);
+    await ns1.waitForLine(/^namesrv ns-e1 ready$/, 10_000);
+    const ns1At = Date.now();
+    await broker.waitForLine(/^broker broker-e ready \(registered with ns-e1; waiting for ns-e2\)$/, 10_000);
+    const readyAfterMs = Date.now() - ns1At;
+    const cluster = await runMq(['admin', 'cluster', '--namesrv', 'ns-e1', ...conn()]);
+    expect(cluster.stdout).toMatch(/broker-e\s+0\s+master\s+broker\.broker-e\.0/);
+
+    const ns2 = spawnMq(['namesrv', '--id', 'ns-e2', ...conn()]);
+    running.push(ns2);
+    await ns2.waitForLine(/^namesrv ns-e2 ready$/, 10_000);
+    const ns2At = Date.now();
+    await broker.waitForLine(/^broker broker-e registered with ns-e2$/, 10_000);
+    const registeredAfterMs = Date.now() - ns2At;
+    process.stderr.write(`broker before its name servers: ready ${readyAfterMs} ms after ns-e1, registered ${registeredAfterMs} ms after ns-e2\n`);
+    expect(readyAfterMs).toBeLessThan(3_000);
+    expect(registeredAfterMs).toBeLessThan(3_000);
+
+    expect(await broker.stop(8000)).toEqual({ code: 0, signal: null });
+    expect(await ns1.stop(8000)).toEqual({ code: 0, signal: null });
+    expect(await ns2.stop(8000)).toEqual({ code: 0, signal: null });
+  });
+
   (hasScript() ? it : it.skip)('produce and consume --count draw a progress bar on a terminal only, and none with --json', async () => {
     const ns = spawnMq(['namesrv', '--id', 'ns-p', ...conn()]);
     running.push(ns);
