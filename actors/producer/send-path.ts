@@ -76,7 +76,7 @@ export class SendPath {
         Status.NO_ROUTE,
         route
           ? `topic "${topic}" has no writable queue on any master broker`
-          : `no route for topic "${topic}": the name servers do not know it (create the topic on a broker, or enable auto-creation)`,
+          : `no route for topic "${topic}": the name servers know neither it nor a broker that creates topics on first send (is a broker registered with them? create the topic, or turn on autoCreateTopics)`,
       );
     }
     return queues;
