@@ -16,6 +16,9 @@ export interface DevOptions {
   verbose?: boolean;
 }
 
+/** The exit code after a signal, as a shell reports it (128 + the signal's number). */
+const exitCodeAfter = (signal: NodeJS.Signals): number => (signal === 'SIGTERM' ? 143 : 130);
+
 const time = (ms: number): string => new Date(ms).toISOString().slice(11, 23);
 
 export async function runDev(opts: DevOptions): Promise<void> {
@@ -32,52 +35,73 @@ export async function runDev(opts: DevOptions): Promise<void> {
       console.log(`${time(r.time)} [state]   ${r.actorId.padEnd(28)} ${state}`);
     });
 
-  const stopAll = async (): Promise<void> => {
-    await system.stop();
-    if (opts.store === undefined) rmSync(storeDir, { recursive: true, force: true });
+  // SIGINT or SIGTERM: stop sending, then stop everything cleanly (offsets committed, store closed and, when
+  // temporary, removed) and exit 128 + the signal's number. A second signal exits at once.
+  let interrupted: NodeJS.Signals | undefined;
+  let allIn: () => void = () => {};
+  const done = new Promise<void>((resolve) => (allIn = resolve));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (interrupted !== undefined) process.exit(exitCodeAfter(signal));
+    interrupted = signal;
+    console.log(`mq dev: ${signal}, stopping`);
+    allIn();
   };
-  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
-
-  console.log(`mq dev: name server ns-1, broker broker-a (store ${storeDir}), memory transport`);
-  await system.spawnNameServer({ id: 'ns-1' });
-  const broker = await system.spawnBroker({ name: 'broker-a', namesrv: ['ns-1'], storeDir, flush: 'sync' });
-  await broker.whenServing();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   const topic = 'demo-orders';
-  const producer = await system.spawnProducer({ group: 'demo-producer', namesrv: ['ns-1'] });
   const received = new Set<number>();
-  let allIn!: () => void;
-  const done = new Promise<void>((resolve) => (allIn = resolve));
-  const consumer = await system.spawnConsumer({
-    group: 'demo-consumer',
-    namesrv: ['ns-1'],
-    subscribe: { [topic]: '*' },
-    consumeFrom: 'first',
-    rebalanceIntervalMs: 1000,
-    listener: (msgs) => {
-      for (const m of msgs) {
-        const body = Buffer.from(m.body).toString('utf8');
-        console.log(`${time(Date.now())} [consume] ${m.msgId} queue ${m.queueId}@${m.queueOffset} tags=${m.tags ?? ''} "${body}"`);
-        received.add(Number(body.split(' ')[1]));
-      }
-      if (received.size >= opts.count) allIn();
-      return 'SUCCESS';
-    },
-  });
+  let sent = 0;
+  let started = Date.now();
+  try {
+    console.log(`mq dev: name server ns-1, broker broker-a (store ${storeDir}), memory transport`);
+    await system.spawnNameServer({ id: 'ns-1' });
+    const broker = await system.spawnBroker({ name: 'broker-a', namesrv: ['ns-1'], storeDir, flush: 'sync' });
+    await broker.whenServing();
 
-  const started = Date.now();
-  for (let i = 0; i < opts.count; i++) {
-    const tags = i % 2 === 0 ? 'paid' : 'refunded';
-    const r = await producer.send({ topic, tags, keys: [`order-${i}`], body: Buffer.from(`order ${i} ${tags}`) });
-    console.log(`${time(Date.now())} [send]    ${r.msgId} queue ${r.queue.queueId}@${r.queueOffset} ${r.status}`);
+    const producer = await system.spawnProducer({ group: 'demo-producer', namesrv: ['ns-1'] });
+    const consumer = await system.spawnConsumer({
+      group: 'demo-consumer',
+      namesrv: ['ns-1'],
+      subscribe: { [topic]: '*' },
+      consumeFrom: 'first',
+      rebalanceIntervalMs: 1000,
+      listener: (msgs) => {
+        for (const m of msgs) {
+          const body = Buffer.from(m.body).toString('utf8');
+          console.log(`${time(Date.now())} [consume] ${m.msgId} queue ${m.queueId}@${m.queueOffset} tags=${m.tags ?? ''} "${body}"`);
+          received.add(Number(body.split(' ')[1]));
+        }
+        if (received.size >= opts.count) allIn();
+        return 'SUCCESS';
+      },
+    });
+
+    started = Date.now();
+    for (let i = 0; i < opts.count && interrupted === undefined; i++) {
+      const tags = i % 2 === 0 ? 'paid' : 'refunded';
+      const r = await producer.send({ topic, tags, keys: [`order-${i}`], body: Buffer.from(`order ${i} ${tags}`) });
+      sent++;
+      console.log(`${time(Date.now())} [send]    ${r.msgId} queue ${r.queue.queueId}@${r.queueOffset} ${r.status}`);
+      // The consumer started before the topic existed: its first rebalance found no route and the next one is an
+      // interval away. The first send created the topic (the name server has its route once the send returns),
+      // so rebalance now and the consumer pulls what was just sent.
+      if (i === 0) await consumer.rebalance();
+    }
+    const timeout = setTimeout(() => allIn(), 30_000);
+    await done;
+    clearTimeout(timeout);
+    console.log(`mq dev: sent ${sent}, consumed ${received.size} distinct in ${Date.now() - started} ms`);
+  } finally {
+    await system.stop();
+    if (opts.store === undefined) rmSync(storeDir, { recursive: true, force: true });
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
-  const timeout = setTimeout(() => allIn(), 30_000);
-  await done;
-  clearTimeout(timeout);
-  console.log(`mq dev: sent ${opts.count}, consumed ${received.size} distinct in ${Date.now() - started} ms`);
-  await consumer.stop();
-  await stopAll();
-  if (received.size < opts.count) {
+  if (interrupted !== undefined) {
+    console.log('mq dev: stopped');
+    process.exitCode = exitCodeAfter(interrupted);
+  } else if (received.size < opts.count) {
     console.error(`mq dev: only ${received.size} of ${opts.count} messages came back`);
     process.exitCode = 1;
   }
