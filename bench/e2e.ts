@@ -28,7 +28,7 @@ import { brokerAddress, namesrvAddress } from '../actors/protocol/commands.js';
 import { expectOk, jsonBody, parseJsonBody, request } from '../actors/protocol/replies.js';
 import { RequestCode } from '../actors/protocol/request-codes.js';
 import { Status } from '../core/status.js';
-import { PERM_READ_WRITE, type TopicRoute } from '../actors/namesrv/route-table.js';
+import { PERM_READ_WRITE, type TopicRoute } from '../actors/protocol/route.js';
 import { RealClock } from '../core/clock.js';
 import { rootLogger } from '../actors/runtime/environment.js';
 import { CryptoRandom } from '../core/random.js';

@@ -1,6 +1,6 @@
 import type { StorageBackend } from '../../store/backend.js';
 import { ConfigError, readJsonFile, writeJsonAtomic } from '../../store/config-file.js';
-import { PERM_INHERIT, PERM_READ_WRITE, type DataVersion, type TopicConfig } from '../namesrv/route-table.js';
+import { PERM_INHERIT, PERM_READ_WRITE, type DataVersion, type TopicConfig } from '../protocol/route.js';
 import { Status, StatusError } from '../../core/status.js';
 import { AUTO_CREATE_TOPIC, DLQ_TOPIC_PREFIX, RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, isSystemTopic, topicProblem } from '../protocol/validation.js';
 

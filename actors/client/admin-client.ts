@@ -23,7 +23,7 @@ import { RequestCode, requestCodeName } from '../protocol/request-codes.js';
 import { expectOk, jsonBody, parseJsonBody, request } from '../protocol/replies.js';
 import { Status, StatusError } from '../../core/status.js';
 import { topicProblem, groupProblem } from '../protocol/validation.js';
-import { MASTER_ID, PERM_READ_WRITE, type BrokerData } from '../namesrv/route-table.js';
+import { MASTER_ID, PERM_READ_WRITE, type BrokerData } from '../protocol/route.js';
 import { decodeMessageId } from '../../store/message-id.js';
 
 /** Statuses that mean "this peer did not answer": try the next name server. */

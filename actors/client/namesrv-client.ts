@@ -4,7 +4,7 @@ import { namesrvAddress, type TopicRoute } from '../protocol/commands.js';
 import { RequestCode } from '../protocol/request-codes.js';
 import { parseJsonBody, request } from '../protocol/replies.js';
 import { Status, StatusError } from '../../core/status.js';
-import { MASTER_ID } from '../namesrv/route-table.js';
+import { MASTER_ID } from '../protocol/route.js';
 
 /**
  * Route look-ups for producers and consumers: ask one name server at a time, fall over to the next when one

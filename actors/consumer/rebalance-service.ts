@@ -4,7 +4,7 @@ import { queueKey, type MessageQueue } from '../../core/message.js';
 import { RequestCode } from '../protocol/request-codes.js';
 import { parseJsonBody, request } from '../protocol/replies.js';
 import { Status, StatusError } from '../../core/status.js';
-import { readableQueues } from '../namesrv/route-table.js';
+import { readableQueues } from '../protocol/route.js';
 import { ProcessQueue } from './process-queue.js';
 import type { OffsetStore } from './offset-store.js';
 import type { OrderlyConsumer } from './orderly.js';

@@ -1,55 +1,11 @@
 /**
  * The name server's route table as an immutable value and pure functions over it. Every change returns a new
  * table (maps are copied on write, untouched parts are shared), so a machine can keep the table in its
- * context and a test can compare tables. Semantics follow RocketMQ's RouteInfoManager.
+ * context and a test can compare tables. Semantics follow RocketMQ's RouteInfoManager. What brokers register
+ * and what the table answers with (routes, cluster info, permissions) are the wire types of
+ * actors/protocol/route.ts.
  */
-import type { MessageQueue } from '../../core/message.js';
-
-export const PERM_INHERIT = 1;
-export const PERM_WRITE = 2;
-export const PERM_READ = 4;
-export const PERM_READ_WRITE = PERM_READ | PERM_WRITE;
-
-export const MASTER_ID = 0;
-
-export function isReadable(perm: number): boolean {
-  return (perm & PERM_READ) !== 0;
-}
-
-export function isWritable(perm: number): boolean {
-  return (perm & PERM_WRITE) !== 0;
-}
-
-/** A broker's view of one topic, as it registers it. */
-export interface TopicConfig {
-  topicName: string;
-  readQueueNums: number;
-  writeQueueNums: number;
-  perm: number;
-  topicSysFlag: number;
-}
-
-/** One broker group's queues of one topic. */
-export interface QueueData {
-  brokerName: string;
-  readQueueNums: number;
-  writeQueueNums: number;
-  perm: number;
-  topicSysFlag: number;
-}
-
-/** A broker group: its cluster, name and the address of each broker id (0 is the master). */
-export interface BrokerData {
-  cluster: string;
-  brokerName: string;
-  addrs: Readonly<Record<number, string>>;
-}
-
-/** Changes whenever a broker's topic configuration changes; registration with an unchanged one is a refresh. */
-export interface DataVersion {
-  timestamp: number;
-  counter: number;
-}
+import { MASTER_ID, type BrokerData, type BrokerIdentity, type BrokerRegistration, type ClusterInfo, type DataVersion, type QueueData, type TopicRoute } from '../protocol/route.js';
 
 /** Liveness of one broker address (its cluster is its group's, in `brokers`). */
 export interface LiveBroker {
@@ -71,27 +27,6 @@ export interface RouteTable {
   readonly live: ReadonlyMap<string, LiveBroker>;
 }
 
-export interface TopicRoute {
-  queueDatas: QueueData[];
-  brokerDatas: BrokerData[];
-}
-
-export interface ClusterInfo {
-  brokerAddrTable: Record<string, BrokerData>;
-  clusterAddrTable: Record<string, string[]>;
-}
-
-export interface BrokerRegistration {
-  cluster: string;
-  brokerName: string;
-  brokerId: number;
-  address: string;
-  haServerAddr?: string;
-  dataVersion: DataVersion;
-  /** The broker's complete topic configuration (used from the master only). */
-  topics: readonly TopicConfig[];
-}
-
 export interface RegisterResult {
   table: RouteTable;
   /** Whether routes changed (a new broker or address, or a different topic configuration). */
@@ -99,12 +34,6 @@ export interface RegisterResult {
   /** For a slave: its master's address and HA address, when known. */
   masterAddr?: string;
   haServerAddr?: string;
-}
-
-export interface BrokerIdentity {
-  brokerName: string;
-  brokerId: number;
-  address: string;
 }
 
 export const EMPTY_ROUTE_TABLE: RouteTable = Object.freeze({
@@ -391,26 +320,4 @@ export function deleteTopic(table: RouteTable, topic: string, cluster?: string):
     else topics.delete(topic);
   }
   return { table: { ...table, topics }, changed: true };
-}
-
-/** Queues a producer may write: writable queue data of broker groups that have a master, by broker name. */
-export function writableQueues(route: TopicRoute, topic: string): MessageQueue[] {
-  const masters = new Set(route.brokerDatas.filter((b) => b.addrs[MASTER_ID] !== undefined).map((b) => b.brokerName));
-  const out: MessageQueue[] = [];
-  for (const qd of [...route.queueDatas].sort((a, b) => (a.brokerName < b.brokerName ? -1 : a.brokerName > b.brokerName ? 1 : 0))) {
-    if (!isWritable(qd.perm) || !masters.has(qd.brokerName)) continue;
-    for (let q = 0; q < qd.writeQueueNums; q++) out.push({ topic, brokerName: qd.brokerName, queueId: q });
-  }
-  return out;
-}
-
-/** Queues a consumer may read: readable queue data of broker groups with any address, by broker name. */
-export function readableQueues(route: TopicRoute, topic: string): MessageQueue[] {
-  const present = new Set(route.brokerDatas.filter((b) => Object.keys(b.addrs).length > 0).map((b) => b.brokerName));
-  const out: MessageQueue[] = [];
-  for (const qd of [...route.queueDatas].sort((a, b) => (a.brokerName < b.brokerName ? -1 : a.brokerName > b.brokerName ? 1 : 0))) {
-    if (!isReadable(qd.perm) || !present.has(qd.brokerName)) continue;
-    for (let q = 0; q < qd.readQueueNums; q++) out.push({ topic, brokerName: qd.brokerName, queueId: q });
-  }
-  return out;
 }

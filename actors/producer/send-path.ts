@@ -7,7 +7,7 @@ import { RequestCode } from '../protocol/request-codes.js';
 import { oneWay, request } from '../protocol/replies.js';
 import { decodeSendReply } from '../protocol/send-reply.js';
 import { Status, StatusError } from '../../core/status.js';
-import { writableQueues } from '../namesrv/route-table.js';
+import { writableQueues } from '../protocol/route.js';
 import { AUTO_CREATE_TOPIC } from '../protocol/validation.js';
 import { EMPTY_FAULT_STATE, updateFaultItem, type FaultState } from './fault-avoidance.js';
 import { selectByKey, selectWithFaultAvoidance } from './queue-selector.js';

@@ -6,7 +6,7 @@
  *
  * Errors come back as a reply whose `status` is not OK and whose header `error` says why.
  */
-import type { TopicConfig, TopicRoute, ClusterInfo, DataVersion } from '../namesrv/route-table.js';
+import type { TopicConfig, TopicRoute, ClusterInfo, DataVersion } from './route.js';
 
 // ---------------------------------------------------------------------------------------------- addresses
 

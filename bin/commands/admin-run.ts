@@ -1,6 +1,6 @@
 /* What the `mq admin` commands do once their flags are parsed. */
 import { AdminClient } from '../../actors/client/admin-client.js';
-import { PERM_READ_WRITE } from '../../actors/namesrv/route-table.js';
+import { PERM_READ_WRITE } from '../../actors/protocol/route.js';
 import { connectSystem } from './connect.js';
 import { CliError, out, outJson, type ConnectionFlags } from './flags.js';
 import { formatTable, messageJson, messageLine, permString } from './format.js';

@@ -2,7 +2,7 @@ import { MqSystem, type Consumer, type MessageExt, type Producer } from '../../i
 import type { SimEnvironment } from '../../actors/runtime/environment.js';
 import { jsonBody, expectOk, request } from '../../actors/protocol/replies.js';
 import { RequestCode } from '../../actors/protocol/request-codes.js';
-import { PERM_READ_WRITE } from '../../actors/namesrv/route-table.js';
+import { PERM_READ_WRITE } from '../../actors/protocol/route.js';
 import { FAST } from './support.js';
 import { OrderHistory } from './ordered-support.js';
 import { driveOn, simMqSystem } from './sim-support.js';

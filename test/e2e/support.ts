@@ -2,7 +2,7 @@ import { startSystem, type MqSystem, type Consumer, type ConsumerOptions, type M
 import { memoryStorage } from '../../store/backends/memory.js';
 import { jsonBody, expectOk, request } from '../../actors/protocol/replies.js';
 import { RequestCode } from '../../actors/protocol/request-codes.js';
-import { PERM_READ_WRITE } from '../../actors/namesrv/route-table.js';
+import { PERM_READ_WRITE } from '../../actors/protocol/route.js';
 import { memoryTransport } from '../../transports/memory.js';
 
 /** Fast settings for tests: short intervals so rebalances and re-registrations happen within a test. */

@@ -21,7 +21,7 @@ import { errorReply, jsonBody, okReply, oneWay, parseJsonBody } from '../../acto
 import { Status } from '../../core/status.js';
 import { tagHash } from '../../core/tags.js';
 import { matchesHash, parseTagExpression } from '../../actors/protocol/tag-expression.js';
-import { PERM_READ_WRITE } from '../../actors/namesrv/route-table.js';
+import { PERM_READ_WRITE } from '../../actors/protocol/route.js';
 import type { Frame } from '../../transports/frame.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { Frame } from '../../../transports/frame.js';
 import { parseTagExpression, type TagFilter } from '../../protocol/tag-expression.js';
-import { isReadable } from '../../namesrv/route-table.js';
+import { isReadable } from '../../protocol/route.js';
 import type { PullReplyHeader, PullStatus } from '../../protocol/commands.js';
 import { encodeMessageExtBatch } from '../../../core/message-codec.js';
 import { errorReply, headerInt, headerString, okReply } from '../../protocol/replies.js';

@@ -1,5 +1,5 @@
 import type { Frame } from '../../../transports/frame.js';
-import { isWritable, type TopicConfig } from '../../namesrv/route-table.js';
+import { isWritable, type TopicConfig } from '../../protocol/route.js';
 import type { Message } from '../../../core/message.js';
 import { MessageCodecError, decodeMessageBatch } from '../../../core/message-codec.js';
 import { headerInt, headerString, okReply } from '../../protocol/replies.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { TopicTable, loadTopicTable, saveTopicTable, validateTopicConfig } from '../../../actors/broker/topic-config.js';
-import { PERM_READ, PERM_READ_WRITE } from '../../../actors/namesrv/route-table.js';
+import { PERM_READ, PERM_READ_WRITE } from '../../../actors/protocol/route.js';
 import { Status, StatusError } from '../../../core/status.js';
 import { SimClock } from '../../../core/clock.js';
 import { SeededRandom } from '../../../core/random.js';

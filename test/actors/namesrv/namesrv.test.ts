@@ -1,5 +1,5 @@
 import { startNameServer } from '../../../actors/namesrv/namesrv.js';
-import { PERM_READ_WRITE } from '../../../actors/namesrv/route-table.js';
+import { PERM_READ_WRITE } from '../../../actors/protocol/route.js';
 import { NAMESRV_STARTED_SUBJECT, type RegisterBrokerBody, type TopicRoute, type ClusterInfo } from '../../../actors/protocol/commands.js';
 import type { Frame } from '../../../transports/frame.js';
 import { jsonBody, parseJsonBody, request } from '../../../actors/protocol/replies.js';

@@ -4,21 +4,15 @@ import {
   deleteTopic,
   emptyRouteTable,
   heartbeat,
-  PERM_READ,
-  PERM_READ_WRITE,
-  PERM_WRITE,
-  readableQueues,
   registerBroker,
   routeByTopic,
   scanExpired,
   topicList,
   topicsByCluster,
   unregisterBroker,
-  writableQueues,
-  type BrokerRegistration,
   type RouteTable,
-  type TopicConfig,
 } from '../../../actors/namesrv/route-table.js';
+import { PERM_READ, PERM_READ_WRITE, PERM_WRITE, readableQueues, writableQueues, type BrokerRegistration, type TopicConfig } from '../../../actors/protocol/route.js';
 
 const tc = (topicName: string, q = 4, perm = PERM_READ_WRITE): TopicConfig => ({ topicName, readQueueNums: q, writeQueueNums: q, perm, topicSysFlag: 0 });
 const reg = (over: Partial<BrokerRegistration> = {}): BrokerRegistration => ({
