@@ -62,8 +62,40 @@ function sameQueueData(a: QueueData | undefined, b: QueueData): boolean {
   );
 }
 
+/** A change to the table: the new table (the same object when nothing changed) and whether anything did. */
+export interface TableChange {
+  table: RouteTable;
+  changed: boolean;
+}
+
+/** `clusters` without `brokerName` in `cluster` (a cluster left with no broker names goes). */
+function leaveCluster(clusters: RouteTable['clusters'], cluster: string, brokerName: string): RouteTable['clusters'] {
+  const names = clusters.get(cluster);
+  if (!names?.has(brokerName)) return clusters;
+  const c = new Map(clusters);
+  const s = new Set(names);
+  s.delete(brokerName);
+  if (s.size > 0) c.set(cluster, s);
+  else c.delete(cluster);
+  return c;
+}
+
+/** `topics` without the queues of `brokerName`, except in the topics `keep` holds (a topic left with none goes). */
+function removeBrokerQueues(topics: RouteTable['topics'], brokerName: string, keep?: ReadonlyMap<string, unknown>): RouteTable['topics'] {
+  let out: Map<string, ReadonlyMap<string, QueueData>> | undefined;
+  for (const [topic, qds] of topics) {
+    if (!qds.has(brokerName) || keep?.has(topic)) continue;
+    out ??= new Map(topics);
+    const m = new Map(qds);
+    m.delete(brokerName);
+    if (m.size > 0) out.set(topic, m);
+    else out.delete(topic);
+  }
+  return out ?? topics;
+}
+
 /** Removes one address (as broker `brokerName`/`brokerId`) from brokers, clusters and live. */
-function removeAddress(t: RouteTable, id: BrokerIdentity): { table: RouteTable; changed: boolean } {
+function removeAddress(t: RouteTable, id: BrokerIdentity): TableChange {
   let changed = false;
   let live = t.live;
   const l0 = live.get(id.address);
@@ -87,15 +119,7 @@ function removeAddress(t: RouteTable, id: BrokerIdentity): { table: RouteTable; 
     } else {
       // the group is gone: drop it from its cluster and its queues from every topic
       b.delete(id.brokerName);
-      const names = clusters.get(bd.cluster);
-      if (names?.has(id.brokerName)) {
-        const c = new Map(clusters);
-        const s = new Set(names);
-        s.delete(id.brokerName);
-        if (s.size > 0) c.set(bd.cluster, s);
-        else c.delete(bd.cluster);
-        clusters = c;
-      }
+      clusters = leaveCluster(clusters, bd.cluster, id.brokerName);
       topics = removeBrokerQueues(topics, id.brokerName);
     }
     brokers = b;
@@ -103,114 +127,89 @@ function removeAddress(t: RouteTable, id: BrokerIdentity): { table: RouteTable; 
   return changed ? { table: { topics, brokers, clusters, live }, changed } : { table: t, changed };
 }
 
-function removeBrokerQueues(topics: RouteTable['topics'], brokerName: string): RouteTable['topics'] {
-  let out: Map<string, ReadonlyMap<string, QueueData>> | undefined;
-  for (const [topic, qds] of topics) {
-    if (!qds.has(brokerName)) continue;
-    out ??= new Map(topics);
-    const m = new Map(qds);
-    m.delete(brokerName);
-    if (m.size > 0) out.set(topic, m);
-    else out.delete(topic);
-  }
-  return out ?? topics;
+// ---------------------------------------------------------------------------------------------- registration steps
+
+/** The address was known as another broker (name or id changed, e.g. a slave promoted): the old one is forgotten. */
+function forgetOtherIdentity(t: RouteTable, reg: BrokerRegistration): TableChange {
+  const prev = t.live.get(reg.address);
+  if (!prev || (prev.brokerName === reg.brokerName && prev.brokerId === reg.brokerId)) return { table: t, changed: false };
+  return removeAddress(t, { brokerName: prev.brokerName, brokerId: prev.brokerId, address: reg.address });
 }
 
 /**
- * Registers (or refreshes) a broker. The master's topic configuration replaces what the table holds for its
- * broker name when it is the first registration of that address or its data version changed.
+ * Broker name -> addresses: the address under the registered id, and under no other (an address it displaces
+ * is forgotten as live); a group registered in another cluster than before leaves the old one.
  */
-export function registerBroker(table: RouteTable, reg: BrokerRegistration, now: number): RegisterResult {
-  let t = table;
-  let changed = false;
-  // the address was known as another broker (name or id changed, e.g. a slave promoted): forget the old one
-  const prev = t.live.get(reg.address);
-  if (prev && (prev.brokerName !== reg.brokerName || prev.brokerId !== reg.brokerId)) {
-    const r = removeAddress(t, { brokerName: prev.brokerName, brokerId: prev.brokerId, address: reg.address });
-    t = r.table;
-    changed = r.changed;
-  }
-  const first = !t.live.has(reg.address);
-
-  // broker name -> addresses (an address appears under one id only; a displaced address is forgotten)
-  let brokers = t.brokers;
-  let clusters = t.clusters;
+function placeAddress(t: RouteTable, reg: BrokerRegistration): TableChange {
+  const bd = t.brokers.get(reg.brokerName);
+  if (bd && bd.addrs[reg.brokerId] === reg.address && bd.cluster === reg.cluster) return { table: t, changed: false };
+  const addrs: Record<number, string> = {};
+  for (const [id, addr] of Object.entries(bd?.addrs ?? {})) if (addr !== reg.address) addrs[Number(id)] = addr;
   let live = t.live;
-  const bd = brokers.get(reg.brokerName);
-  if (!bd || bd.addrs[reg.brokerId] !== reg.address || bd.cluster !== reg.cluster) {
-    const addrs: Record<number, string> = {};
-    for (const [id, addr] of Object.entries(bd?.addrs ?? {})) if (addr !== reg.address) addrs[Number(id)] = addr;
-    const displaced = addrs[reg.brokerId];
-    if (displaced !== undefined && live.has(displaced)) {
-      const l = new Map(live);
-      l.delete(displaced);
-      live = l;
-    }
-    addrs[reg.brokerId] = reg.address;
-    const b = new Map(brokers);
-    b.set(reg.brokerName, { cluster: reg.cluster, brokerName: reg.brokerName, addrs });
-    brokers = b;
-    changed = true;
-    if (bd && bd.cluster !== reg.cluster) {
-      // the group moved to another cluster
-      const old = clusters.get(bd.cluster);
-      if (old?.has(reg.brokerName)) {
-        const c = new Map(clusters);
-        const set = new Set(old);
-        set.delete(reg.brokerName);
-        if (set.size > 0) c.set(bd.cluster, set);
-        else c.delete(bd.cluster);
-        clusters = c;
-      }
-    }
+  const displaced = addrs[reg.brokerId];
+  if (displaced !== undefined && live.has(displaced)) {
+    const l = new Map(live);
+    l.delete(displaced);
+    live = l;
   }
+  addrs[reg.brokerId] = reg.address;
+  const brokers = new Map(t.brokers);
+  brokers.set(reg.brokerName, { cluster: reg.cluster, brokerName: reg.brokerName, addrs });
+  const clusters = bd && bd.cluster !== reg.cluster ? leaveCluster(t.clusters, bd.cluster, reg.brokerName) : t.clusters;
+  return { table: { ...t, brokers, clusters, live }, changed: true };
+}
 
-  // cluster -> broker names
-  const names = clusters.get(reg.cluster);
-  if (!names?.has(reg.brokerName)) {
-    const c = new Map(clusters);
-    c.set(reg.cluster, new Set([...(names ?? []), reg.brokerName]));
-    clusters = c;
-    changed = true;
+/** Cluster -> broker names: the registered cluster holds the broker name. */
+function joinCluster(t: RouteTable, reg: BrokerRegistration): TableChange {
+  const names = t.clusters.get(reg.cluster);
+  if (names?.has(reg.brokerName)) return { table: t, changed: false };
+  const clusters = new Map(t.clusters);
+  clusters.set(reg.cluster, new Set([...(names ?? []), reg.brokerName]));
+  return { table: { ...t, clusters }, changed: true };
+}
+
+/** The queue data of each topic a broker registers, by topic name. */
+function queueDataOf(reg: BrokerRegistration): Map<string, QueueData> {
+  const wanted = new Map<string, QueueData>();
+  for (const tc of reg.topics) {
+    wanted.set(tc.topicName, {
+      brokerName: reg.brokerName,
+      readQueueNums: tc.readQueueNums,
+      writeQueueNums: tc.writeQueueNums,
+      perm: tc.perm,
+      topicSysFlag: tc.topicSysFlag,
+    });
   }
+  return wanted;
+}
 
-  // topics, from the master, when its configuration is new
-  let topics = t.topics;
-  if (reg.brokerId === MASTER_ID && (first || !prev || !sameVersion(prev.dataVersion, reg.dataVersion))) {
-    const wanted = new Map<string, QueueData>();
-    for (const tc of reg.topics) {
-      wanted.set(tc.topicName, {
-        brokerName: reg.brokerName,
-        readQueueNums: tc.readQueueNums,
-        writeQueueNums: tc.writeQueueNums,
-        perm: tc.perm,
-        topicSysFlag: tc.topicSysFlag,
-      });
-    }
-    let out: Map<string, ReadonlyMap<string, QueueData>> | undefined;
-    for (const [topic, qd] of wanted) {
-      const qds = topics.get(topic);
-      if (sameQueueData(qds?.get(reg.brokerName), qd)) continue;
-      out ??= new Map(topics);
-      const m = new Map(qds ?? []);
-      m.set(reg.brokerName, qd);
-      out.set(topic, m);
-    }
-    for (const [topic, qds] of topics) {
-      if (!qds.has(reg.brokerName) || wanted.has(topic)) continue;
-      out ??= new Map(topics);
-      const m = new Map(qds);
-      m.delete(reg.brokerName);
-      if (m.size > 0) out.set(topic, m);
-      else out.delete(topic);
-    }
-    if (out) {
-      topics = out;
-      changed = true;
-    }
+/** Topics -> queue data: the broker's configuration replaces what the table holds for its broker name. */
+function replaceTopicConfig(t: RouteTable, reg: BrokerRegistration): TableChange {
+  const wanted = queueDataOf(reg);
+  let out: Map<string, ReadonlyMap<string, QueueData>> | undefined;
+  for (const [topic, qd] of wanted) {
+    const qds = t.topics.get(topic);
+    if (sameQueueData(qds?.get(reg.brokerName), qd)) continue;
+    out ??= new Map(t.topics);
+    const m = new Map(qds ?? []);
+    m.set(reg.brokerName, qd);
+    out.set(topic, m);
   }
+  const topics = removeBrokerQueues(out ?? t.topics, reg.brokerName, wanted);
+  return topics === t.topics ? { table: t, changed: false } : { table: { ...t, topics }, changed: true };
+}
 
-  const nextLive = new Map(live);
+/**
+ * Whether a registration carries a topic configuration to take: from a master only, when its address is
+ * registered for the first time (`first`) or its data version differs from the one `prev` registered.
+ */
+function takesTopicConfig(reg: BrokerRegistration, prev: LiveBroker | undefined, first: boolean): boolean {
+  return reg.brokerId === MASTER_ID && (first || !prev || !sameVersion(prev.dataVersion, reg.dataVersion));
+}
+
+/** Broker address -> liveness: the address live as the registered broker, updated `now`. */
+function markLive(t: RouteTable, reg: BrokerRegistration, now: number): RouteTable {
+  const live = new Map(t.live);
   const entry: LiveBroker = {
     brokerName: reg.brokerName,
     brokerId: reg.brokerId,
@@ -218,22 +217,37 @@ export function registerBroker(table: RouteTable, reg: BrokerRegistration, now: 
     dataVersion: { ...reg.dataVersion },
   };
   if (reg.haServerAddr !== undefined) entry.haServerAddr = reg.haServerAddr;
-  nextLive.set(reg.address, entry);
+  live.set(reg.address, entry);
+  return { ...t, live };
+}
 
-  const result: RegisterResult = { table: { topics, brokers, clusters, live: nextLive }, changed };
-  if (reg.brokerId !== MASTER_ID) {
-    const masterAddr = brokers.get(reg.brokerName)?.addrs[MASTER_ID];
-    if (masterAddr !== undefined) {
-      result.masterAddr = masterAddr;
-      const ha = nextLive.get(masterAddr)?.haServerAddr;
-      if (ha !== undefined) result.haServerAddr = ha;
-    }
-  }
-  return result;
+/** For a slave: its master's address and HA address, when the table knows them (nothing for a master). */
+function masterOf(t: RouteTable, reg: BrokerRegistration): { masterAddr?: string; haServerAddr?: string } {
+  if (reg.brokerId === MASTER_ID) return {};
+  const masterAddr = t.brokers.get(reg.brokerName)?.addrs[MASTER_ID];
+  if (masterAddr === undefined) return {};
+  const ha = t.live.get(masterAddr)?.haServerAddr;
+  return ha !== undefined ? { masterAddr, haServerAddr: ha } : { masterAddr };
+}
+
+/**
+ * Registers (or refreshes) a broker. The master's topic configuration replaces what the table holds for its
+ * broker name when it is the first registration of that address or its data version changed.
+ */
+export function registerBroker(table: RouteTable, reg: BrokerRegistration, now: number): RegisterResult {
+  const prev = table.live.get(reg.address);
+  const forgot = forgetOtherIdentity(table, reg);
+  const first = !forgot.table.live.has(reg.address);
+  const placed = placeAddress(forgot.table, reg);
+  const joined = joinCluster(placed.table, reg);
+  const configured = takesTopicConfig(reg, prev, first) ? replaceTopicConfig(joined.table, reg) : joined;
+  const t = markLive(configured.table, reg, now);
+  const changed = forgot.changed || placed.changed || joined.changed || configured.changed;
+  return { table: t, changed, ...masterOf(t, reg) };
 }
 
 /** Removes a broker. Removing the last address of a broker name removes its queues from every topic. */
-export function unregisterBroker(table: RouteTable, id: BrokerIdentity): { table: RouteTable; changed: boolean } {
+export function unregisterBroker(table: RouteTable, id: BrokerIdentity): TableChange {
   return removeAddress(table, id);
 }
 
@@ -304,7 +318,7 @@ export function topicsByCluster(table: RouteTable, cluster: string): string[] {
 }
 
 /** Deletes a topic everywhere, or only from the brokers of `cluster` when given. */
-export function deleteTopic(table: RouteTable, topic: string, cluster?: string): { table: RouteTable; changed: boolean } {
+export function deleteTopic(table: RouteTable, topic: string, cluster?: string): TableChange {
   const qds = table.topics.get(topic);
   if (!qds) return { table, changed: false };
   const topics = new Map(table.topics);
