@@ -1,5 +1,5 @@
 import type { Frame } from '../../../transports/frame.js';
-import { DEFAULT_MAX_RECONSUME_TIMES, dlqTopic, retryLevel, retryTopic } from '../../protocol/retry-delay.js';
+import { DEFAULT_MAX_RECONSUME_TIMES, dlqTopic, retryLevel, retryTopic, shouldDeadLetter } from '../../protocol/retry-delay.js';
 import { MessageProperty, type MessageExt } from '../../../core/message.js';
 import { headerInt, headerString, okReply } from '../../protocol/replies.js';
 import { Status, StatusError } from '../../../core/status.js';
@@ -24,7 +24,7 @@ export interface SendBackPlan {
 /** Where a failed message goes (RocketMQ's rules: level 0 means 3 + reconsumeTimes; a negative one, straight to the DLQ). */
 export function planSendBack(group: string, reconsumeTimes: number, delayLevel: number, maxReconsumeTimes: number, maxLevel: number): SendBackPlan {
   const next = reconsumeTimes + 1;
-  if (reconsumeTimes >= maxReconsumeTimes || delayLevel < 0) return { topic: dlqTopic(group), delayLevel: 0, reconsumeTimes: next, deadLetter: true };
+  if (shouldDeadLetter(reconsumeTimes, maxReconsumeTimes) || delayLevel < 0) return { topic: dlqTopic(group), delayLevel: 0, reconsumeTimes: next, deadLetter: true };
   const level = Math.min(delayLevel === 0 ? retryLevel(reconsumeTimes) : delayLevel, maxLevel);
   return { topic: retryTopic(group), delayLevel: level, reconsumeTimes: next, deadLetter: false };
 }
