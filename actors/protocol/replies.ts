@@ -1,5 +1,4 @@
 import { FrameKind, type Frame, type Header } from '../../transports/frame.js';
-import type { Incoming } from '../../transports/transport.js';
 import { Status, StatusError } from '../../core/status.js';
 
 /**
@@ -37,13 +36,6 @@ export function okReply(req: Frame, header: Header = {}, body: Uint8Array = new 
 
 export function errorReply(req: Frame, status: number, message: string): Frame {
   return { kind: FrameKind.Reply, code: req.code, requestId: req.requestId, status, header: { error: message }, body: new Uint8Array(0) };
-}
-
-/** Answers `incoming` with the error carried by `err` (a StatusError keeps its status; anything else is SYSTEM_ERROR). */
-export function replyWithError(incoming: Incoming, err: unknown): void {
-  const status = err instanceof StatusError ? err.status : Status.SYSTEM_ERROR;
-  const message = err instanceof Error ? err.message : String(err);
-  incoming.reply?.(errorReply(incoming.frame, status, message));
 }
 
 /** Throws a StatusError for a reply whose status is not OK (with the message the peer sent). */

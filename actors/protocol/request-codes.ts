@@ -1,6 +1,6 @@
 /**
  * Request codes carried in a frame's `code` field (uint16). Numbers follow RocketMQ's RequestCode where one
- * exists, so a trace reads like a RocketMQ one; codes of our own (replication, inspection) sit above 1000.
+ * exists, so a trace reads like a RocketMQ one; codes of our own sit above 1000.
  */
 export const RequestCode = {
   // broker: data path
@@ -49,11 +49,6 @@ export const RequestCode = {
   NAMESRV_STARTED: 1010,
   // batches
   SEND_BATCH_MESSAGE: 320,
-  // ours: replication between master and slaves, inspection
-  HA_PUSH_DATA: 1001,
-  HA_REPORT_OFFSET: 1002,
-  HA_GET_MASTER_OFFSET: 1003,
-  INSPECT: 1100,
 } as const;
 
 export type RequestCodeValue = (typeof RequestCode)[keyof typeof RequestCode];

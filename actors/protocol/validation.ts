@@ -93,11 +93,6 @@ export function tagProblem(tag: unknown): string | undefined {
   return undefined;
 }
 
-/** Whether `tag` may be a message's tag (and one alternative of a tag expression). */
-export function isValidTag(tag: string): boolean {
-  return tagProblem(tag) === undefined;
-}
-
 export interface MessageRules extends TopicRules {
   /** Largest body in bytes (default 4 MiB); larger bodies get MESSAGE_TOO_LARGE. */
   maxBodyBytes?: number;
