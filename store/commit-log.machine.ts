@@ -173,8 +173,8 @@ export const commitLogMachine = setup({
  * waits for one (idle) or when the write failed the log: one event per flush cycle instead of one per batch.
  *
  * Why not an APPEND event per batch: the batch then passes through the actor's event processing, and at
- * these rates that kept every batch alive past young-generation collections (measured: nearly all broker
- * messages promoted to the old generation, scavenges three times longer, a third less throughput).
+ * these rates that kept every batch alive past young-generation collections: broker messages were promoted to
+ * the old generation instead of dying young, which made scavenges longer and cost throughput.
  */
 export function appendDirect(actor: AnyActorRef, batch: readonly PutMessage[], reply: (r: PutResult) => void): boolean {
   const snap = actor.getSnapshot() as SnapshotFrom<typeof commitLogMachine>;

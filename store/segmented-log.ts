@@ -14,9 +14,9 @@
  * With `warmAheadBytes` (and a backend whose files can `extend` and `prefetch`), the active segment's file is
  * made segment-long at once, a hole, and the hole just ahead of the write position is read into the page cache
  * in the background, as RocketMQ warms its next mapped file: finding fresh memory for the page cache can cost
- * more than the write itself (measured on a VM: a 50 KB write took 20 µs into warmed pages, 150 µs into
- * fresh ones), and that cost then falls on another thread. The file is cut back to the data on `close`; after
- * a crash it stays segment-long, and recovery (which scans the tail) cuts it.
+ * more than the write itself (a write into fresh pages waits for the kernel to find and zero them, one into
+ * warmed pages only copies), and that cost then falls on another thread. The file is cut back to the data on
+ * `close`; after a crash it stays segment-long, and recovery (which scans the tail) cuts it.
  */
 
 import { StorageError, type StorageBackend, type StorageFile } from './backend.js';
@@ -53,8 +53,8 @@ export interface SegmentedLogOptions {
  */
 const WARM_STEP = 2 * 1024 * 1024;
 /**
- * Prefetch calls under way at once. One: measured in `bench e2e` on 2 cores, a second one took enough CPU from
- * the writer to cost 100-byte produce more than it won.
+ * Prefetch calls under way at once. One: warming only has to stay ahead of the writer, and a second call
+ * competes with the writer for CPU (on a small machine it costs small-message produce more than it wins).
  */
 const WARM_PARALLEL = 1;
 

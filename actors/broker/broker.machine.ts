@@ -24,9 +24,10 @@ import { dispatchFrame } from './handlers/dispatch.js';
  * name server that starts broadcasts it (`namesrv.started`), and the broker registers with it at once.
  *
  * While serving, frames go straight to the handlers: `serving` installs that route on entry and removes it on
- * exit (ActorIo.serveFrames), so a request costs no transition (an event per request allocated ~7 KB, which
- * showed in the GC pauses behind the sync send's p99 latency). A frame that arrives as an event is handled
- * the same way. Frames that arrive while not serving get SERVICE_NOT_AVAILABLE.
+ * exit (ActorIo.serveFrames), so a request costs no transition (an event per request means a transition and
+ * a new snapshot per request, garbage that showed in the GC pauses behind the sync send's tail latency). A
+ * frame that arrives as an event is handled the same way. Frames that arrive while not serving get
+ * SERVICE_NOT_AVAILABLE.
  */
 
 export type BrokerMachineInput = BrokerDeps;

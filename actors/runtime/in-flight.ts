@@ -4,8 +4,8 @@
  * It holds a count, not the promises. A Set of promises that come and go at a high rate keeps replacing its
  * hash table; a replaced table that had reached the old generation still points at the promises it held, and
  * through them at their results, so every young-generation collection keeps those alive and promotes them.
- * Measured on the producer's send path: about 90 MB of send results promoted per 2 s of produce with a Set,
- * under 5 MB with this count, and scavenges took a tenth of the time.
+ * On the producer's send path a Set promoted send results by the megabyte while a count promotes next to
+ * nothing, and scavenges got much shorter.
  */
 export class InFlight {
   private n = 0;
