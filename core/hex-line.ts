@@ -4,11 +4,9 @@
  * that string. One native call per batch instead of one per string, and V8 keeps a slice of 13 or more
  * characters as a view of the line, not a copy.
  */
+import { HEX_CODES, latin1Slice } from './bytes.js';
 
-/** Character codes of the upper-case hex digits. */
-export const HEX_CODES = Uint8Array.from('0123456789ABCDEF', (c) => c.charCodeAt(0));
 const TWO_32 = 0x1_0000_0000;
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
 
 /** `v` (a u32) as 8 uppercase hex digits into `out` at `at`. */
 export function putHex8(out: Uint8Array, at: number, v: number): void {

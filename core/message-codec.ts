@@ -1,10 +1,11 @@
 import type { Message, MessageExt } from './message.js';
+import { HEX_DIGITS, latin1Slice as nativeLatin1Slice, utf8Length } from './bytes.js';
 import { HexLine } from './hex-line.js';
 
 /**
  * Compact binary codec for the data path: a batch of `Message` (send batch body) and a batch of `MessageExt`
  * (query replies, and pull replies from a store without records; the store's own pull reply is
- * store/record-batch.ts). Bodies are copied as raw bytes; the encoder bounds the size first (string fields at 3
+ * core/record-batch.ts). Bodies are copied as raw bytes; the encoder bounds the size first (string fields at 3
  * bytes per UTF-16 unit, so nothing is measured twice), allocates one output buffer per batch and returns the
  * written part of it. The decoder checks every length against the bytes it has and throws
  * `MessageCodecError` (code BAD_FRAME) for anything malformed, never another error.
@@ -57,7 +58,6 @@ const EXT_FLAGS = F_TAGS | F_KEYS | F_PROPS | EXT_FLAG_OWN_ID | EXT_FLAG_OWN_STO
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
 const TWO_32 = 0x1_0000_0000;
-const HEX_DIGITS = '0123456789ABCDEF';
 
 /** A store's message id: its prefix and the 16 upper-case hex digits of the commit log offset. */
 export function derivedId(prefix: string, commitLogOffset: number): string {
@@ -70,8 +70,8 @@ export function derivedId(prefix: string, commitLogOffset: number): string {
 const EMPTY = new Uint8Array(0);
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
-/** Node's native latin1 slice: for ASCII bytes, one copy into a new string (works on any Uint8Array). */
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
+/** Bound here, not called through the import: the decode loops call it often, and calls through a local constant compile tighter. */
+const latin1Slice = nativeLatin1Slice;
 
 export interface DecodeOptions {
   /** Copy each body out of the input (default false: bodies are views into the input bytes). */
@@ -79,25 +79,6 @@ export interface DecodeOptions {
 }
 
 // ---------------------------------------------------------------- sizes
-
-/** Bytes `s` takes in UTF-8 (lone surrogates count as U+FFFD, as TextEncoder writes them). */
-export function utf8Length(s: string): number {
-  let n = 0;
-  const len = s.length;
-  for (let i = 0; i < len; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < len) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n += 4;
-        i++;
-      } else n += 3;
-    } else n += 3;
-  }
-  return n;
-}
 
 function str16Size(s: string, what: string): number {
   const n = utf8Length(s);

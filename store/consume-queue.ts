@@ -1,6 +1,6 @@
+import { readU32, setU64 } from '../core/bytes.js';
 import type { StorageBackend } from './backend.js';
 import { EntryFile } from './entry-file.js';
-import { readU32 } from './record.js';
 
 /** Bytes of one consume queue entry: commit log offset (u64), size (u32), tag hash (u64, sign-extended i32). */
 export const CQ_ENTRY_SIZE = 20;
@@ -18,7 +18,7 @@ const TWO32 = 4294967296;
 
 export function encodeCqEntry(e: CqEntry, buf: Uint8Array, pos: number): void {
   const dv = new DataView(buf.buffer, buf.byteOffset + pos, CQ_ENTRY_SIZE);
-  writeU64(dv, 0, e.commitLogOffset);
+  setU64(dv, 0, e.commitLogOffset);
   dv.setUint32(8, e.size);
   const h = e.tagHash | 0;
   dv.setInt32(12, h < 0 ? -1 : 0);
@@ -55,15 +55,6 @@ export function cqSizeAt(bytes: Uint8Array, pos: number): number {
 export function cqTagHashAt(bytes: Uint8Array, pos: number): number {
   const p = pos + 16;
   return (bytes[p]! << 24) | (bytes[p + 1]! << 16) | (bytes[p + 2]! << 8) | bytes[p + 3]!;
-}
-
-export function writeU64(dv: DataView, pos: number, v: number): void {
-  dv.setUint32(pos, Math.floor(v / TWO32));
-  dv.setUint32(pos + 4, v >>> 0);
-}
-
-export function readU64(dv: DataView, pos: number): number {
-  return dv.getUint32(pos) * TWO32 + dv.getUint32(pos + 4);
 }
 
 /** Path of a queue's directory under the store directory. */

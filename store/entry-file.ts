@@ -1,12 +1,6 @@
+import { isNumberedFileName, numberedFileName } from '../core/bytes.js';
 import { StorageError, type StorageBackend, type StorageFile } from './backend.js';
 import { DirtyFiles } from './dirty-files.js';
-
-/** A file name for a first byte offset: 20 decimal digits, like RocketMQ's mapped files. */
-export function offsetFileName(offset: number): string {
-  return String(offset).padStart(20, '0');
-}
-
-const NAME = /^\d{20}$/;
 
 interface Part {
   /** Index of the file's first entry. */
@@ -63,11 +57,11 @@ export class EntryFile {
 
   private load(): void {
     const fileBytes = this.fileBytes;
-    const names = this.storage.list(this.dir).filter((n) => NAME.test(n));
+    const names = this.storage.list(this.dir).filter(isNumberedFileName);
     const starts = names.map(Number).filter((o) => o % fileBytes === 0).sort((a, b) => a - b);
     let ended = false;
     for (const byteStart of starts) {
-      const path = `${this.dir}/${offsetFileName(byteStart)}`;
+      const path = `${this.dir}/${numberedFileName(byteStart)}`;
       const first = byteStart / this.entrySize;
       const prev = this.parts[this.parts.length - 1];
       if (ended || (prev && prev.first + this.entriesPerFile !== first)) {
@@ -221,7 +215,7 @@ export class EntryFile {
       const i = this.binarySearch(first);
       return i >= 0 ? this.parts[i] : undefined;
     }
-    const file = this.storage.open(`${this.dir}/${offsetFileName(first * this.entrySize)}`);
+    const file = this.storage.open(`${this.dir}/${numberedFileName(first * this.entrySize)}`);
     if (file.size() !== 0) file.truncate(0);
     const part = { first, file };
     this.parts.push(part);

@@ -1,7 +1,6 @@
 import type { StorageBackend, StorageFile } from './backend.js';
 import { DirtyFiles } from './dirty-files.js';
-import { readU64, writeU64 } from './consume-queue.js';
-import { HEX_CODES } from '../core/hex-line.js';
+import { HEX_CODES, getU64, isNumberedFileName, numberedFileName, setU64, writeU32 } from '../core/bytes.js';
 
 /** Bytes of an index entry's body: key hash (u32), commit log offset (u64), store timestamp (u64). */
 export const INDEX_ENTRY_SIZE = 20;
@@ -16,7 +15,6 @@ const INDEX_VERSION = 1;
 const DIRTY_SLOT_LIMIT = 1024;
 /** Entries read per chunk when scanning a file. */
 const SCAN_CHUNK = 4096;
-const NAME = /^\d{20}$/;
 
 export interface IndexEntry {
   keyHash: number;
@@ -104,18 +102,13 @@ export function keyHashHex8(state: number, v: number): number {
 export function encodeIndexEntry(e: IndexEntry, buf: Uint8Array, pos: number): void {
   const dv = new DataView(buf.buffer, buf.byteOffset + pos, INDEX_ENTRY_SIZE);
   dv.setUint32(0, e.keyHash >>> 0);
-  writeU64(dv, 4, e.commitLogOffset);
-  writeU64(dv, 12, e.storeTimestamp);
+  setU64(dv, 4, e.commitLogOffset);
+  setU64(dv, 12, e.storeTimestamp);
 }
 
 export function decodeIndexEntry(buf: Uint8Array, pos: number): IndexEntry {
   const dv = new DataView(buf.buffer, buf.byteOffset + pos, INDEX_ENTRY_SIZE);
-  return { keyHash: dv.getUint32(0), commitLogOffset: readU64(dv, 4), storeTimestamp: readU64(dv, 12) };
-}
-
-/** Name of the index file with sequence number `seq`: 20 decimal digits. */
-export function indexFileName(seq: number): string {
-  return String(seq).padStart(20, '0');
+  return { keyHash: dv.getUint32(0), commitLogOffset: getU64(dv, 4), storeTimestamp: getU64(dv, 12) };
 }
 
 const TWO32 = 4294967296;
@@ -132,13 +125,6 @@ function checkWords(dv: DataView, pos: number, words: number): number {
   return h >>> 0 || 1;
 }
 
-function put32(b: Uint8Array, p: number, v: number): void {
-  b[p] = v >>> 24;
-  b[p + 1] = v >>> 16;
-  b[p + 2] = v >>> 8;
-  b[p + 3] = v;
-}
-
 /**
  * Writes a file entry (body, prev, check) at `pos` of `buf`: byte stores, and the check taken from the
  * words as numbers (the same value checkWords reads back), for this runs once per key of every message.
@@ -149,14 +135,14 @@ function writeFileEntry(buf: Uint8Array, pos: number, keyHash: number, commitLog
   const offLo = commitLogOffset >>> 0;
   const tsHi = Math.floor(storeTimestamp / TWO32);
   const tsLo = storeTimestamp >>> 0;
-  put32(buf, pos, key);
-  put32(buf, pos + 4, offHi);
-  put32(buf, pos + 8, offLo);
-  put32(buf, pos + 12, tsHi);
-  put32(buf, pos + 16, tsLo);
-  put32(buf, pos + 20, prev);
+  writeU32(buf, pos, key);
+  writeU32(buf, pos + 4, offHi);
+  writeU32(buf, pos + 8, offLo);
+  writeU32(buf, pos + 12, tsHi);
+  writeU32(buf, pos + 16, tsLo);
+  writeU32(buf, pos + 20, prev);
   const h = checkStep(checkStep(checkStep(checkStep(checkStep(checkStep(0x9e3779b9, key), offHi), offLo), tsHi), tsLo), prev);
-  put32(buf, pos + 24, h >>> 0 || 1);
+  writeU32(buf, pos + 24, h >>> 0 || 1);
 }
 
 function entryValid(dv: DataView, pos: number): boolean {
@@ -188,10 +174,10 @@ function encodeHeader(p: IndexPart): Uint8Array {
   dv.setUint32(12, p.capacity);
   dv.setUint32(16, checkWords(dv, 0, 4));
   dv.setUint32(20, p.count);
-  writeU64(dv, 24, Math.max(0, p.beginOffset));
-  writeU64(dv, 32, Math.max(0, p.endOffset));
-  writeU64(dv, 40, p.beginTimestamp);
-  writeU64(dv, 48, p.endTimestamp);
+  setU64(dv, 24, Math.max(0, p.beginOffset));
+  setU64(dv, 32, Math.max(0, p.endOffset));
+  setU64(dv, 40, p.beginTimestamp);
+  setU64(dv, 48, p.endTimestamp);
   return buf;
 }
 
@@ -277,7 +263,7 @@ export class KeyIndex {
   }
 
   private load(): void {
-    const names = this.storage.list(this.dir).filter((n) => NAME.test(n)).sort();
+    const names = this.storage.list(this.dir).filter(isNumberedFileName).sort();
     let ended = false;
     let active = false;
     for (const name of names) {
@@ -499,7 +485,7 @@ export class KeyIndex {
     if (last !== undefined && last.count < last.capacity) return last;
     if (last !== undefined && (this.headerDirty || this.dirtySlotCount > 0 || this.spanDirty)) this.writeSlotsAndHeader(last);
     const seq = last === undefined ? 0 : last.seq + 1;
-    const file = this.storage.open(`${this.dir}/${indexFileName(seq)}`);
+    const file = this.storage.open(`${this.dir}/${numberedFileName(seq)}`);
     if (file.size() !== 0) file.truncate(0);
     const part: IndexPart = { seq, file, slotCount: this.slotsPerFile, capacity: this.entriesPerFile, count: 0, beginOffset: -1, endOffset: -1, beginTimestamp: 0, endTimestamp: 0 };
     const head = new Uint8Array(dataStart(part));

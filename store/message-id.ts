@@ -9,7 +9,7 @@
  *   byte (never a valid first IPv4 octet) tells the forms apart, so every host round-trips exactly.
  */
 
-import { readU32, writeU32 } from './record.js';
+import { readU32, writeU32 } from '../core/bytes.js';
 
 export class MessageIdError extends Error {
   readonly code = 'EBADMSGID';

@@ -19,6 +19,7 @@
  * `close`; after a crash it stays segment-long, and recovery (which scans the tail) cuts it.
  */
 
+import { isNumberedFileName, numberedFileName } from '../core/bytes.js';
 import { StorageError, type StorageBackend, type StorageFile } from './backend.js';
 
 export const DEFAULT_SEGMENT_SIZE = 1024 ** 3;
@@ -65,12 +66,6 @@ export interface SegmentInfo {
   path: string;
   mtimeMs: number;
 }
-
-export function segmentName(start: number): string {
-  return String(start).padStart(20, '0');
-}
-
-const SEGMENT_NAME = /^\d{20}$/;
 
 export class SegmentedLog {
   readonly segmentSize: number;
@@ -119,7 +114,7 @@ export class SegmentedLog {
     const log = new SegmentedLog(backend, dir, opts);
     backend.mkdir(dir);
     for (const name of backend.list(dir)) {
-      if (!SEGMENT_NAME.test(name)) continue;
+      if (!isNumberedFileName(name)) continue;
       const start = Number(name);
       if (!Number.isSafeInteger(start) || start % log.segmentSize !== 0) {
         throw new StorageError('ECORRUPT', `${dir}/${name}: segment name is not a multiple of the segment size ${log.segmentSize}`);
@@ -285,7 +280,7 @@ export class SegmentedLog {
   deleteSegment(start: number): void {
     this.checkOpen();
     if (start === this.segmentStart(this.write) || start === this.starts[this.starts.length - 1]) {
-      throw new LogError('EACTIVE', `segment ${segmentName(start)} is the active segment`);
+      throw new LogError('EACTIVE', `segment ${numberedFileName(start)} is the active segment`);
     }
     if (!this.hasSegment(start)) return;
     this.dropSegment(start);
@@ -313,7 +308,7 @@ export class SegmentedLog {
   // ------------------------------------------------------------------------------------------ internals
 
   private pathOf(start: number): string {
-    return `${this.dir}/${segmentName(start)}`;
+    return `${this.dir}/${numberedFileName(start)}`;
   }
 
   private checkOpen(): void {

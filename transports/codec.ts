@@ -27,6 +27,7 @@
  *
  * Header entries whose value is `undefined` (possible at runtime through optional properties) are skipped.
  */
+import { readU32, utf8Length, writeU32 } from '../core/bytes.js';
 import { EMPTY_HEADER, FrameKind, type Frame, type Header, type HeaderValue } from './frame.js';
 
 export class CodecError extends Error {
@@ -92,25 +93,6 @@ function allocate(n: number): Uint8Array {
 const frozenHeaderCache = new WeakMap<object, Uint8Array>();
 
 const isInt32 = (v: number): boolean => (v | 0) === v && !(v === 0 && 1 / v < 0);
-
-/** UTF-8 byte length of `s`; lone surrogates count as U+FFFD (3 bytes), as TextEncoder writes them. */
-function utf8Length(s: string): number {
-  const n = s.length;
-  let len = n;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) {
-      len += 1;
-    } else if (c >= 0xd800 && c < 0xdc00 && i + 1 < n && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      len += 2; // surrogate pair: 2 UTF-16 units -> 4 bytes
-      i++;
-    } else {
-      len += 2;
-    }
-  }
-  return len;
-}
 
 /** Writes `s` as UTF-8 at `pos`; returns the new position. */
 function writeUtf8(out: Uint8Array, pos: number, s: string, byteLen: number): number {
@@ -200,18 +182,13 @@ function writeHeader(out: Uint8Array, pos: number, header: Header): number {
       const sstart = pos + 4;
       const send = writeUtf8(out, sstart, v, v.length > 64 ? utf8Length(v) : 0);
       const slen = send - sstart;
-      out[pos] = slen >>> 24;
-      out[pos + 1] = (slen >>> 16) & 0xff;
-      out[pos + 2] = (slen >>> 8) & 0xff;
-      out[pos + 3] = slen & 0xff;
+      writeU32(out, pos, slen);
       pos = send;
     } else if (typeof v === 'number') {
       if (isInt32(v)) {
         out[pos++] = TAG_INT32;
-        out[pos++] = (v >>> 24) & 0xff;
-        out[pos++] = (v >>> 16) & 0xff;
-        out[pos++] = (v >>> 8) & 0xff;
-        out[pos++] = v & 0xff;
+        writeU32(out, pos, v);
+        pos += 4;
       } else {
         out[pos++] = TAG_FLOAT64;
         f64[0] = v;
@@ -291,11 +268,7 @@ function encodeHead(f: Frame, room: number): Uint8Array {
   out[2] = f.kind;
   out[3] = f.code >>> 8;
   out[4] = f.code & 0xff;
-  const id = f.requestId;
-  out[5] = id >>> 24;
-  out[6] = (id >>> 16) & 0xff;
-  out[7] = (id >>> 8) & 0xff;
-  out[8] = id & 0xff;
+  writeU32(out, 5, f.requestId);
   out[9] = f.status >>> 8;
   out[10] = f.status & 0xff;
   let pos: number;
@@ -305,10 +278,7 @@ function encodeHead(f: Frame, room: number): Uint8Array {
   } else {
     pos = writeHeader(out, 11, f.header);
   }
-  out[pos++] = blen >>> 24;
-  out[pos++] = (blen >>> 16) & 0xff;
-  out[pos++] = (blen >>> 8) & 0xff;
-  out[pos++] = blen & 0xff;
+  writeU32(out, pos, blen);
   return out;
 }
 
@@ -346,7 +316,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
   const kind = bytes[2]!;
   if (kind < FrameKind.Request || kind > FrameKind.Event) throw new CodecError(`unknown frame kind ${kind}`);
   const code = (bytes[3]! << 8) | bytes[4]!;
-  const requestId = ((bytes[5]! << 24) | (bytes[6]! << 16) | (bytes[7]! << 8) | bytes[8]!) >>> 0;
+  const requestId = readU32(bytes, 5);
   const status = (bytes[9]! << 8) | bytes[10]!;
   const count = (bytes[11]! << 8) | bytes[12]!;
   let pos = FIXED_HEAD;
@@ -365,7 +335,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     switch (tag) {
       case TAG_STRING: {
         if (pos + 4 > end) throw new CodecError(`truncated length of header '${key}'`);
-        const slen = ((bytes[pos]! << 24) | (bytes[pos + 1]! << 16) | (bytes[pos + 2]! << 8) | bytes[pos + 3]!) >>> 0;
+        const slen = readU32(bytes, pos);
         pos += 4;
         if (slen > end - pos) throw new CodecError(`header '${key}' value overruns the frame`);
         value = readString(bytes, pos, slen);
@@ -383,7 +353,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
         break;
       case TAG_INT32:
         if (pos + 4 > end) throw new CodecError(`truncated int of header '${key}'`);
-        value = (bytes[pos]! << 24) | (bytes[pos + 1]! << 16) | (bytes[pos + 2]! << 8) | bytes[pos + 3]!;
+        value = readU32(bytes, pos) | 0;
         pos += 4;
         break;
       case TAG_FALSE:
@@ -402,7 +372,7 @@ export function decodeFrame(bytes: Uint8Array): Frame {
     }
   }
   if (pos + BODY_LEN > end) throw new CodecError('truncated body length');
-  const blen = ((bytes[pos]! << 24) | (bytes[pos + 1]! << 16) | (bytes[pos + 2]! << 8) | bytes[pos + 3]!) >>> 0;
+  const blen = readU32(bytes, pos);
   pos += BODY_LEN;
   if (blen > end - pos) throw new CodecError(`body length ${blen} overruns the frame (${end - pos} bytes left)`);
   if (pos + blen !== end) throw new CodecError(`${end - pos - blen} trailing bytes after the body`);

@@ -1,3 +1,4 @@
+import { HEX_BYTES } from '../../core/bytes.js';
 import type { RandomSource } from '../../core/random.js';
 import { seqKey, apartUniqKey } from '../../store/commit-log-batch.js';
 import { MessageProperty, type Message, type MessageExt } from '../../core/message.js';
@@ -40,11 +41,9 @@ export function clientMessageProblem(m: Message, rules: MessageRules): [number, 
   return messageProblem(m, rules);
 }
 
-const HEX: readonly string[] = Array.from({ length: 256 }, (_, b) => b.toString(16).toUpperCase().padStart(2, '0'));
-
 function hex(bytes: Uint8Array): string {
   let s = '';
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!];
+  for (let i = 0; i < bytes.length; i++) s += HEX_BYTES[bytes[i]!];
   return s;
 }
 

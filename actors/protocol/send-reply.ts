@@ -1,5 +1,6 @@
 import { MessageCodecError } from '../../core/message-codec.js';
-import { HEX_CODES, HexLine } from '../../core/hex-line.js';
+import { HEX_CODES, latin1Slice as nativeLatin1Slice } from '../../core/bytes.js';
+import { HexLine } from '../../core/hex-line.js';
 
 /**
  * The SEND_MESSAGE / SEND_BATCH_MESSAGE reply body: one result per message, in order, in a compact binary
@@ -38,7 +39,8 @@ const UNIQ_EXPLICIT = 2;
 const TWO_32 = 0x1_0000_0000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
+/** Bound here, not called through the import: the decode loops call it often, and calls through a local constant compile tighter. */
+const latin1Slice = nativeLatin1Slice;
 
 /** Whether the last 8 characters of `s` from `at` are the hex digits of u32 `v` (uppercase). */
 function isHex8At(s: string, at: number, v: number): boolean {

@@ -10,7 +10,6 @@ import {
   MESSAGE_BATCH_VERSION,
   MESSAGE_EXT_BATCH_VERSION,
   MessageCodecError,
-  utf8Length,
 } from '../../core/message-codec.js';
 
 const str = (maxLength = 20) => fc.oneof(fc.string({ unit: 'binary', maxLength }), fc.string({ maxLength }));
@@ -65,17 +64,6 @@ function expectCodecError(fn: () => unknown): void {
   }
   throw new Error('expected a MessageCodecError');
 }
-
-describe('utf8Length', () => {
-  it('agrees with TextEncoder for any string, lone surrogates included', () => {
-    fc.assert(
-      fc.property(fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)) })), (s) =>
-        utf8Length(s) === new TextEncoder().encode(s).length,
-      ),
-      { numRuns: 500 },
-    );
-  });
-});
 
 describe('message batch codec', () => {
   it('round-trips any batch of messages', () => {

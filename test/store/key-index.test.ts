@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { SimClock } from '../../core/clock.js';
 import { SeededRandom } from '../../core/random.js';
 import { memoryStorage } from '../../store/backends/memory.js';
-import { INDEX_ENTRY_SIZE, INDEX_FILE_ENTRY_SIZE, INDEX_HEADER_SIZE, KeyIndex, type IndexEntry, decodeIndexEntry, encodeIndexEntry, indexFileName, keyHash, keyHashFrom, keyHashHex8, keyHashState, topicHashSeed } from '../../store/key-index.js';
+import { INDEX_ENTRY_SIZE, INDEX_FILE_ENTRY_SIZE, INDEX_HEADER_SIZE, KeyIndex, type IndexEntry, decodeIndexEntry, encodeIndexEntry, keyHash, keyHashFrom, keyHashHex8, keyHashState, topicHashSeed } from '../../store/key-index.js';
+import { numberedFileName as indexFileName } from '../../core/bytes.js';
 
 const mem = () => memoryStorage({ clock: new SimClock(), random: new SeededRandom(3) });
 

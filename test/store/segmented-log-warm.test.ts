@@ -9,7 +9,8 @@ import { SimClock } from '../../core/clock.js';
 import { SeededRandom } from '../../core/random.js';
 import { encodeEndOfSegment, encodeRecord, type MessageRecord } from '../../store/record.js';
 import { scanCommitLog } from '../../store/recovery.js';
-import { SegmentedLog, segmentName } from '../../store/segmented-log.js';
+import { SegmentedLog } from '../../store/segmented-log.js';
+import { numberedFileName as segmentName } from '../../core/bytes.js';
 
 const SEGMENT = 256 * 1024;
 const settle = (ms = 50): Promise<void> => new Promise((r) => setTimeout(r, ms));

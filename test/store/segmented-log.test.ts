@@ -3,7 +3,8 @@ import { SimClock } from '../../core/clock.js';
 import { SeededRandom } from '../../core/random.js';
 import { memoryStorage } from '../../store/backends/memory.js';
 import { decodeRecord, encodeEndOfSegment } from '../../store/record.js';
-import { LogError, SegmentedLog, segmentName } from '../../store/segmented-log.js';
+import { numberedFileName as segmentName } from '../../core/bytes.js';
+import { LogError, SegmentedLog } from '../../store/segmented-log.js';
 
 const mem = (seed = 1) => memoryStorage({ clock: new SimClock(), random: new SeededRandom(seed) });
 const fill = (n: number, v: number) => new Uint8Array(n).fill(v);
