@@ -7,20 +7,19 @@
  * properties end the property list.
  *
  * Layout (big-endian): magic u16 'RB', version u8, count u32, msgIdPrefix str16 (ASCII), then `count` records
- * back to back, each as store/record.ts lays it out (its first u32 is its size). A message's id is the prefix
+ * back to back, each as core/record-layout.ts lays it out (its first u32 is its size). A message's id is the prefix
  * followed by the 16 upper-case hex digits of its commit log offset.
  */
 import { HexLine } from './hex-line.js';
 import type { MessageExt } from './message.js';
 import { MessageCodecError, decodeMessageExtBatch } from './message-codec.js';
-import { NAME_VALUE_SEPARATOR, PROPERTY_SEPARATOR, readU32 as u32, readU64, writeU32 as put32 } from '../store/record.js';
+import { latin1Slice as nativeLatin1Slice, readU32 as u32, readU64, writeU32 as put32 } from './bytes.js';
+import { RecordField, RecordFields, RecordLayout, recordSizeAt, Scan, scanRecord } from './record-layout.js';
 
 export const RECORD_BATCH_MAGIC = 0x5242; // 'RB'
 export const RECORD_BATCH_VERSION = 1;
 const HEADER = 7;
 const SPACE = 0x20;
-/** Fixed bytes of a record before its born host: size, magic, crc, queueId, flags, queueOffset, commitLogOffset, sysFlag, bornTimestamp. */
-const BORN_HOST_AT = 48;
 
 /**
  * The reply body of `count` records: record i starts at `positions[i]` of `bufs[i]` (records that follow each
@@ -28,7 +27,7 @@ const BORN_HOST_AT = 48;
  */
 export function encodeRecordBatch(bufs: readonly Uint8Array[], positions: readonly number[], count: number, msgIdPrefix: Uint8Array): Uint8Array {
   let total = HEADER + 2 + msgIdPrefix.length;
-  for (let i = 0; i < count; i++) total += u32(bufs[i]!, positions[i]!);
+  for (let i = 0; i < count; i++) total += recordSizeAt(bufs[i]!, positions[i]!);
   const b = Buffer.allocUnsafe(total);
   const out = new Uint8Array(b.buffer, b.byteOffset, total);
   out[0] = RECORD_BATCH_MAGIC >>> 8;
@@ -42,8 +41,8 @@ export function encodeRecordBatch(bufs: readonly Uint8Array[], positions: readon
   for (let i = 0; i < count; ) {
     const buf = bufs[i]!;
     const from = positions[i]!;
-    let to = from + u32(buf, from);
-    for (i++; i < count && bufs[i] === buf && positions[i] === to; i++) to += u32(buf, to);
+    let to = from + recordSizeAt(buf, from);
+    for (i++; i < count && bufs[i] === buf && positions[i] === to; i++) to += recordSizeAt(buf, to);
     out.set(buf.subarray(from, to), o);
     o += to - from;
   }
@@ -62,7 +61,11 @@ function bad(message: string): MessageCodecError {
 
 const cut = (i: number): MessageCodecError => bad(`record ${i}: a field runs past its end`);
 
-const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
+/** Where the fields of the record being decoded are. */
+const fields = new RecordFields();
+
+/** Bound here, not called through the import: the decode loops call it often, and calls through a local constant compile tighter. */
+const latin1Slice = nativeLatin1Slice;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** UTF-8 bytes[from, to) as a string. */
@@ -125,44 +128,32 @@ export function decodeRecordBatch(bytes: Uint8Array, opts: RecordBatchOptions = 
   const names = new Repeated('property name');
   const out: MessageExt[] = new Array<MessageExt>(count);
   let pos = 9 + plen;
+  const f = fields;
   const u53 = (p: number, what: string): number => {
     const v = readU64(bytes, p);
     if (v < 0) throw bad(`${what} at byte ${p} exceeds 2^53`);
     return v;
   };
   for (let i = 0; i < count; i++) {
-    if (pos + BORN_HOST_AT + 1 > len) throw bad(`record ${i} is cut short`);
-    const size = u32(bytes, pos);
+    if (pos + RecordField.BornHost + 1 > len) throw bad(`record ${i} is cut short`);
+    const size = recordSizeAt(bytes, pos);
     const end = pos + size;
-    if (size < BORN_HOST_AT + 1 || end > len) throw bad(`record ${i} at byte ${pos}: size ${size} does not fit`);
-    const queueId = u32(bytes, pos + 12);
-    const queueOffset = u53(pos + 20, 'queueOffset');
-    const commitLogOffset = u53(pos + 28, 'commitLogOffset');
-    const bornTimestamp = u53(pos + 40, 'bornTimestamp');
-    let p = pos + BORN_HOST_AT;
-    const bh = bytes[p]!;
-    if (p + 1 + bh + 8 + 1 > end) throw cut(i);
-    const bornHost = bornHosts.get(bytes, p + 1, p + 1 + bh);
-    p += 1 + bh;
-    const storeTimestamp = u53(p, 'storeTimestamp');
-    p += 8;
-    const sh = bytes[p]!;
-    if (p + 1 + sh + 12 + 4 > end) throw cut(i);
-    const storeHost = storeHosts.get(bytes, p + 1, p + 1 + sh);
-    p += 1 + sh;
-    const reconsumeTimes = u32(bytes, p);
-    p += 12; // reconsumeTimes, preparedTransactionOffset
-    const bl = u32(bytes, p);
-    if (p + 4 + bl + 1 > end) throw cut(i);
-    const bodyAt = p + 4;
-    p = bodyAt + bl;
-    const tp = bytes[p]!;
-    if (p + 1 + tp + 2 > end) throw cut(i);
-    const topic = topics.get(bytes, p + 1, p + 1 + tp);
-    p += 1 + tp;
-    const pl = (bytes[p]! << 8) | bytes[p + 1]!;
-    p += 2;
-    if (p + pl !== end) throw bad(`record ${i}: ${end - p - pl} bytes after its properties`);
+    if (size < RecordField.BornHost + 1 || end > len) throw bad(`record ${i} at byte ${pos}: size ${size} does not fit`);
+    const queueId = u32(bytes, pos + RecordField.QueueId);
+    const queueOffset = u53(pos + RecordField.QueueOffset, 'queueOffset');
+    const commitLogOffset = u53(pos + RecordField.CommitLogOffset, 'commitLogOffset');
+    const bornTimestamp = u53(pos + RecordField.BornTimestamp, 'bornTimestamp');
+    const scanned = scanRecord(bytes, pos, end, f);
+    if (scanned === Scan.BadPropertiesLength) throw bad(`record ${i}: ${end - f.properties - f.propertiesLength} bytes after its properties`);
+    if (scanned !== Scan.Ok) throw cut(i);
+    const bornHost = bornHosts.get(bytes, f.bornHost, f.bornHost + f.bornHostLength);
+    const storeTimestamp = u53(f.storeTimestamp, 'storeTimestamp');
+    const storeHost = storeHosts.get(bytes, f.storeHost, f.storeHost + f.storeHostLength);
+    const reconsumeTimes = u32(bytes, f.reconsumeTimes);
+    const bodyAt = f.body;
+    const bl = f.bodyLength;
+    const topic = topics.get(bytes, f.topic, f.topic + f.topicLength);
+    const p = f.properties;
     const m: MessageExt = {
       msgId: '',
       topic,
@@ -181,9 +172,9 @@ export function decodeRecordBatch(bytes: Uint8Array, opts: RecordBatchOptions = 
     let props: Record<string, string> | undefined;
     for (let q = p; q < end; ) {
       let sep = q;
-      while (sep < end && bytes[sep] !== NAME_VALUE_SEPARATOR) sep++;
+      while (sep < end && bytes[sep] !== RecordLayout.NameValueSeparator) sep++;
       let stop = sep + 1;
-      while (stop < end && bytes[stop] !== PROPERTY_SEPARATOR) stop++;
+      while (stop < end && bytes[stop] !== RecordLayout.PropertySeparator) stop++;
       if (sep >= end || stop >= end) break;
       if (isName(bytes, q, sep, 0x54, 0x41, 0x47, 0x53)) m.tags = tagsCache.get(bytes, sep + 1, stop);
       else if (isName(bytes, q, sep, 0x4b, 0x45, 0x59, 0x53)) {

@@ -1,19 +1,10 @@
-import {
-  KEY_SEPARATOR,
-  MAX_RECORD_SIZE,
-  PROP_KEYS,
-  PROP_TAGS,
-  PROP_UNIQ_KEY,
-  RECORD_FIXED_SIZE,
-  RECORD_MAGIC,
-  RecordError,
-  checkPropString,
-  encodeRecordInto,
-  recordCrc,
-  recordSize,
-  type MessageRecord,
-} from './record.js';
+import { setU64 } from '../core/bytes.js';
 import { putHex8 } from '../core/hex-line.js';
+import { MessageProperty } from '../core/message.js';
+import { KEY_SEPARATOR, PROP_KEYS, PROP_TAGS, RecordField, RecordLayout } from '../core/record-layout.js';
+import { RecordError, checkPropString, encodeRecordInto, recordCrc, recordSize, type MessageRecord } from './record.js';
+
+const UNIQ_KEY = MessageProperty.UNIQ_KEY;
 
 /**
  * One message handed to the store (the broker has validated it and picked its queue). The store reads it
@@ -100,12 +91,12 @@ export function apartUniqKey(m: PutMessage): string | undefined {
 
 /** The properties a message is stored with (TAGS, KEYS and a unique key carried apart folded in). */
 export function storedProperties(m: PutMessage): Record<string, string> {
-  const apart = m.properties?.[PROP_UNIQ_KEY] === undefined ? apartUniqKey(m) : undefined;
+  const apart = m.properties?.[UNIQ_KEY] === undefined ? apartUniqKey(m) : undefined;
   if (m.tags === undefined && (m.keys === undefined || m.keys.length === 0) && apart === undefined) return m.properties ?? {};
   const props: Record<string, string> = { ...(m.properties ?? {}) };
   if (m.tags !== undefined && m.tags !== '') props[PROP_TAGS] = m.tags;
   if (m.keys !== undefined && m.keys.length > 0) props[PROP_KEYS] = m.keys.join(KEY_SEPARATOR);
-  if (apart !== undefined) props[PROP_UNIQ_KEY] = apart;
+  if (apart !== undefined) props[UNIQ_KEY] = apart;
   return props;
 }
 
@@ -209,15 +200,6 @@ export interface EncodedBatch {
   sizes: number[];
 }
 
-const MAX_U8 = 0xff;
-const MAX_PROPS = 0xffff;
-
-function setU64(dv: DataView, pos: number, v: number): void {
-  const hi = Math.floor(v / 0x100000000);
-  dv.setUint32(pos, hi);
-  dv.setUint32(pos + 4, v - hi * 0x100000000);
-}
-
 function isU32(v: number): boolean {
   return (v >>> 0) === v;
 }
@@ -228,7 +210,7 @@ function isU64(v: number): boolean {
 
 const textEncoder = new TextEncoder();
 /** `UNIQ_KEY` and the name/value separator. */
-const UNIQ_KEY_NAME = new Uint8Array([...Buffer.from(PROP_UNIQ_KEY, 'latin1'), 1]);
+const UNIQ_KEY_NAME = new Uint8Array([...Buffer.from(UNIQ_KEY, 'latin1'), 1]);
 
 function utf8(s: string): Uint8Array {
   return Buffer.from(s, 'utf8');
@@ -278,7 +260,7 @@ export class BatchEncoder {
 
   constructor(storeHost: string) {
     this.storeHost = utf8(storeHost);
-    if (this.storeHost.length > MAX_U8) throw new RecordError('EINVALID', `storeHost is ${this.storeHost.length} bytes (at most ${MAX_U8})`);
+    if (this.storeHost.length > RecordLayout.MaxShortString) throw new RecordError('EINVALID', `storeHost is ${this.storeHost.length} bytes (at most ${RecordLayout.MaxShortString})`);
   }
 
   /** Whether a unique key prefix is plain ASCII (remembered while it repeats, with its bytes). */
@@ -410,25 +392,25 @@ export class BatchEncoder {
       if (!isU64(queueOffsets[i]!)) throw new RecordError('EINVALID', `queueOffset ${queueOffsets[i]} is not a safe u64`);
       if (m.topic !== this.topic) {
         const b = utf8(m.topic);
-        if (b.length > MAX_U8) throw new RecordError('EINVALID', `topic is ${b.length} bytes (at most ${MAX_U8})`);
+        if (b.length > RecordLayout.MaxShortString) throw new RecordError('EINVALID', `topic is ${b.length} bytes (at most ${RecordLayout.MaxShortString})`);
         this.topic = m.topic;
         this.topicBytes = b;
       }
       if (m.bornHost !== this.bornHost) {
         const b = utf8(m.bornHost);
-        if (b.length > MAX_U8) throw new RecordError('EINVALID', `bornHost is ${b.length} bytes (at most ${MAX_U8})`);
+        if (b.length > RecordLayout.MaxShortString) throw new RecordError('EINVALID', `bornHost is ${b.length} bytes (at most ${RecordLayout.MaxShortString})`);
         this.bornHost = m.bornHost;
         this.bornHostBytes = b;
       }
       if (lastProps === null || m.properties !== lastProps || m.tags !== lastTags || !sameKeys(m.keys, lastKeys)) {
         const len = this.writeStoredProperties(m, arenaUsed);
-        if (len > MAX_PROPS) throw new RecordError('ETOOLARGE', `properties are ${len} bytes (at most ${MAX_PROPS})`);
+        if (len > RecordLayout.MaxProperties) throw new RecordError('ETOOLARGE', `properties are ${len} bytes (at most ${RecordLayout.MaxProperties})`);
         lastProps = m.properties;
         lastTags = m.tags;
         lastKeys = m.keys;
         lastStart = arenaUsed;
         lastLen = len;
-        lastHasUniq = m.properties !== undefined && m.properties[PROP_UNIQ_KEY] !== undefined;
+        lastHasUniq = m.properties !== undefined && m.properties[UNIQ_KEY] !== undefined;
         arenaUsed += len;
       }
       ints[PROP_START + i] = lastStart;
@@ -454,11 +436,11 @@ export class BatchEncoder {
           ints[UNIQ_START + i] = arenaUsed;
           arenaUsed = p;
         }
-        if (lastLen + ul > MAX_PROPS) throw new RecordError('ETOOLARGE', `properties are ${lastLen + ul} bytes (at most ${MAX_PROPS})`);
+        if (lastLen + ul > RecordLayout.MaxProperties) throw new RecordError('ETOOLARGE', `properties are ${lastLen + ul} bytes (at most ${RecordLayout.MaxProperties})`);
       }
       ints[UNIQ_LEN + i] = ul;
-      const size = RECORD_FIXED_SIZE + this.bornHostBytes.length + shLen + this.topicBytes.length + lastLen + ul + m.body.length;
-      if (size > MAX_RECORD_SIZE) throw new RecordError('ETOOLARGE', `record is ${size} bytes (at most ${MAX_RECORD_SIZE})`);
+      const size = RecordLayout.FixedSize + this.bornHostBytes.length + shLen + this.topicBytes.length + lastLen + ul + m.body.length;
+      if (size > RecordLayout.MaxSize) throw new RecordError('ETOOLARGE', `record is ${size} bytes (at most ${RecordLayout.MaxSize})`);
       sizes[i] = size;
     }
     const plan = planWrites(sizes, writeOffset, segmentSize);
@@ -490,15 +472,15 @@ export class BatchEncoder {
           this.bornHost = m.bornHost;
           this.bornHostBytes = utf8(m.bornHost);
         }
-        dv.setUint32(pos, size);
-        dv.setUint32(pos + 4, RECORD_MAGIC);
-        dv.setUint32(pos + 12, m.queueId);
-        dv.setUint32(pos + 16, m.flags ?? 0);
-        setU64(dv, pos + 20, queueOffsets[i]!);
-        setU64(dv, pos + 28, clOffset);
-        dv.setUint32(pos + 36, m.sysFlag ?? 0);
-        setU64(dv, pos + 40, m.bornTimestamp);
-        let p = pos + 48;
+        dv.setUint32(pos + RecordField.Size, size);
+        dv.setUint32(pos + RecordField.Magic, RecordLayout.Magic);
+        dv.setUint32(pos + RecordField.QueueId, m.queueId);
+        dv.setUint32(pos + RecordField.Flags, m.flags ?? 0);
+        setU64(dv, pos + RecordField.QueueOffset, queueOffsets[i]!);
+        setU64(dv, pos + RecordField.CommitLogOffset, clOffset);
+        dv.setUint32(pos + RecordField.SysFlag, m.sysFlag ?? 0);
+        setU64(dv, pos + RecordField.BornTimestamp, m.bornTimestamp);
+        let p = pos + RecordField.BornHost;
         // Short fields are copied byte by byte: cheaper than a TypedArray.set call and its view.
         const bh = this.bornHostBytes;
         buf[p++] = bh.length;
@@ -554,7 +536,7 @@ export class BatchEncoder {
           }
         }
         if (p - pos !== size) throw new RecordError('EINVALID', `internal: wrote ${p - pos} bytes, expected ${size}`);
-        dv.setUint32(pos + 8, recordCrc(buf, pos, size));
+        dv.setUint32(pos + RecordField.Crc, recordCrc(buf, pos, size));
         pos = p;
       }
       writes.push({ offset: w.offset, buf, from: w.from, to: w.to });

@@ -1,27 +1,24 @@
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
+import { readU32, readU64, writeU32, writeU64 } from '../core/bytes.js';
+import { MessageProperty } from '../core/message.js';
+import {
+  KEY_SEPARATOR,
+  PROP_KEYS,
+  PROP_TAGS,
+  RecordField,
+  RecordFields,
+  RecordLayout,
+  recordSizeAt,
+  Scan,
+  scanRecord,
+} from '../core/record-layout.js';
 import { tagHash } from '../core/tags.js';
 import type { CommitPosition, FlushMode } from './commit-log.js';
 import type { PutMessage } from './commit-log-batch.js';
 import { CQ_ENTRY_SIZE, type ConsumeQueueSet } from './consume-queue.js';
 import { IndexBatch, keyHashFrom, keyHashHex8, keyHashState, topicHashSeed, type KeyIndex } from './key-index.js';
-import {
-  END_MAGIC,
-  END_OF_SEGMENT_MIN,
-  KEY_SEPARATOR,
-  MAX_RECORD_SIZE,
-  PROP_KEYS,
-  PROP_TAGS,
-  PROP_UNIQ_KEY,
-  RECORD_FIXED_SIZE,
-  RECORD_MAGIC,
-  decodeRecord,
-  readU32,
-  readU64,
-  recordCrc,
-  writeU32,
-  type MessageRecord,
-} from './record.js';
+import { decodeRecord, recordCrc, type MessageRecord } from './record.js';
 import type { SegmentedLog } from './segmented-log.js';
 
 export interface NewData {
@@ -156,6 +153,8 @@ export class Dispatcher {
   private readonly perRun: number;
   private topicCache: Uint8Array = new Uint8Array(0);
   private readonly keyBatch = new IndexBatch();
+  /** Where the fields of the record being scanned are. */
+  private readonly fields = new RecordFields();
   /** keyHash's seed for the topic of the last keys indexed. */
   private seedTopic = '';
   private seed = topicHashSeed('');
@@ -239,7 +238,7 @@ export class Dispatcher {
     let count = 0;
     while (this.pos < end && this.pos < stopAt) {
       const segEnd = log.segmentStart(this.pos) + seg;
-      if (segEnd - this.pos < END_OF_SEGMENT_MIN) {
+      if (segEnd - this.pos < RecordLayout.EndOfSegmentMin) {
         this.pos = segEnd;
         continue;
       }
@@ -277,12 +276,12 @@ export class Dispatcher {
         }
         if (size === SCAN_INCOMPLETE) {
           if (p > 0) break; // read again from `next`
-          const want = buf.length >= 4 ? readU32(buf, 0) : 0;
+          const want = buf.length >= 4 ? recordSizeAt(buf, 0) : 0;
           if (want > buf.length && this.pos + want <= end) {
             buf = log.read(this.pos, want);
             if (buf.length === want) continue;
           }
-          if (segEnd - this.pos < END_OF_SEGMENT_MIN || buf.length < END_OF_SEGMENT_MIN) {
+          if (segEnd - this.pos < RecordLayout.EndOfSegmentMin || buf.length < RecordLayout.EndOfSegmentMin) {
             throw new DispatchError(`record at ${this.pos} is cut short (committed up to ${end})`);
           }
           throw new DispatchError(`record at ${this.pos} runs past the committed end ${end}`);
@@ -315,43 +314,31 @@ export class Dispatcher {
   private scan(buf: Uint8Array, p: number, run: Run): number {
     const avail = buf.length - p;
     if (avail < 8) return SCAN_INCOMPLETE;
-    const size = readU32(buf, p);
-    const magic = readU32(buf, p + 4);
-    if (magic === END_MAGIC) return size >= END_OF_SEGMENT_MIN ? SCAN_END_OF_SEGMENT : SCAN_CORRUPT;
-    if (magic !== RECORD_MAGIC || size < RECORD_FIXED_SIZE || size > MAX_RECORD_SIZE) return SCAN_CORRUPT;
+    const size = recordSizeAt(buf, p);
+    const magic = readU32(buf, p + RecordField.Magic);
+    if (magic === RecordLayout.EndMagic) return size >= RecordLayout.EndOfSegmentMin ? SCAN_END_OF_SEGMENT : SCAN_CORRUPT;
+    if (magic !== RecordLayout.Magic || size < RecordLayout.FixedSize || size > RecordLayout.MaxSize) return SCAN_CORRUPT;
     if (avail < size) return SCAN_INCOMPLETE;
-    if (this.verifyCrc && recordCrc(buf, p, size) !== readU32(buf, p + 8)) return SCAN_CORRUPT;
+    if (this.verifyCrc && recordCrc(buf, p, size) !== readU32(buf, p + RecordField.Crc)) return SCAN_CORRUPT;
     const end = p + size;
-    const queueId = readU32(buf, p + 12);
-    const queueOffset = readU64(buf, p + 20);
-    const commitLogOffset = readU64(buf, p + 28);
-    let q = p + 48;
-    q += 1 + buf[q]!; // bornHost
-    if (q + 9 > end) return SCAN_CORRUPT;
-    const storeTimestamp = readU64(buf, q);
-    q += 8;
-    q += 1 + buf[q]!; // storeHost
-    q += 4 + 8; // reconsumeTimes, preparedTransactionOffset
-    if (q + 4 > end) return SCAN_CORRUPT;
-    q += 4 + readU32(buf, q); // body
-    if (q + 1 > end) return SCAN_CORRUPT;
-    const tl = buf[q++]!;
-    if (q + tl + 2 > end) return SCAN_CORRUPT;
-    const topic = this.topicAt(buf, q, tl);
-    q += tl;
-    const pl = (buf[q]! << 8) | buf[q + 1]!;
-    q += 2;
-    if (q + pl !== end || topic === undefined || queueOffset < 0 || commitLogOffset < 0 || storeTimestamp < 0) return SCAN_CORRUPT;
+    const f = this.fields;
+    if (scanRecord(buf, p, end, f) !== Scan.Ok) return SCAN_CORRUPT;
+    const queueId = readU32(buf, p + RecordField.QueueId);
+    const queueOffset = readU64(buf, p + RecordField.QueueOffset);
+    const commitLogOffset = readU64(buf, p + RecordField.CommitLogOffset);
+    const storeTimestamp = readU64(buf, f.storeTimestamp);
+    const topic = this.topicAt(buf, f.topic, f.topicLength);
+    if (topic === undefined || queueOffset < 0 || commitLogOffset < 0 || storeTimestamp < 0) return SCAN_CORRUPT;
 
     // Properties: only TAGS, KEYS and UNIQ_KEY matter here.
     let tagHashValue = 0;
     let keys: string[] | undefined;
-    let k = q;
+    let k = f.properties;
     while (k < end) {
       let sep = k;
-      while (sep < end && buf[sep] !== 1) sep++;
+      while (sep < end && buf[sep] !== RecordLayout.NameValueSeparator) sep++;
       let stop = sep + 1;
-      while (stop < end && buf[stop] !== 2) stop++;
+      while (stop < end && buf[stop] !== RecordLayout.PropertySeparator) stop++;
       if (sep >= end || stop >= end) return SCAN_CORRUPT;
       const nameLen = sep - k;
       if (nameLen === 4 && buf[k] === 0x54 && buf[k + 1] === 0x41 && buf[k + 2] === 0x47 && buf[k + 3] === 0x53) {
@@ -425,9 +412,7 @@ export class Dispatcher {
       this.scratch.set(`${topic}#${queueId}`, bigger);
     }
     const cq = g.bytes;
-    const hi = Math.floor(commitLogOffset / 0x100000000);
-    writeU32(cq, at, hi);
-    writeU32(cq, at + 4, commitLogOffset - hi * 0x100000000);
+    writeU64(cq, at, commitLogOffset);
     writeU32(cq, at + 8, size);
     writeU32(cq, at + 12, tagHashValue < 0 ? -1 : 0);
     writeU32(cq, at + 16, tagHashValue);
@@ -509,7 +494,7 @@ export class Dispatcher {
       let keys: string[] | undefined;
       const keysProp = m.keys !== undefined && m.keys.length > 0 ? m.keys.join(KEY_SEPARATOR) : props?.[PROP_KEYS];
       if (keysProp !== undefined) for (const k of keysProp.split(KEY_SEPARATOR)) if (k.length > 0) (keys ??= []).push(k);
-      const own = props?.[PROP_UNIQ_KEY];
+      const own = props?.[MessageProperty.UNIQ_KEY];
       const uniqHash = own !== undefined ? (own === '' ? NO_KEY : keyHashFrom(this.seedOf(m.topic), own)) : this.apartKeyHash(m);
       this.addEntry(run, m.topic, m.queueId, s.queueOffsets[i]!, off, size, lastHash, keys, uniqHash, s.storeTimestamp);
       off += size;

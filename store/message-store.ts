@@ -12,7 +12,9 @@ import { CQ_ENTRY_SIZE, DEFAULT_CQ_ENTRIES_PER_FILE, cqOffsetAt, cqSizeAt, cqTag
 import type { Dispatcher, NewData } from './dispatcher.js';
 import { DEFAULT_INDEX_ENTRIES_PER_FILE, keyHash, type KeyIndex } from './key-index.js';
 import { decodeMessageId, encodeMessageId } from './message-id.js';
-import { PROP_KEYS, PROP_TAGS, PROP_UNIQ_KEY, decodeRecord, recordBodyAt, splitKeys, type MessageRecord } from './record.js';
+import { MessageProperty } from '../core/message.js';
+import { PROP_KEYS, PROP_TAGS } from '../core/record-layout.js';
+import { decodeRecord, recordBodyAt, splitKeys, type MessageRecord } from './record.js';
 import { recoverStore, writeStoreCheckpoint } from './recovery.js';
 import { runRetention } from './retention.js';
 import { DEFAULT_SEGMENT_SIZE, type SegmentedLog } from './segmented-log.js';
@@ -509,7 +511,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
       if (out.length >= max) break;
       const r = readAt(off);
       if (!r || r.record.topic !== topic) continue;
-      if (r.record.properties[PROP_UNIQ_KEY] !== key && !splitKeys(r.record.properties[PROP_KEYS]).includes(key)) continue;
+      if (r.record.properties[MessageProperty.UNIQ_KEY] !== key && !splitKeys(r.record.properties[PROP_KEYS]).includes(key)) continue;
       out.push(toStored(r.record, r.size));
     }
     return out;

@@ -1,48 +1,25 @@
 /**
- * The commit log record codec (pure functions, no I/O).
- *
- * Layout, big-endian, fixed fields first:
- *
- * ```
- *  0 totalSize u32            whole record, this field included
- *  4 magic u32                RECORD_MAGIC (END_MAGIC marks the end-of-segment filler)
- *  8 crc u32                  CRC32 over the record except these 4 bytes ([0,8) then [12,totalSize))
- * 12 queueId u32
- * 16 flags u32
- * 20 queueOffset u64
- * 28 commitLogOffset u64      physical offset of this record in the commit log
- * 36 sysFlag u32
- * 40 bornTimestamp u64
- * 48 bornHost                 u8 length + UTF-8 (a host is a string: transport addresses are names, not IPs)
- *    storeTimestamp u64
- *    storeHost                u8 length + UTF-8
- *    reconsumeTimes u32
- *    preparedTransactionOffset u64
- *    body                     u32 length + bytes
- *    topic                    u8 length + UTF-8
- *    properties               u16 length + bytes: `name \x01 value \x02` repeated (RocketMQ's encoding)
- * ```
- *
- * u64 fields are JS numbers and must be safe integers (< 2^53); the encoder asserts it.
- *
- * End of segment: `encodeEndOfSegment(n)` fills the last `n` bytes of a segment with `{n u32, END_MAGIC u32,
- * zeros}`. When fewer than END_OF_SEGMENT_MIN (8) bytes are left it returns `n` zero bytes: a reader treats
- * fewer than 8 bytes left in a segment as the end of that segment.
+ * The commit log record codec (pure functions, no I/O): one record's encoding, the CRC, decoding, and the
+ * end-of-segment marker. The layout is core/record-layout.ts; the store encodes records in batches
+ * (commit-log-batch.ts).
  *
  * Unwritten (zero) space decodes as `{ kind: 'corrupt', blank: true }`, distinct from `end-of-segment`.
  */
 
 import * as zlib from 'node:zlib';
+import { readU32, readU64, utf8Length, writeU16, writeU32, writeU64 } from '../core/bytes.js';
+import {
+  bodyFieldAt,
+  KEY_SEPARATOR,
+  RecordField,
+  RecordFields,
+  RecordLayout,
+  recordSizeAt,
+  Scan,
+  SCAN_FIELD_NAMES,
+  scanRecord,
+} from '../core/record-layout.js';
 
-export const RECORD_MAGIC = 0xdaa320a7;
-export const END_MAGIC = 0xcbd43194;
-/** Smallest end-of-segment marker; fewer bytes left in a segment mean "end of segment" by themselves. */
-export const END_OF_SEGMENT_MIN = 8;
-
-export const PROP_TAGS = 'TAGS';
-/** User keys, separated by KEY_SEPARATOR (a space, as RocketMQ). */
-export const PROP_KEYS = 'KEYS';
-export const KEY_SEPARATOR = ' ';
 /** The client-side unique message key. */
 export const PROP_UNIQ_KEY = 'UNIQ_KEY';
 export const PROP_DELAY_LEVEL = 'DELAY';
@@ -66,9 +43,6 @@ export const SYSFLAG_TRANSACTION_PREPARED = 0x4;
 export const SYSFLAG_TRANSACTION_COMMIT = 0x8;
 export const SYSFLAG_TRANSACTION_ROLLBACK = 0xc;
 
-export const NAME_VALUE_SEPARATOR = 1;
-export const PROPERTY_SEPARATOR = 2;
-
 export interface MessageRecord {
   topic: string;
   queueId: number;
@@ -86,9 +60,6 @@ export interface MessageRecord {
   /** On decode: a view into the decoded buffer (no copy). */
   body: Uint8Array;
 }
-
-/** The fields that decide a record's size. */
-export type RecordSizeInput = Pick<MessageRecord, 'topic' | 'bornHost' | 'storeHost' | 'properties' | 'body'>;
 
 export type DecodeResult =
   | { kind: 'record'; record: MessageRecord; size: number }
@@ -109,17 +80,6 @@ export class RecordError extends Error {
     this.name = 'RecordError';
   }
 }
-
-/** Fixed part: every field except the variable bytes of the hosts, body, topic and properties. */
-export const RECORD_FIXED_SIZE =
-  4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + 1 + 8 + 1 + 4 + 8 + 4 + 1 + 2;
-/** Largest record (totalSize is a u32; kept below 2^31 so sizes stay positive int32s). */
-export const MAX_RECORD_SIZE = 0x7fffffff;
-
-const MAX_U8_STRING = 0xff;
-const MAX_PROPERTIES = 0xffff;
-const MAX_U64 = Number.MAX_SAFE_INTEGER;
-const TWO_32 = 0x100000000;
 
 // ---------------------------------------------------------------------------------------------- CRC32
 
@@ -198,30 +158,14 @@ export function crc32Range(buf: Uint8Array, start: number, end: number, crc = 0)
   return crc32Sliced(buf, start, end, crc);
 }
 
-/** The CRC a record at buf[pos, pos + size) must carry: bytes [0, 8) then [12, size) of the record. */
+/** The CRC a record at buf[pos, pos + size) must carry: bytes [0, RecordField.Crc) then [RecordLayout.CrcEnd, size) of the record. */
 export function recordCrc(buf: Uint8Array, pos: number, size: number): number {
-  return crc32Range(buf, pos + 12, pos + size, crc32Sliced(buf, pos, pos + 8, 0));
+  return crc32Range(buf, pos + RecordLayout.CrcEnd, pos + size, crc32Sliced(buf, pos, pos + RecordField.Crc, 0));
 }
 
 // ---------------------------------------------------------------------------------------------- strings
 
-const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
-
-function utf8Length(s: string): number {
-  const n = s.length;
-  for (let i = 0; i < n; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8');
-  return n;
-}
-
-/** Writes `s` (whose UTF-8 length is `len`) at `pos`. */
-function writeStr(buf: Uint8Array, pos: number, s: string, len: number): void {
-  if (len === s.length) {
-    for (let i = 0; i < len; i++) buf[pos + i] = s.charCodeAt(i);
-  } else {
-    textEncoder.encodeInto(s, buf.subarray(pos, pos + len));
-  }
-}
 
 /**
  * Decoded short ASCII strings, direct-mapped by a hash of their bytes: topics, hosts, property names and tags
@@ -277,31 +221,59 @@ function readStr(buf: Uint8Array, start: number, end: number): string | undefine
   }
 }
 
-// ---------------------------------------------------------------------------------------------- numbers
+// ---------------------------------------------------------------------------------------------- properties
 
-/** Big-endian u32 helpers, shared by the store's small binary formats. */
-export function writeU32(buf: Uint8Array, pos: number, v: number): void {
-  buf[pos] = v >>> 24;
-  buf[pos + 1] = v >>> 16;
-  buf[pos + 2] = v >>> 8;
-  buf[pos + 3] = v;
+export function checkPropString(s: string, what: string): void {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === RecordLayout.NameValueSeparator || c === RecordLayout.PropertySeparator) {
+      throw new RecordError('EINVALID', `property ${what} ${JSON.stringify(s)} contains a separator byte (\\x01 or \\x02)`);
+    }
+  }
 }
 
-export function readU32(buf: Uint8Array, pos: number): number {
-  return ((buf[pos]! << 24) | (buf[pos + 1]! << 16) | (buf[pos + 2]! << 8) | buf[pos + 3]!) >>> 0;
+/** Parses buf[start, end); undefined when malformed. */
+function readProperties(buf: Uint8Array, start: number, end: number): Record<string, string> | undefined {
+  const props: Record<string, string> = {};
+  let p = start;
+  while (p < end) {
+    let sep = p;
+    while (sep < end && buf[sep] !== RecordLayout.NameValueSeparator) {
+      if (buf[sep] === RecordLayout.PropertySeparator) return undefined;
+      sep++;
+    }
+    if (sep >= end || sep === p) return undefined;
+    let stop = sep + 1;
+    while (stop < end && buf[stop] !== RecordLayout.PropertySeparator) {
+      if (buf[stop] === RecordLayout.NameValueSeparator) return undefined;
+      stop++;
+    }
+    if (stop >= end) return undefined;
+    const k = readStr(buf, p, sep);
+    const v = readStr(buf, sep + 1, stop);
+    if (k === undefined || v === undefined || Object.prototype.hasOwnProperty.call(props, k)) return undefined;
+    if (k === '__proto__') Object.defineProperty(props, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else props[k] = v;
+    p = stop + 1;
+  }
+  return props;
 }
 
-export function writeU64(buf: Uint8Array, pos: number, v: number): void {
-  const hi = Math.floor(v / TWO_32);
-  writeU32(buf, pos, hi);
-  writeU32(buf, pos + 4, v - hi * TWO_32);
-}
+// ---------------------------------------------------------------------------------------------- encoding
 
-/** -1 when the value is not a safe integer. */
-export function readU64(buf: Uint8Array, pos: number): number {
-  const hi = readU32(buf, pos);
-  if (hi > 0x1fffff) return -1;
-  return hi * TWO_32 + readU32(buf, pos + 4);
+/** The fields that decide a record's size. */
+export type RecordSizeInput = Pick<MessageRecord, 'topic' | 'bornHost' | 'storeHost' | 'properties' | 'body'>;
+
+const MAX_U64 = Number.MAX_SAFE_INTEGER;
+const textEncoder = new TextEncoder();
+
+/** Writes `s` (whose UTF-8 length is `len`) at `pos`. */
+function writeStr(buf: Uint8Array, pos: number, s: string, len: number): void {
+  if (len === s.length) {
+    for (let i = 0; i < len; i++) buf[pos + i] = s.charCodeAt(i);
+  } else {
+    textEncoder.encodeInto(s, buf.subarray(pos, pos + len));
+  }
 }
 
 function checkU32(name: string, v: number): void {
@@ -310,17 +282,6 @@ function checkU32(name: string, v: number): void {
 
 function checkU64(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0 || v > MAX_U64) throw new RecordError('EINVALID', `${name} ${v} is not a safe u64`);
-}
-
-// ---------------------------------------------------------------------------------------------- properties
-
-export function checkPropString(s: string, what: string): void {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === NAME_VALUE_SEPARATOR || c === PROPERTY_SEPARATOR) {
-      throw new RecordError('EINVALID', `property ${what} ${JSON.stringify(s)} contains a separator byte (\\x01 or \\x02)`);
-    }
-  }
 }
 
 /** Encoded byte length of a property map (RocketMQ's `name\x01value\x02...`). */
@@ -341,43 +302,14 @@ export function writeProperties(buf: Uint8Array, pos: number, props: Record<stri
     const kl = utf8Length(k);
     writeStr(buf, p, k, kl);
     p += kl;
-    buf[p++] = NAME_VALUE_SEPARATOR;
+    buf[p++] = RecordLayout.NameValueSeparator;
     const vl = utf8Length(v);
     writeStr(buf, p, v, vl);
     p += vl;
-    buf[p++] = PROPERTY_SEPARATOR;
+    buf[p++] = RecordLayout.PropertySeparator;
   }
   return p - pos;
 }
-
-/** Parses buf[start, end); undefined when malformed. */
-function readProperties(buf: Uint8Array, start: number, end: number): Record<string, string> | undefined {
-  const props: Record<string, string> = {};
-  let p = start;
-  while (p < end) {
-    let sep = p;
-    while (sep < end && buf[sep] !== NAME_VALUE_SEPARATOR) {
-      if (buf[sep] === PROPERTY_SEPARATOR) return undefined;
-      sep++;
-    }
-    if (sep >= end || sep === p) return undefined;
-    let stop = sep + 1;
-    while (stop < end && buf[stop] !== PROPERTY_SEPARATOR) {
-      if (buf[stop] === NAME_VALUE_SEPARATOR) return undefined;
-      stop++;
-    }
-    if (stop >= end) return undefined;
-    const k = readStr(buf, p, sep);
-    const v = readStr(buf, sep + 1, stop);
-    if (k === undefined || v === undefined || Object.prototype.hasOwnProperty.call(props, k)) return undefined;
-    if (k === '__proto__') Object.defineProperty(props, k, { value: v, enumerable: true, writable: true, configurable: true });
-    else props[k] = v;
-    p = stop + 1;
-  }
-  return props;
-}
-
-// ---------------------------------------------------------------------------------------------- records
 
 /** Exact encoded size of a record. Throws RecordError when a variable field is too long. */
 export function recordSize(r: RecordSizeInput): number {
@@ -385,12 +317,12 @@ export function recordSize(r: RecordSizeInput): number {
   const sh = utf8Length(r.storeHost);
   const tp = utf8Length(r.topic);
   const pr = propertiesSize(r.properties);
-  if (bh > MAX_U8_STRING) throw new RecordError('EINVALID', `bornHost is ${bh} bytes (at most ${MAX_U8_STRING})`);
-  if (sh > MAX_U8_STRING) throw new RecordError('EINVALID', `storeHost is ${sh} bytes (at most ${MAX_U8_STRING})`);
-  if (tp > MAX_U8_STRING) throw new RecordError('EINVALID', `topic is ${tp} bytes (at most ${MAX_U8_STRING})`);
-  if (pr > MAX_PROPERTIES) throw new RecordError('ETOOLARGE', `properties are ${pr} bytes (at most ${MAX_PROPERTIES})`);
-  const total = RECORD_FIXED_SIZE + bh + sh + tp + pr + r.body.length;
-  if (total > MAX_RECORD_SIZE) throw new RecordError('ETOOLARGE', `record is ${total} bytes (at most ${MAX_RECORD_SIZE})`);
+  if (bh > RecordLayout.MaxShortString) throw new RecordError('EINVALID', `bornHost is ${bh} bytes (at most ${RecordLayout.MaxShortString})`);
+  if (sh > RecordLayout.MaxShortString) throw new RecordError('EINVALID', `storeHost is ${sh} bytes (at most ${RecordLayout.MaxShortString})`);
+  if (tp > RecordLayout.MaxShortString) throw new RecordError('EINVALID', `topic is ${tp} bytes (at most ${RecordLayout.MaxShortString})`);
+  if (pr > RecordLayout.MaxProperties) throw new RecordError('ETOOLARGE', `properties are ${pr} bytes (at most ${RecordLayout.MaxProperties})`);
+  const total = RecordLayout.FixedSize + bh + sh + tp + pr + r.body.length;
+  if (total > RecordLayout.MaxSize) throw new RecordError('ETOOLARGE', `record is ${total} bytes (at most ${RecordLayout.MaxSize})`);
   return total;
 }
 
@@ -412,15 +344,15 @@ export function encodeRecordInto(r: MessageRecord, buf: Uint8Array, pos: number)
   checkU64('storeTimestamp', r.storeTimestamp);
   checkU64('preparedTransactionOffset', r.preparedTransactionOffset);
 
-  writeU32(buf, pos, size);
-  writeU32(buf, pos + 4, RECORD_MAGIC);
-  writeU32(buf, pos + 12, r.queueId);
-  writeU32(buf, pos + 16, r.flags);
-  writeU64(buf, pos + 20, r.queueOffset);
-  writeU64(buf, pos + 28, r.commitLogOffset);
-  writeU32(buf, pos + 36, r.sysFlag);
-  writeU64(buf, pos + 40, r.bornTimestamp);
-  let p = pos + 48;
+  writeU32(buf, pos + RecordField.Size, size);
+  writeU32(buf, pos + RecordField.Magic, RecordLayout.Magic);
+  writeU32(buf, pos + RecordField.QueueId, r.queueId);
+  writeU32(buf, pos + RecordField.Flags, r.flags);
+  writeU64(buf, pos + RecordField.QueueOffset, r.queueOffset);
+  writeU64(buf, pos + RecordField.CommitLogOffset, r.commitLogOffset);
+  writeU32(buf, pos + RecordField.SysFlag, r.sysFlag);
+  writeU64(buf, pos + RecordField.BornTimestamp, r.bornTimestamp);
+  let p = pos + RecordField.BornHost;
   const bh = utf8Length(r.bornHost);
   buf[p++] = bh;
   writeStr(buf, p, r.bornHost, bh);
@@ -446,11 +378,10 @@ export function encodeRecordInto(r: MessageRecord, buf: Uint8Array, pos: number)
   const prLenPos = p;
   p += 2;
   const pr = writeProperties(buf, p, r.properties);
-  buf[prLenPos] = pr >>> 8;
-  buf[prLenPos + 1] = pr;
+  writeU16(buf, prLenPos, pr);
   p += pr;
   if (p - pos !== size) throw new RecordError('EINVALID', `internal: wrote ${p - pos} bytes, expected ${size}`);
-  writeU32(buf, pos + 8, recordCrc(buf, pos, size));
+  writeU32(buf, pos + RecordField.Crc, recordCrc(buf, pos, size));
   return size;
 }
 
@@ -461,6 +392,11 @@ export function encodeRecord(r: MessageRecord): Uint8Array {
   return buf;
 }
 
+// ---------------------------------------------------------------------------------------------- records
+
+/** Where the fields of the record being read are (one scan at a time). */
+const fields = new RecordFields();
+
 /**
  * Decodes the record (or end-of-segment marker) at buf[pos...]. `incomplete` means the bytes available end
  * before the record does (read more); `corrupt` means no valid record starts here. `verifyCrc` false skips the
@@ -469,57 +405,40 @@ export function encodeRecord(r: MessageRecord): Uint8Array {
 export function decodeRecord(buf: Uint8Array, pos: number, verifyCrc = true): DecodeResult {
   const avail = buf.length - pos;
   if (avail < 8) return { kind: 'incomplete' };
-  const size = readU32(buf, pos);
-  const magic = readU32(buf, pos + 4);
-  if (magic === END_MAGIC) {
-    if (size < END_OF_SEGMENT_MIN) return { kind: 'corrupt', reason: `end-of-segment marker with size ${size}` };
+  const size = recordSizeAt(buf, pos);
+  const magic = readU32(buf, pos + RecordField.Magic);
+  if (magic === RecordLayout.EndMagic) {
+    if (size < RecordLayout.EndOfSegmentMin) return { kind: 'corrupt', reason: `end-of-segment marker with size ${size}` };
     return { kind: 'end-of-segment', size };
   }
-  if (magic !== RECORD_MAGIC) {
+  if (magic !== RecordLayout.Magic) {
     if (size === 0 && magic === 0) return { kind: 'corrupt', reason: 'blank (zero) bytes', blank: true };
     return { kind: 'corrupt', reason: `bad magic 0x${magic.toString(16)}` };
   }
-  if (size < RECORD_FIXED_SIZE || size > MAX_RECORD_SIZE) return { kind: 'corrupt', reason: `bad record size ${size}` };
+  if (size < RecordLayout.FixedSize || size > RecordLayout.MaxSize) return { kind: 'corrupt', reason: `bad record size ${size}` };
   if (avail < size) return { kind: 'incomplete' };
-  if (verifyCrc && recordCrc(buf, pos, size) !== readU32(buf, pos + 8)) return { kind: 'corrupt', reason: 'CRC mismatch' };
+  if (verifyCrc && recordCrc(buf, pos, size) !== readU32(buf, pos + RecordField.Crc)) return { kind: 'corrupt', reason: 'CRC mismatch' };
 
   // The CRC holds (or was not asked for): what follows only guards against a writer bug, so errors are still reported, not thrown.
   const end = pos + size;
   const bad = (what: string): DecodeResult => ({ kind: 'corrupt', reason: `malformed ${what}` });
-  const queueId = readU32(buf, pos + 12);
-  const flags = readU32(buf, pos + 16);
-  const queueOffset = readU64(buf, pos + 20);
-  const commitLogOffset = readU64(buf, pos + 28);
-  const sysFlag = readU32(buf, pos + 36);
-  const bornTimestamp = readU64(buf, pos + 40);
-  let p = pos + 48;
-  const bh = buf[p++]!;
-  if (p + bh + 8 + 1 > end) return bad('bornHost');
-  const bornHost = readStr(buf, p, p + bh);
-  p += bh;
-  const storeTimestamp = readU64(buf, p);
-  p += 8;
-  const sh = buf[p++]!;
-  if (p + sh + 4 + 8 + 4 > end) return bad('storeHost');
-  const storeHost = readStr(buf, p, p + sh);
-  p += sh;
-  const reconsumeTimes = readU32(buf, p);
-  p += 4;
-  const preparedTransactionOffset = readU64(buf, p);
-  p += 8;
-  const bl = readU32(buf, p);
-  p += 4;
-  if (bl > end - p - 3) return bad('body length');
-  const body = buf.subarray(p, p + bl);
-  p += bl;
-  const tp = buf[p++]!;
-  if (p + tp + 2 > end) return bad('topic');
-  const topic = readStr(buf, p, p + tp);
-  p += tp;
-  const pl = (buf[p]! << 8) | buf[p + 1]!;
-  p += 2;
-  if (p + pl !== end) return bad('properties length');
-  const properties = readProperties(buf, p, end);
+  const f = fields;
+  const scanned = scanRecord(buf, pos, end, f);
+  if (scanned !== Scan.Ok) return bad(SCAN_FIELD_NAMES[scanned]!);
+  const queueId = readU32(buf, pos + RecordField.QueueId);
+  const flags = readU32(buf, pos + RecordField.Flags);
+  const queueOffset = readU64(buf, pos + RecordField.QueueOffset);
+  const commitLogOffset = readU64(buf, pos + RecordField.CommitLogOffset);
+  const sysFlag = readU32(buf, pos + RecordField.SysFlag);
+  const bornTimestamp = readU64(buf, pos + RecordField.BornTimestamp);
+  const bornHost = readStr(buf, f.bornHost, f.bornHost + f.bornHostLength);
+  const storeTimestamp = readU64(buf, f.storeTimestamp);
+  const storeHost = readStr(buf, f.storeHost, f.storeHost + f.storeHostLength);
+  const reconsumeTimes = readU32(buf, f.reconsumeTimes);
+  const preparedTransactionOffset = readU64(buf, f.preparedTransactionOffset);
+  const body = buf.subarray(f.body, f.body + f.bodyLength);
+  const topic = readStr(buf, f.topic, f.topic + f.topicLength);
+  const properties = readProperties(buf, f.properties, end);
   if (bornHost === undefined || storeHost === undefined || topic === undefined) return bad('string');
   if (properties === undefined) return bad('properties');
   if (queueOffset < 0 || commitLogOffset < 0 || bornTimestamp < 0 || storeTimestamp < 0 || preparedTransactionOffset < 0) {
@@ -548,43 +467,29 @@ export function decodeRecord(buf: Uint8Array, pos: number, verifyCrc = true): De
 }
 
 /**
- * Where the variable fields of the record at buf[pos...] are, without decoding it or checking its CRC (reads of
- * committed data): the position of the bornHost length byte is fixed (48); this returns the position of the
- * body length field, or -1 when no well-formed record of `expectSize` bytes (any size when undefined) for
- * commit log offset `expectOffset` starts at `pos` (bad magic, size, offset, or field lengths that do not add
- * up to the record size).
+ * Where the body of the record at buf[pos...] is, without decoding it or checking its CRC (reads of committed
+ * data): the position of the body field (its u32 length), or -1 when no well-formed record of `expectSize`
+ * bytes (any size when undefined) for commit log offset `expectOffset` starts at `pos` (bad magic, size,
+ * offset, or field lengths that do not add up to the record size).
  */
 export function recordBodyAt(buf: Uint8Array, pos: number, expectOffset: number, expectSize?: number): number {
-  if (buf.length - pos < RECORD_FIXED_SIZE) return -1;
-  const size = readU32(buf, pos);
-  if (readU32(buf, pos + 4) !== RECORD_MAGIC || size < RECORD_FIXED_SIZE || size > buf.length - pos) return -1;
+  if (buf.length - pos < RecordLayout.FixedSize) return -1;
+  const size = recordSizeAt(buf, pos);
+  if (readU32(buf, pos + RecordField.Magic) !== RecordLayout.Magic || size < RecordLayout.FixedSize || size > buf.length - pos) return -1;
   if (expectSize !== undefined && size !== expectSize) return -1;
-  if (readU64(buf, pos + 28) !== expectOffset) return -1;
-  const end = pos + size;
-  let p = pos + 48;
-  p += 1 + buf[p]! + 8; // bornHost, storeTimestamp
-  if (p >= end) return -1;
-  p += 1 + buf[p]! + 4 + 8; // storeHost, reconsumeTimes, preparedTransactionOffset
-  if (p + 4 > end) return -1;
-  const bodyAt = p;
-  const bl = readU32(buf, p);
-  if (bl > end - p - 7) return -1;
-  p += 4 + bl;
-  p += 1 + buf[p]!; // topic
-  if (p + 2 > end) return -1;
-  const pl = (buf[p]! << 8) | buf[p + 1]!;
-  return p + 2 + pl === end ? bodyAt : -1;
+  if (readU64(buf, pos + RecordField.CommitLogOffset) !== expectOffset) return -1;
+  return bodyFieldAt(buf, pos, pos + size);
 }
 
-/** The marker that fills the last `spaceLeft` bytes of a segment (see the file comment). */
+/** The marker that fills the last `spaceLeft` bytes of a segment (see core/record-layout.ts). */
 export function encodeEndOfSegment(spaceLeft: number): Uint8Array {
   if (!Number.isInteger(spaceLeft) || spaceLeft < 0 || spaceLeft > 0xffffffff) {
     throw new RecordError('EINVALID', `end-of-segment space ${spaceLeft}`);
   }
   const buf = new Uint8Array(spaceLeft);
-  if (spaceLeft >= END_OF_SEGMENT_MIN) {
-    writeU32(buf, 0, spaceLeft);
-    writeU32(buf, 4, END_MAGIC);
+  if (spaceLeft >= RecordLayout.EndOfSegmentMin) {
+    writeU32(buf, RecordField.Size, spaceLeft);
+    writeU32(buf, RecordField.Magic, RecordLayout.EndMagic);
   }
   return buf;
 }

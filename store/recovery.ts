@@ -5,7 +5,8 @@ import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { ConsumeQueueSet } from './consume-queue.js';
 import { Dispatcher } from './dispatcher.js';
 import { KeyIndex } from './key-index.js';
-import { END_OF_SEGMENT_MIN, decodeRecord, encodeEndOfSegment } from './record.js';
+import { RecordLayout } from '../core/record-layout.js';
+import { decodeRecord, encodeEndOfSegment } from './record.js';
 import { SegmentedLog } from './segmented-log.js';
 
 /**
@@ -58,7 +59,7 @@ export function scanCommitLog(log: SegmentedLog, from: number, chunkBytes = 1024
   const end = log.writeOffset;
   while (pos < end) {
     const segEnd = log.segmentStart(pos) + seg;
-    if (segEnd - pos < END_OF_SEGMENT_MIN) {
+    if (segEnd - pos < RecordLayout.EndOfSegmentMin) {
       pos = segEnd;
       continue;
     }
@@ -66,7 +67,7 @@ export function scanCommitLog(log: SegmentedLog, from: number, chunkBytes = 1024
     if (buf.length === 0) return pos;
     let p = 0;
     for (;;) {
-      if (segEnd - (pos + p) < END_OF_SEGMENT_MIN && pos + p < end) {
+      if (segEnd - (pos + p) < RecordLayout.EndOfSegmentMin && pos + p < end) {
         pos = segEnd; // fewer than 8 bytes left: the segment ends here
         break;
       }

@@ -1,6 +1,6 @@
 import { openMessageStore, type MessageStore, type MessageStoreOptions, type StoredMessage } from '../../store/message-store.js';
 import { encodeRecordBatch } from '../../core/record-batch.js';
-import { PROP_KEYS, PROP_TAGS } from '../../store/record.js';
+import { PROP_KEYS, PROP_TAGS } from '../../core/record-layout.js';
 import { matchesHash, matchesTag } from '../protocol/tag-expression.js';
 import type { MessageExt } from '../../core/message.js';
 import { isDerivedMessageId } from '../protocol/send-reply.js';

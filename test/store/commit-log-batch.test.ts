@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { PROP_KEYS, PROP_TAGS } from '../../core/record-layout.js';
 import {
   BatchEncoder,
   assignQueueOffsets,
@@ -10,7 +11,7 @@ import {
   storedProperties,
   type PutMessage,
 } from '../../store/commit-log-batch.js';
-import { decodeRecord, PROP_KEYS, PROP_TAGS, RecordError } from '../../store/record.js';
+import { decodeRecord, RecordError } from '../../store/record.js';
 
 const msg = (topic: string, queueId: number, body = 'x'): PutMessage => ({
   topic,

@@ -4,7 +4,9 @@ import { rootLogger } from '../../actors/runtime/environment.js';
 import { SeededRandom } from '../../core/random.js';
 import { diskStorage } from '../../store/backends/disk.js';
 import type { MessageStore } from '../../store/message-store.js';
-import { END_OF_SEGMENT_MIN, PROP_UNIQ_KEY, decodeRecord } from '../../store/record.js';
+import { MessageProperty } from '../../core/message.js';
+import { RecordLayout } from '../../core/record-layout.js';
+import { decodeRecord } from '../../store/record.js';
 import { appenderFixture, appenderScript } from '../support/store-appender-process.js';
 import {
   WORKLOAD_QUEUES,
@@ -41,13 +43,13 @@ function scanSegments(storeRoot: string, writeOffset: number): Array<{ seq: numb
     const end = Math.min(buf.length, writeOffset - start);
     let pos = 0;
     while (pos < end) {
-      if (WORKLOAD_SEGMENT_SIZE - pos < END_OF_SEGMENT_MIN) break;
+      if (WORKLOAD_SEGMENT_SIZE - pos < RecordLayout.EndOfSegmentMin) break;
       const d = decodeRecord(buf, pos);
       if (d.kind === 'end-of-segment') break;
       if (d.kind !== 'record') throw new Error(`commit log ${name} at ${pos} (below the write offset ${writeOffset}): ${d.kind}`);
       const r = d.record;
       if (r.commitLogOffset !== start + pos) throw new Error(`record at ${start + pos} says it is at ${r.commitLogOffset}`);
-      const seq = seqOfUniqKey(r.properties[PROP_UNIQ_KEY]);
+      const seq = seqOfUniqKey(r.properties[MessageProperty.UNIQ_KEY]);
       if (seq === undefined || !same(r.body, bodyOf(seq))) throw new Error(`record at ${start + pos} is not a workload message`);
       out.push({ seq, topic: r.topic, queueId: r.queueId, queueOffset: r.queueOffset, commitLogOffset: r.commitLogOffset });
       pos += d.size;
@@ -75,7 +77,7 @@ function verify(store: MessageStore, acked: ReadonlyMap<number, AckedMessage>, r
         // Plain checks (not expect) in the loop: thousands of messages.
         if (got.status !== 'FOUND') throw new Error(`${topic}/${q}@${offset} (max ${max}): ${got.status}`);
         for (const m of got.messages) {
-          const seq = seqOfUniqKey(m.properties[PROP_UNIQ_KEY]);
+          const seq = seqOfUniqKey(m.properties[MessageProperty.UNIQ_KEY]);
           if (m.queueOffset !== offset) throw new Error(`${topic}/${q}: queue offset ${m.queueOffset}, expected ${offset}`);
           if (seq === undefined || !same(m.body, bodyOf(seq))) throw new Error(`${topic}/${q}@${offset}: not an intact workload message`);
           const place = placeOf(seq);

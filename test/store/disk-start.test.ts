@@ -10,7 +10,7 @@ import { diskStorage } from '../../store/backends/disk.js';
 import { readCheckpoint } from '../../store/checkpoint.js';
 import { ConfigError, readJsonFile, writeJsonAtomic } from '../../store/config-file.js';
 import { StoreOpenError, type MessageStore } from '../../store/message-store.js';
-import { PROP_UNIQ_KEY } from '../../store/record.js';
+import { MessageProperty } from '../../core/message.js';
 import { appenderFixture } from '../support/store-appender-process.js';
 import { WORKLOAD_QUEUES, WORKLOAD_STORE_DIR, WORKLOAD_TOPICS, bodyOf, messageOf, openWorkloadStore, seqOfUniqKey } from '../support/store-workload.js';
 
@@ -31,7 +31,7 @@ function readAll(store: MessageStore): number[] {
         const got = store.getMessages({ topic, queueId: q, offset, maxCount: 256 });
         expect(got.status).toBe('FOUND');
         for (const m of got.messages) {
-          const seq = seqOfUniqKey(m.properties[PROP_UNIQ_KEY])!;
+          const seq = seqOfUniqKey(m.properties[MessageProperty.UNIQ_KEY])!;
           if (!Buffer.from(m.body).equals(Buffer.from(bodyOf(seq)))) throw new Error(`seq ${seq} is not intact`);
           seqs.push(seq);
         }

@@ -1,20 +1,22 @@
 import fc from 'fast-check';
+import { readU32 } from '../../core/bytes.js';
+import { RecordLayout } from '../../core/record-layout.js';
 import {
   decodeRecord,
   encodeEndOfSegment,
   encodeRecord,
   encodeRecordInto,
-  END_OF_SEGMENT_MIN,
   recordSize,
   RecordError,
-  RECORD_FIXED_SIZE,
   splitKeys,
   type MessageRecord,
   crc32Range,
   crc32Table,
-  readU32,
   recordBodyAt,
 } from '../../store/record.js';
+
+const END_OF_SEGMENT_MIN = RecordLayout.EndOfSegmentMin;
+const RECORD_FIXED_SIZE = RecordLayout.FixedSize;
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const u64 = fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.maxSafeNat());
