@@ -1,8 +1,8 @@
 import { setU64 } from '../core/bytes.js';
 import { putHex8 } from '../core/hex-line.js';
 import { MessageProperty } from '../core/message.js';
-import { KEY_SEPARATOR, PROP_KEYS, PROP_TAGS, RecordField, RecordLayout } from '../core/record-layout.js';
-import { RecordError, checkPropString, encodeRecordInto, recordCrc, recordSize, type MessageRecord } from './record.js';
+import { PROP_KEYS, PROP_TAGS, RecordField, RecordLayout } from '../core/record-layout.js';
+import { RecordError, checkPropString, recordCrc } from './record.js';
 
 const UNIQ_KEY = MessageProperty.UNIQ_KEY;
 
@@ -89,51 +89,6 @@ export function apartUniqKey(m: PutMessage): string | undefined {
   return m.uniqKey ?? (m.uniqPrefix !== undefined ? seqKey(m.uniqPrefix, m.uniqSeq ?? 0) : undefined);
 }
 
-/** The properties a message is stored with (TAGS, KEYS and a unique key carried apart folded in). */
-export function storedProperties(m: PutMessage): Record<string, string> {
-  const apart = m.properties?.[UNIQ_KEY] === undefined ? apartUniqKey(m) : undefined;
-  if (m.tags === undefined && (m.keys === undefined || m.keys.length === 0) && apart === undefined) return m.properties ?? {};
-  const props: Record<string, string> = { ...(m.properties ?? {}) };
-  if (m.tags !== undefined && m.tags !== '') props[PROP_TAGS] = m.tags;
-  if (m.keys !== undefined && m.keys.length > 0) props[PROP_KEYS] = m.keys.join(KEY_SEPARATOR);
-  if (apart !== undefined) props[UNIQ_KEY] = apart;
-  return props;
-}
-
-/** The records of a batch, before positions are known (queue offsets assigned, sizes computed). */
-export interface PreparedRecord {
-  record: MessageRecord;
-  size: number;
-}
-
-/** Builds the records of a batch with their sizes; throws RecordError for a message that cannot be stored. */
-export function prepareRecords(
-  batch: readonly PutMessage[],
-  queueOffsets: readonly number[],
-  storeTimestamp: number,
-  storeHost: string,
-): PreparedRecord[] {
-  return batch.map((m, i) => {
-    const record: MessageRecord = {
-      topic: m.topic,
-      queueId: m.queueId,
-      queueOffset: queueOffsets[i]!,
-      commitLogOffset: 0,
-      flags: m.flags ?? 0,
-      sysFlag: m.sysFlag ?? 0,
-      bornTimestamp: m.bornTimestamp,
-      bornHost: m.bornHost,
-      storeTimestamp,
-      storeHost,
-      reconsumeTimes: m.reconsumeTimes ?? 0,
-      preparedTransactionOffset: m.preparedTransactionOffset ?? 0,
-      properties: storedProperties(m),
-      body: m.body,
-    };
-    return { record, size: recordSize(record) };
-  });
-}
-
 /** One write: records [from, to) of the batch, starting at commit log offset `offset`. */
 export interface PlannedWrite {
   offset: number;
@@ -171,20 +126,6 @@ export function planWrites(sizes: readonly number[], writeOffset: number, segmen
     pos += size;
   }
   return out;
-}
-
-/** Encodes records [w.from, w.to) into one buffer, stamping each with its commit log offset. */
-export function encodeWrite(records: readonly PreparedRecord[], w: PlannedWrite): { buf: Uint8Array; offsets: number[] } {
-  const buf = new Uint8Array(w.bytes);
-  const offsets: number[] = [];
-  let p = 0;
-  for (let i = w.from; i < w.to; i++) {
-    const r = records[i]!;
-    r.record.commitLogOffset = w.offset + p;
-    offsets.push(r.record.commitLogOffset);
-    p += encodeRecordInto(r.record, buf, p);
-  }
-  return { buf, offsets };
 }
 
 /**
@@ -234,12 +175,13 @@ function sameKeys(a: readonly string[] | undefined, b: readonly string[] | undef
 }
 
 /**
- * Encodes whole batches for the commit log, the same bytes as prepareRecords + encodeWrite, with the work
- * per message kept small: the store host, topic and born host are encoded once (while they repeat), the
- * properties once per run of messages sharing them, each record's size computed once, every field written
- * straight into one buffer per segment touched, and the CRC taken in one native call per record.
- * Validates the whole batch before encoding any of it (RecordError / RangeError, as prepareRecords and
- * planWrites). Not reentrant: one encoder per commit log.
+ * Encodes whole batches for the commit log (the same bytes as the tests' reference encoder, which writes one
+ * record at a time from a whole record object), with the work per message kept small: the store host, topic
+ * and born host are encoded once (while they repeat), the properties once per run of messages sharing them,
+ * each record's size computed once, every field written straight into one buffer per segment touched, and the
+ * CRC taken in one native call per record.
+ * Validates the whole batch before encoding any of it (RecordError for a message that cannot be stored,
+ * RangeError from planWrites). Not reentrant: one encoder per commit log.
  */
 export class BatchEncoder {
   private readonly storeHost: Uint8Array;
@@ -310,8 +252,9 @@ export class BatchEncoder {
   }
 
   /**
-   * Writes the properties a message is stored with (the same bytes as writeProperties(storedProperties(m)))
-   * at arena[start...] in one pass, without building the folded property object; returns their length.
+   * Writes the properties a message is stored with (TAGS, KEYS and the other properties, as the reference
+   * encoder of the tests folds them into one property object) at arena[start...] in one pass, without building
+   * that object; returns their length.
    */
   private writeStoredProperties(m: PutMessage, start: number): number {
     const tags = m.tags !== undefined && m.tags !== '' ? m.tags : undefined;

@@ -477,7 +477,7 @@ export class Dispatcher {
     return s;
   }
 
-  /** Indexes a write from its summary: the same entries a parse would give (tags and keys as storedProperties folds them). */
+  /** Indexes a write from its summary: the same entries a parse would give (tags and keys folded into properties as the encoder stores them). */
   private indexSummary(s: WriteSummary, run: Run): void {
     let off = s.offset;
     let lastTag: string | undefined;

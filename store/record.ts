@@ -1,13 +1,12 @@
 /**
- * The commit log record codec (pure functions, no I/O): one record's encoding, the CRC, decoding, and the
- * end-of-segment marker. The layout is core/record-layout.ts; the store encodes records in batches
- * (commit-log-batch.ts).
+ * The commit log record codec (pure functions, no I/O): the CRC, decoding, and the end-of-segment marker.
+ * The layout is core/record-layout.ts; the store encodes records in batches (commit-log-batch.ts).
  *
  * Unwritten (zero) space decodes as `{ kind: 'corrupt', blank: true }`, distinct from `end-of-segment`.
  */
 
 import * as zlib from 'node:zlib';
-import { readU32, readU64, utf8Length, writeU16, writeU32, writeU64 } from '../core/bytes.js';
+import { readU32, readU64, writeU32 } from '../core/bytes.js';
 import {
   bodyFieldAt,
   KEY_SEPARATOR,
@@ -19,29 +18,6 @@ import {
   SCAN_FIELD_NAMES,
   scanRecord,
 } from '../core/record-layout.js';
-
-/** The client-side unique message key. */
-export const PROP_UNIQ_KEY = 'UNIQ_KEY';
-export const PROP_DELAY_LEVEL = 'DELAY';
-export const PROP_TIMER_DELIVER_MS = 'TIMER_DELIVER_MS';
-export const PROP_REAL_TOPIC = 'REAL_TOPIC';
-export const PROP_REAL_QUEUE_ID = 'REAL_QID';
-export const PROP_TRANSACTION_PREPARED = 'TRAN_MSG';
-export const PROP_PRODUCER_GROUP = 'PGROUP';
-export const PROP_WAIT_STORE_OK = 'WAIT';
-export const PROP_RETRY_TOPIC = 'RETRY_TOPIC';
-export const PROP_MAX_RECONSUME_TIMES = 'MAX_RECONSUME_TIMES';
-export const PROP_ORIGIN_MESSAGE_ID = 'ORIGIN_MESSAGE_ID';
-export const PROP_SHARDING_KEY = 'SHARDING_KEY';
-
-/** sysFlag bits (RocketMQ values). */
-export const SYSFLAG_COMPRESSED = 0x1;
-export const SYSFLAG_MULTI_TAGS = 0x2;
-export const SYSFLAG_TRANSACTION_TYPE_MASK = 0xc;
-export const SYSFLAG_TRANSACTION_NOT = 0x0;
-export const SYSFLAG_TRANSACTION_PREPARED = 0x4;
-export const SYSFLAG_TRANSACTION_COMMIT = 0x8;
-export const SYSFLAG_TRANSACTION_ROLLBACK = 0xc;
 
 export interface MessageRecord {
   topic: string;
@@ -257,139 +233,6 @@ function readProperties(buf: Uint8Array, start: number, end: number): Record<str
     p = stop + 1;
   }
   return props;
-}
-
-// ---------------------------------------------------------------------------------------------- encoding
-
-/** The fields that decide a record's size. */
-export type RecordSizeInput = Pick<MessageRecord, 'topic' | 'bornHost' | 'storeHost' | 'properties' | 'body'>;
-
-const MAX_U64 = Number.MAX_SAFE_INTEGER;
-const textEncoder = new TextEncoder();
-
-/** Writes `s` (whose UTF-8 length is `len`) at `pos`. */
-function writeStr(buf: Uint8Array, pos: number, s: string, len: number): void {
-  if (len === s.length) {
-    for (let i = 0; i < len; i++) buf[pos + i] = s.charCodeAt(i);
-  } else {
-    textEncoder.encodeInto(s, buf.subarray(pos, pos + len));
-  }
-}
-
-function checkU32(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RecordError('EINVALID', `${name} ${v} is not a u32`);
-}
-
-function checkU64(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 0 || v > MAX_U64) throw new RecordError('EINVALID', `${name} ${v} is not a safe u64`);
-}
-
-/** Encoded byte length of a property map (RocketMQ's `name\x01value\x02...`). */
-export function propertiesSize(props: Record<string, string>): number {
-  let n = 0;
-  for (const k in props) n += utf8Length(k) + utf8Length(props[k]!) + 2;
-  return n;
-}
-
-/** Writes a property map at buf[pos...] (room for propertiesSize(props) bytes); returns the bytes written. */
-export function writeProperties(buf: Uint8Array, pos: number, props: Record<string, string>): number {
-  let p = pos;
-  for (const k in props) {
-    const v = props[k]!;
-    checkPropString(k, 'name');
-    checkPropString(v, 'value');
-    if (k.length === 0) throw new RecordError('EINVALID', 'empty property name');
-    const kl = utf8Length(k);
-    writeStr(buf, p, k, kl);
-    p += kl;
-    buf[p++] = RecordLayout.NameValueSeparator;
-    const vl = utf8Length(v);
-    writeStr(buf, p, v, vl);
-    p += vl;
-    buf[p++] = RecordLayout.PropertySeparator;
-  }
-  return p - pos;
-}
-
-/** Exact encoded size of a record. Throws RecordError when a variable field is too long. */
-export function recordSize(r: RecordSizeInput): number {
-  const bh = utf8Length(r.bornHost);
-  const sh = utf8Length(r.storeHost);
-  const tp = utf8Length(r.topic);
-  const pr = propertiesSize(r.properties);
-  if (bh > RecordLayout.MaxShortString) throw new RecordError('EINVALID', `bornHost is ${bh} bytes (at most ${RecordLayout.MaxShortString})`);
-  if (sh > RecordLayout.MaxShortString) throw new RecordError('EINVALID', `storeHost is ${sh} bytes (at most ${RecordLayout.MaxShortString})`);
-  if (tp > RecordLayout.MaxShortString) throw new RecordError('EINVALID', `topic is ${tp} bytes (at most ${RecordLayout.MaxShortString})`);
-  if (pr > RecordLayout.MaxProperties) throw new RecordError('ETOOLARGE', `properties are ${pr} bytes (at most ${RecordLayout.MaxProperties})`);
-  const total = RecordLayout.FixedSize + bh + sh + tp + pr + r.body.length;
-  if (total > RecordLayout.MaxSize) throw new RecordError('ETOOLARGE', `record is ${total} bytes (at most ${RecordLayout.MaxSize})`);
-  return total;
-}
-
-/**
- * Encodes `r` at buf[pos...] and returns the bytes written (= recordSize(r)). For a batch, size every record
- * with recordSize, allocate one buffer and call this for each. Throws RecordError (buffer untouched beyond pos
- * only on success paths: validate before writing a batch you cannot roll back) or RangeError when buf is short.
- */
-export function encodeRecordInto(r: MessageRecord, buf: Uint8Array, pos: number): number {
-  const size = recordSize(r);
-  if (pos < 0 || pos + size > buf.length) throw new RangeError(`record of ${size} bytes does not fit at ${pos} in ${buf.length}`);
-  checkU32('queueId', r.queueId);
-  checkU32('flags', r.flags);
-  checkU32('sysFlag', r.sysFlag);
-  checkU32('reconsumeTimes', r.reconsumeTimes);
-  checkU64('queueOffset', r.queueOffset);
-  checkU64('commitLogOffset', r.commitLogOffset);
-  checkU64('bornTimestamp', r.bornTimestamp);
-  checkU64('storeTimestamp', r.storeTimestamp);
-  checkU64('preparedTransactionOffset', r.preparedTransactionOffset);
-
-  writeU32(buf, pos + RecordField.Size, size);
-  writeU32(buf, pos + RecordField.Magic, RecordLayout.Magic);
-  writeU32(buf, pos + RecordField.QueueId, r.queueId);
-  writeU32(buf, pos + RecordField.Flags, r.flags);
-  writeU64(buf, pos + RecordField.QueueOffset, r.queueOffset);
-  writeU64(buf, pos + RecordField.CommitLogOffset, r.commitLogOffset);
-  writeU32(buf, pos + RecordField.SysFlag, r.sysFlag);
-  writeU64(buf, pos + RecordField.BornTimestamp, r.bornTimestamp);
-  let p = pos + RecordField.BornHost;
-  const bh = utf8Length(r.bornHost);
-  buf[p++] = bh;
-  writeStr(buf, p, r.bornHost, bh);
-  p += bh;
-  writeU64(buf, p, r.storeTimestamp);
-  p += 8;
-  const sh = utf8Length(r.storeHost);
-  buf[p++] = sh;
-  writeStr(buf, p, r.storeHost, sh);
-  p += sh;
-  writeU32(buf, p, r.reconsumeTimes);
-  p += 4;
-  writeU64(buf, p, r.preparedTransactionOffset);
-  p += 8;
-  writeU32(buf, p, r.body.length);
-  p += 4;
-  buf.set(r.body, p);
-  p += r.body.length;
-  const tp = utf8Length(r.topic);
-  buf[p++] = tp;
-  writeStr(buf, p, r.topic, tp);
-  p += tp;
-  const prLenPos = p;
-  p += 2;
-  const pr = writeProperties(buf, p, r.properties);
-  writeU16(buf, prLenPos, pr);
-  p += pr;
-  if (p - pos !== size) throw new RecordError('EINVALID', `internal: wrote ${p - pos} bytes, expected ${size}`);
-  writeU32(buf, pos + RecordField.Crc, recordCrc(buf, pos, size));
-  return size;
-}
-
-/** Encodes one record into a new buffer (tests and cold paths; batches use encodeRecordInto). */
-export function encodeRecord(r: MessageRecord): Uint8Array {
-  const buf = new Uint8Array(recordSize(r));
-  encodeRecordInto(r, buf, 0);
-  return buf;
 }
 
 // ---------------------------------------------------------------------------------------------- records

@@ -3,7 +3,8 @@ import { MessageCodecError, decodeMessageExtBatch, encodeMessageExtBatch } from 
 import type { MessageExt } from '../../core/message.js';
 import { decodePullBody, decodeRecordBatch, encodeRecordBatch } from '../../core/record-batch.js';
 import { PROP_KEYS, PROP_TAGS } from '../../core/record-layout.js';
-import { encodeRecordInto, recordSize, type MessageRecord } from '../../store/record.js';
+import type { MessageRecord } from '../../store/record.js';
+import { encodeRecordInto, recordSize } from '../support/record-encoder.js';
 
 const noSeparators = (s: string): boolean => !/[\x01\x02]/.test(s);
 const propName = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 10 }).filter((s) => noSeparators(s) && s !== PROP_TAGS && s !== PROP_KEYS && s !== '__proto__');

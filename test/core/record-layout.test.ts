@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { readU32, readU64 } from '../../core/bytes.js';
 import { bodyFieldAt, RecordField, RecordFields, RecordLayout, recordSizeAt, Scan, scanRecord } from '../../core/record-layout.js';
-import { encodeRecord, type MessageRecord } from '../../store/record.js';
+import type { MessageRecord } from '../../store/record.js';
+import { encodeRecord } from '../support/record-encoder.js';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const u64 = fc.oneof(u32, fc.maxSafeNat());

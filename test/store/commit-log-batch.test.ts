@@ -1,17 +1,8 @@
 import fc from 'fast-check';
 import { PROP_KEYS, PROP_TAGS } from '../../core/record-layout.js';
-import {
-  BatchEncoder,
-  assignQueueOffsets,
-  encodeWrite,
-  parseQueueKey,
-  planWrites,
-  prepareRecords,
-  queueKeyOf,
-  storedProperties,
-  type PutMessage,
-} from '../../store/commit-log-batch.js';
+import { BatchEncoder, assignQueueOffsets, parseQueueKey, planWrites, queueKeyOf, type PutMessage } from '../../store/commit-log-batch.js';
 import { decodeRecord, RecordError } from '../../store/record.js';
+import { encodeWrite, prepareRecords, storedProperties } from '../support/record-encoder.js';
 
 const msg = (topic: string, queueId: number, body = 'x'): PutMessage => ({
   topic,

@@ -4,9 +4,6 @@ import { RecordLayout } from '../../core/record-layout.js';
 import {
   decodeRecord,
   encodeEndOfSegment,
-  encodeRecord,
-  encodeRecordInto,
-  recordSize,
   RecordError,
   splitKeys,
   type MessageRecord,
@@ -14,6 +11,7 @@ import {
   crc32Table,
   recordBodyAt,
 } from '../../store/record.js';
+import { encodeRecord, encodeRecordInto, recordSize } from '../support/record-encoder.js';
 
 const END_OF_SEGMENT_MIN = RecordLayout.EndOfSegmentMin;
 const RECORD_FIXED_SIZE = RecordLayout.FixedSize;

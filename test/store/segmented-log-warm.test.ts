@@ -7,10 +7,11 @@ import { faultyStorage } from '../../store/backends/faulty.js';
 import { memoryStorage } from '../../store/backends/memory.js';
 import { SimClock } from '../../core/clock.js';
 import { SeededRandom } from '../../core/random.js';
-import { encodeEndOfSegment, encodeRecord, type MessageRecord } from '../../store/record.js';
+import { encodeEndOfSegment, type MessageRecord } from '../../store/record.js';
 import { scanCommitLog } from '../../store/recovery.js';
 import { SegmentedLog } from '../../store/segmented-log.js';
 import { numberedFileName as segmentName } from '../../core/bytes.js';
+import { encodeRecord } from '../support/record-encoder.js';
 
 const SEGMENT = 256 * 1024;
 const settle = (ms = 50): Promise<void> => new Promise((r) => setTimeout(r, ms));
