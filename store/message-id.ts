@@ -9,7 +9,7 @@
  *   byte (never a valid first IPv4 octet) tells the forms apart, so every host round-trips exactly.
  */
 
-import { readU32, writeU32 } from '../core/bytes.js';
+import { HEX_BYTES, readU32, writeU32 } from '../core/bytes.js';
 
 export class MessageIdError extends Error {
   readonly code = 'EBADMSGID';
@@ -95,4 +95,39 @@ export function decodeMessageId(id: string): { storeHost: string; commitLogOffse
   const hi = readU32(bytes, at);
   if (hi > 0x1fffff) throw bad('offset beyond 2^53');
   return { storeHost, commitLogOffset: hi * TWO_32 + readU32(bytes, at + 4) };
+}
+
+/** The part of every id of `storeHost` before the offset's 16 hex digits. */
+export function messageIdPrefix(storeHost: string): string {
+  return encodeMessageId(storeHost, 0).slice(0, -16);
+}
+
+let hexShort: string[] | undefined;
+
+/** Upper-case hex of a u16, 4 digits (a 64 Ki-entry table, built on first use). */
+function hexU16(v: number): string {
+  hexShort ??= Array.from({ length: 65536 }, (_, x) => HEX_BYTES[x >>> 8]! + HEX_BYTES[x & 0xff]!);
+  return hexShort[v]!;
+}
+
+/**
+ * encodeMessageId for one store host, fast: the host part (and the offset's high half while it stays the
+ * same) is encoded once; per message only the low 32 bits of the offset become 8 hex digits (an id ends with
+ * the offset as a big-endian u64).
+ */
+export function messageIdEncoder(storeHost: string): (commitLogOffset: number) => string {
+  const prefix = messageIdPrefix(storeHost);
+  // Everything but the last 4 hex digits, kept while it stays the same (64 KiB of commit log).
+  let top = -1;
+  let topPrefix = '';
+  return (offset: number): string => {
+    if (!Number.isSafeInteger(offset) || offset < 0) return encodeMessageId(storeHost, offset); // throws the usual error
+    const t = Math.floor(offset / 0x10000);
+    if (t !== top) {
+      top = t;
+      const hi = Math.floor(offset / 0x100000000);
+      topPrefix = prefix + hexU16(hi >>> 16) + hexU16(hi & 0xffff) + hexU16(t & 0xffff);
+    }
+    return topPrefix + hexU16(offset - t * 0x10000);
+  };
 }

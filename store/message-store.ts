@@ -11,7 +11,7 @@ import type { PutMessage } from './commit-log-batch.js';
 import { CQ_ENTRY_SIZE, DEFAULT_CQ_ENTRIES_PER_FILE, cqOffsetAt, cqSizeAt, cqTagHashAt, isBlank, type ConsumeQueue, type ConsumeQueueSet } from './consume-queue.js';
 import type { Dispatcher, NewData } from './dispatcher.js';
 import { DEFAULT_INDEX_ENTRIES_PER_FILE, keyHash, type KeyIndex } from './key-index.js';
-import { decodeMessageId, encodeMessageId } from './message-id.js';
+import { decodeMessageId, messageIdEncoder, messageIdPrefix } from './message-id.js';
 import { MessageProperty } from '../core/message.js';
 import { PROP_KEYS, PROP_TAGS } from '../core/record-layout.js';
 import { decodeRecord, recordBodyAt, splitKeys, type MessageRecord } from './record.js';
@@ -164,37 +164,6 @@ function stateString(value: unknown): string {
   if (typeof value === 'string') return value;
   const [k, v] = Object.entries(value as Record<string, unknown>)[0]!;
   return `${k}.${stateString(v)}`;
-}
-
-const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).toUpperCase().padStart(2, '0'));
-let hexShort: string[] | undefined;
-
-/** Upper-case hex of a u16, 4 digits (a 64 Ki-entry table, built on first use). */
-function hexU16(v: number): string {
-  hexShort ??= Array.from({ length: 65536 }, (_, x) => HEX_BYTE[x >>> 8]! + HEX_BYTE[x & 0xff]!);
-  return hexShort[v]!;
-}
-
-/**
- * encodeMessageId for one store host, fast: the host part (and the offset's high half while it stays the
- * same) is encoded once; per message only the low 32 bits of the offset become 8 hex digits (an id ends with
- * the offset as a big-endian u64).
- */
-export function messageIdEncoder(storeHost: string): (commitLogOffset: number) => string {
-  const prefix = encodeMessageId(storeHost, 0).slice(0, -16);
-  // Everything but the last 4 hex digits, kept while it stays the same (64 KiB of commit log).
-  let top = -1;
-  let topPrefix = '';
-  return (offset: number): string => {
-    if (!Number.isSafeInteger(offset) || offset < 0) return encodeMessageId(storeHost, offset); // throws the usual error
-    const t = Math.floor(offset / 0x10000);
-    if (t !== top) {
-      top = t;
-      const hi = Math.floor(offset / 0x100000000);
-      topPrefix = prefix + hexU16(hi >>> 16) + hexU16(hi & 0xffff) + hexU16(t & 0xffff);
-    }
-    return topPrefix + hexU16(offset - t * 0x10000);
-  };
 }
 
 export async function openMessageStore(opts: MessageStoreOptions): Promise<MessageStore> {
@@ -545,7 +514,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     getMessages,
     getRecords,
     storedAt,
-    msgIdPrefix: encodeMessageId(opts.storeHost, 0).slice(0, -16),
+    msgIdPrefix: messageIdPrefix(opts.storeHost),
     lookupById,
     lookupByKey,
     minOffset: (t, q) => queue(t, q)?.minOffset ?? 0,

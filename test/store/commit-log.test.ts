@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { CompactPutResult, derivedMsgIdPrefix } from '../../store/commit-log.js';
-import { messageIdEncoder } from '../../store/message-store.js';
-import { encodeMessageId } from '../../store/message-id.js';
+import { encodeMessageId, messageIdEncoder } from '../../store/message-id.js';
 
 describe('compact put results', () => {
   it('builds the same items as one object per message, only when read, once', () => {

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { decodeMessageId, encodeMessageId, MessageIdError } from '../../store/message-id.js';
+import { decodeMessageId, encodeMessageId, MessageIdError, messageIdEncoder, messageIdPrefix } from '../../store/message-id.js';
 
 describe('message id', () => {
   it('uses RocketMQ layout (32 hex chars) for ipv4:port hosts', () => {
@@ -31,5 +31,24 @@ describe('message id', () => {
     expect(() => decodeMessageId('zz')).toThrow(/malformed message id/);
     expect(() => encodeMessageId('h', -1)).toThrow(MessageIdError);
     expect(() => encodeMessageId('x'.repeat(256), 1)).toThrow(/255/);
+  });
+});
+
+describe('messageIdEncoder', () => {
+  it('gives the ids encodeMessageId gives (property)', () => {
+    for (const host of ['10.0.0.1:10911', 'broker-a']) {
+      const fast = messageIdEncoder(host);
+      fc.assert(
+        fc.property(fc.oneof(fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 0, max: 2 ** 33 })), (off) => {
+          expect(fast(off)).toBe(encodeMessageId(host, off));
+        }),
+        { numRuns: 300 },
+      );
+      // Sequential offsets (the cached high part changes every 64 KiB).
+      for (let off = 65_000; off < 200_000; off += 997) expect(fast(off)).toBe(encodeMessageId(host, off));
+      expect(() => fast(-1)).toThrow();
+      expect(fast(0).startsWith(messageIdPrefix(host))).toBe(true);
+      expect(messageIdPrefix(host).length).toBe(encodeMessageId(host, 0).length - 16);
+    }
   });
 });

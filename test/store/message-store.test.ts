@@ -8,9 +8,7 @@ import { tagHash } from '../../core/tags.js';
 import type { StorageBackend } from '../../store/backend.js';
 import { faultyStorage } from '../../store/backends/faulty.js';
 import { memoryStorage, type MemoryStorage } from '../../store/backends/memory.js';
-import fc from 'fast-check';
-import { encodeMessageId } from '../../store/message-id.js';
-import { messageIdEncoder, openMessageStore, type MessageStore, type MessageStoreOptions, type PutMessage } from '../../store/message-store.js';
+import { openMessageStore, type MessageStore, type MessageStoreOptions, type PutMessage } from '../../store/message-store.js';
 
 const logger = rootLogger('silent');
 const enc = new TextEncoder();
@@ -249,23 +247,6 @@ describe('message store', () => {
     await store.close();
     const again = await open(mem, clock);
     await again.close();
-  });
-});
-
-describe('messageIdEncoder', () => {
-  it('gives the ids encodeMessageId gives (property)', () => {
-    for (const host of ['10.0.0.1:10911', 'broker-a']) {
-      const fast = messageIdEncoder(host);
-      fc.assert(
-        fc.property(fc.oneof(fc.nat(), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 0, max: 2 ** 33 })), (off) => {
-          expect(fast(off)).toBe(encodeMessageId(host, off));
-        }),
-        { numRuns: 300 },
-      );
-      // Sequential offsets (the cached high part changes every 64 KiB).
-      for (let off = 65_000; off < 200_000; off += 997) expect(fast(off)).toBe(encodeMessageId(host, off));
-      expect(() => fast(-1)).toThrow();
-    }
   });
 });
 
