@@ -45,7 +45,14 @@ export class MqSystem {
   private readonly roles: { rank: number; role: Stoppable }[] = [];
   private stopping: Promise<void> | undefined;
 
-  constructor(readonly actors: ActorSystem) {}
+  /**
+   * @param keepAlive a handle that keeps the process alive while the system runs (the real clock's timers do not, so a
+   *   script awaiting a delayed message or a long poll would otherwise end with nothing left to run); released by stop
+   */
+  constructor(
+    readonly actors: ActorSystem,
+    private readonly keepAlive?: { unref(): unknown },
+  ) {}
 
   get env(): Environment {
     return this.actors.env;
@@ -93,6 +100,7 @@ export class MqSystem {
         }
       }
       await this.actors.stop();
+      this.keepAlive?.unref();
     })();
     return this.stopping;
   }
@@ -112,7 +120,7 @@ export async function startSystem(opts: SystemOptions): Promise<MqSystem> {
     storage: opts.storage ?? (() => diskStorage()),
     logger: opts.logger ?? rootLogger(),
   });
-  return new MqSystem(new ActorSystem(env));
+  return new MqSystem(new ActorSystem(env), setInterval(() => {}, 0x7fffffff));
 }
 
 export { ActorSystem } from './actors/runtime/system.js';
