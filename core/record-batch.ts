@@ -2,7 +2,7 @@
  * The pull reply body as the commit log's own records, as RocketMQ's brokers answer a pull: the broker copies
  * the records a pull found (one copy per run of consecutive records) and the consumer decodes them. The
  * broker does no per-message work on the way out; the consumer builds the same MessageExt it would get from a
- * MessageExt batch (actors/protocol/message-codec.ts): TAGS and KEYS properties become the tags and keys fields
+ * MessageExt batch (core/message-codec.ts): TAGS and KEYS properties become the tags and keys fields
  * (keys split at spaces, empty ones dropped), the other properties keep their record order, and malformed
  * properties end the property list.
  *

@@ -5,8 +5,9 @@ import { FrameKind, type Frame } from '../transports/frame.js';
 
 /**
  * Two actors that play ping-pong: the smallest thing that exercises a whole actor system (hosting, request/
- * reply with timeouts, delayed transitions on the Environment's clock, inspection). Used by the determinism
- * tests and by `mq dev --ping-pong`.
+ * reply with timeouts, delayed transitions on the Environment's clock, inspection). The determinism test
+ * (test/scenarios/determinism.test.ts) runs it on simulated time, and the actor host's tests use it; no command
+ * of `mq` runs it.
  */
 export const PING_CODE = 0xfff0;
 

@@ -4,9 +4,9 @@
  *
  * - Host `a.b.c.d:port` (canonical IPv4 with first octet > 0, port 0..65535): 16 bytes, exactly RocketMQ's
  *   layout: 4 bytes IPv4, 4 bytes port, 8 bytes offset -> 32 hex characters.
- * - Any other host string (transport addresses are names such as `broker-a/0`): a 0x00 byte, a u8 length,
- *   the UTF-8 host (at most 255 bytes), 8 bytes offset -> 2 * (10 + length) hex characters. The leading zero
- *   byte (never a valid first IPv4 octet) tells the forms apart, so every host round-trips exactly.
+ * - Any other host string (a broker's transport address is a name such as `broker.broker-a.0`): a 0x00 byte,
+ *   a u8 length, the UTF-8 host (at most 255 bytes), 8 bytes offset -> 2 * (10 + length) hex characters. The
+ *   leading zero byte (never a valid first IPv4 octet) tells the forms apart, so every host round-trips exactly.
  */
 
 import { HEX_BYTES, readU32, writeU32 } from '../core/bytes.js';

@@ -19,7 +19,7 @@ export interface Frame {
   code: number;
   /** Correlates a reply with its request. uint32; 0 when unused. */
   requestId: number;
-  /** Status code (actors/protocol/status.ts); 0 is OK. uint16. */
+  /** Status code (core/status.ts); 0 is OK. uint16. */
   status: number;
   header: Header;
   body: Uint8Array;

@@ -37,9 +37,13 @@ import {
   type TransportState,
 } from './transport.js';
 
-/** Default largest encoded frame: 1 MiB, as NATS's default max_payload. */
+/**
+ * On a real clock, how long (ms) the queue may drain in microtasks since the event loop last turned; past it
+ * the next drain waits for the loop (setImmediate), so timers and I/O get to run.
+ */
 const MAX_MICROTASK_STREAK_MS = 1;
 
+/** Default largest encoded frame: 1 MiB, as NATS's default max_payload. */
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 export interface MemoryTransportOptions {

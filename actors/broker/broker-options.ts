@@ -7,8 +7,10 @@ import { DEFAULT_QUEUE_NUMS } from './topic-config.js';
 import type { HandlerLimits } from './handlers/context.js';
 import { resolveTimerTxOptions, type TimerTxOptions, type TimerTxSettings } from './timer-tx-options.js';
 
-/** How a broker is set up. Every field but `name`, `namesrv` and `storeDir` has a default. */
-/** Timer (deliverAt) and transaction options: see timer-tx-options.ts. */
+/**
+ * How a broker is set up. Every field but `name`, `namesrv` and `storeDir` has a default. The timer (deliverAt)
+ * and transaction options it extends are in timer-tx-options.ts.
+ */
 export interface BrokerOptions extends TimerTxOptions {
   /** Broker group name (`brokerName`); the broker serves at `broker.<name>.<id>`. */
   name: string;

@@ -80,9 +80,10 @@ export class PullLoop {
   }
 
   /**
-   * Pulls one queue until it is released or the consumer stops: one request and one promise per batch. After a
-   * full batch the next pull goes out before this one is decoded and handed on (one pull ahead, never for an
-   * orderly consumer and never when the batch could fill the queue's cache), so the broker works meanwhile.
+   * Pulls one queue until it is released or the consumer stops: one request and one promise per batch. After any
+   * reply that found messages (and moved the offset on), the next pull goes out before this one is decoded and
+   * handed on, so the broker works meanwhile: one pull ahead, never for an orderly consumer, and only while the
+   * queue's cache has room for two more batches by count and is not full by bytes.
    */
   async run(pq: ProcessQueue): Promise<void> {
     const { mq } = pq;
@@ -134,7 +135,8 @@ export class PullLoop {
             await this.sleep(this.o.pullBackoffMs, pq);
             continue;
           }
-          // the broker filtered by tag hash already; only a hash collision is left to drop (no copy for '*')
+          // the broker filtered already (tag hash, then the record's tag); this keeps the subscription exact
+          // whatever the broker sent (no copy for '*')
           let kept = filter.all ? msgs : msgs.filter((m) => matchesTag(filter, m.tags));
           if (isRetryTopic(mq.topic)) kept = kept.map(restoreRetryTopic);
           pq.add(kept);

@@ -2,7 +2,7 @@
  * The wire contract between the roles: for each request code, the header fields it carries, what its body
  * holds and what the reply carries. Headers are flat maps (strings, numbers, booleans). Control-plane bodies
  * are small JSON documents (`jsonBody`/`parseJsonBody` in replies.ts); message data never is: it travels in
- * the binary batch codecs of message-codec.ts.
+ * the binary batch codecs of core/message-codec.ts.
  *
  * Errors come back as a reply whose `status` is not OK and whose header `error` says why.
  */
@@ -73,7 +73,7 @@ export interface SendHeader {
 /**
  * PULL_MESSAGE. With no new message the broker holds the pull for up to `suspendTimeoutMs` and answers as
  * soon as data arrives (long polling). Reply header PullReplyHeader; body the messages found (empty unless
- * FOUND): the store's records as they are (store/record-batch.ts), or `encodeMessageExtBatch` of them from a
+ * FOUND): the store's records as they are (core/record-batch.ts), or `encodeMessageExtBatch` of them from a
  * store that has no records to hand; `decodePullBody` reads either.
  */
 export interface PullHeader {
@@ -133,8 +133,8 @@ export interface ConsumerListBody {
 
 /**
  * CONSUMER_SEND_MSG_BACK: a message the consumer failed to process goes back for a later retry.
- * Header: `consumerGroup`, `commitLogOffset` (of the original), `delayLevel` (0: the broker picks from
- * reconsume times), `maxReconsumeTimes`. Past the maximum, the message goes to the group's dead-letter topic.
+ * Header: `consumerGroup`, `msgId` (of the original), `delayLevel` (0: the broker picks from reconsume
+ * times), `maxReconsumeTimes`. Past the maximum, the message goes to the group's dead-letter topic.
  */
 export interface SendBackHeader {
   consumerGroup: string;

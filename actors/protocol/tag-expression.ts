@@ -4,8 +4,9 @@ import { tagProblem } from './validation.js';
 
 /**
  * Subscription tag expressions: `*` or empty (every message), or `TagA || TagB` (whitespace around tags is
- * ignored). The broker filters consume queue entries by tag hash (`matchesHash`); the consumer checks the
- * tag itself (`matchesTag`), since different tags can share a hash.
+ * ignored). With a filter set, the broker's store reads skip consume queue entries by tag hash (`matchesHash`)
+ * and then check the tag of each record they read (`matchesTag`), since different tags can share a hash; the
+ * consumer checks the tag again (`matchesTag`) on what it pulls.
  */
 export interface TagFilter {
   /** The expression as given, trimmed. */

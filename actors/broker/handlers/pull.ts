@@ -10,8 +10,8 @@ import type { StoreGetResult } from '../store-port.js';
 import type { BrokerContext, Reply } from './context.js';
 
 /**
- * PULL_MESSAGE: reads a queue from an offset, filtered by tag hash; with nothing new, holds the pull (long
- * polling) until data arrives or `suspendTimeoutMs` passes.
+ * PULL_MESSAGE: reads a queue from an offset, filtered by tag (the tag hash, then the record's tag); with
+ * nothing new, holds the pull (long polling) until data arrives or `suspendTimeoutMs` passes.
  */
 
 export interface PullRequest {
