@@ -32,7 +32,9 @@ export class DirectProtocolError extends Error {
 /**
  * Splits a byte stream into length-prefixed messages. `push` hands every complete message to `onMessage` (a
  * view into the chunk when the message lies in one chunk; else the chunks it came in are joined once, when its
- * last byte is there) and keeps the rest; a length above `maxBytes` throws DirectProtocolError.
+ * last byte is there) and keeps the rest; a length above `limit` throws DirectProtocolError. The limit bounds
+ * what a connection can make its reader hold unread, and may change between messages (a listener reads a
+ * small hello first, then frames up to the payload limit).
  */
 export class MessageReader {
   /** Chunks of a message not complete yet. */
@@ -41,7 +43,8 @@ export class MessageReader {
   /** Bytes the pending message needs, prefix included (0: its prefix is not complete yet). */
   private need = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  /** @param limit the largest message accepted, in bytes (the length prefix not counted). */
+  constructor(public limit: number) {}
 
   /** A large message read straight into a buffer of its own (see `nextBuffer`), and how much of it is in. */
   private target: Uint8Array | undefined;
@@ -107,7 +110,7 @@ export class MessageReader {
     let at = 0;
     while (buf.length - at >= LENGTH_BYTES) {
       const len = ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
-      if (len > this.maxBytes) throw new DirectProtocolError(`message of ${len} bytes exceeds the limit of ${this.maxBytes}`);
+      if (len > this.limit) throw new DirectProtocolError(`message of ${len} bytes exceeds the limit of ${this.limit}`);
       if (buf.length - at - LENGTH_BYTES < len) {
         this.need = LENGTH_BYTES + len;
         break;
@@ -203,6 +206,11 @@ export class MessageSocket {
       this.onProtocolError(e);
       this.socket.destroy();
     }
+  }
+
+  /** Sets the largest message accepted from now on (checked as each length prefix arrives). */
+  setLimit(maxBytes: number): void {
+    this.reader.limit = maxBytes;
   }
 
   get open(): boolean {

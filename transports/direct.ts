@@ -11,15 +11,27 @@
  * On the wire (direct-wire.ts), the first message from the requester is a hello: the listener's token and the
  * address (UTF-8, a newline between them). The listener answers `ok` when the token is its own and it serves the
  * address, and closes the connection otherwise. Every later message is one encoded frame.
+ *
+ * No peer can hold a listener's resources for free: a connection must say hello within `helloTimeoutMs` and in
+ * at most MAX_HELLO_BYTES (until then it can make the listener hold no more than that unread), and there are at
+ * most `maxConnections` at once, hello or not; one more is closed as soon as it is accepted. Once linked, a
+ * message may be as large as the payload limit, and a peer that leaves too much unsent is cut (direct-wire.ts).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import type { Logger } from 'pino';
+import { RealClock, type Clock } from '../core/clock.js';
 import { DirectProtocolError, MessageSocket, type DirectEndpoint } from './direct-wire.js';
 
 /** The listener's answer to a hello for an address it serves. */
 const HELLO_OK = 'ok';
 const CONNECT_TIMEOUT_MS = 1000;
+/** The largest hello (and answer to one) read: a token and an address need far less. */
+export const MAX_HELLO_BYTES = 4096;
+export const DEFAULT_HELLO_TIMEOUT_MS = 5000;
+export const DEFAULT_MAX_CONNECTIONS = 1024;
+/** Connections cut before their hello (refused, silent, bad) are logged at most this often, with their counts. */
+const CUT_LOG_INTERVAL_MS = 10_000;
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
@@ -37,6 +49,28 @@ export class DirectListenError extends Error {
 /** How a listener hands over what arrives for an address it serves. */
 export type DirectDelivery = (message: Uint8Array, from: MessageSocket) => void;
 
+export interface DirectListenOptions {
+  host: string;
+  /** 0: any free port. */
+  port: number;
+  /** The host requesters are told to connect to (default `host`). */
+  advertise?: string;
+  /** How long an accepted connection has to send its hello before it is closed. Default 5000 ms. */
+  helloTimeoutMs?: number;
+  /** Connections open at once, linked or not; one more is closed at once. Default 1024. */
+  maxConnections?: number;
+}
+
+/** Why connections were cut before their hello. */
+export interface DirectCuts {
+  /** Closed on arrival: `maxConnections` were open. */
+  refused: number;
+  /** No hello within `helloTimeoutMs`. */
+  silent: number;
+  /** A hello that was too large, not a message, or without this listener's token. */
+  badHello: number;
+}
+
 /**
  * Accepts direct connections and delivers their messages to the address each was opened for. Addresses are
  * served between `serve` and its returned release; releasing one closes the connections opened for it.
@@ -44,19 +78,29 @@ export type DirectDelivery = (message: Uint8Array, from: MessageSocket) => void;
 export class DirectListener {
   private readonly served = new Map<string, { deliver: DirectDelivery; sockets: Set<MessageSocket> }>();
   private readonly sockets = new Set<net.Socket>();
+  private readonly cutCounts: DirectCuts = { refused: 0, silent: 0, badHello: 0 };
+  /** Counts not yet logged, and when the last log line was written. */
+  private unlogged: DirectCuts = { refused: 0, silent: 0, badHello: 0 };
+  private lastCutLog = Number.NEGATIVE_INFINITY;
+  private readonly helloTimeoutMs: number;
+  private readonly maxConnections: number;
 
   private constructor(
     private readonly server: net.Server,
     readonly endpoint: DirectEndpoint,
     private readonly maxBytes: () => number,
     private readonly logger: Logger,
+    private readonly clock: Clock,
+    opts: DirectListenOptions,
   ) {
+    this.helloTimeoutMs = opts.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+    this.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     server.on('connection', (socket) => this.accept(socket));
     server.on('error', (err) => this.logger.warn({ err }, 'direct listener failed'));
   }
 
-  /** Listens on `host:port` (port 0: any free one); `advertise` is the host requesters are told to connect to. */
-  static async listen(opts: { host: string; port: number; advertise?: string }, maxBytes: () => number, logger: Logger): Promise<DirectListener> {
+  /** Listens on `host:port`; `maxBytes` is the largest frame a linked peer may send; hello timeouts run on `clock`. */
+  static async listen(opts: DirectListenOptions, maxBytes: () => number, logger: Logger, clock: Clock = new RealClock()): Promise<DirectListener> {
     const server = net.createServer();
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error): void => reject(new DirectListenError(`cannot listen for direct links on ${opts.host}:${opts.port}: ${err.message}`));
@@ -67,7 +111,17 @@ export class DirectListener {
       });
     });
     const port = (server.address() as net.AddressInfo).port;
-    return new DirectListener(server, { host: opts.advertise ?? opts.host, port, token: randomBytes(16).toString('hex') }, maxBytes, logger);
+    return new DirectListener(server, { host: opts.advertise ?? opts.host, port, token: randomBytes(16).toString('hex') }, maxBytes, logger, clock, opts);
+  }
+
+  /** Connections open now (linked or still before their hello). */
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  /** Connections cut before their hello since the listener started, by reason. */
+  get cuts(): Readonly<DirectCuts> {
+    return { ...this.cutCounts };
   }
 
   serve(address: string, deliver: DirectDelivery): () => void {
@@ -92,42 +146,76 @@ export class DirectListener {
   }
 
   private accept(socket: net.Socket): void {
-    this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', (err) => {
       if (err instanceof DirectProtocolError) this.logger.warn({ err, remote: socket.remoteAddress }, 'direct connection cut');
       else this.logger.debug({ err }, 'direct connection failed');
     });
+    if (this.sockets.size >= this.maxConnections) {
+      this.cut('refused', socket);
+      return;
+    }
+    this.sockets.add(socket);
     let deliver: DirectDelivery | undefined;
+    const helloTimer = this.clock.setTimeout(() => {
+      if (deliver === undefined) this.cut('silent', socket);
+    }, this.helloTimeoutMs);
+    socket.on('close', () => {
+      this.clock.clearTimeout(helloTimer);
+      this.sockets.delete(socket);
+    });
     const ms: MessageSocket = new MessageSocket(
       socket,
-      this.maxBytes(),
+      MAX_HELLO_BYTES,
       (message) => {
         if (deliver !== undefined) {
           deliver(message, ms);
           return;
         }
+        if (socket.destroyed) return; // cut while this chunk was being read
         const hello = fromUtf8.decode(message);
         const cut = hello.indexOf('\n');
         if (cut < 0 || !sameSecret(hello.slice(0, cut), this.endpoint.token)) {
-          this.logger.warn({ remote: socket.remoteAddress }, 'direct hello without this listener\'s token; closing');
-          socket.end();
+          this.cut('badHello', socket);
           return;
         }
         const address = hello.slice(cut + 1);
         const entry = this.served.get(address);
         if (entry === undefined) {
           this.logger.debug({ address }, 'direct hello for an address not served here; closing');
-          socket.end();
+          socket.destroy();
           return;
         }
+        this.clock.clearTimeout(helloTimer);
         entry.sockets.add(ms);
         socket.on('close', () => entry.sockets.delete(ms));
         deliver = entry.deliver;
+        ms.setLimit(this.maxBytes()); // checked from the next length prefix on, this chunk's included
         ms.write(utf8.encode(HELLO_OK));
       },
-      (err) => this.logger.warn({ err, remote: socket.remoteAddress }, 'direct connection sent a bad message; closed'),
+      (err) => {
+        if (deliver === undefined) this.cut('badHello', socket);
+        else this.logger.warn({ err, remote: socket.remoteAddress }, 'direct connection sent a bad message; closed');
+      },
     );
+  }
+
+  /**
+   * Closes a connection before its hello and counts why. Such cuts cost a peer nothing but a connect, so they
+   * are logged together, at most once per CUT_LOG_INTERVAL_MS, with how many of each since the last line.
+   */
+  private cut(why: keyof DirectCuts, socket: net.Socket): void {
+    const remote = socket.remoteAddress;
+    socket.destroy();
+    this.cutCounts[why]++;
+    this.unlogged[why]++;
+    const now = this.clock.now();
+    if (now - this.lastCutLog < CUT_LOG_INTERVAL_MS) return;
+    this.lastCutLog = now;
+    this.logger.warn(
+      { ...this.unlogged, connections: this.sockets.size, maxConnections: this.maxConnections, helloTimeoutMs: this.helloTimeoutMs, remote },
+      'direct connections cut before their hello (refused: over the connection limit; silent: no hello in time; badHello: too large, garbage or a wrong token)',
+    );
+    this.unlogged = { refused: 0, silent: 0, badHello: 0 };
   }
 }
 
@@ -149,7 +237,8 @@ export class DirectLink {
       let link: DirectLink | undefined;
       const ms = MessageSocket.connect(
         endpoint,
-        maxBytes,
+        MAX_HELLO_BYTES, // until the listener said ok
+
         (message) => {
           if (link !== undefined) {
             onReply(message);
@@ -160,6 +249,7 @@ export class DirectLink {
             socket.destroy();
             return;
           }
+          ms.setLimit(maxBytes);
           link = new DirectLink(address, ms);
           resolve(link);
         },

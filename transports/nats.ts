@@ -31,7 +31,7 @@ import {
 import { Status } from '../core/status.js';
 import { RealClock, type Clock } from '../core/clock.js';
 import { CodecError, decodeFrame, encodeFrame, encodeFrameHead } from './codec.js';
-import { DirectLinks, DirectListener, type DirectLink } from './direct.js';
+import { DirectLinks, DirectListener, type DirectCuts, type DirectLink } from './direct.js';
 import type { DirectEndpoint, MessageSocket } from './direct-wire.js';
 import { EMPTY_BODY, FrameKind, type Frame } from './frame.js';
 import {
@@ -64,6 +64,10 @@ export interface DirectOptions {
   host?: string;
   port?: number;
   advertise?: string;
+  /** How long an accepted direct connection has to say hello before it is closed. Default 5000 ms. */
+  helloTimeoutMs?: number;
+  /** Direct connections open at once; one more is closed at once (and counted). Default 1024. */
+  maxConnections?: number;
 }
 
 const RECONNECT_WAIT_MS = 250;
@@ -133,7 +137,7 @@ export class NatsTransport implements Transport {
     readonly prefix: string,
     private readonly logger: Logger,
     useDirect = true,
-    clock: Clock = new RealClock(),
+    private readonly clock: Clock = new RealClock(),
   ) {
     this.lastMaxPayload = nc.info?.max_payload ?? 1024 * 1024;
     if (useDirect) {
@@ -168,6 +172,11 @@ export class NatsTransport implements Transport {
     return this.listener?.endpoint;
   }
 
+  /** The direct listener's open connections and what it cut before a hello (undefined: it does not listen). */
+  get directStats(): { connections: number; cuts: DirectCuts } | undefined {
+    return this.listener === undefined ? undefined : { connections: this.listener.connections, cuts: this.listener.cuts };
+  }
+
   /**
    * Opens a direct link to `address` when its server offers one and resolves whether requests to it now go that
    * way. Sends open links by themselves; this is for callers that want the first request to go direct.
@@ -179,7 +188,7 @@ export class NatsTransport implements Transport {
   /** Starts serving inboxes over direct links; inboxes opened before are not served that way. */
   async listenDirect(opts: DirectOptions): Promise<void> {
     if (this.listener !== undefined) throw new Error('this transport serves direct links already');
-    this.listener = await DirectListener.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, advertise: opts.advertise }, () => this.maxPayload, this.logger);
+    this.listener = await DirectListener.listen({ ...opts, host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 }, () => this.maxPayload, this.logger, this.clock);
   }
 
   inbox(address: string): Observable<Incoming> {
