@@ -32,6 +32,8 @@ export const Status = {
   CONSUMER_NOT_ONLINE: 206,
   NO_ROUTE: 207,
   MESSAGE_TOO_LARGE: 208,
+  /** A heartbeat whose client id another live client of the same consumer group (another process) uses. */
+  CLIENT_ID_CONFLICT: 209,
 } as const;
 
 export type StatusCode = (typeof Status)[keyof typeof Status];

@@ -36,7 +36,10 @@ export function encodeCqEntries(entries: readonly CqEntry[]): Uint8Array {
   return buf;
 }
 
-/** A blank entry fills a hole in the numbering (size 0); readers skip it. */
+/**
+ * A blank entry (size 0) holds a number no message has: a hole in the numbering (all zeros), or a record
+ * lost to corruption (its commit log offset field then says where, see markLost). Readers skip it.
+ */
 export function isBlank(e: CqEntry): boolean {
   return e.size === 0;
 }
@@ -152,8 +155,22 @@ export class ConsumeQueue {
   }
 
   /**
+   * Recovery: the records of queue offsets [maxOffset, next) were lost to corruption (recovery skipped them):
+   * blank entries keep their numbers from new messages, each remembering `at` (a commit log offset in the lost
+   * range, not 0), so that a later truncateFrom below it keeps them.
+   */
+  markLost(next: number, at: number): void {
+    const n = next - this.maxOffset;
+    if (n <= 0) return;
+    const buf = new Uint8Array(n * CQ_ENTRY_SIZE);
+    for (let i = 0; i < n; i++) encodeCqEntry({ commitLogOffset: at, size: 0, tagHash: 0 }, buf, i * CQ_ENTRY_SIZE);
+    this.entries.append(buf);
+  }
+
+  /**
    * Recovery: removes the tail entries that point at or past `commitLogOffset` (the commit log ends there),
-   * and trailing blanks. Returns the number of entries removed.
+   * and trailing blanks (those of lost records only when they were lost at or past it). Returns the number of
+   * entries removed.
    */
   truncateFrom(commitLogOffset: number): number {
     const before = this.maxOffset;
@@ -164,7 +181,7 @@ export class ConsumeQueue {
       const list = this.read(from, end - from);
       for (let i = list.length - 1; i >= 0; i--) {
         const e = list[i]!;
-        if (!isBlank(e) && e.commitLogOffset + e.size <= commitLogOffset) break scan;
+        if (isBlank(e) ? e.commitLogOffset > 0 && e.commitLogOffset < commitLogOffset : e.commitLogOffset + e.size <= commitLogOffset) break scan;
         end--;
       }
     }

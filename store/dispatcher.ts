@@ -35,6 +35,8 @@ export interface DispatcherOptions {
   logger: Logger;
   /** Where to start: the first commit log offset not yet indexed. */
   from: number;
+  /** Corrupt ranges recovery found (ascending): stepped over, their records lost (queues get blanks for them). */
+  skip?: readonly { from: number; to: number }[];
   /** Bytes read from the commit log per step. */
   chunkBytes?: number;
   /** Bytes indexed per run before yielding (the rest follows in a later microtask). */
@@ -174,6 +176,8 @@ export class Dispatcher {
   /** Summaries not yet used, from summaryHead on (used slots are cleared: a summary holds its whole batch). */
   private readonly summaries: (WriteSummary | undefined)[] = [];
   private summaryHead = 0;
+  /** The next of the ranges to step over (o.skip). */
+  private skipAt = 0;
 
   constructor(private readonly o: DispatcherOptions) {
     this.pos = o.from;
@@ -236,7 +240,16 @@ export class Dispatcher {
     const seg = log.segmentSize;
     const stopAt = Math.min(end, this.pos + maxBytes);
     let count = 0;
+    const skip = this.o.skip ?? [];
     while (this.pos < end && this.pos < stopAt) {
+      while (this.skipAt < skip.length && skip[this.skipAt]!.to <= this.pos) this.skipAt++;
+      const hole = skip[this.skipAt];
+      if (hole !== undefined && hole.from <= this.pos) {
+        this.pos = hole.to; // corrupt bytes: the records after them are indexed as usual
+        continue;
+      }
+      // a chunk stops where corrupt bytes begin
+      const limit = hole !== undefined && hole.from < end ? hole.from : end;
       const segEnd = log.segmentStart(this.pos) + seg;
       if (segEnd - this.pos < RecordLayout.EndOfSegmentMin) {
         this.pos = segEnd;
@@ -245,13 +258,13 @@ export class Dispatcher {
       const run = this.beginRun();
       if (!run.full) {
         // Writes the commit log summarized: indexed without parsing them.
-        let s = this.summaryAt(this.pos, end);
+        let s = this.summaryAt(this.pos, limit);
         if (s !== undefined) {
           while (s !== undefined) {
             this.indexSummary(s, run);
             this.pos = s.end;
             if (this.pos >= stopAt) break;
-            s = this.summaryAt(this.pos, end);
+            s = this.summaryAt(this.pos, limit);
           }
           this.finishRun(run);
           count += run.records;
@@ -259,11 +272,11 @@ export class Dispatcher {
         }
       }
       // Decoded at once and not kept (unless records$ is followed): a view into the log's tail will do.
-      let buf = run.full ? log.read(this.pos, Math.min(this.chunk, end - this.pos)) : log.readTransient(this.pos, Math.min(this.chunk, end - this.pos));
+      let buf = run.full ? log.read(this.pos, Math.min(this.chunk, limit - this.pos)) : log.readTransient(this.pos, Math.min(this.chunk, limit - this.pos));
       let p = 0;
       let next = this.pos;
       for (;;) {
-        if (next >= end) break;
+        if (next >= limit) break;
         const size = this.scan(buf, p, run);
         if (size > 0) {
           p += size;
@@ -277,7 +290,7 @@ export class Dispatcher {
         if (size === SCAN_INCOMPLETE) {
           if (p > 0) break; // read again from `next`
           const want = buf.length >= 4 ? recordSizeAt(buf, 0) : 0;
-          if (want > buf.length && this.pos + want <= end) {
+          if (want > buf.length && this.pos + want <= limit) {
             buf = log.read(this.pos, want);
             if (buf.length === want) continue;
           }

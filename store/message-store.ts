@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import { createActor, type Actor } from 'xstate';
+import { numberedFileName } from '../core/bytes.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { RandomSource } from '../core/random.js';
 import { Status } from '../core/status.js';
@@ -9,6 +10,7 @@ import { CommitLog, type PutResult } from './commit-log.js';
 import { appendDirect, commitLogMachine } from './commit-log.machine.js';
 import type { PutMessage } from './commit-log-batch.js';
 import { DEFAULT_CQ_ENTRIES_PER_FILE, type ConsumeQueueSet } from './consume-queue.js';
+import { CorruptRanges, type CorruptRange } from './corrupt-ranges.js';
 import type { Dispatcher, NewData } from './dispatcher.js';
 import { DEFAULT_INDEX_ENTRIES_PER_FILE, type KeyIndex } from './key-index.js';
 import { messageIdEncoder, messageIdPrefix } from './message-id.js';
@@ -20,6 +22,7 @@ import { storeQueries, type StoreQueries } from './store-queries.js';
 export type { PutMessage } from './commit-log-batch.js';
 export type { PutResult, PutResultItem } from './commit-log.js';
 export type { NewData } from './dispatcher.js';
+export type { CorruptRange } from './corrupt-ranges.js';
 export type { GetQuery, GetResult, GetStatus, RecordsResult, StoredMessage } from './store-queries.js';
 
 export const DEFAULT_WARM_AHEAD_BYTES = 32 * 1024 * 1024;
@@ -69,6 +72,11 @@ export interface MessageStore extends StoreQueries {
   readonly commitLogActor: Actor<typeof commitLogMachine>;
   /** Commit log write/flush/min offsets and the dispatcher's position. */
   positions(): { writeOffset: number; flushedOffset: number; minOffset: number; dispatched: number };
+  /**
+   * Commit log bytes found corrupt since the store opened (by recovery's scan, or by a read), ascending: their
+   * records are lost, every other record is kept, and their offsets are never used again.
+   */
+  corruptRanges(): CorruptRange[];
   /** Runs retention now (it also runs on its schedule). */
   runRetention(): { segmentsDeleted: number };
   /** Flushes, indexes what is committed, writes a clean checkpoint, releases the lock. */
@@ -90,6 +98,8 @@ interface Parts {
   index: KeyIndex;
   dispatcher: Dispatcher;
   commitLog: CommitLog;
+  corrupt: CorruptRanges;
+  checkedFrom: number;
 }
 
 function stateString(value: unknown): string {
@@ -187,7 +197,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
         queueOffsets: r.queueOffsets,
         onWritten: (summary) => r.dispatcher.written(summary),
       });
-      parts = { lock: r.lock, log: r.log, queues: r.queues, index: r.index, dispatcher: r.dispatcher, commitLog };
+      parts = { lock: r.lock, log: r.log, queues: r.queues, index: r.index, dispatcher: r.dispatcher, commitLog, corrupt: new CorruptRanges(r.corrupt), checkedFrom: r.checkedFrom };
       r.dispatcher.newData$.subscribe(() => {
         scheduleCheckpoint();
         scheduleRetention();
@@ -246,7 +256,12 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
   });
   const p = parts!;
 
-  const queries = storeQueries({ log: p.log, queues: p.queues, index: p.index, commitLog: p.commitLog, msgId, closed: () => closed });
+  const onCorrupt = (offset: number, size: number, reason: string): void => {
+    const segment = numberedFileName(p.log.segmentStart(offset));
+    if (!p.corrupt.add({ from: offset, to: offset + size, segment, reason, foundBy: 'read' })) return;
+    logger.error({ segment, from: offset, to: offset + size, bytes: size, reason }, 'commit log: a read found a corrupt record; it is skipped (lost)');
+  };
+  const queries = storeQueries({ log: p.log, queues: p.queues, index: p.index, commitLog: p.commitLog, msgId, closed: () => closed, checkedFrom: p.checkedFrom, onCorrupt });
 
   let closing: Promise<void> | undefined;
   const store: MessageStore = {
@@ -266,6 +281,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     },
     commitLogActor: actor,
     positions: () => ({ writeOffset: p.log.writeOffset, flushedOffset: p.log.flushedOffset, minOffset: p.log.minOffset, dispatched: p.dispatcher.position }),
+    corruptRanges: () => p.corrupt.list(p.log.minOffset),
     runRetention: retention,
     close() {
       closing ??= new Promise<void>((resolve) => {

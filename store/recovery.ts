@@ -2,11 +2,13 @@ import type { Logger } from 'pino';
 import { StorageError, type StorageBackend, type StorageLock } from './backend.js';
 import { queueKeyOf } from './commit-log-batch.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
-import { ConsumeQueueSet } from './consume-queue.js';
+import { CQ_ENTRY_SIZE, cqOffsetAt, cqSizeAt, ConsumeQueueSet, type ConsumeQueue } from './consume-queue.js';
+import type { CorruptRange } from './corrupt-ranges.js';
 import { Dispatcher } from './dispatcher.js';
 import { KeyIndex } from './key-index.js';
 import { RecordLayout } from '../core/record-layout.js';
-import { decodeRecord, encodeEndOfSegment } from './record.js';
+import { scanLog, type LostRecordHint } from './log-scan.js';
+import { encodeEndOfSegment } from './record.js';
 import { SegmentedLog } from './segmented-log.js';
 
 /**
@@ -48,58 +50,9 @@ export function writeStoreCheckpoint(storage: StorageBackend, storeDir: string, 
   });
 }
 
-/**
- * Scans the commit log from `from` (a segment start) and returns where valid data ends: the first corrupt or
- * incomplete record, or the end of the data. End-of-segment markers (and fewer than 8 bytes left) move on to
- * the next segment.
- */
+/** Where valid commit log data ends when scanned from `from` (see scanLog: corrupt records are skipped, not cut). */
 export function scanCommitLog(log: SegmentedLog, from: number, chunkBytes = 1024 * 1024): number {
-  const seg = log.segmentSize;
-  let pos = from;
-  const end = log.writeOffset;
-  while (pos < end) {
-    const segEnd = log.segmentStart(pos) + seg;
-    if (segEnd - pos < RecordLayout.EndOfSegmentMin) {
-      pos = segEnd;
-      continue;
-    }
-    let buf = log.read(pos, chunkBytes);
-    if (buf.length === 0) return pos;
-    let p = 0;
-    for (;;) {
-      if (segEnd - (pos + p) < RecordLayout.EndOfSegmentMin && pos + p < end) {
-        pos = segEnd; // fewer than 8 bytes left: the segment ends here
-        break;
-      }
-      const d = decodeRecord(buf, p);
-      if (d.kind === 'record') {
-        p += d.size;
-        continue;
-      }
-      if (d.kind === 'end-of-segment') {
-        if (pos + p + d.size !== segEnd) return pos + p; // a marker must fill its segment exactly
-        pos = segEnd;
-        break;
-      }
-      if (d.kind === 'incomplete' && p === 0 && buf.length >= 4) {
-        const size = new DataView(buf.buffer, buf.byteOffset, 4).getUint32(0);
-        if (size > buf.length && pos + size <= segEnd) {
-          const more = log.read(pos, size);
-          if (more.length === size) {
-            buf = more;
-            continue;
-          }
-        }
-        return pos;
-      }
-      if (d.kind === 'incomplete' && p > 0 && buf.length === chunkBytes) {
-        pos += p; // read on from here
-        break;
-      }
-      return pos + p; // corrupt, or incomplete at the end of the data
-    }
-  }
-  return Math.min(pos, end);
+  return scanLog(log, from, { chunkBytes }).end;
 }
 
 export interface RecoveryOptions {
@@ -125,15 +78,84 @@ export interface Recovered {
   clean: boolean;
   /** Bytes cut from the commit log's torn tail. */
   truncatedBytes: number;
+  /** Corrupt ranges the scan found and skipped (their records are lost; the log's write position is past them). */
+  corrupt: CorruptRange[];
+  /** Records below this commit log offset were not CRC-checked by this recovery (reads check theirs). */
+  checkedFrom: number;
   /** Records re-indexed. */
   redispatched: number;
 }
 
+/** The one of the ascending, disjoint `ranges` that holds `off`. */
+function rangeOf(ranges: readonly CorruptRange[], off: number): CorruptRange | undefined {
+  let lo = 0;
+  let hi = ranges.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const r = ranges[mid]!;
+    if (off < r.from) hi = mid - 1;
+    else if (off >= r.to) lo = mid + 1;
+    else return r;
+  }
+  return undefined;
+}
+
 /**
- * Opens a store directory after a clean shutdown or a crash: takes the lock, reads the checkpoint, finds
- * where valid commit log data ends (scanning from the checkpoint's flushed segment; every record's CRC is
- * checked), cuts the torn tail, cuts consume queue and index entries at the checkpoint's indexed position
- * and re-indexes everything after it, then rebuilds each queue's next offset from its consume queue.
+ * A queue's next offset that keeps the numbers of its lost records unused, and where they were lost: the
+ * last byte of their range, never 0, which the blank entries that hold the numbers keep (see markLost).
+ */
+interface LostTail {
+  next: number;
+  at: number;
+}
+
+/**
+ * The entries recovery is about to cut (those at or after `from`) that point into a lost range: the queue
+ * offset after the last of them, or undefined. Blank entries that recorded an earlier loss count too.
+ */
+function lostTailOf(cq: ConsumeQueue, from: number, lost: readonly CorruptRange[]): LostTail | undefined {
+  for (let end = cq.maxOffset; end > cq.minOffset; ) {
+    const start = Math.max(cq.minOffset, end - 1024);
+    const bytes = cq.readBytes(start, end - start);
+    for (let i = end - start - 1; i >= 0; i--) {
+      const off = cqOffsetAt(bytes, i * CQ_ENTRY_SIZE);
+      const size = cqSizeAt(bytes, i * CQ_ENTRY_SIZE);
+      if (size === 0 && off === 0) continue; // a blank that fills a hole
+      if (size > 0 ? off + size <= from : off < from) return undefined;
+      const r = rangeOf(lost, off);
+      if (r !== undefined) return { next: start + i + 1, at: r.to - 1 };
+    }
+    end = start;
+  }
+  return undefined;
+}
+
+/**
+ * Keeps the queue offsets of lost records unused: a queue whose last records were lost (no intact record of
+ * it follows) would otherwise hand their numbers to new messages. What is known of them: the consume queue
+ * entries recovery cut (`tails`), and the header of a lost record whose CRC failed (a hint, trusted only
+ * within the number of records the lost bytes could hold).
+ */
+function keepLostQueueOffsets(queues: ConsumeQueueSet, tails: ReadonlyMap<ConsumeQueue, LostTail>, hints: readonly LostRecordHint[], lost: readonly CorruptRange[]): void {
+  const need = new Map(tails);
+  const lostBytes = lost.reduce((n, r) => n + (r.to - r.from), 0);
+  const maxLostRecords = Math.ceil(lostBytes / RecordLayout.FixedSize);
+  for (const h of hints) {
+    const cq = queues.get(h.topic, h.queueId, false);
+    if (cq === undefined || h.queueOffset < cq.maxOffset || h.queueOffset >= cq.maxOffset + maxLostRecords) continue;
+    const had = need.get(cq);
+    if (had === undefined || had.next <= h.queueOffset) need.set(cq, { next: h.queueOffset + 1, at: (rangeOf(lost, h.at)?.to ?? h.at + 1) - 1 });
+  }
+  for (const [cq, t] of need) cq.markLost(t.next, t.at);
+}
+
+/**
+ * Opens a store directory after a clean shutdown or a crash: takes the lock, reads the checkpoint, scans the
+ * commit log from the checkpoint's flushed (or indexed, if earlier) segment checking every record's CRC (see
+ * scanLog: a corrupt record is skipped up to the next intact one and reported, the torn tail cut), cuts
+ * consume queue and index entries at the checkpoint's indexed position (or the first corrupt range, if
+ * earlier) and re-indexes everything after it, skipping the corrupt ranges, then rebuilds each queue's next
+ * offset from its consume queue (past the numbers of lost records).
  */
 export async function recoverStore(o: RecoveryOptions): Promise<Recovered> {
   o.storage.mkdir(o.dir);
@@ -145,24 +167,40 @@ export async function recoverStore(o: RecoveryOptions): Promise<Recovered> {
     const written = log.writeOffset;
     const clean = cp !== undefined && cp.clean && cp.commitLogFlushed === written && cp.dispatched === written;
     let end = written;
+    let corrupt: CorruptRange[] = [];
+    let hints: LostRecordHint[] = [];
+    let checkedFrom = written;
     if (!clean) {
-      const from = Math.max(log.minOffset, log.segmentStart(Math.min(cp?.commitLogFlushed ?? 0, written)));
-      end = scanCommitLog(log, from);
+      // the dispatcher re-reads from the indexed position: the scan covers that too
+      checkedFrom = Math.max(log.minOffset, log.segmentStart(Math.min(cp?.commitLogFlushed ?? 0, cp?.dispatched ?? 0, written)));
+      const scan = scanLog(log, checkedFrom, { durableTo: cp?.commitLogFlushed ?? 0 });
+      end = scan.end;
+      corrupt = scan.lost;
+      hints = scan.hints;
     }
     if (end !== written || !clean) log.setWriteOffset(end);
     const truncatedBytes = written - end;
+    for (const r of corrupt) {
+      o.logger.error({ segment: r.segment, from: r.from, to: r.to, bytes: r.to - r.from, reason: r.reason }, 'commit log: corrupt data skipped; the records in this range are lost, those after it kept');
+    }
     if (truncatedBytes > 0) o.logger.warn({ end, truncatedBytes }, 'commit log: cut a torn tail');
 
     const queues = new ConsumeQueueSet(o.storage, o.dir, o.consumeQueueEntriesPerFile);
     queues.loadAll();
     const index = KeyIndex.open(o.storage, o.dir, o.indexEntriesPerFile);
-    const dispatchFrom = Math.max(log.minOffset, Math.min(cp?.dispatched ?? 0, end));
+    const dispatchFrom = Math.max(log.minOffset, Math.min(cp?.dispatched ?? 0, end, corrupt[0]?.from ?? end));
+    const tails = new Map<ConsumeQueue, LostTail>();
     if (!clean) {
-      for (const cq of queues.all()) cq.truncateFrom(dispatchFrom);
+      for (const cq of queues.all()) {
+        const t = corrupt.length > 0 ? lostTailOf(cq, dispatchFrom, corrupt) : undefined;
+        if (t !== undefined) tails.set(cq, t);
+        cq.truncateFrom(dispatchFrom);
+      }
       index.truncateFrom(dispatchFrom);
     }
-    const dispatcher = new Dispatcher({ log, queues, index, logger: o.logger, from: dispatchFrom });
+    const dispatcher = new Dispatcher({ log, queues, index, logger: o.logger, from: dispatchFrom, skip: corrupt });
     const redispatched = dispatcher.dispatchUpTo(end);
+    if (corrupt.length > 0) keepLostQueueOffsets(queues, tails, hints, corrupt);
 
     const queueOffsets = new Map<string, number>();
     for (const cq of queues.all()) queueOffsets.set(queueKeyOf(cq.topic, cq.queueId), cq.maxOffset);
@@ -172,8 +210,8 @@ export async function recoverStore(o: RecoveryOptions): Promise<Recovered> {
     await queues.flush();
     await index.flush();
     await writeStoreCheckpoint(o.storage, o.dir, { clean: false, commitLogFlushed: end, dispatched: end, timestamp: o.now() });
-    if (!clean) o.logger.info({ end, dispatchFrom, redispatched, truncatedBytes }, 'store recovered after an unclean shutdown');
-    return { lock, log, queues, index, dispatcher, queueOffsets, clean, truncatedBytes, redispatched };
+    if (!clean) o.logger.info({ end, dispatchFrom, redispatched, truncatedBytes, corruptRanges: corrupt.length }, 'store recovered after an unclean shutdown');
+    return { lock, log, queues, index, dispatcher, queueOffsets, clean, truncatedBytes, corrupt, checkedFrom, redispatched };
   } catch (err) {
     lock.release();
     if (err instanceof StorageError) throw err;

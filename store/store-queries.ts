@@ -4,12 +4,13 @@
  * them and hands them here.
  */
 import { MessageProperty } from '../core/message.js';
-import { PROP_KEYS, PROP_TAGS } from '../core/record-layout.js';
+import { readU32, readU64 } from '../core/bytes.js';
+import { PROP_KEYS, PROP_TAGS, RecordField, RecordLayout, recordSizeAt } from '../core/record-layout.js';
 import type { CommitLog } from './commit-log.js';
 import { CQ_ENTRY_SIZE, cqOffsetAt, cqSizeAt, cqTagHashAt, isBlank, type ConsumeQueue, type ConsumeQueueSet } from './consume-queue.js';
 import { keyHash, type KeyIndex } from './key-index.js';
 import { decodeMessageId } from './message-id.js';
-import { decodeRecord, recordBodyAt, splitKeys, type MessageRecord } from './record.js';
+import { decodeRecord, recordBodyAt, recordCrc, splitKeys, type MessageRecord } from './record.js';
 import type { SegmentedLog } from './segmented-log.js';
 
 /** A stored message as reads return it. */
@@ -94,10 +95,30 @@ export interface QueryParts {
   msgId: (commitLogOffset: number) => string;
   /** Whether the store is closed: reads then answer STORE_CLOSED. */
   closed: () => boolean;
+  /**
+   * Records below this commit log offset were not CRC-checked since the store opened (recovery checks what it
+   * scans; this process's own writes need none): reads check theirs. Default 0: none.
+   */
+  checkedFrom?: number;
+  /** Hears of a record a read found corrupt; the read skips it (a pull goes on past it, a look-up finds nothing). */
+  onCorrupt?: (offset: number, size: number, reason: string) => void;
+}
+
+/**
+ * Largest record a look-up by id reads (64 MiB, the most any transport carries in one frame): a record is never
+ * larger than a frame, so a larger size in a header is corruption or a forged id, and never costs a larger read.
+ */
+export const MAX_LOOKUP_RECORD_BYTES = 64 * 1024 * 1024;
+
+/** Whether the bytes at buf[0...] say they are the record at `offset` (magic and own offset): then a failure to decode is corruption, not a wrong id. */
+function claimsOffset(buf: Uint8Array, offset: number): boolean {
+  return buf.length >= RecordField.CommitLogOffset + 8 && readU32(buf, RecordField.Magic) === RecordLayout.Magic && readU64(buf, RecordField.CommitLogOffset) === offset;
 }
 
 export function storeQueries(parts: QueryParts): StoreQueries {
   const { log, queues, index, commitLog, msgId, closed } = parts;
+  const checkedFrom = parts.checkedFrom ?? 0;
+  const onCorrupt = parts.onCorrupt ?? ((): void => undefined);
 
   const toStored = (r: MessageRecord, size: number): StoredMessage => ({
     topic: r.topic,
@@ -120,17 +141,26 @@ export function storeQueries(parts: QueryParts): StoreQueries {
     keys: splitKeys(r.properties[PROP_KEYS]),
   });
 
-  /** The record at `offset` (`size` when known), or undefined when gone or not a record. */
-  const readAt = (offset: number, size?: number): { record: MessageRecord; size: number } | undefined => {
+  /**
+   * The record at `offset` (`size` when known), or undefined when gone or not a record. `fromId`: the offset
+   * came from a client's message id, not from the store's own indexes, so bytes that fail there are not
+   * reported as corrupt (the id may point anywhere).
+   */
+  const readAt = (offset: number, size?: number, fromId = false): { record: MessageRecord; size: number } | undefined => {
     if (offset < log.minOffset || offset >= commitLog.committedOffset) return undefined;
     let len = size;
     if (len === undefined) {
-      const head = log.read(offset, 4);
-      if (head.length < 4) return undefined;
-      len = new DataView(head.buffer, head.byteOffset, 4).getUint32(0);
+      // an id names any offset it likes: the bytes there must claim to be the record at this offset, with a
+      // plausible size, before that size is read
+      const head = log.read(offset, RecordField.CommitLogOffset + 8);
+      if (!claimsOffset(head, offset)) return undefined;
+      len = recordSizeAt(head, 0);
+      if (len < RecordLayout.FixedSize || len > MAX_LOOKUP_RECORD_BYTES || offset + len > commitLog.committedOffset) return undefined;
     }
     const buf = log.read(offset, len);
-    const d = decodeRecord(buf, 0, false);
+    // a read without a known size is CRC-checked too: its header alone does not prove the bytes a record
+    const d = decodeRecord(buf, 0, size === undefined || offset < checkedFrom);
+    if (d.kind === 'corrupt' && !fromId && claimsOffset(buf, offset)) onCorrupt(offset, len, d.reason);
     if (d.kind !== 'record' || d.record.commitLogOffset !== offset) return undefined;
     return { record: d.record, size: d.size };
   };
@@ -207,6 +237,12 @@ export function storeQueries(parts: QueryParts): StoreQueries {
         }
         const at = off - spanStart;
         if (off + size > spanStart + span.length || recordBodyAt(span, at, off, size) < 0) {
+          onCorrupt(off, size, 'the record its consume queue entry points at does not read back');
+          missing++;
+          continue;
+        }
+        if (off < checkedFrom && recordCrc(span, at, size) !== readU32(span, at + RecordField.Crc)) {
+          onCorrupt(off, size, 'CRC mismatch');
           missing++;
           continue;
         }
@@ -255,7 +291,7 @@ export function storeQueries(parts: QueryParts): StoreQueries {
     } catch {
       return undefined; // not one of our ids: not found
     }
-    const r = readAt(offset);
+    const r = readAt(offset, undefined, true);
     return r ? toStored(r.record, r.size) : undefined;
   };
 

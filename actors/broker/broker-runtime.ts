@@ -67,7 +67,7 @@ export async function openBroker(deps: BrokerDeps): Promise<BrokerRuntime> {
   });
   const topicsPersister = new Persister(() => saveTopicTable(storage, s.storeDir, topics));
   const offsetsPersister = new Persister(() => saveConsumerOffsets(storage, s.storeDir, offsets));
-  const polling = new LongPolling(io.clock, s.maxHeldPulls);
+  const polling = new LongPolling(io.clock, s.maxHeldPulls, (err) => io.logger.error({ err }, 'a held pull failed'));
   const header = registerHeader(deps);
   const registrations = new Registrations({
     clock: io.clock,

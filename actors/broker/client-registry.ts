@@ -7,6 +7,12 @@ import { groupProblem } from '../protocol/validation.js';
  * last heard from; per consumer group, its message model and subscriptions. Every change reports which
  * consumer groups changed membership, so the broker can tell their members to rebalance
  * (NOTIFY_CONSUMER_IDS_CHANGED).
+ *
+ * A consumer group's member is its client id and the instance token its heartbeats carry (drawn once per client,
+ * so two processes configured with one client id differ). Two members with one client id would compute the
+ * same share and read the same queues, so a heartbeat whose client id is live in a group under another token
+ * is refused (CLIENT_ID_CONFLICT) and changes nothing; the id is free again once its holder unregisters or
+ * expires. An unregistration that names a token removes the member only when the token is the member's.
  */
 
 export type MessageModel = 'CLUSTERING' | 'BROADCASTING';
@@ -17,6 +23,8 @@ export interface ConsumerGroupInfo {
   subscriptions: Record<string, string>;
   /** clientId -> last heartbeat time. */
   clients: Map<string, number>;
+  /** clientId -> the instance token of the client that holds the id ('' for a client that sends none). */
+  instances: Map<string, string>;
 }
 
 export interface ProducerGroupInfo {
@@ -27,6 +35,17 @@ export const DEFAULT_CLIENT_EXPIRY_MS = 120_000;
 /** Bounds against a flood of client ids or groups. */
 export const MAX_CLIENTS_PER_GROUP = 10_000;
 export const MAX_GROUPS = 10_000;
+/** Longest instance token a heartbeat may carry. */
+export const MAX_INSTANCE_LENGTH = 128;
+
+/** The refusal of a heartbeat whose client id another live client of `group` holds. */
+export function clientIdConflict(clientId: string, group: string): StatusError {
+  return new StatusError(
+    Status.CLIENT_ID_CONFLICT,
+    `client id "${clientId}" is already used in consumer group ${group} by another live client (another process); ` +
+      'give each consumer its own clientId. The id is free again once that client stops or the broker expires it',
+  );
+}
 
 /** Checks a heartbeat body from the wire; returns it or throws BAD_FRAME/INVALID_ARGUMENT. */
 export function validateHeartbeat(body: unknown): HeartbeatBody {
@@ -55,8 +74,16 @@ export class ClientRegistry {
   private readonly consumers = new Map<string, ConsumerGroupInfo>();
   private readonly producers = new Map<string, ProducerGroupInfo>();
 
-  /** Records a heartbeat; returns the consumer groups this client joined (their membership changed). */
-  heartbeat(clientId: string, body: HeartbeatBody, now: number): string[] {
+  /**
+   * Records a heartbeat from `instance` (the client's instance token); returns the consumer groups this client
+   * joined (their membership changed). Throws CLIENT_ID_CONFLICT, recording nothing, when another instance holds
+   * the client id in one of the consumer groups.
+   */
+  heartbeat(clientId: string, body: HeartbeatBody, now: number, instance = ''): string[] {
+    for (const c of body.consumers) {
+      const holder = this.consumers.get(c.group)?.instances.get(clientId);
+      if (holder !== undefined && holder !== instance) throw clientIdConflict(clientId, c.group);
+    }
     const changed: string[] = [];
     for (const g of body.producerGroups) {
       let info = this.producers.get(g);
@@ -72,13 +99,14 @@ export class ClientRegistry {
       let info = this.consumers.get(c.group);
       if (!info) {
         this.checkGroupBound();
-        this.consumers.set(c.group, (info = { messageModel: c.messageModel, subscriptions: {}, clients: new Map() }));
+        this.consumers.set(c.group, (info = { messageModel: c.messageModel, subscriptions: {}, clients: new Map(), instances: new Map() }));
       }
       if (!info.clients.has(clientId)) {
         if (info.clients.size >= MAX_CLIENTS_PER_GROUP) throw new StatusError(Status.SYSTEM_BUSY, `consumer group ${c.group} has ${MAX_CLIENTS_PER_GROUP} clients already`);
         changed.push(c.group);
       }
       info.clients.set(clientId, now);
+      info.instances.set(clientId, instance);
       info.messageModel = c.messageModel;
       info.subscriptions = { ...c.subscriptions };
     }
@@ -91,16 +119,20 @@ export class ClientRegistry {
 
   /**
    * Removes a client from the named groups (or from every group when none is named); returns the consumer
-   * groups whose membership changed.
+   * groups whose membership changed. With `instance`, a consumer group's member goes only when it is that
+   * instance (a client refused for a taken id does not remove the holder).
    */
-  unregister(clientId: string, groups: { producerGroup?: string; consumerGroup?: string } = {}): string[] {
+  unregister(clientId: string, groups: { producerGroup?: string; consumerGroup?: string } = {}, instance?: string): string[] {
     const all = groups.producerGroup === undefined && groups.consumerGroup === undefined;
     for (const [g, info] of this.producers) {
       if ((all || g === groups.producerGroup) && info.clients.delete(clientId) && info.clients.size === 0) this.producers.delete(g);
     }
     const changed: string[] = [];
     for (const [g, info] of this.consumers) {
-      if ((all || g === groups.consumerGroup) && info.clients.delete(clientId)) {
+      if (!all && g !== groups.consumerGroup) continue;
+      if (instance !== undefined && info.instances.has(clientId) && info.instances.get(clientId) !== instance) continue;
+      info.instances.delete(clientId);
+      if (info.clients.delete(clientId)) {
         changed.push(g);
         if (info.clients.size === 0) this.consumers.delete(g);
       }
@@ -120,6 +152,7 @@ export class ClientRegistry {
       for (const [id, last] of info.clients) {
         if (now - last >= expiryMs) {
           info.clients.delete(id);
+          info.instances.delete(id);
           expired.add(id);
           changed.add(g);
         }

@@ -32,9 +32,14 @@ export class LongPolling {
   private readonly byQueue = new Map<string, Set<Held>>();
   private count = 0;
 
+  /**
+   * `onCallbackError` hears a callback that threw (the others are called all the same); without it the error
+   * is thrown on, after the held pull is gone.
+   */
   constructor(
     private readonly clock: Clock,
     readonly maxHeld = DEFAULT_MAX_HELD_PULLS,
+    private readonly onCallbackError?: (err: unknown) => void,
   ) {}
 
   /** Number of pulls held now. */
@@ -80,7 +85,13 @@ export class LongPolling {
       if (set.size === 0) this.byQueue.delete(h.key);
     }
     this.count--;
-    if (how === 'wake') h.cb.wake();
-    else h.cb.timeout();
+    try {
+      if (how === 'wake') h.cb.wake();
+      else h.cb.timeout();
+    } catch (err) {
+      // a timer or the store's notice called this: a throw would end up outside any request
+      if (this.onCallbackError === undefined) throw err;
+      this.onCallbackError(err);
+    }
   }
 }

@@ -1,5 +1,6 @@
-import { HEX_BYTES } from '../../core/bytes.js';
+import { HEX_BYTES, utf8Length } from '../../core/bytes.js';
 import type { RandomSource } from '../../core/random.js';
+import { PROP_KEYS, PROP_TAGS, RecordLayout } from '../../core/record-layout.js';
 import { seqKey, apartUniqKey } from '../../store/commit-log-batch.js';
 import { MessageProperty, type Message, type MessageExt } from '../../core/message.js';
 import { Status, StatusError } from '../../core/status.js';
@@ -225,4 +226,137 @@ export function fromScheduled(m: MessageExt): StorePutMessage {
   if (m.tags !== undefined) out.tags = m.tags;
   if (m.keys !== undefined && m.keys.length > 0) out.keys = m.keys;
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------- record sizes
+
+/** Bytes of one stored property (`name 0x01 value 0x02`) whose value takes `valueBytes`. */
+const propertyBytes = (name: string, valueBytes: number): number => utf8Length(name) + 2 + valueBytes;
+
+/** Bytes of the KEYS value: the keys, a space between each two. */
+function keysBytes(keys: readonly string[]): number {
+  let n = keys.length - 1;
+  for (let i = 0; i < keys.length; i++) n += utf8Length(keys[i]!);
+  return n;
+}
+
+/** Bytes of a unique key carried apart (a string, or a prefix and 8 hex digits), 0 when none. */
+function apartKeyBytes(p: BrokerPutMessage): number {
+  if (p.uniqKey !== undefined) return utf8Length(p.uniqKey);
+  return p.uniqPrefix !== undefined ? utf8Length(p.uniqPrefix) + 8 : 0;
+}
+
+const UNIQ_KEY_PROPERTY_BYTES = propertyBytes(MessageProperty.UNIQ_KEY, 0);
+
+/**
+ * The length of the properties of the record the store writes for `p`: its properties, TAGS, KEYS and a
+ * unique key carried apart, as the commit log's batch encoder lays them out.
+ */
+export function storedPropertiesLength(p: BrokerPutMessage): number {
+  const tags = p.tags !== undefined && p.tags !== '' ? p.tags : undefined;
+  const keys = p.keys !== undefined && p.keys.length > 0 ? p.keys : undefined;
+  const props = p.properties;
+  let n = 0;
+  let tagsDone = false;
+  let keysDone = false;
+  let hasUniq = false;
+  if (props !== undefined) {
+    for (const k in props) {
+      if (k === PROP_TAGS && tags !== undefined) {
+        tagsDone = true;
+        n += propertyBytes(k, utf8Length(tags));
+      } else if (k === PROP_KEYS && keys !== undefined) {
+        keysDone = true;
+        n += propertyBytes(k, keysBytes(keys));
+      } else n += propertyBytes(k, utf8Length(props[k]!));
+      if (k === MessageProperty.UNIQ_KEY) hasUniq = true;
+    }
+  }
+  if (tags !== undefined && !tagsDone) n += propertyBytes(PROP_TAGS, utf8Length(tags));
+  if (keys !== undefined && !keysDone) n += propertyBytes(PROP_KEYS, keysBytes(keys));
+  if (!hasUniq && (p.uniqKey !== undefined || p.uniqPrefix !== undefined)) n += UNIQ_KEY_PROPERTY_BYTES + apartKeyBytes(p);
+  return n;
+}
+
+/** The size of the commit log record the store writes for `p`, on a store whose host takes `storeHostBytes`. */
+export function storedRecordSize(p: BrokerPutMessage, storeHostBytes: number): number {
+  return RecordLayout.FixedSize + utf8Length(p.bornHost) + storeHostBytes + utf8Length(p.topic) + storedPropertiesLength(p) + p.body.length;
+}
+
+/** Longest decimal a u32 field takes (queue ids, delay levels, reconsume counts). */
+const U32_DIGITS = 10;
+
+/**
+ * The property bytes the rewrites of a stored message can add. The broker writes copies of a message with
+ * properties of its own: a delay level or timer to the schedule or timer topic and back, a half message to the
+ * half topic and back on commit, a send-back to the retry or dead-letter topic and from there through the
+ * schedule topic again. Each property any of them sets is counted once, at its longest value (a later rewrite
+ * replaces or removes what an earlier one set; none stacks a name twice). `msgIdBytes`: the length of this
+ * broker's message ids (the ORIGIN_MESSAGE_ID of a send-back).
+ */
+export function rewritePropertyMargin(msgIdBytes: number): number {
+  const topic = RecordLayout.MaxShortString;
+  return (
+    propertyBytes(MessageProperty.REAL_TOPIC, topic) +
+    propertyBytes(MessageProperty.REAL_QID, U32_DIGITS) +
+    propertyBytes(MessageProperty.DELAY, U32_DIGITS) +
+    propertyBytes(MessageProperty.RETRY_TOPIC, topic) +
+    propertyBytes(MessageProperty.ORIGIN_MSG_ID, msgIdBytes) +
+    propertyBytes(MessageProperty.RECONSUME_TIME, U32_DIGITS) +
+    propertyBytes(MessageProperty.MAX_RECONSUME_TIMES, U32_DIGITS)
+  );
+}
+
+/** What the rewrites can add to a record of `topic`: their properties, and the topic grown to the longest a record holds. */
+export function rewriteMargin(topic: string, propertyMargin: number): number {
+  return propertyMargin + Math.max(0, RecordLayout.MaxShortString - utf8Length(topic));
+}
+
+/** How large the records of one broker may be. */
+export interface RecordBound {
+  /** The store host's length in bytes (every record carries it). */
+  storeHostBytes: number;
+  /** rewritePropertyMargin of the store's message ids. */
+  propertyMargin: number;
+  /** Largest record a reply carries (a pull reply of just this record fits the transport's frame limit). */
+  maxRecordBytes: number;
+  /** The transport's frame limit the bound comes from (for messages). */
+  maxPayload: number;
+}
+
+/**
+ * At least the record bytes of a message without properties of its own that are not its body or the rewrites'
+ * margin: the fixed part, the born host and topic at 3 bytes per UTF-16 unit, TAGS and the broker's unique key.
+ */
+function plainNonBodyBound(p: BrokerPutMessage, storeHostBytes: number): number {
+  const tags = p.tags === undefined ? 0 : propertyBytes(PROP_TAGS, 0) + 3 * p.tags.length;
+  const uniq = p.uniqPrefix === undefined ? 0 : UNIQ_KEY_PROPERTY_BYTES + 3 * p.uniqPrefix.length + 8;
+  return RecordLayout.FixedSize + 3 * (p.bornHost.length + p.topic.length) + storeHostBytes + tags + uniq;
+}
+
+/**
+ * Whether `p` can be stored and still delivered after any rewrite: [MESSAGE_TOO_LARGE, why] when its record
+ * with the rewrites' margin would be larger than a reply carries, or its properties with theirs than a record
+ * holds; undefined when it fits. A message without properties or keys far below the bound is passed on a
+ * cheap upper bound, without measuring it.
+ */
+export function undeliverableProblem(p: BrokerPutMessage, bound: RecordBound): [number, string] | undefined {
+  const marginBound = bound.propertyMargin + RecordLayout.MaxShortString;
+  const plain = p.properties === undefined && p.keys === undefined && p.uniqKey === undefined;
+  if (plain && p.body.length + plainNonBodyBound(p, bound.storeHostBytes) + marginBound <= bound.maxRecordBytes) return undefined;
+  const props = storedPropertiesLength(p);
+  if (props + bound.propertyMargin > RecordLayout.MaxProperties) {
+    return [
+      Status.MESSAGE_TOO_LARGE,
+      `its properties take ${props} bytes as stored; with the ${bound.propertyMargin} bytes retries and delays may add, at most ${RecordLayout.MaxProperties - bound.propertyMargin} are allowed`,
+    ];
+  }
+  const need = storedRecordSize(p, bound.storeHostBytes) + rewriteMargin(p.topic, bound.propertyMargin);
+  if (need <= bound.maxRecordBytes) return undefined;
+  const maxBody = Math.max(0, p.body.length - (need - bound.maxRecordBytes));
+  return [
+    Status.MESSAGE_TOO_LARGE,
+    `stored with room for its retry and delay rewrites it takes ${need} bytes, more than the ${bound.maxRecordBytes} a pull reply carries ` +
+      `on this transport (frame limit ${bound.maxPayload} bytes): its body may take at most ${maxBody} bytes, got ${p.body.length}`,
+  ];
 }

@@ -11,12 +11,25 @@ import { NamesrvClient, RouteCache } from './namesrv-client.js';
  * What producers and consumers share: a client id (their address is `clientAddress(clientId)`), the route
  * cache, heartbeats to every broker of the routes in use, unregistering, and requests to a broker group by
  * name. Timers are the owner's (its machine ticks `heartbeat()` and `routes.refreshAll()`).
+ *
+ * Each instance draws an instance token from the Environment's random source and sends it with its heartbeats
+ * and unregistrations: a broker refuses (CLIENT_ID_CONFLICT) a consumer whose client id another live client of
+ * its group, in another process, already uses.
  */
+
+const hex = (bytes: Uint8Array): string => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 
 /** A fresh client id: `<kind>-<12 hex digits>` (no dots: it is part of an address). */
 export function newClientId(kind: string, random: RandomSource): string {
-  const hex = [...random.bytes(6)].map((b) => b.toString(16).padStart(2, '0')).join('');
-  return `${kind}-${hex}`;
+  return `${kind}-${hex(random.bytes(6))}`;
+}
+
+/** What one round of heartbeats found. */
+export interface HeartbeatOutcome {
+  /** Brokers that did not acknowledge, sorted. */
+  failed: string[];
+  /** The refusals of brokers on which another live client holds this client id (CLIENT_ID_CONFLICT). */
+  conflicts: StatusError[];
 }
 
 export interface ConsumerRegistration {
@@ -34,6 +47,8 @@ export interface ClientInstanceOptions {
 
 export class ClientInstance {
   readonly clientId: string;
+  /** 16 random hex digits drawn once: tells this client from another process's client with the same id. */
+  readonly instance: string;
   readonly routes: RouteCache;
   readonly producerGroups = new Set<string>();
   readonly consumers = new Map<string, ConsumerRegistration>();
@@ -44,6 +59,7 @@ export class ClientInstance {
     opts: ClientInstanceOptions,
   ) {
     this.clientId = opts.clientId;
+    this.instance = hex(io.random.bytes(8));
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 3000;
     this.routes = new RouteCache(new NamesrvClient(io, { namesrv: opts.namesrv, timeoutMs: this.requestTimeoutMs }), io.logger);
   }
@@ -54,24 +70,37 @@ export class ClientInstance {
 
   /** Sends one heartbeat to every broker of the routes in use; returns the addresses that did not acknowledge. */
   async heartbeat(): Promise<string[]> {
+    return (await this.heartbeatAll()).failed;
+  }
+
+  /**
+   * Sends one heartbeat to every broker of the routes in use; returns the brokers that did not acknowledge and
+   * the refusals for a client id taken by another client (logged as errors: two members with one id read the
+   * same queues).
+   */
+  async heartbeatAll(): Promise<HeartbeatOutcome> {
     const body = jsonBody(this.heartbeatBody());
     const failed: string[] = [];
+    const conflicts: StatusError[] = [];
     await Promise.all(
       this.routes.brokerAddresses().map(async (addr) => {
         try {
-          expectOk(await this.io.request(addr, request(RequestCode.HEART_BEAT, { clientId: this.clientId }, body), this.requestTimeoutMs), `heartbeat to ${addr}`);
+          expectOk(await this.io.request(addr, request(RequestCode.HEART_BEAT, { clientId: this.clientId, instance: this.instance }, body), this.requestTimeoutMs), `heartbeat to ${addr}`);
         } catch (err) {
           failed.push(addr);
-          this.io.logger.debug({ err, broker: addr }, 'heartbeat failed');
+          if (err instanceof StatusError && err.status === Status.CLIENT_ID_CONFLICT) {
+            conflicts.push(err);
+            this.io.logger.error({ err, broker: addr }, 'heartbeat refused: another live client uses this client id');
+          } else this.io.logger.debug({ err, broker: addr }, 'heartbeat failed');
         }
       }),
     );
-    return failed.sort();
+    return { failed: failed.sort(), conflicts };
   }
 
   /** Tells every broker this client leaves `group` (best effort; failures are logged). */
   async unregister(groups: { producerGroup?: string; consumerGroup?: string }): Promise<void> {
-    const header: Record<string, string> = { clientId: this.clientId };
+    const header: Record<string, string> = { clientId: this.clientId, instance: this.instance };
     if (groups.producerGroup) header.producerGroup = groups.producerGroup;
     if (groups.consumerGroup) header.consumerGroup = groups.consumerGroup;
     await Promise.all(

@@ -59,6 +59,7 @@ export async function startConsumer(system: ActorSystem, opts: ConsumerOptions):
   // two members with one client id would compute the same share and read the same queues
   if (system.addresses().includes(clientAddress(clientId)))
     throw new StatusError(Status.INVALID_ARGUMENT, `client id "${clientId}" is already used by another client in this system; give each consumer its own clientId`);
+  let built: ConsumerImpl | undefined;
   const hosted = await hostClient(system, {
     role: 'consumer',
     clientId,
@@ -69,8 +70,11 @@ export async function startConsumer(system: ActorSystem, opts: ConsumerOptions):
       commit: o.commitIntervalMs,
       lock: o.orderly ? o.lockRenewMs : 0, // orderly consumers renew their queue locks
     },
-    build: (io) => new ConsumerImpl(new ClientInstance(io, { clientId, namesrv: o.namesrv, requestTimeoutMs: o.requestTimeoutMs }), o),
+    build: (io) => (built = new ConsumerImpl(new ClientInstance(io, { clientId, namesrv: o.namesrv, requestTimeoutMs: o.requestTimeoutMs }), o)),
     onFailedStart: (impl) => impl.delivery.close(),
+  }).catch((err: unknown) => {
+    // a client id taken in another process fails the start with the broker's refusal itself
+    throw built?.refused ?? err;
   });
   const impl = hosted.core;
   return {
@@ -163,9 +167,18 @@ class ConsumerImpl implements ClientLifecycle {
     return this.client.io;
   }
 
+  /** The broker's refusal of this consumer's client id (another live member of the group has it), if any. */
+  refused: StatusError | undefined;
+
   async start(): Promise<void> {
     await this.client.routes.refreshAll();
-    await this.client.heartbeat();
+    const { conflicts } = await this.client.heartbeatAll();
+    if (conflicts.length > 0) {
+      // brokers that took the heartbeat forget this client again (the holder of the id stays: it has another instance)
+      await this.client.unregister({ consumerGroup: this.o.group });
+      this.refused = new StatusError(Status.CLIENT_ID_CONFLICT, `consumer ${this.client.clientId} of group ${this.o.group} failed to start: ${conflicts[0]!.message}`);
+      throw this.refused;
+    }
     this.state = 'running';
     await this.rebalance();
   }

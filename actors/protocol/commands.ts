@@ -119,12 +119,19 @@ export interface ConsumerProgressBody {
 
 // ---------------------------------------------------------------------------------------------- broker: clients
 
-/** HEART_BEAT: header `clientId`; body HeartbeatBody. Reply OK. Silent clients expire. */
+/**
+ * HEART_BEAT: header `clientId`, `instance` (a token drawn once per client; optional); body HeartbeatBody. Reply
+ * OK, or CLIENT_ID_CONFLICT when another live member of one of the consumer groups has this client id under
+ * another instance token (nothing is recorded then). Silent clients expire.
+ */
 export interface HeartbeatBody {
   producerGroups: string[];
   consumers: { group: string; messageModel: 'CLUSTERING' | 'BROADCASTING'; subscriptions: Record<string, string> }[];
 }
-/** UNREGISTER_CLIENT: header `clientId`, optional `producerGroup`, `consumerGroup`. */
+/**
+ * UNREGISTER_CLIENT: header `clientId`, optional `producerGroup`, `consumerGroup`, `instance` (with it, a consumer
+ * group member goes only when it is that instance).
+ */
 /** GET_CONSUMER_LIST_BY_GROUP: header `consumerGroup`. Reply body `{ clientIds }` (sorted). */
 export interface ConsumerListBody {
   clientIds: string[];

@@ -64,6 +64,25 @@ export function replyError(incoming: Incoming, status: number, message: string):
 }
 
 /**
+ * `incoming` with a reply that never throws: a reply the transport refuses (too large, closed) is logged. For
+ * frames that become machine events: a reply sent from a machine's action must not fail the machine.
+ */
+function withSafeReply(incoming: Incoming, logger: Logger): Incoming {
+  const reply = incoming.reply;
+  if (reply === undefined) return incoming;
+  return {
+    frame: incoming.frame,
+    reply: (f: Frame) => {
+      try {
+        reply(f);
+      } catch (err) {
+        logger.warn({ err, code: incoming.frame.code }, 'could not send a reply');
+      }
+    },
+  };
+}
+
+/**
  * Binds an XState actor to an address on the Environment's transport. The actor runs on the Environment's
  * clock (XState's `clock` option), so delayed transitions follow simulated time in a simulation, and its
  * inspection events go to the system-wide stream.
@@ -121,22 +140,31 @@ export class ActorHost<TLogic extends AnyActorLogic> {
     }
   }
 
+  /**
+   * Hands a frame to the actor. Never throws into the transport: a failure here (a reply the transport refuses,
+   * a handler that throws) is logged, and the frame is lost as if dropped on the way.
+   */
   private deliver(incoming: Incoming, toEvent: (i: Incoming) => EventFromLogic<TLogic> | undefined): void {
-    const status = (this.actor.getSnapshot() as { status: string }).status;
-    if (this.stopped || status !== 'active') {
-      replyError(incoming, Status.SERVICE_NOT_AVAILABLE, `${this.address} is ${this.stopped ? 'stopped' : status}`);
-      return;
+    try {
+      const status = (this.actor.getSnapshot() as { status: string }).status;
+      if (this.stopped || status !== 'active') {
+        replyError(incoming, Status.SERVICE_NOT_AVAILABLE, `${this.address} is ${this.stopped ? 'stopped' : status}`);
+        return;
+      }
+      if (this.direct !== undefined) {
+        this.direct(incoming); // the frame server answers every reply failure itself
+        return;
+      }
+      const safe = withSafeReply(incoming, this.io.logger);
+      const event = toEvent(safe);
+      if (event === undefined) {
+        replyError(safe, Status.REQUEST_CODE_NOT_SUPPORTED, `${this.address} does not handle code ${incoming.frame.code}`);
+        return;
+      }
+      this.actor.send(event);
+    } catch (err) {
+      this.io.logger.error({ err, code: incoming.frame.code }, 'could not deliver a frame');
     }
-    if (this.direct !== undefined) {
-      this.direct(incoming);
-      return;
-    }
-    const event = toEvent(incoming);
-    if (event === undefined) {
-      replyError(incoming, Status.REQUEST_CODE_NOT_SUPPORTED, `${this.address} does not handle code ${incoming.frame.code}`);
-      return;
-    }
-    this.actor.send(event);
   }
 
   /** Stops listening and stops the actor. */

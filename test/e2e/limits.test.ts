@@ -1,4 +1,4 @@
-import { memoryStorage, memoryTransport, startSystem, type MqSystem, type SendResult } from '../../index.js';
+import { memoryNetwork, memoryStorage, memoryTransport, startSystem, type MqSystem, type SendResult } from '../../index.js';
 import { Status, StatusError } from '../../core/status.js';
 import { allocateAveragely, allocateAveragelyByCircle, allocateConsistentHash } from '../../actors/consumer/rebalance.js';
 import { queueKey, type MessageQueue } from '../../core/message.js';
@@ -104,6 +104,37 @@ describe('limits end to end', () => {
     await eventually(() => shared(first).length === 2 && shared(other).length === 2, 5_000, 'queues shared by two members');
     const keys = [...shared(first), ...shared(other)].map(queueKey);
     expect(new Set(keys).size).toBe(4);
+  });
+
+  it('a consumer whose client id a live member of its group uses in another process is refused by the broker; the id is free once that member stops', async () => {
+    const network = memoryNetwork();
+    system = await startSystem({ transport: memoryTransport({ network }), storage: (deps) => memoryStorage(deps) });
+    const brokers = await startCluster(system, { namesrv: ['ns-1'], brokers: ['broker-a'] });
+    await createTopic(system, brokers.map((b) => b.address), 'shared');
+    // a second process on the same network: its own actor system, so only the broker can tell
+    const other = await startSystem({ transport: memoryTransport({ network }), storage: (deps) => memoryStorage(deps) });
+    try {
+      const received = new Received();
+      const opts = { group: 'g', namesrv: ['ns-1'], subscribe: { shared: '*' } };
+      const holder = await spawnRecordingConsumer(system, received, 'same-id', opts);
+      await eventually(() => holder.assignment().filter((q) => q.topic === 'shared').length === 4, 5_000, 'the holder owns every queue');
+      await expect(spawnRecordingConsumer(other, received, 'same-id', opts)).rejects.toMatchObject({
+        status: Status.CLIENT_ID_CONFLICT,
+        message: expect.stringMatching(/client id "same-id" is already used in consumer group g by another live client/),
+      });
+      // the refused one left nothing behind: the holder keeps its queues and stays the only member
+      const producer = await system.spawnProducer({ group: 'pg', namesrv: ['ns-1'], ...FAST.client });
+      for (let i = 0; i < 8; i++) await producer.send({ topic: 'shared', body: Buffer.from(`m${i}`) });
+      await eventually(() => received.bodies('same-id').length >= 8, 5_000, 'the holder consumed');
+      expect(holder.assignment().filter((q) => q.topic === 'shared').length).toBe(4);
+      // once the holder stops, the id is free in g
+      await holder.stop();
+      const again = await spawnRecordingConsumer(other, received, 'same-id', opts);
+      await eventually(() => again.assignment().filter((q) => q.topic === 'shared').length === 4, 5_000, 'the new holder owns every queue');
+      await again.stop();
+    } finally {
+      await other.stop();
+    }
   });
 
   it('rebalance de-duplicates member ids: every queue has exactly one owner', () => {

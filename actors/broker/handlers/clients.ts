@@ -3,7 +3,8 @@ import { clientAddress, type ConsumerListBody } from '../../protocol/commands.js
 import { RequestCode } from '../../protocol/request-codes.js';
 import { headerString, jsonBody, okReply, oneWay, parseJsonBody } from '../../protocol/replies.js';
 import { retryTopic } from '../../protocol/retry-delay.js';
-import { validateHeartbeat } from '../client-registry.js';
+import { Status, StatusError } from '../../../core/status.js';
+import { MAX_INSTANCE_LENGTH, validateHeartbeat } from '../client-registry.js';
 import type { BrokerContext } from './context.js';
 
 /** Heartbeats, unregistration, consumer lists, and the notices that make a group rebalance. */
@@ -21,10 +22,25 @@ export function notifyGroupsChanged(ctx: BrokerContext, groups: readonly string[
   }
 }
 
+/** The optional `instance` header: the token that tells one client from another with the same client id. */
+function instanceOf(frame: Frame): string | undefined {
+  const v = frame.header.instance;
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length > MAX_INSTANCE_LENGTH) throw new StatusError(Status.INVALID_ARGUMENT, `header "instance" must be a string of at most ${MAX_INSTANCE_LENGTH} characters`);
+  return v;
+}
+
 export async function handleHeartbeat(ctx: BrokerContext, frame: Frame): Promise<Frame> {
   const clientId = headerString(frame, 'clientId');
+  const instance = instanceOf(frame) ?? '';
   const body = validateHeartbeat(parseJsonBody(frame));
-  const changed = ctx.clients.heartbeat(clientId, body, ctx.clock.now());
+  let changed: string[];
+  try {
+    changed = ctx.clients.heartbeat(clientId, body, ctx.clock.now(), instance);
+  } catch (err) {
+    if (err instanceof StatusError && err.status === Status.CLIENT_ID_CONFLICT) ctx.logger.warn({ clientId, groups: body.consumers.map((c) => c.group) }, 'heartbeat refused: its client id is held by another live client');
+    throw err;
+  }
   // a clustering group gets its retry topic here, so its members can subscribe to it (as RocketMQ does)
   let created = false;
   for (const c of body.consumers) {
@@ -39,10 +55,14 @@ export async function handleUnregisterClient(ctx: BrokerContext, frame: Frame): 
   const clientId = headerString(frame, 'clientId');
   const pg = frame.header.producerGroup;
   const cg = frame.header.consumerGroup;
-  const changed = ctx.clients.unregister(clientId, {
-    ...(typeof pg === 'string' && pg !== '' ? { producerGroup: pg } : {}),
-    ...(typeof cg === 'string' && cg !== '' ? { consumerGroup: cg } : {}),
-  });
+  const changed = ctx.clients.unregister(
+    clientId,
+    {
+      ...(typeof pg === 'string' && pg !== '' ? { producerGroup: pg } : {}),
+      ...(typeof cg === 'string' && cg !== '' ? { consumerGroup: cg } : {}),
+    },
+    instanceOf(frame),
+  );
   notifyGroupsChanged(ctx, changed);
   return okReply(frame);
 }

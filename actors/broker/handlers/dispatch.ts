@@ -1,7 +1,6 @@
 import type { Frame } from '../../../transports/frame.js';
 import { FrameKind } from '../../../transports/frame.js';
 import { RequestCode, requestCodeName } from '../../protocol/request-codes.js';
-import { errorReply } from '../../protocol/replies.js';
 import { Status, StatusError } from '../../../core/status.js';
 import { handleCreateTopic, handleDeleteTopic, handleListTopics } from './admin.js';
 import { handleConsumerList, handleHeartbeat, handleUnregisterClient } from './clients.js';
@@ -16,6 +15,7 @@ import {
 } from './offsets.js';
 import { handlePull } from './pull.js';
 import { handleQueryByKey, handleViewById } from './query.js';
+import { errorFrame, sendReply } from './reply.js';
 import { handleSend } from './send.js';
 import { handleSendBack } from './send-back.js';
 import { handleLockBatch, handleUnlockBatch } from './locks.js';
@@ -48,23 +48,18 @@ export const BROKER_HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Han
 
 /**
  * Serves one frame: runs its handler and sends the reply (or the error: a StatusError keeps its status,
- * anything else is SYSTEM_ERROR and is logged). Never throws, never rejects.
+ * anything else is SYSTEM_ERROR and is logged) through sendReply, which logs a reply that cannot be sent.
+ * Never throws, never rejects.
  */
 export async function dispatchFrame(ctx: BrokerContext, frame: Frame, reply: Reply): Promise<void> {
   const handler = BROKER_HANDLERS.get(frame.code);
   if (frame.kind !== FrameKind.Request && frame.kind !== FrameKind.OneWay) return;
+  let out: Frame | undefined;
   try {
     if (!handler) throw new StatusError(Status.REQUEST_CODE_NOT_SUPPORTED, `broker ${ctx.brokerName} does not serve ${requestCodeName(frame.code)}`);
-    const out = await handler(ctx, frame, reply);
-    if (out) reply?.(out);
+    out = await handler(ctx, frame, reply);
   } catch (err) {
-    const status = err instanceof StatusError ? err.status : Status.SYSTEM_ERROR;
-    if (!(err instanceof StatusError)) ctx.logger.error({ err, code: requestCodeName(frame.code) }, 'request failed');
-    const message = err instanceof StatusError ? err.message : err instanceof Error ? err.message : String(err);
-    try {
-      reply?.(errorReply(frame, status, message));
-    } catch (replyErr) {
-      ctx.logger.warn({ err: replyErr }, 'could not send an error reply');
-    }
+    out = errorFrame(ctx, frame, err);
   }
+  if (out !== undefined && reply !== undefined) sendReply(ctx, frame, reply, out);
 }

@@ -3,11 +3,13 @@ import { parseTagExpression, type TagFilter } from '../../protocol/tag-expressio
 import { isReadable } from '../../protocol/route.js';
 import type { PullReplyHeader, PullStatus } from '../../protocol/commands.js';
 import { encodeMessageExtBatch } from '../../../core/message-codec.js';
-import { errorReply, headerInt, headerString, okReply } from '../../protocol/replies.js';
+import { headerInt, headerString, okReply } from '../../protocol/replies.js';
 import { Status, StatusError } from '../../../core/status.js';
 import { validateGroup } from '../../protocol/validation.js';
 import type { StoreGetResult } from '../store-port.js';
+import { encodedLength } from '../../../transports/codec.js';
 import type { BrokerContext, Reply } from './context.js';
+import { errorFrame, fitsFrame, sendReply } from './reply.js';
 
 /**
  * PULL_MESSAGE: reads a queue from an offset, filtered by tag (the tag hash, then the record's tag); with
@@ -101,23 +103,46 @@ export function pullReply(frame: Frame, o: PullOutcome): Frame {
   return okReply(frame, { ...header }, body);
 }
 
+/**
+ * The reply to a pull, cut to fit the transport's frame limit: while the reply is too large and holds more
+ * than one message, the pull runs again for half as many. One message that does not fit alone (stored before
+ * the send path refused such messages, or under a larger limit) cannot be delivered on this transport:
+ * MESSAGE_TOO_LARGE, and the broker says so in its log.
+ */
+export async function fitPull(ctx: BrokerContext, frame: Frame, req: PullRequest, first: PullOutcome): Promise<Frame> {
+  let o = first;
+  for (;;) {
+    const f = pullReply(frame, o);
+    const max = ctx.maxPayload();
+    if (fitsFrame(f, max)) return f;
+    const n = o.result.count ?? o.result.messages.length;
+    if (n <= 1) {
+      const what = `the first message of ${req.topic}#${req.queueId} from queue offset ${req.queueOffset} takes ${encodedLength(f)} bytes in a pull reply`;
+      ctx.logger.warn({ topic: req.topic, queueId: req.queueId, queueOffset: req.queueOffset, maxPayload: max }, `${what}: it cannot be delivered on this transport`);
+      throw new StatusError(Status.MESSAGE_TOO_LARGE, `${what}, more than the transport's frame limit of ${max} bytes: it cannot be delivered on this transport`);
+    }
+    o = await runPull(ctx, { ...req, maxMsgNums: Math.floor(n / 2) });
+  }
+}
+
 export async function handlePull(ctx: BrokerContext, frame: Frame, reply: Reply): Promise<Frame | undefined> {
   const req = parsePullRequest(ctx, frame);
   const first = await runPull(ctx, req);
-  if (first.pullStatus !== 'NO_NEW_MSG' || req.suspendTimeoutMs <= 0 || !reply) return pullReply(frame, first);
+  if (first.pullStatus !== 'NO_NEW_MSG' || req.suspendTimeoutMs <= 0 || !reply) return fitPull(ctx, frame, req, first);
   const deadline = ctx.clock.now() + req.suspendTimeoutMs;
+  // Answered later, outside the dispatcher: whatever the read or the reply does, it is answered or logged here.
   const answer = (hold: boolean): void => {
-    runPull(ctx, req).then(
-      (o) => {
+    runPull(ctx, req)
+      .then((o) => {
         const left = deadline - ctx.clock.now();
-        if (hold && o.pullStatus === 'NO_NEW_MSG' && left > 0 && park(left)) return;
-        reply(pullReply(frame, o));
-      },
-      (err: unknown) => {
-        const status = err instanceof StatusError ? err.status : Status.SYSTEM_ERROR;
-        reply(errorReply(frame, status, err instanceof Error ? err.message : String(err)));
-      },
-    );
+        if (hold && o.pullStatus === 'NO_NEW_MSG' && left > 0 && park(left)) return undefined;
+        return fitPull(ctx, frame, req, o);
+      })
+      .catch((err: unknown) => errorFrame(ctx, frame, err))
+      .then((out) => {
+        if (out !== undefined) sendReply(ctx, frame, reply, out);
+      })
+      .catch((err: unknown) => ctx.logger.error({ err }, 'a held pull could not be answered'));
   };
   const park = (ms: number): boolean =>
     ctx.polling.hold(req.topic, req.queueId, req.queueOffset, ms, { wake: () => answer(true), timeout: () => answer(false) });

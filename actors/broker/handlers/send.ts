@@ -6,9 +6,10 @@ import { headerInt, headerString, okReply } from '../../protocol/replies.js';
 import { encodeSendReply, type SendReplyInput, type SendReplyItem } from '../../protocol/send-reply.js';
 import { Status, StatusError } from '../../../core/status.js';
 import { RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, topicProblem } from '../../protocol/validation.js';
-import { clientMessageProblem, delayLevelOf, sharedUniqKeys, toPutMessage, toScheduled, uniqKeyOf, type BrokerPutMessage } from '../put-message.js';
+import { clientMessageProblem, delayLevelOf, sharedUniqKeys, toPutMessage, toScheduled, undeliverableProblem, uniqKeyOf, type BrokerPutMessage } from '../put-message.js';
 import type { StorePutMessage, StorePutResult } from '../store-port.js';
 import type { BrokerContext } from './context.js';
+import { recordBound } from './reply.js';
 import { rewriteForStore } from '../rewrite-put.js';
 
 /**
@@ -117,6 +118,12 @@ export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Fram
   const keys = sharedUniqKeys(ctx.random).take(msgs.length);
   const born = { queueId, bornHost, bornTimestamp };
   const batch = msgs.map((m) => toPutMessage(m, born, keys));
+  // what is acknowledged must be deliverable: its record, after any later rewrite, fits a pull reply
+  const bound = recordBound(ctx);
+  for (let i = 0; i < batch.length; i++) {
+    const p = undeliverableProblem(batch[i]!, bound);
+    if (p) throw new StatusError(p[0], `message ${i}: ${p[1]}`);
+  }
   const r = await putBatch(ctx, batch);
   const cl = r.commitLogOffsets;
   const qo = r.queueOffsets;

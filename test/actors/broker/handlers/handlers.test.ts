@@ -24,6 +24,7 @@ import { SeededRandom } from '../../../../core/random.js';
 import { rootLogger } from '../../../../actors/runtime/environment.js';
 import type { Frame, Header } from '../../../../transports/frame.js';
 import { decodePullBody } from '../../../../core/record-batch.js';
+import { encodedLength } from '../../../../transports/codec.js';
 
 /** An in-memory store: one array per queue. */
 class FakeStore implements StorePort {
@@ -92,7 +93,8 @@ class FakeStore implements StorePort {
   async close() {}
 }
 
-function makeCtx(opts: { autoCreate?: boolean } = {}) {
+function makeCtx(opts: { autoCreate?: boolean; maxPayload?: { bytes: number } } = {}) {
+  const payload = opts.maxPayload ?? { bytes: 1 << 20 };
   const clock = new SimClock();
   const store = new FakeStore(clock);
   const sent: { to: string; frame: Frame }[] = [];
@@ -111,7 +113,7 @@ function makeCtx(opts: { autoCreate?: boolean } = {}) {
     random: new SeededRandom(7),
     logger: rootLogger('silent'),
     limits: { maxBodyBytes: 1024, maxBatchBytes: 2048, maxPullMsgs: 16, maxPullBytes: 1 << 20, maxSuspendMs: 10_000, delayLevels: DEFAULT_DELAY_LEVELS, maxQueryNum: 8 },
-    maxPayload: () => 1 << 20,
+    maxPayload: () => payload.bytes,
     send: (to, frame) => void sent.push({ to, frame }),
     topicsChanged: async () => void topicChanges++,
   };
@@ -278,5 +280,93 @@ describe('broker pure rules', () => {
     const back = fromScheduled(ext);
     expect([back.topic, back.queueId, back.tags, back.keys]).toEqual(['orders', 2, 'T', ['k']]);
     expect(back.properties).toEqual({ a: 'b', UNIQ_KEY: 'U-00000007' });
+  });
+});
+
+describe('broker handlers and the transport frame limit', () => {
+  const big = (topic: string, bytes: number, fill = 1) => encodeMessageBatch([{ topic, body: new Uint8Array(bytes).fill(fill) }]);
+  const pullHeader = (queueOffset: number, maxMsgNums = 16, suspendTimeoutMs = 0) => ({ consumerGroup: 'cg', topic: 'orders', queueId: 0, queueOffset, maxMsgNums, subExpression: '*', suspendTimeoutMs });
+  const wide = (t: ReturnType<typeof makeCtx>) => {
+    t.ctx.limits.maxBodyBytes = 4 << 20;
+    t.ctx.limits.maxBatchBytes = 4 << 20;
+  };
+
+  it('send refuses what no pull reply could carry and says how large a body may be; the largest allowed is delivered', async () => {
+    const limit = { bytes: 16 * 1024 };
+    const t = makeCtx({ maxPayload: limit });
+    wide(t);
+    const refused = await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), big('orders', limit.bytes - 300));
+    expect(refused?.status).toBe(Status.MESSAGE_TOO_LARGE);
+    const m = /its body may take at most (\d+) bytes/.exec(String(refused?.header.error));
+    expect(m).not.toBeNull();
+    const maxBody = Number(m![1]);
+    expect(maxBody).toBeGreaterThan(limit.bytes - 2048);
+    expect(maxBody).toBeLessThan(limit.bytes - 300);
+    expect(t.store.all).toEqual([]);
+    expect((await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), big('orders', maxBody + 1)))?.status).toBe(Status.MESSAGE_TOO_LARGE);
+    expect((await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), big('orders', maxBody)))?.status).toBe(Status.OK);
+    const f = await t.call(RequestCode.PULL_MESSAGE, pullHeader(0));
+    expect(f?.header).toMatchObject({ pullStatus: 'FOUND', nextBeginOffset: 1 });
+    expect(encodedLength(f!)).toBeLessThanOrEqual(limit.bytes);
+    expect(decodePullBody(f!.body)[0]!.body.length).toBe(maxBody);
+  });
+
+  it('pull replies are cut to the frame limit, never below one message, and every message is read in order', async () => {
+    const limit = { bytes: 1 << 20 };
+    const t = makeCtx({ maxPayload: limit });
+    wide(t);
+    for (let i = 0; i < 10; i++) expect((await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), big('orders', 5000, i)))?.status).toBe(Status.OK);
+    limit.bytes = 16 * 1024; // a smaller limit than the one they were stored under
+    const seen: number[] = [];
+    let offset = 0;
+    for (let round = 0; round < 20 && offset < 10; round++) {
+      const f = await t.call(RequestCode.PULL_MESSAGE, pullHeader(offset));
+      expect(f?.header.pullStatus).toBe('FOUND');
+      expect(encodedLength(f!)).toBeLessThanOrEqual(limit.bytes);
+      const msgs = decodePullBody(f!.body);
+      expect(msgs.length).toBeGreaterThanOrEqual(1);
+      for (const m of msgs) seen.push(m.body[0]!);
+      offset = Number(f!.header.nextBeginOffset);
+    }
+    expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('a stored message no reply can carry answers MESSAGE_TOO_LARGE, held or not, and the broker goes on serving', async () => {
+    const limit = { bytes: 1 << 20 };
+    const t = makeCtx({ maxPayload: limit });
+    wide(t);
+    expect((await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), big('orders', 40_000)))?.status).toBe(Status.OK);
+    const held = t.pending(RequestCode.PULL_MESSAGE, pullHeader(1, 16, 1000));
+    await t.clock.advance(0);
+    expect(held.reply).toBeUndefined();
+    limit.bytes = 16 * 1024;
+    const now = await t.call(RequestCode.PULL_MESSAGE, pullHeader(0));
+    expect(now?.status).toBe(Status.MESSAGE_TOO_LARGE);
+    expect(now?.header.error).toMatch(/cannot be delivered on this transport/);
+    // a held pull woken by a message it cannot carry is answered with the same status
+    // (stored straight into the store, as under a larger limit)
+    await t.store.putMessages([{ topic: 'orders', queueId: 0, body: new Uint8Array(40_000), bornHost: 'p', bornTimestamp: 1 }]);
+    await t.clock.advance(0);
+    for (let i = 0; i < 5 && held.reply === undefined; i++) await new Promise((r) => setImmediate(r));
+    expect(held.reply?.status).toBe(Status.MESSAGE_TOO_LARGE);
+    // small messages still go in and out
+    expect((await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders', 0), big('orders', 100)))?.status).toBe(Status.OK);
+    const after = await t.call(RequestCode.PULL_MESSAGE, pullHeader(2));
+    expect(after?.header).toMatchObject({ pullStatus: 'FOUND', nextBeginOffset: 3 });
+  });
+
+  it('a reply the transport refuses is logged, never thrown, and a reply over the limit becomes an error reply', async () => {
+    const t = makeCtx();
+    const throwing = () => {
+      throw new Error('connection closed');
+    };
+    await expect(dispatchFrame(t.ctx, request(RequestCode.GET_ALL_TOPIC_CONFIG, {}), throwing)).resolves.toBeUndefined();
+    await expect(dispatchFrame(t.ctx, request(12345, {}), throwing)).resolves.toBeUndefined();
+    const limit = { bytes: 1 << 20 };
+    const u = makeCtx({ maxPayload: limit });
+    for (let i = 0; i < 50; i++) u.ctx.topics.upsert({ topicName: `topic-with-a-long-name-${i}-${'x'.repeat(60)}`, readQueueNums: 1, writeQueueNums: 1, perm: 6, topicSysFlag: 0 }, 0);
+    limit.bytes = 512;
+    const r = await u.call(RequestCode.GET_ALL_TOPIC_CONFIG, {});
+    expect(r?.status).toBe(Status.PAYLOAD_TOO_LARGE);
   });
 });
