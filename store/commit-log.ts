@@ -104,6 +104,8 @@ export interface CommitLogOptions {
   queueOffsets: Map<string, number>;
   /** Told of every write made (the dispatcher indexes it from this instead of parsing it). */
   onWritten?: (summary: WriteSummary) => void;
+  /** Told once when the log fails (it refuses every write after: see `failed`). */
+  onFailed?: () => void;
 }
 
 /** Disk usage is asked again after this many bytes written or this long (RocketMQ checks every few seconds). */
@@ -269,6 +271,7 @@ export class CommitLog {
       const message = `commit log ${what} failed: ${err instanceof Error ? err.message : String(err)}`;
       this.failure = { status: full ? Status.DISK_FULL : Status.STORE_FAILED, message };
       this.o.logger.error({ err }, message);
+      this.o.onFailed?.();
     }
     this.failWaiting(this.failure.status, this.failure.message);
   }

@@ -14,6 +14,8 @@ import {
   scanRecord,
 } from '../core/record-layout.js';
 import { tagHash } from '../core/tags.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import { StorageError } from './backend.js';
 import type { CommitPosition, FlushMode } from './commit-log.js';
 import type { PutMessage } from './commit-log-batch.js';
 import { CQ_ENTRY_SIZE, type ConsumeQueueSet } from './consume-queue.js';
@@ -41,6 +43,14 @@ export interface DispatcherOptions {
   chunkBytes?: number;
   /** Bytes indexed per run before yielding (the rest follows in a later microtask). */
   maxBytesPerRun?: number;
+  /**
+   * A consume queue or index write that fails for storage (ENOSPC, EIO) pauses dispatching instead of ending
+   * it: the run is tried again every `ms` on `clock` until it succeeds, from where it stopped, so no entry is
+   * skipped or written twice. Without it such a failure stops the dispatcher as corrupt data does.
+   */
+  retry?: { clock: Clock; ms: number };
+  /** Hears when dispatching pauses on a storage failure, resumes, or stops for good (see `fault` and `error`). */
+  onChange?: () => void;
 }
 
 export class DispatchError extends Error {
@@ -149,6 +159,9 @@ export class Dispatcher {
   private scheduled = false;
   private sub: Subscription | undefined;
   private stalled: DispatchError | undefined;
+  /** The storage failure dispatching waits out (see DispatcherOptions.retry), and the timer of its next try. */
+  private paused: StorageError | undefined;
+  private retryTimer: TimerHandle | undefined;
   private readonly newData = new Subject<NewData>();
   private readonly records = new Subject<DispatchedRecord[]>();
   private readonly chunk: number;
@@ -200,6 +213,10 @@ export class Dispatcher {
   get error(): DispatchError | undefined {
     return this.stalled;
   }
+  /** The storage failure dispatching is paused on, retried on its timer (undefined while it runs). */
+  get fault(): StorageError | undefined {
+    return this.paused;
+  }
 
   /** Follows committed positions: flushed data with sync flush, written data with async. */
   follow(positions$: Observable<CommitPosition>, mode: FlushMode): void {
@@ -216,19 +233,39 @@ export class Dispatcher {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.stalled) return;
+    if (this.scheduled || this.stalled || this.retryTimer !== undefined) return;
     this.scheduled = true;
     queueMicrotask(() => {
       this.scheduled = false;
       try {
         this.dispatchUpTo(this.target, this.perRun);
       } catch (err) {
+        if (err instanceof StorageError && this.o.retry) return this.pause(err, this.o.retry);
         this.o.logger.error({ err }, 'dispatcher stopped');
         if (!this.stalled) this.stalled = new DispatchError(`dispatcher stopped at ${this.pos}: ${(err as Error).message}`);
+        this.o.onChange?.();
         return;
+      }
+      if (this.paused) {
+        this.o.logger.warn({ position: this.pos }, 'dispatching resumed: consume queue and index writes succeed again');
+        this.paused = undefined;
+        this.o.onChange?.();
       }
       if (this.pos < this.target) this.schedule();
     });
+  }
+
+  /** A storage failure: dispatching waits and tries the same run again later (logged once per failure). */
+  private pause(err: StorageError, retry: { clock: Clock; ms: number }): void {
+    if (!this.paused) {
+      this.paused = err;
+      this.o.logger.error({ err, position: this.pos, retryMs: retry.ms }, 'dispatching paused: a consume queue or index write failed; retrying until it succeeds');
+      this.o.onChange?.();
+    }
+    this.retryTimer = retry.clock.setTimeout(() => {
+      this.retryTimer = undefined;
+      this.schedule();
+    }, retry.ms);
   }
 
   /**
@@ -260,13 +297,16 @@ export class Dispatcher {
         // Writes the commit log summarized: indexed without parsing them.
         let s = this.summaryAt(this.pos, limit);
         if (s !== undefined) {
+          let at = this.pos;
           while (s !== undefined) {
             this.indexSummary(s, run);
-            this.pos = s.end;
-            if (this.pos >= stopAt) break;
-            s = this.summaryAt(this.pos, limit);
+            at = s.end;
+            if (at >= stopAt) break;
+            s = this.summaryAt(at, limit);
           }
+          // the position moves only once the run is written: a failed write is tried again from here
           this.finishRun(run);
+          this.pos = at;
           count += run.records;
           continue;
         }
@@ -578,6 +618,7 @@ export class Dispatcher {
   stop(): void {
     this.sub?.unsubscribe();
     this.sub = undefined;
+    this.o.retry?.clock.clearTimeout(this.retryTimer);
     this.stalled ??= new DispatchError('dispatcher stopped');
   }
 

@@ -1,6 +1,6 @@
 import type { StorageBackend, StorageFile } from './backend.js';
 import { DirtyFiles } from './dirty-files.js';
-import { HEX_CODES, getU64, isNumberedFileName, numberedFileName, setU64, writeU32 } from '../core/bytes.js';
+import { HEX_CODES, getU64, isNumberedFileName, numberedFileName, readU32, setU64, writeU32 } from '../core/bytes.js';
 
 /** Bytes of an index entry's body: key hash (u32), commit log offset (u64), store timestamp (u64). */
 export const INDEX_ENTRY_SIZE = 20;
@@ -426,7 +426,9 @@ export class KeyIndex {
 
   /**
    * Appends a batch: one write per file touched, slot updates in memory (written on flush). Entries for records
-   * before the last indexed one are already there (a re-dispatch after recovery) and are skipped.
+   * before the last indexed one are already there (a re-dispatch after recovery, or a batch added again after a
+   * failed write) and are skipped; entries of the last one itself may be written twice, which lookups, taking
+   * each commit log offset once, do not show.
    */
   add(entries: readonly IndexEntry[] | IndexBatch): number {
     const b = entries instanceof IndexBatch ? entries : IndexBatch.of(entries);
@@ -450,6 +452,8 @@ export class KeyIndex {
       for (let k = i, end = Math.min(len, i + room); k < end; k++) touched ^= slots[hashes[k]! % part.slotCount]!;
       this.touched = touched;
       let n = 0;
+      const { beginOffset, beginTimestamp, endOffset, endTimestamp } = part;
+      const lastOffset = this.lastOffset;
       for (; i < len && n < room; i++) {
         const offset = offsets[i]!;
         if (offset < this.lastOffset) continue;
@@ -469,7 +473,16 @@ export class KeyIndex {
         this.lastOffset = offset;
         n++;
       }
-      part.file.write(base, buf.subarray(0, n * INDEX_FILE_ENTRY_SIZE));
+      try {
+        part.file.write(base, buf.subarray(0, n * INDEX_FILE_ENTRY_SIZE));
+      } catch (err) {
+        // nothing of this write counts: the slots and ends go back, so that the same batch added again once
+        // storage works (the dispatcher retries) writes every entry of it
+        this.undoSlots(buf, n, part.slotCount);
+        this.lastOffset = lastOffset;
+        Object.assign(part, { beginOffset, beginTimestamp, endOffset, endTimestamp });
+        throw err;
+      }
       part.count += n;
       added += n;
       this.headerDirty = true;
@@ -477,6 +490,16 @@ export class KeyIndex {
       if (part.count === part.capacity) this.writeSlotsAndHeader(part);
     }
     return added;
+  }
+
+  /** Puts back the slots the first `n` entries of `buf` had set, newest first (each entry holds its slot's previous value). */
+  private undoSlots(buf: Uint8Array, n: number, slotCount: number): void {
+    for (let k = n - 1; k >= 0; k--) {
+      const pos = k * INDEX_FILE_ENTRY_SIZE;
+      const s = readU32(buf, pos) % slotCount;
+      this.slots[s] = readU32(buf, pos + 20);
+      this.markSlot(s);
+    }
   }
 
   /** The active file when it has room, else a new one (its slot table zero, written with the header). */

@@ -1,4 +1,4 @@
-import type { Observable } from 'rxjs';
+import { BehaviorSubject, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import { createActor, type Actor } from 'xstate';
 import { numberedFileName } from '../core/bytes.js';
@@ -18,11 +18,13 @@ import { recoverStore, writeStoreCheckpoint } from './recovery.js';
 import { runRetention } from './retention.js';
 import { DEFAULT_SEGMENT_SIZE, type SegmentedLog } from './segmented-log.js';
 import { storeQueries, type StoreQueries } from './store-queries.js';
+import { HEALTHY, sameHealth, storeHealth, type StoreHealth } from './store-health.js';
 
 export type { PutMessage } from './commit-log-batch.js';
 export type { PutResult, PutResultItem } from './commit-log.js';
 export type { NewData } from './dispatcher.js';
 export type { CorruptRange } from './corrupt-ranges.js';
+export type { StoreHealth } from './store-health.js';
 export type { GetQuery, GetResult, GetStatus, RecordsResult, StoredMessage } from './store-queries.js';
 
 export const DEFAULT_WARM_AHEAD_BYTES = 32 * 1024 * 1024;
@@ -58,6 +60,8 @@ export interface MessageStoreOptions {
   maxPendingBytes?: number;
   /** How long after indexing the consume queues are flushed and the checkpoint written (default 1000 ms). */
   checkpointIntervalMs?: number;
+  /** How often indexing paused by a storage failure (ENOSPC, EIO) is tried again (default 1000 ms). */
+  dispatchRetryMs?: number;
 }
 
 /** An open store: writes, the reads of StoreQueries (store-queries.ts), and its lifecycle. */
@@ -77,6 +81,10 @@ export interface MessageStore extends StoreQueries {
    * records are lost, every other record is kept, and their offsets are never used again.
    */
   corruptRanges(): CorruptRange[];
+  /** Whether the store takes writes now, and if not why (see StoreHealth). */
+  health(): StoreHealth;
+  /** Each change of health (the current one first). */
+  readonly health$: Observable<StoreHealth>;
   /** Runs retention now (it also runs on its schedule). */
   runRetention(): { segmentsDeleted: number };
   /** Flushes, indexes what is committed, writes a clean checkpoint, releases the lock. */
@@ -123,6 +131,13 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
   let closed = false;
 
   const msgId = messageIdEncoder(opts.storeHost);
+  const health = new BehaviorSubject<StoreHealth>(HEALTHY);
+  const healthChanged = (): void => {
+    const p = parts;
+    if (!p) return;
+    const h = storeHealth(p.commitLog.failed, p.dispatcher.error, p.dispatcher.fault);
+    if (!sameHealth(h, health.value)) health.next(h);
+  };
 
   const checkpoint = async (clean: boolean): Promise<void> => {
     const p = parts!;
@@ -180,6 +195,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
         consumeQueueEntriesPerFile: opts.consumeQueueEntriesPerFile ?? DEFAULT_CQ_ENTRIES_PER_FILE,
         indexEntriesPerFile: opts.indexEntriesPerFile ?? DEFAULT_INDEX_ENTRIES_PER_FILE,
         now: () => clock.now(),
+        dispatch: { retry: { clock, ms: opts.dispatchRetryMs ?? 1000 }, onChange: healthChanged },
       });
       const commitLog = new CommitLog({
         log: r.log,
@@ -196,6 +212,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
         msgId,
         queueOffsets: r.queueOffsets,
         onWritten: (summary) => r.dispatcher.written(summary),
+        onFailed: healthChanged,
       });
       parts = { lock: r.lock, log: r.log, queues: r.queues, index: r.index, dispatcher: r.dispatcher, commitLog, corrupt: new CorruptRanges(r.corrupt), checkedFrom: r.checkedFrom };
       r.dispatcher.newData$.subscribe(() => {
@@ -224,6 +241,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
         await checkpoint(p.log.flushedOffset === p.log.writeOffset && p.dispatcher.position === p.log.writeOffset);
       }
     } finally {
+      health.complete();
       p.dispatcher.complete();
       p.commitLog.complete();
       p.log.close();
@@ -269,6 +287,11 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
       if (closed || actor.getSnapshot().status !== 'active') {
         return Promise.resolve({ status: Status.SERVICE_NOT_AVAILABLE, message: 'store is closed', results: [] });
       }
+      // what indexing cannot take is refused (the commit log refuses for its own failures)
+      if (p.dispatcher.fault !== undefined || p.dispatcher.error !== undefined) {
+        const h = storeHealth(undefined, p.dispatcher.error, p.dispatcher.fault);
+        return Promise.resolve({ status: h.status!, message: `store takes no writes now: ${h.reason!}`, results: [] });
+      }
       return new Promise((resolve) => {
         if (!appendDirect(actor, batch, resolve)) actor.send({ type: 'APPEND', batch, reply: resolve });
       });
@@ -282,6 +305,8 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     commitLogActor: actor,
     positions: () => ({ writeOffset: p.log.writeOffset, flushedOffset: p.log.flushedOffset, minOffset: p.log.minOffset, dispatched: p.dispatcher.position }),
     corruptRanges: () => p.corrupt.list(p.log.minOffset),
+    health: () => health.value,
+    health$: health.asObservable(),
     runRetention: retention,
     close() {
       closing ??= new Promise<void>((resolve) => {

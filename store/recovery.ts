@@ -4,7 +4,7 @@ import { queueKeyOf } from './commit-log-batch.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { CQ_ENTRY_SIZE, cqOffsetAt, cqSizeAt, ConsumeQueueSet, type ConsumeQueue } from './consume-queue.js';
 import type { CorruptRange } from './corrupt-ranges.js';
-import { Dispatcher } from './dispatcher.js';
+import { Dispatcher, type DispatcherOptions } from './dispatcher.js';
 import { KeyIndex } from './key-index.js';
 import { RecordLayout } from '../core/record-layout.js';
 import { scanLog, type LostRecordHint } from './log-scan.js';
@@ -65,6 +65,8 @@ export interface RecoveryOptions {
   consumeQueueEntriesPerFile: number;
   indexEntriesPerFile: number;
   now: () => number;
+  /** How the live dispatcher waits out storage failures, and who hears of its state (DispatcherOptions). */
+  dispatch?: Pick<DispatcherOptions, 'retry' | 'onChange'>;
 }
 
 export interface Recovered {
@@ -198,7 +200,7 @@ export async function recoverStore(o: RecoveryOptions): Promise<Recovered> {
       }
       index.truncateFrom(dispatchFrom);
     }
-    const dispatcher = new Dispatcher({ log, queues, index, logger: o.logger, from: dispatchFrom, skip: corrupt });
+    const dispatcher = new Dispatcher({ log, queues, index, logger: o.logger, from: dispatchFrom, skip: corrupt, ...o.dispatch });
     const redispatched = dispatcher.dispatchUpTo(end);
     if (corrupt.length > 0) keepLostQueueOffsets(queues, tails, hints, corrupt);
 

@@ -16,7 +16,8 @@ import type { BrokerContext } from './handlers/context.js';
 import { LongPolling } from './long-polling.js';
 import { Persister } from './persister.js';
 import { DelayScheduler } from './schedule/delay-scheduler.js';
-import type { StorePort } from './store-port.js';
+import type { StoreHealth, StorePort } from './store-port.js';
+import { PERM_WRITE, type DataVersion, type TopicConfig } from '../protocol/route.js';
 import { loadTopicTable, saveTopicTable } from './topic-config.js';
 import { openTimerTx } from './timer-tx-runtime.js';
 
@@ -69,17 +70,30 @@ export async function openBroker(deps: BrokerDeps): Promise<BrokerRuntime> {
   const offsetsPersister = new Persister(() => saveConsumerOffsets(storage, s.storeDir, offsets));
   const polling = new LongPolling(io.clock, s.maxHeldPulls, (err) => io.logger.error({ err }, 'a held pull failed'));
   const header = registerHeader(deps);
+  /** Whether the store takes writes, and how often that changed (each change is a new registration version). */
+  const writes = { ok: true, changes: 0 };
   const registrations = new Registrations({
     clock: io.clock,
     logger: io.logger,
     namesrv: s.namesrv,
     retry: s.registerRetry,
     register: async (id) => {
-      const body: RegisterBrokerBody = { dataVersion: topics.dataVersion, topics: topics.list() };
+      const body: RegisterBrokerBody = registrationBody(topics.dataVersion, topics.list(), writes);
       const reply = await io.request(namesrvAddress(id), request(RequestCode.REGISTER_BROKER, { ...header }, jsonBody(body)), s.registerTimeoutMs);
       expectOk(reply, `register with name server ${id}`);
     },
   });
+  // A store that takes no writes registers its topics read-only at once, so that producers route elsewhere, and
+  // writable again once it heals: RocketMQ's broker does the same when its disk fills.
+  const storeHealthChanged = (h: StoreHealth): void => {
+    const ok = h.state === 'ok';
+    if (ok === writes.ok) return;
+    writes.ok = ok;
+    writes.changes++;
+    if (ok) io.logger.warn('store takes writes again: topics registered writable');
+    else io.logger.error({ store: h }, `store takes no writes (${h.reason ?? h.state}): topics registered read-only until it heals`);
+    registrations.all().catch((err: unknown) => io.logger.error({ err }, 'could not register the store health change'));
+  };
   let rt: BrokerRuntime;
   const ctx: BrokerContext = {
     brokerName: s.name,
@@ -116,13 +130,22 @@ export async function openBroker(deps: BrokerDeps): Promise<BrokerRuntime> {
       rt.persistedOffsets = Math.max(rt.persistedOffsets, v);
     },
     persistedOffsets: offsets.version,
-    subs: [store.newData$.subscribe((d) => polling.notify(d.topic, d.queueId, d.maxOffset))],
+    subs: [store.newData$.subscribe((d) => polling.notify(d.topic, d.queueId, d.maxOffset)), store.health$.subscribe((h) => storeHealthChanged(h))],
   };
   scheduler.start();
   const timerTx = await openTimerTx(ctx, storage, s.storeDir, s.timerTx);
   ctx.timerTx = timerTx.services;
   if (timerTx.topicsCreated) await topicsPersister.save();
   return rt;
+}
+
+/**
+ * What the broker registers: its topics, read-only while its store takes no writes. Each change of that is a
+ * new data version (the name server takes a master's topics only when the version changes).
+ */
+export function registrationBody(version: DataVersion, list: TopicConfig[], writes: { ok: boolean; changes: number }): RegisterBrokerBody {
+  const dataVersion = writes.changes === 0 ? version : { timestamp: version.timestamp, counter: version.counter + writes.changes * 1_000_000_000 };
+  return { dataVersion, topics: writes.ok ? list : list.map((t) => ({ ...t, perm: t.perm & ~PERM_WRITE })) };
 }
 
 function registerHeader(deps: BrokerDeps): RegisterBrokerHeader {

@@ -1,6 +1,10 @@
 import type { Observable } from 'rxjs';
 import type { TagFilter } from '../protocol/tag-expression.js';
 import type { MessageExt } from '../../core/message.js';
+import type { StoreHealth } from '../../store/message-store.js';
+import type { BrokerStatus } from '../protocol/commands.js';
+
+export type { StoreHealth } from '../../store/message-store.js';
 
 /**
  * The part of the message store the broker uses, and nothing more: handlers are written against this port
@@ -85,5 +89,12 @@ export interface StorePort {
   /** The first offset whose message was stored at or after `timestamp`. */
   offsetByTime(topic: string, queueId: number, timestamp: number): Promise<number>;
   readonly newData$: Observable<StoreNewData>;
+  /** What the store reports of itself (health, positions, lost ranges): the broker's status request shows it. */
+  status(): StoreStatus;
+  /** Each change of the store's health (the current one first). */
+  readonly health$: Observable<StoreHealth>;
   close(): Promise<void>;
 }
+
+/** What the store reports of itself: health, positions, lost ranges (see BrokerStatus). */
+export type StoreStatus = BrokerStatus['store'];

@@ -9,6 +9,7 @@ import type { Frame, Header } from '../../transports/frame.js';
 import type { Transport } from '../../transports/transport.js';
 import {
   namesrvAddress,
+  type BrokerStatus,
   type ClusterInfo,
   type ClusterInfoReplyBody,
   type ConsumerProgressBody,
@@ -204,6 +205,28 @@ export class AdminClient {
     }
     done.sort((a, b) => (a.brokerName < b.brokerName ? -1 : a.brokerName > b.brokerName ? 1 : 0));
     return { config, brokers: done };
+  }
+
+  /**
+   * The status of every registered broker (masters and slaves): whether its store takes writes and why not,
+   * its commit log positions and the bytes found corrupt. A broker that does not answer is listed with its error.
+   */
+  async brokerStatus(): Promise<{ brokers: BrokerStatus[]; unreachable: { address: string; error: string }[] }> {
+    const addresses = allAddresses(await this.clusterInfo());
+    const brokers: BrokerStatus[] = [];
+    const unreachable: { address: string; error: string }[] = [];
+    await Promise.all(
+      addresses.map(async (address) => {
+        try {
+          brokers.push(parseJsonBody<BrokerStatus>(await this.askBroker(address, RequestCode.GET_BROKER_RUNTIME_INFO, {})));
+        } catch (err) {
+          unreachable.push({ address, error: err instanceof Error ? err.message : String(err) });
+        }
+      }),
+    );
+    brokers.sort((a, b) => (a.address < b.address ? -1 : 1));
+    unreachable.sort((a, b) => (a.address < b.address ? -1 : 1));
+    return { brokers, unreachable };
   }
 
   /**

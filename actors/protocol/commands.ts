@@ -156,6 +156,24 @@ export interface SendBackHeader {
 export interface TopicConfigsBody {
   topics: TopicConfig[];
 }
+/** GET_BROKER_RUNTIME_INFO: no header; the reply body is a BrokerStatus (JSON). */
+export interface BrokerStatus {
+  brokerName: string;
+  brokerId: number;
+  cluster: string;
+  address: string;
+  store: {
+    /**
+     * Whether the store takes writes: 'ok'; 'paused' while a consume queue or index write fails (retried until
+     * it succeeds); 'failed' until a restart. `status` is what writes are refused with meanwhile.
+     */
+    health: { state: 'ok' | 'paused' | 'failed'; status?: number; reason?: string };
+    /** Commit log write, flush and min offsets, and how far it is indexed. */
+    positions: { writeOffset: number; flushedOffset: number; minOffset: number; dispatched: number };
+    /** Commit log bytes found corrupt: their records are lost, their offsets never used again. */
+    corruptRanges: readonly { from: number; to: number; segment: string; reason: string; foundBy: 'recovery' | 'read' }[];
+  };
+}
 /** DELETE_TOPIC_IN_BROKER: header `topic`. VIEW_MESSAGE_BY_ID: header `msgId`; reply body one MessageExt batch. */
 /** QUERY_MESSAGE: header {topic, key, maxNum}; reply body a MessageExt batch. */
 

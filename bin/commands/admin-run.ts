@@ -72,6 +72,20 @@ export async function runCluster(f: AdminFlags): Promise<void> {
   else out(formatTable(['CLUSTER', 'BROKER', 'ID', 'ROLE', 'ADDRESS'], rows));
 }
 
+export async function runBrokerStatus(f: AdminFlags): Promise<void> {
+  const { brokers, unreachable } = await withAdmin(f, (a) => a.brokerStatus());
+  if (f.json) return outJson({ brokers, unreachable });
+  const rows = brokers.map((b) => {
+    const h = b.store.health;
+    const p = b.store.positions;
+    const lost = b.store.corruptRanges.reduce((n, r) => n + (r.to - r.from), 0);
+    return [b.address, h.state === 'ok' ? 'ok' : `${h.state}: ${h.reason ?? ''}`, p.writeOffset, p.flushedOffset, p.writeOffset - p.dispatched, lost];
+  });
+  for (const u of unreachable) rows.push([u.address, `unreachable: ${u.error}`, '', '', '', '']);
+  if (rows.length === 0) out('no broker is registered');
+  else out(formatTable(['BROKER', 'STORE', 'WRITTEN', 'FLUSHED', 'TO INDEX', 'CORRUPT BYTES'], rows));
+}
+
 export async function runConsumerProgress(group: string, f: AdminFlags & { topic?: string }): Promise<void> {
   const topics = f.topic
     ?.split(',')

@@ -38,6 +38,10 @@ export function registerAdmin(program: Command): void {
 
   adminCommand(admin, 'cluster', 'show clusters, broker groups and broker addresses').action(async (f: AdminFlags) => (await run()).runCluster(f));
 
+  adminCommand(admin, 'broker', 'show each broker: whether its store takes writes (and why not), commit log positions, corrupt bytes').action(
+    async (f: AdminFlags) => (await run()).runBrokerStatus(f),
+  );
+
   const consumer = admin.command('consumer').description('consumer groups');
   adminCommand(consumer, 'progress', 'per queue: broker offset, consumer offset and lag of a consumer group')
     .argument('<group>', 'consumer group')

@@ -22,8 +22,11 @@ export interface FaultyCounters {
 
 export interface FaultyStorage extends StorageBackend {
   readonly inner: StorageBackend;
-  /** From now on, after `after` (default 0) more successful writes, every write throws StorageError(code). */
-  failWrites(code: InjectedFault, opts?: { after?: number }): void;
+  /**
+   * From now on, after `after` (default 0) more successful writes, every write throws StorageError(code);
+   * with `where`, only writes to the files whose path it accepts (the others neither fail nor count).
+   */
+  failWrites(code: InjectedFault, opts?: { after?: number; where?: (path: string) => boolean }): void;
   /** From now on, after `after` (default 0) more successful flushes (files and dirs), every flush rejects. */
   failFlushes(code: InjectedFault, opts?: { after?: number }): void;
   /** Ends every injected failure (usage override included). */
@@ -36,6 +39,7 @@ export interface FaultyStorage extends StorageBackend {
 interface Rule {
   code: InjectedFault;
   left: number;
+  where?: (path: string) => boolean;
 }
 
 export function faultyStorage(inner: StorageBackend): FaultyStorage {
@@ -69,7 +73,7 @@ export function faultyStorage(inner: StorageBackend): FaultyStorage {
     close: () => f.close(),
     ...(f.extend && f.prefetch ? { extend: f.extend.bind(f), prefetch: f.prefetch.bind(f) } : {}),
     write(position, data) {
-      const code = trip(writeRule);
+      const code = writeRule?.where === undefined || writeRule.where(f.path) ? trip(writeRule) : undefined;
       if (code !== undefined) {
         counters.failedWrites++;
         throw new StorageError(code, `write ${f.path}: injected write failure`);
@@ -108,7 +112,7 @@ export function faultyStorage(inner: StorageBackend): FaultyStorage {
     usage: (path) => fakeUsage ?? inner.usage(path),
     lock: (path) => inner.lock(path),
     failWrites(code, opts) {
-      writeRule = { code, left: opts?.after ?? 0 };
+      writeRule = { code, left: opts?.after ?? 0, ...(opts?.where ? { where: opts.where } : {}) };
     },
     failFlushes(code, opts) {
       flushRule = { code, left: opts?.after ?? 0 };

@@ -116,6 +116,9 @@ describe('a cluster of processes', () => {
     const cluster = await runMq(['admin', 'cluster', '--namesrv', 'ns-1', ...conn()]);
     expect(cluster.code).toBe(0);
     expect(cluster.stdout).toMatch(/DefaultCluster\s+broker-a\s+0\s+master\s+broker\.broker-a\.0/);
+    const status = await runMq(['admin', 'broker', '--namesrv', 'ns-1', ...conn()]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/BROKER\s+STORE\s+WRITTEN\s+FLUSHED\s+TO INDEX\s+CORRUPT BYTES\nbroker\.broker-a\.0\s+ok\s+\d+\s+\d+\s+0\s+0/);
 
     const created = await runMq(['admin', 'topic', 'create', '--topic', 'cli-orders', '--queues', '2', '--namesrv', 'ns-1', ...conn()]);
     expect(created.stderr).toBe('');

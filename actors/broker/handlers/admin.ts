@@ -1,11 +1,11 @@
 import type { Frame } from '../../../transports/frame.js';
-import type { TopicConfigsBody } from '../../protocol/commands.js';
+import type { BrokerStatus, TopicConfigsBody } from '../../protocol/commands.js';
 import { headerString, jsonBody, okReply, parseJsonBody } from '../../protocol/replies.js';
 import { Status, StatusError } from '../../../core/status.js';
 import { validateTopicConfig } from '../topic-config.js';
 import type { BrokerContext } from './context.js';
 
-/** Topic administration: create or update, list, delete. */
+/** Topic administration (create or update, list, delete) and the broker's status. */
 
 export async function handleCreateTopic(ctx: BrokerContext, frame: Frame): Promise<Frame> {
   const cfg = validateTopicConfig(parseJsonBody(frame));
@@ -24,4 +24,9 @@ export async function handleDeleteTopic(ctx: BrokerContext, frame: Frame): Promi
   ctx.offsets.deleteTopic(topic);
   await ctx.topicsChanged();
   return okReply(frame);
+}
+
+export async function handleBrokerStatus(ctx: BrokerContext, frame: Frame): Promise<Frame> {
+  const body: BrokerStatus = { brokerName: ctx.brokerName, brokerId: ctx.brokerId, cluster: ctx.cluster, address: ctx.address, store: ctx.store.status() };
+  return okReply(frame, {}, jsonBody(body));
 }

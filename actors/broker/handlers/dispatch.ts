@@ -2,7 +2,7 @@ import type { Frame } from '../../../transports/frame.js';
 import { FrameKind } from '../../../transports/frame.js';
 import { RequestCode, requestCodeName } from '../../protocol/request-codes.js';
 import { Status, StatusError } from '../../../core/status.js';
-import { handleCreateTopic, handleDeleteTopic, handleListTopics } from './admin.js';
+import { handleBrokerStatus, handleCreateTopic, handleDeleteTopic, handleListTopics } from './admin.js';
 import { handleConsumerList, handleHeartbeat, handleUnregisterClient } from './clients.js';
 import type { BrokerContext, Handler, Reply } from './context.js';
 import {
@@ -40,6 +40,7 @@ export const BROKER_HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Han
   [RequestCode.UPDATE_AND_CREATE_TOPIC, handleCreateTopic],
   [RequestCode.GET_ALL_TOPIC_CONFIG, handleListTopics],
   [RequestCode.DELETE_TOPIC_IN_BROKER, handleDeleteTopic],
+  [RequestCode.GET_BROKER_RUNTIME_INFO, handleBrokerStatus],
   [RequestCode.CONSUMER_SEND_MSG_BACK, handleSendBack],
   [RequestCode.END_TRANSACTION, handleEndTransaction],
   [RequestCode.LOCK_BATCH_MQ, handleLockBatch],

@@ -1,4 +1,4 @@
-import { Subject } from 'rxjs';
+import { BehaviorSubject, Subject } from 'rxjs';
 import fc from 'fast-check';
 import { ClientRegistry } from '../../../../actors/broker/client-registry.js';
 import { ConsumerOffsets } from '../../../../actors/broker/consumer-offsets.js';
@@ -8,7 +8,7 @@ import { pullOutcome } from '../../../../actors/broker/handlers/pull.js';
 import { planSendBack } from '../../../../actors/broker/handlers/send-back.js';
 import { LongPolling } from '../../../../actors/broker/long-polling.js';
 import { UniqKeyBatch, fromScheduled, toPutMessage, toScheduled } from '../../../../actors/broker/put-message.js';
-import type { StoreGetRequest, StoreNewData, StorePort, StorePutMessage, StorePutResult } from '../../../../actors/broker/store-port.js';
+import type { StoreGetRequest, StoreHealth, StoreNewData, StorePort, StorePutMessage, StorePutResult, StoreStatus } from '../../../../actors/broker/store-port.js';
 import { TopicTable } from '../../../../actors/broker/topic-config.js';
 import { matchesHash } from '../../../../actors/protocol/tag-expression.js';
 import { DEFAULT_DELAY_LEVELS } from '../../../../actors/protocol/retry-delay.js';
@@ -89,6 +89,11 @@ class FakeStore implements StorePort {
     const q = this.q(t, id);
     const i = q.findIndex((m) => m.storeTimestamp >= ts);
     return i < 0 ? q.length : i;
+  }
+  health: StoreHealth = { state: 'ok' };
+  readonly health$ = new BehaviorSubject<StoreHealth>(this.health);
+  status(): StoreStatus {
+    return { health: this.health, positions: { writeOffset: this.all.length, flushedOffset: this.all.length, minOffset: 0, dispatched: this.all.length }, corruptRanges: [] };
   }
   async close() {}
 }
