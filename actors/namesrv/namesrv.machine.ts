@@ -46,7 +46,7 @@ export const nameServerMachine = setup({
       const e = event as FrameEvent;
       const acl = context.acl;
       const r = handleNamesrvRequest(context.table, e.frame, context.io.clock.now(), acl && ((f) => acl.check(f)));
-      if (r.reply.status === Status.NO_PERMISSION) context.io.logger.warn({ code: e.frame.code, reason: r.reply.header.error }, 'request refused by the ACL');
+      if (r.reply.status === Status.NO_PERMISSION) context.io.logger.info({ code: e.frame.code, reason: r.reply.header.error }, 'request refused by the ACL');
       e.reply?.(r.reply);
       if (r.changed) context.io.logger.info({ code: e.frame.code, header: e.frame.header }, 'routes changed');
       return { table: r.table };

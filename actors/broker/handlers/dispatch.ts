@@ -58,7 +58,7 @@ export async function dispatchFrame(ctx: BrokerContext, frame: Frame, reply: Rep
     if (ctx.acl !== undefined) {
       const verdict = ctx.acl.check(frame);
       if (!verdict.ok) {
-        ctx.logger.warn({ code: requestCodeName(frame.code), status: verdict.status, reason: verdict.message }, 'request refused by the ACL');
+        ctx.logger.info({ code: requestCodeName(frame.code), status: verdict.status, reason: verdict.message }, 'request refused by the ACL');
         throw new StatusError(verdict.status, verdict.message);
       }
     }
