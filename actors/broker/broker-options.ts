@@ -6,6 +6,8 @@ import { DEFAULT_REGISTER_RETRY, type RetryPolicy } from './registration.js';
 import { DEFAULT_QUEUE_NUMS } from './topic-config.js';
 import type { HandlerLimits } from './handlers/context.js';
 import { resolveTimerTxOptions, type TimerTxOptions, type TimerTxSettings } from './timer-tx-options.js';
+import type { Credentials } from '../protocol/acl/signing.js';
+import { checkCredentials } from '../runtime/signed-io.js';
 
 /**
  * How a broker is set up. Every field but `name`, `namesrv` and `storeDir` has a default. The timer (deliverAt)
@@ -67,6 +69,17 @@ export interface BrokerOptions extends TimerTxOptions {
   maxPullMsgs?: number;
   /** How long an orderly consumer's queue lock lasts without renewal (default 60000 ms). */
   queueLockLeaseMs?: number;
+  /**
+   * ACL file (JSON, actors/protocol/acl/acl-file.ts), read through the Environment's storage: when given, every
+   * request must be signed by an account with the permission it needs (else NO_PERMISSION). Default: no ACL.
+   */
+  aclFile?: string;
+  /** How often the ACL file is looked at for changes (default 5000 ms). */
+  aclReloadMs?: number;
+  /** Accepted distance of a signed request's Timestamp from the broker's clock, either way (default 60000 ms). */
+  aclReplayWindowMs?: number;
+  /** The broker signs its requests to the name servers (registration) with these. */
+  credentials?: Credentials;
 }
 
 /** BrokerOptions with every default applied. */
@@ -95,6 +108,8 @@ export interface BrokerSettings {
   maxHeldPulls: number;
   limits: HandlerLimits;
   timerTx: TimerTxSettings;
+  acl?: { file: string; reloadMs?: number; replayWindowMs?: number };
+  credentials?: Credentials;
 }
 
 export class BrokerConfigError extends Error {
@@ -162,5 +177,24 @@ export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
       queueLockLeaseMs: positive(o.queueLockLeaseMs, 60_000, 'queueLockLeaseMs'),
     },
     timerTx,
+    ...(o.aclFile !== undefined ? { acl: aclSettings(o) } : {}),
+    ...(o.credentials !== undefined ? { credentials: credentialsOption(o.credentials) } : {}),
   };
+}
+
+function aclSettings(o: BrokerOptions): NonNullable<BrokerSettings['acl']> {
+  if (typeof o.aclFile !== 'string' || o.aclFile.length === 0) throw new BrokerConfigError('aclFile must be a path');
+  return {
+    file: o.aclFile,
+    ...(o.aclReloadMs !== undefined ? { reloadMs: positive(o.aclReloadMs, 0, 'aclReloadMs') } : {}),
+    ...(o.aclReplayWindowMs !== undefined ? { replayWindowMs: positive(o.aclReplayWindowMs, 0, 'aclReplayWindowMs') } : {}),
+  };
+}
+
+function credentialsOption(c: Credentials): Credentials {
+  try {
+    return checkCredentials(c)!;
+  } catch (err) {
+    throw new BrokerConfigError(err instanceof Error ? err.message : String(err));
+  }
 }

@@ -20,6 +20,7 @@ import type { StoreHealth, StorePort } from './store-port.js';
 import { PERM_WRITE, type DataVersion, type TopicConfig } from '../protocol/route.js';
 import { loadTopicTable, saveTopicTable } from './topic-config.js';
 import { openTimerTx } from './timer-tx-runtime.js';
+import { AclGuard } from '../runtime/acl-guard.js';
 
 /**
  * The broker's parts while it runs, and the steps of its lifecycle (open, register, periodic work, shut
@@ -44,10 +45,26 @@ export interface BrokerRuntime {
   /** Offsets version last persisted. */
   persistedOffsets: number;
   subs: Subscription[];
+  /** The ACL, with `aclFile`. */
+  acl?: AclGuard;
+}
+
+/** Reads the ACL file (a bad one fails the start) and opens the broker; the ACL is stopped if opening fails. */
+export async function openBroker(deps: BrokerDeps): Promise<BrokerRuntime> {
+  const { io, settings: s, storage } = deps;
+  const acl = s.acl && new AclGuard({ storage, path: s.acl.file, clock: io.clock, logger: io.logger, reloadMs: s.acl.reloadMs, replayWindowMs: s.acl.replayWindowMs });
+  try {
+    const rt = await openBrokerParts(deps, acl);
+    if (acl) rt.acl = acl;
+    return rt;
+  } catch (err) {
+    acl?.stop();
+    throw err;
+  }
 }
 
 /** Opens the store, loads topics and offsets, starts the delay scheduler. */
-export async function openBroker(deps: BrokerDeps): Promise<BrokerRuntime> {
+async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Promise<BrokerRuntime> {
   const { io, settings: s, storage } = deps;
   const now = io.clock.now();
   const topics = loadTopicTable(storage, s.storeDir, { autoCreate: s.autoCreateTopics, defaultQueueNums: s.defaultQueueNums }, now);
@@ -111,6 +128,7 @@ export async function openBroker(deps: BrokerDeps): Promise<BrokerRuntime> {
     limits: s.limits,
     maxPayload: () => io.maxPayload(),
     send: (to, frame) => io.send(to, frame),
+    ...(acl ? { acl } : {}),
     topicsChanged: async () => {
       await topicsPersister.save();
       // tell the name servers now rather than at the next interval, and wait for them (bounded), as RocketMQ
@@ -200,6 +218,7 @@ export async function persistOffsetsIfMoved(rt: BrokerRuntime): Promise<void> {
 export async function shutDownBroker(deps: BrokerDeps, rt: BrokerRuntime): Promise<void> {
   await rt.registrations.stop();
   await unregisterFromNameServers(deps);
+  rt.acl?.stop();
   rt.ctx.polling.releaseAll();
   for (const sub of rt.subs) sub.unsubscribe();
   await rt.scheduler.stop();

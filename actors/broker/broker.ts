@@ -7,6 +7,7 @@ import type { OpenStore } from './broker-runtime.js';
 import { brokerMachine } from './broker.machine.js';
 import type { BrokerContext } from './handlers/context.js';
 import { openStorePort } from './store-adapter.js';
+import { signedIo } from '../runtime/signed-io.js';
 import { RegistrationTimeoutError, registrationStatus, type RegistrationStatus } from './registration.js';
 
 export type { BrokerOptions, BrokerSettings } from './broker-options.js';
@@ -61,7 +62,7 @@ export async function startBroker(system: ActorSystem, opts: BrokerOptions, extr
   const host = system.host({
     address,
     logic: brokerMachine,
-    input: (io) => ({ io, settings, storage: system.env.storage, openStore: extras.openStore ?? openStorePort }),
+    input: (io) => ({ io: signedIo(io, settings.credentials), settings, storage: system.env.storage, openStore: extras.openStore ?? openStorePort }),
   });
   const actor = host.actor;
   const state = (): string => {

@@ -26,6 +26,9 @@ import { Status, StatusError } from '../../core/status.js';
 import { topicProblem, groupProblem } from '../protocol/validation.js';
 import { MASTER_ID, PERM_READ_WRITE, type BrokerData } from '../protocol/route.js';
 import { decodeMessageId } from '../../store/message-id.js';
+import type { Clock } from '../../core/clock.js';
+import { signFrame, type Credentials } from '../protocol/acl/signing.js';
+import { checkCredentials } from '../runtime/signed-io.js';
 
 /** Statuses that mean "this peer did not answer": try the next name server. */
 const UNREACHABLE: ReadonlySet<number> = new Set<number>([
@@ -43,6 +46,10 @@ export interface AdminClientOptions {
   timeoutMs?: number;
   /** The sender address stamped on requests (default `admin`). */
   from?: string;
+  /** Access and secret key: every request is signed with them (for an ACL). Needs `clock`. */
+  credentials?: Credentials;
+  /** The clock whose time signed requests carry (the Environment's). */
+  clock?: Pick<Clock, 'now'>;
 }
 
 export interface CreateTopicOptions {
@@ -94,7 +101,16 @@ export class AdminClient {
     this.namesrv = opts.namesrv.map((id) => namesrvAddress(id));
     this.timeoutMs = opts.timeoutMs ?? 3000;
     this.from = opts.from ?? 'admin';
+    const credentials = checkCredentials(opts.credentials);
+    if (credentials !== undefined) {
+      const clock = opts.clock;
+      if (clock === undefined) throw new StatusError(Status.INVALID_ARGUMENT, 'signing requests needs a clock (option "clock")');
+      this.sign = (f) => signFrame(f, credentials, clock.now());
+    }
   }
+
+  /** Signs a request when the client has credentials (the one place every request passes). */
+  private readonly sign: (f: Frame) => Frame = (f) => f;
 
   // ------------------------------------------------------------------------------------------ name server
 
@@ -109,7 +125,7 @@ export class AdminClient {
       const addr = this.namesrv[idx]!;
       let reply: Frame;
       try {
-        reply = await this.transport.request(addr, request(code, header), { from: this.from, timeoutMs: this.timeoutMs });
+        reply = await this.transport.request(addr, this.sign(request(code, header)), { from: this.from, timeoutMs: this.timeoutMs });
       } catch (err) {
         if (err instanceof StatusError && UNREACHABLE.has(err.status)) {
           errors.push(`${addr}: ${err.message}`);
@@ -161,7 +177,7 @@ export class AdminClient {
   // ------------------------------------------------------------------------------------------ brokers
 
   private async askBroker(address: string, code: number, header: Header, body?: Uint8Array, allow: readonly number[] = []): Promise<Frame> {
-    const reply = await this.transport.request(address, request(code, header, body), { from: this.from, timeoutMs: this.timeoutMs });
+    const reply = await this.transport.request(address, this.sign(request(code, header, body)), { from: this.from, timeoutMs: this.timeoutMs });
     if (allow.includes(reply.status)) return reply;
     return expectOk(reply, `${requestCodeName(code)} to ${address}`);
   }

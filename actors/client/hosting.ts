@@ -4,6 +4,8 @@ import { clientAddress } from '../protocol/commands.js';
 import { Status, StatusError } from '../../core/status.js';
 import { waitForState, type ClientLifecycle } from './lifecycle.js';
 import { clientMachine } from './client.machine.js';
+import type { Credentials } from '../protocol/acl/signing.js';
+import { checkCredentials, signedIo } from '../runtime/signed-io.js';
 
 /**
  * Hosting of a client (producer or consumer) in an actor system, shared by both roles: the client machine at
@@ -21,6 +23,8 @@ export interface ClientHostingSpec<T extends ClientLifecycle> {
   build(io: ActorIo): T;
   /** Clean-up after a failed start, once the client is unhosted. */
   onFailedStart?(core: T): void;
+  /** When given, every request and one-way frame the client sends is signed with them (ACL). */
+  credentials?: Credentials;
 }
 
 export interface HostedClient<T extends ClientLifecycle> {
@@ -32,6 +36,7 @@ export interface HostedClient<T extends ClientLifecycle> {
 
 /** Hosts a client in `system` and resolves once it runs (StatusError(SERVICE_NOT_AVAILABLE) if it fails to start). */
 export async function hostClient<T extends ClientLifecycle>(system: ActorSystem, spec: ClientHostingSpec<T>): Promise<HostedClient<T>> {
+  const credentials = checkCredentials(spec.credentials);
   let core!: T;
   let ready!: () => void;
   const built = new Promise<void>((resolve) => (ready = resolve));
@@ -49,7 +54,7 @@ export async function hostClient<T extends ClientLifecycle>(system: ActorSystem,
     logic: clientMachine,
     input: (io) => ({ io, core: lifecycle, intervals: spec.intervals }),
   });
-  core = spec.build(host.io);
+  core = spec.build(signedIo(host.io, credentials));
   ready();
   const state = await waitForState(host.actor, (v) => v === 'running');
   if (state !== 'running') {

@@ -1,4 +1,5 @@
 import { Status, StatusError } from '../../core/status.js';
+import type { Credentials } from '../protocol/acl/signing.js';
 import type { MessageExt } from '../../core/message.js';
 import { validateGroup, validateTopic } from '../protocol/validation.js';
 import { DEFAULT_MAX_RECONSUME_TIMES } from '../protocol/retry-delay.js';
@@ -13,6 +14,8 @@ export type ConsumeFrom = 'first' | 'last' | { timestamp: number };
 export interface ConsumerOptions {
   /** Consumer group name. */
   group: string;
+  /** Access and secret key: every request is signed with them (for brokers and name servers with an ACL). */
+  credentials?: Credentials;
   /** Name server ids (each reached at `namesrv.<id>`). */
   namesrv: string[];
   /** topic -> tag expression (`*`, `TagA || TagB`). */
@@ -89,7 +92,7 @@ export const allocateStrategies: Record<NonNullable<ConsumerOptions['allocate']>
 };
 
 /** The options with every default filled in. */
-export type ResolvedConsumerOptions = Required<Omit<ConsumerOptions, 'listener' | 'clientId'>> & Pick<ConsumerOptions, 'listener'>;
+export type ResolvedConsumerOptions = Required<Omit<ConsumerOptions, 'listener' | 'clientId' | 'credentials'>> & Pick<ConsumerOptions, 'listener'>;
 
 /** Validates the options (StatusError(INVALID_ARGUMENT) naming the bad one) and fills in the defaults. */
 export function resolveConsumerOptions(opts: ConsumerOptions): ResolvedConsumerOptions {

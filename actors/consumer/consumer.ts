@@ -63,6 +63,7 @@ export async function startConsumer(system: ActorSystem, opts: ConsumerOptions):
   const hosted = await hostClient(system, {
     role: 'consumer',
     clientId,
+    ...(opts.credentials !== undefined ? { credentials: opts.credentials } : {}),
     intervals: {
       routes: o.routeRefreshMs,
       heartbeat: o.heartbeatIntervalMs,

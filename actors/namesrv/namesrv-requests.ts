@@ -7,6 +7,7 @@ import { errorReply, headerInt, headerString, jsonBody, okReply, parseJsonBody }
 import { RequestCode } from '../protocol/request-codes.js';
 import { Status, StatusError } from '../../core/status.js';
 import type { RegisterBrokerBody } from '../protocol/commands.js';
+import type { AclVerdict } from '../protocol/acl/authorize.js';
 import {
   clusterInfo,
   deleteTopic,
@@ -42,8 +43,15 @@ function checkRegistration(body: RegisterBrokerBody): void {
   }
 }
 
-/** Answers one request against the table. Bad requests get an error reply; the table is then unchanged. */
-export function handleNamesrvRequest(table: RouteTable, f: Frame, now: number): HandledRequest {
+/**
+ * Answers one request against the table. Bad requests get an error reply; the table is then unchanged. With
+ * `acl` (the name server's ACL check), a request it refuses gets its status (NO_PERMISSION) and message.
+ */
+export function handleNamesrvRequest(table: RouteTable, f: Frame, now: number, acl?: (f: Frame) => AclVerdict): HandledRequest {
+  if (acl !== undefined) {
+    const verdict = acl(f);
+    if (!verdict.ok) return { table, reply: errorReply(f, verdict.status, verdict.message), changed: false };
+  }
   try {
     switch (f.code) {
       case RequestCode.REGISTER_BROKER: {

@@ -3,8 +3,10 @@ import type { ActorIo, FrameEvent } from '../runtime/actor-host.js';
 import { NAMESRV_STARTED_SUBJECT, type NamesrvStartedHeader } from '../protocol/commands.js';
 import { oneWay } from '../protocol/replies.js';
 import { RequestCode } from '../protocol/request-codes.js';
+import { Status } from '../../core/status.js';
 import { emptyRouteTable, scanExpired, type RouteTable } from './route-table.js';
 import { handleNamesrvRequest } from './namesrv-requests.js';
+import type { AclGuard } from '../runtime/acl-guard.js';
 
 export interface NameServerInput {
   io: ActorIo;
@@ -14,6 +16,8 @@ export interface NameServerInput {
   brokerExpiryMs: number;
   /** How often the expiry scan runs. */
   scanIntervalMs: number;
+  /** The ACL, when the name server has an ACL file. */
+  acl?: AclGuard;
 }
 
 interface NameServerContext extends NameServerInput {
@@ -40,7 +44,9 @@ export const nameServerMachine = setup({
     },
     answer: assign(({ context, event }) => {
       const e = event as FrameEvent;
-      const r = handleNamesrvRequest(context.table, e.frame, context.io.clock.now());
+      const acl = context.acl;
+      const r = handleNamesrvRequest(context.table, e.frame, context.io.clock.now(), acl && ((f) => acl.check(f)));
+      if (r.reply.status === Status.NO_PERMISSION) context.io.logger.info({ code: e.frame.code, reason: r.reply.header.error }, 'request refused by the ACL');
       e.reply?.(r.reply);
       if (r.changed) context.io.logger.info({ code: e.frame.code, header: e.frame.header }, 'routes changed');
       return { table: r.table };

@@ -9,6 +9,7 @@ import { Status, StatusError } from '../../core/status.js';
 import { DEFAULT_MAX_BODY_BYTES, validateBatch, validateGroup, validateMessage } from '../protocol/validation.js';
 import { ClientInstance, newClientId } from '../client/client-instance.js';
 import { hostClient } from '../client/hosting.js';
+import type { Credentials } from '../protocol/acl/signing.js';
 import type { FaultState } from './fault-avoidance.js';
 import { LingerBatcher } from './linger-batcher.js';
 import { SendPath } from './send-path.js';
@@ -19,6 +20,8 @@ export type { QueueSelector, SendOptions } from './ordered.js';
 export interface ProducerOptions {
   /** Producer group name. */
   group: string;
+  /** Access and secret key: every request is signed with them (for brokers and name servers with an ACL). */
+  credentials?: Credentials;
   /** Name server ids (each reached at `namesrv.<id>`); routes are asked from one, falling over to the next. */
   namesrv: string[];
   /** Client id (the producer listens at `client.<clientId>`); default `producer-<random hex>`. */
@@ -96,6 +99,7 @@ export async function startProducer(system: ActorSystem, opts: ProducerOptions, 
   const hosted = await hostClient(system, {
     role: 'producer',
     clientId,
+    ...(opts.credentials !== undefined ? { credentials: opts.credentials } : {}),
     intervals: { routes: o.routeRefreshMs, heartbeat: o.heartbeatIntervalMs },
     build: (io) => {
       impl = new ProducerImpl(io, clientId, opts.group, opts.namesrv, o, () => stopping);

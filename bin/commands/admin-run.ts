@@ -2,7 +2,7 @@
 import { AdminClient } from '../../actors/client/admin-client.js';
 import { PERM_READ_WRITE } from '../../actors/protocol/route.js';
 import { connectSystem } from './connect.js';
-import { CliError, out, outJson, type ConnectionFlags } from './flags.js';
+import { CliError, credentialsOf, out, outJson, type ConnectionFlags } from './flags.js';
 import { formatTable, messageJson, messageLine, permString } from './format.js';
 
 export interface AdminFlags extends ConnectionFlags {
@@ -17,7 +17,7 @@ export type MessageFlags = AdminFlags & { id?: string; key?: string; topic?: str
 async function withAdmin<T>(flags: AdminFlags, run: (admin: AdminClient) => Promise<T>): Promise<T> {
   const system = await connectSystem(flags, 'mq-admin');
   try {
-    return await run(new AdminClient(system.env.transport, { namesrv: flags.namesrv, timeoutMs: flags.timeout }));
+    return await run(new AdminClient(system.env.transport, { namesrv: flags.namesrv, timeoutMs: flags.timeout, clock: system.env.clock, ...credentialsOf(flags) }));
   } finally {
     await system.stop();
   }

@@ -2,7 +2,7 @@
 import { startConsumer } from '../../actors/consumer/consumer.js';
 import type { MessageExt } from '../../core/message.js';
 import { connectSystem } from './connect.js';
-import { CliError, outJson, type ConnectionFlags } from './flags.js';
+import { CliError, credentialsOf, outJson, type ConnectionFlags } from './flags.js';
 import { messageJson, messageLine } from './format.js';
 import { noProgress, startProgress, type Progress } from './progress.js';
 
@@ -34,6 +34,7 @@ export async function runConsume(f: ConsumeFlags): Promise<void> {
         subscribe: { [f.topic]: f.tags },
         consumeFrom: f.from,
         model: f.broadcast ? 'BROADCASTING' : 'CLUSTERING',
+        ...credentialsOf(f),
       });
       const stopper = new Promise<Stop>((resolve) => {
         if (f.timeout !== undefined) timers.push(setTimeout(() => resolve({ stop: 'timeout' }), f.timeout));

@@ -1,5 +1,6 @@
 /* What every `mq` command definition shares, without loading the system: flag parsers, errors, output. */
 import { InvalidArgumentError, type Command } from 'commander';
+import type { Credentials } from '../../actors/protocol/acl/signing.js';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 /** How long the CLI waits for the first NATS connection before giving up. */
@@ -74,14 +75,25 @@ export interface ConnectionFlags {
   nats: string;
   prefix: string;
   connectTimeout: number;
+  accessKey?: string;
+  secretKey?: string;
 }
 
-/** Adds `--nats`, `--prefix` and `--connect-timeout` to a command. */
+/** Adds `--nats`, `--prefix`, `--connect-timeout`, and the ACL credentials `--access-key` and `--secret-key` to a command. */
 export function connectionOptions(cmd: Command): Command {
   return cmd
     .option('--nats <url>', 'NATS server URL', DEFAULT_NATS_URL)
     .option('--prefix <prefix>', 'subject prefix (clusters with different prefixes do not see each other)', 'mq')
-    .option('--connect-timeout <ms>', 'how long to wait for NATS', positiveInt, DEFAULT_CONNECT_TIMEOUT_MS);
+    .option('--connect-timeout <ms>', 'how long to wait for NATS', positiveInt, DEFAULT_CONNECT_TIMEOUT_MS)
+    .option('--access-key <key>', 'sign requests with this ACL account (with --secret-key)')
+    .option('--secret-key <key>', 'the secret key of --access-key');
+}
+
+/** `{ credentials }` from --access-key and --secret-key (both or neither), to spread into a role's options. */
+export function credentialsOf(f: ConnectionFlags): { credentials?: Credentials } {
+  if (f.accessKey === undefined && f.secretKey === undefined) return {};
+  if (!f.accessKey || !f.secretKey) throw new CliError('--access-key and --secret-key go together');
+  return { credentials: { accessKey: f.accessKey, secretKey: f.secretKey } };
 }
 
 // ---------------------------------------------------------------------------------------------- output

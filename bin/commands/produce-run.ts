@@ -2,7 +2,7 @@
 import { startProducer } from '../../actors/producer/producer.js';
 import type { Message } from '../../core/message.js';
 import { connectSystem } from './connect.js';
-import { CliError, errorMessage, out, outJson, type ConnectionFlags } from './flags.js';
+import { CliError, credentialsOf, errorMessage, out, outJson, type ConnectionFlags } from './flags.js';
 import { makeBody } from './format.js';
 import { noProgress, startProgress, type Progress } from './progress.js';
 
@@ -32,7 +32,7 @@ export async function runProduce(f: ProduceFlags): Promise<void> {
     let firstError: string | undefined;
     let progress: Progress = noProgress();
     try {
-      const producer = await startProducer(system, { group: f.group, namesrv: f.namesrv });
+      const producer = await startProducer(system, { group: f.group, namesrv: f.namesrv, ...credentialsOf(f) });
       progress = startProgress({ total: f.count, label: 'sent', json: f.json });
       const start = performance.now();
       let next = 0;

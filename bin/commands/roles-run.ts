@@ -3,12 +3,13 @@ import { resolve } from 'node:path';
 import { startBroker, type BrokerHandle, type RegistrationStatus } from '../../actors/broker/broker.js';
 import { startNameServer } from '../../actors/namesrv/namesrv.js';
 import { connectSystem, stopAfterFailure, untilSignal } from './connect.js';
-import { out, type ConnectionFlags } from './flags.js';
+import { credentialsOf, out, type ConnectionFlags } from './flags.js';
 
 export interface NamesrvFlags extends ConnectionFlags {
   id: string;
   brokerExpiry?: number;
   scanInterval?: number;
+  acl?: string;
 }
 
 export interface BrokerFlags extends ConnectionFlags {
@@ -24,6 +25,7 @@ export interface BrokerFlags extends ConnectionFlags {
   /** Where to serve direct links; false: none. */
   direct: { host: string; port: number } | false;
   directAdvertise?: string;
+  acl?: string;
 }
 
 export async function runNamesrv(f: NamesrvFlags): Promise<void> {
@@ -33,6 +35,7 @@ export async function runNamesrv(f: NamesrvFlags): Promise<void> {
       id: f.id,
       ...(f.brokerExpiry !== undefined ? { brokerExpiryMs: f.brokerExpiry } : {}),
       ...(f.scanInterval !== undefined ? { scanIntervalMs: f.scanInterval } : {}),
+      ...(f.acl !== undefined ? { aclFile: resolve(f.acl) } : {}),
     });
   } catch (err) {
     await stopAfterFailure(system);
@@ -57,6 +60,8 @@ export async function runBroker(f: BrokerFlags): Promise<void> {
       autoCreateTopics: f.autoCreate,
       ...(f.registerInterval !== undefined ? { registerIntervalMs: f.registerInterval } : {}),
       ...(f.segmentSize !== undefined ? { segmentSize: f.segmentSize } : {}),
+      ...(f.acl !== undefined ? { aclFile: resolve(f.acl) } : {}),
+      ...credentialsOf(f),
     });
     await broker.whenServing();
   } catch (err) {

@@ -10,7 +10,8 @@ export function registerRoles(program: Command): void {
       .description('run a name server on NATS until SIGINT or SIGTERM; prints "namesrv <id> ready" when serving')
       .requiredOption('--id <id>', 'name server id (it serves at namesrv.<id>)', identifier)
       .option('--broker-expiry <ms>', 'drop brokers not heard from for this long', positiveInt)
-      .option('--scan-interval <ms>', 'how often silent brokers are looked for', positiveInt),
+      .option('--scan-interval <ms>', 'how often silent brokers are looked for', positiveInt)
+      .option('--acl <file>', 'ACL file (JSON): refuse requests not signed by an account with the permission they need'),
   ).action(async (f: NamesrvFlags) => (await import('./roles-run.js')).runNamesrv(f));
 
   connectionOptions(
@@ -28,6 +29,7 @@ export function registerRoles(program: Command): void {
       .option('--segment-size <bytes>', 'commit log segment size', positiveInt)
       .option('--direct <host:port>', 'also serve clients over direct TCP links here (port 0: any free one)', hostPort, { host: '127.0.0.1', port: 0 })
       .option('--direct-advertise <host>', 'the host clients connect to for direct links (default: the --direct host)')
-      .option('--no-direct', 'serve clients over NATS only'),
+      .option('--no-direct', 'serve clients over NATS only')
+      .option('--acl <file>', 'ACL file (JSON): refuse requests not signed by an account with the permission they need'),
   ).action(async (f: BrokerFlags) => (await import('./roles-run.js')).runBroker(f));
 }

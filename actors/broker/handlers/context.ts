@@ -8,6 +8,7 @@ import type { LongPolling } from '../long-polling.js';
 import type { StorePort } from '../store-port.js';
 import type { TopicTable } from '../topic-config.js';
 import type { TimerTxServices } from '../timer-tx-runtime.js';
+import type { AclVerdict } from '../../protocol/acl/authorize.js';
 
 /** Limits and settings the handlers apply. */
 export interface HandlerLimits {
@@ -55,6 +56,8 @@ export interface BrokerContext {
   topicsChanged(): Promise<void>;
   /** Timer scheduler and transaction service (set once they run). */
   timerTx?: TimerTxServices;
+  /** The ACL (with `aclFile`): whether a request may be served; checked before its handler. */
+  readonly acl?: { check(frame: Frame): AclVerdict };
 }
 
 /** A request's reply callback (absent for one-way frames). */

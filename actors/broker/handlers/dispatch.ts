@@ -48,7 +48,8 @@ export const BROKER_HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Han
 ]);
 
 /**
- * Serves one frame: runs its handler and sends the reply (or the error: a StatusError keeps its status,
+ * Serves one frame: checks it against the ACL when the broker has one (a refusal is NO_PERMISSION naming what
+ * is missing), runs its handler and sends the reply (or the error: a StatusError keeps its status,
  * anything else is SYSTEM_ERROR and is logged) through sendReply, which logs a reply that cannot be sent.
  * Never throws, never rejects.
  */
@@ -57,6 +58,13 @@ export async function dispatchFrame(ctx: BrokerContext, frame: Frame, reply: Rep
   if (frame.kind !== FrameKind.Request && frame.kind !== FrameKind.OneWay) return;
   let out: Frame | undefined;
   try {
+    if (ctx.acl !== undefined) {
+      const verdict = ctx.acl.check(frame);
+      if (!verdict.ok) {
+        ctx.logger.info({ code: requestCodeName(frame.code), status: verdict.status, reason: verdict.message }, 'request refused by the ACL');
+        throw new StatusError(verdict.status, verdict.message);
+      }
+    }
     if (!handler) throw new StatusError(Status.REQUEST_CODE_NOT_SUPPORTED, `broker ${ctx.brokerName} does not serve ${requestCodeName(frame.code)}`);
     out = await handler(ctx, frame, reply);
   } catch (err) {
