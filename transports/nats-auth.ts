@@ -124,25 +124,29 @@ export interface ConnectAttempt {
   timeoutMs: number;
 }
 
-/** Names the cause of a failed first connect. Pure: the client's error in, a NatsConnectError out. */
+/**
+ * Names the cause of a failed first connect. Pure: the client's error in, a NatsConnectError out, its message
+ * `cannot connect to NATS at <servers>: <cause>`.
+ */
 export function connectFailure(e: unknown, at: ConnectAttempt): NatsConnectError {
   if (e instanceof NatsConnectError) return e;
   const msg = e instanceof Error ? e.message : String(e);
+  const head = `cannot connect to NATS at ${at.servers}:`;
   if (e instanceof AuthorizationError || e instanceof UserAuthenticationExpiredError) {
-    return new NatsConnectError('auth', `authentication failed at ${at.servers} (check token/user/nkey/creds): ${msg}`, e);
+    return new NatsConnectError('auth', `${head} authentication failed (check token/user/nkey/creds): ${msg}`, e);
   }
   const code = codeOf(e);
   if ((code !== undefined && TLS_CODE.test(code)) || /server does not support 'tls'|certificate|ssl|tls/i.test(msg)) {
     const detail = /server does not support 'tls'/.test(msg) ? 'the server does not offer TLS' : msg;
-    return new NatsConnectError('tls', `TLS handshake failed with ${at.servers} (${detail})`, e);
+    return new NatsConnectError('tls', `${head} TLS handshake failed (${detail})`, e);
   }
-  if (e instanceof ConnectionError && /doesn't exist/.test(msg)) return new NatsConnectError('config', `cannot read a TLS file: ${msg}`, e);
+  if (e instanceof ConnectionError && /doesn't exist/.test(msg)) return new NatsConnectError('config', `${head} cannot read a TLS file: ${msg}`, e);
   if (e instanceof TimeoutError) {
     const hint = at.tls && !at.clientCert ? '; TLS: the server may require a client certificate (tls.cert and tls.key)' : '';
-    return new NatsConnectError('unreachable', `cannot reach NATS at ${at.servers}: no handshake within ${at.timeoutMs} ms (is nats-server running?${hint})`, e);
+    return new NatsConnectError('unreachable', `${head} no handshake within ${at.timeoutMs} ms (is nats-server running?${hint})`, e);
   }
   if ((code !== undefined && UNREACHABLE_CODE.test(code)) || e instanceof ConnectionError) {
-    return new NatsConnectError('unreachable', `cannot reach NATS at ${at.servers} (is nats-server running?): ${msg}`, e);
+    return new NatsConnectError('unreachable', `${head} server unreachable (is nats-server running?): ${msg}`, e);
   }
-  return new NatsConnectError('unreachable', `cannot connect to NATS at ${at.servers}: ${msg}`, e);
+  return new NatsConnectError('unreachable', `${head} ${msg}`, e);
 }

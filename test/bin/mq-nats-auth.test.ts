@@ -45,7 +45,7 @@ it('a token: the right one (flag or environment) runs a name server and admin; a
   const ok = await runMq(['admin', 'cluster', '--namesrv', 'ns-1', '--json', ...conn, '--nats-token', 's3cret']);
   expect(ok.code).toBe(0);
   expect(JSON.parse(ok.lines[0]!)).toEqual(empty);
-  oneLineError(await runMq(['admin', 'cluster', '--namesrv', 'ns-1', ...conn, '--nats-token', 'wrong']), /^mq: authentication failed at nats:\/\/127\.0\.0\.1:\d+ \(check token\/user\/nkey\/creds\)/);
+  oneLineError(await runMq(['admin', 'cluster', '--namesrv', 'ns-1', ...conn, '--nats-token', 'wrong']), /^mq: cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: authentication failed \(check token\/user\/nkey\/creds\)/);
 });
 
 it('TLS with a client certificate runs admin; another CA says the TLS handshake failed', async () => {
@@ -58,7 +58,7 @@ it('TLS with a client certificate runs admin; another CA says the TLS handshake 
   expect(ok.code).toBe(0);
   expect(JSON.parse(ok.lines[0]!)).toEqual(empty);
   const bad = ['--nats', tlsServer.url, '--nats-tls-ca', certs.otherCaFile, ...client];
-  oneLineError(await runMq(['admin', 'cluster', '--namesrv', 'ns-1', ...bad]), /^mq: TLS handshake failed with nats:\/\/127\.0\.0\.1:\d+ \(/);
+  oneLineError(await runMq(['admin', 'cluster', '--namesrv', 'ns-1', ...bad]), /^mq: cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: TLS handshake failed \(/);
 });
 
 it('mq broker refuses --direct-tls-cert without --direct-tls-key', async () => {

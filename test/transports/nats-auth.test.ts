@@ -104,7 +104,7 @@ describe('authentication', () => {
     for (const auth of [{ token: 'wrong' }, undefined]) {
       const e = await failure({ servers: url, ...(auth ? { auth } : {}) });
       expect(e.kind).toBe('auth');
-      expect(e.message).toMatch(/^authentication failed at nats:\/\/127\.0\.0\.1:\d+ \(check token\/user\/nkey\/creds\)/);
+      expect(e.message).toMatch(/^cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: authentication failed \(check token\/user\/nkey\/creds\)/);
     }
   });
 
@@ -148,7 +148,7 @@ describe('authentication', () => {
   test('nothing listening fails at once as unreachable', async () => {
     const e = await failure({ servers: `nats://127.0.0.1:${freePort}`, auth: { token: 's3cret' } });
     expect(e.kind).toBe('unreachable');
-    expect(e.message).toMatch(/^cannot reach NATS at nats:\/\/127\.0\.0\.1:\d+ \(is nats-server running\?\)/);
+    expect(e.message).toMatch(/^cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: server unreachable \(is nats-server running\?\)/);
   });
 });
 
@@ -174,7 +174,7 @@ describe('TLS', () => {
     for (const c of cases) {
       const e = await failure(c);
       expect(e.kind).toBe('tls');
-      expect(e.message).toMatch(/^TLS handshake failed with nats:\/\/127\.0\.0\.1:\d+ \(.+\)/);
+      expect(e.message).toMatch(/^cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: TLS handshake failed \(.+\)/);
     }
     expect((await failure(cases[3]!)).message).toMatch(/the server does not offer TLS/);
   });
@@ -245,12 +245,12 @@ describe('direct links under TLS', () => {
 describe('connectFailure names the cause', () => {
   const at = { servers: 'nats://h:1', tls: false, clientCert: false, timeoutMs: 500 };
   test.each([
-    ['auth', 'Authorization Violation', new AuthorizationError('Authorization Violation'), /^authentication failed at nats:\/\/h:1/],
-    ['unreachable', 'connection refused', new ConnectionError('connection refused', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }), /^cannot reach NATS at nats:\/\/h:1 \(is nats-server running\?\)/],
-    ['unreachable', 'ENOTFOUND', Object.assign(new Error('getaddrinfo ENOTFOUND h'), { code: 'ENOTFOUND' }), /^cannot reach NATS/],
+    ['auth', 'Authorization Violation', new AuthorizationError('Authorization Violation'), /^cannot connect to NATS at nats:\/\/h:1: authentication failed/],
+    ['unreachable', 'connection refused', new ConnectionError('connection refused', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }), /^cannot connect to NATS at nats:\/\/h:1: server unreachable \(is nats-server running\?\)/],
+    ['unreachable', 'ENOTFOUND', Object.assign(new Error('getaddrinfo ENOTFOUND h'), { code: 'ENOTFOUND' }), /server unreachable/],
     ['unreachable', 'timeout', new TimeoutError(), /no handshake within 500 ms/],
-    ['tls', 'unknown CA', Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }), /^TLS handshake failed with nats:\/\/h:1 \(unable to verify/],
-    ['tls', 'wrong name', Object.assign(new Error("Hostname/IP does not match certificate's altnames"), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }), /^TLS handshake failed/],
+    ['tls', 'unknown CA', Object.assign(new Error('unable to verify the first certificate'), { code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }), /^cannot connect to NATS at nats:\/\/h:1: TLS handshake failed \(unable to verify/],
+    ['tls', 'wrong name', Object.assign(new Error("Hostname/IP does not match certificate's altnames"), { code: 'ERR_TLS_CERT_ALTNAME_INVALID' }), /TLS handshake failed/],
     ['tls', 'plain server', new ConnectionError("server does not support 'tls'"), /the server does not offer TLS/],
   ] as const)('%s: %s', (kind, _label, err, message) => {
     const e = connectFailure(err, at);
