@@ -134,7 +134,8 @@ export type { Message, MessageExt, SendResult, MessageQueue } from './core/messa
 export type { NameServer, NameServerOptions, BrokerHandle, BrokerOptions, Producer, ProducerOptions, Consumer, ConsumerOptions };
 export type { TransactionProducer, TransactionProducerOptions, TxState };
 export { memoryTransport, memoryNetwork } from './transports/memory.js';
-export { natsTransport } from './transports/nats.js';
+export { natsTransport, type NatsTransportOptions, type DirectOptions } from './transports/nats.js';
+export { NatsConnectError, type NatsAuth, type NatsTls } from './transports/nats-auth.js';
 export { withFaults } from './transports/faults.js';
 export { memoryStorage } from './store/backends/memory.js';
 export { diskStorage } from './store/backends/disk.js';

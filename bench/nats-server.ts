@@ -20,6 +20,8 @@ export interface NatsServerOptions {
   storeDir?: string;
   /** How long to wait for the port to accept connections (default 5000 ms). */
   readyTimeoutMs?: number;
+  /** More configuration, appended as is (authorization, tls blocks...); the listen address stays ours. */
+  extraConfig?: string;
 }
 
 export interface NatsServer {
@@ -101,6 +103,7 @@ function configText(port: number, opts: NatsServerOptions, storeDir: string | un
   const lines = [`listen: "127.0.0.1:${port}"`];
   if (opts.maxPayload !== undefined) lines.push(`max_payload: ${Math.floor(opts.maxPayload)}`);
   if (storeDir !== undefined) lines.push(`jetstream {`, `  store_dir: ${JSON.stringify(storeDir)}`, `}`);
+  if (opts.extraConfig !== undefined) lines.push(opts.extraConfig);
   return lines.join('\n') + '\n';
 }
 

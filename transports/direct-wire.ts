@@ -3,6 +3,7 @@
  * the bytes), read without copying where the socket allows it and written in one system call per tick.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 
 const LENGTH_BYTES = 4;
 /** Bytes a socket reads at a time, as Node reads by default. */
@@ -20,6 +21,8 @@ export interface DirectEndpoint {
   port: number;
   /** The secret a hello must carry: handed out only with the look-up over NATS, so the port is no more open than NATS. */
   token: string;
+  /** The listener speaks TLS (requesters connect with node:tls). */
+  tls?: boolean;
 }
 
 export class DirectProtocolError extends Error {
@@ -176,22 +179,29 @@ export class MessageSocket {
 
   /**
    * Connects to `endpoint`; large incoming messages are read straight into buffers of their own (a client
-   * socket can choose where each read lands; an accepted one cannot).
+   * socket can choose where each read lands; an accepted one cannot). With `secure`, over TLS (node:tls options:
+   * CA, names); the socket says `secureConnect` once the listener's certificate checked out.
    */
-  static connect(endpoint: DirectEndpoint, maxBytes: number, onMessage: (message: Uint8Array) => void, onProtocolError: (err: DirectProtocolError) => void): MessageSocket {
+  static connect(
+    endpoint: DirectEndpoint,
+    maxBytes: number,
+    onMessage: (message: Uint8Array) => void,
+    onProtocolError: (err: DirectProtocolError) => void,
+    secure?: tls.ConnectionOptions,
+  ): MessageSocket {
     const reader = new MessageReader(maxBytes);
     let ms: MessageSocket | undefined;
-    const socket = net.connect({
-      host: endpoint.host,
-      port: endpoint.port,
-      onread: {
-        buffer: () => reader.nextBuffer(),
-        callback: (n: number, buf: Uint8Array) => {
-          ms?.guard(() => reader.read(buf, n, onMessage));
-          return true;
-        },
+    const onread = {
+      buffer: () => reader.nextBuffer(),
+      callback: (n: number, buf: Uint8Array) => {
+        ms?.guard(() => reader.read(buf, n, onMessage));
+        return true;
       },
-    });
+    };
+    const socket =
+      secure === undefined
+        ? net.connect({ host: endpoint.host, port: endpoint.port, onread })
+        : tls.connect({ ...secure, host: endpoint.host, port: endpoint.port, onread } as tls.ConnectionOptions); // node:tls takes onread too; its types omit it
     ms = new MessageSocket(socket, maxBytes, onMessage, onProtocolError, reader);
     return ms;
   }

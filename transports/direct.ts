@@ -16,9 +16,13 @@
  * at most MAX_HELLO_BYTES (until then it can make the listener hold no more than that unread), and there are at
  * most `maxConnections` at once, hello or not; one more is closed as soon as it is accepted. Once linked, a
  * message may be as large as the payload limit, and a peer that leaves too much unsent is cut (direct-wire.ts).
+ *
+ * A listener given a certificate (`tls`) speaks TLS on every connection (the TLS handshake counts towards the
+ * hello's time) and says so in its endpoint; requesters then connect with node:tls (direct-tls.ts decides when).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { RealClock, type Clock } from '../core/clock.js';
 import { DirectProtocolError, MessageSocket, type DirectEndpoint } from './direct-wire.js';
@@ -59,6 +63,8 @@ export interface DirectListenOptions {
   helloTimeoutMs?: number;
   /** Connections open at once, linked or not; one more is closed at once. Default 1024. */
   maxConnections?: number;
+  /** Speak TLS with this certificate and key (PEM contents); plain TCP without. */
+  tls?: tls.SecureContextOptions;
 }
 
 /** Why connections were cut before their hello. */
@@ -84,6 +90,7 @@ export class DirectListener {
   private lastCutLog = Number.NEGATIVE_INFINITY;
   private readonly helloTimeoutMs: number;
   private readonly maxConnections: number;
+  private readonly secureContext: tls.SecureContext | undefined;
 
   private constructor(
     private readonly server: net.Server,
@@ -95,12 +102,14 @@ export class DirectListener {
   ) {
     this.helloTimeoutMs = opts.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
     this.maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    this.secureContext = secureContext(opts);
     server.on('connection', (socket) => this.accept(socket));
     server.on('error', (err) => this.logger.warn({ err }, 'direct listener failed'));
   }
 
   /** Listens on `host:port`; `maxBytes` is the largest frame a linked peer may send; hello timeouts run on `clock`. */
   static async listen(opts: DirectListenOptions, maxBytes: () => number, logger: Logger, clock: Clock = new RealClock()): Promise<DirectListener> {
+    secureContext(opts); // a bad certificate fails here, before the port is taken
     const server = net.createServer();
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error): void => reject(new DirectListenError(`cannot listen for direct links on ${opts.host}:${opts.port}: ${err.message}`));
@@ -111,7 +120,8 @@ export class DirectListener {
       });
     });
     const port = (server.address() as net.AddressInfo).port;
-    return new DirectListener(server, { host: opts.advertise ?? opts.host, port, token: randomBytes(16).toString('hex') }, maxBytes, logger, clock, opts);
+    const endpoint: DirectEndpoint = { host: opts.advertise ?? opts.host, port, token: randomBytes(16).toString('hex'), ...(opts.tls ? { tls: true } : {}) };
+    return new DirectListener(server, endpoint, maxBytes, logger, clock, opts);
   }
 
   /** Connections open now (linked or still before their hello). */
@@ -145,17 +155,25 @@ export class DirectListener {
     clearTimeout(t);
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(raw: net.Socket): void {
+    let deliver: DirectDelivery | undefined;
+    raw.on('error', (err) => this.logger.debug({ err }, 'direct connection failed'));
+    if (this.sockets.size >= this.maxConnections) {
+      this.cut('refused', raw);
+      return;
+    }
+    const socket = this.secureContext === undefined ? raw : new tls.TLSSocket(raw, { isServer: true, secureContext: this.secureContext });
+    if (socket !== raw) {
+      // the TLS socket reports its own errors; a handshake that fails (a peer not speaking TLS, or not ours) is a bad hello
+      socket.on('error', (err) => {
+        if (deliver === undefined && !(err instanceof DirectProtocolError)) this.cut('badHello', socket);
+      });
+    }
     socket.on('error', (err) => {
       if (err instanceof DirectProtocolError) this.logger.warn({ err, remote: socket.remoteAddress }, 'direct connection cut');
       else this.logger.debug({ err }, 'direct connection failed');
     });
-    if (this.sockets.size >= this.maxConnections) {
-      this.cut('refused', socket);
-      return;
-    }
     this.sockets.add(socket);
-    let deliver: DirectDelivery | undefined;
     const helloTimer = this.clock.setTimeout(() => {
       if (deliver === undefined) this.cut('silent', socket);
     }, this.helloTimeoutMs);
@@ -219,6 +237,15 @@ export class DirectListener {
   }
 }
 
+function secureContext(opts: DirectListenOptions): tls.SecureContext | undefined {
+  if (opts.tls === undefined) return undefined;
+  try {
+    return tls.createSecureContext(opts.tls);
+  } catch (e) {
+    throw new DirectListenError(`cannot use the TLS certificate for direct links: ${(e as Error).message}`);
+  }
+}
+
 function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
@@ -231,8 +258,18 @@ function sameSecret(a: string, b: string): boolean {
 export class DirectLink {
   private constructor(readonly address: string, readonly socket: MessageSocket) {}
 
-  /** Connects and says hello; resolves undefined when the listener does not serve `address` or cannot be reached. */
-  static connect(address: string, endpoint: DirectEndpoint, maxBytes: number, onReply: (message: Uint8Array) => void, onClose: (link: DirectLink) => void): Promise<DirectLink | undefined> {
+  /**
+   * Connects (over TLS with `secure`) and says hello; resolves undefined when the listener does not serve
+   * `address`, cannot be reached, or its certificate does not check out.
+   */
+  static connect(
+    address: string,
+    endpoint: DirectEndpoint,
+    maxBytes: number,
+    onReply: (message: Uint8Array) => void,
+    onClose: (link: DirectLink) => void,
+    secure?: tls.ConnectionOptions,
+  ): Promise<DirectLink | undefined> {
     return new Promise((resolve) => {
       let link: DirectLink | undefined;
       const ms = MessageSocket.connect(
@@ -254,6 +291,7 @@ export class DirectLink {
           resolve(link);
         },
         () => undefined, // the socket is destroyed: the close handler below reports it
+        secure,
       );
       const socket = ms.socket;
       const timer = setTimeout(() => socket.destroy(), CONNECT_TIMEOUT_MS);
@@ -263,7 +301,8 @@ export class DirectLink {
         if (link === undefined) resolve(undefined);
         else onClose(link);
       });
-      socket.once('connect', () => ms.write(utf8.encode(`${endpoint.token}\n${address}`)));
+      // over TLS, the token leaves only once the listener's certificate checked out
+      socket.once(secure === undefined ? 'connect' : 'secureConnect', () => ms.write(utf8.encode(`${endpoint.token}\n${address}`)));
     });
   }
 
@@ -288,6 +327,11 @@ export interface DirectLinksDeps {
   now(): number;
   maxBytes(): number;
   logger: Logger;
+  /**
+   * How to open a link to `endpoint`: node:tls options, undefined for plain TCP, or false for no link (the
+   * address stays on NATS). Default: TLS when the endpoint says so, else plain.
+   */
+  security?(endpoint: DirectEndpoint): tls.ConnectionOptions | undefined | false;
 }
 
 /** After a lost link, how long an address stays on NATS before it is looked up again. */
@@ -363,7 +407,12 @@ export class DirectLinks {
   private async open(to: string, r: Route): Promise<'linked' | 'failed'> {
     const endpoint = await this.deps.lookUp(to);
     if (endpoint === undefined) return 'failed';
-    const link = await DirectLink.connect(to, endpoint, this.deps.maxBytes(), this.deps.onReply, (lost) => this.lost(to, lost));
+    const secure = this.deps.security !== undefined ? this.deps.security(endpoint) : endpoint.tls === true ? {} : undefined;
+    if (secure === false) {
+      this.deps.logger.debug({ address: to, host: endpoint.host, port: endpoint.port }, 'direct link offered without TLS while NATS is TLS; staying on NATS');
+      return 'failed';
+    }
+    const link = await DirectLink.connect(to, endpoint, this.deps.maxBytes(), this.deps.onReply, (lost) => this.lost(to, lost), secure);
     if (link === undefined) {
       this.deps.logger.debug({ address: to, host: endpoint.host, port: endpoint.port }, 'direct link not accepted; staying on NATS');
       return 'failed';

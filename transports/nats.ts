@@ -16,7 +16,12 @@
  *
  * Direct links (direct.ts): a transport opened with `direct` also serves its inboxes over TCP, and every
  * transport sends to an address served that way over a direct link once it is up (`direct: false` in the
- * options turns both off). Addresses must not begin with `_direct.` either.
+ * options turns both off). Addresses must not begin with `_direct.` either. When the NATS connection is TLS,
+ * so are direct links (direct-tls.ts).
+ *
+ * Authentication and TLS (`auth`, `tls`) go to the NATS client (nats-auth.ts). The first connect tries each
+ * server once and fails with a NatsConnectError naming the cause (authentication, unreachable, TLS); once
+ * connected, the client reconnects forever.
  */
 import { Observable, BehaviorSubject } from 'rxjs';
 import type { Logger } from 'pino';
@@ -32,6 +37,8 @@ import { Status } from '../core/status.js';
 import { RealClock, type Clock } from '../core/clock.js';
 import { CodecError, decodeFrame, encodeFrame, encodeFrameHead } from './codec.js';
 import { DirectLinks, DirectListener, type DirectCuts, type DirectLink } from './direct.js';
+import { directClientTls, directListenerTls, linkTlsOptions, type DirectClientTls, type DirectTlsFiles } from './direct-tls.js';
+import { connectFailure, natsSecurityOptions, type NatsAuth, type NatsTls } from './nats-auth.js';
 import type { DirectEndpoint, MessageSocket } from './direct-wire.js';
 import { EMPTY_BODY, FrameKind, type Frame } from './frame.js';
 import {
@@ -52,6 +59,12 @@ export interface NatsTransportOptions {
   prefix?: string;
   /** Connection name shown by the server's monitoring. */
   name?: string;
+  /** How to authenticate: token, user and password, nkey seed (or its file), or credentials file. */
+  auth?: NatsAuth;
+  /** TLS to the server (CA, client certificate and key, server name; file paths). Given at all, TLS is required. */
+  tls?: NatsTls;
+  /** How long the handshake with one server may take, on the first connect and each reconnect. Default 10000 ms. */
+  connectTimeoutMs?: number;
   /**
    * Serve this transport's inboxes over direct TCP links too: listen on `host:port` (default 127.0.0.1, any
    * free port) and tell requesters to connect to `advertise` (default `host`). `false`: neither serve nor use
@@ -68,25 +81,41 @@ export interface DirectOptions {
   helloTimeoutMs?: number;
   /** Direct connections open at once; one more is closed at once (and counted). Default 1024. */
   maxConnections?: number;
+  /**
+   * The listener's certificate and key (file paths): links are TLS. Default: the NATS client certificate
+   * when the NATS connection is TLS; with neither, a transport on TLS NATS refuses to listen.
+   */
+  tls?: DirectTlsFiles;
 }
 
 const RECONNECT_WAIT_MS = 250;
 const CLOSE_DRAIN_MS = 2000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const SUBJECT_CACHE_LIMIT = 10_000;
 
 /** `natsTransport({ servers })`: connects when the environment is built. */
 export function natsTransport(opts: NatsTransportOptions): TransportFactory {
   return async (deps: TransportDeps) => {
-    const nc = await connect({
-      servers: opts.servers,
-      name: opts.name,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: RECONNECT_WAIT_MS,
-      reconnectJitter: 50,
-      waitOnFirstConnect: false,
-    });
+    const timeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const attempt = { servers: [opts.servers].flat().join(','), tls: opts.tls !== undefined, clientCert: opts.tls?.cert !== undefined, timeoutMs };
+    let nc: NatsConnection;
+    try {
+      nc = await connect({
+        servers: opts.servers,
+        name: opts.name,
+        ...natsSecurityOptions(opts.auth, opts.tls),
+        timeout: timeoutMs,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: RECONNECT_WAIT_MS,
+        reconnectJitter: 50,
+        // false: the first connect tries each server once and fails with the reason; reconnects after it never end
+        waitOnFirstConnect: false,
+      });
+    } catch (e) {
+      throw connectFailure(e, attempt);
+    }
     const logger = deps.logger.child({ transport: 'nats' });
-    const t = new NatsTransport(nc, opts.prefix ?? 'mq', logger, opts.direct !== false, deps.clock);
+    const t = new NatsTransport(nc, opts.prefix ?? 'mq', logger, opts.direct !== false, deps.clock, opts.tls);
     if (opts.direct) {
       try {
         await t.listenDirect(opts.direct);
@@ -127,6 +156,7 @@ export class NatsTransport implements Transport {
   /** `<inbox>.`: a request's reply subject is this followed by its token. */
   private readonly replyBase = `${createInbox()}.`;
   private nextRequestId = 1;
+  private clientTls: DirectClientTls | undefined;
   private closing = false;
   private lastMaxPayload: number;
   private dropped = 0;
@@ -138,10 +168,17 @@ export class NatsTransport implements Transport {
     private readonly logger: Logger,
     useDirect = true,
     private readonly clock: Clock = new RealClock(),
+    /** The NATS connection's TLS options (direct links follow it). */
+    private readonly tls?: NatsTls,
   ) {
     this.lastMaxPayload = nc.info?.max_payload ?? 1024 * 1024;
     if (useDirect) {
       this.links = new DirectLinks({
+        security: (endpoint) => {
+          const c = (this.clientTls ??= directClientTls(this.usesTls, this.tls));
+          if (endpoint.tls === true) return linkTlsOptions(c, endpoint.host);
+          return c.required ? false : undefined;
+        },
         lookUp: (address) => this.lookUpDirect(address),
         onReply: (message) => this.onDirectReply(message),
         onLost: (link) => this.failLink(link),
@@ -185,10 +222,26 @@ export class NatsTransport implements Transport {
     return this.links?.linkTo(address) ?? Promise.resolve(false);
   }
 
-  /** Starts serving inboxes over direct links; inboxes opened before are not served that way. */
+  /** The NATS connection is TLS: asked for, or required by the server. */
+  get usesTls(): boolean {
+    return this.tls !== undefined || this.nc.info?.tls_required === true;
+  }
+
+  /**
+   * Starts serving inboxes over direct links; inboxes opened before are not served that way. Over TLS when the
+   * NATS connection is TLS or `opts.tls` is given; throws DirectListenError when TLS is needed and there is no
+   * certificate.
+   */
   async listenDirect(opts: DirectOptions): Promise<void> {
     if (this.listener !== undefined) throw new Error('this transport serves direct links already');
-    this.listener = await DirectListener.listen({ ...opts, host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 }, () => this.maxPayload, this.logger, this.clock);
+    const { tls: files, ...rest } = opts;
+    const secure = directListenerTls(this.usesTls, this.tls, files);
+    this.listener = await DirectListener.listen(
+      { ...rest, host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, ...(secure ? { tls: secure } : {}) },
+      () => this.maxPayload,
+      this.logger,
+      this.clock,
+    );
   }
 
   inbox(address: string): Observable<Incoming> {
@@ -320,7 +373,8 @@ export class NatsTransport implements Transport {
     try {
       const m = await this.nc.request(this.directSubject(address), EMPTY_BODY, { timeout: DIRECT_LOOKUP_TIMEOUT_MS });
       const e = JSON.parse(fromUtf8.decode(m.data)) as Partial<DirectEndpoint>;
-      return typeof e.host === 'string' && typeof e.port === 'number' && typeof e.token === 'string' ? { host: e.host, port: e.port, token: e.token } : undefined;
+      if (typeof e.host !== 'string' || typeof e.port !== 'number' || typeof e.token !== 'string') return undefined;
+      return { host: e.host, port: e.port, token: e.token, ...(e.tls === true ? { tls: true } : {}) };
     } catch {
       return undefined; // nobody serves it directly (no responders, no answer in time, or an answer we cannot read)
     }

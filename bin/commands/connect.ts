@@ -4,9 +4,11 @@ import { realEnvironment } from '../../actors/runtime/environment.js';
 import { ActorSystem } from '../../actors/runtime/system.js';
 import { diskStorage } from '../../store/backends/disk.js';
 import { DirectListenError } from '../../transports/direct.js';
+import { NatsConnectError } from '../../transports/nats-auth.js';
 import { natsTransport, type DirectOptions } from '../../transports/nats.js';
 import type { TransportFactory } from '../../transports/transport.js';
 import { CliError, type ConnectionFlags } from './flags.js';
+import { natsSecurity } from './nats-flags.js';
 
 /**
  * Logs go to stderr so stdout carries only the command's output. Level from LOG_LEVEL, else `level`: 'warn'
@@ -33,20 +35,22 @@ export function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error
 }
 
 /**
- * An actor system on NATS; fails with one clear CliError when NATS cannot be reached in time. With `direct`, its
- * inboxes are served over direct links too.
+ * An actor system on NATS; fails with one clear CliError when NATS cannot be reached in time, naming the cause
+ * (authentication, unreachable, TLS). With `direct`, its inboxes are served over direct links too.
  */
 export async function connectSystem(flags: ConnectionFlags, name: string, logLevel = 'error', direct?: DirectOptions): Promise<ActorSystem> {
   const url = flags.nats;
-  const inner = natsTransport({ servers: url, prefix: flags.prefix, name, ...(direct ? { direct } : {}) });
+  const security = natsSecurity(flags);
+  const inner = natsTransport({ servers: url, prefix: flags.prefix, name, ...security, connectTimeoutMs: flags.connectTimeout, ...(direct ? { direct } : {}) });
   const bounded: TransportFactory = (deps) =>
     withTimeout(
       Promise.resolve().then(() => inner(deps)),
-      flags.connectTimeout,
+      // the transport's own handshake timeout names the cause first; this bounds the rest of the start
+      flags.connectTimeout + 1000,
       () => new CliError(`cannot connect to NATS at ${url}: no connection within ${flags.connectTimeout} ms`),
     ).catch((err: unknown) => {
       if (err instanceof CliError) throw err;
-      if (err instanceof DirectListenError) throw new CliError(err.message);
+      if (err instanceof DirectListenError || err instanceof NatsConnectError) throw new CliError(err.message);
       throw new CliError(`cannot connect to NATS at ${url}: ${err instanceof Error ? err.message : String(err)}`);
     });
   const env = await realEnvironment({ transport: bounded, storage: () => diskStorage(), logger: cliLogger(logLevel) });

@@ -1,5 +1,5 @@
 /* What every `mq` command definition shares, without loading the system: flag parsers, errors, output. */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Credentials } from '../../actors/protocol/acl/signing.js';
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
@@ -71,7 +71,21 @@ export function hostPort(value: string): { host: string; port: number } {
 
 // ---------------------------------------------------------------------------------------------- connection flags
 
-export interface ConnectionFlags {
+/** The NATS authentication and TLS flags (nats-flags.ts turns them into the transport's options). */
+export interface NatsSecurityFlags {
+  natsToken?: string;
+  natsUser?: string;
+  natsPass?: string;
+  natsNkey?: string;
+  natsCreds?: string;
+  natsTls?: boolean;
+  natsTlsCa?: string;
+  natsTlsCert?: string;
+  natsTlsKey?: string;
+  natsTlsServerName?: string;
+}
+
+export interface ConnectionFlags extends NatsSecurityFlags {
   nats: string;
   prefix: string;
   connectTimeout: number;
@@ -79,14 +93,31 @@ export interface ConnectionFlags {
   secretKey?: string;
 }
 
-/** Adds `--nats`, `--prefix`, `--connect-timeout`, and the ACL credentials `--access-key` and `--secret-key` to a command. */
+/** Adds `--nats`, `--prefix`, `--connect-timeout`, the NATS authentication and TLS flags, and the ACL credentials `--access-key` and `--secret-key` to a command. */
 export function connectionOptions(cmd: Command): Command {
+  return natsSecurityOptions(
+    cmd
+      .option('--nats <url>', 'NATS server URL', DEFAULT_NATS_URL)
+      .option('--prefix <prefix>', 'subject prefix (clusters with different prefixes do not see each other)', 'mq')
+      .option('--connect-timeout <ms>', 'how long to wait for NATS', positiveInt, DEFAULT_CONNECT_TIMEOUT_MS)
+      .option('--access-key <key>', 'sign requests with this ACL account (with --secret-key)')
+      .option('--secret-key <key>', 'the secret key of --access-key'),
+  );
+}
+
+/** Adds the authentication and TLS flags (secrets may come from the environment instead of the command line). */
+function natsSecurityOptions(cmd: Command): Command {
   return cmd
-    .option('--nats <url>', 'NATS server URL', DEFAULT_NATS_URL)
-    .option('--prefix <prefix>', 'subject prefix (clusters with different prefixes do not see each other)', 'mq')
-    .option('--connect-timeout <ms>', 'how long to wait for NATS', positiveInt, DEFAULT_CONNECT_TIMEOUT_MS)
-    .option('--access-key <key>', 'sign requests with this ACL account (with --secret-key)')
-    .option('--secret-key <key>', 'the secret key of --access-key');
+    .addOption(new Option('--nats-token <token>', 'NATS authentication token').env('MQ_NATS_TOKEN'))
+    .addOption(new Option('--nats-user <user>', 'NATS user name (with --nats-pass)').env('MQ_NATS_USER'))
+    .addOption(new Option('--nats-pass <password>', 'NATS password').env('MQ_NATS_PASS'))
+    .option('--nats-nkey <file>', 'file holding the NATS nkey seed (SU...)')
+    .option('--nats-creds <file>', 'NATS credentials file (user JWT and seed)')
+    .option('--nats-tls', 'require TLS to NATS (implied by any --nats-tls-* flag)')
+    .option('--nats-tls-ca <file>', 'CA certificate the NATS server certificate must chain to')
+    .option('--nats-tls-cert <file>', 'client certificate, for NATS servers that verify clients (with --nats-tls-key)')
+    .option('--nats-tls-key <file>', 'client certificate key')
+    .option('--nats-tls-server-name <name>', 'the name the NATS server certificate must carry, when not the URL host');
 }
 
 /** `{ credentials }` from --access-key and --secret-key (both or neither), to spread into a role's options. */

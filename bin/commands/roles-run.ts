@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { startBroker, type BrokerHandle, type RegistrationStatus } from '../../actors/broker/broker.js';
 import { startNameServer } from '../../actors/namesrv/namesrv.js';
 import { connectSystem, stopAfterFailure, untilSignal } from './connect.js';
-import { credentialsOf, out, type ConnectionFlags } from './flags.js';
+import { CliError, credentialsOf, out, type ConnectionFlags } from './flags.js';
 
 export interface NamesrvFlags extends ConnectionFlags {
   id: string;
@@ -26,6 +26,8 @@ export interface BrokerFlags extends ConnectionFlags {
   direct: { host: string; port: number } | false;
   directAdvertise?: string;
   acl?: string;
+  directTlsCert?: string;
+  directTlsKey?: string;
 }
 
 export async function runNamesrv(f: NamesrvFlags): Promise<void> {
@@ -46,7 +48,9 @@ export async function runNamesrv(f: NamesrvFlags): Promise<void> {
 }
 
 export async function runBroker(f: BrokerFlags): Promise<void> {
-  const direct = f.direct === false ? undefined : { ...f.direct, advertise: f.directAdvertise };
+  if ((f.directTlsCert === undefined) !== (f.directTlsKey === undefined)) throw new CliError('--direct-tls-cert and --direct-tls-key go together');
+  const tls = f.directTlsCert !== undefined && f.directTlsKey !== undefined ? { tls: { cert: f.directTlsCert, key: f.directTlsKey } } : {};
+  const direct = f.direct === false ? undefined : { ...f.direct, advertise: f.directAdvertise, ...tls };
   const system = await connectSystem(f, `broker-${f.name}-${f.brokerId}`, 'warn', direct);
   let broker: BrokerHandle;
   try {

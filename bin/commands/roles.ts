@@ -29,6 +29,8 @@ export function registerRoles(program: Command): void {
       .option('--segment-size <bytes>', 'commit log segment size', positiveInt)
       .option('--direct <host:port>', 'also serve clients over direct TCP links here (port 0: any free one)', hostPort, { host: '127.0.0.1', port: 0 })
       .option('--direct-advertise <host>', 'the host clients connect to for direct links (default: the --direct host)')
+      .option('--direct-tls-cert <file>', 'certificate for direct links over TLS (default with TLS NATS: --nats-tls-cert)')
+      .option('--direct-tls-key <file>', 'key of --direct-tls-cert')
       .option('--no-direct', 'serve clients over NATS only')
       .option('--acl <file>', 'ACL file (JSON): refuse requests not signed by an account with the permission they need'),
   ).action(async (f: BrokerFlags) => (await import('./roles-run.js')).runBroker(f));
