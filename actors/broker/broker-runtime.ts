@@ -5,8 +5,10 @@ import type { MessageStoreOptions } from '../../store/message-store.js';
 import type { ActorIo } from '../runtime/actor-host.js';
 import { brokerAddress, namesrvAddress, type RegisterBrokerBody, type RegisterBrokerHeader } from '../protocol/commands.js';
 import { RequestCode } from '../protocol/request-codes.js';
-import { expectOk, jsonBody, request } from '../protocol/replies.js';
+import { expectOk, request } from '../protocol/replies.js';
 import { Registrations } from './registration.js';
+import { BODY_ENCODING_HEADER, DEFLATE, encodeRegisterBody, REGISTER_FRAME_OVERHEAD, type EncodedPart } from '../protocol/register-body.js';
+import type { HeaderValue } from '../../transports/frame.js';
 import { SCHEDULE_TOPIC } from '../protocol/validation.js';
 import type { BrokerSettings } from './broker-options.js';
 import { ClientRegistry } from './client-registry.js';
@@ -89,15 +91,36 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
   const header = registerHeader(deps);
   /** Whether the store takes writes, and how often that changed (each change is a new registration version). */
   const writes = { ok: true, changes: 0 };
+  let registerAttempts = 0;
+  // the encoded topic configuration, kept while its data version and the frame limit stay the same
+  let encoded: { key: string; parts: EncodedPart[] } | undefined;
+  const encodedRegistration = (): EncodedPart[] => {
+    const v = topics.dataVersion;
+    const budget = io.maxPayload() - REGISTER_FRAME_OVERHEAD;
+    const key = `${v.timestamp}.${v.counter}.${budget}.${writes.changes}`;
+    if (encoded?.key !== key) {
+      const body: RegisterBrokerBody = registrationBody(v, topics.list(), writes);
+      encoded = { key, parts: encodeRegisterBody(body, budget) };
+    }
+    return encoded.parts;
+  };
   const registrations = new Registrations({
     clock: io.clock,
     logger: io.logger,
     namesrv: s.namesrv,
     retry: s.registerRetry,
     register: async (id) => {
-      const body: RegisterBrokerBody = registrationBody(topics.dataVersion, topics.list(), writes);
-      const reply = await io.request(namesrvAddress(id), request(RequestCode.REGISTER_BROKER, { ...header }, jsonBody(body)), s.registerTimeoutMs);
-      expectOk(reply, `register with name server ${id}`);
+      const parts = encodedRegistration();
+      // parts go one after another: the name server takes them in order and registers at the last one
+      const token = String(++registerAttempts);
+      for (let i = 0; i < parts.length; i++) {
+        const part = parts[i]!;
+        const h: Record<string, HeaderValue> = { ...header };
+        if (part.deflated) h[BODY_ENCODING_HEADER] = DEFLATE;
+        if (parts.length > 1) Object.assign(h, { part: i, parts: parts.length, registration: token });
+        const reply = await io.request(namesrvAddress(id), request(RequestCode.REGISTER_BROKER, h, part.body), s.registerTimeoutMs);
+        expectOk(reply, parts.length > 1 ? `register with name server ${id} (part ${i + 1} of ${parts.length})` : `register with name server ${id}`);
+      }
     },
   });
   // A store that takes no writes registers its topics read-only at once, so that producers route elsewhere, and

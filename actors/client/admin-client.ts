@@ -30,6 +30,8 @@ import type { Clock } from '../../core/clock.js';
 import { signFrame, type Credentials } from '../protocol/acl/signing.js';
 import { checkCredentials } from '../runtime/signed-io.js';
 
+/** The most pages of a topic list read (a bound against a name server that never says it is done). */
+const MAX_TOPIC_LIST_PAGES = 10_000;
 /** Statuses that mean "this peer did not answer": try the next name server. */
 const UNREACHABLE: ReadonlySet<number> = new Set<number>([
   Status.TIMEOUT,
@@ -150,10 +152,21 @@ export class AdminClient {
     return parseJsonBody<ClusterInfoReplyBody>(reply);
   }
 
-  /** Every topic the name server has a route for, sorted. */
+  /**
+   * Every topic the name server has a route for, sorted. A long list comes in pages (reply header `more`; the
+   * next page is asked for after the last name received), at most MAX_TOPIC_LIST_PAGES of them.
+   */
   async listTopics(): Promise<string[]> {
-    const reply = await this.askNamesrv(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER, {}, 'topic list');
-    return [...parseJsonBody<TopicListReplyBody>(reply).topics].sort();
+    const all: string[] = [];
+    let after: string | undefined;
+    for (let page = 0; page < MAX_TOPIC_LIST_PAGES; page++) {
+      const reply = await this.askNamesrv(RequestCode.GET_ALL_TOPIC_LIST_FROM_NAMESERVER, after === undefined ? {} : { after }, 'topic list');
+      const topics = parseJsonBody<TopicListReplyBody>(reply).topics;
+      all.push(...topics);
+      if (reply.header.more !== true || topics.length === 0) return [...new Set(all)].sort();
+      after = topics[topics.length - 1];
+    }
+    throw new StatusError(Status.SYSTEM_ERROR, `topic list: more than ${MAX_TOPIC_LIST_PAGES} pages`);
   }
 
   /** The route of `topic`; StatusError(TOPIC_NOT_EXIST) when the name server has none. */

@@ -7,6 +7,7 @@ import { Status } from '../../core/status.js';
 import { emptyRouteTable, scanExpired, type RouteTable } from './route-table.js';
 import { handleNamesrvRequest } from './namesrv-requests.js';
 import type { AclGuard } from '../runtime/acl-guard.js';
+import { expirePending, NO_PENDING, PENDING_REGISTRATION_MAX_AGE_MS, type PendingRegistrations } from './register-parts.js';
 
 export interface NameServerInput {
   io: ActorIo;
@@ -22,6 +23,8 @@ export interface NameServerInput {
 
 interface NameServerContext extends NameServerInput {
   table: RouteTable;
+  /** Registrations in parts not finished yet. */
+  pending: PendingRegistrations;
 }
 
 /**
@@ -45,16 +48,16 @@ export const nameServerMachine = setup({
     answer: assign(({ context, event }) => {
       const e = event as FrameEvent;
       const acl = context.acl;
-      const r = handleNamesrvRequest(context.table, e.frame, context.io.clock.now(), acl && ((f) => acl.check(f)));
+      const r = handleNamesrvRequest(context.table, e.frame, context.io.clock.now(), context.pending, acl && ((f) => acl.check(f)));
       if (r.reply.status === Status.NO_PERMISSION) context.io.logger.info({ code: e.frame.code, reason: r.reply.header.error }, 'request refused by the ACL');
       e.reply?.(r.reply);
       if (r.changed) context.io.logger.info({ code: e.frame.code, header: e.frame.header }, 'routes changed');
-      return { table: r.table };
+      return { table: r.table, pending: r.pending };
     }),
     scan: assign(({ context }) => {
       const r = scanExpired(context.table, context.io.clock.now(), context.brokerExpiryMs);
       if (r.removed.length > 0) context.io.logger.warn({ removed: r.removed }, 'brokers expired');
-      return { table: r.table };
+      return { table: r.table, pending: expirePending(context.pending, context.io.clock.now(), PENDING_REGISTRATION_MAX_AGE_MS) };
     }),
   },
   delays: {
@@ -62,7 +65,7 @@ export const nameServerMachine = setup({
   },
 }).createMachine({
   id: 'namesrv',
-  context: ({ input }) => ({ ...input, table: emptyRouteTable() }),
+  context: ({ input }) => ({ ...input, table: emptyRouteTable(), pending: NO_PENDING }),
   initial: 'serving',
   states: {
     serving: {

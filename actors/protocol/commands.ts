@@ -19,7 +19,12 @@ export const clientAddress = (clientId: string): string => `client.${clientId}`;
 
 // ---------------------------------------------------------------------------------------------- name server
 
-/** REGISTER_BROKER. Reply: OK (header `masterAddr` for a slave when known). */
+/**
+ * REGISTER_BROKER. Body RegisterBrokerBody as JSON, deflated from 4 KiB on (header `bodyEncoding: 'deflate'`),
+ * split into parts when it does not fit one frame (headers `part`, `parts`, `registration`;
+ * actors/protocol/register-body.ts). Reply: OK (header `masterAddr` for a slave when known; `partial: true` for
+ * a part that is not the last).
+ */
 export interface RegisterBrokerHeader {
   cluster: string;
   brokerName: string;
@@ -47,7 +52,11 @@ export interface NamesrvStartedHeader {
 export type RouteReplyBody = TopicRoute;
 /** GET_BROKER_CLUSTER_INFO: no header. Reply body ClusterInfo. */
 export type ClusterInfoReplyBody = ClusterInfo;
-/** GET_ALL_TOPIC_LIST_FROM_NAMESERVER: reply body `{ topics }`. DELETE_TOPIC_IN_NAMESRV: header `topic`. */
+/**
+ * GET_ALL_TOPIC_LIST_FROM_NAMESERVER: optional header `after` (a topic name); reply body `{ topics }`, the
+ * sorted names after `after` up to a page's bytes, and header `more: true` when names remain
+ * (actors/namesrv/topic-list-page.ts). DELETE_TOPIC_IN_NAMESRV: header `topic`.
+ */
 export interface TopicListReplyBody {
   topics: string[];
 }
