@@ -17,7 +17,8 @@ import { notifyGroupsChanged } from './handlers/clients.js';
 import type { BrokerContext } from './handlers/context.js';
 import { LongPolling } from './long-polling.js';
 import { Persister } from './persister.js';
-import { DelayScheduler } from './schedule/delay-scheduler.js';
+import { DELAY_OFFSETS_FILE, DelayScheduler, loadDelayOffsets } from './schedule/delay-scheduler.js';
+import { loadTimerProgress, TIMER_OFFSETS_FILE } from './schedule/timer-scheduler.js';
 import type { StoreHealth, StorePort } from './store-port.js';
 import { PERM_WRITE, type DataVersion, type TopicConfig } from '../protocol/route.js';
 import { loadTopicTable, saveTopicTable } from './topic-config.js';
@@ -71,6 +72,10 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
   const now = io.clock.now();
   const topics = loadTopicTable(storage, s.storeDir, { autoCreate: s.autoCreateTopics, defaultQueueNums: s.defaultQueueNums }, now);
   const offsets: ConsumerOffsets = loadConsumerOffsets(storage, s.storeDir);
+  // the schedulers' progress files are read again when they start; checked here so that a bad one stops the
+  // start before the store opens
+  loadDelayOffsets(storage, `${s.storeDir}/${DELAY_OFFSETS_FILE}`);
+  loadTimerProgress(storage, `${s.storeDir}/${TIMER_OFFSETS_FILE}`);
   const store = await deps.openStore({
     dir: s.storeDir,
     storage,

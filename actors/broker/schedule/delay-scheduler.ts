@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
 import type { StorageBackend } from '../../../store/backend.js';
-import { readJsonFile, writeJsonAtomic } from '../../../store/config-file.js';
+import { readJsonFileAs, shape, writeJsonAtomic, type Shape } from '../../../store/config-file.js';
 import type { Clock, TimerHandle } from '../../../core/clock.js';
 import { SCHEDULE_TOPIC } from '../../protocol/validation.js';
 import { Status } from '../../../core/status.js';
@@ -23,6 +23,16 @@ export interface DelayOffsetsFile {
 }
 
 export const DELAY_OFFSETS_FILE = 'config/delayOffsets.json';
+
+/** The shape of delayOffsets.json: `{ offsetTable: { "<level>": offset } }`. */
+export const delayOffsetsShape: Shape<DelayOffsetsFile> = shape.fields<DelayOffsetsFile>({
+  offsetTable: shape.record(/^[1-9]\d{0,5}$/, 'a delay level (1, 2, ...)', shape.int(0)),
+});
+
+/** Loads delayOffsets.json (undefined when absent); a malformed file or one of the wrong shape throws ConfigError naming it. */
+export function loadDelayOffsets(storage: StorageBackend, path: string): DelayOffsetsFile | undefined {
+  return readJsonFileAs(storage, path, delayOffsetsShape);
+}
 const BATCH = 64;
 const RETRY_MS = 1000;
 
@@ -52,10 +62,9 @@ export class DelayScheduler {
 
   constructor(private readonly o: DelaySchedulerOptions) {
     this.path = `${o.storeDir}/${DELAY_OFFSETS_FILE}`;
-    const file = readJsonFile<DelayOffsetsFile>(o.storage, this.path);
+    const file = loadDelayOffsets(o.storage, this.path);
     for (let level = 1; level <= o.levels.length; level++) {
-      const v = file?.offsetTable?.[String(level)];
-      this.state.set(level, { offset: Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : 0, timer: undefined, running: false, again: false });
+      this.state.set(level, { offset: file?.offsetTable[String(level)] ?? 0, timer: undefined, running: false, again: false });
     }
     this.persister = new Persister(() => writeJsonAtomic(o.storage, this.path, this.toFile()));
   }

@@ -4,6 +4,7 @@
  * already fired), persisted as ranges so that a restart neither loses a timer nor fires a done one again.
  */
 import { MinHeap } from '../../../core/min-heap.js';
+import { shape, ShapeMismatch, type Shape } from '../../../store/config-file.js';
 
 export interface TimerEntry {
   /** When it is due (ms since epoch). */
@@ -55,6 +56,19 @@ export interface TimerProgressFile {
   done: [number, number][];
 }
 
+/** Longest done range in a progress file (a longer one is not a file this code wrote). */
+export const MAX_DONE_RANGE = 100_000_000;
+
+/** The shape of timerOffsets.json: `{ lowWater, done: [[from, to), ...] }`, each range non-empty and bounded. */
+export const timerProgressShape: Shape<TimerProgressFile> = shape.fields<TimerProgressFile>({
+  lowWater: shape.int(0),
+  done: shape.array((v, field) => {
+    const r = shape.array(shape.int(0), 2)(v, field);
+    if (r.length !== 2 || r[0]! >= r[1]! || r[1]! - r[0]! > MAX_DONE_RANGE) throw new ShapeMismatch(field, `a range [from, to) with from < to, at most ${MAX_DONE_RANGE} long`, v);
+    return [r[0]!, r[1]!] as [number, number];
+  }),
+});
+
 /** Which timer-queue offsets are done (fired, or skipped as malformed or missing). */
 export class TimerProgress {
   private lw: number;
@@ -64,7 +78,7 @@ export class TimerProgress {
     this.lw = file && Number.isSafeInteger(file.lowWater) && file.lowWater >= 0 ? file.lowWater : 0;
     if (file && Array.isArray(file.done)) {
       for (const r of file.done) {
-        if (!Array.isArray(r) || !Number.isSafeInteger(r[0]) || !Number.isSafeInteger(r[1]) || r[1] - r[0] > 100_000_000) continue;
+        if (!Array.isArray(r) || !Number.isSafeInteger(r[0]) || !Number.isSafeInteger(r[1]) || r[1] - r[0] > MAX_DONE_RANGE) continue;
         for (let o = Math.max(r[0], this.lw); o < r[1]; o++) this.doneAbove.add(o);
       }
       this.compact();

@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
 import type { StorageBackend } from '../../../store/backend.js';
-import { readJsonFile, writeJsonAtomic } from '../../../store/config-file.js';
+import { readJsonFileAs, writeJsonAtomic } from '../../../store/config-file.js';
 import type { Clock, TimerHandle } from '../../../core/clock.js';
 import type { MessageExt } from '../../../core/message.js';
 import { Status } from '../../../core/status.js';
 import { Persister } from '../persister.js';
 import type { StorePort, StorePutMessage } from '../store-port.js';
-import { TimerHeap, TimerProgress, type TimerEntry, type TimerProgressFile } from './timer-index.js';
+import { TimerHeap, TimerProgress, timerProgressShape, type TimerEntry, type TimerProgressFile } from './timer-index.js';
 import { TIMER_QUEUE, TIMER_TOPIC, deliverAtOf, fromTimer } from './timer-message.js';
 
 /**
@@ -21,6 +21,11 @@ import { TIMER_QUEUE, TIMER_TOPIC, deliverAtOf, fromTimer } from './timer-messag
  */
 
 export const TIMER_OFFSETS_FILE = 'config/timerOffsets.json';
+
+/** Loads timerOffsets.json (undefined when absent); a malformed file or one of the wrong shape throws ConfigError naming it. */
+export function loadTimerProgress(storage: StorageBackend, path: string): TimerProgressFile | undefined {
+  return readJsonFileAs(storage, path, timerProgressShape);
+}
 const READ_BATCH = 256;
 const FIRE_BATCH = 256;
 const RETRY_MS = 1000;
@@ -58,7 +63,7 @@ export class TimerScheduler {
 
   constructor(private readonly o: TimerSchedulerOptions) {
     this.path = `${o.storeDir}/${TIMER_OFFSETS_FILE}`;
-    this.progress = new TimerProgress(readJsonFile<TimerProgressFile>(o.storage, this.path));
+    this.progress = new TimerProgress(loadTimerProgress(o.storage, this.path));
     this.readOffset = this.progress.lowWater;
     this.persister = new Persister(() => writeJsonAtomic(o.storage, this.path, this.progress.toFile()));
   }
