@@ -1,6 +1,6 @@
 import { BehaviorSubject, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
-import type { Clock } from '../core/clock.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import { Status } from '../core/status.js';
 import { StorageError, type StorageBackend, type StorageUsage } from './backend.js';
 import { BatchEncoder, assignQueueOffsets, type EncodedBatch, type PutMessage } from './commit-log-batch.js';
@@ -94,6 +94,11 @@ export interface CommitLogOptions {
   storeHost: string;
   flush: FlushMode;
   flushIntervalMs: number;
+  /**
+   * Sync: a batch whose flush has not completed this long after its write is answered FLUSH_DISK_TIMEOUT (it
+   * is stored, its durability unknown), as RocketMQ's syncFlushTimeout (default 5 s). The flush goes on.
+   */
+  flushTimeoutMs?: number;
   /** Sync: batches written and waiting for their flush. */
   maxPendingBatches: number;
   /** Bytes written but not flushed. */
@@ -112,10 +117,25 @@ export interface CommitLogOptions {
 const USAGE_CHECK_BYTES = 4 * 1024 * 1024;
 const USAGE_CHECK_MS = 100;
 
+export const DEFAULT_FLUSH_TIMEOUT_MS = 5000;
+
 interface Waiting {
   end: number;
+  /** When it was written (its store timestamp), on the injected clock. */
+  at: number;
   result: PutResult;
   reply: (r: PutResult) => void;
+}
+
+/** The answer to a batch stored but not known flushed: FLUSH_DISK_TIMEOUT with the batch's offsets and ids. */
+function flushTimedOut(r: PutResult, waitedMs: number): PutResult {
+  const out: PutResult = { status: Status.FLUSH_DISK_TIMEOUT, message: `stored, but not flushed to disk within ${waitedMs} ms`, results: r.results };
+  if (r.count !== undefined) out.count = r.count;
+  if (r.commitLogOffsets !== undefined) out.commitLogOffsets = r.commitLogOffsets;
+  if (r.queueOffsets !== undefined) out.queueOffsets = r.queueOffsets;
+  if (r.sizes !== undefined) out.sizes = r.sizes;
+  if (r.msgIdPrefix !== undefined) out.msgIdPrefix = r.msgIdPrefix;
+  return out;
 }
 
 /** What `append` did: wrote it, refused it (busy, full, invalid; the store keeps serving), or failed (fatal). */
@@ -129,8 +149,14 @@ export type AppendOutcome = 'written' | 'refused' | 'failed';
  */
 export class CommitLog {
   private readonly positions = new BehaviorSubject<CommitPosition>({ writeOffset: 0, flushedOffset: 0 });
+  /** Sync: batches written, not yet answered, oldest first. */
   private readonly waiting: Waiting[] = [];
   private flushing: Promise<void> | undefined;
+  private readonly flushTimeoutMs: number;
+  /** The one timer that answers batches whose flush takes longer than flushTimeoutMs. */
+  private timeoutTimer: TimerHandle | undefined;
+  /** Batches answered FLUSH_DISK_TIMEOUT so far. */
+  flushTimeouts = 0;
   private failure: { status: number; message: string } | undefined;
   private readonly encoder: BatchEncoder;
   private usage: StorageUsage | undefined;
@@ -144,6 +170,7 @@ export class CommitLog {
     this.queueOffsets = o.queueOffsets;
     this.encoder = new BatchEncoder(o.storeHost);
     this.msgIdPrefix = derivedMsgIdPrefix(o.msgId);
+    this.flushTimeoutMs = o.flushTimeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS;
     this.publish();
   }
 
@@ -227,7 +254,8 @@ export class CommitLog {
 
     const result: PutResult = new CompactPutResult(encoded.offsets, offsets, encoded.sizes, this.o.msgId, this.msgIdPrefix);
     if (this.o.flush === 'sync') {
-      this.waiting.push({ end: this.o.log.writeOffset, result, reply });
+      this.waiting.push({ end: this.o.log.writeOffset, at: storeTimestamp, result, reply });
+      if (this.timeoutTimer === undefined) this.armFlushTimeout(this.flushTimeoutMs);
       this.publish();
     } else {
       // Published first: the dispatcher's run is queued before the caller hears of the ack.
@@ -262,6 +290,29 @@ export class CommitLog {
     };
     this.flushing = run();
     return this.flushing;
+  }
+
+  /**
+   * One timer at a time, on the injected clock: when it fires, every batch written flushTimeoutMs ago or more
+   * and still waiting for its flush is answered FLUSH_DISK_TIMEOUT; it is then set again for the oldest left.
+   * While flushes keep up it fires at most once per flushTimeoutMs and finds nothing.
+   */
+  private armFlushTimeout(delayMs: number): void {
+    this.timeoutTimer = this.o.clock.setTimeout(() => {
+      this.timeoutTimer = undefined;
+      if (this.failure) return;
+      const now = this.o.clock.now();
+      let n = 0;
+      while (n < this.waiting.length && now - this.waiting[n]!.at >= this.flushTimeoutMs) n++;
+      const late = this.waiting.splice(0, n);
+      if (late.length > 0) {
+        this.flushTimeouts += late.length;
+        this.o.logger.warn({ batches: late.length, flushTimeoutMs: this.flushTimeoutMs, flushedOffset: this.o.log.flushedOffset }, 'commit log: flush is late; batches answered FLUSH_DISK_TIMEOUT');
+        for (const w of late) w.reply(flushTimedOut(w.result, now - w.at));
+      }
+      const oldest = this.waiting[0];
+      if (oldest !== undefined) this.armFlushTimeout(Math.max(1, oldest.at + this.flushTimeoutMs - now));
+    }, delayMs);
   }
 
   /** Marks the log failed and fails every waiting batch (nothing unflushed is acknowledged). */
@@ -316,6 +367,8 @@ export class CommitLog {
   }
 
   complete(): void {
+    this.o.clock.clearTimeout(this.timeoutTimer);
+    this.timeoutTimer = undefined;
     this.positions.complete();
   }
 }

@@ -6,7 +6,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import type { RandomSource } from '../core/random.js';
 import { Status } from '../core/status.js';
 import type { StorageBackend, StorageLock } from './backend.js';
-import { CommitLog, type PutResult } from './commit-log.js';
+import { CommitLog, DEFAULT_FLUSH_TIMEOUT_MS, type PutResult } from './commit-log.js';
 import { appendDirect, commitLogMachine } from './commit-log.machine.js';
 import type { PutMessage } from './commit-log-batch.js';
 import { DEFAULT_CQ_ENTRIES_PER_FILE, type ConsumeQueueSet } from './consume-queue.js';
@@ -39,6 +39,8 @@ export interface MessageStoreOptions {
   flush: 'sync' | 'async';
   /** Async flush period (default 500 ms). */
   flushIntervalMs?: number;
+  /** Sync flush: a batch not flushed this long after its write is answered FLUSH_DISK_TIMEOUT, stored (default 5 s). */
+  flushTimeoutMs?: number;
   /** Commit log segment size (default 1 GiB). */
   segmentSize?: number;
   /**
@@ -206,6 +208,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
         storeHost: opts.storeHost,
         flush: opts.flush,
         flushIntervalMs: opts.flushIntervalMs ?? 500,
+        flushTimeoutMs: opts.flushTimeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS,
         maxPendingBatches: opts.maxPendingBatches ?? 10_000,
         maxPendingBytes: opts.maxPendingBytes ?? 256 * 1024 * 1024,
         maxDiskUsageRatio: opts.maxDiskUsageRatio ?? 0.9,

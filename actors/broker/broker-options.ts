@@ -28,6 +28,11 @@ export interface BrokerOptions extends TimerTxOptions {
   flush?: 'sync' | 'async';
   /** Async flush period (default: the store's, 500 ms). */
   flushIntervalMs?: number;
+  /**
+   * Sync flush: a send whose fsync has not completed this long after its write is answered FLUSH_DISK_TIMEOUT
+   * (stored, durability unknown), as RocketMQ's syncFlushTimeout (default: the store's, 5 s).
+   */
+  flushTimeoutMs?: number;
   /** Create unknown topics on first send (default true). */
   autoCreateTopics?: boolean;
   /** Read and write queues of an auto-created topic (default 4). */
@@ -91,6 +96,7 @@ export interface BrokerSettings {
   storeDir: string;
   flush: 'sync' | 'async';
   flushIntervalMs?: number;
+  flushTimeoutMs?: number;
   autoCreateTopics: boolean;
   defaultQueueNums: number;
   registerIntervalMs: number;
@@ -151,6 +157,7 @@ export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
     storeDir: o.storeDir.replace(/\/+$/, ''),
     flush,
     ...(o.flushIntervalMs !== undefined ? { flushIntervalMs: o.flushIntervalMs } : {}),
+    ...(o.flushTimeoutMs !== undefined ? { flushTimeoutMs: positive(o.flushTimeoutMs, 0, 'flushTimeoutMs') } : {}),
     autoCreateTopics: o.autoCreateTopics ?? true,
     defaultQueueNums: positive(o.defaultQueueNums, DEFAULT_QUEUE_NUMS, 'defaultQueueNums'),
     registerIntervalMs,

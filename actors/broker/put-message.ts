@@ -13,6 +13,15 @@ import type { StorePutMessage } from './store-port.js';
  * SCHEDULE_TOPIC_XXXX) and back.
  */
 
+/**
+ * Store answers for a batch that is stored but whose durability is in doubt (RocketMQ's FLUSH_DISK_TIMEOUT):
+ * the send reply carries this status and the batch's offsets and ids, and the producer reports the send as
+ * not OK but stored, rather than failing it.
+ */
+export function storedWithWarning(status: number): boolean {
+  return status === Status.FLUSH_DISK_TIMEOUT;
+}
+
 /** System properties a client may set itself (users may not: the producer's own validation refuses them). */
 export const CLIENT_PROPERTIES: ReadonlySet<string> = new Set([
   MessageProperty.UNIQ_KEY,

@@ -1,6 +1,6 @@
 /**
  * A fault-injecting wrapper around any backend: fail writes or flushes (EIO, ENOSPC) from a chosen point on,
- * fake the disk usage, count operations. Files opened through it obey the faults in force at each call.
+ * hang flushes (a disk that stops answering fsync), fake the disk usage, count operations. Files opened through it obey the faults in force at each call.
  */
 
 import {
@@ -29,7 +29,9 @@ export interface FaultyStorage extends StorageBackend {
   failWrites(code: InjectedFault, opts?: { after?: number; where?: (path: string) => boolean }): void;
   /** From now on, after `after` (default 0) more successful flushes (files and dirs), every flush rejects. */
   failFlushes(code: InjectedFault, opts?: { after?: number }): void;
-  /** Ends every injected failure (usage override included). */
+  /** From now on every flush (files and dirs) waits, not started, until heal(). */
+  hangFlushes(): void;
+  /** Ends every injected failure (usage override included); hung flushes go ahead. */
   heal(): void;
   /** Fakes usage() (undefined: the inner backend's). */
   setUsage(usage: StorageUsage | undefined): void;
@@ -46,6 +48,9 @@ export function faultyStorage(inner: StorageBackend): FaultyStorage {
   let writeRule: Rule | undefined;
   let flushRule: Rule | undefined;
   let fakeUsage: StorageUsage | undefined;
+  /** Set while flushes hang: resolved by heal(). */
+  let hang: { gate: Promise<void>; release: () => void } | undefined;
+  const afterHang = (run: () => Promise<void>): Promise<void> => (hang === undefined ? run() : hang.gate.then(run));
   const counters: FaultyCounters = { writes: 0, bytesWritten: 0, flushes: 0, failedWrites: 0, failedFlushes: 0 };
 
   /** undefined when the operation may go ahead (consuming one allowance). */
@@ -83,10 +88,12 @@ export function faultyStorage(inner: StorageBackend): FaultyStorage {
       counters.bytesWritten += data.length;
     },
     flush() {
-      const err = flushGate(`fsync ${f.path}`);
-      if (err !== undefined) return Promise.reject(err);
-      counters.flushes++;
-      return f.flush();
+      return afterHang(() => {
+        const err = flushGate(`fsync ${f.path}`);
+        if (err !== undefined) return Promise.reject(err);
+        counters.flushes++;
+        return f.flush();
+      });
     },
   });
 
@@ -104,10 +111,12 @@ export function faultyStorage(inner: StorageBackend): FaultyStorage {
     remove: (path) => inner.remove(path),
     rename: (from, to) => inner.rename(from, to),
     flushDir(dir) {
-      const err = flushGate(`fsync dir ${dir}`);
-      if (err !== undefined) return Promise.reject(err);
-      counters.flushes++;
-      return inner.flushDir(dir);
+      return afterHang(() => {
+        const err = flushGate(`fsync dir ${dir}`);
+        if (err !== undefined) return Promise.reject(err);
+        counters.flushes++;
+        return inner.flushDir(dir);
+      });
     },
     usage: (path) => fakeUsage ?? inner.usage(path),
     lock: (path) => inner.lock(path),
@@ -117,7 +126,17 @@ export function faultyStorage(inner: StorageBackend): FaultyStorage {
     failFlushes(code, opts) {
       flushRule = { code, left: opts?.after ?? 0 };
     },
+    hangFlushes() {
+      if (hang !== undefined) return;
+      let release = (): void => undefined;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      hang = { gate, release };
+    },
     heal() {
+      hang?.release();
+      hang = undefined;
       writeRule = undefined;
       flushRule = undefined;
       fakeUsage = undefined;

@@ -6,7 +6,7 @@ import { headerInt, headerString, okReply } from '../../protocol/replies.js';
 import { encodeSendReply, type SendReplyInput, type SendReplyItem } from '../../protocol/send-reply.js';
 import { Status, StatusError } from '../../../core/status.js';
 import { RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, topicProblem } from '../../protocol/validation.js';
-import { clientMessageProblem, delayLevelOf, sharedUniqKeys, toPutMessage, toScheduled, undeliverableProblem, uniqKeyOf, type BrokerPutMessage } from '../put-message.js';
+import { clientMessageProblem, delayLevelOf, sharedUniqKeys, storedWithWarning, toPutMessage, toScheduled, undeliverableProblem, uniqKeyOf, type BrokerPutMessage } from '../put-message.js';
 import type { StorePutMessage, StorePutResult } from '../store-port.js';
 import type { BrokerContext } from './context.js';
 import { recordBound } from './reply.js';
@@ -53,7 +53,7 @@ export async function putBatch(ctx: BrokerContext, batch: StorePutMessage[]): Pr
 
 async function storePut(ctx: BrokerContext, out: StorePutMessage[]): Promise<StorePutResult> {
   const r = await ctx.store.putMessages(out);
-  if (r.status !== Status.OK) throw new StatusError(r.status, r.message ?? 'the store refused the batch');
+  if (r.status !== Status.OK && !storedWithWarning(r.status)) throw new StatusError(r.status, r.message ?? 'the store refused the batch');
   const n = r.count ?? r.results.length;
   if (n !== out.length) throw new StatusError(Status.STORE_FAILED, `the store answered ${n} results for ${out.length} messages`);
   return r;
@@ -125,6 +125,16 @@ export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Fram
     if (p) throw new StatusError(p[0], `message ${i}: ${p[1]}`);
   }
   const r = await putBatch(ctx, batch);
+  return withStoreStatus(sendReply(frame, r, batch, keys), r);
+}
+
+/** An OK reply, or, for a batch stored with a warning (FLUSH_DISK_TIMEOUT), the same reply under that status. */
+function withStoreStatus(reply: Frame, r: StorePutResult): Frame {
+  if (r.status === Status.OK) return reply;
+  return { ...reply, status: r.status, header: { ...reply.header, error: r.message ?? 'stored, durability unknown' } };
+}
+
+function sendReply(frame: Frame, r: StorePutResult, batch: BrokerPutMessage[], keys: ReturnType<ReturnType<typeof sharedUniqKeys>['take']>): Frame {
   const cl = r.commitLogOffsets;
   const qo = r.queueOffsets;
   if (r.msgIdPrefix !== undefined && cl !== undefined && qo !== undefined) {

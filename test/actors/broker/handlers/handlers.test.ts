@@ -31,6 +31,8 @@ class FakeStore implements StorePort {
   queues = new Map<string, MessageExt[]>();
   all: MessageExt[] = [];
   nextStatus: number = Status.OK;
+  /** Stores the batch but answers with this status (a flush that timed out). */
+  storedStatus: number = Status.OK;
   readonly newData = new Subject<StoreNewData>();
   readonly newData$ = this.newData.asObservable();
   constructor(private readonly clock: SimClock) {}
@@ -65,6 +67,7 @@ class FakeStore implements StorePort {
       return { msgId: m.msgId, commitLogOffset: m.commitLogOffset, queueOffset: m.queueOffset };
     });
     for (const p of batch) this.newData.next({ topic: p.topic, queueId: p.queueId, maxOffset: this.q(p.topic, p.queueId).length });
+    if (this.storedStatus !== Status.OK) return { status: this.storedStatus, message: 'stored, but not flushed to disk within 5000 ms', results };
     return { status: Status.OK, results };
   }
   async getMessages(r: StoreGetRequest) {
@@ -151,6 +154,16 @@ describe('broker handlers (fake store)', () => {
       t.store.nextStatus = status;
       expect((await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), batch('orders', 1)))?.status).toBe(status);
     }
+  });
+
+  it('send: a batch stored but not flushed in time is answered FLUSH_DISK_TIMEOUT with its offsets (ambiguous, not refused)', async () => {
+    const t = makeCtx();
+    t.store.storedStatus = Status.FLUSH_DISK_TIMEOUT;
+    const r = await t.call(RequestCode.SEND_BATCH_MESSAGE, sendHeader('orders'), batch('orders', 2));
+    expect(r?.status).toBe(Status.FLUSH_DISK_TIMEOUT);
+    expect(r?.header.error).toMatch(/not flushed/);
+    expect(decodeSendReply(r!.body).map((x) => x.queueOffset)).toEqual([0, 1]);
+    expect(t.store.all).toHaveLength(2);
   });
 
   it('send: validates topic, queue, sizes and the batch', async () => {
