@@ -4,6 +4,7 @@ import { queueKeyOf } from './commit-log-batch.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { CQ_ENTRY_SIZE, cqOffsetAt, cqSizeAt, ConsumeQueueSet, type ConsumeQueue } from './consume-queue.js';
 import type { CorruptRange } from './corrupt-ranges.js';
+import { createDirs } from './dirty-files.js';
 import { Dispatcher, type DispatcherOptions } from './dispatcher.js';
 import { KeyIndex } from './key-index.js';
 import { RecordLayout } from '../core/record-layout.js';
@@ -160,10 +161,12 @@ function keepLostQueueOffsets(queues: ConsumeQueueSet, tails: ReadonlyMap<Consum
  * offset from its consume queue (past the numbers of lost records).
  */
 export async function recoverStore(o: RecoveryOptions): Promise<Recovered> {
-  o.storage.mkdir(o.dir);
+  // directories created here become durable with the first flushes below (deepest first)
+  const newParents = createDirs(o.storage, o.dir);
   const lock = o.storage.lock(`${o.dir}/lock`);
   try {
     const cp = readStoreCheckpoint(o.storage, o.dir, o.logger);
+    newParents.unshift(...createDirs(o.storage, `${o.dir}/commitlog`));
     const log = SegmentedLog.open(o.storage, `${o.dir}/commitlog`, { segmentSize: o.segmentSize, endMarker: encodeEndOfSegment, warmAheadBytes: o.warmAheadBytes ?? 0 });
     log.onWarmFailed = (err) => o.logger.warn({ err }, 'commit log: warming the page cache failed; writes go on without it');
     const written = log.writeOffset;
@@ -211,6 +214,7 @@ export async function recoverStore(o: RecoveryOptions): Promise<Recovered> {
     await log.flush();
     await queues.flush();
     await index.flush();
+    for (const d of newParents) await o.storage.flushDir(d);
     await writeStoreCheckpoint(o.storage, o.dir, { clean: false, commitLogFlushed: end, dispatched: end, timestamp: o.now() });
     if (!clean) o.logger.info({ end, dispatchFrom, redispatched, truncatedBytes, corruptRanges: corrupt.length }, 'store recovered after an unclean shutdown');
     return { lock, log, queues, index, dispatcher, queueOffsets, clean, truncatedBytes, corrupt, checkedFrom, redispatched };
