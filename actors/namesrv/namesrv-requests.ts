@@ -5,6 +5,7 @@
 import type { Frame } from '../../transports/frame.js';
 import { errorReply, headerInt, headerString, jsonBody, okReply } from '../protocol/replies.js';
 import { RequestCode } from '../protocol/request-codes.js';
+import { checkDeletableTopic } from '../protocol/validation.js';
 import { Status, StatusError } from '../../core/status.js';
 import type { RegisterBrokerBody } from '../protocol/commands.js';
 import type { AclVerdict } from '../protocol/acl/authorize.js';
@@ -114,7 +115,9 @@ export function handleNamesrvRequest(
         return same(okReply(f, page.more ? { more: true } : {}, jsonBody({ topics: page.topics })));
       }
       case RequestCode.DELETE_TOPIC_IN_NAMESRV: {
-        const r = deleteTopic(table, headerString(f, 'topic'));
+        const topic = headerString(f, 'topic');
+        checkDeletableTopic(topic);
+        const r = deleteTopic(table, topic);
         return { table: r.table, reply: okReply(f), changed: r.changed, pending };
       }
       default:

@@ -42,6 +42,16 @@ export function isSystemTopic(name: string): boolean {
   );
 }
 
+/**
+ * Throws INVALID_ARGUMENT when `topic` is one the brokers need themselves (the schedule and transaction topics,
+ * RMQ_SYS_*, the auto-create key), which a delete must not remove, as RocketMQ refuses; retry and dead-letter
+ * topics may go.
+ */
+export function checkDeletableTopic(topic: string): void {
+  if (topic.startsWith(SYSTEM_TOPIC_PREFIX) || topic === SCHEDULE_TOPIC || topic === AUTO_CREATE_TOPIC)
+    throw new StatusError(Status.INVALID_ARGUMENT, `topic "${topic}" is one the brokers use themselves: it cannot be deleted`);
+}
+
 function nameProblem(kind: string, name: unknown, max: number): string | undefined {
   if (typeof name !== 'string' || name.length === 0) return `${kind} name must be a non-empty string`;
   if (name.length > max) return `${kind} name "${name.slice(0, 32)}..." is ${name.length} characters, at most ${max} allowed`;

@@ -3,6 +3,7 @@ import type { BrokerStatus, TopicConfigsBody } from '../../protocol/commands.js'
 import { headerString, jsonBody, okReply, parseJsonBody } from '../../protocol/replies.js';
 import { Status, StatusError } from '../../../core/status.js';
 import { validateTopicConfig } from '../topic-config.js';
+import { checkDeletableTopic } from '../../protocol/validation.js';
 import type { BrokerContext } from './context.js';
 
 /** Topic administration (create or update, list, delete) and the broker's status. */
@@ -20,6 +21,7 @@ export async function handleListTopics(ctx: BrokerContext, frame: Frame): Promis
 
 export async function handleDeleteTopic(ctx: BrokerContext, frame: Frame): Promise<Frame> {
   const topic = headerString(frame, 'topic');
+  checkDeletableTopic(topic);
   if (!ctx.topics.delete(topic, ctx.clock.now())) throw new StatusError(Status.TOPIC_NOT_EXIST, `topic "${topic}" does not exist on broker ${ctx.brokerName}`);
   ctx.offsets.deleteTopic(topic);
   await ctx.topicsChanged();

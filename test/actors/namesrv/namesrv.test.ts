@@ -95,7 +95,15 @@ describe('name server', () => {
     expect(badTopics.status).toBe(Status.BAD_FRAME);
     const unknown = await call(request(RequestCode.PULL_MESSAGE));
     expect(unknown.status).toBe(Status.REQUEST_CODE_NOT_SUPPORTED);
-    expect((await call(registration('a', ['orders']))).status).toBe(Status.OK);
+    expect((await call(registration('a', ['orders', 'TBW102']))).status).toBe(Status.OK);
+    // the topics brokers need themselves are not deleted (a fuzzed delete once took auto-creation away)
+    for (const topic of ['TBW102', 'SCHEDULE_TOPIC_XXXX', 'RMQ_SYS_TRANS_HALF_TOPIC']) {
+      const refused = await call(request(RequestCode.DELETE_TOPIC_IN_NAMESRV, { topic }));
+      expect(refused.status).toBe(Status.INVALID_ARGUMENT);
+      expect(refused.header.error).toMatch(/cannot be deleted/);
+    }
+    expect((await call(request(RequestCode.GET_ROUTEINFO_BY_TOPIC, { topic: 'TBW102' }))).status).toBe(Status.OK);
+    expect((await call(request(RequestCode.DELETE_TOPIC_IN_NAMESRV, { topic: 'orders' }))).status).toBe(Status.OK);
     await system.stop();
   });
 });

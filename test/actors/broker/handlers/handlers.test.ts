@@ -262,6 +262,12 @@ describe('broker handlers (fake store)', () => {
     expect((await t.call(RequestCode.UPDATE_AND_CREATE_TOPIC, {}, jsonBody({ topicName: 'x', readQueueNums: 2, writeQueueNums: 2, perm: 6 })))?.status).toBe(Status.OK);
     expect((await t.call(RequestCode.DELETE_TOPIC_IN_BROKER, { topic: 'x' }))?.status).toBe(Status.OK);
     expect((await t.call(RequestCode.DELETE_TOPIC_IN_BROKER, { topic: 'x' }))?.status).toBe(Status.TOPIC_NOT_EXIST);
+    // the schedule topic stays (delays and retries need it); a retry topic may go
+    const refused = await t.call(RequestCode.DELETE_TOPIC_IN_BROKER, { topic: 'SCHEDULE_TOPIC_XXXX' });
+    expect(refused?.status).toBe(Status.INVALID_ARGUMENT);
+    expect(refused?.header.error).toMatch(/topic "SCHEDULE_TOPIC_XXXX" is one the brokers use themselves: it cannot be deleted/);
+    expect(t.ctx.topics.get('SCHEDULE_TOPIC_XXXX')).toBeDefined();
+    expect((await t.call(RequestCode.DELETE_TOPIC_IN_BROKER, { topic: '%RETRY%g' }))?.status).toBe(Status.OK);
   });
 });
 
