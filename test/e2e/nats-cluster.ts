@@ -32,6 +32,11 @@ export class NatsCluster {
     this.system = await startSystem({ transport: natsTransport({ servers: this.nats.url, prefix: this.prefix }), storage: (deps) => memoryStorage(deps) });
   }
 
+  /** The NATS server's URL (once started). */
+  get natsUrl(): string {
+    return this.nats.url;
+  }
+
   private flags(): string[] {
     return ['--nats', this.nats.url, '--prefix', this.prefix];
   }
