@@ -12,11 +12,15 @@
  * Both halves run in rounds (--rounds=N, default 3); over NATS, JetStream and ours take turns. Each side reports
  * its median round for every figure, as this shared machine's speed drifts from one minute to the next (the
  * median keeps one quiet or one busy minute from deciding a figure).
+ * Signed produce: the memory half also runs a second broker with an ACL file (written to its temp dir) and a
+ * producer that signs every request. In each round, right after the unsigned 100-byte produce phase, a signed
+ * one of the same size, time, batch and sends in flight runs through them; the goal is the median over the
+ * rounds of signed / unsigned (pairs a minute apart would mostly measure this machine's drift).
  * Options: --ms=N (time per produce phase, default 3000); --prof=DIR writes a CPU profile of every child
  * process (name server, broker, producers, consumers) into DIR; --only=memory|nats runs one half.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -27,6 +31,8 @@ import { startSystem, type MqSystem } from '../index.js';
 import { brokerAddress, namesrvAddress } from '../actors/protocol/commands.js';
 import { expectOk, jsonBody, parseJsonBody, request } from '../actors/protocol/replies.js';
 import { RequestCode } from '../actors/protocol/request-codes.js';
+import { signFrame, type Credentials } from '../actors/protocol/acl/signing.js';
+import type { Frame } from '../transports/frame.js';
 import { Status } from '../core/status.js';
 import { PERM_READ_WRITE, type TopicRoute } from '../actors/protocol/route.js';
 import { RealClock } from '../core/clock.js';
@@ -60,6 +66,11 @@ const SYNC_WARMUP = 5000;
 /** Unmeasured produce-and-drain passes of the memory half before it measures anything. */
 const WARM_UP_PASSES = 2;
 const BROKER = 'e2e-broker';
+/** The broker with an ACL file, for the signed produce phase of the memory half. */
+const SIGNED_BROKER = 'e2e-broker-signed';
+/** Accounts of its ACL file: the bench's own requests (create topics, read offsets), and the producer's. */
+const BENCH_ADMIN: Credentials = { accessKey: 'e2e-admin', secretKey: 'e2e-admin-secret' };
+const SIGNED_PRODUCER: Credentials = { accessKey: 'e2e-producer', secretKey: 'e2e-producer-secret' };
 const NAMESRV = 'ns-1';
 const nowMs = (): number => performance.now();
 
@@ -247,9 +258,18 @@ async function jetStreamPeer(url: string, ms: number, progress: (m: string) => v
 
 // ------------------------------------------------------------------------------------------- shared steps
 
-async function createTopic(transport: Transport, topic: string): Promise<void> {
+/** Which broker the bench's own requests go to, and how they are signed (a broker with an ACL needs it). */
+interface Target {
+  broker: string;
+  sign: (f: Frame) => Frame;
+}
+
+const PLAIN: Target = { broker: BROKER, sign: (f) => f };
+const SIGNED: Target = { broker: SIGNED_BROKER, sign: (f) => signFrame(f, BENCH_ADMIN, Date.now()) };
+
+async function createTopic(transport: Transport, topic: string, to: Target = PLAIN): Promise<void> {
   const body = jsonBody({ topicName: topic, readQueueNums: QUEUES, writeQueueNums: QUEUES, perm: PERM_READ_WRITE, topicSysFlag: 0 });
-  expectOk(await transport.request(brokerAddress(BROKER, 0), request(RequestCode.UPDATE_AND_CREATE_TOPIC, {}, body), { timeoutMs: 5000 }), `create ${topic}`);
+  expectOk(await transport.request(brokerAddress(to.broker, 0), to.sign(request(RequestCode.UPDATE_AND_CREATE_TOPIC, {}, body)), { timeoutMs: 5000 }), `create ${topic}`);
   // the broker tells the name server in the background: wait until the route shows every queue
   const deadline = nowMs() + 10_000;
   while (nowMs() < deadline) {
@@ -278,6 +298,11 @@ function cpuPerMessage(cpu: NodeJS.CpuUsage, messages: number): number {
 
 interface Flow {
   produce: Record<number, ProduceResult>;
+  /** Memory flow only: produce through the broker with an ACL, every request signed (100 B). */
+  signedProduce?: Record<number, ProduceResult>;
+  /** Memory flow only: signed / unsigned 100-byte produce rate of each round, and their median. */
+  signedRatios?: number[];
+  signedRatio?: number;
   /** Memory flow only (everything in this process). */
   cpuMicrosPerMessage?: Record<string, number>;
   consume: Record<number, ConsumeResult>;
@@ -296,6 +321,30 @@ async function memoryFlow(ms: number, rounds: number, progress: (m: string) => v
     const broker = await system.spawnBroker({ name: BROKER, namesrv: [NAMESRV], storeDir: join(dir, 'broker'), flush: 'async' });
     await broker.whenServing();
     const producer = await system.spawnProducer({ group: 'e2e-pg', namesrv: [NAMESRV], batchMaxBytes: 1024 * 1024 });
+    // the signed side: a broker that checks every request against an ACL file, and a producer that signs
+    const signedTopics = ['e2e-mem-signed-warm-up', ...Array.from({ length: rounds }, (_, i) => `e2e-mem-signed-100-${i + 1}`)];
+    const aclFile = join(dir, 'acl.json');
+    const accounts = [
+      { ...BENCH_ADMIN, admin: true, defaultTopicPerm: 'SUB' },
+      { ...SIGNED_PRODUCER, topicPerms: signedTopics.map((t) => `${t}=PUB`) },
+    ];
+    writeFileSync(aclFile, JSON.stringify({ accounts }));
+    const signedBroker = await system.spawnBroker({ name: SIGNED_BROKER, namesrv: [NAMESRV], storeDir: join(dir, 'broker-signed'), flush: 'async', aclFile });
+    await signedBroker.whenServing();
+    const signedProducer = await system.spawnProducer({ group: 'e2e-pg-signed', namesrv: [NAMESRV], batchMaxBytes: 1024 * 1024, credentials: SIGNED_PRODUCER });
+    const transport = system.env.transport;
+    const signedTopic = async (topic: string): Promise<void> => {
+      await createTopic(transport, topic, SIGNED);
+      await signedProducer.queues(topic);
+    };
+    const signedProduce = async (topic: string, phaseMs: number): Promise<ProduceResult & { cpuMicros: number }> => {
+      const cpu = process.cpuUsage();
+      const p = await produce(signedProducer, throughputSpec(topic, 100, phaseMs));
+      const used = process.cpuUsage(cpu);
+      const total = (await brokerMaxOffsets(transport, topic, SIGNED)).reduce((a, b) => a + b, 0);
+      if (p.failed > 0) throw new Error(`signed produce: ${p.failed} messages failed`);
+      return { ...p, cpuMicros: cpuPerMessage(used, total) };
+    };
     // passes not measured first: a broker is a long-running process, and this one's hot paths take a few
     // seconds of load to be compiled (and its heap to grow) before its throughput settles
     for (let pass = 1; pass <= WARM_UP_PASSES; pass++) {
@@ -307,11 +356,17 @@ async function memoryFlow(ms: number, rounds: number, progress: (m: string) => v
       await run.done;
       await run.finish();
     }
+    // the signed broker's store and the signing paths get a shorter pass of their own
+    await signedTopic(signedTopics[0]!);
+    await signedProduce(signedTopics[0]!, Math.min(ms, 1000));
     progress('memory warm-up done');
     // as over NATS, each figure is the median of `rounds` rounds: this machine's speed drifts by a third
     const producedBy: Record<number, (ProduceResult & { cpuMicros: number })[]> = {};
     const consumedBy: Record<number, (ConsumeResult & { cpuMicros: number })[]> = {};
+    const signedBy: (ProduceResult & { cpuMicros: number })[] = [];
+    const signedRatios: number[] = [];
     for (let r = 1; r <= rounds; r++) {
+      await signedTopic(signedTopics[r]!);
       for (const size of SIZES) {
         const topic = `e2e-mem-${size}-${r}`;
         await createTopic(system.env.transport, topic);
@@ -323,6 +378,13 @@ async function memoryFlow(ms: number, rounds: number, progress: (m: string) => v
         const total = Number((await brokerMaxOffsets(system.env.transport, topic)).reduce((a, b) => a + b, 0));
         (producedBy[size] ??= []).push({ ...p, cpuMicros: cpuPerMessage(produceCpu, total) });
         progress(`memory ${size} B produce: ${Math.round(p.perSecond)} msgs/s, ${cpuPerMessage(produceCpu, total)} µs CPU per message`);
+        if (size === 100) {
+          // its signed pair: the same phase through the broker with the ACL, at once
+          const s = await signedProduce(signedTopics[r]!, ms);
+          signedBy.push(s);
+          signedRatios.push(round(s.perSecond / p.perSecond, 3));
+          progress(`memory 100 B signed produce: ${Math.round(s.perSecond)} msgs/s (${signedRatios.at(-1)} of unsigned), ${s.cpuMicros} µs CPU per message`);
+        }
         cpu = process.cpuUsage();
         const run = await consume(system.actors, [NAMESRV], drainSpec(topic, total));
         await run.done;
@@ -342,6 +404,11 @@ async function memoryFlow(ms: number, rounds: number, progress: (m: string) => v
       cpuMicros[`produce ${size} B`] = pc;
       cpuMicros[`consume ${size} B`] = cc;
     }
+    const { cpuMicros: sc, ...sp } = median(signedBy, (x) => x.perSecond)!;
+    flow.signedProduce = { 100: sp };
+    flow.signedRatios = signedRatios;
+    flow.signedRatio = median(signedRatios, (x) => x);
+    cpuMicros['signed produce 100 B'] = sc;
     // latency at half the 100-byte peak
     const topic = 'e2e-mem-lat';
     await createTopic(system.env.transport, topic);
@@ -370,17 +437,17 @@ async function memoryFlowInChild(ms: number, rounds: number, progress: (m: strin
       const o = JSON.parse(l) as { progress?: string; result?: Flow };
       if (o.progress !== undefined) progress(o.progress);
       return o.result;
-    }, ms * 8 * rounds + 120_000, 'memory flow result');
+    }, ms * 10 * rounds + 120_000, 'memory flow result');
   } finally {
     await c.stop();
   }
 }
 
 /** The max offset of every queue of a topic on the broker. */
-async function brokerMaxOffsets(transport: Transport, topic: string): Promise<number[]> {
+async function brokerMaxOffsets(transport: Transport, topic: string, to: Target = PLAIN): Promise<number[]> {
   const out: number[] = [];
   for (let q = 0; q < QUEUES; q++) {
-    const r = await transport.request(brokerAddress(BROKER, 0), request(RequestCode.GET_MAX_OFFSET, { topic, queueId: q }), { timeoutMs: 3000 });
+    const r = await transport.request(brokerAddress(to.broker, 0), to.sign(request(RequestCode.GET_MAX_OFFSET, { topic, queueId: q })), { timeoutMs: 3000 });
     out.push(Number(r.header.offset ?? 0));
   }
   return out;
@@ -540,18 +607,20 @@ const bench: Bench = async (ctx: BenchContext) => {
     memory: mem,
     nats,
     jetstream: js,
-    ratios: Object.fromEntries(
-      SIZES.flatMap((s) => [
+    ratios: Object.fromEntries([
+      ...SIZES.flatMap((s) => [
         [`nats produce / JetStream async publish, ${s} B`, ratio(nats.produce[s]?.perSecond, js.asyncPublish[s]?.perSecond)],
         [`nats consume / JetStream consume, ${s} B`, ratio(nats.consume[s]?.perSecond, js.consume[s]?.perSecond)],
       ]),
-    ),
+      ['memory signed produce / unsigned produce, 100 B (median of rounds)', mem.signedRatio ?? NaN],
+    ]),
   };
   const table: Array<Record<string, string | number>> = [];
   for (const s of SIZES) {
     table.push({ what: `produce ${s} B`, memory: r(mem.produce[s]?.perSecond), nats: r(nats.produce[s]?.perSecond), jetstream: r(js.asyncPublish[s]?.perSecond), 'nats/js': ratio(nats.produce[s]?.perSecond, js.asyncPublish[s]?.perSecond), unit: 'msgs/s' });
     table.push({ what: `consume ${s} B`, memory: r(mem.consume[s]?.perSecond), nats: r(nats.consume[s]?.perSecond), jetstream: r(js.consume[s]?.perSecond), 'nats/js': ratio(nats.consume[s]?.perSecond, js.consume[s]?.perSecond), unit: 'msgs/s' });
   }
+  table.push({ what: 'signed produce 100 B', memory: r(mem.signedProduce?.[100]?.perSecond), nats: '', jetstream: '', 'nats/js': '', unit: 'msgs/s' });
   table.push({ what: 'e2e latency p50 @ half peak', memory: round(mem.latency?.consumed.p50Ms ?? NaN), nats: round(nats.latency?.consumed.p50Ms ?? NaN), jetstream: '', 'nats/js': '', unit: 'ms' });
   table.push({ what: 'e2e latency p99 @ half peak', memory: round(mem.latency?.consumed.p99Ms ?? NaN), nats: round(nats.latency?.consumed.p99Ms ?? NaN), jetstream: '', 'nats/js': '', unit: 'ms' });
   table.push({ what: 'sync send p99', memory: round(mem.syncSend?.p99Ms ?? NaN), nats: round(nats.syncSend?.p99Ms ?? NaN), jetstream: round(js.syncPublishP99Ms), 'nats/js': ratio(nats.syncSend?.p99Ms, js.syncPublishP99Ms), unit: 'ms' });
@@ -561,6 +630,7 @@ const bench: Bench = async (ctx: BenchContext) => {
     atMost('sync send p99 / JetStream sync publish p99', ratio(nats.syncSend?.p99Ms, js.syncPublishP99Ms), 1.5, 'ratio'),
     atLeast('memory produce msgs/s', mem.produce[100]?.perSecond ?? 0, 500_000, 'msgs/s'),
     atLeast('memory consume msgs/s', mem.consume[100]?.perSecond ?? 0, 500_000, 'msgs/s'),
+    atLeast('signed produce / unsigned produce', mem.signedRatio ?? NaN, 0.9, 'ratio'),
   ];
   return { figures, goals, table };
 };
