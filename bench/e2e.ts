@@ -13,9 +13,9 @@
  * its median round for every figure, as this shared machine's speed drifts from one minute to the next (the
  * median keeps one quiet or one busy minute from deciding a figure).
  * Signed produce: the memory half also runs a second broker with an ACL file (written to its temp dir) and a
- * producer that signs every request. In each round, right after the unsigned 100-byte produce phase, a signed
- * one of the same size, time, batch and sends in flight runs through them; the goal is the median over the
- * rounds of signed / unsigned (pairs a minute apart would mostly measure this machine's drift).
+ * producer that signs every request. Each round ends with four pairs of one-second 100-byte produce phases, one
+ * signed and one not, same batch and sends in flight, their order alternating; the goal is the median over all
+ * pairs of signed / unsigned (phases a minute apart would mostly measure this machine's drift).
  * Options: --ms=N (time per produce phase, default 3000); --prof=DIR writes a CPU profile of every child
  * process (name server, broker, producers, consumers) into DIR; --only=memory|nats runs one half.
  */
@@ -66,6 +66,9 @@ const SYNC_WARMUP = 5000;
 /** Unmeasured produce-and-drain passes of the memory half before it measures anything. */
 const WARM_UP_PASSES = 2;
 const BROKER = 'e2e-broker';
+/** Pairs of signed and unsigned 100-byte produce phases per round of the memory half, and each phase's time. */
+const SIGNED_PAIRS = 4;
+const PAIR_MS = 1000;
 /** The broker with an ACL file, for the signed produce phase of the memory half. */
 const SIGNED_BROKER = 'e2e-broker-signed';
 /** Accounts of its ACL file: the bench's own requests (create topics, read offsets), and the producer's. */
@@ -337,13 +340,16 @@ async function memoryFlow(ms: number, rounds: number, progress: (m: string) => v
       await createTopic(transport, topic, SIGNED);
       await signedProducer.queues(topic);
     };
-    const signedProduce = async (topic: string, phaseMs: number): Promise<ProduceResult & { cpuMicros: number }> => {
+    const stored = async (topic: string, to: Target): Promise<number> => (await brokerMaxOffsets(transport, topic, to)).reduce((a, b) => a + b, 0);
+    /** A 100-byte produce phase, signed or not, with its CPU per message stored (warm-up messages included). */
+    const produce100 = async (signed: boolean, topic: string, phaseMs: number): Promise<ProduceResult & { cpuMicros: number }> => {
+      const to = signed ? SIGNED : PLAIN;
+      const before = await stored(topic, to);
       const cpu = process.cpuUsage();
-      const p = await produce(signedProducer, throughputSpec(topic, 100, phaseMs));
+      const p = await produce(signed ? signedProducer : producer, throughputSpec(topic, 100, phaseMs));
       const used = process.cpuUsage(cpu);
-      const total = (await brokerMaxOffsets(transport, topic, SIGNED)).reduce((a, b) => a + b, 0);
-      if (p.failed > 0) throw new Error(`signed produce: ${p.failed} messages failed`);
-      return { ...p, cpuMicros: cpuPerMessage(used, total) };
+      if (p.failed > 0) throw new Error(`${signed ? 'signed' : 'unsigned'} produce: ${p.failed} messages failed`);
+      return { ...p, cpuMicros: cpuPerMessage(used, (await stored(topic, to)) - before) };
     };
     // passes not measured first: a broker is a long-running process, and this one's hot paths take a few
     // seconds of load to be compiled (and its heap to grow) before its throughput settles
@@ -358,7 +364,7 @@ async function memoryFlow(ms: number, rounds: number, progress: (m: string) => v
     }
     // the signed broker's store and the signing paths get a shorter pass of their own
     await signedTopic(signedTopics[0]!);
-    await signedProduce(signedTopics[0]!, Math.min(ms, 1000));
+    await produce100(true, signedTopics[0]!, Math.min(ms, 1000));
     progress('memory warm-up done');
     // as over NATS, each figure is the median of `rounds` rounds: this machine's speed drifts by a third
     const producedBy: Record<number, (ProduceResult & { cpuMicros: number })[]> = {};
@@ -378,13 +384,6 @@ async function memoryFlow(ms: number, rounds: number, progress: (m: string) => v
         const total = Number((await brokerMaxOffsets(system.env.transport, topic)).reduce((a, b) => a + b, 0));
         (producedBy[size] ??= []).push({ ...p, cpuMicros: cpuPerMessage(produceCpu, total) });
         progress(`memory ${size} B produce: ${Math.round(p.perSecond)} msgs/s, ${cpuPerMessage(produceCpu, total)} µs CPU per message`);
-        if (size === 100) {
-          // its signed pair: the same phase through the broker with the ACL, at once
-          const s = await signedProduce(signedTopics[r]!, ms);
-          signedBy.push(s);
-          signedRatios.push(round(s.perSecond / p.perSecond, 3));
-          progress(`memory 100 B signed produce: ${Math.round(s.perSecond)} msgs/s (${signedRatios.at(-1)} of unsigned), ${s.cpuMicros} µs CPU per message`);
-        }
         cpu = process.cpuUsage();
         const run = await consume(system.actors, [NAMESRV], drainSpec(topic, total));
         await run.done;
@@ -392,6 +391,20 @@ async function memoryFlow(ms: number, rounds: number, progress: (m: string) => v
         const c = await run.finish();
         (consumedBy[size] ??= []).push({ ...c, cpuMicros: cpuPerMessage(consumeCpu, c.messages) });
         progress(`memory ${size} B consume: ${Math.round(c.perSecond)} msgs/s (${c.messages}/${total}), ${cpuPerMessage(consumeCpu, c.messages)} µs CPU per message`);
+      }
+      // signed against unsigned: short pairs of 100-byte phases whose order alternates, so that neither side always
+      // inherits the other's background work (flushes, page cache writeback) and the drift within a pair stays small
+      const plainTopic = `e2e-mem-pair-${r}`;
+      await createTopic(transport, plainTopic);
+      await producer.queues(plainTopic);
+      for (let i = 0; i < SIGNED_PAIRS; i++) {
+        const signedFirst = (r + i) % 2 === 0;
+        const a = await produce100(signedFirst, signedFirst ? signedTopics[r]! : plainTopic, PAIR_MS);
+        const b = await produce100(!signedFirst, signedFirst ? plainTopic : signedTopics[r]!, PAIR_MS);
+        const [signed, plain] = signedFirst ? [a, b] : [b, a];
+        signedBy.push(signed);
+        signedRatios.push(round(signed.perSecond / plain.perSecond, 3));
+        progress(`memory 100 B signed produce: ${Math.round(signed.perSecond)} msgs/s, unsigned ${Math.round(plain.perSecond)} (${signedRatios.at(-1)}), ${signed.cpuMicros} and ${plain.cpuMicros} µs CPU per message`);
       }
     }
     const cpuMicros: Record<string, number> = {};
@@ -612,7 +625,7 @@ const bench: Bench = async (ctx: BenchContext) => {
         [`nats produce / JetStream async publish, ${s} B`, ratio(nats.produce[s]?.perSecond, js.asyncPublish[s]?.perSecond)],
         [`nats consume / JetStream consume, ${s} B`, ratio(nats.consume[s]?.perSecond, js.consume[s]?.perSecond)],
       ]),
-      ['memory signed produce / unsigned produce, 100 B (median of rounds)', mem.signedRatio ?? NaN],
+      ['memory signed produce / unsigned produce, 100 B (median of pairs)', mem.signedRatio ?? NaN],
     ]),
   };
   const table: Array<Record<string, string | number>> = [];
