@@ -12,7 +12,7 @@
  * "no responders". Replies carry kind Reply and the request's requestId; only frames of kind Request that
  * carry a NATS reply subject get a reply path. The client reconnects forever (every ~250 ms) and re-subscribes inboxes after a reconnect.
  * Bad data at an inbox is answered with a BAD_FRAME error frame when it has a reply subject, else dropped;
- * both are logged and counted (`droppedFrames`).
+ * both are counted (`droppedFrames`) and logged at most once per 10 s.
  *
  * Direct links (direct.ts): a transport opened with `direct` also serves its inboxes over TCP, and every
  * transport sends to an address served that way over a direct link once it is up (`direct: false` in the
@@ -92,6 +92,8 @@ const RECONNECT_WAIT_MS = 250;
 const CLOSE_DRAIN_MS = 2000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 const SUBJECT_CACHE_LIMIT = 10_000;
+/** Undecodable frames at an inbox are logged at most this often, with their count. */
+const BAD_FRAME_LOG_INTERVAL_MS = 10_000;
 
 /** `natsTransport({ servers })`: connects when the environment is built. */
 export function natsTransport(opts: NatsTransportOptions): TransportFactory {
@@ -160,6 +162,9 @@ export class NatsTransport implements Transport {
   private closing = false;
   private lastMaxPayload: number;
   private dropped = 0;
+  /** Undecodable frames since the last line that logged one, and when that was. */
+  private unloggedBad = 0;
+  private lastBadLog = -Infinity;
 
   constructor(
     /** The underlying connection (exposed for tests and diagnostics). */
@@ -567,15 +572,23 @@ export class NatsTransport implements Transport {
     }
   }
 
+  /**
+   * Answers or drops a frame that does not decode. Anyone on the NATS server can send such frames as fast as it
+   * likes, so they are logged at most once per BAD_FRAME_LOG_INTERVAL_MS, the last one with how many came since.
+   */
   private badFrame(msg: Msg, e: unknown, where: string): void {
     this.dropped++;
+    this.unloggedBad++;
     const reason = e instanceof CodecError ? e.message : String(e);
-    if (msg.reply) {
-      this.logger.warn({ subject: msg.subject, bytes: msg.data.length, reason }, `bad frame at ${where}; answered with BAD_FRAME`);
-      this.respondError(msg, 0, 0, Status.BAD_FRAME, `bad frame: ${reason}`);
-    } else {
-      this.logger.warn({ subject: msg.subject, bytes: msg.data.length, reason }, `bad frame at ${where}; dropped`);
-    }
+    if (msg.reply) this.respondError(msg, 0, 0, Status.BAD_FRAME, `bad frame: ${reason}`);
+    const now = this.clock.now();
+    if (now - this.lastBadLog < BAD_FRAME_LOG_INTERVAL_MS) return;
+    this.lastBadLog = now;
+    this.logger.warn(
+      { subject: msg.subject, bytes: msg.data.length, reason, badFrames: this.unloggedBad },
+      `bad frame at ${where}; ${msg.reply ? 'answered with BAD_FRAME' : 'dropped'} (badFrames: how many since the last such line)`,
+    );
+    this.unloggedBad = 0;
   }
 
   private mapError(e: unknown, what: string): Error {

@@ -146,6 +146,24 @@ describe('nats transport', () => {
     sub.unsubscribe();
   });
 
+  test('a flood of garbage is logged once per interval, with how many came', async () => {
+    const lines: { badFrames?: number; msg?: string }[] = [];
+    const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(JSON.parse(l) as { badFrames?: number }) });
+    const b = (await natsTransport({ servers: server.url, prefix: 'flood' })({ ...deps(), logger })) as NatsTransport;
+    const raw = await connect({ servers: server.url });
+    open$.push(b, raw);
+    const sub = b.inbox('actor.1').subscribe(() => undefined);
+    await b.flush();
+    for (let i = 0; i < 200; i++) raw.publish('flood.actor.1', Uint8Array.of(1, 2, 3, i));
+    const answer = decodeFrame((await raw.request('flood.actor.1', Uint8Array.of(9), { timeout: 2000 })).data);
+    expect(answer.status).toBe(Status.BAD_FRAME);
+    expect(b.droppedFrames).toBe(201);
+    const bad = lines.filter((l) => l.msg?.startsWith('bad frame at'));
+    expect(bad).toHaveLength(1);
+    expect(bad[0]!.badFrames).toBe(1);
+    sub.unsubscribe();
+  });
+
   test('encoding failures and sending after close fail with typed errors', async () => {
     const a = await open(server);
     expect(() => a.send('x', frame({ code: 70000 }))).toThrow(TransportError);
