@@ -1,5 +1,6 @@
 import { startSystem } from '../../index.js';
 import { SeededRandom } from '../../core/random.js';
+import { Status } from '../../core/status.js';
 import { memoryStorage } from '../../store/backends/memory.js';
 import { memoryTransport } from '../../transports/memory.js';
 import { connect } from '@nats-io/transport-node';
@@ -54,10 +55,28 @@ describe('hostile frames', () => {
     }
   }, 60_000);
 
-  it('over NATS against mq processes: every request answered, neither process dies, and an ordinary round works', async () => {
+  it('over NATS against mq processes: a body no pull reply could carry is refused, every request answered, neither process dies, and an ordinary round works', async () => {
     const cluster = new NatsCluster('fuzz', ['ns-1']);
     try {
       await cluster.start(['broker-a']);
+      // first the finding that began this: a body just under the frame limit used to be acknowledged and then
+      // end the broker process at the first pull; now it is refused, saying how large a body may be, and that
+      // body goes through and comes back
+      const producer = await cluster.system.spawnProducer({ group: 'big-pg', namesrv: ['ns-1'] });
+      const limit = cluster.system.env.transport.maxPayload;
+      const refused = await producer.send({ topic: 'big', body: new Uint8Array(limit - 1000) }).then(
+        () => undefined,
+        (err: unknown) => err as { status?: number; message: string },
+      );
+      expect(refused?.status).toBe(Status.MESSAGE_TOO_LARGE);
+      const maxBody = Number(/its body may take at most (\d+) bytes/.exec(refused!.message)?.[1]);
+      expect(maxBody).toBeGreaterThan(limit - 4096);
+      expect((await producer.send({ topic: 'big', body: new Uint8Array(maxBody).fill(7) })).status).toBe('SEND_OK');
+      const consumer = await cluster.system.spawnConsumer({ group: 'big-cg', namesrv: ['ns-1'], subscribe: { big: '*' }, consumeFrom: 'first' });
+      const it = consumer[Symbol.asyncIterator]();
+      expect((await it.next()).value?.body.length).toBe(maxBody);
+      await consumer.stop();
+      await producer.stop();
       const frames = 1500;
       const counts = await runFrameFuzz({ transport: cluster.system.env.transport, random: new SeededRandom(7), targets: clusterTargets(['broker-a'], ['ns-1']), frames, timeoutMs: 5000 });
       expectAllAnswered(counts, frames);
