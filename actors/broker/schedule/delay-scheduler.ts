@@ -6,7 +6,7 @@ import type { Clock, TimerHandle } from '../../../core/clock.js';
 import { SCHEDULE_TOPIC } from '../../protocol/validation.js';
 import { Status } from '../../../core/status.js';
 import { Persister } from '../persister.js';
-import { fromScheduled, scheduleQueueOf } from '../put-message.js';
+import { fromScheduled, scheduleQueueOf, storedWithWarning } from '../put-message.js';
 import type { StorePort, StorePutMessage } from '../store-port.js';
 
 /**
@@ -161,7 +161,8 @@ export class DelayScheduler {
       }
       if (due.length > 0) {
         const put = await this.o.store.putMessages(due);
-        if (put.status !== Status.OK) {
+        // FLUSH_DISK_TIMEOUT: stored, its flush late; writing the messages again would deliver them twice
+        if (put.status !== Status.OK && !storedWithWarning(put.status)) {
           this.o.logger.warn({ status: put.status, message: put.message, level }, 'delayed messages not written back yet');
           this.sleep(level, s, RETRY_MS);
           return;

@@ -12,6 +12,7 @@ import { TRANS_HALF_TOPIC, TRANS_OP_HALF_TOPIC } from '../../protocol/validation
 import type { StorePort, StorePutMessage } from '../store-port.js';
 import type { TimerTxSettings } from '../timer-tx-options.js';
 import { HALF_QUEUE, OP_QUEUE, fromHalf, halfView, opMessage, parseOp, type TxOutcome } from './half-message.js';
+import { storedWithWarning } from '../put-message.js';
 
 /**
  * The broker's side of transactional messages, as RocketMQ's TransactionalMessageService and its check
@@ -225,7 +226,8 @@ export class TransactionService {
     let failure: unknown;
     try {
       const r = await this.o.store.putMessages(batch);
-      if (r.status !== Status.OK) failure = new StatusError(r.status, r.message ?? 'the store refused transaction outcomes');
+      // FLUSH_DISK_TIMEOUT: the outcomes are stored, their flush late; a retry would commit the messages again
+      if (r.status !== Status.OK && !storedWithWarning(r.status)) failure = new StatusError(r.status, r.message ?? 'the store refused transaction outcomes');
     } catch (err) {
       failure = err;
     }
