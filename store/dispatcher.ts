@@ -44,14 +44,17 @@ export interface DispatcherOptions {
   /** Bytes indexed per run before yielding (the rest follows in a later microtask). */
   maxBytesPerRun?: number;
   /**
-   * A consume queue or index write that fails for storage (ENOSPC, EIO) pauses dispatching instead of ending
-   * it: the run is tried again every `ms` on `clock` until it succeeds, from where it stopped, so no entry is
-   * skipped or written twice. Without it such a failure stops the dispatcher as corrupt data does.
+   * A consume queue or index write that fails with ENOSPC or EIO pauses dispatching instead of ending it: the
+   * run is tried again every `ms` on `clock` until it succeeds, from where it stopped, so no entry is skipped.
+   * Without it, or for any other failure, the dispatcher stops as it does on corrupt data.
    */
   retry?: { clock: Clock; ms: number };
   /** Hears when dispatching pauses on a storage failure, resumes, or stops for good (see `fault` and `error`). */
   onChange?: () => void;
 }
+
+/** Storage failures that may pass (space freed, a device that recovers): dispatching waits them out. */
+const PASSING_FAULTS: ReadonlySet<string> = new Set(['ENOSPC', 'EIO']);
 
 export class DispatchError extends Error {
   readonly code = 'ECORRUPT';
@@ -237,10 +240,11 @@ export class Dispatcher {
     this.scheduled = true;
     queueMicrotask(() => {
       this.scheduled = false;
+      if (this.stalled) return; // stopped since this run was queued: its files may be closed
       try {
         this.dispatchUpTo(this.target, this.perRun);
       } catch (err) {
-        if (err instanceof StorageError && this.o.retry) return this.pause(err, this.o.retry);
+        if (err instanceof StorageError && PASSING_FAULTS.has(err.code) && this.o.retry) return this.pause(err, this.o.retry);
         this.o.logger.error({ err }, 'dispatcher stopped');
         if (!this.stalled) this.stalled = new DispatchError(`dispatcher stopped at ${this.pos}: ${(err as Error).message}`);
         this.o.onChange?.();

@@ -290,11 +290,9 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
       if (closed || actor.getSnapshot().status !== 'active') {
         return Promise.resolve({ status: Status.SERVICE_NOT_AVAILABLE, message: 'store is closed', results: [] });
       }
-      // what indexing cannot take is refused (the commit log refuses for its own failures)
-      if (p.dispatcher.fault !== undefined || p.dispatcher.error !== undefined) {
-        const h = storeHealth(undefined, p.dispatcher.error, p.dispatcher.fault);
-        return Promise.resolve({ status: h.status!, message: `store takes no writes now: ${h.reason!}`, results: [] });
-      }
+      // what indexing cannot take is refused (health follows the dispatcher's changes as they happen)
+      const h = health.value;
+      if (h.state !== 'ok') return Promise.resolve({ status: h.status ?? Status.STORE_FAILED, message: `store takes no writes now: ${h.reason ?? h.state}`, results: [] });
       return new Promise((resolve) => {
         if (!appendDirect(actor, batch, resolve)) actor.send({ type: 'APPEND', batch, reply: resolve });
       });

@@ -10,7 +10,8 @@ import {
   type StorageUsage,
 } from '../backend.js';
 
-export type InjectedFault = 'EIO' | 'ENOSPC';
+/** What injected failures throw: a full disk, an I/O error, or any other storage failure. */
+export type InjectedFault = 'EIO' | 'ENOSPC' | 'EOTHER';
 
 export interface FaultyCounters {
   writes: number;

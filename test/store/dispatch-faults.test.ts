@@ -88,7 +88,32 @@ describe('disk faults in consume queue and index writes', () => {
     await store.close();
   });
 
-  it('EIO in an index write that spans files: after healing every key is found exactly once (async flush)', async () => {
+  it('closing while paused leaves no timer behind and hears of no change after; a failure that is not ENOSPC or EIO stops indexing for good', async () => {
+    const { clock, disk, store, health } = await setup();
+    disk.failWrites('ENOSPC', { where: inQueues });
+    expect((await store.putMessages([msg(0, 'a')])).status).toBe(Status.OK);
+    await settle();
+    expect(store.health().state).toBe('paused');
+    await store.close();
+    const seen = health.length;
+    await clock.advance(10 * RETRY_MS);
+    expect(clock.pending).toBe(0);
+    expect(health).toHaveLength(seen);
+
+    // a failure that does not pass by itself (not ENOSPC or EIO) stops indexing until a restart
+    const other = await setup();
+    other.disk.failWrites('EOTHER', { where: inIndex });
+    expect((await other.store.putMessages([msg(0, 'b')])).status).toBe(Status.OK);
+    await settle();
+    expect(other.store.health()).toMatchObject({ state: 'failed', status: Status.STORE_FAILED });
+    other.disk.heal();
+    await other.clock.advance(10 * RETRY_MS);
+    expect(other.store.health().state).toBe('failed');
+    expect((await other.store.putMessages([msg(0, 'c')])).status).toBe(Status.STORE_FAILED);
+    await other.store.close();
+  });
+
+  it('EIO in an index write that spans files: after healing every key is found, and each look-up names its message once (async flush)', async () => {
     const { clock, disk, store } = await setup('async');
     // 32 index entries per file: 10 keys of the first batch; the second batch's record of 30 keys fills the first
     // file and goes on in a second, and a write of the index fails on the way
@@ -153,7 +178,7 @@ describe('disk faults in consume queue and index writes', () => {
         await settle();
         expect(store.health().state).toBe('ok');
         for (const [q, want] of acked) expect(bodies(store, q)).toEqual(want);
-        // every key of every acknowledged message is found, once: the index holds no entry twice
+        // every key of every acknowledged message is found (a look-up names each message once)
         for (const [body, keys] of keyCount) {
           for (let k = 0; k < keys; k++) expect(store.lookupByKey('T', `${body}-k${k}`, 5).map((m) => dec.decode(m.body))).toEqual([body]);
         }
