@@ -6,7 +6,7 @@ import type { ActorIo } from '../runtime/actor-host.js';
 import { brokerAddress, namesrvAddress, type RegisterBrokerBody, type RegisterBrokerHeader } from '../protocol/commands.js';
 import { RequestCode } from '../protocol/request-codes.js';
 import { expectOk, request } from '../protocol/replies.js';
-import { Registrations } from './registration.js';
+import { oneAtATime, Registrations } from './registration.js';
 import { BODY_ENCODING_HEADER, DEFLATE, encodeRegisterBody, REGISTER_FRAME_OVERHEAD, type EncodedPart } from '../protocol/register-body.js';
 import type { HeaderValue } from '../../transports/frame.js';
 import { SCHEDULE_TOPIC } from '../protocol/validation.js';
@@ -115,7 +115,7 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
     logger: io.logger,
     namesrv: s.namesrv,
     retry: s.registerRetry,
-    register: async (id) => {
+    register: oneAtATime(async (id) => {
       const parts = encodedRegistration();
       // parts go one after another: the name server takes them in order and registers at the last one
       const token = String(++registerAttempts);
@@ -127,7 +127,7 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
         const reply = await io.request(namesrvAddress(id), request(RequestCode.REGISTER_BROKER, h, part.body), s.registerTimeoutMs);
         expectOk(reply, parts.length > 1 ? `register with name server ${id} (part ${i + 1} of ${parts.length})` : `register with name server ${id}`);
       }
-    },
+    }),
   });
   // A store that takes no writes registers its topics read-only at once, so that producers route elsewhere, and
   // writable again once it heals: RocketMQ's broker does the same when its disk fills.

@@ -24,6 +24,37 @@ export function nextRetryDelay(previousMs: number | undefined, policy: RetryPoli
   return previousMs === undefined ? Math.min(policy.initialMs, policy.maxMs) : Math.min(previousMs * 2, policy.maxMs);
 }
 
+/**
+ * `register` made to run one call at a time per name server: the parts of one registration must not meet
+ * another's (each first part replaces the unfinished ones at the name server). A call while one runs waits for
+ * it, and the calls made meanwhile share that one next attempt, which registers what is current by then.
+ */
+export function oneAtATime(register: (id: string) => Promise<void>): (id: string) => Promise<void> {
+  const running = new Map<string, Promise<void>>();
+  const next = new Map<string, Promise<void>>();
+  const start = (id: string): Promise<void> => {
+    const p = register(id).finally(() => {
+      if (running.get(id) === p) running.delete(id);
+    });
+    running.set(id, p);
+    return p;
+  };
+  return (id) => {
+    const queued = next.get(id);
+    if (queued !== undefined) return queued;
+    const current = running.get(id);
+    if (current === undefined) return start(id);
+    const after = current
+      .catch(() => undefined)
+      .then(() => {
+        next.delete(id);
+        return start(id);
+      });
+    next.set(id, after);
+    return after;
+  };
+}
+
 export interface RegistrationStatus {
   /** Name servers whose latest registration was answered OK, in the order the broker was given them. */
   readonly registered: readonly string[];

@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { SimClock } from '../../../core/clock.js';
 import {
+  oneAtATime,
   DEFAULT_REGISTER_RETRY,
   RegistrationStoppedError,
   RegistrationTimeoutError,
@@ -134,5 +135,53 @@ describe('Registrations', () => {
     await reg.first();
     expect(await reg.all()).toBe(0);
     await expect(reg.whenAll(1)).resolves.toBeUndefined();
+  });
+});
+
+describe('oneAtATime', () => {
+  it('runs one registration per name server at a time; calls meanwhile share the one next attempt', async () => {
+    const started: string[] = [];
+    const finish = new Map<string, () => void>();
+    const register = oneAtATime(
+      (id) =>
+        new Promise<void>((resolve) => {
+          started.push(id);
+          finish.set(`${id}#${started.filter((s) => s === id).length}`, resolve);
+        }),
+    );
+    const first = register('ns-1');
+    const other = register('ns-2'); // another name server: not held back
+    const second = register('ns-1');
+    const third = register('ns-1');
+    expect(third).toBe(second);
+    await Promise.resolve();
+    expect(started).toEqual(['ns-1', 'ns-2']);
+    finish.get('ns-1#1')!();
+    await first;
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(started).toEqual(['ns-1', 'ns-2', 'ns-1']);
+    // a call while the second runs waits for it
+    const fourth = register('ns-1');
+    expect(fourth).not.toBe(second);
+    finish.get('ns-1#2')!();
+    await second;
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(started).toEqual(['ns-1', 'ns-2', 'ns-1', 'ns-1']);
+    finish.get('ns-1#3')!();
+    finish.get('ns-2#1')!();
+    await Promise.all([fourth, other]);
+  });
+
+  it('a failed registration does not hold back the next one, and its caller hears the failure', async () => {
+    let calls = 0;
+    const register = oneAtATime(async () => {
+      calls++;
+      if (calls === 1) throw new Error('no answer');
+    });
+    const failed = register('ns-1');
+    const next = register('ns-1');
+    await expect(failed).rejects.toThrow('no answer');
+    await expect(next).resolves.toBeUndefined();
+    expect(calls).toBe(2);
   });
 });
