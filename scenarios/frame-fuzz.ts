@@ -227,8 +227,8 @@ export interface FuzzCounts {
   unansweredExamples: { to: string; code: number; header: Header; bodyBytes: number }[];
 }
 
-export interface FuzzRunOptions {
-  transport: Pick<Transport, 'request' | 'send' | 'maxPayload'>;
+/** What every fuzz run takes. */
+export interface FuzzRunBase {
   random: RandomSource;
   targets: readonly FuzzTarget[];
   frames: number;
@@ -238,11 +238,27 @@ export interface FuzzRunOptions {
   timeoutMs?: number;
   /** The longest a frame asks a pull to be held (default 500 ms). */
   maxSuspendMs?: number;
+  /** No frame is sent after this (real time, ms since the epoch): the run ends early, `frames` says how many went. */
+  deadline?: number;
+}
+
+export interface FuzzRunOptions extends FuzzRunBase {
+  transport: Pick<Transport, 'request' | 'send' | 'maxPayload'>;
   /** Called every `every` frames with the counts so far. */
   progress?: (c: FuzzCounts) => void;
   every?: number;
-  /** No frame is sent after this (real time, ms since the epoch): the run ends early, `frames` says how many went. */
-  deadline?: number;
+}
+
+/** Runs `one` `o.frames` times (until the deadline), `o.concurrency` at a time. */
+async function inLanes(o: FuzzRunBase, one: () => Promise<void>): Promise<void> {
+  let left = o.frames;
+  const lane = async (): Promise<void> => {
+    while (left > 0 && (o.deadline === undefined || Date.now() < o.deadline)) {
+      left--;
+      await one();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, o.concurrency ?? 16) }, lane));
 }
 
 const statusNames = new Map<number, string>(Object.entries(Status).map(([k, v]) => [v as number, k]));
@@ -274,14 +290,7 @@ export async function runFrameFuzz(o: FuzzRunOptions): Promise<FuzzCounts> {
       } else throw err;
     }
   };
-  let left = o.frames;
-  const lane = async (): Promise<void> => {
-    while (left > 0 && (o.deadline === undefined || Date.now() < o.deadline)) {
-      left--;
-      await one();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, o.concurrency ?? 16) }, lane));
+  await inLanes(o, one);
   return c;
 }
 
@@ -348,38 +357,23 @@ export interface WireFuzzCounts {
  * Sends `frames` mangled wire frames straight onto the NATS subjects of `targets` (`<prefix>.<address>`), past
  * any transport's encoder, `concurrency` at a time, and counts the answers to those that must get one.
  */
-export async function runWireFuzz(o: {
-  wire: WireSender;
-  prefix: string;
-  random: RandomSource;
-  targets: readonly FuzzTarget[];
-  frames: number;
-  concurrency?: number;
-  timeoutMs?: number;
-  maxSuspendMs?: number;
-  deadline?: number;
-}): Promise<WireFuzzCounts> {
+export async function runWireFuzz(o: FuzzRunBase & { wire: WireSender; prefix: string }): Promise<WireFuzzCounts> {
   const c: WireFuzzCounts = { frames: 0, expected: 0, answered: 0, unanswered: 0 };
-  let left = o.frames;
-  const lane = async (): Promise<void> => {
-    while (left > 0 && (o.deadline === undefined || Date.now() < o.deadline)) {
-      left--;
-      const { to, bytes, expectReply } = fuzzWireFrame(o.random, o.targets, { maxSuspendMs: o.maxSuspendMs ?? 500 });
-      c.frames++;
-      const subject = `${o.prefix}.${to}`;
-      if (!expectReply) {
-        o.wire.publish(subject, bytes);
-        continue;
-      }
-      c.expected++;
-      try {
-        await o.wire.request(subject, bytes, { timeout: o.timeoutMs ?? 5000 });
-        c.answered++;
-      } catch {
-        c.unanswered++;
-      }
+  await inLanes(o, async () => {
+    const { to, bytes, expectReply } = fuzzWireFrame(o.random, o.targets, { maxSuspendMs: o.maxSuspendMs ?? 500 });
+    c.frames++;
+    const subject = `${o.prefix}.${to}`;
+    if (!expectReply) {
+      o.wire.publish(subject, bytes);
+      return;
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, o.concurrency ?? 16) }, lane));
+    c.expected++;
+    try {
+      await o.wire.request(subject, bytes, { timeout: o.timeoutMs ?? 5000 });
+      c.answered++;
+    } catch {
+      c.unanswered++;
+    }
+  });
   return c;
 }

@@ -125,7 +125,7 @@ export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Fram
     if (p) throw new StatusError(p[0], `message ${i}: ${p[1]}`);
   }
   const r = await putBatch(ctx, batch);
-  return withStoreStatus(sendReply(frame, r, batch, keys), r);
+  return withStoreStatus(sendOkReply(frame, r, batch, keys), r);
 }
 
 /** An OK reply, or, for a batch stored with a warning (FLUSH_DISK_TIMEOUT), the same reply under that status. */
@@ -134,7 +134,7 @@ function withStoreStatus(reply: Frame, r: StorePutResult): Frame {
   return { ...reply, status: r.status, header: { ...reply.header, error: r.message ?? 'stored, durability unknown' } };
 }
 
-function sendReply(frame: Frame, r: StorePutResult, batch: BrokerPutMessage[], keys: ReturnType<ReturnType<typeof sharedUniqKeys>['take']>): Frame {
+function sendOkReply(frame: Frame, r: StorePutResult, batch: BrokerPutMessage[], keys: ReturnType<ReturnType<typeof sharedUniqKeys>['take']>): Frame {
   const cl = r.commitLogOffsets;
   const qo = r.queueOffsets;
   if (r.msgIdPrefix !== undefined && cl !== undefined && qo !== undefined) {
