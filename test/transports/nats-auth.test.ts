@@ -6,6 +6,7 @@ import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuthorizationError, ConnectionError, TimeoutError, nkeys } from '@nats-io/transport-node';
+import { encodeAccount, encodeOperator, encodeUser, fmtCreds } from '@nats-io/jwt';
 import pino from 'pino';
 import { RealClock } from '../../core/clock.js';
 import { SeededRandom } from '../../core/random.js';
@@ -59,11 +60,23 @@ const user = nkeys.createUser();
 const seed = new TextDecoder().decode(user.getSeed());
 let freePort: number;
 
-function credsText(nkeySeed: string): string {
-  // a JWT of the right shape: a server without an operator does not check it, but signs the nonce with the seed
-  const jwt = 'eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.e30.c2ln';
-  return `-----BEGIN NATS USER JWT-----\n${jwt}\n------END NATS USER JWT------\n\n-----BEGIN USER NKEY SEED-----\n${nkeySeed}\n------END USER NKEY SEED------\n`;
+/**
+ * An operator, an account it signs and the server configuration that trusts them (operator mode, accounts in
+ * memory), and credentials files of users the account signs: what `nsc` makes for a real deployment.
+ */
+async function operatorSetup(): Promise<{ config: string; creds: (signer?: 'account' | 'stranger') => Promise<Uint8Array> }> {
+  const operator = nkeys.createOperator();
+  const account = nkeys.createAccount();
+  const unlimited = { data: -1, payload: -1, subs: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 };
+  const accountJwt = await encodeAccount('mq', account, { limits: unlimited }, { signer: operator });
+  const config = `operator: ${await encodeOperator('mq-operator', operator)}\nresolver: MEMORY\nresolver_preload: {\n  ${account.getPublicKey()}: ${accountJwt}\n}`;
+  const creds = async (signer: 'account' | 'stranger' = 'account'): Promise<Uint8Array> => {
+    const u = nkeys.createUser();
+    return fmtCreds(await encodeUser('mq-user', u, signer === 'account' ? account : nkeys.createAccount()), u);
+  };
+  return { config, creds };
 }
+let jwtUsers: Awaited<ReturnType<typeof operatorSetup>>['creds'];
 
 beforeAll(async () => {
   certs = makeTestCertificates();
@@ -76,6 +89,9 @@ beforeAll(async () => {
     mtls: tls(true),
     tls: tls(false),
   };
+  const op = await operatorSetup();
+  configs.jwt = op.config;
+  jwtUsers = op.creds;
   for (const [name, extraConfig] of Object.entries(configs)) servers[name] = await startNatsServer({ extraConfig });
   freePort = await new Promise<number>((resolve) => {
     const s = net.createServer();
@@ -130,16 +146,24 @@ describe('authentication', () => {
     expect(e.kind).toBe('auth');
   });
 
-  test('credentials file: read and its seed signs (the JWT is not checked: the server has no operator)', async () => {
-    const url = servers.nkey!.url;
-    const good = join(certs.dir, 'good.creds');
-    const bad = join(certs.dir, 'bad.creds');
-    writeFileSync(good, credsText(seed));
-    writeFileSync(bad, credsText(new TextDecoder().decode(nkeys.createUser().getSeed())));
-    const a = await open({ servers: url, auth: { credsFile: good } });
-    const b = await open({ servers: url, auth: { nkeySeed: seed } });
+  test('credentials file: a user JWT the operator of the server trusts, its seed signing the nonce', async () => {
+    const url = servers.jwt!.url;
+    const file = async (name: string, creds: Uint8Array): Promise<string> => {
+      const path = join(certs.dir, name);
+      writeFileSync(path, creds);
+      return path;
+    };
+    const a = await open({ servers: url, auth: { credsFile: await file('a.creds', await jwtUsers()) } });
+    const b = await open({ servers: url, auth: { credsFile: await file('b.creds', await jwtUsers()) } });
     await round(a, b);
-    expect((await failure({ servers: url, auth: { credsFile: bad } })).kind).toBe('auth');
+    // a user of an account the operator never signed
+    expect((await failure({ servers: url, auth: { credsFile: await file('stranger.creds', await jwtUsers('stranger')) } })).kind).toBe('auth');
+    // a trusted user's JWT with another user's seed: the nonce signature does not match
+    const good = new TextDecoder().decode(await jwtUsers());
+    const otherSeed = new TextDecoder().decode(nkeys.createUser().getSeed());
+    const swapped = good.replace(/(-----BEGIN USER NKEY SEED-----\n)\S+/, `$1${otherSeed}`);
+    expect(swapped).not.toBe(good);
+    expect((await failure({ servers: url, auth: { credsFile: await file('swapped.creds', Buffer.from(swapped)) } })).kind).toBe('auth');
     const missing = await failure({ servers: url, auth: { credsFile: join(certs.dir, 'none.creds') } });
     expect(missing.kind).toBe('config');
     expect(missing.message).toMatch(/cannot read credentials file .*none\.creds: ENOENT/);
