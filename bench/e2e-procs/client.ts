@@ -3,7 +3,8 @@
  * A producer or a consumer of the end-to-end benchmark in its own process, on NATS:
  *   node client.js producer|consumer '<json: {nats, prefix, namesrv, spec}>'
  * Line protocol on stdin/stdout (one JSON object per stdout line): it prints {"ready":true} once connected
- * (a consumer: once it holds its queues), runs on the line "go" (a producer) and prints {"result":...}; a
+ * (a consumer: once it holds its queues), runs on the line "go" (a producer; `repeat` times, one "go" each)
+ * and prints {"result":...}; a
  * consumer reports on the line "stop" or, in drain mode, once it has every expected message. Logs go to stderr.
  */
 import { createInterface } from 'node:readline';
@@ -14,12 +15,17 @@ import { startProducer } from '../../actors/producer/producer.js';
 import { diskStorage } from '../../store/backends/disk.js';
 import { natsTransport } from '../../transports/nats.js';
 import { consume, produce, type ConsumeSpec, type ProduceSpec } from './workload.js';
+import type { Credentials } from '../../actors/protocol/acl/signing.js';
 
 interface Args {
   nats: string;
   prefix: string;
   namesrv: string[];
   spec: ProduceSpec | ConsumeSpec;
+  /** A producer signs every request with these (a broker with an ACL). */
+  credentials?: Credentials;
+  /** A producer runs its spec this many times, each on a "go" line (default 1). */
+  repeat?: number;
 }
 
 function emit(o: unknown): void {
@@ -53,12 +59,14 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => process.exit(0));
   if (role === 'producer') {
     const spec = args.spec as ProduceSpec;
-    const producer = await startProducer(system, { group: 'e2e-pg', namesrv: args.namesrv, batchMaxBytes: 1024 * 1024 });
+    const credentials = args.credentials ? { credentials: args.credentials } : {};
+    const producer = await startProducer(system, { group: 'e2e-pg', namesrv: args.namesrv, batchMaxBytes: 1024 * 1024, ...credentials });
     await producer.queues(spec.topic); // route known before the clock starts
     emit({ ready: true });
-    await nextLine('go');
-    const result = await produce(producer, spec);
-    emit({ result });
+    for (let i = 0; i < (args.repeat ?? 1); i++) {
+      await nextLine('go');
+      emit({ result: await produce(producer, spec) });
+    }
     await producer.stop();
   } else if (role === 'consumer') {
     const spec = args.spec as ConsumeSpec;

@@ -43,6 +43,17 @@ describe('request signatures', () => {
 
   it('keep types apart and ignore the order of header fields', () => {
     expect(canonicalHeader(10, { a: 1, b: 'x' })).toBe(canonicalHeader(10, { b: 'x', a: 1 }));
+    // the text is JSON of [code, [[key, value], ...]] with the keys sorted: what signers elsewhere must make
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 65535 }), fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.double(), fc.integer(), fc.boolean())), (code, header) => {
+        const entries = Object.keys(header)
+          .filter((k) => k !== SIGNATURE_FIELD)
+          .sort()
+          .map((k) => [k, header[k]]);
+        expect(canonicalHeader(code, header)).toBe(JSON.stringify([code, entries]));
+      }),
+      { numRuns: 300 },
+    );
     expect(canonicalHeader(10, { a: 1 })).not.toBe(canonicalHeader(10, { a: '1' }));
     expect(canonicalHeader(10, { a: 1, [SIGNATURE_FIELD]: 'x' })).toBe(canonicalHeader(10, { a: 1 }));
   });
