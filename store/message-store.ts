@@ -292,7 +292,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
       }
       // what indexing cannot take is refused (health follows the dispatcher's changes as they happen)
       const h = health.value;
-      if (h.state !== 'ok') return Promise.resolve({ status: h.status ?? Status.STORE_FAILED, message: `store takes no writes now: ${h.reason ?? h.state}`, results: [] });
+      if (h.state !== 'ok') return Promise.resolve({ status: h.status, message: `store takes no writes now: ${h.reason}`, results: [] });
       return new Promise((resolve) => {
         if (!appendDirect(actor, batch, resolve)) actor.send({ type: 'APPEND', batch, reply: resolve });
       });

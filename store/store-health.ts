@@ -4,19 +4,21 @@ import { Status } from '../core/status.js';
  * Whether a store takes writes, and if not why: what the broker reports (admin, log) and registers by (a
  * store that takes no writes registers its topics read-only, so producers send elsewhere).
  */
-export interface StoreHealth {
-  /**
-   * 'ok': writes are taken. 'paused': indexing waits out a storage failure (a consume queue or index write hit
-   * ENOSPC or EIO) and is retried until it succeeds; writes are refused meanwhile, since what they stored could
-   * not be consumed. 'failed': the commit log failed, or committed data does not index; writes are refused
-   * until the broker restarts (recovery decides what the failure left).
-   */
-  state: 'ok' | 'paused' | 'failed';
-  /** The status writes are refused with (DISK_FULL or STORE_FAILED); undefined while ok. */
-  status?: number;
-  /** Why, for people. */
-  reason?: string;
-}
+export type StoreHealth =
+  | { state: 'ok' }
+  | {
+      /**
+       * 'paused': indexing waits out a storage failure (a consume queue or index write hit ENOSPC or EIO) and is
+       * retried until it succeeds; writes are refused meanwhile, since what they stored could not be consumed.
+       * 'failed': the commit log failed, or committed data does not index; writes are refused until the broker
+       * restarts (recovery decides what the failure left).
+       */
+      state: 'paused' | 'failed';
+      /** The status writes are refused with (DISK_FULL or STORE_FAILED). */
+      status: number;
+      /** Why, for people. */
+      reason: string;
+    };
 
 export const HEALTHY: StoreHealth = { state: 'ok' };
 
@@ -39,5 +41,6 @@ export function storeHealth(
 }
 
 export function sameHealth(a: StoreHealth, b: StoreHealth): boolean {
+  if (a.state === 'ok' || b.state === 'ok') return a.state === b.state;
   return a.state === b.state && a.status === b.status && a.reason === b.reason;
 }

@@ -132,12 +132,11 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
   // A store that takes no writes registers its topics read-only at once, so that producers route elsewhere, and
   // writable again once it heals: RocketMQ's broker does the same when its disk fills.
   const storeHealthChanged = (h: StoreHealth): void => {
-    const ok = h.state === 'ok';
-    if (ok === writes.ok) return;
-    writes.ok = ok;
+    if ((h.state === 'ok') === writes.ok) return;
+    writes.ok = h.state === 'ok';
     writes.changes++;
-    if (ok) io.logger.warn('store takes writes again: topics registered writable');
-    else io.logger.error({ store: h }, `store takes no writes (${h.reason ?? h.state}): topics registered read-only until it heals`);
+    if (h.state === 'ok') io.logger.warn('store takes writes again: topics registered writable');
+    else io.logger.error({ store: h }, `store takes no writes (${h.reason}): topics registered read-only until it heals`);
     registrations.all().catch((err: unknown) => io.logger.error({ err }, 'could not register the store health change'));
   };
   let rt: BrokerRuntime;
@@ -186,12 +185,15 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
   return rt;
 }
 
+const HEALTH_VERSION_STEP = 1_000_000_000;
+
 /**
  * What the broker registers: its topics, read-only while its store takes no writes. Each change of that is a
  * new data version (the name server takes a master's topics only when the version changes).
  */
 export function registrationBody(version: DataVersion, list: TopicConfig[], writes: { ok: boolean; changes: number }): RegisterBrokerBody {
-  const dataVersion = writes.changes === 0 ? version : { timestamp: version.timestamp, counter: version.counter + writes.changes * 1_000_000_000 };
+  // far above any count of topic changes, so that no topic change meets a health change's version
+  const dataVersion = writes.changes === 0 ? version : { timestamp: version.timestamp, counter: version.counter + writes.changes * HEALTH_VERSION_STEP };
   return { dataVersion, topics: writes.ok ? list : list.map((t) => ({ ...t, perm: t.perm & ~PERM_WRITE })) };
 }
 

@@ -46,26 +46,18 @@ async function consumedBodies(env: SimEnvironment, system: MqSystem, topic: stri
 }
 
 describe('a flush that times out on what the broker writes itself', () => {
-  it('a delayed message coming due while fsync hangs is written once', async () => {
+  // due after 1 s: written back, answered FLUSH_DISK_TIMEOUT, and not written again while the disk hangs
+  it.each([
+    ['delayed', 'later', (_now: number) => ({ delayLevel: 1 })],
+    ['timer', 'timed', (now: number) => ({ deliverAt: now + 1_000 })],
+  ])('a %s message coming due while fsync hangs is written once', async (_kind, topic, due) => {
     const { env, system, disk, drive } = await setup();
     const producer = await drive(system.spawnProducer({ group: 'pg', namesrv: ['ns-1'] }));
-    expect((await drive(producer.send({ topic: 'later', body: Buffer.from('once'), delayLevel: 1 }))).status).toBe('SEND_OK');
-    disk.hangFlushes();
-    // due after 1 s: written back, answered FLUSH_DISK_TIMEOUT, and not written again while the disk hangs
-    await env.clock.advance(6_000);
-    disk.heal();
-    expect(await consumedBodies(env, system, 'later', 1)).toEqual(['once']);
-    await drive(system.stop());
-  });
-
-  it('a timer message coming due while fsync hangs is written once', async () => {
-    const { env, system, disk, drive } = await setup();
-    const producer = await drive(system.spawnProducer({ group: 'pg', namesrv: ['ns-1'] }));
-    expect((await drive(producer.send({ topic: 'timed', body: Buffer.from('once'), deliverAt: env.clock.now() + 1_000 }))).status).toBe('SEND_OK');
+    expect((await drive(producer.send({ topic, body: Buffer.from('once'), ...due(env.clock.now()) }))).status).toBe('SEND_OK');
     disk.hangFlushes();
     await env.clock.advance(6_000);
     disk.heal();
-    expect(await consumedBodies(env, system, 'timed', 1)).toEqual(['once']);
+    expect(await consumedBodies(env, system, topic, 1)).toEqual(['once']);
     await drive(system.stop());
   });
 
