@@ -1,13 +1,15 @@
 #!/usr/bin/env -S node --max-semi-space-size=64
 /*
- * The `mq` command line: one process per role on NATS, admin commands, and `mq dev`. Command definitions
- * load only commander; each command loads its implementation (and the actor system) when it runs.
+ * The `mq` command line: one process per role on NATS, admin commands, `mq dev`, and scenario runs on a
+ * simulated cluster (`mq scenario`). Command definitions load only commander; each command loads its
+ * implementation (and the actor system) when it runs.
  */
 import { Command, CommanderError } from 'commander';
 import { registerAdmin } from './commands/admin.js';
 import { registerConsume, registerProduce } from './commands/clients.js';
 import { CliError, errorMessage, flushStdout, positiveInt } from './commands/flags.js';
 import { registerRoles } from './commands/roles.js';
+import { registerScenario } from './commands/scenario.js';
 
 /** Every failure ends as one line on stderr, `mq: <message>`, and a non-zero exit code. */
 function fail(message: string, code: number): never {
@@ -41,6 +43,7 @@ registerRoles(program);
 registerProduce(program);
 registerConsume(program);
 registerAdmin(program);
+registerScenario(program);
 
 process.on('unhandledRejection', (err: unknown) => fail(errorMessage(err), 1));
 process.on('uncaughtException', (err: unknown) => fail(errorMessage(err), 1));

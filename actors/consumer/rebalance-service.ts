@@ -142,18 +142,30 @@ export class RebalanceService {
     }
   }
 
-  /** The group's members, from the first broker that answers. */
+  /**
+   * The group's members: the union of what every broker of the topic knows. A broker knows a client from its
+   * heartbeats, so one that just restarted knows only the clients that have heartbeated since; asking only it
+   * would make each member allocate from a different partial list, and several would pull one queue.
+   */
   private async consumerIds(brokerNames: string[]): Promise<string[]> {
-    let last: unknown;
-    for (const name of brokerNames) {
-      try {
+    const answers = await Promise.allSettled(
+      brokerNames.map(async (name) => {
         const reply = await this.client.requestBroker(name, request(RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: this.o.group }));
-        return [...parseJsonBody<ConsumerListBody>(reply).clientIds];
-      } catch (err) {
-        last = err;
+        return parseJsonBody<ConsumerListBody>(reply).clientIds;
+      }),
+    );
+    const ids = new Set<string>();
+    let answered = false;
+    let last: unknown;
+    for (const a of answers) {
+      if (a.status === 'rejected') last = a.reason;
+      else {
+        answered = true;
+        for (const id of a.value) ids.add(id);
       }
     }
-    throw last ?? new StatusError(Status.NO_ROUTE, 'no broker to ask for the group members');
+    if (!answered) throw last ?? new StatusError(Status.NO_ROUTE, 'no broker to ask for the group members');
+    return [...ids].sort();
   }
 
   /**

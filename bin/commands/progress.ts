@@ -1,4 +1,4 @@
-/* The progress bar of `mq produce` and `mq consume --count` on a terminal: count, rate and ETA on stderr. */
+/* The progress bar of `mq produce`, `mq consume --count` and `mq scenario fuzz` on a terminal: count, rate and ETA on stderr. */
 import { clearLine, cursorTo } from 'node:readline';
 import cliProgress from 'cli-progress';
 
@@ -10,6 +10,10 @@ export interface ProgressOptions {
   total: number;
   /** What is counted, first on the line (`sent`, `received`). */
   label: string;
+  /** What the rate counts (default `msgs`: `msgs/s`). */
+  unit?: string;
+  /** Text at the end of the line, read at each redraw (`2 failed`). */
+  status?: () => string;
   /** With --json the output is for programs: no bar. */
   json?: boolean;
   /** Where the bar is drawn (default: stderr). No bar unless it is a terminal. */
@@ -46,13 +50,14 @@ export function formatRate(perSecond: number): string {
   return perSecond < 10 ? perSecond.toFixed(1) : String(Math.round(perSecond));
 }
 
-/** The bar's line: `sent [=====-----] 50% | 500/1000 | 2000 msgs/s | ETA 1s`. */
-export function progressLine(label: string): cliProgress.GenericFormatter {
+/** The bar's line: `sent [=====-----] 50% | 500/1000 | 2000 msgs/s | ETA 1s`, then ` | <status>` when given. */
+export function progressLine(label: string, unit = 'msgs', status?: () => string): cliProgress.GenericFormatter {
   return (options, params, payload: object) => {
     const elapsedMs = (params.stopTime ?? Date.now()) - params.startTime;
     const rate = elapsedMs > 0 ? (params.value * 1000) / elapsedMs : 0;
     const eta = typeof params.eta === 'number' ? cliProgress.Format.TimeFormat(params.eta, options, 1) : '?';
-    const fmt = `${label} [{bar}] {percentage}% | {value}/{total} | {rate} msgs/s | ETA {etaText}`;
+    const tail = status ? ` | ${status()}` : '';
+    const fmt = `${label} [{bar}] {percentage}% | {value}/{total} | {rate} ${unit}/s | ETA {etaText}${tail}`;
     return cliProgress.Format.Formatter({ ...options, format: fmt }, params, { ...payload, rate: formatRate(rate), etaText: eta });
   };
 }
@@ -77,7 +82,7 @@ export function startProgress(opts: ProgressOptions): Progress {
   // written to the same terminal in between do not break it.
   const bars = new cliProgress.MultiBar({
     stream,
-    format: progressLine(opts.label),
+    format: progressLine(opts.label, opts.unit, opts.status),
     fps: opts.fps ?? 10,
     forceRedraw: true,
     hideCursor: null,

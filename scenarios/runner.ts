@@ -1,0 +1,354 @@
+/**
+ * Runs a scenario on simulated time: builds its cluster (one simulated process per name server, broker,
+ * producer and consumer), puts its workloads on it, applies its timeline, then heals every fault and drains:
+ * runs until every acknowledged message reached every consumer group of its topic, or the drain time passes
+ * (and as long again, to tell late from lost). The history goes to the checker; the trace is every frame,
+ * reply, fault, timer firing, state change and operation of the run. A run is a function of the scenario, its
+ * seed and the code: `checkDeterminism` runs it twice and compares the traces line by line.
+ */
+import { SeededRandom } from '../core/random.js';
+import { murmur3 } from '../core/hash.js';
+import { Status } from '../core/status.js';
+import type { MessageExt } from '../core/message.js';
+import { FrameKind } from '../transports/frame.js';
+import type { ActorSystem } from '../actors/runtime/system.js';
+import { AdminClient } from '../actors/client/admin-client.js';
+import { RequestCode } from '../actors/protocol/request-codes.js';
+import { request } from '../actors/protocol/replies.js';
+import { brokerAddress, namesrvAddress, type UpdateOffsetsBody } from '../actors/protocol/commands.js';
+import { startNameServer } from '../actors/namesrv/namesrv.js';
+import { startBroker } from '../actors/broker/broker.js';
+import { startProducer } from '../actors/producer/producer.js';
+import { startTransactionProducer } from '../actors/producer/transaction-producer.js';
+import { startConsumer } from '../actors/consumer/consumer.js';
+import { checkHistory, type Verdict } from './checker.js';
+import { HistoryLog, type HistoryOp, type ReceiveValue } from './history.js';
+import { Nemesis } from './nemesis.js';
+import type { FaultStep, Scenario, ConsumerSpec, ProducerSpec } from './scenario-schema.js';
+import { SimCluster, type Role } from './sim-cluster.js';
+import type { TapEvent } from './sim-process.js';
+import { Trace } from './trace.js';
+import { idOf, WorkloadDriver } from './workload.js';
+import { guardSimulation } from './sim-guard.js';
+
+export interface RunOptions {
+  /** Default: the scenario's seed. */
+  seed?: number;
+  /** Replaces the scenario's timeline (fuzzing and shrinking run drawn schedules). */
+  timeline?: FaultStep[];
+  /** Receives every trace line. */
+  trace?: (line: string) => void;
+  /** pino level of the processes' logs (default silent). */
+  logLevel?: string;
+  /**
+   * A bug planted on purpose, to show that the checker catches it: `skip-offset-commits` makes every broker
+   * answer a consumer's offset commit without storing it.
+   */
+  plantedBug?: 'skip-offset-commits';
+  /** Fail the run when code under simulation touches the real clock, timers, randomness or files (default true). */
+  guard?: boolean;
+}
+
+export interface RunResult {
+  name: string;
+  seed: number;
+  ok: boolean;
+  verdict: Verdict;
+  history: HistoryOp[];
+  /** Problems of the run itself (a process that would not start, real time used under simulation). */
+  errors: string[];
+  simMs: number;
+  realMs: number;
+  traceDigest: string;
+  traceLines: number;
+  /** The timeline that ran. */
+  timeline: FaultStep[];
+}
+
+/** How long the run waits for the cluster to come up before the workload starts (simulated ms). */
+const STARTUP_MS = 30_000;
+/** The consumers' rebalance interval (their default). */
+const REBALANCE_INTERVAL_MS = 20_000;
+/** How often `when` conditions are looked at (simulated ms). */
+const CONDITION_EVERY_MS = 50;
+
+function brokerNameOf(address: string): string {
+  return address.split('.')[1] ?? address;
+}
+
+export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<RunResult> {
+  const realStart = performance.now();
+  const seed = opts.seed ?? s.seed;
+  const timeline = opts.timeline ?? s.timeline;
+  const errors: string[] = [];
+  const guard = opts.guard === false ? undefined : guardSimulation();
+  let trace: Trace | undefined;
+  const cluster = new SimCluster({
+    seed,
+    logLevel: opts.logLevel,
+    tap: (p, ev) => onTap(p, ev),
+    onSystem: (p, actors) => followStates(p, actors),
+    onTimer: (p) => trace?.record('timer', { p }),
+    intercept:
+      opts.plantedBug === 'skip-offset-commits'
+        ? (_p, _to, f) => (f.code === RequestCode.UPDATE_CONSUMER_OFFSET ? { kind: FrameKind.Reply, code: f.code, requestId: f.requestId, status: Status.OK, header: {}, body: new Uint8Array(0) } : undefined)
+        : undefined,
+    onError: (p, what, err) => errors.push(`${p}: ${what} failed: ${err instanceof Error ? err.message : String(err)}`),
+  });
+  const clock = cluster.clock;
+  trace = new Trace(() => clock.now(), opts.trace);
+  trace.header({ kind: 'scenario', name: s.name, seed, scenario: { ...s, seed, timeline } });
+  const history = new HistoryLog(
+    () => clock.now(),
+    (op) => trace!.record('op', { i: op.index, p: op.process, type: op.type, f: op.f, v: op.value }),
+  );
+  const random = new SeededRandom(murmur3('runner', seed) >>> 0);
+  cluster.network.events$.subscribe((ev) => trace!.record('fault', { ...ev }));
+
+  // ------------------------------------------------------------------ what the drain waits for
+  const groupsOf = new Map<string, string[]>();
+  for (const c of s.topology.consumers) for (const t of Object.keys(c.subscribe)) groupsOf.set(t, [...new Set([...(groupsOf.get(t) ?? []), c.group])]);
+  const delivered = new Map<string, Set<string>>(); // group -> ids consumed
+  const excused = new Set<string>(); // ids destroyed by a storage fault
+  let missing = 0;
+  let consumed = 0;
+  const isDelivered = (group: string, id: string): boolean => delivered.get(group)?.has(id) ?? false;
+  const orderedTopics = new Set(s.topology.topics.filter((t) => t.ordered).map((t) => t.name));
+  const driver = new WorkloadDriver(cluster, history, random, orderedTopics, (id, topic) => {
+    for (const g of groupsOf.get(topic) ?? []) if (!isDelivered(g, id)) missing++;
+  });
+
+  function onTap(p: string, ev: TapEvent): void {
+    if (ev.k === 'send') trace!.record('frame', { p, from: ev.from, to: ev.to, code: ev.code, req: ev.request, n: ev.bytes });
+    else if (ev.k === 'publish') trace!.record('publish', { p, from: ev.from, subject: ev.subject, code: ev.code });
+    else {
+      trace!.record('reply', { p, to: ev.to, code: ev.code, st: ev.status });
+      if (ev.status === Status.OK) recordOffsets(p, ev.to, ev.request, ev.reply);
+    }
+  }
+
+  /** Offset commits a broker acknowledged and offsets read back from one, into the history. */
+  function recordOffsets(p: string, to: string, req: { code: number; header: Record<string, unknown>; body: Uint8Array }, reply: { header: Record<string, unknown> }): void {
+    const broker = brokerNameOf(to);
+    const group = String(req.header.consumerGroup ?? '');
+    if (req.code === RequestCode.UPDATE_CONSUMER_OFFSET) {
+      const body = JSON.parse(new TextDecoder().decode(req.body)) as UpdateOffsetsBody;
+      for (const o of body.offsets) history.add(p, 'ok', 'commit', { group, topic: o.topic, broker, queueId: o.queueId, offset: o.offset });
+    } else if (req.code === RequestCode.QUERY_CONSUMER_OFFSET) {
+      history.add(p, 'ok', 'fetch-offset', { group, topic: String(req.header.topic), broker, queueId: Number(req.header.queueId), offset: Number(reply.header.offset) });
+    }
+  }
+
+  function followStates(p: string, actors: ActorSystem): void {
+    actors.inspection$.subscribe((r) => {
+      if (r.kind === 'snapshot') trace!.record('state', { p, a: r.address, id: r.actorId, e: r.event, s: r.state, st: r.status });
+    });
+  }
+
+  function listener(c: ConsumerSpec, pid: string) {
+    return (msgs: MessageExt[]): 'SUCCESS' | 'RETRY' => {
+      const result = c.retryRate > 0 && random.next() < c.retryRate ? 'RETRY' : 'SUCCESS';
+      const value: ReceiveValue = {
+        group: c.group,
+        topic: msgs[0]?.topic ?? '',
+        messages: msgs.map((m) => ({ id: idOf(m.body), broker: brokerNameOf(m.storeHost), queueId: m.queueId, offset: m.queueOffset, reconsumeTimes: m.reconsumeTimes })),
+        result,
+      };
+      history.add(pid, 'ok', 'receive', value);
+      if (result === 'SUCCESS') {
+        let seen = delivered.get(c.group);
+        if (!seen) delivered.set(c.group, (seen = new Set()));
+        for (const m of value.messages) {
+          if (seen.has(m.id)) continue;
+          seen.add(m.id);
+          consumed++;
+          if (driver.acked.has(m.id) && !excused.has(m.id)) missing--;
+        }
+      }
+      return result;
+    };
+  }
+
+  // ------------------------------------------------------------------ the processes
+  const namesrv = s.topology.namesrv;
+  for (const id of namesrv) cluster.add({ id, kind: 'namesrv', start: (actors) => startNameServer(actors, { id }) });
+  for (const b of s.topology.brokers) {
+    cluster.add({
+      id: b.name,
+      kind: 'broker',
+      start: async (actors) => {
+        const broker = await startBroker(actors, { name: b.name, namesrv, storeDir: `/${b.name}`, flush: b.flush, segmentSize: b.segmentSize, flushIntervalMs: b.flushIntervalMs });
+        await broker.whenServing();
+        return broker;
+      },
+    });
+  }
+  const producerTopics = (p: ProducerSpec): string[] => [...new Set(s.workloads.filter((w) => w.producer === p.id).map((w) => w.topic))];
+  for (const p of s.topology.producers) {
+    cluster.add({
+      id: p.id,
+      kind: 'producer',
+      start: (actors, inc): Promise<Role> => {
+        const base = { group: p.group, namesrv, clientId: `${p.id}-${inc}`, sendTimeoutMs: p.sendTimeoutMs, retries: p.retries };
+        if (!p.transactional) return startProducer(actors, base);
+        return startTransactionProducer(actors, { ...base, topics: producerTopics(p), checkListener: (msg) => driver.checkOutcome(p.id, idOf(msg.body)) });
+      },
+    });
+  }
+  for (const c of s.topology.consumers) {
+    cluster.add({
+      id: c.id,
+      kind: 'consumer',
+      start: (actors, inc) =>
+        startConsumer(actors, {
+          group: c.group,
+          namesrv,
+          subscribe: c.subscribe,
+          clientId: `${c.id}-${inc}`,
+          orderly: c.orderly,
+          consumeFrom: c.consumeFrom,
+          maxReconsumeTimes: c.maxReconsumeTimes,
+          commitIntervalMs: c.commitIntervalMs,
+          listener: listener(c, c.id),
+        }),
+    });
+  }
+
+  const admin = new AdminClient(cluster.endpoint(), { namesrv });
+  const nemesis = new Nemesis({
+    cluster,
+    history,
+    random,
+    createTopic: async (t) => {
+      await admin.createTopic(t.name, { readQueues: t.queues, writeQueues: t.queues });
+    },
+    deleteTopic: async (name) => {
+      const endpoint = cluster.endpoint();
+      for (const b of s.topology.brokers) await endpoint.request(brokerAddress(b.name, 0), request(RequestCode.DELETE_TOPIC_IN_BROKER, { topic: name }));
+      for (const n of namesrv) await endpoint.request(namesrvAddress(n), request(RequestCode.DELETE_TOPIC_IN_NAMESRV, { topic: name }));
+    },
+    onError: (what, err) => errors.push(`${what} failed: ${err instanceof Error ? err.message : String(err)}`),
+    onDestroyed: (ids) => {
+      for (const id of ids) {
+        if (excused.has(id)) continue;
+        excused.add(id);
+        const topic = driver.acked.get(id);
+        if (topic !== undefined) for (const g of groupsOf.get(topic) ?? []) if (!isDelivered(g, id)) missing--;
+      }
+    },
+  });
+
+  const settle = async <T>(p: Promise<T>, what: string, withinMs: number): Promise<T | undefined> => {
+    let done = false;
+    let value: T | undefined;
+    p.then(
+      (v) => ((value = v), (done = true)),
+      (err: unknown) => {
+        done = true;
+        errors.push(`${what} failed: ${err instanceof Error ? err.message : String(err)}`);
+      },
+    );
+    if (!(await clock.runUntil(() => done, withinMs))) errors.push(`${what} did not finish within ${withinMs} ms`);
+    return value;
+  };
+
+  try {
+    // the cluster comes up, topics are made, then the clients start (each at its time)
+    await settle(Promise.all([...namesrv, ...s.topology.brokers.map((b) => b.name)].map((id) => cluster.start(id))), 'starting name servers and brokers', STARTUP_MS);
+    await settle(Promise.all(s.topology.topics.map((t) => admin.createTopic(t.name, { readQueues: t.queues, writeQueues: t.queues }))), 'creating topics', STARTUP_MS);
+    const clients = [...s.topology.producers, ...s.topology.consumers];
+    const t0 = clock.now();
+    await settle(Promise.all(clients.filter((c) => c.start === 0).map((c) => cluster.start(c.id))), 'starting clients', STARTUP_MS);
+    for (const c of clients) if (typeof c.start === 'number' && c.start > 0) clock.setTimeout(() => void cluster.start(c.id), Math.max(0, t0 + c.start - clock.now()));
+    for (const w of s.workloads) driver.schedule({ ...w, from: t0 + w.from, until: t0 + w.until });
+
+    let pending = timeline.length;
+    const waiting: FaultStep[] = [];
+    for (const st of timeline) {
+      const due = (): void => {
+        if (st.when) waiting.push(st);
+        else {
+          nemesis.apply(st);
+          pending--;
+        }
+      };
+      clock.setTimeout(due, Math.max(0, t0 + (st.at ?? 0) - clock.now()));
+    }
+    const conditions = clock.setInterval(() => {
+      for (let i = 0; i < waiting.length; i++) {
+        const st = waiting[i]!;
+        if ((st.when!.acked === undefined || driver.acked.size >= st.when!.acked) && (st.when!.delivered === undefined || consumed >= st.when!.delivered)) {
+          waiting.splice(i--, 1);
+          nemesis.apply(st);
+          pending--;
+        }
+      }
+    }, CONDITION_EVERY_MS);
+
+    const stepsEnd = Math.max(0, ...timeline.map((st) => (st.at ?? 0) + ('for' in st && typeof st.for === 'number' ? st.for : 0)));
+    const workEnd = t0 + Math.max(stepsEnd, ...s.workloads.map((w) => w.until), ...clients.map((c) => (typeof c.start === 'number' ? c.start : 0)));
+    await clock.runUntil(() => clock.now() >= workEnd && pending === 0, workEnd - clock.now() + s.checks.drain);
+    clock.clearInterval(conditions);
+    if (pending > 0) errors.push(`${pending} timeline steps never ran (their condition did not hold)`);
+
+    // the drain: every fault ends, then every acknowledged message must arrive
+    nemesis.healAll();
+    history.add('runner', 'info', 'drain', {});
+    if (!(await clock.runUntil(() => missing === 0, s.checks.drain))) await clock.runUntil(() => missing === 0, 2 * s.checks.drain);
+  } finally {
+    cluster.shutdown();
+    guard?.restore();
+  }
+  for (const leak of guard?.leaks ?? []) errors.push(leak);
+
+  const verdict = checkHistory(history.ops, {
+    groups: Object.fromEntries(groupsOf),
+    orderedTopics: [...orderedTopics],
+    checks: s.checks.run,
+    maxDuplicates: s.checks.maxDuplicates,
+    drainMs: s.checks.drain,
+    skewMs: cluster.maxSkewMs(),
+    maxReconsumeTimes: Math.min(16, ...s.topology.consumers.map((c) => c.maxReconsumeTimes)),
+    // a membership change reaches every member within one rebalance interval; deliveries of a queue by its old
+    // and new holder in that time are the rebalance's duplicates
+    rebalanceMs: REBALANCE_INTERVAL_MS,
+  });
+  return {
+    name: s.name,
+    seed,
+    ok: verdict.ok && errors.length === 0,
+    verdict,
+    history: history.ops,
+    errors,
+    simMs: clock.now(),
+    realMs: Math.round(performance.now() - realStart),
+    traceDigest: trace.digest(),
+    traceLines: trace.lines,
+    timeline,
+  };
+}
+
+/** The first line where two runs' traces differ (1-based), or undefined when they are the same. */
+export interface Divergence {
+  line: number;
+  first: string | undefined;
+  second: string | undefined;
+}
+
+/** Runs a scenario twice with one seed and compares the traces line by line. */
+export async function checkDeterminism(s: Scenario, opts: RunOptions = {}): Promise<{ first: RunResult; divergence?: Divergence }> {
+  const lines: string[] = [];
+  const first = await runScenario(s, { ...opts, trace: (l) => (lines.push(l), opts.trace?.(l)) });
+  let n = 0;
+  let divergence: Divergence | undefined;
+  await runScenario(s, {
+    ...opts,
+    trace: (l) => {
+      if (divergence === undefined && lines[n] !== l) divergence = { line: n + 1, first: lines[n], second: l };
+      n++;
+    },
+  });
+  if (divergence === undefined && n !== lines.length) divergence = { line: n + 1, first: lines[n], second: undefined };
+  return { first, divergence };
+}
+
