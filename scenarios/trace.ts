@@ -18,10 +18,14 @@ export class Trace {
   private seq = 0;
   private readonly hash: Hash = createHash('sha256');
 
-  /** @param sink receives every line (without newline); without one only the digest and count are kept. */
+  /**
+   * @param sink receives every line (without newline); without one only the digest and count are kept
+   * @param enabled false: nothing is recorded at all (runs that only want the verdict, such as fuzzing)
+   */
   constructor(
     private readonly now: () => number,
     private readonly sink?: (line: string) => void,
+    private readonly enabled = true,
   ) {}
 
   header(h: TraceHeader): void {
@@ -30,6 +34,7 @@ export class Trace {
 
   /** Records one line: `k` names its kind, the rest are its fields. */
   record(k: string, fields: Record<string, unknown>): void {
+    if (!this.enabled) return;
     this.write(JSON.stringify({ seq: this.seq, t: this.now(), k, ...fields }));
   }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { formatVerdict } from '../../scenarios/checker.js';
 import { drawSchedule } from '../../scenarios/fuzz-schedule.js';
+import { runSeeds, type SeedSummary } from '../../scenarios/seed-pool.js';
 import { checkDeterminism, runScenario, type Divergence, type RunResult } from '../../scenarios/runner.js';
 import { parseScenario, ScenarioFileError } from '../../scenarios/scenario-file.js';
 import { scenarioSchema, type FaultStep, type Scenario } from '../../scenarios/scenario-schema.js';
@@ -23,6 +24,8 @@ export interface FuzzFlags {
   from: number;
   shrink?: boolean;
   traceDir: string;
+  /** Seeds run at once (worker threads); default one per core. */
+  jobs?: number;
 }
 
 /** Exit code of a scenario file or trace that cannot be read or does not fit the schema. */
@@ -292,20 +295,30 @@ export async function fuzzScenarioFile(file: string, f: FuzzFlags): Promise<void
   const started = performance.now();
   const progress = startProgress({ total: f.seeds, label: 'seeds', unit: 'seeds', status: () => `${failures.length} failed` });
   const say = (line: string): void => progress.line(line);
+  const seeds = Array.from({ length: f.seeds }, (_, i) => f.from + i);
+  const failing: SeedSummary[] = [];
   try {
-    for (let seed = f.from; seed < f.from + f.seeds; seed++) {
-      const timeline = drawSchedule(s, seed);
-      const outcome = await runSeed(s, seed, timeline);
-      simMs += outcome.result?.simMs ?? 0;
-      if (failed(outcome)) {
-        say(`seed ${seed}: ${outcome.error ?? failureLine(outcome.result!)}`);
-        mkdirSync(f.traceDir, { recursive: true });
-        const traced = await writeTrace(s, seed, timeline, join(f.traceDir, `${s.name}-${seed}.jsonl`));
-        if (!traced.stillFails) say(`seed ${seed}: passed when run again to write its trace: the run is not deterministic`);
-        failures.push({ seed, replay: `mq scenario replay ${shellWord(traced.path)}` });
-        if (f.shrink) await shrinkSeed(s, seed, timeline, f.traceDir, say);
-      }
-      progress.increment();
+    // every seed without a trace, on a worker thread per core; then each failing one again, traced (and shrunk)
+    await runSeeds(s, {
+      seeds,
+      fuzz: true,
+      jobs: f.jobs,
+      onSummary: (x) => {
+        simMs += x.simMs;
+        if (!x.ok) {
+          failing.push(x);
+          say(`seed ${x.seed}: ${x.firstViolation ?? x.errors[0] ?? 'failed'}`);
+        }
+        progress.increment();
+      },
+    });
+    for (const x of failing.sort((a, b) => a.seed - b.seed)) {
+      const timeline = drawSchedule(s, x.seed);
+      mkdirSync(f.traceDir, { recursive: true });
+      const traced = await writeTrace(s, x.seed, timeline, join(f.traceDir, `${s.name}-${x.seed}.jsonl`));
+      if (!traced.stillFails) say(`seed ${x.seed}: passed when run again to write its trace: the run is not deterministic`);
+      failures.push({ seed: x.seed, replay: `mq scenario replay ${shellWord(traced.path)}` });
+      if (f.shrink) await shrinkSeed(s, x.seed, timeline, f.traceDir, say);
     }
   } finally {
     progress.stop();

@@ -34,5 +34,6 @@ export function registerScenario(program: Command): void {
     .option('--from <s>', 'first seed', nonNegativeInt, 1)
     .option('--shrink', "shrink each failing seed's schedule and print the smaller one")
     .option('--trace-dir <dir>', 'where the traces of failing seeds go', 'scenario-failures')
+    .option('--jobs <n>', 'seeds run at once, each on a worker thread (default: one per core)', positiveInt)
     .action(async (file: string, f: FuzzFlags) => (await run()).fuzzScenarioFile(file, f));
 }
