@@ -74,6 +74,7 @@ export class SimCluster {
   readonly network: FaultController;
   readonly logger: Logger;
   private readonly procs = new Map<string, Proc>();
+  private skewSeen = 0;
   private readonly newTransport: () => Transport;
 
   constructor(private readonly opts: SimClusterOptions) {
@@ -198,26 +199,33 @@ export class SimCluster {
 
   skew(id: string, ms: number): void {
     const p = this.proc(id);
+    this.noteSkew(p);
     p.skewMs += ms;
     if (p.state !== 'down') p.clock?.skew(ms);
+    this.noteSkew(p);
   }
 
   drift(id: string, rate: number): void {
     const p = this.proc(id);
+    this.noteSkew(p);
     p.drift = rate;
     if (p.state !== 'down') p.clock?.drift(rate);
   }
 
-  /** The largest clock difference between processes (for the checker's delay tolerance). */
+  /** The largest difference of a process's clock from the run's so far (the checker's delay tolerance). */
   maxSkewMs(): number {
-    let max = 0;
-    for (const p of this.procs.values()) if (p.clock && p.state !== 'down') max = Math.max(max, Math.abs(p.clock.now() - this.clock.now()));
-    return max;
+    for (const p of this.procs.values()) this.noteSkew(p);
+    return this.skewSeen;
   }
 
   /** Kills every process without ceremony: the run is over. */
   shutdown(): void {
     for (const p of this.procs.values()) if (p.state !== 'down') this.kill(p);
+  }
+
+  /** Notes how far the process's clock is off now (before a skew or drift changes it, and at the end). */
+  private noteSkew(p: Proc): void {
+    if (p.clock) this.skewSeen = Math.max(this.skewSeen, Math.abs(p.clock.now() - this.clock.now()));
   }
 
   private kill(p: Proc): void {

@@ -101,8 +101,15 @@ export class RebalanceService {
     let mine: MessageQueue[];
     if (this.o.model === 'BROADCASTING') mine = all;
     else {
-      const cids = await this.consumerIds(route.brokerDatas.map((b) => b.brokerName).sort());
-      if (!cids.includes(this.client.clientId)) cids.push(this.client.clientId);
+      const brokers = route.brokerDatas.map((b) => b.brokerName).sort();
+      let cids = await this.consumerIds(brokers);
+      if (!cids.includes(this.client.clientId)) {
+        // no broker knows this member (they restarted, or expired it): tell them now rather than at the next
+        // heartbeat, so that they tell the group and every member allocates from the same list
+        await this.client.heartbeat();
+        cids = await this.consumerIds(brokers);
+        if (!cids.includes(this.client.clientId)) cids.push(this.client.clientId);
+      }
       mine = this.o.strategy(this.o.group, this.client.clientId, all, cids);
     }
     const wanted = new Set(mine.map(queueKey));
