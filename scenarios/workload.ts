@@ -67,7 +67,7 @@ export class WorkloadDriver {
     private readonly onAck: (id: string, topic: string) => void,
   ) {}
 
-  /** Schedules a workload on the run's clock. */
+  /** Schedules a workload on the run's clock: it starts `w.from` ms from now and ends at the time `w.until`. */
   schedule(w: Workload): void {
     const clock = this.cluster.clock;
     const interval = Math.max(1, Math.round((1000 * w.batch) / w.rate));
