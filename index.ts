@@ -105,6 +105,18 @@ export class MqSystem {
     return this.stopping;
   }
 
+  /**
+   * Stops dead, as a crash would (fault tests): every actor stops and the transport closes, no role says
+   * goodbye (no offsets committed, nothing unregistered). A stop or kill after it does nothing more.
+   */
+  kill(): Promise<void> {
+    this.stopping ??= (async () => {
+      await this.actors.stop();
+      this.keepAlive?.unref();
+    })();
+    return this.stopping;
+  }
+
   private async track<T extends Stoppable>(rank: number, started: Promise<T>): Promise<T> {
     if (this.stopping) throw new Error('the system is stopping');
     const role = await started;

@@ -1,7 +1,8 @@
 /**
  * A scenario's history, in Jepsen's shape: one operation per line, `invoke` when a client starts it and `ok`,
  * `fail` or `info` (ambiguous: it may or may not have happened) when it ends; faults are `info` operations of
- * the process `nemesis`. Times are the simulation's global clock (no process skew), in ms since the run began.
+ * the process `nemesis`. Times are the simulation's global clock (no process skew), in ms since the run began;
+ * on a real run (real/real-runner.ts), real ms since its clients started.
  *
  * What each `f` carries in `value`:
  * - `send` (a producer; invoke, then ok | fail | info): `SendValue`. One operation per batch.
@@ -11,7 +12,8 @@
  * - `commit` (a consumer's offset commit acknowledged by a broker; ok only): `CommitValue`.
  * - `fetch-offset` (a consumer read its committed offset back from a broker; ok only): `CommitValue`.
  * - nemesis faults (info only): `f` is the fault's name (`crash`, `restart`, `pause`, `resume`, `partition`,
- *   `heal`, `drop`, `bitflip`, `join`, `leave`, ...) and `value` is `NemesisValue`.
+ *   `heal`, `drop`, `bitflip`, `join`, `leave`, ...) and `value` is `NemesisValue`; a real run records the
+ *   faults it cannot apply with `skipped: true`.
  * - `drain` (process `runner`, info): the workload ended and every fault healed at `time`; the checker's
  *   liveness deadline counts from here.
  */
@@ -82,6 +84,8 @@ export interface CommitValue {
 export interface NemesisValue {
   /** Process ids the fault touched (none for network-wide ones). */
   targets: string[];
+  /** A fault a real run cannot apply (a drop rate, clock skew...): recorded, not applied, explains nothing. */
+  skipped?: true;
   [detail: string]: unknown;
 }
 

@@ -181,50 +181,9 @@ export class Nemesis {
     this.d.cluster.network.heal();
   }
 
-  /** The two sides of a partition step, as process ids. */
-  private sides(step: Extract<FaultStep, { do: 'partition' }>): [string[], string[]][] {
-    const all = this.d.cluster.ids();
-    const shuffled = [...all];
-    for (let i = shuffled.length - 1; i > 0; i--) {
-      const j = this.d.random.int(i + 1);
-      [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
-    }
-    const half = Math.ceil(shuffled.length / 2);
-    switch (step.kind) {
-      case 'isolate': {
-        const one = step.target ?? shuffled[0]!;
-        return [[[one], all.filter((x) => x !== one)]];
-      }
-      case 'halves':
-        return [[shuffled.slice(0, half), shuffled.slice(half)]];
-      case 'bridge': {
-        // the bridge (the first of the shuffle, or the target) sees both halves; the halves do not see each other
-        const bridge = step.target ?? shuffled[0]!;
-        const rest = shuffled.filter((x) => x !== bridge);
-        const h = Math.ceil(rest.length / 2);
-        return [[rest.slice(0, h), rest.slice(h)]];
-      }
-      case 'ring': {
-        // each process sees only its two neighbours in a shuffled ring
-        const pairs: [string[], string[]][] = [];
-        const n = shuffled.length;
-        for (let i = 0; i < n; i++) {
-          for (let j = i + 1; j < n; j++) {
-            const d = Math.min(j - i, n - (j - i));
-            if (d > 1) pairs.push([[shuffled[i]!], [shuffled[j]!]]);
-          }
-        }
-        return pairs;
-      }
-      case 'sides':
-        if (!step.sides) throw new Error('a partition of kind sides needs `sides`');
-        return [[step.sides[0], step.sides[1]]];
-    }
-  }
-
   private partition(step: Extract<FaultStep, { do: 'partition' }>): void {
     const { cluster } = this.d;
-    const pairs = this.sides(step);
+    const pairs = partitionSides(step, cluster.ids(), this.d.random);
     const globs = (ids: string[]): string[] => ids.map((id) => addressGlob(cluster, id));
     if (step.oneWay) {
       const rules: FaultRule[] = [];
@@ -288,8 +247,51 @@ export class Nemesis {
   }
 }
 
+/**
+ * The pairs of sides a partition step cuts apart, as process ids (`all`: every process of the run). Halves,
+ * bridge and ring shuffle the processes with `random` (drawn for every kind, so the draws do not depend on it).
+ */
+export function partitionSides(step: Extract<FaultStep, { do: 'partition' }>, all: string[], random: RandomSource): [string[], string[]][] {
+  const shuffled = [...all];
+  for (let i = shuffled.length - 1; i > 0; i--) {
+    const j = random.int(i + 1);
+    [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+  }
+  const half = Math.ceil(shuffled.length / 2);
+  switch (step.kind) {
+    case 'isolate': {
+      const one = step.target ?? shuffled[0]!;
+      return [[[one], all.filter((x) => x !== one)]];
+    }
+    case 'halves':
+      return [[shuffled.slice(0, half), shuffled.slice(half)]];
+    case 'bridge': {
+      // the bridge (the first of the shuffle, or the target) sees both halves; the halves do not see each other
+      const bridge = step.target ?? shuffled[0]!;
+      const rest = shuffled.filter((x) => x !== bridge);
+      const h = Math.ceil(rest.length / 2);
+      return [[rest.slice(0, h), rest.slice(h)]];
+    }
+    case 'ring': {
+      // each process sees only its two neighbours in a shuffled ring
+      const pairs: [string[], string[]][] = [];
+      const n = shuffled.length;
+      for (let i = 0; i < n; i++) {
+        for (let j = i + 1; j < n; j++) {
+          const d = Math.min(j - i, n - (j - i));
+          if (d > 1) pairs.push([[shuffled[i]!], [shuffled[j]!]]);
+        }
+      }
+      return pairs;
+    }
+    case 'sides':
+      if (!step.sides) throw new Error('a partition of kind sides needs `sides`');
+      return [[step.sides[0], step.sides[1]]];
+  }
+}
+
 /** The records of a segment: where each body is, and the message id its body starts with. */
-function recordsOf(buf: Uint8Array): { body: number; bodyLength: number; end: number; id: string }[] {
+export function recordsOf(buf: Uint8Array): { body: number; bodyLength: number; end: number; id: string }[] {
   const out: { body: number; bodyLength: number; end: number; id: string }[] = [];
   const f = new RecordFields();
   const decoder = new TextDecoder();

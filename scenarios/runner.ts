@@ -9,22 +9,22 @@
 import { SeededRandom } from '../core/random.js';
 import { murmur3 } from '../core/hash.js';
 import { Status } from '../core/status.js';
-import type { MessageExt } from '../core/message.js';
 import { FrameKind } from '../transports/frame.js';
 import type { ActorSystem } from '../actors/runtime/system.js';
 import { AdminClient } from '../actors/client/admin-client.js';
 import { RequestCode } from '../actors/protocol/request-codes.js';
 import { request } from '../actors/protocol/replies.js';
-import { brokerAddress, namesrvAddress, type UpdateOffsetsBody } from '../actors/protocol/commands.js';
+import { brokerAddress, namesrvAddress } from '../actors/protocol/commands.js';
 import { startNameServer } from '../actors/namesrv/namesrv.js';
 import { startBroker } from '../actors/broker/broker.js';
 import { startProducer } from '../actors/producer/producer.js';
 import { startTransactionProducer } from '../actors/producer/transaction-producer.js';
 import { startConsumer } from '../actors/consumer/consumer.js';
 import { checkHistory, type Verdict } from './checker.js';
-import { HistoryLog, type HistoryOp, type ReceiveValue } from './history.js';
+import { HistoryLog, type HistoryOp } from './history.js';
+import { DeliveryRecorder } from './recording.js';
 import { Nemesis } from './nemesis.js';
-import type { FaultStep, Scenario, ConsumerSpec, ProducerSpec } from './scenario-schema.js';
+import type { FaultStep, Scenario, ProducerSpec } from './scenario-schema.js';
 import { SimCluster, type Role } from './sim-cluster.js';
 import type { TapEvent } from './sim-process.js';
 import { Trace } from './trace.js';
@@ -72,10 +72,6 @@ const REBALANCE_INTERVAL_MS = 20_000;
 /** How often `when` conditions are looked at (simulated ms). */
 const CONDITION_EVERY_MS = 50;
 
-function brokerNameOf(address: string): string {
-  return address.split('.')[1] ?? address;
-}
-
 export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<RunResult> {
   const realStart = performance.now();
   const seed = opts.seed ?? s.seed;
@@ -106,36 +102,17 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   cluster.network.events$.subscribe((ev) => trace!.record('fault', { ...ev }));
 
   // ------------------------------------------------------------------ what the drain waits for
-  const groupsOf = new Map<string, string[]>();
-  for (const c of s.topology.consumers) for (const t of Object.keys(c.subscribe)) groupsOf.set(t, [...new Set([...(groupsOf.get(t) ?? []), c.group])]);
-  const delivered = new Map<string, Set<string>>(); // group -> ids consumed
-  const excused = new Set<string>(); // ids destroyed by a storage fault
-  let missing = 0;
-  let consumed = 0;
-  const isDelivered = (group: string, id: string): boolean => delivered.get(group)?.has(id) ?? false;
   const orderedTopics = new Set(s.topology.topics.filter((t) => t.ordered).map((t) => t.name));
-  const driver = new WorkloadDriver(cluster, history, random, orderedTopics, (id, topic) => {
-    for (const g of groupsOf.get(topic) ?? []) if (!isDelivered(g, id)) missing++;
-  });
+  const recorder = new DeliveryRecorder(s, history, random, () => driver.acked);
+  const groupsOf = recorder.groupsOf;
+  const driver = new WorkloadDriver(cluster, history, random, orderedTopics, (id, topic) => recorder.onAck(id, topic));
 
   function onTap(p: string, ev: TapEvent): void {
     if (ev.k === 'send') trace!.record('frame', { p, from: ev.from, to: ev.to, code: ev.code, req: ev.request, n: ev.bytes });
     else if (ev.k === 'publish') trace!.record('publish', { p, from: ev.from, subject: ev.subject, code: ev.code });
     else {
       trace!.record('reply', { p, to: ev.to, code: ev.code, st: ev.status });
-      if (ev.status === Status.OK) recordOffsets(p, ev.to, ev.request, ev.reply);
-    }
-  }
-
-  /** Offset commits a broker acknowledged and offsets read back from one, into the history. */
-  function recordOffsets(p: string, to: string, req: { code: number; header: Record<string, unknown>; body: Uint8Array }, reply: { header: Record<string, unknown> }): void {
-    const broker = brokerNameOf(to);
-    const group = String(req.header.consumerGroup ?? '');
-    if (req.code === RequestCode.UPDATE_CONSUMER_OFFSET) {
-      const body = JSON.parse(new TextDecoder().decode(req.body)) as UpdateOffsetsBody;
-      for (const o of body.offsets) history.add(p, 'ok', 'commit', { group, topic: o.topic, broker, queueId: o.queueId, offset: o.offset });
-    } else if (req.code === RequestCode.QUERY_CONSUMER_OFFSET) {
-      history.add(p, 'ok', 'fetch-offset', { group, topic: String(req.header.topic), broker, queueId: Number(req.header.queueId), offset: Number(reply.header.offset) });
+      if (ev.status === Status.OK) recorder.recordOffsets(p, ev.to, ev.request, ev.reply);
     }
   }
 
@@ -143,30 +120,6 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     actors.inspection$.subscribe((r) => {
       if (r.kind === 'snapshot') trace!.record('state', { p, a: r.address, id: r.actorId, e: r.event, s: r.state, st: r.status });
     });
-  }
-
-  function listener(c: ConsumerSpec, pid: string) {
-    return (msgs: MessageExt[]): 'SUCCESS' | 'RETRY' => {
-      const result = c.retryRate > 0 && random.next() < c.retryRate ? 'RETRY' : 'SUCCESS';
-      const value: ReceiveValue = {
-        group: c.group,
-        topic: msgs[0]?.topic ?? '',
-        messages: msgs.map((m) => ({ id: idOf(m.body), broker: brokerNameOf(m.storeHost), queueId: m.queueId, offset: m.queueOffset, reconsumeTimes: m.reconsumeTimes })),
-        result,
-      };
-      history.add(pid, 'ok', 'receive', value);
-      if (result === 'SUCCESS') {
-        let seen = delivered.get(c.group);
-        if (!seen) delivered.set(c.group, (seen = new Set()));
-        for (const m of value.messages) {
-          if (seen.has(m.id)) continue;
-          seen.add(m.id);
-          consumed++;
-          if (driver.acked.has(m.id) && !excused.has(m.id)) missing--;
-        }
-      }
-      return result;
-    };
   }
 
   // ------------------------------------------------------------------ the processes
@@ -209,7 +162,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
           consumeFrom: c.consumeFrom,
           maxReconsumeTimes: c.maxReconsumeTimes,
           commitIntervalMs: c.commitIntervalMs,
-          listener: listener(c, c.id),
+          listener: recorder.listener(c, c.id),
         }),
     });
   }
@@ -228,14 +181,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       for (const n of namesrv) await endpoint.request(namesrvAddress(n), request(RequestCode.DELETE_TOPIC_IN_NAMESRV, { topic: name }));
     },
     onError: (what, err) => errors.push(`${what} failed: ${err instanceof Error ? err.message : String(err)}`),
-    onDestroyed: (ids) => {
-      for (const id of ids) {
-        if (excused.has(id)) continue;
-        excused.add(id);
-        const topic = driver.acked.get(id);
-        if (topic !== undefined) for (const g of groupsOf.get(topic) ?? []) if (!isDelivered(g, id)) missing--;
-      }
-    },
+    onDestroyed: (ids) => recorder.onDestroyed(ids),
   });
 
   const settle = async <T>(p: Promise<T>, what: string, withinMs: number): Promise<T | undefined> => {
@@ -277,7 +223,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     const conditions = clock.setInterval(() => {
       for (let i = 0; i < waiting.length; i++) {
         const st = waiting[i]!;
-        if ((st.when!.acked === undefined || driver.acked.size >= st.when!.acked) && (st.when!.delivered === undefined || consumed >= st.when!.delivered)) {
+        if ((st.when!.acked === undefined || driver.acked.size >= st.when!.acked) && (st.when!.delivered === undefined || recorder.consumed >= st.when!.delivered)) {
           waiting.splice(i--, 1);
           nemesis.apply(st);
           pending--;
@@ -294,7 +240,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     // the drain: every fault ends, then every acknowledged message must arrive
     nemesis.healAll();
     history.add('runner', 'info', 'drain', {});
-    if (!(await clock.runUntil(() => missing === 0, s.checks.drain))) await clock.runUntil(() => missing === 0, 2 * s.checks.drain);
+    if (!(await clock.runUntil(() => recorder.missing === 0, s.checks.drain))) await clock.runUntil(() => recorder.missing === 0, 2 * s.checks.drain);
   } finally {
     cluster.shutdown();
     guard?.restore();

@@ -71,6 +71,8 @@ function processSeed(seed: number, id: string, incarnation: number): number {
 
 export class SimCluster {
   readonly clock = new SimClock(0);
+  /** The processes' clocks read the run's clock (plus their skew): its 0 is theirs. */
+  readonly epochMs = 0;
   readonly network: FaultController;
   readonly logger: Logger;
   private readonly procs = new Map<string, Proc>();

@@ -7,7 +7,8 @@
 import { createHash, type Hash } from 'node:crypto';
 
 export interface TraceHeader {
-  kind: 'scenario';
+  /** `real-scenario`: a run on real processes and time (its trace records, it does not replay). */
+  kind: 'scenario' | 'real-scenario';
   name: string;
   seed: number;
   /** The scenario as parsed (defaults filled in), with the timeline that ran. */

@@ -13,7 +13,22 @@ import type { Producer } from '../actors/producer/producer.js';
 import type { TransactionProducer, TxState } from '../actors/producer/transaction-producer.js';
 import type { HistoryLog, SendValue, SentMessage } from './history.js';
 import type { Workload } from './scenario-schema.js';
-import type { SimCluster } from './sim-cluster.js';
+import type { Clock } from '../core/clock.js';
+
+/**
+ * What a workload needs of a cluster, simulated (SimCluster) or real (real/real-cluster.ts): the run's clock,
+ * and a producer process's role while it runs, whether it is paused, and its incarnation.
+ */
+export interface WorkloadCluster {
+  /** The run's clock: the history's times and the workloads' schedule. */
+  readonly clock: Clock;
+  /** The processes' wall clock at the run clock's 0 (0 in simulation): timer messages' deliver-at is wall time. */
+  readonly epochMs: number;
+  /** A process's role while it is up. */
+  role<T extends { stop(): Promise<void> }>(id: string): T | undefined;
+  paused(id: string): boolean;
+  incarnation(id: string): number;
+}
 
 const text = new TextEncoder();
 const decoder = new TextDecoder();
@@ -44,7 +59,7 @@ export class WorkloadDriver {
   private readonly txTopic = new Map<string, string>();
 
   constructor(
-    private readonly cluster: SimCluster,
+    private readonly cluster: WorkloadCluster,
     private readonly history: HistoryLog,
     private readonly random: RandomSource,
     private readonly orderedTopics: ReadonlySet<string>,
@@ -52,7 +67,7 @@ export class WorkloadDriver {
     private readonly onAck: (id: string, topic: string) => void,
   ) {}
 
-  /** Schedules a workload on the run's clock. */
+  /** Schedules a workload on the run's clock: it starts `w.from` ms from now and ends at the time `w.until`. */
   schedule(w: Workload): void {
     const clock = this.cluster.clock;
     const interval = Math.max(1, Math.round((1000 * w.batch) / w.rate));
@@ -124,7 +139,7 @@ export class WorkloadDriver {
       sent.notBefore = now + delayForLevel(level);
     } else if (w.timerMs) {
       const d = w.timerMs.min + this.random.int(w.timerMs.max - w.timerMs.min + 1);
-      msg.deliverAt = now + d;
+      msg.deliverAt = this.cluster.epochMs + now + d;
       sent.notBefore = now + d;
     }
     return { msg, sent };

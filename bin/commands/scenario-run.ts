@@ -1,11 +1,12 @@
 /* What the `mq scenario` commands do once their flags are parsed: run, replay and fuzz scenario files. */
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { formatVerdict } from '../../scenarios/checker.js';
 import { drawSchedule } from '../../scenarios/fuzz-schedule.js';
 import { runSeeds, type SeedSummary } from '../../scenarios/seed-pool.js';
 import { checkDeterminism, runScenario, type Divergence, type RunResult } from '../../scenarios/runner.js';
+import { RealRunAborted, runRealScenario, type RealRunResult } from '../../scenarios/real/real-runner.js';
 import { parseScenario, ScenarioFileError } from '../../scenarios/scenario-file.js';
 import { scenarioSchema, type FaultStep, type Scenario } from '../../scenarios/scenario-schema.js';
 import { shrinkSchedule } from '../../scenarios/shrink.js';
@@ -16,6 +17,7 @@ export interface RunFlags {
   seed?: number;
   trace?: string;
   checkDeterminism?: boolean;
+  real?: boolean;
   log: string;
 }
 
@@ -180,6 +182,7 @@ export function timelineYaml(timeline: FaultStep[]): string {
 // ---------------------------------------------------------------------------------------------- run
 
 export async function runScenarioFile(file: string, f: RunFlags): Promise<void> {
+  if (f.real) return runRealFile(file, f);
   const s = loadScenario(file);
   const writer = f.trace !== undefined ? new LineWriter(f.trace) : undefined;
   const opts = { seed: f.seed, logLevel: f.log, trace: writer ? (l: string) => writer.write(l) : undefined };
@@ -203,6 +206,62 @@ export async function runScenarioFile(file: string, f: RunFlags): Promise<void> 
   }
 }
 
+// ---------------------------------------------------------------------------------------------- run --real
+
+/** Exit code of a real run ended by SIGINT or SIGTERM. */
+const ABORTED = 130;
+
+/** The verdict, the run's own errors, the faults not applied and a summary line. */
+function printRealResult(r: RealRunResult): void {
+  out(formatVerdict(r.verdict));
+  for (const e of r.errors) out(`  run error: ${e}`);
+  if (r.skipped.length > 0) out(`not applied on --real: ${r.skipped.join('; ')}`);
+  const procs = `${r.spawned.length} process${r.spawned.length === 1 ? '' : 'es'} spawned`;
+  out(`${r.name} seed ${r.seed} (real): ${r.ok ? 'ok' : 'FAILED'}, ${(r.realMs / 1000).toFixed(2)} s real, ${procs}, ${r.history.length} history ops`);
+}
+
+/** The script this command line runs from: real runs start their name servers and brokers with it. */
+function mqEntry(): string {
+  const script = process.argv[1];
+  if (script === undefined) throw new CliError('cannot tell which script runs mq (no process.argv[1])');
+  return realpathSync(script);
+}
+
+/**
+ * `mq scenario run FILE --real`: the scenario on real processes and time. SIGINT or SIGTERM aborts it: every
+ * process is killed and every temp dir removed, then it exits 130 (a second signal exits at once).
+ */
+async function runRealFile(file: string, f: RunFlags): Promise<void> {
+  if (f.checkDeterminism) throw new CliError('--check-determinism needs simulated time: a real run is not repeatable');
+  const s = loadScenario(file);
+  const writer = f.trace !== undefined ? new LineWriter(f.trace) : undefined;
+  const abort = new AbortController();
+  const onSignal = (): void => {
+    if (abort.signal.aborted) process.exit(ABORTED);
+    abort.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let result: RealRunResult;
+  try {
+    result = await runRealScenario(s, { entry: mqEntry(), seed: f.seed, logLevel: f.log, signal: abort.signal, trace: writer ? (l) => writer.write(l) : undefined });
+  } catch (err) {
+    if (err instanceof RealRunAborted) {
+      out('aborted: every process of the run was killed and its temp dirs removed');
+      process.exitCode = ABORTED;
+      return;
+    }
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    writer?.close();
+  }
+  printRealResult(result);
+  if (writer) out(`trace: ${writer.path}`);
+  if (!result.ok) process.exitCode = 1;
+}
+
 // ---------------------------------------------------------------------------------------------- replay
 
 /** The scenario a trace's first line names (with the seed and timeline that ran). */
@@ -220,6 +279,7 @@ function traceScenario(trace: string): Scenario {
   } catch {
     header = undefined;
   }
+  if (header?.kind === 'real-scenario') throw new CliError(`${trace}: the trace of a real run (--real): real time does not replay`, FILE_ERROR);
   if (header?.kind !== 'scenario') throw new CliError(`${trace}: not a scenario trace (its first line is no scenario header)`, FILE_ERROR);
   const parsed = scenarioSchema.safeParse(header.scenario);
   if (!parsed.success) {

@@ -8,7 +8,7 @@ const run = () => import('./scenario-run.js');
 const LOG_LEVELS = ['silent', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
 export function registerScenario(program: Command): void {
-  const scenario = program.command('scenario').description('run scenario files on a simulated cluster: check, replay, fuzz');
+  const scenario = program.command('scenario').description('run scenario files on a simulated cluster (or a real one): check, replay, fuzz');
 
   scenario
     .command('run')
@@ -17,7 +17,8 @@ export function registerScenario(program: Command): void {
     .option('--seed <n>', "seed of the run (default: the file's)", nonNegativeInt)
     .option('--trace <out>', 'write the trace (JSON lines) to this file')
     .option('--check-determinism', 'run twice and fail at the first trace line that differs')
-    .option('--log <level>', `log level of the simulated processes (${LOG_LEVELS.join(', ')})`, oneOf(...LOG_LEVELS), 'silent')
+    .option('--real', 'run on real processes and real time: nats-server, mq namesrv and mq broker processes, embedded clients')
+    .option('--log <level>', `log level of the processes (${LOG_LEVELS.join(', ')})`, oneOf(...LOG_LEVELS), 'silent')
     .action(async (file: string, f: RunFlags) => (await run()).runScenarioFile(file, f));
 
   scenario

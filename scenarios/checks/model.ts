@@ -149,6 +149,7 @@ class ModelBuilder {
   add(op: HistoryOp): void {
     if (op.process === 'nemesis') {
       const v = op.value;
+      if (isObject(v) && v.skipped === true) return; // a fault not applied (real runs) explains nothing
       const targets = isObject(v) && Array.isArray(v.targets) ? (v.targets as unknown[]).filter((t): t is string => typeof t === 'string') : [];
       this.model.nemesis.add(op.index, op.time, targets);
       if (isObject(v) && Array.isArray(v.destroyed)) for (const id of v.destroyed as unknown[]) if (typeof id === 'string') this.model.destroyed.add(id);

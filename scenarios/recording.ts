@@ -1,0 +1,113 @@
+/**
+ * What a run records of its consumers, on simulated or real time alike: every listener call as a `receive`
+ * operation (its answer, SUCCESS or RETRY, drawn at the consumer's retry rate), offset commits a broker
+ * acknowledged and offsets read back from one as `commit` and `fetch-offset` operations, and what the drain
+ * waits for: acknowledged messages not yet delivered to every consumer group of their topic (less those a
+ * storage fault destroyed).
+ */
+import type { RandomSource } from '../core/random.js';
+import type { MessageExt } from '../core/message.js';
+import { RequestCode } from '../actors/protocol/request-codes.js';
+import type { UpdateOffsetsBody } from '../actors/protocol/commands.js';
+import type { HistoryLog, ReceiveValue } from './history.js';
+import type { ConsumerSpec, Scenario } from './scenario-schema.js';
+import { idOf } from './workload.js';
+
+/** The broker group of a broker address (`broker.<name>.<id>`) or store host. */
+export function brokerNameOf(address: string): string {
+  return address.split('.')[1] ?? address;
+}
+
+/** A request and its reply, as the recorder reads them. */
+export interface RequestLike {
+  code: number;
+  header: Record<string, unknown>;
+  body: Uint8Array;
+}
+
+export class DeliveryRecorder {
+  /** Topic -> the consumer groups subscribed to it. */
+  readonly groupsOf = new Map<string, string[]>();
+  private readonly delivered = new Map<string, Set<string>>(); // group -> ids consumed
+  private readonly excused = new Set<string>(); // ids destroyed by a storage fault
+  private missingCount = 0;
+  private consumedCount = 0;
+
+  /** @param acked the acknowledged ids with their topics (the workload driver's, read as the run goes) */
+  constructor(
+    s: Scenario,
+    private readonly history: HistoryLog,
+    private readonly random: RandomSource,
+    private readonly acked: () => ReadonlyMap<string, string>,
+  ) {
+    for (const c of s.topology.consumers) for (const t of Object.keys(c.subscribe)) this.groupsOf.set(t, [...new Set([...(this.groupsOf.get(t) ?? []), c.group])]);
+  }
+
+  /** Acknowledged messages some group of their topic has not consumed yet (the drain ends at 0). */
+  get missing(): number {
+    return this.missingCount;
+  }
+
+  /** Distinct messages consumed with SUCCESS, over all groups. */
+  get consumed(): number {
+    return this.consumedCount;
+  }
+
+  /** A message became acknowledged (the workload driver's callback). */
+  onAck(id: string, topic: string): void {
+    for (const g of this.groupsOf.get(topic) ?? []) if (!this.isDelivered(g, id)) this.missingCount++;
+  }
+
+  /** Messages whose stored bytes a storage fault destroyed: the drain no longer waits for them. */
+  onDestroyed(ids: string[]): void {
+    for (const id of ids) {
+      if (this.excused.has(id)) continue;
+      this.excused.add(id);
+      const topic = this.acked().get(id);
+      if (topic !== undefined) for (const g of this.groupsOf.get(topic) ?? []) if (!this.isDelivered(g, id)) this.missingCount--;
+    }
+  }
+
+  /** The listener of consumer `c` (process `pid`): records each call and answers SUCCESS or RETRY. */
+  listener(c: ConsumerSpec, pid: string): (msgs: MessageExt[]) => 'SUCCESS' | 'RETRY' {
+    return (msgs) => {
+      const result = c.retryRate > 0 && this.random.next() < c.retryRate ? 'RETRY' : 'SUCCESS';
+      const value: ReceiveValue = {
+        group: c.group,
+        topic: msgs[0]?.topic ?? '',
+        messages: msgs.map((m) => ({ id: idOf(m.body), broker: brokerNameOf(m.storeHost), queueId: m.queueId, offset: m.queueOffset, reconsumeTimes: m.reconsumeTimes })),
+        result,
+      };
+      this.history.add(pid, 'ok', 'receive', value);
+      if (result === 'SUCCESS') this.consume(c.group, value);
+      return result;
+    };
+  }
+
+  /** An OK reply to a request of process `p` to `to`: offset commits and offset reads go into the history. */
+  recordOffsets(p: string, to: string, req: RequestLike, reply: { header: Record<string, unknown> }): void {
+    const broker = brokerNameOf(to);
+    const group = String(req.header.consumerGroup ?? '');
+    if (req.code === RequestCode.UPDATE_CONSUMER_OFFSET) {
+      const body = JSON.parse(new TextDecoder().decode(req.body)) as UpdateOffsetsBody;
+      for (const o of body.offsets) this.history.add(p, 'ok', 'commit', { group, topic: o.topic, broker, queueId: o.queueId, offset: o.offset });
+    } else if (req.code === RequestCode.QUERY_CONSUMER_OFFSET) {
+      this.history.add(p, 'ok', 'fetch-offset', { group, topic: String(req.header.topic), broker, queueId: Number(req.header.queueId), offset: Number(reply.header.offset) });
+    }
+  }
+
+  private isDelivered(group: string, id: string): boolean {
+    return this.delivered.get(group)?.has(id) ?? false;
+  }
+
+  private consume(group: string, value: ReceiveValue): void {
+    let seen = this.delivered.get(group);
+    if (!seen) this.delivered.set(group, (seen = new Set()));
+    for (const m of value.messages) {
+      if (seen.has(m.id)) continue;
+      seen.add(m.id);
+      this.consumedCount++;
+      if (this.acked().has(m.id) && !this.excused.has(m.id)) this.missingCount--;
+    }
+  }
+}
