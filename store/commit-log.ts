@@ -147,6 +147,12 @@ export type AppendOutcome = 'written' | 'refused' | 'failed';
  * commit), and publishes the committed position. It never acknowledges what was not written (and, with sync
  * flush, flushed); a storage failure fails every waiting batch and the log refuses everything after.
  */
+interface FlushWaiter {
+  offset: number;
+  resolve: () => void;
+  reject: (err: StorageError) => void;
+}
+
 export class CommitLog {
   private readonly positions = new BehaviorSubject<CommitPosition>({ writeOffset: 0, flushedOffset: 0 });
   /** Sync: batches written, not yet answered, oldest first. */
@@ -163,6 +169,9 @@ export class CommitLog {
   private usageAtOffset = 0;
   private usageAtMs = 0;
   private readonly msgIdPrefix: string | undefined;
+  /** Callers of whenFlushed waiting for their offset, in no particular order. */
+  private flushWaiters: FlushWaiter[] = [];
+  private closed = false;
   /** Offsets assigned but whose write is not done are never visible: updates apply after the write. */
   readonly queueOffsets: Map<string, number>;
 
@@ -186,9 +195,14 @@ export class CommitLog {
   get flushedOffset(): number {
     return this.o.log.flushedOffset;
   }
-  /** Data up to here may be indexed and served: flushed data with sync flush, written data with async. */
+  /**
+   * Data up to here may be indexed and served: flushed data, in both modes. With async flush a batch is
+   * acknowledged before its flush (a power loss may take back up to one flush interval of acknowledged
+   * messages), but it is not served before: what a consumer or a scheduler has read survives a power loss, so
+   * recovery never hands out a queue offset again that someone has seen.
+   */
   get committedOffset(): number {
-    return this.o.flush === 'sync' ? this.o.log.flushedOffset : this.o.log.writeOffset;
+    return this.o.log.flushedOffset;
   }
   get positions$(): Observable<CommitPosition> {
     return this.positions.asObservable();
@@ -325,6 +339,7 @@ export class CommitLog {
       this.o.onFailed?.();
     }
     this.failWaiting(this.failure.status, this.failure.message);
+    this.rejectFlushWaiters(this.failure.message);
   }
 
   /** Answers every waiting batch with `status` (failure, or a store shutting down without a flush). */
@@ -362,13 +377,41 @@ export class CommitLog {
     return this.usage!;
   }
 
+  /**
+   * Resolves once every byte below `offset` is flushed (at once if it is); rejects with StorageError when the
+   * log fails or closes first. With async flush this is how a writer whose own progress is persisted (the delay
+   * and timer schedulers) learns that what it wrote survives a power loss, before it records it as done.
+   */
+  whenFlushed(offset: number): Promise<void> {
+    if (this.o.log.flushedOffset >= offset) return Promise.resolve();
+    if (this.failure) return Promise.reject(new StorageError('EOTHER', `commit log not flushed to ${offset}: ${this.failure.message}`));
+    if (this.closed) return Promise.reject(new StorageError('EOTHER', `commit log not flushed to ${offset}: it is closed`));
+    return new Promise((resolve, reject) => this.flushWaiters.push({ offset, resolve, reject }));
+  }
+
   private publish(): void {
     this.positions.next({ writeOffset: this.o.log.writeOffset, flushedOffset: this.o.log.flushedOffset });
+    if (this.flushWaiters.length === 0) return;
+    const flushed = this.o.log.flushedOffset;
+    const left: FlushWaiter[] = [];
+    for (const w of this.flushWaiters) {
+      if (w.offset <= flushed) w.resolve();
+      else left.push(w);
+    }
+    this.flushWaiters = left;
+  }
+
+  private rejectFlushWaiters(why: string): void {
+    const list = this.flushWaiters;
+    this.flushWaiters = [];
+    for (const w of list) w.reject(new StorageError('EOTHER', `commit log not flushed to ${w.offset}: ${why}`));
   }
 
   complete(): void {
     this.o.clock.clearTimeout(this.timeoutTimer);
     this.timeoutTimer = undefined;
+    this.closed = true;
+    this.rejectFlushWaiters('it is closed');
     this.positions.complete();
   }
 }

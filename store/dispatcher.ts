@@ -16,7 +16,7 @@ import {
 import { tagHash } from '../core/tags.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { StorageError } from './backend.js';
-import type { CommitPosition, FlushMode } from './commit-log.js';
+import type { CommitPosition } from './commit-log.js';
 import type { PutMessage } from './commit-log-batch.js';
 import { CQ_ENTRY_SIZE, type ConsumeQueueSet } from './consume-queue.js';
 import { IndexBatch, keyHashFrom, keyHashHex8, keyHashState, topicHashSeed, type KeyIndex } from './key-index.js';
@@ -221,11 +221,15 @@ export class Dispatcher {
     return this.paused;
   }
 
-  /** Follows committed positions: flushed data with sync flush, written data with async. */
-  follow(positions$: Observable<CommitPosition>, mode: FlushMode): void {
+  /**
+   * Follows committed positions: flushed data, with sync and with async flush alike (see
+   * CommitLog.committedOffset: indexing unflushed data would serve queue offsets a power loss can take back,
+   * which recovery would then hand out again to other messages).
+   */
+  follow(positions$: Observable<CommitPosition>): void {
     this.sub?.unsubscribe();
     this.verifyCrc = false;
-    this.sub = positions$.subscribe((p) => this.commitTo(mode === 'sync' ? p.flushedOffset : p.writeOffset));
+    this.sub = positions$.subscribe((p) => this.commitTo(p.flushedOffset));
   }
 
   /** Data up to `offset` is committed: index it soon (in a microtask). */

@@ -76,6 +76,11 @@ export interface MessageStore extends StoreQueries {
   /** The commit log machine's state ('serving.idle', 'failed', ...). */
   readonly state: string;
   readonly commitLogActor: Actor<typeof commitLogMachine>;
+  /**
+   * Resolves once the commit log is flushed below `offset` (a put's commitLogOffset + 1 covers its record);
+   * rejects with StorageError if the store fails or closes first. See CommitLog.whenFlushed.
+   */
+  whenFlushed(offset: number): Promise<void>;
   /** Commit log write/flush/min offsets and the dispatcher's position. */
   positions(): { writeOffset: number; flushedOffset: number; minOffset: number; dispatched: number };
   /**
@@ -222,7 +227,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
         scheduleCheckpoint();
         scheduleRetention();
       });
-      r.dispatcher.follow(commitLog.positions$, opts.flush);
+      r.dispatcher.follow(commitLog.positions$);
       scheduleRetention();
       return commitLog;
     } catch (err) {
@@ -304,6 +309,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
       return stateString(actor.getSnapshot().value);
     },
     commitLogActor: actor,
+    whenFlushed: (offset) => p.commitLog.whenFlushed(offset),
     positions: () => ({ writeOffset: p.log.writeOffset, flushedOffset: p.log.flushedOffset, minOffset: p.log.minOffset, dispatched: p.dispatcher.position }),
     corruptRanges: () => p.corrupt.list(p.log.minOffset),
     health: () => health.value,

@@ -5,7 +5,7 @@ import { seqKey, apartUniqKey } from '../../store/commit-log-batch.js';
 import { MessageProperty, type Message, type MessageExt } from '../../core/message.js';
 import { Status, StatusError } from '../../core/status.js';
 import { SCHEDULE_TOPIC, messageProblem, type MessageRules } from '../protocol/validation.js';
-import type { StorePutMessage } from './store-port.js';
+import type { StorePutMessage, StorePutResult } from './store-port.js';
 
 /**
  * Turning what a producer sent into what the store keeps (pure functions): system properties, the unique
@@ -20,6 +20,17 @@ import type { StorePutMessage } from './store-port.js';
  */
 export function storedWithWarning(status: number): boolean {
   return status === Status.FLUSH_DISK_TIMEOUT;
+}
+
+/**
+ * One past the last commit log offset a stored batch wrote a record at: StorePort.whenFlushed of it covers the
+ * whole batch (a flush covers whole writes); 0 for an empty batch.
+ */
+export function writtenBelow(put: StorePutResult): number {
+  let last = -1;
+  if (put.commitLogOffsets) for (const o of put.commitLogOffsets) last = Math.max(last, o);
+  else for (const r of put.results) last = Math.max(last, r.commitLogOffset);
+  return last + 1;
 }
 
 /** System properties a client may set itself (users may not: the producer's own validation refuses them). */

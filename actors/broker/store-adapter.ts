@@ -96,6 +96,7 @@ export function storePort(store: MessageStore): StorePort {
     maxOffset: (t, q) => store.maxOffset(t, q),
     offsetByTime: async (t, q, ts) => store.offsetByTime(t, q, ts),
     newData$: store.newData$,
+    whenFlushed: (offset) => store.whenFlushed(offset),
     status: () => ({ health: store.health(), positions: store.positions(), corruptRanges: store.corruptRanges() }),
     health$: store.health$,
     close: () => store.close(),

@@ -89,6 +89,12 @@ export interface StorePort {
   /** The first offset whose message was stored at or after `timestamp`. */
   offsetByTime(topic: string, queueId: number, timestamp: number): Promise<number>;
   readonly newData$: Observable<StoreNewData>;
+  /**
+   * Resolves once the commit log is durable below `commitLogOffset` (a put's commitLogOffset + 1 covers its
+   * message); rejects when the store fails or closes first. Async flush acknowledges a put before its flush: a
+   * service that persists its own progress over what it wrote (delay, timer) waits for this first.
+   */
+  whenFlushed(commitLogOffset: number): Promise<void>;
   /** What the store reports of itself (health, positions, lost ranges): the broker's status request shows it. */
   status(): StoreStatus;
   /** Each change of the store's health (the current one first). */

@@ -117,13 +117,14 @@ describe('disk faults in consume queue and index writes', () => {
     const { clock, disk, store } = await setup('async');
     // 32 index entries per file: 10 keys of the first batch; the second batch's record of 30 keys fills the first
     // file and goes on in a second, and a write of the index fails on the way
+    // async flush indexes a write once its flush (every 500 ms) covers it
     expect((await store.putMessages([msg(0, 'first', ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7', 'k8', 'k9'])])).status).toBe(Status.OK);
-    await settle();
+    await clock.advance(500);
     disk.failWrites('EIO', { where: inIndex, after: 1 });
     const many = Array.from({ length: 30 }, (_, i) => `many-${i}`);
     const keys = Array.from({ length: 40 }, (_, i) => `key-${i}`);
     expect((await store.putMessages([msg(0, 'many', many), ...keys.map((k) => msg(0, k, [k]))])).status).toBe(Status.OK);
-    await settle();
+    await clock.advance(500);
     expect(store.health()).toMatchObject({ state: 'paused', status: Status.STORE_FAILED });
     expect((await store.putMessages([msg(0, 'no')])).status).toBe(Status.STORE_FAILED);
     disk.heal();

@@ -6,7 +6,7 @@ import type { Clock, TimerHandle } from '../../../core/clock.js';
 import { SCHEDULE_TOPIC } from '../../protocol/validation.js';
 import { Status } from '../../../core/status.js';
 import { Persister } from '../persister.js';
-import { fromScheduled, scheduleQueueOf, storedWithWarning } from '../put-message.js';
+import { fromScheduled, scheduleQueueOf, storedWithWarning, writtenBelow as writtenEnd } from '../put-message.js';
 import type { StorePort, StorePutMessage } from '../store-port.js';
 
 /**
@@ -16,6 +16,12 @@ import type { StorePort, StorePutMessage } from '../store-port.js';
  * and sleeps until the next one is due. Offsets are persisted to `<storeDir>/config/delayOffsets.json`, so
  * after a restart nothing due is lost (a message may be delivered twice if the broker stopped between the
  * write and the offset's persistence: at least once).
+ *
+ * The persisted offset never runs ahead of what is durable: with async flush the store acknowledges the write
+ * back before its flush, so an offset moves in the file only once the commit log is flushed past the messages
+ * written for it (StorePort.whenFlushed). A power loss in between loses the copies, not the messages: the
+ * scheduler reads them again from the older offset and writes them again. A clean stop persists the offsets
+ * the scheduler reached: the store's close, after it, flushes everything written.
  */
 
 export interface DelayOffsetsFile {
@@ -47,7 +53,12 @@ export interface DelaySchedulerOptions {
 }
 
 interface LevelState {
+  /** The next queue offset to read. */
   offset: number;
+  /** The offset persisted: below it, every message is written back durably (or needs no write). */
+  durable: number;
+  /** Moves of `durable`, in order: each waits for the flush that covers its writes. */
+  settled: Promise<void>;
   timer: TimerHandle | undefined;
   running: boolean;
   again: boolean;
@@ -64,15 +75,22 @@ export class DelayScheduler {
     this.path = `${o.storeDir}/${DELAY_OFFSETS_FILE}`;
     const file = loadDelayOffsets(o.storage, this.path);
     for (let level = 1; level <= o.levels.length; level++) {
-      this.state.set(level, { offset: file?.offsetTable[String(level)] ?? 0, timer: undefined, running: false, again: false });
+      const offset = file?.offsetTable[String(level)] ?? 0;
+      this.state.set(level, { offset, durable: offset, settled: Promise.resolve(), timer: undefined, running: false, again: false });
     }
     this.persister = new Persister(() => writeJsonAtomic(o.storage, this.path, this.toFile()));
   }
 
+  /** The persisted form: each level's durable offset (the reached one once stopped, see the header). */
   toFile(): DelayOffsetsFile {
     const offsetTable: Record<string, number> = {};
-    for (const [level, s] of this.state) offsetTable[String(level)] = s.offset;
+    for (const [level, s] of this.state) offsetTable[String(level)] = this.stopped ? s.offset : s.durable;
     return { offsetTable };
+  }
+
+  /** Offset up to which the persisted file may go, per level (what is durably written back). */
+  durableOffsetOf(level: number): number | undefined {
+    return this.state.get(level)?.durable;
   }
 
   /** Offset of the next message the scheduler looks at, per level. */
@@ -125,6 +143,21 @@ export class DelayScheduler {
     s.timer = this.o.clock.setTimeout(() => this.kick(level), Math.max(1, ms));
   }
 
+  /**
+   * Moves the level's persisted offset to `until` once the commit log is durable below `writtenBelow` (the
+   * end of the write back that got it there; 0 when nothing was written), after the moves before it.
+   */
+  private settle(s: LevelState, until: number, writtenBelow: number): void {
+    s.settled = s.settled
+      .then(() => this.o.store.whenFlushed(writtenBelow))
+      .then(() => {
+        if (until <= s.durable || this.stopped) return;
+        s.durable = until;
+        this.persister.save().catch((err: unknown) => this.o.logger.error({ err }, 'could not persist delay offsets'));
+      })
+      .catch((err: unknown) => this.o.logger.warn({ err, until }, 'delayed messages written back but not flushed: their offset is not persisted'));
+  }
+
   private async run(level: number, s: LevelState): Promise<void> {
     const delay = this.o.levels[level - 1]!;
     const queueId = scheduleQueueOf(level);
@@ -133,11 +166,13 @@ export class DelayScheduler {
       const r = await this.o.store.getMessages({ topic: SCHEDULE_TOPIC, queueId, offset: s.offset, maxCount: BATCH });
       if (s.offset < r.minOffset) {
         s.offset = r.minOffset; // retention removed what we had not moved: nothing to do for those
+        this.settle(s, s.offset, 0);
         continue;
       }
       if (r.messages.length === 0) {
         if (r.nextOffset > s.offset) {
           s.offset = r.nextOffset;
+          this.settle(s, s.offset, 0);
           continue;
         }
         return; // caught up: newData$ wakes us
@@ -159,6 +194,7 @@ export class DelayScheduler {
         }
         dueUntil = m.queueOffset + 1;
       }
+      let writtenBelow = 0;
       if (due.length > 0) {
         const put = await this.o.store.putMessages(due);
         // FLUSH_DISK_TIMEOUT: stored, its flush late; writing the messages again would deliver them twice
@@ -167,10 +203,11 @@ export class DelayScheduler {
           this.sleep(level, s, RETRY_MS);
           return;
         }
+        writtenBelow = writtenEnd(put);
       }
       if (dueUntil > s.offset) {
         s.offset = dueUntil;
-        this.persister.save().catch((err: unknown) => this.o.logger.error({ err }, 'could not persist delay offsets'));
+        this.settle(s, dueUntil, writtenBelow);
       }
       if (wait > 0) {
         this.sleep(level, s, wait);

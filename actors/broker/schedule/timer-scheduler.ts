@@ -9,7 +9,7 @@ import { Persister } from '../persister.js';
 import type { StorePort, StorePutMessage } from '../store-port.js';
 import { TimerHeap, TimerProgress, timerProgressShape, type TimerEntry, type TimerProgressFile } from './timer-index.js';
 import { TIMER_QUEUE, TIMER_TOPIC, deliverAtOf, fromTimer } from './timer-message.js';
-import { storedWithWarning } from '../put-message.js';
+import { storedWithWarning, writtenBelow } from '../put-message.js';
 
 /**
  * Delivery at any timestamp (RocketMQ 5's timer messages). A timer message waits in queue 0 of TIMER_TOPIC;
@@ -19,6 +19,11 @@ import { storedWithWarning } from '../put-message.js';
  * persisted to `<storeDir>/config/timerOffsets.json` after each batch: after a restart the queue is read
  * again from the lowest offset not done, skipping those done, so nothing is lost; a message may be written
  * twice if the broker stopped between a batch and the persistence of its progress (at least once).
+ *
+ * A fired message counts as done only once the commit log is flushed past its write back (StorePort.whenFlushed):
+ * with async flush the store acknowledges the write before its flush, and progress persisted before it would
+ * let a power loss take the copy while the file says it was fired. A clean stop marks every fired message done:
+ * the store's close, after it, flushes everything written.
  */
 
 export const TIMER_OFFSETS_FILE = 'config/timerOffsets.json';
@@ -61,6 +66,10 @@ export class TimerScheduler {
   private stopped = false;
   /** Messages written back to their real topic so far. */
   fired = 0;
+  /** Timer-queue offsets fired whose write back is not known durable yet (not done in the progress). */
+  private readonly unsettled = new Set<number>();
+  /** Markings of fired offsets as done, in order: each waits for the flush that covers its write back. */
+  private settled: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: TimerSchedulerOptions) {
     this.path = `${o.storeDir}/${TIMER_OFFSETS_FILE}`;
@@ -92,6 +101,8 @@ export class TimerScheduler {
     this.sub?.unsubscribe();
     this.o.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    for (const o of this.unsettled) this.progress.markDone(o);
+    this.unsettled.clear();
     await this.persister.save();
   }
 
@@ -212,11 +223,27 @@ export class TimerScheduler {
           for (const e of sent) this.heap.push(e);
           throw new Error(`the store refused ${puts.length} due timer messages (status ${r.status})`);
         }
-        for (const e of sent) this.progress.markDone(e.offset);
+        this.settle(sent.map((e) => e.offset), writtenBelow(r));
         this.fired += sent.length;
       }
       this.persist();
     }
+  }
+
+  /** Marks `offsets` done (and persists) once the commit log is durable below `below`, after earlier markings. */
+  private settle(offsets: number[], below: number): void {
+    for (const o of offsets) this.unsettled.add(o);
+    this.settled = this.settled
+      .then(() => this.o.store.whenFlushed(below))
+      .then(() => {
+        if (this.stopped) return;
+        for (const o of offsets) {
+          this.unsettled.delete(o);
+          this.progress.markDone(o);
+        }
+        this.persist();
+      })
+      .catch((err: unknown) => this.o.logger.warn({ err, messages: offsets.length }, 'timer messages written back but not flushed: not marked done'));
   }
 
   private persist(): void {

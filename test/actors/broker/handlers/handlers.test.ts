@@ -35,6 +35,8 @@ class FakeStore implements StorePort {
   storedStatus: number = Status.OK;
   readonly newData = new Subject<StoreNewData>();
   readonly newData$ = this.newData.asObservable();
+  /** Writes are durable at once here. */
+  async whenFlushed(_offset: number): Promise<void> {}
   constructor(private readonly clock: SimClock) {}
   private q(t: string, id: number): MessageExt[] {
     const k = `${t}#${id}`;
