@@ -75,6 +75,7 @@ export function checkHistory(ops: readonly HistoryOp[], opts: CheckOptions): Ver
     ...sendCounts(ctx),
     ...dups,
     deadLettered: reach.deadLettered,
+    lostUnflushed: reach.lostUnflushed,
     committedTx: model.committedTx,
     rolledBackTx: model.rolledBackTx,
     lost: reach.lost,
@@ -92,7 +93,7 @@ export function formatVerdict(v: Verdict, limit = 20): string {
     `${v.ok ? 'OK' : `FAILED (${total} violation${total === 1 ? '' : 's'})`}: ` +
     `sends ${s.sends}, acked ${s.acked}, ambiguous ${s.ambiguous}, failed ${s.failed}, ` +
     `delivered ${s.delivered} (unique ${s.uniqueDelivered}, duplicates ${s.duplicates}, explained ${s.explainedDuplicates}), ` +
-    `dead-lettered ${s.deadLettered}, tx committed ${s.committedTx}, rolled back ${s.rolledBackTx}, lost ${s.lost}, late ${s.late}`;
+    `dead-lettered ${s.deadLettered}, tx committed ${s.committedTx}, rolled back ${s.rolledBackTx}, lost ${s.lost}${s.lostUnflushed > 0 ? ` (and ${s.lostUnflushed} unflushed at a power loss of an async-flush broker)` : ''}, late ${s.late}`;
   const lines = [head, ...v.violations.slice(0, limit).map((x) => `  ${x.message}`)];
   const rest = total - Math.min(limit, v.violations.length);
   if (rest > 0) lines.push(`  ... and ${rest} more`);

@@ -145,6 +145,15 @@ export class Nemesis {
     for (const id of [...this.crashed]) this.apply({ do: 'restart', target: id });
   }
 
+  /**
+   * A process the nemesis (re)started could not start (a broker on a full disk): written into the history, and
+   * started again at the drain, once every fault has healed.
+   */
+  startFailed(id: string, reason: string): void {
+    this.d.history.add('nemesis', 'info', 'start-failed', { targets: [id], reason });
+    this.crashed.add(id);
+  }
+
   private restart(id: string): void {
     this.crashed.delete(id);
     const { cluster } = this.d;

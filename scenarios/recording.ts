@@ -10,6 +10,8 @@ import type { MessageExt } from '../core/message.js';
 import { RequestCode } from '../actors/protocol/request-codes.js';
 import type { UpdateOffsetsBody } from '../actors/protocol/commands.js';
 import type { HistoryLog, ReceiveValue } from './history.js';
+import type { CheckOptions } from './checker.js';
+import { DEFAULT_FLUSH_INTERVAL_MS } from '../store/message-store.js';
 import type { ConsumerSpec, Scenario } from './scenario-schema.js';
 import { idOf } from './workload.js';
 
@@ -110,4 +112,28 @@ export class DeliveryRecorder {
       if (this.acked().has(m.id) && !this.excused.has(m.id)) this.missingCount--;
     }
   }
+}
+
+/** The consumers' rebalance interval (their default). */
+const REBALANCE_INTERVAL_MS = 20_000;
+/** How long after its flush interval an async write may still be on its way to the disk. */
+const FLUSH_SLACK_MS = 100;
+
+/** What the checker is told of a scenario: its groups and ordered topics, its bounds, its async-flush brokers. */
+export function checkOptionsOf(s: Scenario, groupsOf: ReadonlyMap<string, string[]>, skewMs: number): CheckOptions {
+  const unflushedWindowMs: Record<string, number> = {};
+  for (const b of s.topology.brokers) if (b.flush === 'async') unflushedWindowMs[b.name] = (b.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS) + FLUSH_SLACK_MS;
+  return {
+    groups: Object.fromEntries(groupsOf),
+    orderedTopics: s.topology.topics.filter((t) => t.ordered).map((t) => t.name),
+    checks: s.checks.run,
+    maxDuplicates: s.checks.maxDuplicates,
+    drainMs: s.checks.drain,
+    skewMs,
+    maxReconsumeTimes: Math.min(16, ...s.topology.consumers.map((c) => c.maxReconsumeTimes)),
+    // a membership change reaches every member within one rebalance interval; deliveries of a queue by its old
+    // and new holder in that time are the rebalance's duplicates
+    rebalanceMs: REBALANCE_INTERVAL_MS,
+    unflushedWindowMs,
+  };
 }

@@ -22,7 +22,7 @@ import { startTransactionProducer } from '../actors/producer/transaction-produce
 import { startConsumer } from '../actors/consumer/consumer.js';
 import { checkHistory, type Verdict } from './checker.js';
 import { HistoryLog, type HistoryOp } from './history.js';
-import { DeliveryRecorder } from './recording.js';
+import { DeliveryRecorder, checkOptionsOf } from './recording.js';
 import { Nemesis } from './nemesis.js';
 import type { FaultStep, Scenario, ProducerSpec } from './scenario-schema.js';
 import { SimCluster, type Role } from './sim-cluster.js';
@@ -42,9 +42,10 @@ export interface RunOptions {
   logLevel?: string;
   /**
    * A bug planted on purpose, to show that the checker catches it: `skip-offset-commits` makes every broker
-   * answer a consumer's offset commit without storing it.
+   * answer a consumer's offset commit without storing it; `sync-flush-does-not-wait` makes sync-flush brokers
+   * answer before the fsync (they run async, flushing once a second), while the checker still holds them to sync.
    */
-  plantedBug?: 'skip-offset-commits';
+  plantedBug?: 'skip-offset-commits' | 'sync-flush-does-not-wait';
   /** Fail the run when code under simulation touches the real clock, timers, randomness or files (default true). */
   guard?: boolean;
 }
@@ -67,8 +68,6 @@ export interface RunResult {
 
 /** How long the run waits for the cluster to come up before the workload starts (simulated ms). */
 const STARTUP_MS = 30_000;
-/** The consumers' rebalance interval (their default). */
-const REBALANCE_INTERVAL_MS = 20_000;
 /** How often `when` conditions are looked at (simulated ms). */
 const CONDITION_EVERY_MS = 50;
 
@@ -79,6 +78,8 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   const errors: string[] = [];
   const guard = opts.guard === false ? undefined : guardSimulation();
   let trace: Trace | undefined;
+  let started = false; // the cluster came up and the clients started
+  let draining = false;
   const cluster = new SimCluster({
     seed,
     logLevel: opts.logLevel,
@@ -89,7 +90,12 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       opts.plantedBug === 'skip-offset-commits'
         ? (_p, _to, f) => (f.code === RequestCode.UPDATE_CONSUMER_OFFSET ? { kind: FrameKind.Reply, code: f.code, requestId: f.requestId, status: Status.OK, header: {}, body: new Uint8Array(0) } : undefined)
         : undefined,
-    onError: (p, what, err) => errors.push(`${p}: ${what} failed: ${err instanceof Error ? err.message : String(err)}`),
+    onError: (p, what, err) => {
+      const reason = err instanceof Error ? err.message : String(err);
+      // after the cluster came up, a process that cannot start is something the faults did: it tries again at the drain
+      if (what === 'start' && started && !draining) nemesis.startFailed(p, reason);
+      else errors.push(`${p}: ${what} failed: ${reason}`);
+    },
   });
   const clock = cluster.clock;
   trace = new Trace(() => clock.now(), opts.trace === false ? undefined : opts.trace, opts.trace !== false);
@@ -130,7 +136,9 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
       id: b.name,
       kind: 'broker',
       start: async (actors) => {
-        const broker = await startBroker(actors, { name: b.name, namesrv, storeDir: `/${b.name}`, flush: b.flush, segmentSize: b.segmentSize, flushIntervalMs: b.flushIntervalMs });
+        const noWait = b.flush === 'sync' && opts.plantedBug === 'sync-flush-does-not-wait';
+        const flush = noWait ? { flush: 'async' as const, flushIntervalMs: 1000 } : { flush: b.flush, flushIntervalMs: b.flushIntervalMs };
+        const broker = await startBroker(actors, { name: b.name, namesrv, storeDir: `/${b.name}`, segmentSize: b.segmentSize, ...flush });
         await broker.whenServing();
         return broker;
       },
@@ -205,6 +213,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     const clients = [...s.topology.producers, ...s.topology.consumers];
     const t0 = clock.now();
     await settle(Promise.all(clients.filter((c) => c.start === 0).map((c) => cluster.start(c.id))), 'starting clients', STARTUP_MS);
+    started = true;
     for (const c of clients) if (typeof c.start === 'number' && c.start > 0) clock.setTimeout(() => void cluster.start(c.id), Math.max(0, t0 + c.start - clock.now()));
     for (const w of s.workloads) driver.schedule({ ...w, from: t0 + w.from, until: t0 + w.until });
 
@@ -238,6 +247,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     if (pending > 0) errors.push(`${pending} timeline steps never ran (their condition did not hold)`);
 
     // the drain: every fault ends, then every acknowledged message must arrive
+    draining = true;
     nemesis.healAll();
     history.add('runner', 'info', 'drain', {});
     if (!(await clock.runUntil(() => recorder.missing === 0, s.checks.drain))) await clock.runUntil(() => recorder.missing === 0, 2 * s.checks.drain);
@@ -247,18 +257,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
   }
   for (const leak of guard?.leaks ?? []) errors.push(leak);
 
-  const verdict = checkHistory(history.ops, {
-    groups: Object.fromEntries(groupsOf),
-    orderedTopics: [...orderedTopics],
-    checks: s.checks.run,
-    maxDuplicates: s.checks.maxDuplicates,
-    drainMs: s.checks.drain,
-    skewMs: cluster.maxSkewMs(),
-    maxReconsumeTimes: Math.min(16, ...s.topology.consumers.map((c) => c.maxReconsumeTimes)),
-    // a membership change reaches every member within one rebalance interval; deliveries of a queue by its old
-    // and new holder in that time are the rebalance's duplicates
-    rebalanceMs: REBALANCE_INTERVAL_MS,
-  });
+  const verdict = checkHistory(history.ops, checkOptionsOf(s, groupsOf, cluster.maxSkewMs()));
   return {
     name: s.name,
     seed,

@@ -29,6 +29,9 @@ export type { GetQuery, GetResult, GetStatus, RecordsResult, StoredMessage } fro
 
 export const DEFAULT_WARM_AHEAD_BYTES = 32 * 1024 * 1024;
 
+/** How long async flush lets written data wait for its fsync (ms). */
+export const DEFAULT_FLUSH_INTERVAL_MS = 0;
+
 export interface MessageStoreOptions {
   dir: string;
   storage: StorageBackend;
@@ -37,7 +40,7 @@ export interface MessageStoreOptions {
   logger: Logger;
   storeHost: string;
   flush: 'sync' | 'async';
-  /** Async flush period (default 500 ms). */
+  /** Async flush: how long written data waits before its flush starts (default 0: at once, flushes back to back). */
   flushIntervalMs?: number;
   /** Sync flush: a batch not flushed this long after its write is answered FLUSH_DISK_TIMEOUT, stored (default 5 s). */
   flushTimeoutMs?: number;
@@ -212,7 +215,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
         logger,
         storeHost: opts.storeHost,
         flush: opts.flush,
-        flushIntervalMs: opts.flushIntervalMs ?? 500,
+        flushIntervalMs: opts.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS,
         flushTimeoutMs: opts.flushTimeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS,
         maxPendingBatches: opts.maxPendingBatches ?? 10_000,
         maxPendingBytes: opts.maxPendingBytes ?? 256 * 1024 * 1024,

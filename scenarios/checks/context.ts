@@ -18,6 +18,7 @@ export interface ResolvedOptions {
   skewMs: number;
   maxReconsumeTimes: number;
   rebalanceMs: number;
+  unflushedWindowMs: Record<string, number>;
 }
 
 export function resolveOptions(opts: CheckOptions, all: readonly CheckName[]): ResolvedOptions {
@@ -30,6 +31,7 @@ export function resolveOptions(opts: CheckOptions, all: readonly CheckName[]): R
     skewMs: opts.skewMs ?? 0,
     maxReconsumeTimes: opts.maxReconsumeTimes ?? 16,
     rebalanceMs: opts.rebalanceMs ?? 0,
+    unflushedWindowMs: opts.unflushedWindowMs ?? {},
   };
 }
 

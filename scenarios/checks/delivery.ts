@@ -11,11 +11,12 @@ export interface ReachCounts {
   lost: number;
   late: number;
   deadLettered: number;
+  lostUnflushed: number;
 }
 
 /** `lost` and `liveness`: every acknowledged message to each group of its topic, first delivered in time. */
 export function checkReach(ctx: CheckContext): ReachCounts {
-  const counts: ReachCounts = { lost: 0, late: 0, deadLettered: 0 };
+  const counts: ReachCounts = { lost: 0, late: 0, deadLettered: 0, lostUnflushed: 0 };
   const { drain } = ctx.model;
   for (const m of ctx.model.messages.values()) {
     if (!isAcked(m) || ctx.model.destroyed.has(m.id)) continue;
@@ -24,6 +25,7 @@ export function checkReach(ctx: CheckContext): ReachCounts {
       const first = ds.find((d) => d.result === 'SUCCESS');
       if (!first) {
         if (ds.length >= ctx.opts.maxReconsumeTimes + 1) counts.deadLettered++;
+        else if (ds.length === 0 && unflushedAtPowerLoss(ctx, m)) counts.lostUnflushed++;
         else {
           counts.lost++;
           reportLost(ctx, m, group, ds);
@@ -45,6 +47,15 @@ export function checkReach(ctx: CheckContext): ReachCounts {
     }
   }
   return counts;
+}
+
+/** Acknowledged by an async-flush broker within its unflushed window before a power loss of that broker. */
+function unflushedAtPowerLoss(ctx: CheckContext, m: MessageRecord): boolean {
+  if (m.tx || m.okBroker === undefined || m.okTime === undefined) return false;
+  const window = ctx.opts.unflushedWindowMs[m.okBroker];
+  if (window === undefined) return false;
+  const okTime = m.okTime;
+  return (ctx.model.powerLosses.get(m.okBroker) ?? []).some((t) => t >= okTime && t - okTime <= window);
 }
 
 function reportLost(ctx: CheckContext, m: MessageRecord, group: string, retries: readonly Delivery[]): void {

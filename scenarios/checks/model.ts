@@ -10,6 +10,9 @@ import type { CommitValue, HistoryOp, ReceiveValue, SendValue, SentMessage, TxEn
 import { NemesisIndex } from './nemesis.js';
 import { HistoryCheckError } from './types.js';
 
+/** Nemesis faults that take a process down as a power loss would (what was not flushed is gone). */
+const POWER_LOSS = new Set(['crash', 'bitflip', 'truncate']);
+
 export interface MessageRecord {
   id: string;
   topic: string;
@@ -27,6 +30,8 @@ export interface MessageRecord {
   /** Index and time of the first ok send carrying it. */
   okOp?: number;
   okTime?: number;
+  /** The broker that acknowledged it (the first ok send's). */
+  okBroker?: string;
   /** Some send carrying it ended info or never ended. */
   ambiguousSend: boolean;
   failedSend: boolean;
@@ -65,6 +70,8 @@ export interface HistoryModel {
   nemesis: NemesisIndex;
   /** Ids whose stored bytes a storage fault destroyed (a nemesis op's `value.destroyed`): not owed to anyone. */
   destroyed: Set<string>;
+  /** Times of the power losses (crash, bitflip, truncate nemesis ops) of each process, in order. */
+  powerLosses: Map<string, number[]>;
   drain?: { op: number; time: number };
   committedTx: number;
   rolledBackTx: number;
@@ -140,6 +147,7 @@ class ModelBuilder {
     offsetOps: [],
     nemesis: new NemesisIndex(),
     destroyed: new Set(),
+    powerLosses: new Map(),
     committedTx: 0,
     rolledBackTx: 0,
   };
@@ -152,6 +160,13 @@ class ModelBuilder {
       if (isObject(v) && v.skipped === true) return; // a fault not applied (real runs) explains nothing
       const targets = isObject(v) && Array.isArray(v.targets) ? (v.targets as unknown[]).filter((t): t is string => typeof t === 'string') : [];
       this.model.nemesis.add(op.index, op.time, targets);
+      if (POWER_LOSS.has(op.f)) {
+        for (const t of targets) {
+          const list = this.model.powerLosses.get(t);
+          if (list) list.push(op.time);
+          else this.model.powerLosses.set(t, [op.time]);
+        }
+      }
       if (isObject(v) && Array.isArray(v.destroyed)) for (const id of v.destroyed as unknown[]) if (typeof id === 'string') this.model.destroyed.add(id);
       return;
     }
@@ -232,6 +247,8 @@ class ModelBuilder {
         if (m.okOp === undefined) {
           m.okOp = op.index;
           m.okTime = op.time;
+          const broker = (op.value as { broker?: unknown }).broker;
+          if (typeof broker === 'string') m.okBroker = broker;
         }
       } else if (type === 'info') m.ambiguousSend = true;
       else m.failedSend = true;

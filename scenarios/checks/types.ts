@@ -31,6 +31,12 @@ export interface CheckOptions {
    * the old owner keeps consuming until then (default 0: only nemesis ops after the first delivery explain).
    */
   rebalanceMs?: number;
+  /**
+   * Brokers with async flush: broker -> how long an acknowledged message may stay unflushed. Such a message
+   * acknowledged by that broker within this window before a power loss of it may be gone with it (async flush
+   * answers before the fsync): counted in `stats.lostUnflushed`, not a violation.
+   */
+  unflushedWindowMs?: Record<string, number>;
 }
 
 export interface Violation {
@@ -61,6 +67,8 @@ export interface VerdictStats {
   explainedDuplicates: number;
   /** (group, id) pairs of acknowledged messages that went to the dead-letter queue. */
   deadLettered: number;
+  /** (group, id) pairs of messages acknowledged by an async-flush broker just before its power loss, and gone with it. */
+  lostUnflushed: number;
   /** `tx-end` ops that ended ok with outcome commit. */
   committedTx: number;
   /** `tx-end` ops that ended ok with outcome rollback. */

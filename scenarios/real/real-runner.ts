@@ -23,7 +23,7 @@ import { natsTransport } from '../../index.js';
 import type { Transport } from '../../transports/transport.js';
 import { checkHistory, type Verdict } from '../checker.js';
 import { HistoryLog, type HistoryOp } from '../history.js';
-import { DeliveryRecorder } from '../recording.js';
+import { DeliveryRecorder, checkOptionsOf } from '../recording.js';
 import type { FaultStep, ProducerSpec, Scenario } from '../scenario-schema.js';
 import { Trace } from '../trace.js';
 import { idOf, WorkloadDriver } from '../workload.js';
@@ -73,8 +73,6 @@ export class RealRunAborted extends Error {
   }
 }
 
-/** The consumers' rebalance interval (their default). */
-const REBALANCE_INTERVAL_MS = 20_000;
 /** How often `when` conditions and the drain are looked at (ms). */
 const POLL_MS = 50;
 const DEFAULT_START_TIMEOUT_MS = 20_000;
@@ -290,16 +288,7 @@ export async function runRealScenario(s: Scenario, opts: RealRunOptions): Promis
   }
 
   const ops = history?.ops ?? [];
-  const verdict = checkHistory(ops, {
-    groups: Object.fromEntries(recorder?.groupsOf ?? []),
-    orderedTopics: s.topology.topics.filter((t) => t.ordered).map((t) => t.name),
-    checks: s.checks.run,
-    maxDuplicates: s.checks.maxDuplicates,
-    drainMs: s.checks.drain,
-    skewMs: 0,
-    maxReconsumeTimes: Math.min(16, ...s.topology.consumers.map((c) => c.maxReconsumeTimes)),
-    rebalanceMs: REBALANCE_INTERVAL_MS,
-  });
+  const verdict = checkHistory(ops, checkOptionsOf(s, recorder?.groupsOf ?? new Map(), 0));
   return {
     name: s.name,
     seed,

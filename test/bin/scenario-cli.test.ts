@@ -107,7 +107,7 @@ describe('mq scenario fuzz', () => {
     writeFileSync(file, NEVER_CONSUMED);
     const r = await runMq(['scenario', 'fuzz', file, '--seeds', '1', '--from', '5', '--shrink', '--trace-dir', 'out'], { cwd: dir });
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/^seed 5: FAILED/m);
+    expect(r.stdout).toMatch(/^seed 5: lost: p1-1 /m);
     expect(r.stdout).toMatch(/^seed 5: shrunk from 2 steps to 0 steps in 1 run; it still fails with:\ntimeline: \[\]$/m);
     expect(r.stdout).toContain('failing seeds:\n  seed 5: mq scenario replay out/never-consumed-5.jsonl');
     expect(r.stdout).toContain('mq scenario replay out/never-consumed-5-shrunk.jsonl');

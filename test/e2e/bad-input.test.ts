@@ -60,7 +60,13 @@ describe('bad input and long polling end to end', () => {
     for (let i = 0; i < 3; i++) await producer.send({ topic: 'known', body: Buffer.from(`m${i}`) });
     const pull = (queueId: number, queueOffset: number) =>
       t.request(broker.address, request(RequestCode.PULL_MESSAGE, { consumerGroup: 'g', topic: 'known', queueId, queueOffset, maxMsgNums: 8, subExpression: '*', suspendTimeoutMs: 0 }));
-    const sizes = await Promise.all([0, 1].map(async (q) => (await pull(q, 0)).header as unknown as PullReplyHeader));
+    // acknowledged is not yet visible with async flush: wait until the flush makes all three readable
+    const sizesNow = () => Promise.all([0, 1].map(async (q) => (await pull(q, 0)).header as unknown as PullReplyHeader));
+    let sizes = await sizesNow();
+    for (let i = 0; i < 100 && sizes[0]!.maxOffset + sizes[1]!.maxOffset < 3; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      sizes = await sizesNow();
+    }
     const q = sizes[0]!.maxOffset > 0 ? 0 : 1;
     const max = sizes[q]!.maxOffset;
     const past = await pull(q, max + 1000);

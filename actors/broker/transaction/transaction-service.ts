@@ -252,6 +252,11 @@ export class TransactionService {
   private async halfMessage(halfOffset: number, msgId: string): Promise<MessageExt | undefined> {
     const cached = this.halfCache.get(halfOffset);
     if (cached !== undefined && (cached.msgId === msgId || cached.msgId.toUpperCase() === msgId.toUpperCase())) return cached;
+    const m = await this.o.store.lookupById(msgId);
+    if (m !== undefined) return m;
+    // with async flush a half message is acknowledged before it is flushed, and readable only after: its
+    // END_TRANSACTION can come first
+    await this.o.store.whenFlushed(this.o.store.status().positions.writeOffset);
     return this.o.store.lookupById(msgId);
   }
 
