@@ -30,7 +30,8 @@ export function checkDuplicates(ctx: CheckContext): DuplicateCounts {
       for (let i = 1; i < successes.length; i++) {
         const dup = successes[i]!;
         counts.duplicates++;
-        if (isExplained(ctx, m, first, dup)) {
+        // a fault any time after the group first got the message (a RETRY answer included) can bring it back
+        if (isExplained(ctx, m, ds[0]!, dup)) {
           counts.explainedDuplicates++;
           if (explainedOps.length < MAX_LISTED) {
             if (!explainedIds.includes(id)) explainedIds.push(id);

@@ -3,8 +3,9 @@
  * topic, key, seq, notBefore, producer, how its sends and its transaction ended), every delivery of a `receive`,
  * the offset `commit` and `fetch-offset` ops, the nemesis ops and the runner's `drain`.
  *
- * A completion (`ok`, `fail`, `info`) belongs to the invoke in flight of the same process and f (Jepsen style); a
- * send or tx-end still in flight when the history ends counts as `info`.
+ * A completion (`ok`, `fail`, `info`) belongs to the invoke in flight of the same process, f and message ids
+ * (Jepsen style, with many operations in flight per process); a send or tx-end still in flight when the history
+ * ends counts as `info`.
  */
 import type { CommitValue, HistoryOp, ReceiveValue, SendValue, SentMessage, TxEndValue } from '../history.js';
 import { NemesisIndex } from './nemesis.js';
@@ -97,6 +98,18 @@ function inOrder(ops: readonly HistoryOp[]): readonly HistoryOp[] {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
+/**
+ * The message ids an operation names (a send's messages, a tx-end's ids), as a key: a producer has many sends in
+ * flight at once, so a completion belongs to the invoke of the same process, f and ids (completions without
+ * ids fall back to Jepsen's one operation of a kind in flight per process).
+ */
+function idsKey(v: unknown): string {
+  if (!isObject(v)) return '';
+  if (Array.isArray(v.messages)) return (v.messages as unknown[]).map((m) => (isObject(m) ? String(m.id) : '')).join(',');
+  if (Array.isArray(v.ids)) return (v.ids as unknown[]).map(String).join(',');
+  return '';
+}
+
 function sendValue(op: HistoryOp): SendValue {
   const v = op.value;
   if (!isObject(v) || typeof v.topic !== 'string' || !Array.isArray(v.messages)) {
@@ -174,12 +187,13 @@ class ModelBuilder {
       this.model.drain ??= { op: op.index, time: op.time };
       return;
     }
-    const slot = `${op.process}\u0000${op.f}`;
+    const slot = `${op.process}\u0000${op.f}\u0000${idsKey(op.value)}`;
     let invoke: HistoryOp | undefined;
     if (op.type === 'invoke') this.pending.set(slot, op);
     else {
-      invoke = this.pending.get(slot);
-      this.pending.delete(slot);
+      const key = this.pending.has(slot) ? slot : this.anyInFlight(op);
+      invoke = key === undefined ? undefined : this.pending.get(key);
+      if (key !== undefined) this.pending.delete(key);
     }
     switch (op.f) {
       case 'send':
@@ -195,6 +209,14 @@ class ModelBuilder {
       default:
         return;
     }
+  }
+
+  /** For a completion that names no messages: the oldest invoke in flight of its process and f. */
+  private anyInFlight(op: HistoryOp): string | undefined {
+    if (idsKey(op.value) !== '') return undefined;
+    const prefix = `${op.process}\u0000${op.f}\u0000`;
+    for (const key of this.pending.keys()) if (key.startsWith(prefix)) return key;
+    return undefined;
   }
 
   /** Sends and tx-ends still in flight at the end are ambiguous. */
