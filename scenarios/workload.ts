@@ -67,7 +67,7 @@ export class WorkloadDriver {
     private readonly onAck: (id: string, topic: string) => void,
   ) {}
 
-  /** Schedules a workload on the run's clock: it starts `w.from` ms from now and ends at the time `w.until`. */
+  /** Schedules a workload whose `from` and `until` are times on the cluster's clock. */
   schedule(w: Workload): void {
     const clock = this.cluster.clock;
     const interval = Math.max(1, Math.round((1000 * w.batch) / w.rate));
@@ -77,7 +77,7 @@ export class WorkloadDriver {
         else this.tick(w);
       }, interval);
       this.tick(w);
-    }, w.from);
+    }, Math.max(0, w.from - clock.now()));
   }
 
   /** The check listener of a transactional producer: the local outcome, or for an unknown one a settled one. */

@@ -38,6 +38,9 @@ export class OffsetStore {
     return this.offsets.get(queueKey(mq))?.offset;
   }
 
+  /** The commit under way (commits run one at a time). */
+  private commits: Promise<void> = Promise.resolve();
+
   set(mq: MessageQueue, offset: number, key = queueKey(mq)): void {
     this.offsets.set(key, { mq, offset });
   }
@@ -48,8 +51,18 @@ export class OffsetStore {
     this.offsets.set(queueKey(pq.mq), { mq: pq.mq, offset: pq.commitOffset() });
   }
 
-  /** Commits every offset that changed since the last commit, one request per broker (clustering only). */
-  async commit(): Promise<void> {
+  /**
+   * Commits every offset that changed since the last commit, one request per broker (clustering only). Commits
+   * run one after another: two in flight to one broker could arrive in the other order (a network that reorders,
+   * a consumer resuming from a pause with a periodic and a rebalance commit due), and the older offset would win.
+   */
+  commit(): Promise<void> {
+    const run = this.commits.then(() => this.commitNow());
+    this.commits = run.catch(() => undefined);
+    return run;
+  }
+
+  private async commitNow(): Promise<void> {
     if (this.s.model === 'BROADCASTING') return;
     for (const h of this.held.values()) this.note(h.pq);
     const byBroker = new Map<string, UpdateOffsetsBody['offsets']>();

@@ -243,8 +243,8 @@ export async function runRealScenario(s: Scenario, opts: RealRunOptions): Promis
       const clients = [...s.topology.producers, ...s.topology.consumers];
       await abortable(Promise.all(clients.filter((c) => c.start === 0).map((c) => run.start(c.id))), signal);
       for (const c of clients) if (typeof c.start === 'number' && c.start > 0) clock.setTimeout(() => void run.start(c.id), c.start - clock.now());
-      // `from` is a delay from now, `until` a time: the workloads run over [from, until] of the run's clock
-      for (const w of s.workloads) driver.schedule({ ...w, from: Math.max(0, w.from - clock.now()) });
+      // the workloads run over [from, until] of the run's clock (zeroed just above)
+      for (const w of s.workloads) driver.schedule(w);
 
       let pending = timeline.length;
       const waiting: FaultStep[] = [];
