@@ -70,6 +70,12 @@ const BROKER = 'e2e-broker';
 const SIGNED_PAIRS = 4;
 const PAIR_MS = 1000;
 /**
+ * Unmeasured phases of each producer before the NATS pairs: the broker with the ACL is a process of its own that
+ * has served nothing yet, while the plain broker has served the throughput phases; without them the first pairs
+ * measure the ACL broker's start (its code not yet compiled hot), not its checks.
+ */
+const PAIR_WARM_UPS = 2;
+/**
  * A pause before each phase of a pair: the brokers' background work after a phase (flushes, indexing, the kernel
  * writing pages back) would otherwise fall on the next phase, on the other broker, and on this machine's two cores
  * that alone moved a pair's ratio by a fifth.
@@ -482,8 +488,8 @@ async function brokerMaxOffsets(transport: Transport, topic: string, to: Target 
 // ------------------------------------------------------------------------------------------- NATS
 
 /**
- * Signed against unsigned 100-byte produce with each producer and each broker in its own process: SIGNED_PAIRS
- * pairs of PAIR_MS phases, their order alternating, through one long-lived producer process of each kind
+ * Signed against unsigned 100-byte produce with each producer and each broker in its own process: after
+ * PAIR_WARM_UPS unmeasured phases of each, SIGNED_PAIRS pairs of PAIR_MS phases, their order alternating, through one long-lived producer process of each kind
  * (`producer(signed, topic)`). Returns each pair's signed / unsigned rate.
  */
 async function signedPairs(
@@ -507,6 +513,10 @@ async function signedPairs(
       if (r.failed > 0) throw new Error(`${c.name}: ${r.failed} messages failed`);
       return r;
     };
+    for (let i = 0; i < PAIR_WARM_UPS; i++) {
+      await phase(signed);
+      await phase(plain);
+    }
     const ratios: number[] = [];
     for (let i = 0; i < SIGNED_PAIRS; i++) {
       const signedFirst = i % 2 === 1;
@@ -572,7 +582,7 @@ async function natsFlow(server: NatsServer, ms: number, progress: (m: string) =>
       progress(`nats ${size} B consume: ${Math.round(cr.perSecond)} msgs/s (${cr.messages}/${total})`);
     }
     flow.signedRatios = await signedPairs(transport, 'e2e-nats-pair-100', signedTopic, (signed, topic) =>
-      child(`producer-${signed ? 'signed' : 'unsigned'}`, clientArgs('producer', throughputSpec(topic, 100, PAIR_MS), { repeat: SIGNED_PAIRS, ...(signed ? { credentials: SIGNED_PRODUCER } : {}) })),
+      child(`producer-${signed ? 'signed' : 'unsigned'}`, clientArgs('producer', throughputSpec(topic, 100, PAIR_MS), { repeat: PAIR_WARM_UPS + SIGNED_PAIRS, ...(signed ? { credentials: SIGNED_PRODUCER } : {}) })),
       progress,
     );
     const topic = 'e2e-nats-lat';
