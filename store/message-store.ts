@@ -29,8 +29,12 @@ export type { GetQuery, GetResult, GetStatus, RecordsResult, StoredMessage } fro
 
 export const DEFAULT_WARM_AHEAD_BYTES = 32 * 1024 * 1024;
 
-/** How long async flush lets written data wait for its fsync (ms). */
-export const DEFAULT_FLUSH_INTERVAL_MS = 0;
+/**
+ * How long async flush lets written data wait for its fsync (ms): at most what a consumer waits for a message,
+ * since only flushed data is served. Shorter costs sync sends their p99 (an fsync can hold up a write of the same
+ * file); ARCHITECTURE.md section 3 has the figures.
+ */
+export const DEFAULT_FLUSH_INTERVAL_MS = 100;
 
 export interface MessageStoreOptions {
   dir: string;
@@ -40,7 +44,7 @@ export interface MessageStoreOptions {
   logger: Logger;
   storeHost: string;
   flush: 'sync' | 'async';
-  /** Async flush: how long written data waits before its flush starts (default 0: at once, flushes back to back). */
+  /** Async flush: how long written data waits before its flush starts (default 100 ms). */
   flushIntervalMs?: number;
   /** Sync flush: a batch not flushed this long after its write is answered FLUSH_DISK_TIMEOUT, stored (default 5 s). */
   flushTimeoutMs?: number;

@@ -26,7 +26,7 @@ export interface BrokerOptions extends TimerTxOptions {
   storeDir: string;
   /** Commit log flush: 'sync' acknowledges after fsync, 'async' flushes every flushIntervalMs (default 'async'). */
   flush?: 'sync' | 'async';
-  /** Async flush: how long written data waits before its flush starts (default: the store's, 0: flushes back to back). */
+  /** Async flush: how long written data waits before its flush starts (default: the store's, 100 ms). */
   flushIntervalMs?: number;
   /**
    * Sync flush: a send whose fsync has not completed this long after its write is answered FLUSH_DISK_TIMEOUT

@@ -185,6 +185,7 @@ describe('ordered messages on simulated time', () => {
     await drive(system.spawnConsumer({ ...consumerOpts, clientId: 'solo', maxReconsumeTimes: 2, listener: history.listener('solo', () => env.clock.now(), work) }));
     expect(await env.clock.runUntil(() => seen.includes('k0:3'), 30_000)).toBe(true);
     expect(seen).toEqual(['k0:0', 'k0:1', 'k0:1', 'k0:1', 'k0:2', 'k0:3']);
+    await env.clock.advance(1000); // the dead-letter write is served once flushed (async flush)
     const pull = await drive(
       env.transport.request('broker.broker-a.0', request(RequestCode.PULL_MESSAGE, { consumerGroup: 'inspect', topic: '%DLQ%ordered-g', queueId: 0, queueOffset: 0, maxMsgNums: 8, subExpression: '*', suspendTimeoutMs: 0 })),
     );

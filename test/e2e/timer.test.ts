@@ -37,7 +37,9 @@ async function drive<T>(env: SimEnvironment, p: Promise<T>, maxMs = 60_000): Pro
   return p;
 }
 
-const BROKER = { name: 'broker-a', namesrv: ['ns-1'], storeDir: '/data/a', ...FAST.broker, timerHorizonMs: 120_000 };
+// a timer message is read once flushed: with sync flush that is at once, so a deliverAt 300 ms out is kept exactly
+// (with async flush it could not come before the flush interval)
+const BROKER = { name: 'broker-a', namesrv: ['ns-1'], storeDir: '/data/a', ...FAST.broker, flush: 'sync' as const, timerHorizonMs: 120_000 };
 
 async function simCluster(seed: number) {
   const env = await simEnvironment({ seed, transport: memoryTransport(), storage: (deps) => memoryStorage(deps), logger: rootLogger('error') });
