@@ -28,6 +28,7 @@ import type { FaultStep, Scenario, ProducerSpec } from './scenario-schema.js';
 import { SimCluster, type Role } from './sim-cluster.js';
 import type { TapEvent } from './sim-process.js';
 import { Trace } from './trace.js';
+import { scheduleTimeline, workEndOf } from './timeline.js';
 import { idOf, WorkloadDriver } from './workload.js';
 import { guardSimulation } from './sim-guard.js';
 
@@ -217,34 +218,11 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     for (const c of clients) if (typeof c.start === 'number' && c.start > 0) clock.setTimeout(() => void cluster.start(c.id), Math.max(0, t0 + c.start - clock.now()));
     for (const w of s.workloads) driver.schedule({ ...w, from: t0 + w.from, until: t0 + w.until });
 
-    let pending = timeline.length;
-    const waiting: FaultStep[] = [];
-    for (const st of timeline) {
-      const due = (): void => {
-        if (st.when) waiting.push(st);
-        else {
-          nemesis.apply(st);
-          pending--;
-        }
-      };
-      clock.setTimeout(due, Math.max(0, t0 + (st.at ?? 0) - clock.now()));
-    }
-    const conditions = clock.setInterval(() => {
-      for (let i = 0; i < waiting.length; i++) {
-        const st = waiting[i]!;
-        if ((st.when!.acked === undefined || driver.acked.size >= st.when!.acked) && (st.when!.delivered === undefined || recorder.consumed >= st.when!.delivered)) {
-          waiting.splice(i--, 1);
-          nemesis.apply(st);
-          pending--;
-        }
-      }
-    }, CONDITION_EVERY_MS);
-
-    const stepsEnd = Math.max(0, ...timeline.map((st) => (st.at ?? 0) + ('for' in st && typeof st.for === 'number' ? st.for : 0)));
-    const workEnd = t0 + Math.max(stepsEnd, ...s.workloads.map((w) => w.until), ...clients.map((c) => (typeof c.start === 'number' ? c.start : 0)));
-    await clock.runUntil(() => clock.now() >= workEnd && pending === 0, workEnd - clock.now() + s.checks.drain);
-    clock.clearInterval(conditions);
-    if (pending > 0) errors.push(`${pending} timeline steps never ran (their condition did not hold)`);
+    const steps = scheduleTimeline(clock, t0, timeline, () => ({ acked: driver.acked.size, consumed: recorder.consumed }), (st) => nemesis.apply(st), CONDITION_EVERY_MS);
+    const workEnd = workEndOf(s, timeline, t0);
+    await clock.runUntil(() => clock.now() >= workEnd && steps.pending === 0, workEnd - clock.now() + s.checks.drain);
+    steps.stop();
+    if (steps.pending > 0) errors.push(`${steps.pending} timeline steps never ran (their condition did not hold)`);
 
     // the drain: every fault ends, then every acknowledged message must arrive
     draining = true;

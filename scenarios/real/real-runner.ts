@@ -25,6 +25,7 @@ import { checkHistory, type Verdict } from '../checker.js';
 import { HistoryLog, type HistoryOp } from '../history.js';
 import { DeliveryRecorder, checkOptionsOf } from '../recording.js';
 import type { FaultStep, ProducerSpec, Scenario } from '../scenario-schema.js';
+import { scheduleTimeline, workEndOf } from '../timeline.js';
 import { Trace } from '../trace.js';
 import { idOf, WorkloadDriver } from '../workload.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
@@ -246,34 +247,11 @@ export async function runRealScenario(s: Scenario, opts: RealRunOptions): Promis
       // the workloads run over [from, until] of the run's clock (zeroed just above)
       for (const w of s.workloads) driver.schedule(w);
 
-      let pending = timeline.length;
-      const waiting: FaultStep[] = [];
-      for (const st of timeline) {
-        const due = (): void => {
-          if (st.when) waiting.push(st);
-          else {
-            nem.apply(st);
-            pending--;
-          }
-        };
-        clock.setTimeout(due, (st.at ?? 0) - clock.now());
-      }
-      const conditions = clock.setInterval(() => {
-        for (let i = 0; i < waiting.length; i++) {
-          const st = waiting[i]!;
-          if ((st.when!.acked === undefined || driver.acked.size >= st.when!.acked) && (st.when!.delivered === undefined || rec.consumed >= st.when!.delivered)) {
-            waiting.splice(i--, 1);
-            nem.apply(st);
-            pending--;
-          }
-        }
-      }, POLL_MS);
-
-      const stepsEnd = Math.max(0, ...timeline.map((st) => (st.at ?? 0) + ('for' in st && typeof st.for === 'number' ? st.for : 0)));
-      const workEnd = Math.max(stepsEnd, ...s.workloads.map((w) => w.until), ...clients.map((c) => (typeof c.start === 'number' ? c.start : 0)));
-      await until(() => clock.now() >= workEnd && pending === 0, workEnd - clock.now() + s.checks.drain, signal);
-      clock.clearInterval(conditions);
-      if (pending > 0) errors.push(`${pending} timeline steps never ran (their condition did not hold)`);
+      const steps = scheduleTimeline(clock, 0, timeline, () => ({ acked: driver.acked.size, consumed: rec.consumed }), (st) => nem.apply(st), POLL_MS);
+      const workEnd = workEndOf(s, timeline, 0);
+      await until(() => clock.now() >= workEnd && steps.pending === 0, workEnd - clock.now() + s.checks.drain, signal);
+      steps.stop();
+      if (steps.pending > 0) errors.push(`${steps.pending} timeline steps never ran (their condition did not hold)`);
 
       // the drain: every fault ends, then every acknowledged message must arrive
       nem.healAll();
