@@ -12,8 +12,9 @@ import type { HistoryLog } from './history.js';
 import type { FaultStep, TopicSpec } from './scenario-schema.js';
 import type { SimCluster } from './sim-cluster.js';
 
-export interface NemesisDeps {
-  cluster: SimCluster;
+/** What a nemesis works with, simulated (`SimCluster`) or real (`RealCluster`). */
+export interface NemesisDeps<C = SimCluster> {
+  cluster: C;
   history: HistoryLog;
   random: RandomSource;
   createTopic(topic: TopicSpec): Promise<void>;

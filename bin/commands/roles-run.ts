@@ -19,6 +19,7 @@ export interface BrokerFlags extends ConnectionFlags {
   namesrv: string[];
   store: string;
   flush: 'sync' | 'async';
+  flushInterval?: number;
   autoCreate: boolean;
   registerInterval?: number;
   segmentSize?: number;
@@ -61,6 +62,7 @@ export async function runBroker(f: BrokerFlags): Promise<void> {
       namesrv: f.namesrv,
       storeDir: resolve(f.store),
       flush: f.flush,
+      ...(f.flushInterval !== undefined ? { flushIntervalMs: f.flushInterval } : {}),
       autoCreateTopics: f.autoCreate,
       ...(f.registerInterval !== undefined ? { registerIntervalMs: f.registerInterval } : {}),
       ...(f.segmentSize !== undefined ? { segmentSize: f.segmentSize } : {}),

@@ -24,6 +24,7 @@ export function registerRoles(program: Command): void {
       .requiredOption('--namesrv <ids>', 'name server ids, comma separated (ns-1,ns-2)', idList)
       .requiredOption('--store <dir>', 'store directory (one broker per directory)')
       .option('--flush <mode>', 'sync: acknowledge after fsync; async: flush on an interval', oneOf('sync', 'async'), 'async')
+      .option('--flush-interval <ms>', 'async flush: how long written data waits for its fsync, and consumers for it (default 100)', nonNegativeInt)
       .option('--no-auto-create', 'refuse sends to unknown topics instead of creating them')
       .option('--register-interval <ms>', 're-registration with the name servers', positiveInt)
       .option('--segment-size <bytes>', 'commit log segment size', positiveInt)

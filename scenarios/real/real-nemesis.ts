@@ -8,23 +8,11 @@
  */
 import { readdirSync, readFileSync, truncateSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RandomSource } from '../../core/random.js';
-import type { HistoryLog } from '../history.js';
-import { partitionSides, recordsOf } from '../nemesis.js';
-import { stepProcesses, type FaultStep, type TopicSpec } from '../scenario-schema.js';
+import { partitionSides, recordsOf, type NemesisDeps } from '../nemesis.js';
+import { stepProcesses, type FaultStep } from '../scenario-schema.js';
 import type { RealCluster } from './real-cluster.js';
 
-export interface RealNemesisDeps {
-  cluster: RealCluster;
-  history: HistoryLog;
-  random: RandomSource;
-  createTopic(topic: TopicSpec): Promise<void>;
-  deleteTopic(name: string): Promise<void>;
-  /** Message ids whose stored bytes a storage fault destroyed. */
-  onDestroyed(ids: string[]): void;
-  /** A step that failed to apply (the runner records it as an error of the run). */
-  onError(what: string, err: unknown): void;
-}
+export type RealNemesisDeps = NemesisDeps<RealCluster>;
 
 /** Why a fault kind does not exist on a real run. */
 const NOT_REAL: Partial<Record<FaultStep['do'], string>> = {
