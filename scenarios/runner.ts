@@ -73,11 +73,22 @@ const STARTUP_MS = 30_000;
 const CONDITION_EVERY_MS = 50;
 
 export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<RunResult> {
+  const guard = opts.guard === false ? undefined : guardSimulation();
+  let result: RunResult;
+  try {
+    result = await runGuarded(s, opts);
+  } finally {
+    guard?.restore(); // whatever happened: the real clock and friends are the originals again
+  }
+  const leaks = guard?.leaks ?? [];
+  return leaks.length === 0 ? result : { ...result, ok: false, errors: [...result.errors, ...leaks] };
+}
+
+async function runGuarded(s: Scenario, opts: RunOptions): Promise<RunResult> {
   const realStart = performance.now();
   const seed = opts.seed ?? s.seed;
   const timeline = opts.timeline ?? s.timeline;
   const errors: string[] = [];
-  const guard = opts.guard === false ? undefined : guardSimulation();
   let trace: Trace | undefined;
   let started = false; // the cluster came up and the clients started
   let draining = false;
@@ -231,9 +242,7 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<R
     if (!(await clock.runUntil(() => recorder.missing === 0, s.checks.drain))) await clock.runUntil(() => recorder.missing === 0, 2 * s.checks.drain);
   } finally {
     cluster.shutdown();
-    guard?.restore();
   }
-  for (const leak of guard?.leaks ?? []) errors.push(leak);
 
   const verdict = checkHistory(history.ops, checkOptionsOf(s, groupsOf, cluster.maxSkewMs()));
   return {
