@@ -292,6 +292,9 @@ interface Target {
 
 const PLAIN: Target = { broker: BROKER, sign: (f) => f };
 const SIGNED: Target = { broker: SIGNED_BROKER, sign: (f) => signFrame(f, BENCH_ADMIN, Date.now()) };
+/** The NATS half's broker for the unsigned side of the pairs: as fresh as the one with the ACL, started with it. */
+const PAIRS_BROKER = 'e2e-broker-pairs';
+const PAIRS: Target = { broker: PAIRS_BROKER, sign: (f) => f };
 
 async function createTopic(transport: Transport, topic: string, to: Target = PLAIN): Promise<void> {
   const body = jsonBody({ topicName: topic, readQueueNums: QUEUES, writeQueueNums: QUEUES, perm: PERM_READ_WRITE, topicSysFlag: 0 });
@@ -488,7 +491,8 @@ async function brokerMaxOffsets(transport: Transport, topic: string, to: Target 
 // ------------------------------------------------------------------------------------------- NATS
 
 /**
- * Signed against unsigned 100-byte produce with each producer and each broker in its own process: after
+ * Signed against unsigned 100-byte produce with each producer and each broker in its own process (the unsigned
+ * side on a broker started with the one with the ACL, not the one that served the throughput phases): after
  * PAIR_WARM_UPS unmeasured phases of each, SIGNED_PAIRS pairs of PAIR_MS phases, their order alternating, through one long-lived producer process of each kind
  * (`producer(signed, topic)`). Returns each pair's signed / unsigned rate.
  */
@@ -499,7 +503,7 @@ async function signedPairs(
   producer: (signed: boolean, topic: string) => Child,
   progress: (m: string) => void,
 ): Promise<number[]> {
-  await createTopic(transport, plainTopic);
+  await createTopic(transport, plainTopic, PAIRS);
   await createTopic(transport, signedTopic, SIGNED);
   const plain = producer(false, plainTopic);
   const signed = producer(true, signedTopic);
@@ -559,6 +563,9 @@ async function natsFlow(server: NatsServer, ms: number, progress: (m: string) =>
     const acl = writeAclFile(dir, [signedTopic]);
     const signedBroker = child('broker-signed', [MQ_BIN, 'broker', '--name', SIGNED_BROKER, '--namesrv', NAMESRV, '--store', join(dir, 'broker-signed'), '--flush', 'async', '--acl', acl, ...conn]);
     await signedBroker.line((l) => (/ready/.test(l) ? true : undefined), 30_000, 'signed broker ready');
+    // the unsigned pairs go to a broker of their own, started with the signed one: both equally fresh
+    const pairsBroker = child('broker-pairs', [MQ_BIN, 'broker', '--name', PAIRS_BROKER, '--namesrv', NAMESRV, '--store', join(dir, 'broker-pairs'), '--flush', 'async', ...conn]);
+    await pairsBroker.line((l) => (/ready/.test(l) ? true : undefined), 30_000, 'pairs broker ready');
     const flow: Flow = { produce: {}, consume: {} };
     const runProducer = async (spec: ProduceSpec): Promise<ProduceResult> => {
       const p = child(`producer-${spec.mode}`, clientArgs('producer', spec));
