@@ -12,8 +12,11 @@ import type { UpdateOffsetsBody } from '../actors/protocol/commands.js';
 import type { HistoryLog, ReceiveValue } from './history.js';
 import type { CheckOptions } from './checker.js';
 import { DEFAULT_FLUSH_INTERVAL_MS } from '../store/message-store.js';
-import type { ConsumerSpec, Scenario } from './scenario-schema.js';
-import { idOf } from './workload.js';
+import type { ConsumerSpec, ProducerSpec, Scenario } from './scenario-schema.js';
+import { idOf, type WorkloadDriver } from './workload.js';
+import type { ConsumerOptions } from '../actors/consumer/consumer.js';
+import type { ProducerOptions } from '../actors/producer/producer.js';
+import type { TransactionProducerOptions } from '../actors/producer/transaction-producer.js';
 
 /** The broker group of a broker address (`broker.<name>.<id>`) or store host. */
 export function brokerNameOf(address: string): string {
@@ -135,5 +138,31 @@ export function checkOptionsOf(s: Scenario, groupsOf: ReadonlyMap<string, string
     // and new holder in that time are the rebalance's duplicates
     rebalanceMs: REBALANCE_INTERVAL_MS,
     unflushedWindowMs,
+  };
+}
+
+/** A scenario producer's options for one incarnation (a restarted process gets a new client id). */
+export function producerOptionsOf(p: ProducerSpec, namesrv: string[], incarnation: number): ProducerOptions {
+  return { group: p.group, namesrv, clientId: `${p.id}-${incarnation}`, sendTimeoutMs: p.sendTimeoutMs, retries: p.retries };
+}
+
+/** A transactional producer's options: its workloads' topics, and checks answered by the workload driver. */
+export function txProducerOptionsOf(s: Scenario, p: ProducerSpec, base: ProducerOptions, driver: WorkloadDriver): TransactionProducerOptions {
+  const topics = [...new Set(s.workloads.filter((w) => w.producer === p.id).map((w) => w.topic))];
+  return { ...base, topics, checkListener: (msg) => driver.checkOutcome(p.id, idOf(msg.body)) };
+}
+
+/** A scenario consumer's options for one incarnation, its listener recording into the history. */
+export function consumerOptionsOf(c: ConsumerSpec, namesrv: string[], incarnation: number, recorder: DeliveryRecorder): ConsumerOptions {
+  return {
+    group: c.group,
+    namesrv,
+    subscribe: c.subscribe,
+    clientId: `${c.id}-${incarnation}`,
+    orderly: c.orderly,
+    consumeFrom: c.consumeFrom,
+    maxReconsumeTimes: c.maxReconsumeTimes,
+    commitIntervalMs: c.commitIntervalMs,
+    listener: recorder.listener(c, c.id),
   };
 }

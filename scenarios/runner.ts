@@ -22,14 +22,14 @@ import { startTransactionProducer } from '../actors/producer/transaction-produce
 import { startConsumer } from '../actors/consumer/consumer.js';
 import { checkHistory, type Verdict } from './checker.js';
 import { HistoryLog, type HistoryOp } from './history.js';
-import { DeliveryRecorder, checkOptionsOf } from './recording.js';
+import { DeliveryRecorder, checkOptionsOf, consumerOptionsOf, producerOptionsOf, txProducerOptionsOf } from './recording.js';
 import { Nemesis } from './nemesis.js';
-import type { FaultStep, Scenario, ProducerSpec } from './scenario-schema.js';
+import type { FaultStep, Scenario } from './scenario-schema.js';
 import { SimCluster, type Role } from './sim-cluster.js';
 import type { TapEvent } from './sim-process.js';
 import { Trace } from './trace.js';
 import { scheduleTimeline, workEndOf } from './timeline.js';
-import { idOf, WorkloadDriver } from './workload.js';
+import { WorkloadDriver } from './workload.js';
 import { guardSimulation } from './sim-guard.js';
 
 export interface RunOptions {
@@ -156,35 +156,18 @@ async function runGuarded(s: Scenario, opts: RunOptions): Promise<RunResult> {
       },
     });
   }
-  const producerTopics = (p: ProducerSpec): string[] => [...new Set(s.workloads.filter((w) => w.producer === p.id).map((w) => w.topic))];
   for (const p of s.topology.producers) {
     cluster.add({
       id: p.id,
       kind: 'producer',
       start: (actors, inc): Promise<Role> => {
-        const base = { group: p.group, namesrv, clientId: `${p.id}-${inc}`, sendTimeoutMs: p.sendTimeoutMs, retries: p.retries };
-        if (!p.transactional) return startProducer(actors, base);
-        return startTransactionProducer(actors, { ...base, topics: producerTopics(p), checkListener: (msg) => driver.checkOutcome(p.id, idOf(msg.body)) });
+        const base = producerOptionsOf(p, namesrv, inc);
+        return p.transactional ? startTransactionProducer(actors, txProducerOptionsOf(s, p, base, driver)) : startProducer(actors, base);
       },
     });
   }
   for (const c of s.topology.consumers) {
-    cluster.add({
-      id: c.id,
-      kind: 'consumer',
-      start: (actors, inc) =>
-        startConsumer(actors, {
-          group: c.group,
-          namesrv,
-          subscribe: c.subscribe,
-          clientId: `${c.id}-${inc}`,
-          orderly: c.orderly,
-          consumeFrom: c.consumeFrom,
-          maxReconsumeTimes: c.maxReconsumeTimes,
-          commitIntervalMs: c.commitIntervalMs,
-          listener: recorder.listener(c, c.id),
-        }),
-    });
+    cluster.add({ id: c.id, kind: 'consumer', start: (actors, inc) => startConsumer(actors, consumerOptionsOf(c, namesrv, inc, recorder)) });
   }
 
   const admin = new AdminClient(cluster.endpoint(), { namesrv });

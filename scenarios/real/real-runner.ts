@@ -23,11 +23,11 @@ import { natsTransport } from '../../index.js';
 import type { Transport } from '../../transports/transport.js';
 import { checkHistory, type Verdict } from '../checker.js';
 import { HistoryLog, type HistoryOp } from '../history.js';
-import { DeliveryRecorder, checkOptionsOf } from '../recording.js';
-import type { FaultStep, ProducerSpec, Scenario } from '../scenario-schema.js';
+import { DeliveryRecorder, checkOptionsOf, consumerOptionsOf, producerOptionsOf, txProducerOptionsOf } from '../recording.js';
+import type { FaultStep, Scenario } from '../scenario-schema.js';
 import { scheduleTimeline, workEndOf } from '../timeline.js';
 import { Trace } from '../trace.js';
-import { idOf, WorkloadDriver } from '../workload.js';
+import { WorkloadDriver } from '../workload.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 import { RealCluster } from './real-cluster.js';
 import { RealNemesis } from './real-nemesis.js';
@@ -180,35 +180,18 @@ export async function runRealScenario(s: Scenario, opts: RealRunOptions): Promis
         args: (url) => ['broker', '--name', b.name, '--namesrv', namesrv.join(','), '--store', storeDir, '--flush', b.flush, ...(b.flushIntervalMs !== undefined ? ['--flush-interval', String(b.flushIntervalMs)] : []), '--segment-size', String(b.segmentSize), '--no-direct', ...connection(url)],
       });
     }
-    const producerTopics = (p: ProducerSpec): string[] => [...new Set(s.workloads.filter((w) => w.producer === p.id).map((w) => w.topic))];
     for (const p of s.topology.producers) {
       await run.add({
         id: p.id,
         kind: 'producer',
         start: (system, inc) => {
-          const base = { group: p.group, namesrv, clientId: `${p.id}-${inc}`, sendTimeoutMs: p.sendTimeoutMs, retries: p.retries };
-          if (!p.transactional) return system.spawnProducer(base);
-          return system.spawnTransactionProducer({ ...base, topics: producerTopics(p), checkListener: (msg) => driver.checkOutcome(p.id, idOf(msg.body)) });
+          const base = producerOptionsOf(p, namesrv, inc);
+          return p.transactional ? system.spawnTransactionProducer(txProducerOptionsOf(s, p, base, driver)) : system.spawnProducer(base);
         },
       });
     }
     for (const c of s.topology.consumers) {
-      await run.add({
-        id: c.id,
-        kind: 'consumer',
-        start: (system, inc) =>
-          system.spawnConsumer({
-            group: c.group,
-            namesrv,
-            subscribe: c.subscribe,
-            clientId: `${c.id}-${inc}`,
-            orderly: c.orderly,
-            consumeFrom: c.consumeFrom,
-            maxReconsumeTimes: c.maxReconsumeTimes,
-            commitIntervalMs: c.commitIntervalMs,
-            listener: rec.listener(c, c.id),
-          }),
-      });
+      await run.add({ id: c.id, kind: 'consumer', start: (system, inc) => system.spawnConsumer(consumerOptionsOf(c, namesrv, inc, rec)) });
     }
 
     const adminTransport = await abortable(Promise.resolve(natsTransport({ servers: nats.url, prefix: PREFIX, name: 'runner-admin', direct: false })({ clock: new RealClock(), random: new CryptoRandom(), logger })), signal);

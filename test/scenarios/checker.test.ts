@@ -374,6 +374,19 @@ describe('formatVerdict', () => {
   });
 });
 
+/**
+ * SUCCESS deliveries of messages delivered once, that were the group's first delivery of the message: one the
+ * group first got with a RETRY answer may come back after any later fault, which explains a redelivery.
+ */
+function firstSuccesses(run: { ops: HistoryOp[]; once: Set<string> }) {
+  const retried = new Set<string>();
+  for (const op of run.ops) {
+    const v = op.value as ReceiveValue;
+    if (op.f === 'receive' && v.result === 'RETRY') for (const m of v.messages) retried.add(`${v.group}/${m.id}`);
+  }
+  return successes(run.ops).filter((d) => run.once.has(d.id) && !retried.has(`${d.group}/${d.id}`));
+}
+
 describe('properties over a model queue', () => {
   const opts: CheckOptions = { groups: { [TOPIC]: GROUPS }, orderedTopics: [TOPIC], drainMs: 100_000 };
   const runArb = fc.array(cmdArb, { minLength: 10, maxLength: 80 }).map(simulate);
@@ -393,14 +406,7 @@ describe('properties over a model queue', () => {
   it('reports a dropped delivery of an acknowledged message as lost', () => {
     fc.assert(
       fc.property(runArb, fc.nat(), (run, pick) => {
-        // a message the group first got with a RETRY answer may come back after any later fault: take those
-        // whose first delivery to the group is this SUCCESS
-        const retried = new Set<string>();
-        for (const op of run.ops) {
-          const v = op.value as ReceiveValue;
-          if (op.f === 'receive' && v.result === 'RETRY') for (const m of v.messages) retried.add(`${v.group}/${m.id}`);
-        }
-        const candidates = successes(run.ops).filter((d) => run.once.has(d.id) && !retried.has(`${d.group}/${d.id}`));
+        const candidates = firstSuccesses(run);
         fc.pre(candidates.length > 0);
         const d = candidates[pick % candidates.length]!;
         const ops = cloneOps(run.ops);
@@ -416,14 +422,7 @@ describe('properties over a model queue', () => {
   it('reports a delivery repeated with no nemesis op between as an unexplained duplicate', () => {
     fc.assert(
       fc.property(runArb, fc.nat(), (run, pick) => {
-        // a message the group first got with a RETRY answer may come back after any later fault: take those
-        // whose first delivery to the group is this SUCCESS
-        const retried = new Set<string>();
-        for (const op of run.ops) {
-          const v = op.value as ReceiveValue;
-          if (op.f === 'receive' && v.result === 'RETRY') for (const m of v.messages) retried.add(`${v.group}/${m.id}`);
-        }
-        const candidates = successes(run.ops).filter((d) => run.once.has(d.id) && !retried.has(`${d.group}/${d.id}`));
+        const candidates = firstSuccesses(run);
         fc.pre(candidates.length > 0);
         const d = candidates[pick % candidates.length]!;
         const ops = cloneOps(run.ops);
