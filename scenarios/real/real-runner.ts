@@ -21,8 +21,9 @@ import { request } from '../../actors/protocol/replies.js';
 import { brokerAddress, namesrvAddress } from '../../actors/protocol/commands.js';
 import { natsTransport } from '../../index.js';
 import type { Transport } from '../../transports/transport.js';
-import { checkHistory, type Verdict } from '../checker.js';
-import { HistoryLog, type HistoryOp } from '../history.js';
+import { checkHistory } from '../checker.js';
+import { HistoryLog } from '../history.js';
+import type { RunResult } from '../runner.js';
 import { DeliveryRecorder, checkOptionsOf, consumerOptionsOf, producerOptionsOf, txProducerOptionsOf } from '../recording.js';
 import type { FaultStep, Scenario } from '../scenario-schema.js';
 import { scheduleTimeline, workEndOf } from '../timeline.js';
@@ -49,21 +50,12 @@ export interface RealRunOptions {
   startTimeoutMs?: number;
 }
 
-export interface RealRunResult {
-  name: string;
-  seed: number;
-  ok: boolean;
-  verdict: Verdict;
-  history: HistoryOp[];
-  /** Problems of the run itself (a process that would not start or exited on its own, a step that failed). */
-  errors: string[];
+/** A real run's result: the simulated run's, less simulated time and the trace digest, plus what a real run adds. */
+export interface RealRunResult extends Omit<RunResult, 'simMs' | 'traceDigest'> {
   /** Faults of the timeline that were recorded but not applied, and settings a real run ignores. */
   skipped: string[];
   /** Every child process the run spawned; all are gone when the run returns. */
   spawned: { process: string; pid: number }[];
-  realMs: number;
-  traceLines: number;
-  timeline: FaultStep[];
 }
 
 export class RealRunAborted extends Error {
