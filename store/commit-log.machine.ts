@@ -187,6 +187,20 @@ export function appendDirect(actor: AnyActorRef, batch: readonly PutMessage[], r
 }
 
 /**
+ * Replication: appends records a master shipped for `offset` (CommitLog.appendReplica) straight to the serving
+ * commit log, as appendDirect does for a batch; false when the log does not serve now (`reply` is not called).
+ */
+export function appendReplicaDirect(actor: AnyActorRef, offset: number, data: Uint8Array, reply: (r: PutResult) => void): boolean {
+  const snap = actor.getSnapshot() as SnapshotFrom<typeof commitLogMachine>;
+  const log = snap.context.log;
+  const serving = servingState(snap.value);
+  if (log === null || log.failed !== undefined || serving === undefined) return false;
+  log.appendReplica(offset, data, reply);
+  if (log.failed !== undefined || serving === 'idle') actor.send({ type: 'WRITTEN' });
+  return true;
+}
+
+/**
  * The child of `serving` a state value is in, or undefined when not serving. Read off the value: `matches`
  * builds a state value object per call, and this runs once per batch.
  */

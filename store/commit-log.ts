@@ -7,6 +7,7 @@ import { BatchEncoder, assignQueueOffsets, type EncodedBatch, type PutMessage } 
 import type { WriteSummary } from './dispatcher.js';
 import { RecordError } from './record.js';
 import type { SegmentedLog } from './segmented-log.js';
+import { checkReplicaChunk, ReplicaDataError, type CheckedChunk } from './replica.js';
 
 export interface PutResultItem {
   commitLogOffset: number;
@@ -280,6 +281,56 @@ export class CommitLog {
   }
 
   /**
+   * Replication (a slave): appends records a master shipped for `offset`, checked first (checkReplicaChunk:
+   * magic, CRC, each record's own offset), through the segmented log, which rolls where the master's did.
+   * `reply` hears the outcome as append's does: with sync flush after the covering flush. Refused when the chunk
+   * does not land at `offset` (the log is elsewhere: the caller asks again from its write offset).
+   */
+  appendReplica(offset: number, data: Uint8Array, reply: (r: PutResult) => void): AppendOutcome {
+    const refuse = (status: number, message: string): AppendOutcome => {
+      reply({ status, message, results: [] });
+      return 'refused';
+    };
+    if (this.failure) return refuse(this.failure.status, `store failed earlier: ${this.failure.message}`);
+    if (data.length === 0) {
+      reply({ status: Status.OK, results: [] });
+      return 'refused';
+    }
+    let at: number;
+    try {
+      at = this.o.log.nextAppendOffset(data.length);
+    } catch (err) {
+      return refuse(Status.MESSAGE_ILLEGAL, `replica chunk of ${data.length} bytes: ${(err as Error).message}`);
+    }
+    if (at !== offset) return refuse(Status.INVALID_ARGUMENT, `replica chunk for ${offset} would land at ${at} (write offset ${this.o.log.writeOffset})`);
+    let checked: CheckedChunk;
+    try {
+      checked = checkReplicaChunk(data, offset);
+    } catch (err) {
+      if (err instanceof ReplicaDataError) return refuse(Status.MESSAGE_ILLEGAL, err.message);
+      throw err;
+    }
+    try {
+      this.o.log.append(data);
+    } catch (err) {
+      this.fail(err, 'write');
+      reply({ status: this.failure!.status, message: this.failure!.message, results: [] });
+      return 'failed';
+    }
+    for (const [k, v] of checked.queueOffsets) if (v > (this.queueOffsets.get(k) ?? 0)) this.queueOffsets.set(k, v);
+    const result: PutResult = { status: Status.OK, results: [], count: checked.records };
+    if (this.o.flush === 'sync') {
+      this.waiting.push({ end: this.o.log.writeOffset, at: this.o.clock.now(), result, reply });
+      if (this.timeoutTimer === undefined) this.armFlushTimeout(this.flushTimeoutMs);
+      this.publish();
+    } else {
+      this.publish();
+      reply(result);
+    }
+    return 'written';
+  }
+
+  /**
    * Flushes everything written so far, then acknowledges the batches it covers. Writes made while it runs
    * wait for the next flush. Rejects (after failing every waiting batch) when storage fails.
    */
@@ -327,6 +378,19 @@ export class CommitLog {
       const oldest = this.waiting[0];
       if (oldest !== undefined) this.armFlushTimeout(Math.max(1, oldest.at + this.flushTimeoutMs - now));
     }, delayMs);
+  }
+
+  /**
+   * The log was cut at `offset` (replication truncating a divergent tail): batches waiting for a flush past it
+   * are failed, queue offsets are the ones given (rebuilt from the cut consume queues), positions republished.
+   */
+  truncated(offset: number, queueOffsets: ReadonlyMap<string, number>): void {
+    const gone = this.waiting.filter((w) => w.end > offset);
+    this.waiting.splice(0, this.waiting.length, ...this.waiting.filter((w) => w.end <= offset));
+    for (const w of gone) w.reply({ status: Status.STORE_FAILED, message: `the commit log was truncated at ${offset} before this was flushed`, results: [] });
+    this.queueOffsets.clear();
+    for (const [k, v] of queueOffsets) this.queueOffsets.set(k, v);
+    this.publish();
   }
 
   /** Marks the log failed and fails every waiting batch (nothing unflushed is acknowledged). */

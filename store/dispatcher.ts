@@ -232,6 +232,18 @@ export class Dispatcher {
     this.sub = positions$.subscribe((p) => this.commitTo(p.flushedOffset));
   }
 
+  /**
+   * Truncation of the commit log at `offset` (the caller cuts the consume queues and the index there):
+   * indexing resumes from `offset` at most, and summaries of writes that are gone are dropped.
+   */
+  rewind(offset: number): void {
+    this.pos = Math.min(this.pos, offset);
+    this.target = Math.min(this.target, offset);
+    this.summaries.length = 0;
+    this.summaryHead = 0;
+    this.skipAt = 0;
+  }
+
   /** Data up to `offset` is committed: index it soon (in a microtask). */
   commitTo(offset: number): void {
     if (offset <= this.target) return;

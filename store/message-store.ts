@@ -6,8 +6,12 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import type { RandomSource } from '../core/random.js';
 import { Status } from '../core/status.js';
 import type { StorageBackend, StorageLock } from './backend.js';
-import { CommitLog, DEFAULT_FLUSH_TIMEOUT_MS, type PutResult } from './commit-log.js';
-import { appendDirect, commitLogMachine } from './commit-log.machine.js';
+import { CommitLog, DEFAULT_FLUSH_TIMEOUT_MS, type CommitPosition, type PutResult } from './commit-log.js';
+import { appendDirect, appendReplicaDirect, commitLogMachine } from './commit-log.machine.js';
+import { queueKeyOf } from './commit-log-batch.js';
+import { RecordField, RecordLayout } from '../core/record-layout.js';
+import { readU32 } from '../core/bytes.js';
+import { wholeRecordsLength } from './replica.js';
 import type { PutMessage } from './commit-log-batch.js';
 import { DEFAULT_CQ_ENTRIES_PER_FILE, type ConsumeQueueSet } from './consume-queue.js';
 import { CorruptRanges, type CorruptRange } from './corrupt-ranges.js';
@@ -21,7 +25,7 @@ import { storeQueries, type StoreQueries } from './store-queries.js';
 import { HEALTHY, sameHealth, storeHealth, type StoreHealth } from './store-health.js';
 
 export type { PutMessage } from './commit-log-batch.js';
-export type { PutResult, PutResultItem } from './commit-log.js';
+export type { CommitPosition, PutResult, PutResultItem } from './commit-log.js';
 export type { NewData } from './dispatcher.js';
 export type { CorruptRange } from './corrupt-ranges.js';
 export type { StoreHealth } from './store-health.js';
@@ -88,6 +92,25 @@ export interface MessageStore extends StoreQueries {
    * rejects with StorageError if the store fails or closes first. See CommitLog.whenFlushed.
    */
   whenFlushed(offset: number): Promise<void>;
+  /** Each change of the commit log's write or flushed offset (the current one first). */
+  readonly positions$: Observable<CommitPosition>;
+  /**
+   * Replication, master side: whole records from `from` (a record boundary: a replica's write offset), at most
+   * about `maxBytes` (one record more when the first is larger), never across a segment's end, up to the write
+   * offset (written data, flushed or not). See ReplicaRead.
+   */
+  readReplica(from: number, maxBytes: number): ReplicaRead;
+  /**
+   * Replication, slave side: appends the records a master shipped for `offset` (checked record by record first;
+   * see CommitLog.appendReplica). Resolves with a status, never rejects; with sync flush after the covering flush.
+   */
+  appendReplica(offset: number, data: Uint8Array): Promise<PutResult>;
+  /**
+   * Cuts the commit log, consume queues and index at `offset` (a record boundary), live: a divergent tail a
+   * replica must drop before it follows a new master. Crash-safe: a checkpoint that re-indexes from the cut is
+   * written first, so a crash at any step leaves a log that recovery makes consistent (a prefix of the old one).
+   */
+  truncateTail(offset: number): Promise<void>;
   /** Commit log write/flush/min offsets and the dispatcher's position. */
   positions(): { writeOffset: number; flushedOffset: number; minOffset: number; dispatched: number };
   /**
@@ -104,6 +127,17 @@ export interface MessageStore extends StoreQueries {
   /** Flushes, indexes what is committed, writes a clean checkpoint, releases the lock. */
   close(): Promise<void>;
 }
+
+/**
+ * What readReplica found at `from`: records (`offset` is where they start: past `from` when `from` was a
+ * segment's end filler), nothing new yet, a `from` past the write offset (the replica holds a tail this log
+ * does not: it diverged), or a `from` below the oldest byte kept (retention deleted it).
+ */
+export type ReplicaRead =
+  | { kind: 'data'; offset: number; data: Uint8Array }
+  | { kind: 'none' }
+  | { kind: 'ahead'; writeOffset: number }
+  | { kind: 'gone'; minOffset: number };
 
 export class StoreOpenError extends Error {
   readonly code = 'EOPEN';
@@ -296,6 +330,50 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
   };
   const queries = storeQueries({ log: p.log, queues: p.queues, index: p.index, commitLog: p.commitLog, msgId, closed: () => closed, checkedFrom: p.checkedFrom, onCorrupt });
 
+  const readReplica = (from: number, maxBytes: number): ReplicaRead => {
+    const log = p.log;
+    for (;;) {
+      const w = log.writeOffset;
+      if (from > w) return { kind: 'ahead', writeOffset: w };
+      if (from === w) return { kind: 'none' };
+      if (from < log.minOffset) return { kind: 'gone', minOffset: log.minOffset };
+      const segEnd = log.segmentStart(from) + log.segmentSize;
+      let buf = log.read(from, Math.min(Math.max(maxBytes, RecordLayout.FixedSize), w - from));
+      if (buf.length >= RecordLayout.FixedSize && readU32(buf, RecordField.Magic) === RecordLayout.Magic) {
+        const size = readU32(buf, RecordField.Size);
+        if (size > buf.length && size <= w - from) buf = log.read(from, size); // one record larger than maxBytes
+        const n = wholeRecordsLength(buf);
+        if (n > 0) return { kind: 'data', offset: from, data: n === buf.length ? buf : buf.subarray(0, n) };
+      }
+      // the end-of-segment filler (or zeros): the next record starts the next segment
+      if (segEnd >= w || segEnd <= from) return { kind: 'none' };
+      from = segEnd;
+    }
+  };
+
+  const truncateTail = async (offset: number): Promise<void> => {
+    if (closed) throw new StoreOpenError(`cannot truncate the store in ${opts.dir}: it is closed`);
+    if (offset >= p.log.writeOffset) return;
+    if (offset < p.log.minOffset) throw new StoreOpenError(`cannot truncate the store in ${opts.dir} at ${offset}: below its oldest data (${p.log.minOffset})`);
+    if (checkpointing) await checkpointing;
+    const dispatched = Math.min(p.dispatcher.position, offset);
+    // first on storage: recovery re-indexes from the cut whatever step a crash interrupts
+    await writeStoreCheckpoint(opts.storage, opts.dir, { clean: false, commitLogFlushed: Math.min(p.log.flushedOffset, offset), dispatched, timestamp: clock.now() });
+    p.dispatcher.rewind(offset);
+    const next = new Map<string, number>();
+    for (const cq of p.queues.all()) {
+      cq.truncateFrom(offset);
+      next.set(queueKeyOf(cq.topic, cq.queueId), cq.maxOffset);
+    }
+    p.index.truncateFrom(offset);
+    await p.queues.flush();
+    await p.index.flush();
+    p.log.truncate(offset);
+    await p.log.flush();
+    p.commitLog.truncated(offset, next);
+    logger.warn({ offset }, 'commit log truncated: a divergent tail was dropped');
+  };
+
   let closing: Promise<void> | undefined;
   const store: MessageStore = {
     putMessages(batch) {
@@ -317,6 +395,17 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     },
     commitLogActor: actor,
     whenFlushed: (offset) => p.commitLog.whenFlushed(offset),
+    positions$: p.commitLog.positions$,
+    readReplica,
+    appendReplica(offset, data) {
+      if (closed || actor.getSnapshot().status !== 'active') {
+        return Promise.resolve({ status: Status.SERVICE_NOT_AVAILABLE, message: 'store is closed', results: [] });
+      }
+      return new Promise((resolve) => {
+        if (!appendReplicaDirect(actor, offset, data, resolve)) resolve({ status: Status.SERVICE_NOT_AVAILABLE, message: `store does not serve (${stateString(actor.getSnapshot().value)})`, results: [] });
+      });
+    },
+    truncateTail,
     positions: () => ({ writeOffset: p.log.writeOffset, flushedOffset: p.log.flushedOffset, minOffset: p.log.minOffset, dispatched: p.dispatcher.position }),
     corruptRanges: () => p.corrupt.list(p.log.minOffset),
     health: () => health.value,
