@@ -34,6 +34,11 @@ export const Status = {
   MESSAGE_TOO_LARGE: 208,
   /** A heartbeat whose client id another live client of the same consumer group (another process) uses. */
   CLIENT_ID_CONFLICT: 209,
+  /**
+   * A sync master's in-sync set is smaller than its minInSyncReplicas: the batch was not stored (a retry on
+   * another broker group is safe).
+   */
+  IN_SYNC_REPLICAS_NOT_ENOUGH: 210,
 } as const;
 
 export type StatusCode = (typeof Status)[keyof typeof Status];

@@ -92,6 +92,8 @@ export interface MessageStore extends StoreQueries {
    * rejects with StorageError if the store fails or closes first. See CommitLog.whenFlushed.
    */
   whenFlushed(offset: number): Promise<void>;
+  /** The flush mode the store was opened with. */
+  readonly flushMode: 'sync' | 'async';
   /** Each change of the commit log's write or flushed offset (the current one first). */
   readonly positions$: Observable<CommitPosition>;
   /**
@@ -395,6 +397,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     },
     commitLogActor: actor,
     whenFlushed: (offset) => p.commitLog.whenFlushed(offset),
+    flushMode: opts.flush,
     positions$: p.commitLog.positions$,
     readReplica,
     appendReplica(offset, data) {

@@ -8,6 +8,7 @@ import type { HandlerLimits } from './handlers/context.js';
 import { resolveTimerTxOptions, type TimerTxOptions, type TimerTxSettings } from './timer-tx-options.js';
 import type { Credentials } from '../protocol/acl/signing.js';
 import { checkCredentials } from '../runtime/signed-io.js';
+import { resolveHaOptions, type HaOptions, type HaSettings } from './ha/ha-options.js';
 
 /**
  * How a broker is set up. Every field but `name`, `namesrv` and `storeDir` has a default. The timer (deliverAt)
@@ -16,8 +17,13 @@ import { checkCredentials } from '../runtime/signed-io.js';
 export interface BrokerOptions extends TimerTxOptions {
   /** Broker group name (`brokerName`); the broker serves at `broker.<name>.<id>`. */
   name: string;
-  /** 0 for the master (default 0). */
+  /** 0 for the master of the group (default 0); a higher id is a slave that replicates the master's commit log. */
   id?: number;
+  /**
+   * Replication (ha/ha-options.ts): a master's mode ('sync' acknowledges once the in-sync replicas have a batch,
+   * 'async' at once, the default) and the in-sync rules; a slave's pull and config sync settings.
+   */
+  ha?: HaOptions;
   /** Cluster name (default 'DefaultCluster'). */
   cluster?: string;
   /** Ids of the name servers it registers with (at `namesrv.<id>`). */
@@ -116,6 +122,7 @@ export interface BrokerSettings {
   timerTx: TimerTxSettings;
   acl?: { file: string; reloadMs?: number; replayWindowMs?: number };
   credentials?: Credentials;
+  ha: HaSettings;
 }
 
 export class BrokerConfigError extends Error {
@@ -184,9 +191,18 @@ export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
       queueLockLeaseMs: positive(o.queueLockLeaseMs, 60_000, 'queueLockLeaseMs'),
     },
     timerTx,
+    ha: haOption(o),
     ...(o.aclFile !== undefined ? { acl: aclSettings(o) } : {}),
     ...(o.credentials !== undefined ? { credentials: credentialsOption(o.credentials) } : {}),
   };
+}
+
+function haOption(o: BrokerOptions): HaSettings {
+  try {
+    return resolveHaOptions(o.ha ?? { mode: 'async' });
+  } catch (err) {
+    throw new BrokerConfigError(err instanceof Error ? err.message : String(err));
+  }
 }
 
 function aclSettings(o: BrokerOptions): NonNullable<BrokerSettings['acl']> {

@@ -24,6 +24,9 @@ import { PERM_WRITE, type DataVersion, type TopicConfig } from '../protocol/rout
 import { loadTopicTable, saveTopicTable } from './topic-config.js';
 import { openTimerTx } from './timer-tx-runtime.js';
 import { AclGuard } from '../runtime/acl-guard.js';
+import { BrokerConfigError } from './broker-options.js';
+import { applyMasterConfig, masterConfig, type ConfigParts } from './ha/config-sync.js';
+import { openHa, wrapStore, type BrokerHa } from './ha/ha-runtime.js';
 
 /**
  * The broker's parts while it runs, and the steps of its lifecycle (open, register, periodic work, shut
@@ -76,7 +79,7 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
   // start before the store opens
   loadDelayOffsets(storage, `${s.storeDir}/${DELAY_OFFSETS_FILE}`);
   loadTimerProgress(storage, `${s.storeDir}/${TIMER_OFFSETS_FILE}`);
-  const store = await deps.openStore({
+  const rawStore = await deps.openStore({
     dir: s.storeDir,
     storage,
     clock: io.clock,
@@ -93,6 +96,10 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
   });
   const topicsPersister = new Persister(() => saveTopicTable(storage, s.storeDir, topics));
   const offsetsPersister = new Persister(() => saveConsumerOffsets(storage, s.storeDir, offsets));
+  const ha = openBrokerHa(deps, rawStore, { storage, storeDir: s.storeDir, topics, offsets }, async (changed) => {
+    if (changed) await topicsChanged();
+  });
+  const store = ha ? wrapStore(rawStore, ha, s.name, io.address) : rawStore;
   const polling = new LongPolling(io.clock, s.maxHeldPulls, (err) => io.logger.error({ err }, 'a held pull failed'));
   const header = registerHeader(deps);
   /** Whether the store takes writes, and how often that changed (each change is a new registration version). */
@@ -139,6 +146,12 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
     else io.logger.error({ store: h }, `store takes no writes (${h.reason}): topics registered read-only until it heals`);
     registrations.all().catch((err: unknown) => io.logger.error({ err }, 'could not register the store health change'));
   };
+  async function topicsChanged(): Promise<void> {
+    await topicsPersister.save();
+    // tell the name servers now rather than at the next interval, and wait for them (bounded), as RocketMQ
+    // does on topic creation: once the first send to a new topic returns, a consumer finds its route
+    await atMost(io.clock, registrations.all(), Math.min(s.registerTimeoutMs, TOPIC_REGISTER_WAIT_MS));
+  }
   let rt: BrokerRuntime;
   const ctx: BrokerContext = {
     brokerName: s.name,
@@ -157,12 +170,8 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
     maxPayload: () => io.maxPayload(),
     send: (to, frame) => io.send(to, frame),
     ...(acl ? { acl } : {}),
-    topicsChanged: async () => {
-      await topicsPersister.save();
-      // tell the name servers now rather than at the next interval, and wait for them (bounded), as RocketMQ
-      // does on topic creation: once the first send to a new topic returns, a consumer finds its route
-      await atMost(io.clock, registrations.all(), Math.min(s.registerTimeoutMs, TOPIC_REGISTER_WAIT_MS));
-    },
+    topicsChanged: () => topicsChanged(),
+    ...(ha ? { ha } : {}),
   };
   if (topics.createSystem(SCHEDULE_TOPIC, s.limits.delayLevels.length, now).created) await topicsPersister.save();
   const scheduler = new DelayScheduler({ store, storage, storeDir: s.storeDir, clock: io.clock, logger: io.logger, levels: s.limits.delayLevels });
@@ -178,11 +187,47 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
     persistedOffsets: offsets.version,
     subs: [store.newData$.subscribe((d) => polling.notify(d.topic, d.queueId, d.maxOffset)), store.health$.subscribe((h) => storeHealthChanged(h))],
   };
+  // a slave writes nothing of its own: what the schedulers and the transaction service would write comes from
+  // the master's log
+  if (ha?.role === 'slave') {
+    ha.slave!.start();
+    return rt;
+  }
   scheduler.start();
   const timerTx = await openTimerTx(ctx, storage, s.storeDir, s.timerTx);
   ctx.timerTx = timerTx.services;
   if (timerTx.topicsCreated) await topicsPersister.save();
   return rt;
+}
+
+/**
+ * The broker's replication parts over its store (ha/ha-runtime.ts); `topicsTaken` hears a config sync's topic
+ * change. None for an async master over a store that cannot replicate (a test's fake store).
+ */
+function openBrokerHa(deps: BrokerDeps, store: StorePort, parts: ConfigParts, topicsTaken: (changed: boolean) => Promise<void>): BrokerHa | undefined {
+  const { io, settings: s } = deps;
+  const repl = store.replication;
+  if (repl === undefined) {
+    if (s.id === 0 && s.ha.mode === 'async') return undefined;
+    throw new BrokerConfigError(`broker ${io.address} replicates (id ${s.id}, ha mode ${s.ha.mode}) but its store cannot`);
+  }
+  return openHa({
+    brokerName: s.name,
+    brokerId: s.id,
+    address: io.address,
+    repl,
+    clock: io.clock,
+    logger: io.logger,
+    settings: s.ha,
+    maxPayload: () => io.maxPayload(),
+    request: (to, frame, timeoutMs) => io.request(to, frame, timeoutMs),
+    offsets: () => parts.offsets.toFile(),
+    applyConfig: async (m) => {
+      const r = await applyMasterConfig(parts, m);
+      await topicsTaken(r.topicsChanged);
+    },
+    serveConfig: (report) => masterConfig(parts, report),
+  });
 }
 
 const HEALTH_VERSION_STEP = 1_000_000_000;
@@ -247,6 +292,7 @@ export async function persistOffsetsIfMoved(rt: BrokerRuntime): Promise<void> {
 
 /** Unregisters (after the registrations in flight), answers held pulls, stops the scheduler, persists offsets, closes the store. */
 export async function shutDownBroker(deps: BrokerDeps, rt: BrokerRuntime): Promise<void> {
+  await rt.ctx.ha?.stop();
   await rt.registrations.stop();
   await unregisterFromNameServers(deps);
   rt.acl?.stop();

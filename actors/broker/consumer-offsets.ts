@@ -73,6 +73,26 @@ export class ConsumerOffsets {
     if (entries.length > 0) this.changes++;
   }
 
+  /**
+   * Takes every offset of `file` that is ahead of the one held (replication between a master and its slaves:
+   * an offset committed on either never goes back). Returns the number of offsets that moved.
+   */
+  mergeAhead(file: ConsumerOffsetsFile): number {
+    const other = new ConsumerOffsets(file);
+    let moved = 0;
+    for (const [key, queues] of other.table) {
+      let m = this.table.get(key);
+      for (const [q, o] of queues) {
+        if ((m?.get(q) ?? -1) >= o) continue;
+        if (!m) this.table.set(key, (m = new Map()));
+        m.set(q, o);
+        moved++;
+      }
+    }
+    if (moved > 0) this.changes++;
+    return moved;
+  }
+
   query(group: string, topic: string, queueId: number): number | undefined {
     return this.table.get(offsetKey(group, topic))?.get(queueId);
   }

@@ -14,12 +14,13 @@ import type { StorePutMessage, StorePutResult } from './store-port.js';
  */
 
 /**
- * Store answers for a batch that is stored but whose durability is in doubt (RocketMQ's FLUSH_DISK_TIMEOUT):
- * the send reply carries this status and the batch's offsets and ids, and the producer reports the send as
- * not OK but stored, rather than failing it.
+ * Store answers for a batch that is stored but whose durability is in doubt (RocketMQ's FLUSH_DISK_TIMEOUT, and
+ * FLUSH_SLAVE_TIMEOUT when a sync master's replicas did not acknowledge it in time): the send reply carries
+ * this status and the batch's offsets and ids, and the producer reports the send as not OK but stored, rather
+ * than failing it.
  */
 export function storedWithWarning(status: number): boolean {
-  return status === Status.FLUSH_DISK_TIMEOUT;
+  return status === Status.FLUSH_DISK_TIMEOUT || status === Status.FLUSH_SLAVE_TIMEOUT;
 }
 
 /**

@@ -99,6 +99,14 @@ export function storePort(store: MessageStore): StorePort {
     whenFlushed: (offset) => store.whenFlushed(offset),
     status: () => ({ health: store.health(), positions: store.positions(), corruptRanges: store.corruptRanges() }),
     health$: store.health$,
+    replication: {
+      readReplica: (from, maxBytes) => store.readReplica(from, maxBytes),
+      appendReplica: (offset, data) => store.appendReplica(offset, data),
+      truncateTail: (offset) => store.truncateTail(offset),
+      positions: () => store.positions(),
+      positions$: store.positions$,
+      flush: store.flushMode,
+    },
     close: () => store.close(),
   };
 }

@@ -1,10 +1,10 @@
 import type { Observable } from 'rxjs';
 import type { TagFilter } from '../protocol/tag-expression.js';
 import type { MessageExt } from '../../core/message.js';
-import type { StoreHealth } from '../../store/message-store.js';
+import type { ReplicaRead, StoreHealth } from '../../store/message-store.js';
 import type { BrokerStatus } from '../protocol/commands.js';
 
-export type { StoreHealth } from '../../store/message-store.js';
+export type { ReplicaRead, StoreHealth } from '../../store/message-store.js';
 
 /**
  * The part of the message store the broker uses, and nothing more: handlers are written against this port
@@ -78,6 +78,18 @@ export interface StoreNewData {
   maxOffset: number;
 }
 
+/** What replication reads and writes of the store (see MessageStore: readReplica, appendReplica, truncateTail). */
+export interface ReplicationPort {
+  readReplica(from: number, maxBytes: number): ReplicaRead;
+  appendReplica(offset: number, data: Uint8Array): Promise<{ status: number; message?: string }>;
+  truncateTail(offset: number): Promise<void>;
+  positions(): { writeOffset: number; flushedOffset: number; minOffset: number };
+  /** Each change of the commit log's write or flushed offset. */
+  readonly positions$: Observable<{ writeOffset: number; flushedOffset: number }>;
+  /** The store's flush mode: a slave acknowledges flushed data when it flushes sync. */
+  readonly flush: 'sync' | 'async';
+}
+
 export interface StorePort {
   putMessages(batch: StorePutMessage[]): Promise<StorePutResult>;
   getMessages(req: StoreGetRequest): Promise<StoreGetResult>;
@@ -99,6 +111,8 @@ export interface StorePort {
   status(): StoreStatus;
   /** Each change of the store's health (the current one first). */
   readonly health$: Observable<StoreHealth>;
+  /** Replication's access to the commit log (absent from stores that cannot replicate, like test fakes). */
+  readonly replication?: ReplicationPort;
   close(): Promise<void>;
 }
 

@@ -161,6 +161,24 @@ export class TopicTable {
     return { config, created: true };
   }
 
+  /**
+   * Replication: takes a master's whole table (its topics and data version) when its version differs from this
+   * one's. Returns whether anything changed.
+   */
+  replaceWith(file: TopicsFile): boolean {
+    const v = file.dataVersion;
+    if (v.timestamp === this.version.timestamp && v.counter === this.version.counter) return false;
+    const next = new Map<string, TopicConfig>();
+    for (const t of file.topics) {
+      const c = validateTopicConfig(t, true);
+      next.set(c.topicName, c);
+    }
+    this.topics.clear();
+    for (const [k, c] of next) this.topics.set(k, c);
+    this.version = { ...v };
+    return true;
+  }
+
   toFile(): TopicsFile {
     return { dataVersion: this.dataVersion, topics: this.list() };
   }

@@ -183,6 +183,67 @@ export interface BrokerStatus {
     corruptRanges: readonly { from: number; to: number; segment: string; reason: string; foundBy: 'recovery' | 'read' }[];
   };
 }
+
+/**
+ * HA_PULL request header: a slave of `brokerName` (its id and address) asks for records from `offset` (its write
+ * offset) and acknowledges `ackOffset` (what it holds, durably when it flushes sync); the master holds the
+ * request up to `waitMs` when nothing is new. Reply header HaPullReplyHeader; body the records (whole, as they
+ * lie in the commit log) when `kind` is 'data'.
+ */
+export interface HaPullHeader {
+  brokerName: string;
+  brokerId: number;
+  address: string;
+  offset: number;
+  ackOffset: number;
+  maxBytes: number;
+  waitMs: number;
+}
+
+/**
+ * HA_PULL reply header: 'data' (records from `offset`), 'none' (nothing new), 'ahead' (the slave holds a tail
+ * the master does not: it diverged), 'gone' (retention deleted `offset`: the master's oldest is `minOffset`).
+ */
+export interface HaPullReplyHeader {
+  kind: 'data' | 'none' | 'ahead' | 'gone';
+  offset: number;
+  masterWrite: number;
+  minOffset: number;
+}
+
+/** GET_BROKER_HA_STATUS reply body (JSON): the broker's replication role and, on a master, its slaves. */
+export interface HaStatus {
+  brokerName: string;
+  brokerId: number;
+  address: string;
+  role: 'master' | 'slave' | 'none';
+  mode?: 'sync' | 'async';
+  /** The master's address (on a slave: the one it follows). */
+  master?: string;
+  /** Commit log write and flushed offsets of this broker. */
+  writeOffset: number;
+  flushedOffset: number;
+  /** On a master: the in-sync set's broker ids, itself included. */
+  inSync?: number[];
+  minInSyncReplicas?: number;
+  /** On a master: each slave's progress; on a slave: its own (lastContact: its last reply from the master). */
+  slaves?: HaSlaveStatus[];
+}
+
+export interface HaSlaveStatus {
+  brokerId: number;
+  address: string;
+  ackOffset: number;
+  /** Bytes of the master's commit log the slave does not hold yet. */
+  lagBytes: number;
+  /** Messages the slave does not hold yet, summed over the master's queues (from consume queue offsets, when known). */
+  lagMessages?: number;
+  /** Time of its last contact (the broker's clock, ms since the epoch), and how long ago that was. */
+  lastContact: number;
+  sinceContactMs: number;
+  inSync: boolean;
+}
+
 /** DELETE_TOPIC_IN_BROKER: header `topic`. VIEW_MESSAGE_BY_ID: header `msgId`; reply body one MessageExt batch. */
 /** QUERY_MESSAGE: header {topic, key, maxNum}; reply body a MessageExt batch. */
 

@@ -47,6 +47,12 @@ export const RequestCode = {
   GET_TOPICS_BY_CLUSTER: 224,
   /** Ours: a starting name server's broadcast asking brokers to register (commands.ts, NAMESRV_STARTED_SUBJECT). */
   NAMESRV_STARTED: 1010,
+  /** Ours: a slave asks its master for commit log records from an offset, and acknowledges what it holds (HaPullHeader). */
+  HA_PULL: 1020,
+  /** Ours: a slave copies its master's topics, consumer offsets and schedule progress, and sends its own offsets. */
+  HA_SYNC_CONFIG: 1021,
+  /** Ours (RocketMQ's GET_BROKER_HA_STATUS): a broker's replication role, in-sync set and per-slave progress. */
+  GET_BROKER_HA_STATUS: 907,
   // batches
   SEND_BATCH_MESSAGE: 320,
 } as const;

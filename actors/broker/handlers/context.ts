@@ -9,6 +9,7 @@ import type { StorePort } from '../store-port.js';
 import type { TopicTable } from '../topic-config.js';
 import type { TimerTxServices } from '../timer-tx-runtime.js';
 import type { AclVerdict } from '../../protocol/acl/authorize.js';
+import type { BrokerHa } from '../ha/ha-runtime.js';
 
 /** Limits and settings the handlers apply. */
 export interface HandlerLimits {
@@ -56,6 +57,8 @@ export interface BrokerContext {
   topicsChanged(): Promise<void>;
   /** Timer scheduler and transaction service (set once they run). */
   timerTx?: TimerTxServices;
+  /** Replication: the broker's role (master of its group, or slave) and its parts. */
+  ha?: BrokerHa;
   /** The ACL (with `aclFile`): whether a request may be served; checked before its handler. */
   readonly acl?: { check(frame: Frame): AclVerdict };
 }

@@ -105,9 +105,11 @@ export class DelayScheduler {
     for (const level of this.state.keys()) this.kick(level);
   }
 
-  /** Stops the timers and persists the offsets. */
+  /** Stops the timers and persists the offsets (a scheduler never started, a slave's, leaves the file as it is). */
   async stop(): Promise<void> {
+    const started = this.sub !== undefined;
     this.stopped = true;
+    if (!started) return;
     this.sub?.unsubscribe();
     for (const s of this.state.values()) this.o.clock.clearTimeout(s.timer);
     await this.persister.save();

@@ -4,7 +4,8 @@
  * - send: PUB on the topic;
  * - pull, consumer offsets (query, commit), heartbeat, queue locks: SUB on each topic and SUB on the group;
  * - admin requests (create, delete or list topics, delete routes, key-value config, message by id): an admin account;
- * - name server registration (REGISTER_BROKER, UNREGISTER_BROKER): an admin or broker account;
+ * - name server registration (REGISTER_BROKER, UNREGISTER_BROKER) and replication between brokers (HA_PULL,
+ *   HA_SYNC_CONFIG): an admin or broker account;
  * - route look-ups, unregistering a client, ending a transaction: any valid account (the broker checks that a
  *   transaction's producer group is the half message's own);
  * - any other code: an admin account (what is not listed is refused to others).
@@ -121,6 +122,8 @@ export function accessNeed(frame: Frame): AccessNeed {
       return { kind: 'resources', needs: [topicNeed(str(frame, 'topic'), Perm.SUB)] };
     case RequestCode.REGISTER_BROKER:
     case RequestCode.UNREGISTER_BROKER:
+    case RequestCode.HA_PULL:
+    case RequestCode.HA_SYNC_CONFIG:
       return REGISTRATION;
     default:
       return ANY_ACCOUNT_CODES.has(frame.code) ? ANY_ACCOUNT : ADMIN;

@@ -1,0 +1,252 @@
+import type { Subscription } from 'rxjs';
+import type { Logger } from 'pino';
+import type { Clock, TimerHandle } from '../../../core/clock.js';
+import { readU32 } from '../../../core/bytes.js';
+import { Status, StatusError } from '../../../core/status.js';
+import type { Frame } from '../../../transports/frame.js';
+import type { HaPullReplyHeader, HaSlaveStatus, HaStatus } from '../../protocol/commands.js';
+import { headerInt, headerString, okReply } from '../../protocol/replies.js';
+import type { ReplicationPort } from '../store-port.js';
+import type { HaSettings } from './ha-options.js';
+import { acksNeeded, batchSatisfied, inSyncSet, isInSync, reported, type ReplicaState } from './replica-set.js';
+
+/**
+ * A master's side of replication: serves its slaves' HA_PULL requests (records from the slave's offset, held
+ * while nothing is new), keeps what each slave acknowledged and the in-sync set (replica-set.ts), and makes a
+ * sync master's writes wait for their replicas. Plain code on the injected clock; the broker runs it while it
+ * is a master.
+ */
+
+export interface HaMasterDeps {
+  brokerName: string;
+  brokerId: number;
+  address: string;
+  repl: ReplicationPort;
+  clock: Clock;
+  logger: Logger;
+  settings: HaSettings;
+  /** The largest frame the transport carries now. */
+  maxPayload: () => number;
+}
+
+/** Room a replication reply keeps for its frame's header. */
+const REPLY_OVERHEAD = 4096;
+
+interface Hold {
+  offset: number;
+  done: () => void;
+  timer: TimerHandle;
+}
+
+interface Wait {
+  end: number;
+  setAtWrite: number[];
+  resolve: (r: { status: number; message?: string }) => void;
+  timer: TimerHandle;
+}
+
+/** What a write must hear before it is acknowledged: OK, or why not (stored either way: FLUSH_SLAVE_TIMEOUT). */
+export interface ReplicaAck {
+  status: number;
+  message?: string;
+}
+
+export class HaMaster {
+  private readonly replicas = new Map<number, ReplicaState>();
+  private holds: Hold[] = [];
+  private waits: Wait[] = [];
+  private readonly sub: Subscription;
+  private stopped = false;
+
+  constructor(private readonly d: HaMasterDeps) {
+    this.sub = d.repl.positions$.subscribe((p) => {
+      if (this.holds.length > 0) this.wake(p.writeOffset);
+    });
+  }
+
+  get sync(): boolean {
+    return this.d.settings.mode === 'sync';
+  }
+
+  /** The in-sync set now: broker ids, this master's included. */
+  inSync(): number[] {
+    return inSyncSet(this.d.brokerId, this.replicas.values(), this.d.clock.now(), this.d.settings);
+  }
+
+  /**
+   * Before a write on a sync master: IN_SYNC_REPLICAS_NOT_ENOUGH when the in-sync set is smaller than
+   * minInSyncReplicas (nothing is stored then), else undefined.
+   */
+  refuseWrite(): ReplicaAck | undefined {
+    if (!this.sync) return undefined;
+    const set = this.inSync();
+    if (set.length >= this.d.settings.minInSyncReplicas) return undefined;
+    return {
+      status: Status.IN_SYNC_REPLICAS_NOT_ENOUGH,
+      message: `broker ${this.d.brokerName} has ${set.length} in-sync replica(s) (${set.join(', ')}), fewer than minInSyncReplicas ${this.d.settings.minInSyncReplicas}: not stored`,
+    };
+  }
+
+  /**
+   * After a sync master wrote a batch ending at `end`: resolves OK once enough in-sync replicas hold it (see
+   * replica-set.ts), or FLUSH_SLAVE_TIMEOUT after syncTimeoutMs (the batch is stored on the master).
+   */
+  waitForReplicas(end: number): Promise<ReplicaAck> {
+    const setAtWrite = this.inSync();
+    if (batchSatisfied(end, setAtWrite, setAtWrite, this.d.brokerId, this.replicas, this.d.settings)) return Promise.resolve({ status: Status.OK });
+    if (this.stopped) return Promise.resolve(this.notReplicated(setAtWrite, 'the broker is stopping'));
+    return new Promise((resolve) => {
+      const w: Wait = {
+        end,
+        setAtWrite,
+        resolve,
+        timer: this.d.clock.setTimeout(() => {
+          this.waits = this.waits.filter((x) => x !== w);
+          resolve(this.notReplicated(setAtWrite, `not acknowledged by enough in-sync replicas within ${this.d.settings.syncTimeoutMs} ms`));
+        }, this.d.settings.syncTimeoutMs),
+      };
+      this.waits.push(w);
+    });
+  }
+
+  private notReplicated(set: readonly number[], why: string): ReplicaAck {
+    return { status: Status.FLUSH_SLAVE_TIMEOUT, message: `stored on the master, ${why} (in-sync set ${set.join(', ')}, ${acksNeeded(set, this.d.settings)} needed)` };
+  }
+
+  /** HA_PULL: takes the slave's acknowledgement, then answers with records from its offset (held while none). */
+  handlePull(frame: Frame, reply: ((f: Frame) => void) | undefined): Frame | undefined {
+    const name = headerString(frame, 'brokerName');
+    if (name !== this.d.brokerName) throw new StatusError(Status.INVALID_ARGUMENT, `broker ${this.d.address} is the master of ${this.d.brokerName}, not of ${name}`);
+    const id = headerInt(frame, 'brokerId');
+    if (id === this.d.brokerId || id < 0) throw new StatusError(Status.INVALID_ARGUMENT, `a slave's broker id must differ from its master's (${this.d.brokerId}), got ${id}`);
+    const offset = headerInt(frame, 'offset');
+    const ackOffset = headerInt(frame, 'ackOffset');
+    if (offset < 0 || ackOffset < 0 || ackOffset > offset) throw new StatusError(Status.BAD_FRAME, `offset ${offset} and ackOffset ${ackOffset}: need 0 <= ackOffset <= offset`);
+    const maxBytes = Math.max(1, Math.min(headerInt(frame, 'maxBytes'), this.d.settings.maxChunkBytes, this.d.maxPayload() - REPLY_OVERHEAD));
+    // a held request's slave reports again only when it is answered: well within the in-sync time
+    const waitMs = Math.max(0, Math.min(headerInt(frame, 'waitMs', 0), 30_000, Math.floor(this.d.settings.maxTimeSlaveNotCatchupMs / 3)));
+    this.report(id, headerString(frame, 'address'), Math.min(ackOffset, this.d.repl.positions().writeOffset), offset);
+    const answer = (): Frame => this.chunkReply(frame, id, offset, maxBytes);
+    const first = answer();
+    if (first.header.kind !== 'none' || waitMs === 0 || reply === undefined || this.stopped) return first;
+    const hold: Hold = {
+      offset,
+      done: () => {
+        this.d.clock.clearTimeout(hold.timer);
+        this.holds = this.holds.filter((h) => h !== hold);
+        try {
+          reply(answer());
+        } catch (err) {
+          this.d.logger.warn({ err, slave: id }, 'a held replication request could not be answered');
+        }
+      },
+      timer: this.d.clock.setTimeout(() => hold.done(), waitMs),
+    };
+    this.holds.push(hold);
+    return undefined;
+  }
+
+  private chunkReply(frame: Frame, slaveId: number, offset: number, maxBytes: number): Frame {
+    const pos = this.d.repl.positions();
+    const r = this.d.repl.readReplica(offset, maxBytes);
+    const header: HaPullReplyHeader = { kind: r.kind, offset, masterWrite: pos.writeOffset, minOffset: pos.minOffset };
+    if (r.kind !== 'data') {
+      if (r.kind === 'ahead') this.d.logger.warn({ slave: slaveId, slaveOffset: offset, masterWrite: pos.writeOffset }, 'a slave holds a commit log tail this master does not: it must truncate it');
+      return okReply(frame, { ...header });
+    }
+    const s = this.replicas.get(slaveId);
+    if (s) s.shippedAtWrite = pos.writeOffset;
+    return okReply(frame, { ...header, offset: r.offset }, r.data);
+  }
+
+  private report(id: number, address: string, ackOffset: number, writeOffset: number): void {
+    const prev = this.replicas.get(id);
+    const masterWrite = this.d.repl.positions().writeOffset;
+    const now = this.d.clock.now();
+    const wasInSync = prev !== undefined && isInSync(prev, now, this.d.settings);
+    const next = reported(prev, { id, address, ackOffset, writeOffset }, masterWrite, now);
+    this.replicas.set(id, next);
+    if (!wasInSync && isInSync(next, now, this.d.settings)) this.d.logger.info({ slave: id, address, ackOffset }, 'a slave caught up: in the in-sync set');
+    if (this.waits.length > 0) this.settleWaits();
+  }
+
+  private settleWaits(): void {
+    const now = this.inSync();
+    const left: Wait[] = [];
+    for (const w of this.waits) {
+      if (batchSatisfied(w.end, w.setAtWrite, now, this.d.brokerId, this.replicas, this.d.settings)) {
+        this.d.clock.clearTimeout(w.timer);
+        w.resolve({ status: Status.OK });
+      } else left.push(w);
+    }
+    this.waits = left;
+  }
+
+  private wake(writeOffset: number): void {
+    for (const h of this.holds.filter((x) => writeOffset > x.offset)) h.done();
+  }
+
+  /** The HA status of this master: its in-sync set and each slave's progress (lag in messages counted up to 64 MiB). */
+  status(): HaStatus {
+    const pos = this.d.repl.positions();
+    const now = this.d.clock.now();
+    const set = this.inSync();
+    const slaves: HaSlaveStatus[] = [...this.replicas.values()]
+      .sort((a, b) => a.id - b.id)
+      .map((r) => {
+        const s: HaSlaveStatus = {
+          brokerId: r.id,
+          address: r.address,
+          ackOffset: r.ackOffset,
+          lagBytes: Math.max(0, pos.writeOffset - r.ackOffset),
+          lastContact: r.lastContact,
+          sinceContactMs: now - r.lastContact,
+          inSync: set.includes(r.id),
+        };
+        const n = this.countRecords(r.ackOffset, pos.writeOffset);
+        if (n !== undefined) s.lagMessages = n;
+        return s;
+      });
+    return {
+      brokerName: this.d.brokerName,
+      brokerId: this.d.brokerId,
+      address: this.d.address,
+      role: 'master',
+      mode: this.d.settings.mode,
+      master: this.d.address,
+      writeOffset: pos.writeOffset,
+      flushedOffset: pos.flushedOffset,
+      inSync: set,
+      minInSyncReplicas: this.d.settings.minInSyncReplicas,
+      slaves,
+    };
+  }
+
+  /** Records in [from, to) of the commit log, by their sizes; undefined past 64 MiB or when `from` is not readable. */
+  private countRecords(from: number, to: number): number | undefined {
+    if (to - from > 64 * 1024 * 1024) return undefined;
+    let n = 0;
+    let at = from;
+    while (at < to) {
+      const r = this.d.repl.readReplica(at, 4 * 1024 * 1024);
+      if (r.kind === 'none') break;
+      if (r.kind !== 'data') return undefined;
+      for (let p = 0; p < r.data.length; p += readU32(r.data, p)) n++;
+      at = r.offset + r.data.length;
+    }
+    return n;
+  }
+
+  /** Answers held requests and the writes still waiting (FLUSH_SLAVE_TIMEOUT: they are stored). */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.sub.unsubscribe();
+    for (const h of [...this.holds]) h.done();
+    for (const w of this.waits.splice(0)) {
+      this.d.clock.clearTimeout(w.timer);
+      w.resolve(this.notReplicated(w.setAtWrite, 'the broker stopped before its replicas acknowledged'));
+    }
+  }
+}
+

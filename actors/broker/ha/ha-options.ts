@@ -1,0 +1,69 @@
+/**
+ * How a broker group replicates (RocketMQ's master/slave HA): the options a broker is given under `ha`, checked
+ * and with their defaults. Id 0 is the master; a broker with a higher id is a slave of its group's master.
+ */
+
+export type HaMode = 'sync' | 'async';
+
+export interface HaOptions {
+  /**
+   * A master's acknowledgement: 'sync' answers SEND_OK only once the in-sync replicas have the batch (see
+   * minInSyncReplicas), 'async' at once, the slaves following behind.
+   */
+  mode: HaMode;
+  /** Sync: replicas, the master counted, that must hold a batch before it is acknowledged (default 2). */
+  minInSyncReplicas?: number;
+  /** Sync: wait for every member of the in-sync set, however many that is (default false). */
+  allAckInSyncSet?: boolean;
+  /** A slave whose acknowledgements have not caught up with the master for this long leaves the in-sync set (default 15000 ms). */
+  maxTimeSlaveNotCatchupMs?: number;
+  /** Sync: how long a send waits for its replicas before it is answered FLUSH_SLAVE_TIMEOUT, stored (default 3000 ms). */
+  syncTimeoutMs?: number;
+  /** Slave: how long the master holds a replication request that finds nothing new (default 1000 ms). */
+  pullWaitMs?: number;
+  /** Slave: most bytes of one replication reply (default 1 MiB; at most the transport's frame limit less 4 KiB). */
+  maxChunkBytes?: number;
+  /** Slave: how often it copies its master's topics, consumer offsets and schedule progress (default 5000 ms). */
+  configSyncMs?: number;
+}
+
+/** HaOptions with every default applied. */
+export interface HaSettings {
+  mode: HaMode;
+  minInSyncReplicas: number;
+  allAckInSyncSet: boolean;
+  maxTimeSlaveNotCatchupMs: number;
+  syncTimeoutMs: number;
+  pullWaitMs: number;
+  maxChunkBytes: number;
+  configSyncMs: number;
+}
+
+export class HaConfigError extends Error {
+  readonly code = 'ECONFIG';
+  constructor(message: string) {
+    super(message);
+    this.name = 'HaConfigError';
+  }
+}
+
+function positiveInt(v: number | undefined, dflt: number, what: string): number {
+  const x = v ?? dflt;
+  if (!Number.isSafeInteger(x) || x <= 0) throw new HaConfigError(`ha.${what} must be a positive whole number, got ${String(v)}`);
+  return x;
+}
+
+export function resolveHaOptions(o: HaOptions): HaSettings {
+  if (typeof o !== 'object' || o === null) throw new HaConfigError('ha must be an object like { mode: "sync" }');
+  if (o.mode !== 'sync' && o.mode !== 'async') throw new HaConfigError(`ha.mode must be 'sync' or 'async', got ${String(o.mode)}`);
+  return {
+    mode: o.mode,
+    minInSyncReplicas: positiveInt(o.minInSyncReplicas, 2, 'minInSyncReplicas'),
+    allAckInSyncSet: o.allAckInSyncSet ?? false,
+    maxTimeSlaveNotCatchupMs: positiveInt(o.maxTimeSlaveNotCatchupMs, 15_000, 'maxTimeSlaveNotCatchupMs'),
+    syncTimeoutMs: positiveInt(o.syncTimeoutMs, 3_000, 'syncTimeoutMs'),
+    pullWaitMs: positiveInt(o.pullWaitMs, 1_000, 'pullWaitMs'),
+    maxChunkBytes: positiveInt(o.maxChunkBytes, 1024 * 1024, 'maxChunkBytes'),
+    configSyncMs: positiveInt(o.configSyncMs, 5_000, 'configSyncMs'),
+  };
+}

@@ -1,0 +1,217 @@
+import type { Logger } from 'pino';
+import type { Clock, TimerHandle } from '../../../core/clock.js';
+import { Status, statusName } from '../../../core/status.js';
+import type { Frame } from '../../../transports/frame.js';
+import type { HaPullHeader, HaPullReplyHeader, HaStatus } from '../../protocol/commands.js';
+import { RequestCode } from '../../protocol/request-codes.js';
+import { expectOk, jsonBody, parseJsonBody, request } from '../../protocol/replies.js';
+import type { ReplicationPort } from '../store-port.js';
+import type { HaSettings } from './ha-options.js';
+import type { MasterConfig, SlaveConfigReport } from './config-sync.js';
+
+/**
+ * A slave's side of replication: one HA_PULL in flight at a time to its master, from its own write offset, each
+ * carrying what it holds (its flushed offset when it flushes sync, else its write offset) as the
+ * acknowledgement; the records that come back are checked and appended through its own commit log (which
+ * indexes them), and the next request goes at once. Nothing new: the master holds the request up to
+ * pullWaitMs. A request that fails or times out is tried again after a backoff (100 ms doubling to 2 s), from
+ * wherever the log is then: a cut connection resumes where it stopped. Every configSyncMs it also copies the
+ * master's topics, offsets and schedule progress (config-sync.ts). Plain code on the injected clock.
+ */
+
+export interface HaSlaveDeps {
+  brokerName: string;
+  brokerId: number;
+  address: string;
+  /** The master it follows now. */
+  master: () => string;
+  repl: ReplicationPort;
+  request: (to: string, frame: Frame, timeoutMs: number) => Promise<Frame>;
+  clock: Clock;
+  logger: Logger;
+  settings: HaSettings;
+  maxPayload: () => number;
+  /** The slave's offsets, sent to the master with each config sync. */
+  offsets: () => SlaveConfigReport['offsets'];
+  /** Applies what a config sync brought (topics, offsets, schedule progress). */
+  applyConfig: (m: MasterConfig) => Promise<void>;
+  /** Timeout of a request beyond its hold (default 3000 ms). */
+  requestTimeoutMs?: number;
+}
+
+const BACKOFF_FIRST_MS = 100;
+const BACKOFF_MAX_MS = 2_000;
+
+export class HaSlave {
+  private stopped = true;
+  private loopDone: Promise<void> = Promise.resolve();
+  private sleepTimer: TimerHandle | undefined;
+  private wakeSleep: (() => void) | undefined;
+  private configTimer: TimerHandle | undefined;
+  private backoff = BACKOFF_FIRST_MS;
+  /** The master's write offset as last heard, and when (the injected clock). */
+  private masterWrite = 0;
+  private lastContact = -Infinity;
+  private lastError: string | undefined;
+  /** Chunks and bytes appended since start. */
+  chunks = 0;
+  bytes = 0;
+
+  constructor(private readonly d: HaSlaveDeps) {}
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.loopDone = this.loop();
+    this.scheduleConfigSync(0);
+  }
+
+  /** Stops asking; resolves once a local step under way (an append, a truncation) is done. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.d.clock.clearTimeout(this.configTimer);
+    this.d.clock.clearTimeout(this.sleepTimer);
+    this.wakeSleep?.();
+    await this.loopDone;
+  }
+
+  private get timeoutMs(): number {
+    return this.d.requestTimeoutMs ?? 3_000;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      let ok = false;
+      try {
+        ok = await this.step();
+      } catch (err) {
+        this.failed(err instanceof Error ? err.message : String(err));
+      }
+      if (this.stopped) break;
+      if (ok) this.backoff = BACKOFF_FIRST_MS;
+      else {
+        await this.sleep(this.backoff);
+        this.backoff = Math.min(BACKOFF_MAX_MS, this.backoff * 2);
+      }
+    }
+  }
+
+  /** One request and what follows from its answer; false when the next should wait a backoff. */
+  private async step(): Promise<boolean> {
+    const pos = this.d.repl.positions();
+    const ackOffset = this.d.repl.flush === 'sync' ? pos.flushedOffset : pos.writeOffset;
+    const header: HaPullHeader = {
+      brokerName: this.d.brokerName,
+      brokerId: this.d.brokerId,
+      address: this.d.address,
+      offset: pos.writeOffset,
+      ackOffset,
+      maxBytes: Math.max(64 * 1024, Math.min(this.d.settings.maxChunkBytes, this.d.maxPayload() - 4096)),
+      waitMs: this.d.settings.pullWaitMs,
+    };
+    const master = this.d.master();
+    const reply = await this.d.request(master, request(RequestCode.HA_PULL, { ...header }), this.d.settings.pullWaitMs + this.timeoutMs);
+    if (this.stopped) return true;
+    if (reply.status !== Status.OK) {
+      this.failed(`${statusName(reply.status)}: ${String(reply.header.error ?? '')}`);
+      return false;
+    }
+    const h = reply.header as unknown as HaPullReplyHeader;
+    this.masterWrite = Number(h.masterWrite);
+    this.lastContact = this.d.clock.now();
+    switch (h.kind) {
+      case 'data': {
+        const r = await this.d.repl.appendReplica(Number(h.offset), reply.body);
+        if (r.status !== Status.OK) {
+          this.failed(`appending ${reply.body.length} bytes at ${String(h.offset)}: ${statusName(r.status)} ${r.message ?? ''}`);
+          return false;
+        }
+        this.chunks++;
+        this.bytes += reply.body.length;
+        this.recovered();
+        return true;
+      }
+      case 'none':
+        this.recovered();
+        return true;
+      case 'ahead':
+        // The master is the writer of the group: a tail it does not hold was never acknowledged by it as held
+        // here, and the master's next writes go to those offsets. The slave drops it and follows.
+        this.d.logger.warn({ master, slaveWrite: pos.writeOffset, masterWrite: this.masterWrite }, 'this slave holds a commit log tail its master does not: truncating it to follow the master');
+        await this.d.repl.truncateTail(this.masterWrite);
+        return true;
+      case 'gone':
+        this.failed(`the master ${master} no longer holds offset ${pos.writeOffset} (its oldest is ${String(h.minOffset)}): this slave cannot catch up; start it on an empty store`);
+        return false;
+      default:
+        this.failed(`unknown replication reply kind ${String(h.kind)}`);
+        return false;
+    }
+  }
+
+  private failed(why: string): void {
+    if (why !== this.lastError) this.d.logger.warn({ master: this.d.master(), reason: why }, 'replication from the master failed; retrying');
+    this.lastError = why;
+  }
+
+  private recovered(): void {
+    if (this.lastError !== undefined) this.d.logger.info({ master: this.d.master() }, 'replication from the master goes on');
+    this.lastError = undefined;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wakeSleep = () => {
+        this.wakeSleep = undefined;
+        resolve();
+      };
+      this.sleepTimer = this.d.clock.setTimeout(() => this.wakeSleep?.(), ms);
+    });
+  }
+
+  private scheduleConfigSync(ms: number): void {
+    if (this.stopped) return;
+    this.configTimer = this.d.clock.setTimeout(() => {
+      this.configTimer = undefined;
+      this.syncConfig()
+        .catch((err: unknown) => this.d.logger.warn({ err, master: this.d.master() }, 'copying the master\'s topics and offsets failed; trying again'))
+        .finally(() => this.scheduleConfigSync(this.d.settings.configSyncMs));
+    }, ms);
+  }
+
+  /** One config sync: sends this slave's offsets, applies the master's state. */
+  async syncConfig(): Promise<void> {
+    const report: SlaveConfigReport = { offsets: this.d.offsets() };
+    const reply = await this.d.request(this.d.master(), request(RequestCode.HA_SYNC_CONFIG, { brokerName: this.d.brokerName, brokerId: this.d.brokerId }, jsonBody(report)), this.timeoutMs);
+    expectOk(reply, `copy the configuration of ${this.d.master()}`);
+    if (this.stopped) return;
+    await this.d.applyConfig(parseJsonBody<MasterConfig>(reply));
+  }
+
+  status(): HaStatus {
+    const pos = this.d.repl.positions();
+    const now = this.d.clock.now();
+    const ack = this.d.repl.flush === 'sync' ? pos.flushedOffset : pos.writeOffset;
+    return {
+      brokerName: this.d.brokerName,
+      brokerId: this.d.brokerId,
+      address: this.d.address,
+      role: 'slave',
+      master: this.d.master(),
+      writeOffset: pos.writeOffset,
+      flushedOffset: pos.flushedOffset,
+      slaves: [
+        {
+          brokerId: this.d.brokerId,
+          address: this.d.address,
+          ackOffset: ack,
+          lagBytes: Math.max(0, this.masterWrite - ack),
+          lastContact: this.lastContact,
+          sinceContactMs: now - this.lastContact,
+          inSync: false,
+        },
+      ],
+    };
+  }
+}

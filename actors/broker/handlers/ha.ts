@@ -1,0 +1,19 @@
+import { StatusError, Status } from '../../../core/status.js';
+import { jsonBody, okReply, parseJsonBody } from '../../protocol/replies.js';
+import type { SlaveConfigReport } from '../ha/config-sync.js';
+import { masterOf } from '../ha/ha-runtime.js';
+import type { Handler } from './context.js';
+
+/** Replication requests: a slave's HA_PULL and HA_SYNC_CONFIG, and GET_BROKER_HA_STATUS (ha/ for the parts). */
+
+export const handleHaPull: Handler = async (ctx, frame, reply) => masterOf(ctx.ha, frame, ctx.address).handlePull(frame, reply);
+
+export const handleHaSyncConfig: Handler = async (ctx, frame) => {
+  masterOf(ctx.ha, frame, ctx.address);
+  return okReply(frame, {}, jsonBody(ctx.ha!.serveConfig(parseJsonBody<SlaveConfigReport>(frame))));
+};
+
+export const handleHaStatus: Handler = async (ctx, frame) => {
+  if (ctx.ha === undefined) throw new StatusError(Status.SERVICE_NOT_AVAILABLE, `broker ${ctx.address} does not replicate`);
+  return okReply(frame, {}, jsonBody(ctx.ha.status()));
+};
