@@ -194,6 +194,9 @@ export class Dispatcher {
   private summaryHead = 0;
   /** The next of the ranges to step over (o.skip). */
   private skipAt = 0;
+  /** The flushed offset last followed, and the confirm limit (limitTo). */
+  private flushedSeen = 0;
+  private confirmLimit = Infinity;
 
   constructor(private readonly o: DispatcherOptions) {
     this.pos = o.from;
@@ -229,7 +232,24 @@ export class Dispatcher {
   follow(positions$: Observable<CommitPosition>): void {
     this.sub?.unsubscribe();
     this.verifyCrc = false;
-    this.sub = positions$.subscribe((p) => this.commitTo(p.flushedOffset));
+    this.sub = positions$.subscribe((p) => {
+      this.flushedSeen = p.flushedOffset;
+      this.commitTo(Math.min(p.flushedOffset, this.confirmLimit));
+    });
+  }
+
+  /**
+   * Replication under a controller: indexing (what consumers see) stops at `offset` as well as at the flushed
+   * offset: at the group's confirm offset, what enough in-sync replicas hold, so that no consumer reads a
+   * message a failover can take back (apache/rocketmq#6662). Infinity lifts the limit.
+   */
+  get limit(): number {
+    return this.confirmLimit;
+  }
+
+  limitTo(offset: number): void {
+    this.confirmLimit = offset;
+    this.commitTo(Math.min(this.flushedSeen, offset));
   }
 
   /**

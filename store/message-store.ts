@@ -113,6 +113,11 @@ export interface MessageStore extends StoreQueries {
    * written first, so a crash at any step leaves a log that recovery makes consistent (a prefix of the old one).
    */
   truncateTail(offset: number): Promise<void>;
+  /**
+   * Limits what is indexed and served to below `offset` as well as to flushed data (replication's confirm offset:
+   * see Dispatcher.limitTo); Infinity lifts it.
+   */
+  limitDispatch(offset: number): void;
   /** Commit log write/flush/min offsets and the dispatcher's position. */
   positions(): { writeOffset: number; flushedOffset: number; minOffset: number; dispatched: number };
   /**
@@ -288,7 +293,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     try {
       if (checkpointing) await checkpointing;
       if (clean) {
-        p.dispatcher.dispatchUpTo(p.commitLog.committedOffset);
+        p.dispatcher.dispatchUpTo(Math.min(p.commitLog.committedOffset, p.dispatcher.limit));
         await checkpoint(p.log.flushedOffset === p.log.writeOffset && p.dispatcher.position === p.log.writeOffset);
       }
     } finally {
@@ -409,6 +414,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
       });
     },
     truncateTail,
+    limitDispatch: (offset) => p.dispatcher.limitTo(offset),
     positions: () => ({ writeOffset: p.log.writeOffset, flushedOffset: p.log.flushedOffset, minOffset: p.log.minOffset, dispatched: p.dispatcher.position }),
     corruptRanges: () => p.corrupt.list(p.log.minOffset),
     health: () => health.value,

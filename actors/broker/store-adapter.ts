@@ -103,6 +103,7 @@ export function storePort(store: MessageStore): StorePort {
       readReplica: (from, maxBytes) => store.readReplica(from, maxBytes),
       appendReplica: (offset, data) => store.appendReplica(offset, data),
       truncateTail: (offset) => store.truncateTail(offset),
+      limitDispatch: (offset) => store.limitDispatch(offset),
       positions: () => store.positions(),
       positions$: store.positions$,
       flush: store.flushMode,

@@ -83,7 +83,9 @@ export interface ReplicationPort {
   readReplica(from: number, maxBytes: number): ReplicaRead;
   appendReplica(offset: number, data: Uint8Array): Promise<{ status: number; message?: string }>;
   truncateTail(offset: number): Promise<void>;
-  positions(): { writeOffset: number; flushedOffset: number; minOffset: number };
+  /** Consumers see data below this offset only (the group's confirm offset); Infinity lifts the limit. */
+  limitDispatch(offset: number): void;
+  positions(): { writeOffset: number; flushedOffset: number; minOffset: number; dispatched: number };
   /** Each change of the commit log's write or flushed offset. */
   readonly positions$: Observable<{ writeOffset: number; flushedOffset: number }>;
   /** The store's flush mode: a slave acknowledges flushed data when it flushes sync. */

@@ -1,0 +1,151 @@
+/**
+ * The HA controller's rules, as pure functions over one broker group's state (RocketMQ 5's controller mode,
+ * RIP-44, with leases added): who is master, in which epoch, until when, and which brokers are in sync. Two
+ * controllers run them: the controller actor (actors/controller/, memory transport and scenarios) holds the
+ * state and answers requests; on NATS each broker applies them itself to a JetStream KV entry, changed only by
+ * compare-and-set on the entry's revision. Either way the state changes only through these functions.
+ *
+ * - Every broker of the group heartbeats (`onHeartbeat`) with its configured id, address, the epoch it knows and
+ *   its commit log's write offset. The master's heartbeat in its own epoch renews its lease: `leaseUntil` =
+ *   now + leaseMs. The master acts as master only until its own clock reaches the time it sent that heartbeat
+ *   plus leaseMs, which comes first.
+ * - A new master is elected when there is none or the lease ran out more than `maxClockSkewMs` ago, only from
+ *   the in-sync set (no unclean election), among brokers heard from within `aliveMs`, the one with the highest
+ *   write offset (then the current master, then the lowest id). The epoch goes up by one; the in-sync set
+ *   becomes the new master alone (slaves rejoin as they catch up). A group that never had an in-sync set (new)
+ *   elects from every live broker.
+ * - The master changes the in-sync set (`onAlterSyncState`) only in its own epoch and from the set's current
+ *   version (`syncEpoch`), so an isolated old master cannot shrink the set to get its writes acknowledged.
+ */
+
+export interface ControllerSettings {
+  /** How long a master's heartbeat keeps it master (default 3000 ms). */
+  leaseMs: number;
+  /** How long after its last heartbeat a broker still counts as alive for an election (default 3000 ms). */
+  aliveMs: number;
+  /** Clock difference between processes the lease allows for: elections wait this long past a lease (default 500 ms). */
+  maxClockSkewMs: number;
+}
+
+export const DEFAULT_CONTROLLER_SETTINGS: ControllerSettings = { leaseMs: 3000, aliveMs: 3000, maxClockSkewMs: 500 };
+
+export interface GroupBroker {
+  address: string;
+  lastSeen: number;
+  writeOffset: number;
+  /** The newest epoch the broker holds data or knows of. */
+  epoch: number;
+}
+
+/** One broker group's controller state (the JSON value of its KV entry). */
+export interface GroupState {
+  brokerName: string;
+  /** Master epoch: 0 before the first master. */
+  epoch: number;
+  /** The master's configured broker id, or null. */
+  masterId: number | null;
+  masterAddress: string | null;
+  /** The master's lease, on the controller's clock. */
+  leaseUntil: number;
+  /** The in-sync set (broker ids, the master's included), ascending. */
+  inSync: number[];
+  /** Version of the in-sync set: each change bumps it. */
+  syncEpoch: number;
+  /** Brokers heard from, by configured id (as strings: JSON keys). */
+  brokers: Record<string, GroupBroker>;
+}
+
+export function emptyGroup(brokerName: string): GroupState {
+  return { brokerName, epoch: 0, masterId: null, masterAddress: null, leaseUntil: 0, inSync: [], syncEpoch: 0, brokers: {} };
+}
+
+export interface HeartbeatReport {
+  brokerName: string;
+  brokerId: number;
+  address: string;
+  epoch: number;
+  writeOffset: number;
+}
+
+/** What a broker learns from a heartbeat: the group's master and epoch, and whether it holds the lease. */
+export interface HeartbeatAnswer {
+  epoch: number;
+  masterId: number | null;
+  masterAddress: string | null;
+  /** True when the reporter is the master of `epoch` and its lease was renewed. */
+  leader: boolean;
+  leaseMs: number;
+  inSync: number[];
+  syncEpoch: number;
+}
+
+function answerFor(s: GroupState, id: number, cfg: ControllerSettings): HeartbeatAnswer {
+  return { epoch: s.epoch, masterId: s.masterId, masterAddress: s.masterAddress, leader: s.masterId === id, leaseMs: cfg.leaseMs, inSync: [...s.inSync], syncEpoch: s.syncEpoch };
+}
+
+/** Whether the group needs a new master at `now`. */
+export function needsElection(s: GroupState, now: number, cfg: ControllerSettings): boolean {
+  return s.masterId === null || now > s.leaseUntil + cfg.maxClockSkewMs;
+}
+
+/** The new master by the election rule, or undefined when no candidate is alive. */
+export function electCandidate(s: GroupState, now: number, cfg: ControllerSettings): number | undefined {
+  const alive = (id: number): boolean => {
+    const b = s.brokers[String(id)];
+    return b !== undefined && now - b.lastSeen <= cfg.aliveMs;
+  };
+  const pool = s.inSync.length > 0 ? s.inSync : Object.keys(s.brokers).map(Number);
+  let best: number | undefined;
+  for (const id of pool) {
+    if (!alive(id)) continue;
+    if (best === undefined) {
+      best = id;
+      continue;
+    }
+    const a = s.brokers[String(id)]!.writeOffset;
+    const b = s.brokers[String(best)]!.writeOffset;
+    if (a > b || (a === b && (id === s.masterId || (best !== s.masterId && id < best)))) best = id;
+  }
+  return best;
+}
+
+/**
+ * A heartbeat: records the broker, renews the master's lease, elects a master when one is due. Returns the new
+ * state (the same object when nothing changed but the broker's record) and the answer.
+ */
+export function onHeartbeat(s: GroupState, r: HeartbeatReport, now: number, cfg: ControllerSettings): { state: GroupState; answer: HeartbeatAnswer; elected?: number } {
+  let next: GroupState = { ...s, brokers: { ...s.brokers, [String(r.brokerId)]: { address: r.address, lastSeen: now, writeOffset: r.writeOffset, epoch: r.epoch } } };
+  let elected: number | undefined;
+  if (needsElection(next, now, cfg)) {
+    const id = electCandidate(next, now, cfg);
+    if (id !== undefined) {
+      elected = id;
+      next = { ...next, epoch: next.epoch + 1, masterId: id, masterAddress: next.brokers[String(id)]!.address, leaseUntil: now + cfg.leaseMs, inSync: [id], syncEpoch: next.syncEpoch + 1 };
+    } else if (next.masterId !== null) {
+      // the lease ran out and no in-sync broker is alive: no master until one returns (no unclean election)
+      next = { ...next, masterId: null, masterAddress: null };
+    }
+  }
+  if (next.masterId === r.brokerId && r.epoch === next.epoch) next = { ...next, leaseUntil: now + cfg.leaseMs };
+  const out: { state: GroupState; answer: HeartbeatAnswer; elected?: number } = { state: next, answer: answerFor(next, r.brokerId, cfg) };
+  if (elected !== undefined) out.elected = elected;
+  return out;
+}
+
+export interface AlterSyncRequest {
+  brokerName: string;
+  masterId: number;
+  epoch: number;
+  /** The set version the master last saw: the change applies only over it. */
+  syncEpoch: number;
+  inSync: number[];
+}
+
+/** The master's change of the in-sync set: applied only from the current master, epoch and set version. */
+export function onAlterSyncState(s: GroupState, q: AlterSyncRequest): { state: GroupState; ok: boolean; reason?: string } {
+  if (s.masterId !== q.masterId || s.epoch !== q.epoch) return { state: s, ok: false, reason: `broker ${q.masterId} is not the master of epoch ${q.epoch} (the master is ${String(s.masterId)} of epoch ${s.epoch})` };
+  if (s.syncEpoch !== q.syncEpoch) return { state: s, ok: false, reason: `the in-sync set changed since version ${q.syncEpoch} (now ${s.syncEpoch})` };
+  if (!q.inSync.includes(q.masterId)) return { state: s, ok: false, reason: 'the in-sync set must hold the master' };
+  const inSync = [...new Set(q.inSync)].sort((a, b) => a - b);
+  return { state: { ...s, inSync, syncEpoch: s.syncEpoch + 1 }, ok: true };
+}

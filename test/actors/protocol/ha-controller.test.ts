@@ -1,0 +1,76 @@
+import fc from 'fast-check';
+import { DEFAULT_CONTROLLER_SETTINGS as cfg, emptyGroup, onAlterSyncState, onHeartbeat, type GroupState } from '../../../actors/protocol/ha-controller.js';
+
+const hb = (s: GroupState, id: number, now: number, writeOffset = 0, epoch = s.epoch) =>
+  onHeartbeat(s, { brokerName: 'b', brokerId: id, address: `broker.b.${id}`, epoch, writeOffset }, now, cfg);
+
+describe('the HA controller rules', () => {
+  it('elects the first broker of a new group, renews its lease, and elects a caught-up slave only once the lease ran out', () => {
+    let r = hb(emptyGroup('b'), 1, 0);
+    expect(r.answer).toMatchObject({ epoch: 1, masterId: 1, leader: true });
+    r = hb(r.state, 2, 100);
+    expect(r.answer).toMatchObject({ epoch: 1, masterId: 1, leader: false, masterAddress: 'broker.b.1' });
+    const grown = onAlterSyncState(r.state, { brokerName: 'b', masterId: 1, epoch: 1, syncEpoch: r.state.syncEpoch, inSync: [1, 2] });
+    expect(grown.ok).toBe(true);
+    let s = grown.state;
+    s = hb(s, 1, 2000, 500).state; // renewed to 5000
+    s = hb(s, 2, 5200, 500).state; // within lease + skew: no election
+    expect(s.epoch).toBe(1);
+    r = hb(s, 2, 5600, 500);
+    expect(r.elected).toBe(2);
+    expect(r.answer).toMatchObject({ epoch: 2, masterId: 2, leader: true, inSync: [2] });
+    // the old master comes back: it is told the new master
+    expect(hb(r.state, 1, 5700, 700, 1).answer).toMatchObject({ epoch: 2, masterId: 2, leader: false });
+  });
+
+  it('never elects outside the in-sync set (no unclean election)', () => {
+    let s = hb(emptyGroup('b'), 1, 0).state;
+    s = hb(s, 2, 10, 0).state;
+    const r = hb(s, 2, 10_000, 999);
+    expect(r.elected).toBeUndefined();
+    expect(r.answer.masterId).toBeNull();
+  });
+
+  it('refuses a set change from an old master or an old set version', () => {
+    let s = hb(emptyGroup('b'), 1, 0).state;
+    s = hb(s, 2, 10).state;
+    expect(onAlterSyncState(s, { brokerName: 'b', masterId: 2, epoch: 1, syncEpoch: s.syncEpoch, inSync: [2] }).ok).toBe(false);
+    expect(onAlterSyncState(s, { brokerName: 'b', masterId: 1, epoch: 1, syncEpoch: s.syncEpoch - 1, inSync: [1, 2] }).ok).toBe(false);
+    expect(onAlterSyncState(s, { brokerName: 'b', masterId: 1, epoch: 1, syncEpoch: s.syncEpoch, inSync: [2] }).ok).toBe(false);
+  });
+
+  it('property: epochs only grow, each elected master was in sync (once a set exists), and no election happens while a lease can still be held', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('hb' as const), id: fc.integer({ min: 1, max: 3 }), dt: fc.integer({ min: 0, max: 2500 }), off: fc.integer({ min: 0, max: 1000 }), stale: fc.boolean() }),
+      fc.record({ kind: fc.constant('alter' as const), ids: fc.subarray([1, 2, 3]) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        let s = emptyGroup('b');
+        let now = 0;
+        for (const o of ops) {
+          if (o.kind === 'alter') {
+            if (s.masterId === null) continue;
+            const r = onAlterSyncState(s, { brokerName: 'b', masterId: s.masterId, epoch: s.epoch, syncEpoch: s.syncEpoch, inSync: [s.masterId, ...o.ids] });
+            s = r.state;
+            continue;
+          }
+          now += o.dt;
+          const before = s;
+          const r = hb(s, o.id, now, o.off, o.stale ? Math.max(0, s.epoch - 1) : s.epoch);
+          expect(r.state.epoch).toBeGreaterThanOrEqual(before.epoch);
+          if (r.elected !== undefined) {
+            expect(r.state.epoch).toBe(before.epoch + 1);
+            if (before.inSync.length > 0) expect(before.inSync).toContain(r.elected);
+            // the old master's own view of its lease ended (send time + leaseMs <= leaseUntil) before this election
+            if (before.masterId !== null) expect(now).toBeGreaterThan(before.leaseUntil + cfg.maxClockSkewMs);
+          } else if (before.masterId !== null && r.state.masterId !== null) {
+            expect(r.state.masterId).toBe(before.masterId);
+          }
+          s = r.state;
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
