@@ -2,7 +2,7 @@
  * The import rule (ARCHITECTURE.md, "Layers"): imports run one way. `npm test` runs this through
  * test/architecture/import-rules.test.ts, so a backwards import fails the suite.
  */
-const ROLES = '(namesrv|broker|producer|consumer)';
+const ROLES = '(namesrv|broker|producer|consumer|controller)';
 
 module.exports = {
   forbidden: [

@@ -17,6 +17,7 @@ import { realEnvironment, rootLogger, type Environment, type EnvironmentOptions 
 import { ActorSystem } from './actors/runtime/system.js';
 import type { InspectionRecord } from './actors/runtime/inspection.js';
 import { startNameServer, type NameServer, type NameServerOptions } from './actors/namesrv/namesrv.js';
+import { startController, type Controller, type ControllerOptions } from './actors/controller/controller.js';
 import { startRegisteredBroker, type BrokerHandle, type BrokerOptions } from './actors/broker/broker.js';
 import { startProducer, type Producer, type ProducerOptions } from './actors/producer/producer.js';
 import { startTransactionProducer, type TransactionProducer, type TransactionProducerOptions, type TxState } from './actors/producer/transaction-producer.js';
@@ -65,6 +66,14 @@ export class MqSystem {
 
   spawnNameServer(opts: NameServerOptions): Promise<NameServer> {
     return this.track(0, startNameServer(this.actors, opts));
+  }
+
+  /**
+   * Starts an HA controller: brokers given its id (`ha.controller`) heartbeat to it, and it elects each group's
+   * master from the in-sync set (on NATS, brokers can use a JetStream KV bucket instead, with no controller).
+   */
+  spawnController(opts: ControllerOptions): Promise<Controller> {
+    return this.track(0, startController(this.actors, opts));
   }
 
   /**
@@ -144,6 +153,7 @@ export { SeededRandom, CryptoRandom, type RandomSource } from './core/random.js'
 export { Status, StatusError } from './core/status.js';
 export type { Message, MessageExt, SendResult, MessageQueue } from './core/message.js';
 export type { NameServer, NameServerOptions, BrokerHandle, BrokerOptions, Producer, ProducerOptions, Consumer, ConsumerOptions };
+export type { Controller, ControllerOptions };
 export type { TransactionProducer, TransactionProducerOptions, TxState };
 export { memoryTransport, memoryNetwork } from './transports/memory.js';
 export { natsTransport, type NatsTransportOptions, type DirectOptions } from './transports/nats.js';

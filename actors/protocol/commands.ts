@@ -16,6 +16,8 @@ export const namesrvAddress = (id: string): string => `namesrv.${id}`;
 export const brokerAddress = (brokerName: string, brokerId = 0): string => `broker.${brokerName}.${brokerId}`;
 /** A client's (producer's or consumer's) address, where brokers send notices and checks: `client.<clientId>`. */
 export const clientAddress = (clientId: string): string => `client.${clientId}`;
+/** An HA controller's address (actors/controller/). */
+export const controllerAddress = (id: string): string => `controller.${id}`;
 
 // ---------------------------------------------------------------------------------------------- name server
 

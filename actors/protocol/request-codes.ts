@@ -51,6 +51,12 @@ export const RequestCode = {
   HA_PULL: 1020,
   /** Ours: a slave copies its master's topics, consumer offsets and schedule progress, and sends its own offsets. */
   HA_SYNC_CONFIG: 1021,
+  /** Ours: the controller (ha-controller.ts): a broker's heartbeat, a master's in-sync change, a group's state. */
+  CONTROLLER_HEARTBEAT: 1030,
+  CONTROLLER_ALTER_SYNC_STATE: 1031,
+  CONTROLLER_GET_GROUP: 1032,
+  /** Ours: a slave asks its master for its epoch entries, write offset and confirm offset before it follows it. */
+  HA_GET_EPOCHS: 1022,
   /** Ours (RocketMQ's GET_BROKER_HA_STATUS): a broker's replication role, in-sync set and per-slave progress. */
   GET_BROKER_HA_STATUS: 907,
   // batches
