@@ -211,6 +211,18 @@ export interface HaPullReplyHeader {
   offset: number;
   masterWrite: number;
   minOffset: number;
+  /** Under a controller: what the in-sync set holds (a slave serves only below it); -1 without one. */
+  confirmOffset: number;
+  /** The epoch the records belong to and where the master's epoch starts (0 without a controller). */
+  epoch: number;
+  epochStart: number;
+}
+
+/** HA_GET_EPOCHS reply body (JSON): the master's epoch entries, write offset and confirm offset (-1: none). */
+export interface HaEpochsReply {
+  entries: { epoch: number; startOffset: number }[];
+  writeOffset: number;
+  confirmOffset: number;
 }
 
 /** GET_BROKER_HA_STATUS reply body (JSON): the broker's replication role and, on a master, its slaves. */
@@ -220,6 +232,10 @@ export interface HaStatus {
   address: string;
   role: 'master' | 'slave' | 'none';
   mode?: 'sync' | 'async';
+  /** Under a controller: the master epoch this broker is in, and (on the master) the in-sync set's version. */
+  epoch?: number;
+  /** Under a controller: the confirm offset (consumers read below it). */
+  confirmOffset?: number;
   /** The master's address (on a slave: the one it follows). */
   master?: string;
   /** Commit log write and flushed offsets of this broker. */

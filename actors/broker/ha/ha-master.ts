@@ -4,9 +4,10 @@ import type { Clock, TimerHandle } from '../../../core/clock.js';
 import { readU32 } from '../../../core/bytes.js';
 import { Status, StatusError } from '../../../core/status.js';
 import type { Frame } from '../../../transports/frame.js';
-import type { HaPullReplyHeader, HaSlaveStatus, HaStatus } from '../../protocol/commands.js';
+import type { HaEpochsReply, HaPullReplyHeader, HaSlaveStatus, HaStatus } from '../../protocol/commands.js';
 import { headerInt, headerString, okReply } from '../../protocol/replies.js';
 import type { ReplicationPort } from '../store-port.js';
+import { epochAt, nextEpochStart, type EpochEntry } from '../../../store/epoch-file.js';
 import type { HaSettings } from './ha-options.js';
 import { acksNeeded, batchSatisfied, inSyncSet, isInSync, reported, type ReplicaState } from './replica-set.js';
 
@@ -27,6 +28,16 @@ export interface HaMasterDeps {
   settings: HaSettings;
   /** The largest frame the transport carries now. */
   maxPayload: () => number;
+  /**
+   * Under a controller: the in-sync set the controller approved (acknowledgements and the confirm offset follow
+   * it, not the master's own view), the epoch entries (a transfer stops at an epoch's end), and where the master
+   * proposes a new set when its own view differs.
+   */
+  controlled?: {
+    approved: () => readonly number[];
+    epochs: () => readonly EpochEntry[];
+    propose: (inSync: number[]) => void;
+  };
 }
 
 /** Room a replication reply keeps for its frame's header. */
@@ -61,16 +72,77 @@ export class HaMaster {
   constructor(private readonly d: HaMasterDeps) {
     this.sub = d.repl.positions$.subscribe((p) => {
       if (this.holds.length > 0) this.wake(p.writeOffset);
+      if (p.flushedOffset !== this.lastFlushed) {
+        this.lastFlushed = p.flushedOffset;
+        this.confirm();
+      }
     });
+    this.confirm();
   }
 
   get sync(): boolean {
     return this.d.settings.mode === 'sync';
   }
 
-  /** The in-sync set now: broker ids, this master's included. */
+  /** The in-sync set acknowledgements count against: the controller's, else the master's own view. */
   inSync(): number[] {
+    return this.d.controlled ? [...this.d.controlled.approved()] : this.localInSync();
+  }
+
+  /** The master's own view of the in-sync set (replica-set.ts rules), this master included. */
+  localInSync(): number[] {
     return inSyncSet(this.d.brokerId, this.replicas.values(), this.d.clock.now(), this.d.settings);
+  }
+
+  /**
+   * The confirm offset under a controller: the lowest of what the in-sync set's members hold (the master's own
+   * flushed offset counted). Consumers read only below it, so a failover, which elects from that set, never
+   * takes back a message someone read. Infinity without a controller.
+   */
+  confirmOffset(): number {
+    if (!this.d.controlled) return Infinity;
+    let c = this.d.repl.positions().flushedOffset;
+    for (const id of this.d.controlled.approved()) {
+      if (id === this.d.brokerId) continue;
+      c = Math.min(c, this.replicas.get(id)?.ackOffset ?? 0);
+    }
+    return c;
+  }
+
+  private lastConfirm = -1;
+  private lastFlushed = -1;
+  /** Moves the store's dispatch limit to the confirm offset (under a controller). */
+  private confirm(): void {
+    if (!this.d.controlled) return;
+    const c = this.confirmOffset();
+    if (c === this.lastConfirm) return;
+    this.lastConfirm = c;
+    this.d.repl.limitDispatch(c);
+  }
+
+  /** The controller approved another set: acknowledgements waiting and the confirm offset follow it. */
+  approvedChanged(): void {
+    this.confirm();
+    if (this.waits.length > 0) this.settleWaits();
+  }
+
+  /** Proposes the master's own view to the controller when it differs from the approved set. */
+  reviewInSync(): void {
+    this.proposeIfChanged();
+  }
+
+  /** HA_GET_EPOCHS: what a slave compares its epochs with before it follows (epoch-file.ts consistentPoint). */
+  epochsReply(): HaEpochsReply {
+    const c = this.confirmOffset();
+    return { entries: [...(this.d.controlled?.epochs() ?? [])], writeOffset: this.d.repl.positions().writeOffset, confirmOffset: c === Infinity ? -1 : c };
+  }
+
+  private proposeIfChanged(): void {
+    const c = this.d.controlled;
+    if (!c) return;
+    const mine = this.localInSync();
+    const approved = c.approved();
+    if (mine.length !== approved.length || mine.some((x, i) => x !== approved[i])) c.propose(mine);
   }
 
   /**
@@ -148,8 +220,21 @@ export class HaMaster {
 
   private chunkReply(frame: Frame, slaveId: number, offset: number, maxBytes: number): Frame {
     const pos = this.d.repl.positions();
-    const r = this.d.repl.readReplica(offset, maxBytes);
-    const header: HaPullReplyHeader = { kind: r.kind, offset, masterWrite: pos.writeOffset, minOffset: pos.minOffset };
+    const epochs = this.d.controlled?.epochs() ?? [];
+    // a transfer never spans epochs: the slave notes each epoch's start as the master has it
+    const next = nextEpochStart(epochs, offset);
+    const r = this.d.repl.readReplica(offset, next !== undefined ? Math.min(maxBytes, next - offset) : maxBytes);
+    const e = r.kind === 'data' ? epochAt(epochs, r.offset) : undefined;
+    const confirm = this.confirmOffset();
+    const header: HaPullReplyHeader = {
+      kind: r.kind,
+      offset,
+      masterWrite: pos.writeOffset,
+      minOffset: pos.minOffset,
+      confirmOffset: confirm === Infinity ? -1 : confirm,
+      epoch: e?.epoch ?? 0,
+      epochStart: e?.startOffset ?? 0,
+    };
     if (r.kind !== 'data') {
       if (r.kind === 'ahead') this.d.logger.warn({ slave: slaveId, slaveOffset: offset, masterWrite: pos.writeOffset }, 'a slave holds a commit log tail this master does not: it must truncate it');
       return okReply(frame, { ...header });
@@ -168,6 +253,8 @@ export class HaMaster {
     this.replicas.set(id, next);
     if (!wasInSync && isInSync(next, now, this.d.settings)) this.d.logger.info({ slave: id, address, ackOffset }, 'a slave caught up: in the in-sync set');
     if (this.waits.length > 0) this.settleWaits();
+    this.confirm();
+    this.proposeIfChanged();
   }
 
   private settleWaits(): void {

@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../../core/clock.js';
 import { Status, statusName } from '../../../core/status.js';
 import type { Frame } from '../../../transports/frame.js';
-import type { HaPullHeader, HaPullReplyHeader, HaStatus } from '../../protocol/commands.js';
+import type { HaEpochsReply, HaPullHeader, HaPullReplyHeader, HaStatus } from '../../protocol/commands.js';
+import { appendEpoch, consistentPoint, lastEpoch, truncateEpochs, type EpochEntry } from '../../../store/epoch-file.js';
 import { RequestCode } from '../../protocol/request-codes.js';
 import { expectOk, jsonBody, parseJsonBody, request } from '../../protocol/replies.js';
 import type { ReplicationPort } from '../store-port.js';
@@ -37,6 +38,14 @@ export interface HaSlaveDeps {
   applyConfig: (m: MasterConfig) => Promise<void>;
   /** Timeout of a request beyond its hold (default 3000 ms). */
   requestTimeoutMs?: number;
+  /**
+   * Under a controller: the slave's epoch entries (compared with the master's before it follows, extended as
+   * records of a new epoch arrive) and where they are saved.
+   */
+  controlled?: {
+    epochs: () => readonly EpochEntry[];
+    setEpochs: (entries: EpochEntry[]) => Promise<void>;
+  };
 }
 
 const BACKOFF_FIRST_MS = 100;
@@ -53,6 +62,8 @@ export class HaSlave {
   private masterWrite = 0;
   private lastContact = -Infinity;
   private lastError: string | undefined;
+  /** Under a controller: whether the log was compared with the master's epochs (and cut) since the last start. */
+  private aligned = false;
   /** Chunks and bytes appended since start. */
   chunks = 0;
   bytes = 0;
@@ -62,6 +73,7 @@ export class HaSlave {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.aligned = false;
     this.loopDone = this.loop();
     this.scheduleConfigSync(0);
   }
@@ -97,8 +109,34 @@ export class HaSlave {
     }
   }
 
+  /**
+   * Under a controller, before following: cuts the log at the end of the newest epoch it shares with the master
+   * (a tail written by an old master in an epoch the new one does not share is divergent), crash-safely
+   * (MessageStore.truncateTail), then the epoch entries past it.
+   */
+  private async align(master: string): Promise<boolean> {
+    const c = this.d.controlled!;
+    const reply = await this.d.request(master, request(RequestCode.HA_GET_EPOCHS, { brokerName: this.d.brokerName, brokerId: this.d.brokerId }), this.timeoutMs);
+    if (this.stopped) return false;
+    if (reply.status !== Status.OK) {
+      this.failed(`epochs of ${master}: ${statusName(reply.status)}: ${String(reply.header.error ?? '')}`);
+      return false;
+    }
+    const theirs = parseJsonBody<HaEpochsReply>(reply);
+    const pos = this.d.repl.positions();
+    const point = consistentPoint(c.epochs(), pos.writeOffset, theirs.entries, theirs.writeOffset);
+    if (point < pos.writeOffset) {
+      this.d.logger.warn({ master, from: point, to: pos.writeOffset, bytes: pos.writeOffset - point }, 'this broker holds a commit log tail its new master does not share: truncating it before following');
+      await this.d.repl.truncateTail(point);
+    }
+    await c.setEpochs(truncateEpochs(c.epochs(), point + 1).filter((e) => e.startOffset <= point));
+    this.aligned = true;
+    return true;
+  }
+
   /** One request and what follows from its answer; false when the next should wait a backoff. */
   private async step(): Promise<boolean> {
+    if (this.d.controlled && !this.aligned) return this.align(this.d.master());
     const pos = this.d.repl.positions();
     const ackOffset = this.d.repl.flush === 'sync' ? pos.flushedOffset : pos.writeOffset;
     const header: HaPullHeader = {
@@ -120,8 +158,14 @@ export class HaSlave {
     const h = reply.header as unknown as HaPullReplyHeader;
     this.masterWrite = Number(h.masterWrite);
     this.lastContact = this.d.clock.now();
+    const c = this.d.controlled;
+    if (c && typeof h.confirmOffset === 'number' && h.confirmOffset >= 0) this.d.repl.limitDispatch(h.confirmOffset);
     switch (h.kind) {
       case 'data': {
+        const epoch = Number(h.epoch);
+        const last = c ? lastEpoch(c.epochs()) : undefined;
+        // the epoch's entry goes first: an entry at the log's end is kept by a restart, data past an entry is not lost
+        if (c && epoch > 0 && (last === undefined || epoch > last.epoch)) await c.setEpochs(appendEpoch(c.epochs(), epoch, Number(h.epochStart)));
         const r = await this.d.repl.appendReplica(Number(h.offset), reply.body);
         if (r.status !== Status.OK) {
           this.failed(`appending ${reply.body.length} bytes at ${String(h.offset)}: ${statusName(r.status)} ${r.message ?? ''}`);
@@ -136,6 +180,10 @@ export class HaSlave {
         this.recovered();
         return true;
       case 'ahead':
+        if (c) {
+          this.aligned = false; // compare epochs again
+          return true;
+        }
         // The master is the writer of the group: a tail it does not hold was never acknowledged by it as held
         // here, and the master's next writes go to those offsets. The slave drops it and follows.
         this.d.logger.warn({ master, slaveWrite: pos.writeOffset, masterWrite: this.masterWrite }, 'this slave holds a commit log tail its master does not: truncating it to follow the master');
