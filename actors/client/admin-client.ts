@@ -1,5 +1,5 @@
 /**
- * The admin client behind `mq admin`: topics, routes, cluster, consumer progress and message look-ups.
+ * The admin client behind `mq admin`: topics, routes, cluster, consumer progress, replication and message look-ups.
  *
  * It only sends requests (no inbox): name server questions go to one name server at a time, falling over to
  * the next when one does not answer; broker questions go to the brokers the name server reports. Every
@@ -13,6 +13,7 @@ import {
   type ClusterInfo,
   type ClusterInfoReplyBody,
   type ConsumerProgressBody,
+  type HaStatus,
   type RouteReplyBody,
   type TopicConfig,
   type TopicListReplyBody,
@@ -82,6 +83,16 @@ export interface ConsumerProgress {
   totalLag: number;
   /** Brokers that did not answer (their queues are missing from `queues`), with why. */
   unreachable: { address: string; error: string }[];
+}
+
+/** The replication status of one broker group: what each of its registered brokers says (GET_BROKER_HA_STATUS). */
+export interface HaGroupStatus {
+  brokerName: string;
+  cluster: string;
+  /** The statuses of the brokers that answered, by broker id. */
+  brokers: HaStatus[];
+  /** Registered brokers of the group that did not answer (or answered with an error), by broker id. */
+  unreachable: { brokerId: number; address: string; error: string }[];
 }
 
 /** A client that only sends requests: the transport's `request`. */
@@ -256,6 +267,36 @@ export class AdminClient {
     brokers.sort((a, b) => (a.address < b.address ? -1 : 1));
     unreachable.sort((a, b) => (a.address < b.address ? -1 : 1));
     return { brokers, unreachable };
+  }
+
+  /**
+   * The replication status of broker group `brokerName`: every address the name servers have for it is asked
+   * for its HA status at once; those that do not answer are listed in `unreachable` with why. StatusError
+   * (NO_ROUTE) when the name servers do not know the group.
+   */
+  async haStatus(brokerName: string): Promise<HaGroupStatus> {
+    const info = await this.clusterInfo();
+    const bd = info.brokerAddrTable[brokerName];
+    if (bd === undefined) {
+      const known = Object.keys(info.brokerAddrTable).sort();
+      throw new StatusError(Status.NO_ROUTE, `broker group "${brokerName}" is not registered with the name servers (${known.length > 0 ? `known: ${known.join(', ')}` : 'no broker is registered'})`);
+    }
+    const brokers: HaStatus[] = [];
+    const unreachable: HaGroupStatus['unreachable'] = [];
+    await Promise.all(
+      Object.entries(bd.addrs).map(async ([id, address]) => {
+        try {
+          const st = parseJsonBody<HaStatus>(await this.askBroker(address, RequestCode.GET_BROKER_HA_STATUS, {}));
+          if (typeof st !== 'object' || st === null || typeof st.role !== 'string') throw new StatusError(Status.BAD_FRAME, `malformed HA status from ${address}`);
+          brokers.push(st);
+        } catch (err) {
+          unreachable.push({ brokerId: Number(id), address, error: err instanceof Error ? err.message : String(err) });
+        }
+      }),
+    );
+    brokers.sort((a, b) => a.brokerId - b.brokerId);
+    unreachable.sort((a, b) => a.brokerId - b.brokerId);
+    return { brokerName, cluster: bd.cluster, brokers, unreachable };
   }
 
   /**

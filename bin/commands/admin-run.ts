@@ -3,7 +3,7 @@ import { AdminClient } from '../../actors/client/admin-client.js';
 import { PERM_READ_WRITE } from '../../actors/protocol/route.js';
 import { connectSystem } from './connect.js';
 import { CliError, credentialsOf, out, outJson, type ConnectionFlags } from './flags.js';
-import { formatTable, messageJson, messageLine, permString } from './format.js';
+import { formatHaStatus, formatTable, messageJson, messageLine, permString } from './format.js';
 
 export interface AdminFlags extends ConnectionFlags {
   namesrv: string[];
@@ -84,6 +84,13 @@ export async function runBrokerStatus(f: AdminFlags): Promise<void> {
   for (const u of unreachable) rows.push([u.address, `unreachable: ${u.error}`, '', '', '', '']);
   if (rows.length === 0) out('no broker is registered');
   else out(formatTable(['BROKER', 'STORE', 'WRITTEN', 'FLUSHED', 'TO INDEX', 'CORRUPT BYTES'], rows));
+}
+
+export async function runHaStatus(f: AdminFlags & { brokerName: string }): Promise<void> {
+  const g = await withAdmin(f, (a) => a.haStatus(f.brokerName));
+  if (f.json) outJson(g);
+  else out(formatHaStatus(g));
+  if (g.brokers.length === 0) throw new CliError(`no broker of group ${f.brokerName} answered: are they running and connected to this NATS?`);
 }
 
 export async function runConsumerProgress(group: string, f: AdminFlags & { topic?: string }): Promise<void> {

@@ -42,6 +42,10 @@ export function registerAdmin(program: Command): void {
     async (f: AdminFlags) => (await run()).runBrokerStatus(f),
   );
 
+  adminCommand(admin, 'ha', "show a broker group's replication: its master, in-sync set and each slave's lag")
+    .requiredOption('--broker-name <name>', 'broker group name', identifier)
+    .action(async (f: AdminFlags & { brokerName: string }) => (await run()).runHaStatus(f));
+
   const consumer = admin.command('consumer').description('consumer groups');
   adminCommand(consumer, 'progress', 'per queue: broker offset, consumer offset and lag of a consumer group')
     .argument('<group>', 'consumer group')

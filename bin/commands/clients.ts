@@ -17,7 +17,7 @@ export function registerProduce(program: Command): void {
       .option('--key-prefix <prefix>', 'give message i the key <prefix><i>')
       .option('--group <group>', 'producer group', 'mq-cli-producer')
       .option('--concurrency <n>', 'sends in flight at once', positiveInt, 16)
-      .option('--json', 'one JSON line per acknowledged message, then {"summary":...}'),
+      .option('--json', 'one JSON line per acknowledged message (status, msgId, uniqKey, brokerName, queueId, queueOffset), then {"summary":...}'),
   ).action(async (f: ProduceFlags) => (await import('./produce-run.js')).runProduce(f));
 }
 
@@ -34,6 +34,6 @@ export function registerConsume(program: Command): void {
       .option('--from <where>', 'where a group without committed offsets starts: first or last', oneOf('first', 'last'), 'first')
       .option('--timeout <ms>', 'fail when --count messages have not arrived within this time', positiveInt)
       .option('--broadcast', 'read every queue (broadcasting) instead of sharing them with the group')
-      .option('--json', 'one JSON line per message'),
+      .option('--json', 'one JSON line per message (msgId, uniqKey, topic, queue, offsets, times, body)'),
   ).action(async (f: ConsumeFlags) => (await import('./consume-run.js')).runConsume(f));
 }

@@ -1,5 +1,7 @@
-/* Pure formatting for the command line: tables and messages as JSON lines. */
-import type { MessageExt } from '../../core/message.js';
+/* Pure formatting for the command line: tables, messages and send results as JSON lines, replication status. */
+import { MessageProperty, type MessageExt, type SendResult } from '../../core/message.js';
+import type { HaGroupStatus } from '../../actors/client/admin-client.js';
+import type { HaStatus } from '../../actors/protocol/commands.js';
 
 /** A plain text table: a header row, then rows; columns padded to their widest cell, two spaces apart. */
 export function formatTable(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
@@ -32,7 +34,10 @@ export function printableBody(body: Uint8Array): string | undefined {
 }
 
 export interface MessageJson {
+  /** Store-side id: names the broker that stored this copy. */
   msgId: string;
+  /** Client-side unique id (UNIQ_KEY): the message's identity wherever it is stored. */
+  uniqKey?: string;
   topic: string;
   queueId: number;
   queueOffset: number;
@@ -52,8 +57,10 @@ export interface MessageJson {
 /** A message as one JSON object for `--json` output. */
 export function messageJson(m: MessageExt): MessageJson {
   const text = printableBody(m.body);
+  const uniqKey = m.properties?.[MessageProperty.UNIQ_KEY];
   return {
     msgId: m.msgId,
+    ...(uniqKey !== undefined ? { uniqKey } : {}),
     topic: m.topic,
     queueId: m.queueId,
     queueOffset: m.queueOffset,
@@ -65,6 +72,29 @@ export function messageJson(m: MessageExt): MessageJson {
     storeHost: m.storeHost,
     bodyLength: m.body.length,
     ...(text !== undefined ? { body: text } : { bodyBase64: Buffer.from(m.body).toString('base64') }),
+  };
+}
+
+export interface SendResultJson {
+  status: SendResult['status'];
+  /** Store-side id: names the broker that stored the message. */
+  msgId: string;
+  /** Client-side unique id (UNIQ_KEY), as a consumer sees it in `uniqKey` too. */
+  uniqKey?: string;
+  brokerName: string;
+  queueId: number;
+  queueOffset: number;
+}
+
+/** A send's result as one JSON object for `mq produce --json`. */
+export function sendResultJson(r: SendResult): SendResultJson {
+  return {
+    status: r.status,
+    msgId: r.msgId,
+    ...(r.uniqKey !== undefined ? { uniqKey: r.uniqKey } : {}),
+    brokerName: r.queue.brokerName,
+    queueId: r.queue.queueId,
+    queueOffset: r.queueOffset,
   };
 }
 
@@ -89,4 +119,57 @@ export function makeBody(prefix: string, size: number | undefined): Uint8Array {
 /** `perm` bits as `RW`, `R-`, `-W`, `--`. */
 export function permString(perm: number): string {
   return `${perm & 4 ? 'R' : '-'}${perm & 2 ? 'W' : '-'}`;
+}
+
+// ---------------------------------------------------------------------------------------------- replication
+
+/** How long ago something was, for people: `0.4 s ago`, `2.5 min ago`, `3.0 h ago`; `never` for no time. */
+export function ago(sinceMs: number, at?: number): string {
+  if (at !== undefined && at <= 0) return 'never';
+  const ms = Math.max(0, sinceMs);
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s ago`;
+  if (ms < 3_600_000) return `${(ms / 60_000).toFixed(1)} min ago`;
+  return `${(ms / 3_600_000).toFixed(1)} h ago`;
+}
+
+/** The epoch a broker reports, when it reports one (a later part of replication adds it to HaStatus). */
+function epochOf(s: HaStatus): number | undefined {
+  const e = (s as HaStatus & { epoch?: unknown }).epoch;
+  return typeof e === 'number' ? e : undefined;
+}
+
+/**
+ * `mq admin ha` as text: a line naming the group, the master (address, mode, epoch when reported, write and
+ * flushed offsets, in-sync set, minimum in-sync replicas), its slaves as the master sees them (and those that
+ * answered but the master does not list, as they see themselves), then the brokers that did not answer.
+ */
+export function formatHaStatus(g: HaGroupStatus): string {
+  const parts: string[] = [`broker group ${g.brokerName} (cluster ${g.cluster})`];
+  const master = g.brokers.find((b) => b.role === 'master');
+  if (master !== undefined) {
+    const epoch = epochOf(master);
+    const withEpoch = epoch !== undefined;
+    const headers = ['MASTER', 'ID', 'MODE', ...(withEpoch ? ['EPOCH'] : []), 'WRITE OFFSET', 'FLUSHED', 'IN SYNC', 'MIN IN SYNC'];
+    const row = [master.address, master.brokerId, master.mode ?? '-', ...(withEpoch ? [epoch] : []), master.writeOffset, master.flushedOffset, (master.inSync ?? []).join(','), master.minInSyncReplicas ?? '-'];
+    parts.push(formatTable(headers, [row]));
+  } else {
+    parts.push(g.unreachable.some((u) => u.brokerId === 0) ? 'master: no answer (see below)' : 'master: none registered');
+  }
+  const rows: (string | number)[][] = [];
+  const listed = new Set<number>();
+  for (const s of master?.slaves ?? []) {
+    listed.add(s.brokerId);
+    rows.push([s.brokerId, s.address, s.ackOffset, s.lagBytes, s.lagMessages ?? '-', ago(s.sinceContactMs, s.lastContact), s.inSync ? 'yes' : 'no']);
+  }
+  for (const b of g.brokers) {
+    if (b.role !== 'slave' || listed.has(b.brokerId)) continue;
+    const own = b.slaves?.find((s) => s.brokerId === b.brokerId);
+    rows.push([b.brokerId, b.address, own?.ackOffset ?? b.writeOffset, own?.lagBytes ?? '-', own?.lagMessages ?? '-', own ? ago(own.sinceContactMs, own.lastContact) : '-', master ? 'no (not known to the master)' : 'unknown (no master answered)']);
+  }
+  rows.sort((a, b) => (a[0] as number) - (b[0] as number));
+  parts.push(rows.length > 0 ? formatTable(['SLAVE', 'ADDRESS', 'ACK OFFSET', 'LAG BYTES', 'LAG MESSAGES', 'LAST CONTACT', 'IN SYNC'], rows) : 'slaves: none');
+  if (g.unreachable.length > 0) {
+    parts.push(formatTable(['UNREACHABLE', 'ID', 'ERROR'], g.unreachable.map((u) => [u.address, u.brokerId, u.error])));
+  }
+  return parts.join('\n\n');
 }

@@ -3,7 +3,7 @@ import { startProducer } from '../../actors/producer/producer.js';
 import type { Message } from '../../core/message.js';
 import { connectSystem } from './connect.js';
 import { CliError, credentialsOf, errorMessage, out, outJson, type ConnectionFlags } from './flags.js';
-import { makeBody } from './format.js';
+import { makeBody, sendResultJson } from './format.js';
 import { noProgress, startProgress, type Progress } from './progress.js';
 
 export interface ProduceFlags extends ConnectionFlags {
@@ -50,7 +50,7 @@ export async function runProduce(f: ProduceFlags): Promise<void> {
           try {
             const r = await producer.send(msg);
             acknowledged++;
-            if (f.json) outJson({ msgId: r.msgId, queueId: r.queue.queueId, queueOffset: r.queueOffset, brokerName: r.queue.brokerName });
+            if (f.json) outJson(sendResultJson(r));
           } catch (err) {
             failed++;
             firstError ??= errorMessage(err);

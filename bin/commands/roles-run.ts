@@ -1,6 +1,8 @@
 /* What `mq namesrv` and `mq broker` do once their flags are parsed. */
 import { resolve } from 'node:path';
 import { startBroker, type BrokerHandle, type RegistrationStatus } from '../../actors/broker/broker.js';
+import type { HaOptions } from '../../actors/broker/ha/ha-options.js';
+import { brokerAddress } from '../../actors/protocol/commands.js';
 import { startNameServer } from '../../actors/namesrv/namesrv.js';
 import { connectSystem, stopAfterFailure, untilSignal } from './connect.js';
 import { CliError, credentialsOf, out, type ConnectionFlags } from './flags.js';
@@ -15,6 +17,11 @@ export interface NamesrvFlags extends ConnectionFlags {
 export interface BrokerFlags extends ConnectionFlags {
   name: string;
   brokerId: number;
+  ha?: 'sync' | 'async';
+  minInSyncReplicas?: number;
+  allAckInSyncSet?: boolean;
+  haSyncTimeout?: number;
+  slaveNotCatchup?: number;
   cluster: string;
   namesrv: string[];
   store: string;
@@ -50,6 +57,7 @@ export async function runNamesrv(f: NamesrvFlags): Promise<void> {
 
 export async function runBroker(f: BrokerFlags): Promise<void> {
   if ((f.directTlsCert === undefined) !== (f.directTlsKey === undefined)) throw new CliError('--direct-tls-cert and --direct-tls-key go together');
+  const ha = haOptionsOf(f); // before connecting: a bad combination fails at once
   const tls = f.directTlsCert !== undefined && f.directTlsKey !== undefined ? { tls: { cert: f.directTlsCert, key: f.directTlsKey } } : {};
   const direct = f.direct === false ? undefined : { ...f.direct, advertise: f.directAdvertise, ...tls };
   const system = await connectSystem(f, `broker-${f.name}-${f.brokerId}`, 'warn', direct);
@@ -58,6 +66,7 @@ export async function runBroker(f: BrokerFlags): Promise<void> {
     broker = await startBroker(system, {
       name: f.name,
       id: f.brokerId,
+      ...(ha !== undefined ? { ha } : {}),
       cluster: f.cluster,
       namesrv: f.namesrv,
       storeDir: resolve(f.store),
@@ -75,10 +84,12 @@ export async function runBroker(f: BrokerFlags): Promise<void> {
     throw err;
   }
   // ready once a name server has the broker (clients can find it); later changes get a line each
+  const haNow = broker.context()?.ha?.status();
+  const role = roleOf(f.name, f.brokerId, haNow?.mode ?? ha?.mode ?? 'async', haNow?.master);
   let last: RegistrationStatus | undefined;
   const registrations = broker.registration$.subscribe({
     next: (s) => {
-      const lines = last === undefined ? readyLines(f.name, s) : registrationChangeLines(f.name, last, s);
+      const lines = last === undefined ? readyLines(f.name, s, role) : registrationChangeLines(f.name, last, s);
       for (const line of lines) out(line);
       if (last !== undefined || lines.length > 0) last = s;
     },
@@ -92,14 +103,52 @@ export async function runBroker(f: BrokerFlags): Promise<void> {
   });
 }
 
+/** The flags that apply to a sync master only. */
+const SYNC_ONLY = [
+  ['minInSyncReplicas', '--min-in-sync-replicas'],
+  ['allAckInSyncSet', '--all-ack-in-sync-set'],
+  ['haSyncTimeout', '--ha-sync-timeout'],
+] as const;
+
+/**
+ * BrokerOptions.ha from the replication flags, or undefined when none is given (the broker's default: an
+ * async master, or a slave). A CliError for flags that cannot take effect: the sync tunables without `--ha sync`.
+ */
+export function haOptionsOf(f: Pick<BrokerFlags, 'brokerId' | 'ha' | 'minInSyncReplicas' | 'allAckInSyncSet' | 'haSyncTimeout' | 'slaveNotCatchup'>): HaOptions | undefined {
+  const given = SYNC_ONLY.filter(([k]) => f[k] !== undefined && f[k] !== false).map(([, flag]) => flag);
+  if (given.length > 0 && f.ha !== 'sync') {
+    const what = given.join(' and ');
+    if (f.brokerId > 0) throw new CliError(`${what} set how a sync master acknowledges; broker id ${f.brokerId} is a slave: give it to the master (--broker-id 0 --ha sync)`);
+    throw new CliError(`${what} apply to a sync master only: add --ha sync${f.ha === 'async' ? ' instead of --ha async' : ''}, or leave ${given.length > 1 ? 'them' : 'it'} out`);
+  }
+  if (f.ha === undefined && f.slaveNotCatchup === undefined) return undefined;
+  return {
+    mode: f.ha ?? 'async',
+    ...(f.minInSyncReplicas !== undefined ? { minInSyncReplicas: f.minInSyncReplicas } : {}),
+    ...(f.allAckInSyncSet ? { allAckInSyncSet: true } : {}),
+    ...(f.haSyncTimeout !== undefined ? { syncTimeoutMs: f.haSyncTimeout } : {}),
+    ...(f.slaveNotCatchup !== undefined ? { maxTimeSlaveNotCatchupMs: f.slaveNotCatchup } : {}),
+  };
+}
+
+/**
+ * The broker's role for its ready line: `sync master` / `async master` (id 0), or `slave 2 of b, following
+ * broker.b.0` (the master it follows: `master` when the broker reports one, else its group's id 0).
+ */
+export function roleOf(name: string, id: number, mode: 'sync' | 'async', master?: string): string {
+  if (id === 0) return `${mode} master`;
+  return `slave ${id} of ${name}, following ${master ?? brokerAddress(name, 0)}`;
+}
+
 /**
  * The ready line, once at least one name server has the broker (or it has none to register with): `broker b1
- * ready`, or `broker b1 ready (registered with ns-1; waiting for ns-2)` while some do not. Nothing before that.
+ * ready as sync master`, or `broker b1 ready as async master (registered with ns-1; waiting for ns-2)` while
+ * some do not. Nothing before that.
  */
-export function readyLines(name: string, s: RegistrationStatus): string[] {
-  if (s.missing.length === 0) return [`broker ${name} ready`];
+export function readyLines(name: string, s: RegistrationStatus, role: string): string[] {
+  if (s.missing.length === 0) return [`broker ${name} ready as ${role}`];
   if (s.registered.length === 0) return [];
-  return [`broker ${name} ready (registered with ${s.registered.join(', ')}; waiting for ${s.missing.join(', ')})`];
+  return [`broker ${name} ready as ${role} (registered with ${s.registered.join(', ')}; waiting for ${s.missing.join(', ')})`];
 }
 
 /** A line per name server that came (`broker b1 registered with ns-2`) or went since the broker was ready. */

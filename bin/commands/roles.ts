@@ -17,9 +17,14 @@ export function registerRoles(program: Command): void {
   connectionOptions(
     program
       .command('broker')
-      .description('run a broker on NATS until SIGINT or SIGTERM; prints "broker <name> ready" once a name server has it')
+      .description('run a broker on NATS until SIGINT or SIGTERM; prints "broker <name> ready as <role>" once a name server has it')
       .requiredOption('--name <name>', 'broker group name (it serves at broker.<name>.<id>)', identifier)
-      .option('--broker-id <id>', '0 for the master, > 0 for a slave', nonNegativeInt, 0)
+      .option('--broker-id <id>', '0 for the master, > 0 for a slave (it follows broker.<name>.0)', nonNegativeInt, 0)
+      .option('--ha <mode>', "a master's acknowledgement: sync once its in-sync replicas hold a message, async at once (default async)", oneOf('sync', 'async'))
+      .option('--min-in-sync-replicas <n>', '--ha sync: replicas, the master counted, that must hold a message before it is acknowledged (default 2)', positiveInt)
+      .option('--all-ack-in-sync-set', '--ha sync: wait for every member of the in-sync set, however many')
+      .option('--ha-sync-timeout <ms>', '--ha sync: how long a send waits for its replicas before FLUSH_SLAVE_TIMEOUT (stored) (default 3000)', positiveInt)
+      .option('--slave-not-catchup <ms>', 'a slave not caught up with the master for this long leaves the in-sync set (default 15000)', positiveInt)
       .option('--cluster <name>', 'cluster name', identifier, 'DefaultCluster')
       .requiredOption('--namesrv <ids>', 'name server ids, comma separated (ns-1,ns-2)', idList)
       .requiredOption('--store <dir>', 'store directory (one broker per directory)')

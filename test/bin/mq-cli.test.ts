@@ -111,7 +111,7 @@ describe('a cluster of processes', () => {
 
     const broker = spawnMq(['broker', '--name', 'broker-a', '--namesrv', 'ns-1', '--store', join(storeDir, 'broker-a'), '--flush', 'sync', ...conn()]);
     running.push(broker);
-    await broker.waitForLine(/^broker broker-a ready$/, 15_000);
+    await broker.waitForLine(/^broker broker-a ready as async master$/, 15_000);
 
     const cluster = await runMq(['admin', 'cluster', '--namesrv', 'ns-1', ...conn()]);
     expect(cluster.code).toBe(0);
@@ -190,7 +190,7 @@ describe('a cluster of processes', () => {
     running.push(ns1);
     await ns1.waitForLine(/^namesrv ns-e1 ready$/, 10_000);
     const ns1At = Date.now();
-    await broker.waitForLine(/^broker broker-e ready \(registered with ns-e1; waiting for ns-e2\)$/, 10_000);
+    await broker.waitForLine(/^broker broker-e ready as async master \(registered with ns-e1; waiting for ns-e2\)$/, 10_000);
     const readyAfterMs = Date.now() - ns1At;
     const cluster = await runMq(['admin', 'cluster', '--namesrv', 'ns-e1', ...conn()]);
     expect(cluster.stdout).toMatch(/broker-e\s+0\s+master\s+broker\.broker-e\.0/);
@@ -216,7 +216,7 @@ describe('a cluster of processes', () => {
     await ns.waitForLine(/^namesrv ns-p ready$/, 10_000);
     const broker = spawnMq(['broker', '--name', 'broker-p', '--namesrv', 'ns-p', '--store', join(storeDir, 'broker-p'), ...conn()]);
     running.push(broker);
-    await broker.waitForLine(/^broker broker-p ready$/, 15_000);
+    await broker.waitForLine(/^broker broker-p ready as async master$/, 15_000);
     const created = await runMq(['admin', 'topic', 'create', '--topic', 'cli-progress', '--queues', '2', '--namesrv', 'ns-p', ...conn()]);
     expect(created.code).toBe(0);
     const topicArgs = ['--namesrv', 'ns-p', '--topic', 'cli-progress', ...conn()];
@@ -259,7 +259,7 @@ describe('a cluster of processes', () => {
     const direct = spawnMq(['broker', '--name', 'broker-d', '--namesrv', 'ns-d', '--store', join(storeDir, 'broker-d'), ...conn()]);
     const plain = spawnMq(['broker', '--name', 'broker-n', '--namesrv', 'ns-d', '--store', join(storeDir, 'broker-n'), '--no-direct', ...conn()]);
     running.push(direct, plain);
-    await Promise.all([direct.waitForLine(/^broker broker-d ready$/, 15_000), plain.waitForLine(/^broker broker-n ready$/, 15_000)]);
+    await Promise.all([direct.waitForLine(/^broker broker-d ready as async master$/, 15_000), plain.waitForLine(/^broker broker-n ready as async master$/, 15_000)]);
     const client = (await natsTransport({ servers: nats.url })({ clock: new RealClock(), random: new SeededRandom(1), logger: pino({ level: 'silent' }) })) as NatsTransport;
     try {
       expect(await client.linkTo('broker.broker-d.0')).toBe(true);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { AdminClient, allAddresses, masterAddresses, pickBrokers, type AdminTransport } from '../../../actors/client/admin-client.js';
-import type { ClusterInfo, ConsumerProgressBody, TopicConfig, TopicRoute } from '../../../actors/protocol/commands.js';
+import type { ClusterInfo, ConsumerProgressBody, HaStatus, TopicConfig, TopicRoute } from '../../../actors/protocol/commands.js';
 import type { MessageExt } from '../../../core/message.js';
 import { encodeMessageExtBatch } from '../../../core/message-codec.js';
 import { RequestCode } from '../../../actors/protocol/request-codes.js';
@@ -182,6 +182,28 @@ describe('AdminClient', () => {
     expect((await admin.messagesByKey('orders', 'k')).map((m) => m.storeTimestamp)).toEqual([10, 30]);
     expect(await admin.messagesByKey('orders', 'none')).toEqual([]);
     await expect(admin.messagesByKey('missing', 'k')).rejects.toThrow(/TOPIC_NOT_EXIST/);
+  });
+});
+
+describe('AdminClient.haStatus', () => {
+  const status = (id: number, role: HaStatus['role']): HaStatus => ({ brokerName: 'broker-a', brokerId: id, address: `broker.broker-a.${id}`, role, writeOffset: 10, flushedOffset: 10 });
+  const broker = (st: HaStatus): Peer => (f) => (f.code === RequestCode.GET_BROKER_HA_STATUS ? okReply(f, {}, jsonBody(st)) : errorReply(f, Status.REQUEST_CODE_NOT_SUPPORTED, 'no'));
+
+  it("asks every broker of the group for its HA status and lists those that do not answer", async () => {
+    const t = fakeTransport({ 'namesrv.ns-1': namesrv(), 'broker.broker-a.0': broker(status(0, 'master')) });
+    const g = await new AdminClient(t, { namesrv: ['ns-1'] }).haStatus('broker-a');
+    expect(g.brokerName).toBe('broker-a');
+    expect(g.cluster).toBe('C1');
+    expect(g.brokers).toEqual([status(0, 'master')]);
+    expect(g.unreachable).toEqual([{ brokerId: 1, address: 'broker.broker-a.1', error: expect.stringMatching(/broker\.broker-a\.1/) }]);
+    expect(t.log.filter((l) => l.code === RequestCode.GET_BROKER_HA_STATUS).map((l) => l.to).sort()).toEqual(['broker.broker-a.0', 'broker.broker-a.1']);
+  });
+
+  it('sorts by broker id, and names the known groups for an unknown one', async () => {
+    const t = fakeTransport({ 'namesrv.ns-1': namesrv(), 'broker.broker-a.1': broker(status(1, 'slave')), 'broker.broker-a.0': broker(status(0, 'master')) });
+    const admin = new AdminClient(t, { namesrv: ['ns-1'] });
+    expect((await admin.haStatus('broker-a')).brokers.map((b) => b.brokerId)).toEqual([0, 1]);
+    await expect(admin.haStatus('broker-z')).rejects.toThrow('broker group "broker-z" is not registered with the name servers (known: broker-a, broker-b)');
   });
 });
 

@@ -1,6 +1,8 @@
 import fc from 'fast-check';
-import { formatTable, makeBody, messageJson, messageLine, permString, printableBody } from '../../../bin/commands/format.js';
+import { ago, formatHaStatus, formatTable, makeBody, messageJson, messageLine, permString, printableBody, sendResultJson } from '../../../bin/commands/format.js';
 import type { MessageExt } from '../../../core/message.js';
+import type { HaGroupStatus } from '../../../actors/client/admin-client.js';
+import type { HaStatus } from '../../../actors/protocol/commands.js';
 
 const msg = (body: Uint8Array): MessageExt => ({
   msgId: 'AB',
@@ -64,5 +66,82 @@ describe('message output', () => {
 
   it('writes permissions as RW flags', () => {
     expect([6, 4, 2, 0].map(permString)).toEqual(['RW', 'R-', '-W', '--']);
+  });
+});
+
+describe('message identity in --json output', () => {
+  it('a consumed message carries its unique key (UNIQ_KEY) beside its store-side id', () => {
+    const m = { ...msg(new TextEncoder().encode('hi')), properties: { UNIQ_KEY: 'C0A8000100002A9F', color: 'red' } };
+    const j = messageJson(m);
+    expect(j.msgId).toBe('AB');
+    expect(j.uniqKey).toBe('C0A8000100002A9F');
+    expect(Object.keys(j).slice(0, 2)).toEqual(['msgId', 'uniqKey']);
+    expect('uniqKey' in messageJson(msg(new Uint8Array([1])))).toBe(false);
+  });
+
+  it('a send result as JSON: status, both ids, and where it was stored', () => {
+    const r = { status: 'SEND_OK' as const, msgId: 'AB', uniqKey: 'U1', queue: { topic: 't', brokerName: 'b', queueId: 3 }, queueOffset: 9 };
+    expect(sendResultJson(r)).toEqual({ status: 'SEND_OK', msgId: 'AB', uniqKey: 'U1', brokerName: 'b', queueId: 3, queueOffset: 9 });
+    const { uniqKey: _u, ...without } = r;
+    expect('uniqKey' in sendResultJson(without)).toBe(false);
+  });
+});
+
+describe('replication status', () => {
+  it('says how long ago, for people', () => {
+    expect(ago(1234, 1)).toBe('1.2 s ago');
+    expect(ago(0, 1)).toBe('0.0 s ago');
+    expect(ago(-40, 1)).toBe('0.0 s ago');
+    expect(ago(150_000, 1)).toBe('2.5 min ago');
+    expect(ago(3 * 3_600_000, 1)).toBe('3.0 h ago');
+    expect(ago(1_700_000_000_000, 0)).toBe('never');
+  });
+
+  const master: HaStatus = {
+    brokerName: 'b', brokerId: 0, address: 'broker.b.0', role: 'master', mode: 'sync', master: 'broker.b.0',
+    writeOffset: 4096, flushedOffset: 4000, inSync: [0, 1], minInSyncReplicas: 2,
+    slaves: [
+      { brokerId: 1, address: 'broker.b.1', ackOffset: 4096, lagBytes: 0, lagMessages: 0, lastContact: 1000, sinceContactMs: 1200, inSync: true },
+      { brokerId: 2, address: 'broker.b.2', ackOffset: 1024, lagBytes: 3072, lastContact: 1000, sinceContactMs: 20_000, inSync: false },
+    ],
+  };
+  const group = (g: Partial<HaGroupStatus>): HaGroupStatus => ({ brokerName: 'b', cluster: 'C', brokers: [], unreachable: [], ...g });
+
+  it('shows the master, then each slave as the master sees it, then who did not answer', () => {
+    const text = formatHaStatus(group({ brokers: [master], unreachable: [{ brokerId: 2, address: 'broker.b.2', error: 'no responders' }] }));
+    expect(text).toBe(
+      [
+        'broker group b (cluster C)',
+        '',
+        'MASTER      ID  MODE  WRITE OFFSET  FLUSHED  IN SYNC  MIN IN SYNC',
+        'broker.b.0   0  sync          4096     4000  0,1                2',
+        '',
+        'SLAVE  ADDRESS     ACK OFFSET  LAG BYTES  LAG MESSAGES  LAST CONTACT  IN SYNC',
+        '    1  broker.b.1        4096          0  0             1.2 s ago     yes',
+        '    2  broker.b.2        1024       3072  -             20.0 s ago    no',
+        '',
+        'UNREACHABLE  ID  ERROR',
+        'broker.b.2    2  no responders',
+      ].join('\n'),
+    );
+  });
+
+  it('shows an epoch when the master reports one', () => {
+    const text = formatHaStatus(group({ brokers: [{ ...master, slaves: [], epoch: 7 } as HaStatus] }));
+    expect(text).toContain('MASTER      ID  MODE  EPOCH  WRITE OFFSET');
+    expect(text).toContain('broker.b.0   0  sync      7          4096');
+    expect(text).toContain('slaves: none');
+  });
+
+  it('without a master answering: says so, and shows the slaves as they see themselves', () => {
+    const slave: HaStatus = {
+      brokerName: 'b', brokerId: 1, address: 'broker.b.1', role: 'slave', master: 'broker.b.0', writeOffset: 100, flushedOffset: 100,
+      slaves: [{ brokerId: 1, address: 'broker.b.1', ackOffset: 100, lagBytes: 5, lastContact: 0, sinceContactMs: 99, inSync: false }],
+    };
+    const text = formatHaStatus(group({ brokers: [slave], unreachable: [{ brokerId: 0, address: 'broker.b.0', error: 'timeout' }] }));
+    expect(text).toContain('master: no answer (see below)');
+    expect(text).toMatch(/ {4}1 {2}broker\.b\.1 +100 +5 +- +never +unknown \(no master answered\)/);
+    expect(text).toMatch(/broker\.b\.0 +0 +timeout/);
+    expect(formatHaStatus(group({}))).toContain('master: none registered');
   });
 });
