@@ -40,6 +40,14 @@ function brokerIdentity(f: Frame) {
   };
 }
 
+/** The registration's master epoch, when it carries one. */
+function epochOf(f: Frame): { epoch?: number } {
+  if (f.header.epoch === undefined) return {};
+  const epoch = headerInt(f, 'epoch');
+  if (epoch < 0) throw new StatusError(Status.BAD_FRAME, 'header "epoch" must not be negative');
+  return { epoch };
+}
+
 function checkRegistration(body: RegisterBrokerBody): void {
   const okVersion = body && typeof body.dataVersion === 'object' && Number.isFinite(body.dataVersion.timestamp) && Number.isFinite(body.dataVersion.counter);
   if (!okVersion || !Array.isArray(body.topics)) throw new StatusError(Status.BAD_FRAME, 'register body needs dataVersion {timestamp, counter} and topics []');
@@ -90,7 +98,8 @@ export function handleNamesrvRequest(
         const body = taken.body;
         // a part that is not the last: acknowledged, nothing registered yet
         if (body === undefined) return { table, reply: okReply(f, { partial: true }), changed: false, pending: taken.pending };
-        const r = registerBroker(table, { ...id, dataVersion: body.dataVersion, topics: body.topics }, now);
+        const r = registerBroker(table, { ...id, ...epochOf(f), dataVersion: body.dataVersion, topics: body.topics }, now);
+        if (r.refused !== undefined) return { table, reply: errorReply(f, Status.SERVICE_NOT_AVAILABLE, r.refused), changed: false, pending: taken.pending };
         const header: Record<string, string> = {};
         if (r.masterAddr !== undefined) header.masterAddr = r.masterAddr;
         return { table: r.table, reply: okReply(f, header), changed: r.changed, pending: taken.pending };

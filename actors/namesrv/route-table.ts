@@ -14,6 +14,8 @@ export interface LiveBroker {
   lastUpdate: number;
   dataVersion: DataVersion;
   haServerAddr?: string;
+  /** The master epoch it registered with (under an HA controller). */
+  epoch?: number;
 }
 
 export interface RouteTable {
@@ -34,6 +36,8 @@ export interface RegisterResult {
   /** For a slave: its master's address and HA address, when known. */
   masterAddr?: string;
   haServerAddr?: string;
+  /** Set when the registration was refused (the table unchanged): why. */
+  refused?: string;
 }
 
 export const EMPTY_ROUTE_TABLE: RouteTable = Object.freeze({
@@ -217,6 +221,7 @@ function markLive(t: RouteTable, reg: BrokerRegistration, now: number): RouteTab
     dataVersion: { ...reg.dataVersion },
   };
   if (reg.haServerAddr !== undefined) entry.haServerAddr = reg.haServerAddr;
+  if (reg.epoch !== undefined) entry.epoch = reg.epoch;
   live.set(reg.address, entry);
   return { ...t, live };
 }
@@ -231,10 +236,26 @@ function masterOf(t: RouteTable, reg: BrokerRegistration): { masterAddr?: string
 }
 
 /**
+ * Why a registration as master is refused: another live address is the group's master with a higher epoch
+ * (apache/rocketmq#6316: a name server that took the last master to register could route producers to a
+ * fenced old master). A registration without an epoch is never refused.
+ */
+function staleMaster(t: RouteTable, reg: BrokerRegistration): string | undefined {
+  if (reg.brokerId !== MASTER_ID || reg.epoch === undefined) return undefined;
+  const current = t.brokers.get(reg.brokerName)?.addrs[MASTER_ID];
+  if (current === undefined || current === reg.address) return undefined;
+  const e = t.live.get(current)?.epoch;
+  if (e === undefined || e <= reg.epoch) return undefined;
+  return `${current} is the master of ${reg.brokerName} in epoch ${e}, after epoch ${reg.epoch} of ${reg.address}: not registered as master`;
+}
+
+/**
  * Registers (or refreshes) a broker. The master's topic configuration replaces what the table holds for its
  * broker name when it is the first registration of that address or its data version changed.
  */
 export function registerBroker(table: RouteTable, reg: BrokerRegistration, now: number): RegisterResult {
+  const stale = staleMaster(table, reg);
+  if (stale !== undefined) return { table, changed: false, refused: stale };
   const prev = table.live.get(reg.address);
   const forgot = forgetOtherIdentity(table, reg);
   const first = !forgot.table.live.has(reg.address);

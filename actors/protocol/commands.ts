@@ -32,6 +32,11 @@ export interface RegisterBrokerHeader {
   brokerName: string;
   brokerId: number;
   address: string;
+  /**
+   * Under an HA controller: the master epoch the broker serves in. A name server keeps the master of the higher
+   * epoch when two register as master of one group (apache/rocketmq#6316), and refuses the older.
+   */
+  epoch?: number;
 }
 export interface RegisterBrokerBody {
   dataVersion: DataVersion;

@@ -69,6 +69,8 @@ export interface BrokerRegistration {
   brokerId: number;
   address: string;
   haServerAddr?: string;
+  /** Under an HA controller: the master epoch the broker serves in (see RegisterBrokerHeader). */
+  epoch?: number;
   dataVersion: DataVersion;
   /** The broker's complete topic configuration (used from the master only). */
   topics: readonly TopicConfig[];

@@ -25,6 +25,15 @@ export interface HaOptions {
   maxChunkBytes?: number;
   /** Slave: how often it copies its master's topics, consumer offsets and schedule progress (default 5000 ms). */
   configSyncMs?: number;
+  /**
+   * Automatic failover: the group's controller decides who is master (actors/protocol/ha-controller.ts). The ids of
+   * controller actors (`controller.<id>`, memory transport and scenarios), or 'kv' for a JetStream KV bucket on
+   * NATS (no controller process). Broker ids start at 1 then: the master, whichever it is, serves as id 0 in routes.
+   * Without it the roles are fixed: id 0 is the master.
+   */
+  controller?: readonly string[] | 'kv';
+  /** Under a controller: how often the broker heartbeats to it (default 500 ms; the lease is the controller's). */
+  heartbeatMs?: number;
 }
 
 /** HaOptions with every default applied. */
@@ -37,6 +46,8 @@ export interface HaSettings {
   pullWaitMs: number;
   maxChunkBytes: number;
   configSyncMs: number;
+  controller?: readonly string[] | 'kv';
+  heartbeatMs: number;
 }
 
 export class HaConfigError extends Error {
@@ -65,5 +76,13 @@ export function resolveHaOptions(o: HaOptions): HaSettings {
     pullWaitMs: positiveInt(o.pullWaitMs, 1_000, 'pullWaitMs'),
     maxChunkBytes: positiveInt(o.maxChunkBytes, 1024 * 1024, 'maxChunkBytes'),
     configSyncMs: positiveInt(o.configSyncMs, 5_000, 'configSyncMs'),
+    ...(o.controller !== undefined ? { controller: controllerOption(o.controller) } : {}),
+    heartbeatMs: positiveInt(o.heartbeatMs, 500, 'heartbeatMs'),
   };
+}
+
+function controllerOption(c: unknown): readonly string[] | 'kv' {
+  if (c === 'kv') return 'kv';
+  if (Array.isArray(c) && c.length > 0 && c.every((x) => typeof x === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(x))) return [...(c as string[])];
+  throw new HaConfigError(`ha.controller must be 'kv' or a non-empty list of controller ids, got ${JSON.stringify(c)}`);
 }
