@@ -65,6 +65,8 @@ export interface RecordsResult {
   count: number;
   bufs: Uint8Array[];
   positions: number[];
+  /** The commit log offset of the first record found (undefined when none). */
+  firstCommitLogOffset?: number;
   nextOffset: number;
   minOffset: number;
   maxOffset: number;
@@ -173,7 +175,17 @@ export function storeQueries(parts: QueryParts): StoreQueries {
     const max = cq?.maxOffset ?? 0;
     const bufs: Uint8Array[] = [];
     const positions: number[] = [];
-    const res = (status: GetStatus, nextOffset: number): RecordsResult => ({ status, count: bufs.length, bufs, positions, nextOffset, minOffset: min, maxOffset: max });
+    let firstCl: number | undefined;
+    const res = (status: GetStatus, nextOffset: number): RecordsResult => ({
+      status,
+      count: bufs.length,
+      bufs,
+      positions,
+      ...(firstCl !== undefined ? { firstCommitLogOffset: firstCl } : {}),
+      nextOffset,
+      minOffset: min,
+      maxOffset: max,
+    });
     if (closed()) return res('STORE_CLOSED', q.offset);
     if (!cq || max === 0) return res('NO_MESSAGE_IN_QUEUE', 0);
     if (q.offset < min) return res('OFFSET_TOO_SMALL', min);
@@ -257,6 +269,7 @@ export function storeQueries(parts: QueryParts): StoreQueries {
             continue;
           }
         }
+        if (bufs.length === 0) firstCl = off;
         bufs.push(span);
         positions.push(at);
         bytes += size;

@@ -9,6 +9,7 @@ import { resolveTimerTxOptions, type TimerTxOptions, type TimerTxSettings } from
 import type { Credentials } from '../protocol/acl/signing.js';
 import { checkCredentials } from '../runtime/signed-io.js';
 import { resolveHaOptions, type HaOptions, type HaSettings } from './ha/ha-options.js';
+import { DEFAULT_SLAVE_READ_LAG_BYTES } from './ha/read-suggestion.js';
 
 /**
  * How a broker is set up. Every field but `name`, `namesrv` and `storeDir` has a default. The timer (deliverAt)
@@ -80,6 +81,12 @@ export interface BrokerOptions extends TimerTxOptions {
   maxPullMsgs?: number;
   /** How long an orderly consumer's queue lock lasts without renewal (default 60000 ms). */
   queueLockLeaseMs?: number;
+  /**
+   * A pull that reads more than this many bytes behind the commit log's write offset is told to pull from a slave
+   * (a master with a slave in its in-sync set); a slave sends a consumer back to the master once it reads within
+   * this distance again (RocketMQ's suggestWhichBrokerId). Default 256 MiB.
+   */
+  slaveReadLagBytes?: number;
   /**
    * ACL file (JSON, actors/protocol/acl/acl-file.ts), read through the Environment's storage: when given, every
    * request must be signed by an account with the permission it needs (else NO_PERMISSION). Default: no ACL.
@@ -189,6 +196,7 @@ export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
       maxQueryNum: 64,
       timerHorizonMs: timerTx.timerHorizonMs,
       queueLockLeaseMs: positive(o.queueLockLeaseMs, 60_000, 'queueLockLeaseMs'),
+      slaveReadLagBytes: positive(o.slaveReadLagBytes, DEFAULT_SLAVE_READ_LAG_BYTES, 'slaveReadLagBytes'),
     },
     timerTx,
     ha: haOption(o),

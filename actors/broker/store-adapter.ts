@@ -84,6 +84,7 @@ export function storePort(store: MessageStore): StorePort {
         nextOffset: r.nextOffset,
         minOffset: r.minOffset,
         maxOffset: r.maxOffset,
+        ...(r.firstCommitLogOffset !== undefined ? { firstCommitLogOffset: r.firstCommitLogOffset } : {}),
       };
     },
     lookupById: async (msgId) => {

@@ -70,6 +70,8 @@ export interface StoreGetResult {
   nextOffset: number;
   minOffset: number;
   maxOffset: number;
+  /** The commit log offset of the first message found, when the store knows it (how far behind the read lies). */
+  firstCommitLogOffset?: number;
 }
 
 export interface StoreNewData {

@@ -6,6 +6,8 @@ import { RequestCode, requestCodeName } from '../protocol/request-codes.js';
 import { expectOk, jsonBody, request } from '../protocol/replies.js';
 import { Status, StatusError } from '../../core/status.js';
 import { NamesrvClient, RouteCache } from './namesrv-client.js';
+import { DEFAULT_MASTER_DOWN_MS, isUnreachable, type ChosenBroker } from './broker-selection.js';
+import { MASTER_ID } from '../protocol/route.js';
 
 /**
  * What producers and consumers share: a client id (their address is `clientAddress(clientId)`), the route
@@ -43,6 +45,22 @@ export interface ClientInstanceOptions {
   namesrv: readonly string[];
   /** Timeout of control requests (routes, heartbeats, offsets). Default 3000 ms. */
   requestTimeoutMs?: number;
+  /**
+   * How long a master that did not answer a slaveOk request (a read) is passed over by the reads of its group,
+   * which go to its slave of lowest id meanwhile. Default 10000 ms.
+   */
+  masterDownMs?: number;
+}
+
+/** Options of a request to a broker group (requestBroker). */
+export interface BrokerRequestOptions {
+  timeoutMs?: number;
+  /** A slave may serve it (reads): see broker-selection.ts. Else it goes to the master only. */
+  slaveOk?: boolean;
+  /** slaveOk: the broker id to send it to when the route has it (the group's last suggestion), else the master. */
+  preferBrokerId?: number;
+  /** Reply statuses taken as they are (else the reply must be OK). */
+  allow?: readonly number[];
 }
 
 export class ClientInstance {
@@ -53,6 +71,9 @@ export class ClientInstance {
   readonly producerGroups = new Set<string>();
   readonly consumers = new Map<string, ConsumerRegistration>();
   readonly requestTimeoutMs: number;
+  readonly masterDownMs: number;
+  /** Broker group -> until when its master is passed over by slaveOk requests (it did not answer one). */
+  private readonly masterDown = new Map<string, number>();
 
   constructor(
     readonly io: ActorIo,
@@ -61,6 +82,9 @@ export class ClientInstance {
     this.clientId = opts.clientId;
     this.instance = hex(io.random.bytes(8));
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 3000;
+    this.masterDownMs = opts.masterDownMs ?? DEFAULT_MASTER_DOWN_MS;
+    if (!Number.isFinite(this.masterDownMs) || this.masterDownMs < 0)
+      throw new StatusError(Status.INVALID_ARGUMENT, `masterDownMs must be a number of at least 0, got ${String(opts.masterDownMs)}`);
     this.routes = new RouteCache(new NamesrvClient(io, { namesrv: opts.namesrv, timeoutMs: this.requestTimeoutMs }), io.logger);
   }
 
@@ -116,15 +140,55 @@ export class ClientInstance {
 
   /** The address of broker group `brokerName` (its master unless `slaveOk`); StatusError(NO_ROUTE) when unknown. */
   brokerAddressOf(brokerName: string, slaveOk = false): string {
-    const addr = this.routes.brokerAddress(brokerName, slaveOk);
-    if (addr === undefined) throw new StatusError(Status.NO_ROUTE, `no address known for broker "${brokerName}"`);
-    return addr;
+    return this.brokerOf(brokerName, { slaveOk }).address;
   }
 
-  /** A request to broker group `brokerName`; the reply must be OK unless `allow` lists its status. */
-  async requestBroker(brokerName: string, frame: Frame, opts: { timeoutMs?: number; slaveOk?: boolean; allow?: readonly number[] } = {}): Promise<Frame> {
-    const addr = this.brokerAddressOf(brokerName, opts.slaveOk);
-    const reply = await this.io.request(addr, frame, opts.timeoutMs ?? this.requestTimeoutMs);
+  /** Whether reads of group `brokerName` pass its master over now (it did not answer one lately). */
+  isMasterDown(brokerName: string): boolean {
+    const until = this.masterDown.get(brokerName);
+    if (until === undefined) return false;
+    if (this.io.clock.now() < until) return true;
+    this.masterDown.delete(brokerName);
+    return false;
+  }
+
+  private brokerOf(brokerName: string, opts: BrokerRequestOptions): ChosenBroker {
+    const chosen = this.routes.brokerChoice(brokerName, {
+      slaveOk: opts.slaveOk ?? false,
+      ...(opts.preferBrokerId !== undefined ? { preferId: opts.preferBrokerId } : {}),
+      ...(this.isMasterDown(brokerName) ? { masterDownUntil: this.masterDown.get(brokerName)!, now: this.io.clock.now() } : {}),
+    });
+    if (chosen === undefined) throw new StatusError(Status.NO_ROUTE, `no address known for broker "${brokerName}"`);
+    return chosen;
+  }
+
+  /**
+   * A request to broker group `brokerName`; the reply must be OK unless `allow` lists its status. A slaveOk
+   * request its master does not answer (unreachable, or SERVICE_NOT_AVAILABLE) marks the master down for
+   * `masterDownMs` and goes once more, to the slave the group's addresses then give (if any).
+   */
+  async requestBroker(brokerName: string, frame: Frame, opts: BrokerRequestOptions = {}): Promise<Frame> {
+    const timeoutMs = opts.timeoutMs ?? this.requestTimeoutMs;
+    const first = this.brokerOf(brokerName, opts);
+    let addr = first.address;
+    let reply: Frame | undefined;
+    let failure: unknown;
+    try {
+      reply = await this.io.request(addr, frame, timeoutMs);
+    } catch (err) {
+      failure = err;
+    }
+    if (opts.slaveOk && first.id === MASTER_ID && isUnreachable(reply === undefined ? failure : reply.status)) {
+      this.masterDown.set(brokerName, this.io.clock.now() + this.masterDownMs);
+      const next = this.brokerOf(brokerName, opts);
+      if (next.address !== addr) {
+        this.io.logger.info({ broker: brokerName, master: addr, to: next.address, forMs: this.masterDownMs }, 'master did not answer a read: reading from a slave meanwhile');
+        addr = next.address;
+        reply = await this.io.request(addr, frame, timeoutMs);
+        failure = undefined;
+      }
+    }
+    if (reply === undefined) throw failure;
     if (opts.allow?.includes(reply.status)) return reply;
     return expectOk(reply, `${requestCodeName(frame.code)} to ${addr}`);
   }

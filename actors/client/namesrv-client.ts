@@ -4,7 +4,7 @@ import { namesrvAddress, type TopicRoute } from '../protocol/commands.js';
 import { RequestCode } from '../protocol/request-codes.js';
 import { parseJsonBody, request } from '../protocol/replies.js';
 import { Status, StatusError } from '../../core/status.js';
-import { MASTER_ID } from '../protocol/route.js';
+import { selectBroker, type BrokerChoice, type ChosenBroker } from './broker-selection.js';
 
 /**
  * Route look-ups for producers and consumers: ask one name server at a time, fall over to the next when one
@@ -141,20 +141,30 @@ export class RouteCache {
     return () => this.listeners.delete(listener);
   }
 
-  /** The master's address of broker group `brokerName` in any cached route (a slave's when `slaveOk` and no master). */
-  brokerAddress(brokerName: string, slaveOk = false): string | undefined {
-    let fallback: string | undefined;
+  /**
+   * The addresses of broker group `brokerName` (id -> address) over the cached routes (a route fetched earlier
+   * names an id first); undefined when no cached route has the group.
+   */
+  brokerAddrs(brokerName: string): Record<string, string> | undefined {
+    let out: Record<string, string> | undefined;
     for (const route of this.routes.values()) {
       const bd = route?.brokerDatas.find((b) => b.brokerName === brokerName);
       if (!bd) continue;
-      const master = bd.addrs[MASTER_ID];
-      if (master !== undefined) return master;
-      if (slaveOk && fallback === undefined) {
-        const ids = Object.keys(bd.addrs).map(Number).sort((a, b) => a - b);
-        if (ids.length > 0) fallback = bd.addrs[ids[0]!];
-      }
+      out ??= {};
+      for (const [id, addr] of Object.entries(bd.addrs)) if (!(id in out)) out[id] = addr;
     }
-    return fallback;
+    return out;
+  }
+
+  /** The broker of group `brokerName` a request goes to (broker-selection.ts): its master unless `slaveOk` says otherwise. */
+  brokerChoice(brokerName: string, choice: BrokerChoice = {}): ChosenBroker | undefined {
+    const addrs = this.brokerAddrs(brokerName);
+    return addrs === undefined ? undefined : selectBroker(addrs, choice);
+  }
+
+  /** The master's address of broker group `brokerName` in any cached route (a slave's when `slaveOk` and no master). */
+  brokerAddress(brokerName: string, slaveOk = false): string | undefined {
+    return this.brokerChoice(brokerName, { slaveOk })?.address;
   }
 
   /** Every broker address (masters and slaves) of the cached routes, sorted. */

@@ -63,6 +63,11 @@ export interface ConsumerOptions {
   /** Timeout of control requests (offsets, member lists, send-back). Default 3000 ms. */
   requestTimeoutMs?: number;
   /**
+   * How long reads (pulls, offset queries and commits, member lists) of a broker group go to its slave after the
+   * master did not answer one, before the master is tried again. Default 10000 ms.
+   */
+  masterDownMs?: number;
+  /**
    * Called with each batch (of `consumeBatchSize`); SUCCESS marks it processed, RETRY (or a throw) sends it
    * back for a later retry. Without a listener, messages are read with `for await` or `messages$`.
    */
@@ -143,5 +148,6 @@ export function resolveConsumerOptions(opts: ConsumerOptions): ResolvedConsumerO
     routeRefreshMs: pos(opts.routeRefreshMs, 30000, 'routeRefreshMs'),
     heartbeatIntervalMs: pos(opts.heartbeatIntervalMs, 30000, 'heartbeatIntervalMs'),
     requestTimeoutMs: pos(opts.requestTimeoutMs, 3000, 'requestTimeoutMs'),
+    masterDownMs: pos(opts.masterDownMs, 10000, 'masterDownMs'),
   };
 }

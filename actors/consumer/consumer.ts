@@ -71,7 +71,7 @@ export async function startConsumer(system: ActorSystem, opts: ConsumerOptions):
       commit: o.commitIntervalMs,
       lock: o.orderly ? o.lockRenewMs : 0, // orderly consumers renew their queue locks
     },
-    build: (io) => (built = new ConsumerImpl(new ClientInstance(io, { clientId, namesrv: o.namesrv, requestTimeoutMs: o.requestTimeoutMs }), o)),
+    build: (io) => (built = new ConsumerImpl(new ClientInstance(io, { clientId, namesrv: o.namesrv, requestTimeoutMs: o.requestTimeoutMs, masterDownMs: o.masterDownMs }), o)),
     onFailedStart: (impl) => impl.delivery.close(),
   }).catch((err: unknown) => {
     // a client id taken in another process fails the start with the broker's refusal itself

@@ -80,7 +80,8 @@ export class OffsetStore {
     await Promise.all(
       [...byBroker].map(async ([brokerName, offsets]) => {
         try {
-          await this.client.requestBroker(brokerName, request(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: this.s.group }, jsonBody({ offsets })));
+          // a slave keeps offsets too and hands them to its master, which takes the ones further ahead
+          await this.client.requestBroker(brokerName, request(RequestCode.UPDATE_CONSUMER_OFFSET, { consumerGroup: this.s.group }, jsonBody({ offsets })), { slaveOk: true });
           for (let i = 0; i < offsets.length; i++) this.committed.set(keys.get(brokerName)![i]!, offsets[i]!.offset);
         } catch (err) {
           this.client.io.logger.warn({ err, broker: brokerName }, 'offset commit failed; will retry at the next commit');
@@ -109,7 +110,7 @@ export class OffsetStore {
       const reply = await this.client.requestBroker(
         mq.brokerName,
         request(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: this.s.group, topic: mq.topic, queueId: mq.queueId }),
-        { allow: [Status.QUERY_NOT_FOUND] },
+        { allow: [Status.QUERY_NOT_FOUND], slaveOk: true },
       );
       if (reply.status === Status.OK && typeof reply.header.offset === 'number' && reply.header.offset >= 0) return reply.header.offset;
     }

@@ -61,8 +61,8 @@ export class PullLoop {
     });
   }
 
-  /** One pull request for a queue from `offset`. */
-  private pull(pq: ProcessQueue, expression: string, offset: number): Promise<Frame> {
+  /** One pull request for a queue from `offset`, to broker `preferId` of the queue's group when the route has it. */
+  private pull(pq: ProcessQueue, expression: string, offset: number, preferId: number | undefined): Promise<Frame> {
     const { mq } = pq;
     const header: PullHeader = {
       consumerGroup: this.o.group,
@@ -76,6 +76,7 @@ export class PullLoop {
     return this.client.requestBroker(mq.brokerName, request(RequestCode.PULL_MESSAGE, { ...header }), {
       timeoutMs: this.o.pullTimeoutMs + this.o.requestTimeoutMs,
       slaveOk: true,
+      ...(preferId !== undefined ? { preferBrokerId: preferId } : {}),
     });
   }
 
@@ -84,11 +85,17 @@ export class PullLoop {
    * reply that found messages (and moved the offset on), the next pull goes out before this one is decoded and
    * handed on, so the broker works meanwhile: one pull ahead, never for an orderly consumer, and only while the
    * queue's cache has room for two more batches by count and is not full by bytes.
+   *
+   * Each reply may name the broker of the group to pull from next (`suggestWhichBrokerId`: a slave while this
+   * queue is read far behind the master's writes, the master again once caught up); the queue's next pulls ask
+   * for it, until another reply says otherwise or a pull fails (then the master, or the group's slave while the
+   * master is marked down).
    */
   async run(pq: ProcessQueue): Promise<void> {
     const { mq } = pq;
     const filter = this.host.filters.get(mq.topic)!;
     let ahead: { offset: number; reply: Promise<Frame> } | undefined;
+    let preferId: number | undefined;
     while (this.host.isActive(pq)) {
       if (this.host.orderly && !this.host.orderly.isLocked(mq)) {
         await this.sleep(this.o.pullBackoffMs, pq); // pulled only while locked; the renewal may get it back
@@ -98,20 +105,22 @@ export class PullLoop {
         await pq.waitForRoom();
         continue;
       }
-      const pending = ahead !== undefined && ahead.offset === pq.nextOffset ? ahead.reply : this.pull(pq, filter.expression, pq.nextOffset);
+      const pending = ahead !== undefined && ahead.offset === pq.nextOffset ? ahead.reply : this.pull(pq, filter.expression, pq.nextOffset, preferId);
       ahead = undefined;
       let reply: Frame;
       try {
         reply = await pending;
       } catch (err) {
         if (!this.host.isActive(pq)) return;
-        this.io.logger.debug({ err, queue: queueKey(mq) }, 'pull failed; backing off');
+        this.io.logger.debug({ err, queue: queueKey(mq), preferId }, 'pull failed; backing off');
+        preferId = undefined; // the suggested broker may be gone: the group's choice again
         this.client.routes.route(mq.topic, true).catch(() => undefined); // the broker may have moved or gone
         await this.sleep(this.o.pullBackoffMs, pq);
         continue;
       }
       if (!this.host.isActive(pq)) return;
       const h = reply.header as unknown as PullReplyHeader;
+      preferId = nextPreference(preferId, h.suggestWhichBrokerId);
       const next = typeof h.nextBeginOffset === 'number' ? h.nextBeginOffset : pq.nextOffset;
       switch (h.pullStatus) {
         case 'FOUND': {
@@ -123,7 +132,7 @@ export class PullLoop {
             pq.count + 2 * this.o.pullBatch <= cap &&
             !pq.isFull(cap, this.o.maxCachedBytesPerQueue)
           ) {
-            const p = this.pull(pq, filter.expression, next);
+            const p = this.pull(pq, filter.expression, next, preferId);
             p.catch(() => undefined); // a pull ahead that is not used (queue dropped, offset moved) may fail unseen
             ahead = { offset: next, reply: p };
           }
@@ -161,6 +170,12 @@ export class PullLoop {
       }
     }
   }
+}
+
+/** The broker id a queue's next pulls prefer after a reply that suggested `suggested` (0 or none: the master). */
+export function nextPreference(current: number | undefined, suggested: unknown): number | undefined {
+  if (suggested === undefined) return current;
+  return typeof suggested === 'number' && Number.isSafeInteger(suggested) && suggested > 0 ? suggested : undefined;
 }
 
 /** A message from the retry topic shows the topic it was first sent to (as RocketMQ does). */

@@ -157,7 +157,7 @@ export class RebalanceService {
   private async consumerIds(brokerNames: string[]): Promise<string[]> {
     const answers = await Promise.allSettled(
       brokerNames.map(async (name) => {
-        const reply = await this.client.requestBroker(name, request(RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: this.o.group }));
+        const reply = await this.client.requestBroker(name, request(RequestCode.GET_CONSUMER_LIST_BY_GROUP, { consumerGroup: this.o.group }), { slaveOk: true });
         return parseJsonBody<ConsumerListBody>(reply).clientIds;
       }),
     );

@@ -109,6 +109,12 @@ export interface PullReplyHeader {
   nextBeginOffset: number;
   minOffset: number;
   maxOffset: number;
+  /**
+   * The broker id of its group the consumer should pull this queue from next (RocketMQ's suggestWhichBrokerId):
+   * a slave while the consumer reads far behind the master's writes, the master (0) once it caught up. Absent from
+   * brokers that do not replicate.
+   */
+  suggestWhichBrokerId?: number;
 }
 
 // ---------------------------------------------------------------------------------------------- broker: offsets

@@ -44,7 +44,8 @@ describe('message store', () => {
     expect(store.lookupByKey('T', 'U-1', 5).map((m) => dec.decode(m.body))).toEqual(['a']);
     expect(store.lookupByKey('T', 'own', 5).map((m) => dec.decode(m.body))).toEqual(['b']);
     const recs = store.getRecords({ topic: 'T', queueId: 0, offset: 1, maxCount: 10 });
-    expect(recs).toMatchObject({ status: 'FOUND', count: 1, nextOffset: 2 });
+    expect(recs).toMatchObject({ status: 'FOUND', count: 1, nextOffset: 2, firstCommitLogOffset: r.results[1]!.commitLogOffset });
+    expect(store.getRecords({ topic: 'T', queueId: 0, offset: 2, maxCount: 10 }).firstCommitLogOffset).toBeUndefined();
     expect(dec.decode(store.storedAt(recs, 0)!.body)).toBe('b');
     expect(store.storedAt(recs, 0)!.msgId).toBe(store.msgIdPrefix + r.results[1]!.commitLogOffset.toString(16).toUpperCase().padStart(16, '0'));
     await store.close();

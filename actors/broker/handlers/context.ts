@@ -31,6 +31,8 @@ export interface HandlerLimits {
   timerHorizonMs?: number;
   /** How long an orderly consumer's queue lock lasts without renewal (default 60000 ms). */
   queueLockLeaseMs?: number;
+  /** How far behind the commit log's writes a pull may read before a master suggests a slave (default 256 MiB). */
+  slaveReadLagBytes?: number;
 }
 
 /** Everything a request handler reaches: the broker's state and its door to the world. */

@@ -10,10 +10,12 @@ import type { StoreGetResult } from '../store-port.js';
 import { encodedLength } from '../../../transports/codec.js';
 import type { BrokerContext, Reply } from './context.js';
 import { errorFrame, fitsFrame, sendReply } from './reply.js';
+import { DEFAULT_SLAVE_READ_LAG_BYTES, suggestBrokerId } from '../ha/read-suggestion.js';
 
 /**
  * PULL_MESSAGE: reads a queue from an offset, filtered by tag (the tag hash, then the record's tag); with
- * nothing new, holds the pull (long polling) until data arrives or `suspendTimeoutMs` passes.
+ * nothing new, holds the pull (long polling) until data arrives or `suspendTimeoutMs` passes. A replicating
+ * broker says in each reply which broker of its group the consumer should pull from next (`suggestWhichBrokerId`).
  */
 
 export interface PullRequest {
@@ -94,11 +96,27 @@ export async function runPull(ctx: BrokerContext, req: PullRequest): Promise<Pul
     maxBytes: req.maxBytes,
     ...(req.filter.all ? {} : { filter: req.filter }),
   });
-  return { ...pullOutcome(req.queueOffset, result), result };
+  const suggested = readSuggestion(ctx, result);
+  return { ...pullOutcome(req.queueOffset, result), ...(suggested !== undefined ? { suggestWhichBrokerId: suggested } : {}), result };
+}
+
+/** The broker of its group the consumer should pull from next (ha/read-suggestion.ts); undefined without replication. */
+export function readSuggestion(ctx: BrokerContext, result: StoreGetResult): number | undefined {
+  const repl = ctx.store.replication;
+  if (ctx.ha === undefined || repl === undefined) return undefined;
+  const master = ctx.ha.master;
+  return suggestBrokerId({
+    brokerId: ctx.brokerId,
+    inSync: () => master?.inSync() ?? [],
+    writeOffset: repl.positions().writeOffset,
+    firstCommitLogOffset: result.firstCommitLogOffset,
+    slaveReadLagBytes: ctx.limits.slaveReadLagBytes ?? DEFAULT_SLAVE_READ_LAG_BYTES,
+  });
 }
 
 export function pullReply(frame: Frame, o: PullOutcome): Frame {
   const header: PullReplyHeader = { pullStatus: o.pullStatus, nextBeginOffset: o.nextBeginOffset, minOffset: o.minOffset, maxOffset: o.maxOffset };
+  if (o.suggestWhichBrokerId !== undefined) header.suggestWhichBrokerId = o.suggestWhichBrokerId;
   const body = o.pullStatus !== 'FOUND' ? new Uint8Array(0) : o.result.encode ? o.result.encode() : encodeMessageExtBatch(o.result.messages);
   return okReply(frame, { ...header }, body);
 }

@@ -42,6 +42,7 @@ describe('consumer options', () => {
       routeRefreshMs: 30000,
       heartbeatIntervalMs: 30000,
       requestTimeoutMs: 3000,
+      masterDownMs: 10000,
     });
   });
 
