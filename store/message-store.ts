@@ -118,6 +118,8 @@ export interface MessageStore extends StoreQueries {
    * see Dispatcher.limitTo); Infinity lifts it.
    */
   limitDispatch(offset: number): void;
+  /** Every consume queue the store holds, with one past its last message. */
+  queueList(): { topic: string; queueId: number; maxOffset: number }[];
   /** Commit log write/flush/min offsets and the dispatcher's position. */
   positions(): { writeOffset: number; flushedOffset: number; minOffset: number; dispatched: number };
   /**
@@ -415,6 +417,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     },
     truncateTail,
     limitDispatch: (offset) => p.dispatcher.limitTo(offset),
+    queueList: () => [...p.queues.all()].map((cq) => ({ topic: cq.topic, queueId: cq.queueId, maxOffset: cq.maxOffset })),
     positions: () => ({ writeOffset: p.log.writeOffset, flushedOffset: p.log.flushedOffset, minOffset: p.log.minOffset, dispatched: p.dispatcher.position }),
     corruptRanges: () => p.corrupt.list(p.log.minOffset),
     health: () => health.value,

@@ -26,7 +26,8 @@ import { openTimerTx } from './timer-tx-runtime.js';
 import { AclGuard } from '../runtime/acl-guard.js';
 import { BrokerConfigError } from './broker-options.js';
 import { applyMasterConfig, masterConfig, type ConfigParts } from './ha/config-sync.js';
-import { openHa, wrapStore, type BrokerHa } from './ha/ha-runtime.js';
+import { HaService, wrapStore, type BrokerHa, type HaDeps } from './ha/ha-runtime.js';
+import { remoteController, type ControllerPort } from './ha/controller-port.js';
 
 /**
  * The broker's parts while it runs, and the steps of its lifecycle (open, register, periodic work, shut
@@ -46,7 +47,8 @@ export interface BrokerRuntime {
   ctx: BrokerContext;
   /** Which name servers have the broker; retries of those that do not. */
   registrations: Registrations;
-  scheduler: DelayScheduler;
+  /** What runs only on a master (the delay scheduler, the timer scheduler, the transaction service). */
+  writers: { start(): Promise<void>; stop(): Promise<void> };
   saveOffsets(): Promise<void>;
   /** Offsets version last persisted. */
   persistedOffsets: number;
@@ -96,12 +98,37 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
   });
   const topicsPersister = new Persister(() => saveTopicTable(storage, s.storeDir, topics));
   const offsetsPersister = new Persister(() => saveConsumerOffsets(storage, s.storeDir, offsets));
-  const ha = openBrokerHa(deps, rawStore, { storage, storeDir: s.storeDir, topics, offsets }, async (changed) => {
-    if (changed) await topicsChanged();
+  let scheduler: DelayScheduler | undefined;
+  const writers = {
+    start: async (): Promise<void> => {
+      const repl = rawStore.replication;
+      if (repl && topics.coverQueues(repl.queueList(), io.clock.now())) await topicsChanged();
+      scheduler = new DelayScheduler({ store, storage, storeDir: s.storeDir, clock: io.clock, logger: io.logger, levels: s.limits.delayLevels });
+      scheduler.start();
+      const timerTx = await openTimerTx(ctx, storage, s.storeDir, s.timerTx);
+      ctx.timerTx = timerTx.services;
+      if (timerTx.topicsCreated) await topicsPersister.save();
+    },
+    stop: async (): Promise<void> => {
+      const sch = scheduler;
+      scheduler = undefined;
+      await sch?.stop();
+      const tt = ctx.timerTx;
+      delete ctx.timerTx;
+      await tt?.stop();
+    },
+  };
+  const ha = openBrokerHa(deps, rawStore, { storage, storeDir: s.storeDir, topics, offsets }, {
+    writers,
+    topicsTaken: async (changed) => {
+      if (changed) await topicsChanged();
+    },
+    roleChanged: () => {
+      registrations.all().catch((err: unknown) => io.logger.warn({ err }, 'could not register the role change yet; retrying'));
+    },
   });
-  const store = ha ? wrapStore(rawStore, ha, s.name, io.address) : rawStore;
+  const store = ha ? wrapStore(rawStore, ha) : rawStore;
   const polling = new LongPolling(io.clock, s.maxHeldPulls, (err) => io.logger.error({ err }, 'a held pull failed'));
-  const header = registerHeader(deps);
   /** Whether the store takes writes, and how often that changed (each change is a new registration version). */
   const writes = { ok: true, changes: 0 };
   let registerAttempts = 0;
@@ -128,7 +155,7 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
       const token = String(++registerAttempts);
       for (let i = 0; i < parts.length; i++) {
         const part = parts[i]!;
-        const h: Record<string, HeaderValue> = { ...header };
+        const h: Record<string, HeaderValue> = { ...registerHeader(deps, ha) };
         if (part.deflated) h[BODY_ENCODING_HEADER] = DEFLATE;
         if (parts.length > 1) Object.assign(h, { part: i, parts: parts.length, registration: token });
         const reply = await io.request(namesrvAddress(id), request(RequestCode.REGISTER_BROKER, h, part.body), s.registerTimeoutMs);
@@ -174,11 +201,10 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
     ...(ha ? { ha } : {}),
   };
   if (topics.createSystem(SCHEDULE_TOPIC, s.limits.delayLevels.length, now).created) await topicsPersister.save();
-  const scheduler = new DelayScheduler({ store, storage, storeDir: s.storeDir, clock: io.clock, logger: io.logger, levels: s.limits.delayLevels });
   rt = {
     ctx,
     registrations,
-    scheduler,
+    writers,
     saveOffsets: async () => {
       const v = offsets.version;
       await offsetsPersister.save();
@@ -187,16 +213,10 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
     persistedOffsets: offsets.version,
     subs: [store.newData$.subscribe((d) => polling.notify(d.topic, d.queueId, d.maxOffset)), store.health$.subscribe((h) => storeHealthChanged(h))],
   };
-  // a slave writes nothing of its own: what the schedulers and the transaction service would write comes from
-  // the master's log
-  if (ha?.role === 'slave') {
-    ha.slave!.start();
-    return rt;
-  }
-  scheduler.start();
-  const timerTx = await openTimerTx(ctx, storage, s.storeDir, s.timerTx);
-  ctx.timerTx = timerTx.services;
-  if (timerTx.topicsCreated) await topicsPersister.save();
+  // the writers run on a master only (a slave's would write what comes from the master's log): the HA service
+  // starts them when the broker is or becomes master
+  if (ha) await ha.start();
+  else await writers.start();
   return rt;
 }
 
@@ -204,14 +224,19 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
  * The broker's replication parts over its store (ha/ha-runtime.ts); `topicsTaken` hears a config sync's topic
  * change. None for an async master over a store that cannot replicate (a test's fake store).
  */
-function openBrokerHa(deps: BrokerDeps, store: StorePort, parts: ConfigParts, topicsTaken: (changed: boolean) => Promise<void>): BrokerHa | undefined {
+function openBrokerHa(
+  deps: BrokerDeps,
+  store: StorePort,
+  parts: ConfigParts,
+  hooks: { writers: HaDeps['writers']; topicsTaken: (changed: boolean) => Promise<void>; roleChanged: () => void },
+): BrokerHa | undefined {
   const { io, settings: s } = deps;
   const repl = store.replication;
   if (repl === undefined) {
     if (s.id === 0 && s.ha.mode === 'async') return undefined;
     throw new BrokerConfigError(`broker ${io.address} replicates (id ${s.id}, ha mode ${s.ha.mode}) but its store cannot`);
   }
-  return openHa({
+  return new HaService({
     brokerName: s.name,
     brokerId: s.id,
     address: io.address,
@@ -224,10 +249,27 @@ function openBrokerHa(deps: BrokerDeps, store: StorePort, parts: ConfigParts, to
     offsets: () => parts.offsets.toFile(),
     applyConfig: async (m) => {
       const r = await applyMasterConfig(parts, m);
-      await topicsTaken(r.topicsChanged);
+      await hooks.topicsTaken(r.topicsChanged);
     },
     serveConfig: (report) => masterConfig(parts, report),
+    storage: deps.storage,
+    storeDir: s.storeDir,
+    topicsVersion: () => {
+      const v = parts.topics.dataVersion;
+      return `${v.timestamp}.${v.counter}`;
+    },
+    ...controllerPortOf(deps),
+    writers: hooks.writers,
+    roleChanged: hooks.roleChanged,
   });
+}
+
+/** The group's controller, with `ha.controller`: controller actors by id ('kv': a JetStream KV bucket, not built in yet). */
+function controllerPortOf(deps: BrokerDeps): { controller?: ControllerPort } {
+  const c = deps.settings.ha.controller;
+  if (c === undefined) return {};
+  if (c === 'kv') throw new BrokerConfigError(`broker ${deps.io.address}: ha.controller 'kv' needs a transport with a key-value store`);
+  return { controller: remoteController((to, frame, timeoutMs) => deps.io.request(to, frame, timeoutMs), c, Math.max(500, deps.settings.ha.heartbeatMs * 2)) };
 }
 
 const HEALTH_VERSION_STEP = 1_000_000_000;
@@ -242,9 +284,13 @@ export function registrationBody(version: DataVersion, list: TopicConfig[], writ
   return { dataVersion, topics: writes.ok ? list : list.map((t) => ({ ...t, perm: t.perm & ~PERM_WRITE })) };
 }
 
-function registerHeader(deps: BrokerDeps): RegisterBrokerHeader {
+/** What the broker registers as: its group, the id of its role (0 as master) and, under a controller, its epoch. */
+function registerHeader(deps: BrokerDeps, ha: BrokerHa | undefined): RegisterBrokerHeader {
   const s = deps.settings;
-  return { cluster: s.cluster, brokerName: s.name, brokerId: s.id, address: brokerAddress(s.name, s.id) };
+  const h: RegisterBrokerHeader = { cluster: s.cluster, brokerName: s.name, brokerId: ha?.registrationId() ?? s.id, address: brokerAddress(s.name, s.id) };
+  const epoch = ha?.registrationEpoch();
+  if (epoch !== undefined) h.epoch = epoch;
+  return h;
 }
 
 /**
@@ -265,9 +311,9 @@ function atMost(clock: Clock, p: Promise<unknown>, ms: number): Promise<void> {
   });
 }
 
-export async function unregisterFromNameServers(deps: BrokerDeps): Promise<void> {
+export async function unregisterFromNameServers(deps: BrokerDeps, ha?: BrokerHa): Promise<void> {
   const { io, settings: s } = deps;
-  const header = { ...registerHeader(deps) };
+  const header = { ...registerHeader(deps, ha) };
   await Promise.all(
     s.namesrv.map((id) =>
       io
@@ -294,12 +340,11 @@ export async function persistOffsetsIfMoved(rt: BrokerRuntime): Promise<void> {
 export async function shutDownBroker(deps: BrokerDeps, rt: BrokerRuntime): Promise<void> {
   await rt.ctx.ha?.stop();
   await rt.registrations.stop();
-  await unregisterFromNameServers(deps);
+  await unregisterFromNameServers(deps, rt.ctx.ha);
   rt.acl?.stop();
   rt.ctx.polling.releaseAll();
   for (const sub of rt.subs) sub.unsubscribe();
-  await rt.scheduler.stop();
-  await rt.ctx.timerTx?.stop();
+  await rt.writers.stop();
   // held pulls answered above read the store in their own microtasks: let them finish before it closes
   await new Promise<void>((resolve) => queueMicrotask(resolve));
   await rt.saveOffsets();

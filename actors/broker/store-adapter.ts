@@ -105,6 +105,7 @@ export function storePort(store: MessageStore): StorePort {
       appendReplica: (offset, data) => store.appendReplica(offset, data),
       truncateTail: (offset) => store.truncateTail(offset),
       limitDispatch: (offset) => store.limitDispatch(offset),
+      queueList: () => store.queueList(),
       positions: () => store.positions(),
       positions$: store.positions$,
       flush: store.flushMode,

@@ -179,6 +179,26 @@ export class TopicTable {
     return true;
   }
 
+  /**
+   * A master taking over (apache/rocketmq#9804: a new master lacked topics of the old): every queue that holds
+   * messages has its topic, with at least as many queues. Returns whether the table changed.
+   */
+  coverQueues(queues: readonly { topic: string; queueId: number }[], now: number): boolean {
+    const need = new Map<string, number>();
+    for (const q of queues) need.set(q.topic, Math.max(need.get(q.topic) ?? 0, q.queueId + 1));
+    let changed = false;
+    for (const [topic, n] of need) {
+      const have = this.topics.get(topic);
+      if (have !== undefined && have.readQueueNums >= n && have.writeQueueNums >= n) continue;
+      const nums = Math.min(MAX_QUEUE_NUMS, n);
+      const cfg: TopicConfig = have
+        ? { ...have, readQueueNums: Math.max(have.readQueueNums, nums), writeQueueNums: Math.max(have.writeQueueNums, nums) }
+        : { topicName: topic, readQueueNums: nums, writeQueueNums: nums, perm: PERM_READ_WRITE, topicSysFlag: 0 };
+      changed = this.upsert(cfg, now, true) || changed;
+    }
+    return changed;
+  }
+
   toFile(): TopicsFile {
     return { dataVersion: this.dataVersion, topics: this.list() };
   }

@@ -227,6 +227,8 @@ export interface HaPullReplyHeader {
   /** The epoch the records belong to and where the master's epoch starts (0 without a controller). */
   epoch: number;
   epochStart: number;
+  /** The master's topic table version: a slave whose copy is older copies it at once. */
+  topics: string;
 }
 
 /** HA_GET_EPOCHS reply body (JSON): the master's epoch entries, write offset and confirm offset (-1: none). */

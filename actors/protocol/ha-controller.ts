@@ -72,15 +72,19 @@ export interface HeartbeatAnswer {
   epoch: number;
   masterId: number | null;
   masterAddress: string | null;
-  /** True when the reporter is the master of `epoch` and its lease was renewed. */
+  /**
+   * True when this heartbeat granted the reporter the lease: it is the master of `epoch`, and either reported
+   * that epoch or was elected by this very heartbeat. A master named on another's heartbeat holds no lease until
+   * its own next one.
+   */
   leader: boolean;
   leaseMs: number;
   inSync: number[];
   syncEpoch: number;
 }
 
-function answerFor(s: GroupState, id: number, cfg: ControllerSettings): HeartbeatAnswer {
-  return { epoch: s.epoch, masterId: s.masterId, masterAddress: s.masterAddress, leader: s.masterId === id, leaseMs: cfg.leaseMs, inSync: [...s.inSync], syncEpoch: s.syncEpoch };
+function answerFor(s: GroupState, leader: boolean, cfg: ControllerSettings): HeartbeatAnswer {
+  return { epoch: s.epoch, masterId: s.masterId, masterAddress: s.masterAddress, leader, leaseMs: cfg.leaseMs, inSync: [...s.inSync], syncEpoch: s.syncEpoch };
 }
 
 /** Whether the group needs a new master at `now`. */
@@ -126,8 +130,10 @@ export function onHeartbeat(s: GroupState, r: HeartbeatReport, now: number, cfg:
       next = { ...next, masterId: null, masterAddress: null };
     }
   }
-  if (next.masterId === r.brokerId && r.epoch === next.epoch) next = { ...next, leaseUntil: now + cfg.leaseMs };
-  const out: { state: GroupState; answer: HeartbeatAnswer; elected?: number } = { state: next, answer: answerFor(next, r.brokerId, cfg) };
+  // the reporter sent this heartbeat before `now`: a lease it counts from its sending ends before this one
+  const leader = next.masterId === r.brokerId && (r.epoch === next.epoch || elected === r.brokerId);
+  if (leader) next = { ...next, leaseUntil: now + cfg.leaseMs };
+  const out: { state: GroupState; answer: HeartbeatAnswer; elected?: number } = { state: next, answer: answerFor(next, leader, cfg) };
   if (elected !== undefined) out.elected = elected;
   return out;
 }

@@ -28,6 +28,8 @@ export interface HaMasterDeps {
   settings: HaSettings;
   /** The largest frame the transport carries now. */
   maxPayload: () => number;
+  /** The version of the master's topic table: every replication reply carries it, so slaves copy a change at once. */
+  topicsVersion?: () => string;
   /**
    * Under a controller: the in-sync set the controller approved (acknowledgements and the confirm offset follow
    * it, not the master's own view), the epoch entries (a transfer stops at an epoch's end), and where the master
@@ -234,6 +236,7 @@ export class HaMaster {
       confirmOffset: confirm === Infinity ? -1 : confirm,
       epoch: e?.epoch ?? 0,
       epochStart: e?.startOffset ?? 0,
+      topics: this.d.topicsVersion?.() ?? '',
     };
     if (r.kind !== 'data') {
       if (r.kind === 'ahead') this.d.logger.warn({ slave: slaveId, slaveOffset: offset, masterWrite: pos.writeOffset }, 'a slave holds a commit log tail this master does not: it must truncate it');

@@ -62,18 +62,27 @@ export class HaSlave {
   private masterWrite = 0;
   private lastContact = -Infinity;
   private lastError: string | undefined;
+  /** A config sync under way; the master's topic table version as last heard, and as last copied. */
+  private syncing = false;
+  private masterTopics = '';
+  private syncedTopics = '';
   /** Under a controller: whether the log was compared with the master's epochs (and cut) since the last start. */
-  private aligned = false;
+  private isAligned = false;
   /** Chunks and bytes appended since start. */
   chunks = 0;
   bytes = 0;
 
   constructor(private readonly d: HaSlaveDeps) {}
 
+  /** Whether the log is known to agree with the master's (always without a controller). */
+  get aligned(): boolean {
+    return !this.d.controlled || this.isAligned;
+  }
+
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    this.aligned = false;
+    this.isAligned = false;
     this.loopDone = this.loop();
     this.scheduleConfigSync(0);
   }
@@ -130,13 +139,13 @@ export class HaSlave {
       await this.d.repl.truncateTail(point);
     }
     await c.setEpochs(truncateEpochs(c.epochs(), point + 1).filter((e) => e.startOffset <= point));
-    this.aligned = true;
+    this.isAligned = true;
     return true;
   }
 
   /** One request and what follows from its answer; false when the next should wait a backoff. */
   private async step(): Promise<boolean> {
-    if (this.d.controlled && !this.aligned) return this.align(this.d.master());
+    if (this.d.controlled && !this.isAligned) return this.align(this.d.master());
     const pos = this.d.repl.positions();
     const ackOffset = this.d.repl.flush === 'sync' ? pos.flushedOffset : pos.writeOffset;
     const header: HaPullHeader = {
@@ -160,6 +169,12 @@ export class HaSlave {
     this.lastContact = this.d.clock.now();
     const c = this.d.controlled;
     if (c && typeof h.confirmOffset === 'number' && h.confirmOffset >= 0) this.d.repl.limitDispatch(h.confirmOffset);
+    // the master's topics changed since the last copy: copy them now rather than at the next period (a topic
+    // created just before a failover must be on the new master: apache/rocketmq#9804)
+    if (typeof h.topics === 'string' && h.topics !== this.syncedTopics) {
+      this.masterTopics = h.topics;
+      if (!this.syncing) this.scheduleConfigSync(0);
+    }
     switch (h.kind) {
       case 'data': {
         const epoch = Number(h.epoch);
@@ -181,7 +196,7 @@ export class HaSlave {
         return true;
       case 'ahead':
         if (c) {
-          this.aligned = false; // compare epochs again
+          this.isAligned = false; // compare epochs again
           return true;
         }
         // The master is the writer of the group: a tail it does not hold was never acknowledged by it as held
@@ -220,21 +235,29 @@ export class HaSlave {
 
   private scheduleConfigSync(ms: number): void {
     if (this.stopped) return;
+    this.d.clock.clearTimeout(this.configTimer);
     this.configTimer = this.d.clock.setTimeout(() => {
       this.configTimer = undefined;
+      if (this.syncing) return;
+      this.syncing = true;
       this.syncConfig()
         .catch((err: unknown) => this.d.logger.warn({ err, master: this.d.master() }, 'copying the master\'s topics and offsets failed; trying again'))
-        .finally(() => this.scheduleConfigSync(this.d.settings.configSyncMs));
+        .finally(() => {
+          this.syncing = false;
+          this.scheduleConfigSync(this.d.settings.configSyncMs);
+        });
     }, ms);
   }
 
   /** One config sync: sends this slave's offsets, applies the master's state. */
   async syncConfig(): Promise<void> {
+    const version = this.masterTopics;
     const report: SlaveConfigReport = { offsets: this.d.offsets() };
     const reply = await this.d.request(this.d.master(), request(RequestCode.HA_SYNC_CONFIG, { brokerName: this.d.brokerName, brokerId: this.d.brokerId }, jsonBody(report)), this.timeoutMs);
     expectOk(reply, `copy the configuration of ${this.d.master()}`);
     if (this.stopped) return;
     await this.d.applyConfig(parseJsonBody<MasterConfig>(reply));
+    this.syncedTopics = version;
   }
 
   status(): HaStatus {

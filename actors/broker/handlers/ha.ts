@@ -17,3 +17,8 @@ export const handleHaStatus: Handler = async (ctx, frame) => {
   if (ctx.ha === undefined) throw new StatusError(Status.SERVICE_NOT_AVAILABLE, `broker ${ctx.address} does not replicate`);
   return okReply(frame, {}, jsonBody(ctx.ha.status()));
 };
+
+export const handleHaEpochs: Handler = async (ctx, frame) => {
+  if (ctx.ha === undefined) throw new StatusError(Status.SERVICE_NOT_AVAILABLE, `broker ${ctx.address} does not replicate`);
+  return okReply(frame, {}, jsonBody(ctx.ha.epochsReply()));
+};

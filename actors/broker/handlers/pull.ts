@@ -78,6 +78,9 @@ export function parsePullRequest(ctx: BrokerContext, frame: Frame): PullRequest 
   } catch (err) {
     throw new StatusError(Status.SUBSCRIPTION_ILLEGAL, err instanceof Error ? err.message : String(err));
   }
+  if (ctx.ha !== undefined && !ctx.ha.readable()) {
+    throw new StatusError(Status.SERVICE_NOT_AVAILABLE, `broker ${ctx.address} serves no reads until its controller names its role and its log agrees with the master's`);
+  }
   const config = ctx.topics.get(topic);
   if (!config) throw new StatusError(Status.TOPIC_NOT_EXIST, `topic "${topic}" does not exist on broker ${ctx.brokerName}`);
   if (!isReadable(config.perm)) throw new StatusError(Status.NO_PERMISSION, `topic "${topic}" is not readable on broker ${ctx.brokerName}`);

@@ -124,6 +124,7 @@ export function accessNeed(frame: Frame): AccessNeed {
     case RequestCode.UNREGISTER_BROKER:
     case RequestCode.HA_PULL:
     case RequestCode.HA_SYNC_CONFIG:
+    case RequestCode.HA_GET_EPOCHS:
       return REGISTRATION;
     default:
       return ANY_ACCOUNT_CODES.has(frame.code) ? ANY_ACCOUNT : ADMIN;
