@@ -30,6 +30,8 @@ import {
   DEFAULT_REQUEST_TIMEOUT_MS,
   TransportError,
   type Incoming,
+  type KvBucket,
+  type KvOpenOptions,
   type RequestOptions,
   type SendOptions,
   type Transport,
@@ -217,6 +219,8 @@ export class FaultyTransport implements Transport {
   readonly kind: Transport['kind'];
   readonly maxPayload: number;
   readonly state$: Observable<TransportState>;
+  /** The inner transport's key-value buckets, passed through untouched (faults apply to frames only). */
+  readonly keyValue?: (bucket: string, opts?: KvOpenOptions) => Promise<KvBucket>;
   private readonly clock: Clock;
   private readonly random: RandomSource;
   private readonly log: Logger;
@@ -232,6 +236,7 @@ export class FaultyTransport implements Transport {
     this.kind = inner.kind;
     this.maxPayload = inner.maxPayload;
     this.state$ = inner.state$;
+    if (inner.keyValue !== undefined) this.keyValue = (bucket, opts) => inner.keyValue!(bucket, opts);
     this.clock = deps.clock;
     this.random = deps.random;
     this.log = deps.logger.child({ component: 'faulty-transport' });

@@ -20,14 +20,20 @@
  * queued batch on a real clock and resolves at once on a SimClock. A reply too large to encode throws TransportError('PAYLOAD_TOO_LARGE') to the
  * replier (the requester then times out, as over NATS). Queues are not bounded here: the sending actors
  * bound what they send.
+ *
+ * Key-value buckets (`keyValue`, memory-kv.ts) belong to the network: every transport of it sees the same ones.
  */
 import { BehaviorSubject, Observable, type Subscriber } from 'rxjs';
 import type { Logger } from 'pino';
 import { SimClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { CodecError, MIN_FRAME_BYTES, decodeFrame, encodeFrame } from './codec.js';
 import { FrameKind, type Frame } from './frame.js';
+import { MemoryKv } from './memory-kv.js';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
+  KvError,
+  type KvBucket,
+  type KvOpenOptions,
   TransportError,
   type Incoming,
   type RequestOptions,
@@ -56,6 +62,8 @@ export interface MemoryTransportOptions {
 /** The in-process transport, plus test hooks. */
 export interface MemoryTransport extends Transport {
   readonly kind: 'memory';
+  /** The network's key-value bucket `bucket`, created when absent (memory-kv.ts). */
+  keyValue(bucket: string, opts?: KvOpenOptions): Promise<KvBucket>;
   /**
    * Delivers raw bytes to the inbox at `address` as if they came off the wire. Bytes that fail to decode are
    * dropped with a warning and counted in `droppedFrames` (garbage has no reply path). A decoded request gets
@@ -81,11 +89,13 @@ export class MemoryNetwork {
   readonly maxPayload: number;
   /** @internal */ readonly inboxes = new Map<string, Set<InboxEntry>>();
   /** @internal */ readonly subjects = new Map<string, Set<SubjectEntry>>();
+  /** @internal */ readonly kv: MemoryKv;
 
   constructor(opts: { maxPayload?: number } = {}) {
     const max = opts.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxPayload must be a positive integer, got ${max}`);
     this.maxPayload = max;
+    this.kv = new MemoryKv(max);
   }
 
   /** A new transport on this network, using the given clock, random source and logger. */
@@ -246,6 +256,12 @@ class MemoryTransportImpl implements MemoryTransport {
   injectRaw(address: string, bytes: Uint8Array): void {
     if (this.closed) throw new TransportError('CLOSED', `transport closed; cannot inject at ${address}`);
     this.enqueue({ op: Op.Raw, to: address, bytes: new Uint8Array(bytes) });
+  }
+
+  /** The network's bucket `bucket` (replicas are ignored: there is one copy). */
+  async keyValue(bucket: string, _opts?: KvOpenOptions): Promise<KvBucket> {
+    if (this.closed) throw new KvError('CLOSED', `transport closed; cannot open KV bucket ${bucket}`);
+    return this.network.kv.open(bucket, () => this.closed);
   }
 
   flush(): Promise<void> {

@@ -22,6 +22,8 @@
  * Authentication and TLS (`auth`, `tls`) go to the NATS client (nats-auth.ts). The first connect tries each
  * server once and fails with a NatsConnectError naming the cause (authentication, unreachable, TLS); once
  * connected, the client reconnects forever.
+ *
+ * Key-value buckets (`keyValue`) are JetStream KV buckets on the server (nats-kv.ts); they need JetStream enabled.
  */
 import { Observable, BehaviorSubject } from 'rxjs';
 import type { Logger } from 'pino';
@@ -39,12 +41,16 @@ import { CodecError, decodeFrame, encodeFrame, encodeFrameHead } from './codec.j
 import { DirectLinks, DirectListener, type DirectCuts, type DirectLink } from './direct.js';
 import { directClientTls, directListenerTls, linkTlsOptions, type DirectClientTls, type DirectTlsFiles } from './direct-tls.js';
 import { connectFailure, natsSecurityOptions, type NatsAuth, type NatsTls } from './nats-auth.js';
+import { openNatsKv } from './nats-kv.js';
 import type { DirectEndpoint, MessageSocket } from './direct-wire.js';
 import { EMPTY_BODY, FrameKind, type Frame } from './frame.js';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
+  KvError,
   TransportError,
   type Incoming,
+  type KvBucket,
+  type KvOpenOptions,
   type RequestOptions,
   type Transport,
   type TransportDeps,
@@ -482,6 +488,12 @@ export class NatsTransport implements Transport {
         if (!sub.isClosed()) sub.unsubscribe();
       };
     });
+  }
+
+  /** The JetStream KV bucket `bucket`, created (history 1, `opts.replicas`, default 1) when absent. */
+  async keyValue(bucket: string, opts?: KvOpenOptions): Promise<KvBucket> {
+    if (this.closing) throw new KvError('CLOSED', `transport closed; cannot open KV bucket ${bucket}`);
+    return openNatsKv(this.nc, bucket, opts);
   }
 
   async flush(): Promise<void> {

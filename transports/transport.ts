@@ -51,6 +51,86 @@ export interface Transport {
   /** Resolves once everything sent so far has left this process. */
   flush(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Opens (creating when absent) the key-value bucket `bucket`, shared by every transport of the same network
+   * (NATS: a JetStream KV bucket on the server or cluster; memory: the network's). Absent when the transport has
+   * no such capability. Rejects with KvError.
+   */
+  keyValue?(bucket: string, opts?: KvOpenOptions): Promise<KvBucket>;
+}
+
+export interface KvOpenOptions {
+  /** Copies of the bucket kept by the NATS cluster (1, 3 or 5); used only when the bucket is created. Default 1. */
+  replicas?: number;
+}
+
+/**
+ * A key-value bucket changed by compare-and-set. Every write gets a revision (increasing per bucket, not per key);
+ * `update` applies only over the key's current revision, `create` only when the key is absent, else they reject
+ * with KvConflictError (someone else wrote first: read again). Other failures reject with KvError. Keys are
+ * `[-/_=.a-zA-Z0-9]`, neither beginning nor ending with `.` and without `..`.
+ */
+export interface KvBucket {
+  readonly name: string;
+  /** The key's value and revision, or undefined when the key is absent (or deleted). */
+  get(key: string): Promise<{ value: Uint8Array; revision: number } | undefined>;
+  /** Writes the key when it is absent; resolves with the new revision. */
+  create(key: string, value: Uint8Array): Promise<number>;
+  /** Writes the key when its current revision is `revision`; resolves with the new revision. */
+  update(key: string, value: Uint8Array, revision: number): Promise<number>;
+}
+
+/** A compare-and-set that lost: the key exists (create) or has another revision than the one given (update). */
+export class KvConflictError extends Error {
+  readonly code = 'KV_CONFLICT' as const;
+  constructor(
+    readonly bucket: string,
+    readonly key: string,
+    /** The revision the write expected (0: the key absent). */
+    readonly expected: number,
+    message?: string,
+  ) {
+    super(message ?? (expected === 0 ? `key ${key} of bucket ${bucket} exists already` : `key ${key} of bucket ${bucket} is no longer at revision ${expected}`));
+    this.name = 'KvConflictError';
+  }
+}
+
+/**
+ * Why a key-value operation failed (other than a conflict): JetStream not enabled on the server, no answer in
+ * time, the connection closed, a key or bucket name not allowed, a value too large, or another server error.
+ */
+export type KvErrorCode = 'JETSTREAM_DISABLED' | 'TIMEOUT' | 'UNAVAILABLE' | 'CLOSED' | 'INVALID' | 'TOO_LARGE' | 'FAILED';
+
+const kvStatusOf: Record<KvErrorCode, number> = {
+  JETSTREAM_DISABLED: Status.SERVICE_NOT_AVAILABLE,
+  TIMEOUT: Status.TIMEOUT,
+  UNAVAILABLE: Status.SERVICE_NOT_AVAILABLE,
+  CLOSED: Status.TRANSPORT_CLOSED,
+  INVALID: Status.INVALID_ARGUMENT,
+  TOO_LARGE: Status.PAYLOAD_TOO_LARGE,
+  FAILED: Status.SYSTEM_ERROR,
+};
+
+export class KvError extends StatusError {
+  constructor(
+    readonly code: KvErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(kvStatusOf[code], message);
+    this.name = 'KvError';
+    if (options?.cause !== undefined) this.cause = options.cause;
+  }
+}
+
+/** KV key syntax (as NATS): `[-/_=.a-zA-Z0-9]+`, no leading or trailing `.`, no `..`. */
+export function isValidKvKey(key: string): boolean {
+  return /^[-/_=.a-zA-Z0-9]+$/.test(key) && !key.startsWith('.') && !key.endsWith('.') && !key.includes('..');
+}
+
+/** KV bucket name syntax (as NATS): `[-_a-zA-Z0-9]+`. */
+export function isValidKvBucket(name: string): boolean {
+  return /^[-_a-zA-Z0-9]+$/.test(name);
 }
 
 /** What a transport is built from: the Environment's clock, random source and logger. */

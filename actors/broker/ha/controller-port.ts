@@ -6,7 +6,8 @@ import { expectOk, jsonBody, parseJsonBody, request } from '../../protocol/repli
 
 /**
  * What a broker asks of its group's controller (ha-controller.ts holds the rules). Two implementations: requests
- * to controller actors (this file), and a JetStream KV entry the broker changes itself by compare-and-set.
+ * to controller actors (this file), and a JetStream KV entry the broker changes itself by compare-and-set
+ * (kv-controller.ts).
  */
 export interface ControllerPort {
   /** Reports the broker; answers who is master in which epoch, and renews the lease of the master. */
