@@ -28,6 +28,8 @@ import { BrokerConfigError } from './broker-options.js';
 import { applyMasterConfig, masterConfig, type ConfigParts } from './ha/config-sync.js';
 import { HaService, wrapStore, type BrokerHa, type HaDeps } from './ha/ha-runtime.js';
 import { remoteController, type ControllerPort } from './ha/controller-port.js';
+import { kvController } from './ha/kv-controller.js';
+import type { KvBucket } from '../../transports/transport.js';
 
 /**
  * The broker's parts while it runs, and the steps of its lifecycle (open, register, periodic work, shut
@@ -118,7 +120,7 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
       await tt?.stop();
     },
   };
-  const ha = openBrokerHa(deps, rawStore, { storage, storeDir: s.storeDir, topics, offsets }, {
+  const ha = await openBrokerHa(deps, rawStore, { storage, storeDir: s.storeDir, topics, offsets }, {
     writers,
     topicsTaken: async (changed) => {
       if (changed) await topicsChanged();
@@ -224,12 +226,12 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
  * The broker's replication parts over its store (ha/ha-runtime.ts); `topicsTaken` hears a config sync's topic
  * change. None for an async master over a store that cannot replicate (a test's fake store).
  */
-function openBrokerHa(
+async function openBrokerHa(
   deps: BrokerDeps,
   store: StorePort,
   parts: ConfigParts,
   hooks: { writers: HaDeps['writers']; topicsTaken: (changed: boolean) => Promise<void>; roleChanged: () => void },
-): BrokerHa | undefined {
+): Promise<BrokerHa | undefined> {
   const { io, settings: s } = deps;
   const repl = store.replication;
   if (repl === undefined) {
@@ -258,17 +260,31 @@ function openBrokerHa(
       const v = parts.topics.dataVersion;
       return `${v.timestamp}.${v.counter}`;
     },
-    ...controllerPortOf(deps),
+    ...(await controllerPortOf(deps)),
     writers: hooks.writers,
     roleChanged: hooks.roleChanged,
   });
 }
 
-/** The group's controller, with `ha.controller`: controller actors by id ('kv': a JetStream KV bucket, not built in yet). */
-function controllerPortOf(deps: BrokerDeps): { controller?: ControllerPort } {
+/**
+ * The group's controller, with `ha.controller`: controller actors by id, or 'kv': the transport's key-value
+ * bucket (JetStream KV on NATS), opened now so that a server without JetStream stops the start with why.
+ */
+async function controllerPortOf(deps: BrokerDeps): Promise<{ controller?: ControllerPort }> {
+  const { io } = deps;
   const c = deps.settings.ha.controller;
   if (c === undefined) return {};
-  if (c === 'kv') throw new BrokerConfigError(`broker ${deps.io.address}: ha.controller 'kv' needs a transport with a key-value store`);
+  if (c === 'kv') {
+    const kv = deps.settings.ha.kv;
+    if (io.keyValue === undefined) throw new BrokerConfigError(`broker ${io.address}: ha.controller 'kv' needs a transport with key-value buckets (NATS with JetStream)`);
+    let bucket: KvBucket;
+    try {
+      bucket = await io.keyValue(kv.bucket, { replicas: kv.replicas });
+    } catch (err) {
+      throw new BrokerConfigError(`broker ${io.address}: cannot open the HA bucket ${kv.bucket}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return { controller: kvController(bucket, io.clock, kv.settings) };
+  }
   return { controller: remoteController((to, frame, timeoutMs) => deps.io.request(to, frame, timeoutMs), c, Math.max(500, deps.settings.ha.heartbeatMs * 2)) };
 }
 

@@ -3,7 +3,7 @@ import type { Subscription, Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Frame } from '../../transports/frame.js';
 import { FrameKind } from '../../transports/frame.js';
-import type { Incoming } from '../../transports/transport.js';
+import type { Incoming, KvBucket, KvOpenOptions } from '../../transports/transport.js';
 import { Status } from '../../core/status.js';
 import type { Clock } from '../../core/clock.js';
 import type { Environment } from './environment.js';
@@ -25,6 +25,8 @@ export interface ActorIo {
   subscribe(subject: string): Observable<Frame>;
   /** The largest frame the transport carries now (NATS: the server's max_payload). */
   maxPayload(): number;
+  /** The transport's key-value buckets, where it has them (NATS JetStream KV; the memory network's). */
+  keyValue?(bucket: string, opts?: KvOpenOptions): Promise<KvBucket>;
   /**
    * Hands arriving frames straight to `handler` instead of sending the machine an event per frame, until
    * called again with undefined. A machine installs it on entering a state that only passes frames on (and
@@ -114,6 +116,7 @@ export class ActorHost<TLogic extends AnyActorLogic> {
       publish: (subject, frame) => transport.publish(subject, frame, from),
       subscribe: (subject) => transport.subscribe(subject),
       maxPayload: () => transport.maxPayload,
+      ...(transport.keyValue ? { keyValue: (bucket: string, opts?: KvOpenOptions) => transport.keyValue!(bucket, opts) } : {}),
       serveFrames: (handler) => {
         this.direct = handler;
       },

@@ -1,3 +1,4 @@
+import { DEFAULT_CONTROLLER_SETTINGS, type ControllerSettings } from '../../protocol/ha-controller.js';
 /**
  * How a broker group replicates (RocketMQ's master/slave HA): the options a broker is given under `ha`, checked
  * and with their defaults. Id 0 is the master; a broker with a higher id is a slave of its group's master.
@@ -34,6 +35,12 @@ export interface HaOptions {
   controller?: readonly string[] | 'kv';
   /** Under a controller: how often the broker heartbeats to it (default 500 ms; the lease is the controller's). */
   heartbeatMs?: number;
+  /**
+   * With controller 'kv': the rules' lease, liveness and clock skew (every broker of a group must use the same;
+   * defaults 3000, 3000 and 500 ms), the bucket (default 'mq-ha') and its replicas when the broker creates it
+   * (default 1; 3 on a NATS cluster).
+   */
+  kv?: { leaseMs?: number; aliveMs?: number; maxClockSkewMs?: number; bucket?: string; replicas?: number };
 }
 
 /** HaOptions with every default applied. */
@@ -48,6 +55,7 @@ export interface HaSettings {
   configSyncMs: number;
   controller?: readonly string[] | 'kv';
   heartbeatMs: number;
+  kv: { settings: ControllerSettings; bucket: string; replicas: number };
 }
 
 export class HaConfigError extends Error {
@@ -78,6 +86,22 @@ export function resolveHaOptions(o: HaOptions): HaSettings {
     configSyncMs: positiveInt(o.configSyncMs, 5_000, 'configSyncMs'),
     ...(o.controller !== undefined ? { controller: controllerOption(o.controller) } : {}),
     heartbeatMs: positiveInt(o.heartbeatMs, 500, 'heartbeatMs'),
+    kv: kvOption(o.kv ?? {}),
+  };
+}
+
+function kvOption(k: NonNullable<HaOptions['kv']>): HaSettings['kv'] {
+  const d = DEFAULT_CONTROLLER_SETTINGS;
+  const bucket = k.bucket ?? 'mq-ha';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(bucket)) throw new HaConfigError(`ha.kv.bucket must be 1-64 of [A-Za-z0-9_-], got ${JSON.stringify(bucket)}`);
+  return {
+    settings: {
+      leaseMs: positiveInt(k.leaseMs, d.leaseMs, 'kv.leaseMs'),
+      aliveMs: positiveInt(k.aliveMs, d.aliveMs, 'kv.aliveMs'),
+      maxClockSkewMs: positiveInt(k.maxClockSkewMs, d.maxClockSkewMs, 'kv.maxClockSkewMs'),
+    },
+    bucket,
+    replicas: positiveInt(k.replicas, 1, 'kv.replicas'),
   };
 }
 

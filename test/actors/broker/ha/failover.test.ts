@@ -30,7 +30,10 @@ async function haStatus(system: MqSystem, address: string): Promise<HaStatus | u
 
 const LEASE = { leaseMs: 600, aliveMs: 600, maxClockSkewMs: 100 };
 
-describe('automatic failover under a controller', () => {
+describe.each([
+  ['a controller actor', ['c'] as readonly string[]],
+  ['the transport\'s key-value bucket', 'kv' as const],
+])('automatic failover under %s', (_name, controller) => {
   let root: string;
   let system: MqSystem | undefined;
   beforeEach(() => {
@@ -56,7 +59,7 @@ describe('automatic failover under a controller', () => {
         flush: 'sync',
         segmentSize: 64 * 1024,
         warmAheadBytes: 0,
-        ha: { mode: 'sync', minInSyncReplicas: 1, allAckInSyncSet: true, controller: ['c'], heartbeatMs: 100, maxTimeSlaveNotCatchupMs: 2000, syncTimeoutMs: 1000, configSyncMs: 200 },
+        ha: { mode: 'sync', minInSyncReplicas: 1, allAckInSyncSet: true, controller, kv: LEASE, heartbeatMs: 100, maxTimeSlaveNotCatchupMs: 2000, syncTimeoutMs: 1000, configSyncMs: 200 },
       });
     return { s, spawn };
   }
