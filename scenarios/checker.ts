@@ -13,6 +13,7 @@
  * - transactions: a rolled back message delivered, or a committed one delivered before its tx-end began.
  * - offsets: commits that go back, or a fetch below the last commit, with no fault to explain it.
  * - liveness: a first delivery later than `drainMs` after the runner's drain.
+ * - replication: a slave of a fixed-role broker group that does not hold its master's whole log after the drain.
  *
  * The checks live in `scenarios/checks/`; this module validates the options and puts the verdict together.
  */
@@ -23,6 +24,7 @@ import { checkDuplicates } from './checks/duplicates.js';
 import { buildModel, isAcked } from './checks/model.js';
 import { checkOffsets } from './checks/offsets.js';
 import { checkOrder } from './checks/order.js';
+import { checkReplication } from './checks/replication.js';
 import { ALL_CHECKS, HistoryCheckError, type CheckName, type CheckOptions, type Verdict, type VerdictStats, type Violation } from './checks/types.js';
 
 export { ALL_CHECKS, HistoryCheckError };
@@ -59,7 +61,9 @@ function sendCounts(ctx: CheckContext): Pick<VerdictStats, 'sends' | 'acked' | '
 export function checkHistory(ops: readonly HistoryOp[], opts: CheckOptions): Verdict {
   validate(opts);
   const resolved = resolveOptions(opts, ALL_CHECKS);
-  const model = buildModel(ops);
+  const groupOf = new Map<string, string>();
+  for (const [group, g] of Object.entries(opts.brokerGroups ?? {})) for (const p of g.processes) groupOf.set(p, group);
+  const model = buildModel(ops, groupOf);
   const reporter = new Reporter(resolved.checks);
   const ctx: CheckContext = { model, opts: resolved, reporter, byGroup: groupDeliveries(model.deliveries) };
 
@@ -68,6 +72,7 @@ export function checkHistory(ops: readonly HistoryOp[], opts: CheckOptions): Ver
   checkDeliveries(ctx);
   if (resolved.checks.has('order')) checkOrder(ctx);
   if (resolved.checks.has('offsets')) checkOffsets(ctx);
+  checkReplication(ctx);
 
   const violations: Violation[] = [];
   for (const check of ALL_CHECKS) violations.push(...(reporter.kept.get(check) ?? []));

@@ -6,7 +6,7 @@
  */
 import { murmur3 } from '../core/hash.js';
 import { SeededRandom } from '../core/random.js';
-import { faultStep, type FaultKind, type FaultStep, type FuzzSpec, type Scenario } from './scenario-schema.js';
+import { brokerProcessIds, faultStep, type FaultKind, type FaultStep, type FuzzSpec, type Scenario } from './scenario-schema.js';
 
 /** Faults that only a process with a disk (a broker) can suffer. */
 const BROKER_ONLY: ReadonlySet<FaultKind> = new Set(['bitflip', 'truncate', 'slow-fsync', 'disk-full', 'eio', 'disk-heal']);
@@ -130,7 +130,7 @@ function drawFault(p: Pool, kind: FaultKind, at: number, target: string): FaultS
 
 function poolOf(s: Scenario, spec: FuzzSpec, seed: number): Pool {
   const t = s.topology;
-  const brokers = t.brokers.map((b) => b.name);
+  const brokers = brokerProcessIds(t.brokers);
   const clients = [...t.producers.map((x) => x.id), ...t.consumers.map((x) => x.id)];
   const targets = spec.targets ?? [...brokers, ...t.consumers.map((c) => c.id)];
   return {
@@ -138,7 +138,7 @@ function poolOf(s: Scenario, spec: FuzzSpec, seed: number): Pool {
     r: new SeededRandom(murmur3('fuzz-schedule', seed >>> 0) >>> 0),
     s,
     spec,
-    all: [...t.namesrv, ...brokers, ...clients],
+    all: [...t.namesrv, ...t.controllers.map((c) => c.id), ...brokers, ...clients],
     brokers,
     clients,
     targets,

@@ -27,9 +27,13 @@ export interface NemesisDeps<C = SimCluster> {
 
 /** Addresses of a process: what its actors listen at. */
 export function addressGlob(cluster: SimCluster, id: string): string {
+  const own = cluster.address(id);
+  if (own !== undefined) return own;
   switch (cluster.kind(id)) {
     case 'namesrv':
       return `namesrv.${id}`;
+    case 'controller':
+      return `controller.${id}`;
     case 'broker':
       return `broker.${id}.*`;
     default:
@@ -207,7 +211,7 @@ export class Nemesis {
 
   private disk(id: string) {
     const disk = this.d.cluster.disk(id);
-    if (!disk) throw new Error(`${id} has no disk (only brokers do)`);
+    if (!disk) throw new Error(`${id} has no disk (only brokers and controllers do)`);
     return disk.faulty;
   }
 

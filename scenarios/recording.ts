@@ -12,7 +12,9 @@ import type { UpdateOffsetsBody } from '../actors/protocol/commands.js';
 import type { HistoryLog, ReceiveValue } from './history.js';
 import type { CheckOptions } from './checker.js';
 import { DEFAULT_FLUSH_INTERVAL_MS } from '../store/message-store.js';
-import type { ConsumerSpec, ProducerSpec, Scenario } from './scenario-schema.js';
+import { brokerProcessIds, type ConsumerSpec, type ControllerSpec, type HaSpec, type ProducerSpec, type Scenario } from './scenario-schema.js';
+import type { HaOptions } from '../actors/broker/ha/ha-options.js';
+import type { ControllerSettings } from '../actors/protocol/ha-controller.js';
 import { idOf, type WorkloadDriver } from './workload.js';
 import type { ConsumerOptions } from '../actors/consumer/consumer.js';
 import type { ProducerOptions } from '../actors/producer/producer.js';
@@ -122,10 +124,71 @@ const REBALANCE_INTERVAL_MS = 20_000;
 /** How long after its flush interval an async write may still be on its way to the disk. */
 const FLUSH_SLACK_MS = 100;
 
+/** How long a broker entry's acknowledged writes may stay unflushed (none with sync flush). */
+function unflushedWindowOf(b: Scenario['topology']['brokers'][number]): number | undefined {
+  return b.flush === 'async' ? (b.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS) + FLUSH_SLACK_MS : undefined;
+}
+
+/**
+ * Broker groups whose processes are not named as the group (several entries of one name): the master process
+ * and, when the master's SEND_OK means a slave holds the message too (sync mode, minInSyncReplicas 2 or more),
+ * the slaves with their unflushed windows. Under a controller the master is not fixed: no entry here (nothing
+ * acknowledged by such a group is explained by a power loss).
+ */
+function brokerGroupsOf(s: Scenario): NonNullable<CheckOptions['brokerGroups']> {
+  const pids = brokerProcessIds(s.topology.brokers);
+  const out: NonNullable<CheckOptions['brokerGroups']> = {};
+  const names = [...new Set(s.topology.brokers.map((b) => b.name))];
+  for (const name of names) {
+    const members = s.topology.brokers.map((b, i) => ({ b, pid: pids[i]! })).filter((x) => x.b.name === name);
+    if (members.length === 1 && members[0]!.pid === name) continue;
+    const master = members.find((x) => x.b.id === 0);
+    const processes = members.map((x) => x.pid);
+    if (!master || master.b.ha?.controller !== undefined) {
+      out[name] = { processes };
+      continue;
+    }
+    const ha = master.b.ha;
+    const replicated = ha?.mode === 'sync' && (ha.minInSyncReplicas ?? 2) >= 2;
+    const slaves = members.filter((x) => x.b.id !== 0).map((x) => ({ process: x.pid, ...windowField(unflushedWindowOf(x.b)) }));
+    out[name] = { processes, master: master.pid, ...(replicated ? { replicas: slaves } : {}) };
+  }
+  return out;
+}
+
+const windowField = (w: number | undefined): { windowMs?: number } => (w === undefined ? {} : { windowMs: w });
+
+/** A scenario broker's `ha` as broker options (unset fields left to the broker's defaults). */
+export function haOptionsOf(ha: HaSpec): HaOptions {
+  const o: HaOptions = { mode: ha.mode };
+  if (ha.minInSyncReplicas !== undefined) o.minInSyncReplicas = ha.minInSyncReplicas;
+  if (ha.allAckInSyncSet !== undefined) o.allAckInSyncSet = ha.allAckInSyncSet;
+  if (ha.maxTimeSlaveNotCatchupMs !== undefined) o.maxTimeSlaveNotCatchupMs = ha.maxTimeSlaveNotCatchupMs;
+  if (ha.syncTimeoutMs !== undefined) o.syncTimeoutMs = ha.syncTimeoutMs;
+  if (ha.configSyncMs !== undefined) o.configSyncMs = ha.configSyncMs;
+  if (ha.controller !== undefined) o.controller = ha.controller;
+  if (ha.heartbeatMs !== undefined) o.heartbeatMs = ha.heartbeatMs;
+  return o;
+}
+
+/** A scenario controller's lease settings (unset: the controller's defaults). */
+export function controllerSettingsOf(c: ControllerSpec): Partial<ControllerSettings> {
+  const o: Partial<ControllerSettings> = {};
+  if (c.leaseMs !== undefined) o.leaseMs = c.leaseMs;
+  if (c.aliveMs !== undefined) o.aliveMs = c.aliveMs;
+  if (c.maxClockSkewMs !== undefined) o.maxClockSkewMs = c.maxClockSkewMs;
+  return o;
+}
+
 /** What the checker is told of a scenario: its groups and ordered topics, its bounds, its async-flush brokers. */
 export function checkOptionsOf(s: Scenario, groupsOf: ReadonlyMap<string, string[]>, skewMs: number): CheckOptions {
   const unflushedWindowMs: Record<string, number> = {};
-  for (const b of s.topology.brokers) if (b.flush === 'async') unflushedWindowMs[b.name] = (b.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS) + FLUSH_SLACK_MS;
+  for (const b of s.topology.brokers) {
+    const w = unflushedWindowOf(b);
+    // the window of the group's acknowledger: its master (fixed roles), the one entry of a plain group
+    if (w !== undefined && (b.id === 0 || s.topology.brokers.filter((x) => x.name === b.name).length === 1)) unflushedWindowMs[b.name] = w;
+  }
+  const brokerGroups = brokerGroupsOf(s);
   return {
     groups: Object.fromEntries(groupsOf),
     orderedTopics: s.topology.topics.filter((t) => t.ordered).map((t) => t.name),
@@ -138,7 +201,13 @@ export function checkOptionsOf(s: Scenario, groupsOf: ReadonlyMap<string, string
     // and new holder in that time are the rebalance's duplicates
     rebalanceMs: REBALANCE_INTERVAL_MS,
     unflushedWindowMs,
+    ...(Object.keys(brokerGroups).length > 0 ? { brokerGroups } : {}),
   };
+}
+
+/** Producers whose sends are tried once (no retries, not transactional): their refusals are failures. */
+export function singleAttemptProducers(s: Scenario): Set<string> {
+  return new Set(s.topology.producers.filter((p) => p.retries === 0 && !p.transactional).map((p) => p.id));
 }
 
 /** A scenario producer's options for one incarnation (a restarted process gets a new client id). */

@@ -17,14 +17,15 @@ import { request } from '../actors/protocol/replies.js';
 import { brokerAddress, namesrvAddress } from '../actors/protocol/commands.js';
 import { startNameServer } from '../actors/namesrv/namesrv.js';
 import { startBroker } from '../actors/broker/broker.js';
+import { startController } from '../actors/controller/controller.js';
 import { startProducer } from '../actors/producer/producer.js';
 import { startTransactionProducer } from '../actors/producer/transaction-producer.js';
 import { startConsumer } from '../actors/consumer/consumer.js';
 import { checkHistory, type Verdict } from './checker.js';
 import { HistoryLog, type HistoryOp } from './history.js';
-import { DeliveryRecorder, checkOptionsOf, consumerOptionsOf, producerOptionsOf, txProducerOptionsOf } from './recording.js';
+import { DeliveryRecorder, checkOptionsOf, consumerOptionsOf, controllerSettingsOf, haOptionsOf, producerOptionsOf, singleAttemptProducers, txProducerOptionsOf } from './recording.js';
 import { Nemesis } from './nemesis.js';
-import type { FaultStep, Scenario } from './scenario-schema.js';
+import { brokerProcessIds, type FaultStep, type Scenario } from './scenario-schema.js';
 import { SimCluster, type Role } from './sim-cluster.js';
 import type { TapEvent } from './sim-process.js';
 import { Trace } from './trace.js';
@@ -123,7 +124,7 @@ async function runGuarded(s: Scenario, opts: RunOptions): Promise<RunResult> {
   const orderedTopics = new Set(s.topology.topics.filter((t) => t.ordered).map((t) => t.name));
   const recorder = new DeliveryRecorder(s, history, random, () => driver.acked);
   const groupsOf = recorder.groupsOf;
-  const driver = new WorkloadDriver(cluster, history, random, orderedTopics, (id, topic) => recorder.onAck(id, topic));
+  const driver = new WorkloadDriver(cluster, history, random, orderedTopics, (id, topic) => recorder.onAck(id, topic), singleAttemptProducers(s));
 
   function onTap(p: string, ev: TapEvent): void {
     if (ev.k === 'send') trace!.record('frame', { p, from: ev.from, to: ev.to, code: ev.code, req: ev.request, n: ev.bytes });
@@ -143,19 +144,26 @@ async function runGuarded(s: Scenario, opts: RunOptions): Promise<RunResult> {
   // ------------------------------------------------------------------ the processes
   const namesrv = s.topology.namesrv;
   for (const id of namesrv) cluster.add({ id, kind: 'namesrv', start: (actors) => startNameServer(actors, { id }) });
-  for (const b of s.topology.brokers) {
+  for (const c of s.topology.controllers) {
+    cluster.add({ id: c.id, kind: 'controller', start: (actors) => startController(actors, { id: c.id, settings: controllerSettingsOf(c) }) });
+  }
+  const brokerIds = brokerProcessIds(s.topology.brokers);
+  s.topology.brokers.forEach((b, i) => {
+    const pid = brokerIds[i]!;
     cluster.add({
-      id: b.name,
+      id: pid,
       kind: 'broker',
+      address: brokerAddress(b.name, b.id),
       start: async (actors) => {
         const noWait = b.flush === 'sync' && opts.plantedBug === 'sync-flush-does-not-wait';
         const flush = noWait ? { flush: 'async' as const, flushIntervalMs: 1000 } : { flush: b.flush, flushIntervalMs: b.flushIntervalMs };
-        const broker = await startBroker(actors, { name: b.name, namesrv, storeDir: `/${b.name}`, segmentSize: b.segmentSize, ...flush });
+        const ha = b.ha ? { ha: haOptionsOf(b.ha) } : {};
+        const broker = await startBroker(actors, { name: b.name, id: b.id, ...ha, namesrv, storeDir: `/${pid}`, segmentSize: b.segmentSize, ...flush });
         await broker.whenServing();
         return broker;
       },
     });
-  }
+  });
   for (const p of s.topology.producers) {
     cluster.add({
       id: p.id,
@@ -180,12 +188,57 @@ async function runGuarded(s: Scenario, opts: RunOptions): Promise<RunResult> {
     },
     deleteTopic: async (name) => {
       const endpoint = cluster.endpoint();
-      for (const b of s.topology.brokers) await endpoint.request(brokerAddress(b.name, 0), request(RequestCode.DELETE_TOPIC_IN_BROKER, { topic: name }));
+      for (const b of s.topology.brokers) if (b.id === 0) await endpoint.request(brokerAddress(b.name, 0), request(RequestCode.DELETE_TOPIC_IN_BROKER, { topic: name }));
       for (const n of namesrv) await endpoint.request(namesrvAddress(n), request(RequestCode.DELETE_TOPIC_IN_NAMESRV, { topic: name }));
     },
     onError: (what, err) => errors.push(`${what} failed: ${err instanceof Error ? err.message : String(err)}`),
     onDestroyed: (ids) => recorder.onDestroyed(ids),
   });
+
+  /**
+   * Broker groups with slaves and fixed roles: after the drain, each slave must come to hold its master's whole
+   * commit log (asked every 500 ms for up to the drain time); what each member holds is written into the history
+   * (`replication`, an info op of the runner) for the checker.
+   */
+  const replicationAtEnd = async (): Promise<void> => {
+    const pids = brokerProcessIds(s.topology.brokers);
+    const groups = [...new Set(s.topology.brokers.map((b) => b.name))]
+      .map((name) => ({ name, members: s.topology.brokers.map((b, i) => ({ b, pid: pids[i]! })).filter((x) => x.b.name === name) }))
+      .filter((g) => g.members.length > 1 && g.members.some((x) => x.b.id === 0) && g.members.every((x) => x.b.ha?.controller === undefined))
+      .map((g) => ({ name: g.name, members: [...g.members].sort((x, y) => x.b.id - y.b.id) }));
+    if (groups.length === 0) return;
+    const endpoint = cluster.endpoint();
+    let held: Record<string, number | null>[] = [];
+    let done = false;
+    let stop = false;
+    const ask = async (address: string): Promise<number | null> => {
+      try {
+        const reply = await endpoint.request(address, request(RequestCode.GET_BROKER_HA_STATUS, {}), { timeoutMs: 1000 });
+        if (reply.status !== Status.OK) return null;
+        const st = JSON.parse(new TextDecoder().decode(reply.body)) as { writeOffset?: unknown };
+        return typeof st.writeOffset === 'number' ? st.writeOffset : null;
+      } catch {
+        return null;
+      }
+    };
+    void (async () => {
+      while (!stop) {
+        const round: Record<string, number | null>[] = [];
+        for (const g of groups) {
+          const offsets: Record<string, number | null> = {};
+          for (const m of g.members) offsets[m.pid] = await ask(brokerAddress(g.name, m.b.id));
+          round.push(offsets);
+        }
+        held = round;
+        done = held.every((o) => Object.values(o).every((x) => x !== null && x === Object.values(o)[0]));
+        if (done || stop) return;
+        await new Promise<void>((r) => clock.setTimeout(r, 500));
+      }
+    })();
+    await clock.runUntil(() => done, s.checks.drain);
+    stop = true;
+    groups.forEach((g, i) => history.add('runner', 'info', 'replication', { group: g.name, master: g.members[0]!.pid, writeOffsets: held[i] ?? {} }));
+  };
 
   const settle = async <T>(p: Promise<T>, what: string, withinMs: number): Promise<T | undefined> => {
     let done = false;
@@ -202,8 +255,9 @@ async function runGuarded(s: Scenario, opts: RunOptions): Promise<RunResult> {
   };
 
   try {
-    // the cluster comes up, topics are made, then the clients start (each at its time)
-    await settle(Promise.all([...namesrv, ...s.topology.brokers.map((b) => b.name)].map((id) => cluster.start(id))), 'starting name servers and brokers', STARTUP_MS);
+    // the cluster comes up (controllers first, then name servers and brokers), topics are made, then the clients start (each at its time)
+    await settle(Promise.all(s.topology.controllers.map((c) => cluster.start(c.id))), 'starting controllers', STARTUP_MS);
+    await settle(Promise.all([...namesrv, ...brokerIds].map((id) => cluster.start(id))), 'starting name servers and brokers', STARTUP_MS);
     await settle(Promise.all(s.topology.topics.map((t) => admin.createTopic(t.name, { readQueues: t.queues, writeQueues: t.queues }))), 'creating topics', STARTUP_MS);
     const clients = [...s.topology.producers, ...s.topology.consumers];
     const t0 = clock.now();
@@ -223,6 +277,7 @@ async function runGuarded(s: Scenario, opts: RunOptions): Promise<RunResult> {
     nemesis.healAll();
     history.add('runner', 'info', 'drain', {});
     if (!(await clock.runUntil(() => recorder.missing === 0, s.checks.drain))) await clock.runUntil(() => recorder.missing === 0, 2 * s.checks.drain);
+    await replicationAtEnd();
   } finally {
     cluster.shutdown();
   }

@@ -29,12 +29,43 @@ const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, 'letters, digits
 const probability = z.number().min(0).max(1);
 const range = z.object({ min: z.number().int().nonnegative(), max: z.number().int().nonnegative() }).refine((r) => r.min <= r.max, 'min must not exceed max');
 
+/** Replication of a broker group (actors/broker/ha/ha-options.ts): what a file may set. */
+const ha = z.strictObject({
+  /** A master's acknowledgement: sync once the in-sync replicas hold a batch, async at once. */
+  mode: z.enum(['sync', 'async']).default('async'),
+  /** Sync: replicas, the master counted, that must hold a batch (default 2). */
+  minInSyncReplicas: z.number().int().min(1).max(16).optional(),
+  allAckInSyncSet: z.boolean().optional(),
+  /** A slave not caught up for this long leaves the in-sync set (default 15 s). */
+  maxTimeSlaveNotCatchupMs: duration.optional(),
+  /** Sync: how long a send waits for its replicas before FLUSH_SLAVE_TIMEOUT (default 3 s). */
+  syncTimeoutMs: duration.optional(),
+  /** Slave: how often it copies its master's topics and offsets (default 5 s). */
+  configSyncMs: duration.optional(),
+  /** Automatic failover: ids of the topology's controllers (ids start at 1 then: no fixed master). */
+  controller: z.array(id).min(1).optional(),
+  /** Under a controller: how often the broker heartbeats to it (default 500 ms). */
+  heartbeatMs: duration.optional(),
+});
+
 const broker = z.strictObject({
+  /** The broker group (`brokerName`); entries of one group differ by `id`. */
   name: id,
+  /** 0: the group's master; higher: a slave of it (with fixed roles). */
+  id: z.number().int().min(0).max(64).default(0),
   flush: z.enum(['sync', 'async']).default('async'),
   /** Commit log segment size in bytes. */
   segmentSize: z.number().int().min(4096).default(1 << 20),
   flushIntervalMs: duration.optional(),
+  ha: ha.optional(),
+});
+
+/** An HA controller process (actors/controller/): it decides who is master of the groups that name it. */
+const controller = z.strictObject({
+  id,
+  leaseMs: duration.optional(),
+  aliveMs: duration.optional(),
+  maxClockSkewMs: duration.optional(),
 });
 
 const topic = z.strictObject({
@@ -71,6 +102,8 @@ const consumer = z.strictObject({
 const topology = z.strictObject({
   namesrv: z.array(id).min(1).default(['ns-1']),
   brokers: z.array(broker).min(1),
+  /** HA controllers: started before the brokers, each with a disk of its own kept across crashes. */
+  controllers: z.array(controller).default([]),
   topics: z.array(topic).min(1),
   producers: z.array(producer).default([]),
   consumers: z.array(consumer).default([]),
@@ -161,7 +194,7 @@ export const faultStep = z.discriminatedUnion('do', [
   z.strictObject({ ...timing, do: z.literal('delete-topic'), name: id }),
 ]);
 
-export const CHECK_NAMES = ['lost', 'unexpected', 'duplicated', 'order', 'delay', 'transactions', 'offsets', 'liveness'] as const;
+export const CHECK_NAMES = ['lost', 'unexpected', 'duplicated', 'order', 'delay', 'transactions', 'offsets', 'liveness', 'replication'] as const;
 
 const checks = z.strictObject({
   run: z.array(z.enum(CHECK_NAMES)).default([...CHECK_NAMES]),
@@ -205,7 +238,10 @@ export const scenarioSchema = z
       processes.set(name, kind);
     };
     s.topology.namesrv.forEach((n, i) => add('namesrv', n, ['topology', 'namesrv', i]));
-    s.topology.brokers.forEach((b, i) => add('broker', b.name, ['topology', 'brokers', i, 'name']));
+    s.topology.controllers.forEach((c, i) => add('controller', c.id, ['topology', 'controllers', i, 'id']));
+    const brokerIds = brokerProcessIds(s.topology.brokers);
+    s.topology.brokers.forEach((b, i) => add('broker', brokerIds[i]!, ['topology', 'brokers', i, 'name']));
+    checkGroups(s.topology, ctx);
     s.topology.producers.forEach((p, i) => add('producer', p.id, ['topology', 'producers', i, 'id']));
     s.topology.consumers.forEach((c, i) => add('consumer', c.id, ['topology', 'consumers', i, 'id']));
     const topics = new Set(s.topology.topics.map((t) => t.name));
@@ -231,6 +267,43 @@ export const scenarioSchema = z
     }
   });
 
+/**
+ * The process id of each broker entry, in order: its group name when it is its group's only entry (every
+ * single-broker file reads as before), else `<name>-<id>` (`broker-a-0` the master, `broker-a-1` a slave).
+ */
+export function brokerProcessIds(brokers: readonly { name: string; id: number }[]): string[] {
+  const count = new Map<string, number>();
+  for (const b of brokers) count.set(b.name, (count.get(b.name) ?? 0) + 1);
+  return brokers.map((b) => (count.get(b.name) === 1 ? b.name : `${b.name}-${b.id}`));
+}
+
+/** Broker groups: ids unique, one master (id 0) unless a controller decides, ids from 1 under one; controllers known. */
+function checkGroups(t: z.output<typeof topology>, ctx: z.RefinementCtx): void {
+  const controllers = new Set(t.controllers.map((c) => c.id));
+  const groups = new Map<string, number[]>();
+  t.brokers.forEach((b, i) => {
+    const members = groups.get(b.name) ?? [];
+    groups.set(b.name, [...members, i]);
+    if (members.some((j) => t.brokers[j]!.id === b.id)) ctx.addIssue({ code: 'custom', path: ['topology', 'brokers', i, 'id'], message: `broker group ${b.name} has id ${b.id} twice` });
+    for (const c of b.ha?.controller ?? []) {
+      if (!controllers.has(c)) ctx.addIssue({ code: 'custom', path: ['topology', 'brokers', i, 'ha', 'controller'], message: `no controller ${c} in the topology` });
+    }
+  });
+  for (const [name, members] of groups) {
+    const entries = members.map((i) => t.brokers[i]!);
+    const controlled = entries.filter((b) => b.ha?.controller !== undefined).length;
+    if (controlled > 0 && controlled < entries.length) {
+      ctx.addIssue({ code: 'custom', path: ['topology', 'brokers', members[0]!, 'ha'], message: `broker group ${name}: either every member names its controllers or none does` });
+    } else if (controlled > 0) {
+      members.forEach((i) => {
+        if (t.brokers[i]!.id === 0) ctx.addIssue({ code: 'custom', path: ['topology', 'brokers', i, 'id'], message: `broker group ${name} is under a controller: ids start at 1 (whoever is master serves as 0)` });
+      });
+    } else if (!entries.some((b) => b.id === 0)) {
+      ctx.addIssue({ code: 'custom', path: ['topology', 'brokers', members[0]!, 'id'], message: `broker group ${name} has no master (id 0) and no controller` });
+    }
+  }
+}
+
 /** The process ids a step names. */
 export function stepProcesses(st: FaultStep): string[] {
   if ('target' in st && typeof st.target === 'string') return [st.target];
@@ -245,6 +318,8 @@ export type FaultStep = z.output<typeof faultStep>;
 /** A timeline step: a fault with `at` and/or `when`. */
 export type Step = FaultStep;
 export type BrokerSpec = Scenario['topology']['brokers'][number];
+export type ControllerSpec = Scenario['topology']['controllers'][number];
+export type HaSpec = NonNullable<BrokerSpec['ha']>;
 export type TopicSpec = Scenario['topology']['topics'][number];
 export type ProducerSpec = Scenario['topology']['producers'][number];
 export type ConsumerSpec = Scenario['topology']['consumers'][number];

@@ -2,8 +2,8 @@
  * The processes of a simulated cluster on one clock and one network, and what can happen to them: start,
  * crash (power loss: the disk keeps only what was flushed, the last write maybe torn), restart, pause and
  * resume, a graceful leave, clock skew and drift, and disk faults. Each process is an actor system of its own
- * on its own Environment (sim-process.ts), as it would be a process of its own in production; a broker keeps
- * its disk across incarnations.
+ * on its own Environment (sim-process.ts), as it would be a process of its own in production; a broker and an
+ * HA controller keep their disk across incarnations.
  */
 import pino, { type Logger } from 'pino';
 import { SeededRandom } from '../core/random.js';
@@ -19,7 +19,10 @@ import type { Transport } from '../transports/transport.js';
 import type { Frame } from '../transports/frame.js';
 import { ProcessClock, ProcessTransport, type TapEvent } from './sim-process.js';
 
-export type ProcessKind = 'namesrv' | 'broker' | 'producer' | 'consumer';
+export type ProcessKind = 'namesrv' | 'controller' | 'broker' | 'producer' | 'consumer';
+
+/** Kinds whose disk outlives their incarnations (a crash keeps what was flushed). */
+const WITH_DISK: ReadonlySet<ProcessKind> = new Set(['broker', 'controller']);
 
 export interface Role {
   stop(): Promise<void>;
@@ -29,6 +32,8 @@ export interface Role {
 export interface ProcessSpec {
   id: string;
   kind: ProcessKind;
+  /** The glob of the addresses its actors listen at (network faults aim at it); default by kind (nemesis.ts). */
+  address?: string;
   start(actors: ActorSystem, incarnation: number): Promise<Role>;
 }
 
@@ -41,7 +46,7 @@ interface Proc {
   clock?: ProcessClock;
   transport?: ProcessTransport;
   role?: Role;
-  /** Brokers: the disk, kept across crashes. */
+  /** Brokers and controllers: the disk, kept across crashes. */
   disk?: { memory: MemoryStorage; faulty: FaultyStorage };
   /** Skew and drift survive restarts (they belong to the machine). */
   skewMs: number;
@@ -106,6 +111,11 @@ export class SimCluster {
     return this.proc(id).spec.kind;
   }
 
+  /** The address glob a process said it listens at, if it said. */
+  address(id: string): string | undefined {
+    return this.proc(id).spec.address;
+  }
+
   state(id: string): ProcessState {
     return this.proc(id).state;
   }
@@ -123,7 +133,7 @@ export class SimCluster {
     return p.state === 'up' ? (p.role as T) : undefined;
   }
 
-  /** A broker's disk (made on first start). */
+  /** A broker's or controller's disk (made on first start). */
   disk(id: string): { memory: MemoryStorage; faulty: FaultyStorage } | undefined {
     return this.proc(id).disk;
   }
@@ -142,7 +152,7 @@ export class SimCluster {
     const random = new SeededRandom(processSeed(this.opts.seed, id, p.incarnation));
     const intercept = this.opts.intercept;
     const transport = new ProcessTransport(this.newTransport(), clock, (ev) => this.opts.tap?.(id, ev), intercept && ((to, f) => intercept(id, to, f)));
-    if (p.spec.kind === 'broker' && p.disk === undefined) {
+    if (WITH_DISK.has(p.spec.kind) && p.disk === undefined) {
       const memory = memoryStorage({ clock: this.clock, random: new SeededRandom(processSeed(this.opts.seed, `${id}/disk`, 0)) });
       p.disk = { memory, faulty: faultyStorage(memory) };
     }
@@ -165,7 +175,7 @@ export class SimCluster {
     }
   }
 
-  /** Power loss: the process stops dead; a broker's disk keeps what was flushed (the last write torn with `tear`). */
+  /** Power loss: the process stops dead; a broker's or controller's disk keeps what was flushed (the last write torn with `tear`). */
   crash(id: string, tear: boolean): void {
     const p = this.proc(id);
     if (p.state === 'down') return;

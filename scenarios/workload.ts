@@ -6,7 +6,7 @@
  * outcome up front; an unknown outcome is settled, once, by the broker's check.
  */
 import type { RandomSource } from '../core/random.js';
-import { StatusError, statusName } from '../core/status.js';
+import { Status, StatusError, statusName } from '../core/status.js';
 import type { Message, SendResult } from '../core/message.js';
 import { delayForLevel } from '../actors/protocol/retry-delay.js';
 import type { Producer } from '../actors/producer/producer.js';
@@ -29,6 +29,9 @@ export interface WorkloadCluster {
   paused(id: string): boolean;
   incarnation(id: string): number;
 }
+
+/** Refusals a broker answers before it writes anything. */
+const NOT_STORED: ReadonlySet<number> = new Set([Status.IN_SYNC_REPLICAS_NOT_ENOUGH]);
 
 const text = new TextEncoder();
 const decoder = new TextDecoder();
@@ -65,6 +68,8 @@ export class WorkloadDriver {
     private readonly orderedTopics: ReadonlySet<string>,
     /** Called once per id as it becomes acknowledged. */
     private readonly onAck: (id: string, topic: string) => void,
+    /** Producers that try a send once (no retries): a refusal they get is the only answer there was. */
+    private readonly singleAttempt: ReadonlySet<string> = new Set(),
   ) {}
 
   /** Schedules a workload whose `from` and `until` are times on the cluster's clock. */
@@ -167,10 +172,15 @@ export class WorkloadDriver {
     if (!value.tx) for (const m of value.messages) this.ack(m.id, value.topic);
   }
 
-  /** A send that threw: a refusal before anything left is a failure, anything else may have been stored. */
+  /**
+   * A send that threw: ambiguous (it may have been stored), unless its one attempt was refused before anything
+   * was written (a sync master short of in-sync replicas): then it failed. With retries, the last refusal says
+   * nothing of the earlier attempts.
+   */
   private sendFailed(pid: string, value: SendValue, err: unknown): void {
     const status = err instanceof StatusError ? statusName(err.status) : String(err);
-    this.history.add(pid, 'info', 'send', { ...value, status });
+    const refused = err instanceof StatusError && NOT_STORED.has(err.status) && !value.tx && this.singleAttempt.has(pid);
+    this.history.add(pid, refused ? 'fail' : 'info', 'send', { ...value, status });
   }
 
   private async sendTx(pid: string, producer: TransactionProducer, w: Workload, m: { msg: Message; sent: SentMessage }): Promise<void> {

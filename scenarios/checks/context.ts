@@ -19,6 +19,7 @@ export interface ResolvedOptions {
   maxReconsumeTimes: number;
   rebalanceMs: number;
   unflushedWindowMs: Record<string, number>;
+  brokerGroups: NonNullable<CheckOptions['brokerGroups']>;
 }
 
 export function resolveOptions(opts: CheckOptions, all: readonly CheckName[]): ResolvedOptions {
@@ -32,6 +33,7 @@ export function resolveOptions(opts: CheckOptions, all: readonly CheckName[]): R
     maxReconsumeTimes: opts.maxReconsumeTimes ?? 16,
     rebalanceMs: opts.rebalanceMs ?? 0,
     unflushedWindowMs: opts.unflushedWindowMs ?? {},
+    brokerGroups: opts.brokerGroups ?? {},
   };
 }
 

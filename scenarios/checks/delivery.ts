@@ -49,13 +49,21 @@ export function checkReach(ctx: CheckContext): ReachCounts {
   return counts;
 }
 
-/** Acknowledged by an async-flush broker within its unflushed window before a power loss of that broker. */
+/**
+ * Acknowledged by an async-flush broker within its unflushed window before a power loss of it (of its master
+ * process, for a group with slaves); when the master's SEND_OK meant its slaves held the message too (a sync
+ * master), each of them must also have lost power within its own unflushed window.
+ */
 function unflushedAtPowerLoss(ctx: CheckContext, m: MessageRecord): boolean {
   if (m.tx || m.okBroker === undefined || m.okTime === undefined) return false;
   const window = ctx.opts.unflushedWindowMs[m.okBroker];
   if (window === undefined) return false;
   const okTime = m.okTime;
-  return (ctx.model.powerLosses.get(m.okBroker) ?? []).some((t) => t >= okTime && t - okTime <= window);
+  const lostWithin = (process: string, ms: number): boolean => (ctx.model.powerLosses.get(process) ?? []).some((t) => t >= okTime && t - okTime <= ms);
+  const group = ctx.opts.brokerGroups[m.okBroker];
+  if (group === undefined) return lostWithin(m.okBroker, window);
+  if (group.master === undefined || !lostWithin(group.master, window)) return false;
+  return (group.replicas ?? []).every((r) => r.windowMs !== undefined && lostWithin(r.process, r.windowMs));
 }
 
 function reportLost(ctx: CheckContext, m: MessageRecord, group: string, retries: readonly Delivery[]): void {

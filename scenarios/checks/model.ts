@@ -74,6 +74,8 @@ export interface HistoryModel {
   /** Times of the power losses (crash, bitflip, truncate nemesis ops) of each process, in order. */
   powerLosses: Map<string, number[]>;
   drain?: { op: number; time: number };
+  /** What each member of a broker group with slaves held after the drain (the runner's `replication` ops). */
+  replication: { op: number; time: number; group: string; master: string; writeOffsets: Record<string, number | null> }[];
   committedTx: number;
   rolledBackTx: number;
 }
@@ -161,18 +163,23 @@ class ModelBuilder {
     nemesis: new NemesisIndex(),
     destroyed: new Set(),
     powerLosses: new Map(),
+    replication: [],
     committedTx: 0,
     rolledBackTx: 0,
   };
   /** Invokes in flight by process and f. */
   private readonly pending = new Map<string, HistoryOp>();
 
+  /** @param groupOf the broker group of a broker process not named as its group: a fault of it is one of the group too */
+  constructor(private readonly groupOf: ReadonlyMap<string, string> = new Map()) {}
+
   add(op: HistoryOp): void {
     if (op.process === 'nemesis') {
       const v = op.value;
       if (isObject(v) && v.skipped === true) return; // a fault not applied (real runs) explains nothing
       const targets = isObject(v) && Array.isArray(v.targets) ? (v.targets as unknown[]).filter((t): t is string => typeof t === 'string') : [];
-      this.model.nemesis.add(op.index, op.time, targets);
+      const groups = targets.map((t) => this.groupOf.get(t)).filter((g): g is string => g !== undefined);
+      this.model.nemesis.add(op.index, op.time, [...targets, ...groups]);
       if (POWER_LOSS.has(op.f)) {
         for (const t of targets) {
           const list = this.model.powerLosses.get(t);
@@ -185,6 +192,14 @@ class ModelBuilder {
     }
     if (op.process === 'runner' && op.f === 'drain') {
       this.model.drain ??= { op: op.index, time: op.time };
+      return;
+    }
+    if (op.process === 'runner' && op.f === 'replication') {
+      const v = op.value;
+      if (isObject(v) && typeof v.group === 'string' && typeof v.master === 'string' && isObject(v.writeOffsets)) {
+        const writeOffsets = Object.fromEntries(Object.entries(v.writeOffsets).map(([k, x]) => [k, typeof x === 'number' ? x : null]));
+        this.model.replication.push({ op: op.index, time: op.time, group: v.group, master: v.master, writeOffsets });
+      }
       return;
     }
     const slot = `${op.process}\u0000${op.f}\u0000${idsKey(op.value)}`;
@@ -322,9 +337,12 @@ class ModelBuilder {
   }
 }
 
-/** Builds the model of a history in one pass. */
-export function buildModel(ops: readonly HistoryOp[]): HistoryModel {
-  const builder = new ModelBuilder();
+/**
+ * Builds the model of a history in one pass; `groupOf` names the broker group of each broker process not named
+ * as its group (nemesis ops that target it are indexed under the group as well).
+ */
+export function buildModel(ops: readonly HistoryOp[], groupOf?: ReadonlyMap<string, string>): HistoryModel {
+  const builder = new ModelBuilder(groupOf);
   for (const op of inOrder(ops)) builder.add(op);
   return builder.finish();
 }

@@ -3,9 +3,9 @@
  * says, and the verdict with its counts. `scenarios/checker.ts` re-exports all of it.
  */
 
-export type CheckName = 'lost' | 'unexpected' | 'duplicated' | 'order' | 'delay' | 'transactions' | 'offsets' | 'liveness';
+export type CheckName = 'lost' | 'unexpected' | 'duplicated' | 'order' | 'delay' | 'transactions' | 'offsets' | 'liveness' | 'replication';
 
-export const ALL_CHECKS: readonly CheckName[] = ['lost', 'unexpected', 'duplicated', 'order', 'delay', 'transactions', 'offsets', 'liveness'];
+export const ALL_CHECKS: readonly CheckName[] = ['lost', 'unexpected', 'duplicated', 'order', 'delay', 'transactions', 'offsets', 'liveness', 'replication'];
 
 export interface CheckOptions {
   /** Consumer groups that must each receive every acknowledged message of a topic: topic -> groups. */
@@ -37,6 +37,15 @@ export interface CheckOptions {
    * answers before the fsync): counted in `stats.lostUnflushed`, not a violation.
    */
   unflushedWindowMs?: Record<string, number>;
+  /**
+   * Broker groups whose processes are not named as the group (a master and its slaves): group -> its processes
+   * (a fault of one of them is a fault of the group for the offsets check), its master process (whose power
+   * losses count for `unflushedWindowMs`; none: no fixed master, no power loss explains a loss) and, when the
+   * master's SEND_OK means its slaves hold the message too (a sync master), those slaves: a message is then
+   * counted in `lostUnflushed` only when every one of them also lost power within its own unflushed window
+   * (`windowMs`; none: it flushes sync and never loses what it acknowledged).
+   */
+  brokerGroups?: Record<string, { processes: string[]; master?: string; replicas?: { process: string; windowMs?: number }[] }>;
 }
 
 export interface Violation {

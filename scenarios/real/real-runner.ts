@@ -24,8 +24,8 @@ import type { Transport } from '../../transports/transport.js';
 import { checkHistory } from '../checker.js';
 import { HistoryLog } from '../history.js';
 import type { RunResult } from '../runner.js';
-import { DeliveryRecorder, checkOptionsOf, consumerOptionsOf, producerOptionsOf, txProducerOptionsOf } from '../recording.js';
-import type { FaultStep, Scenario } from '../scenario-schema.js';
+import { DeliveryRecorder, checkOptionsOf, consumerOptionsOf, producerOptionsOf, singleAttemptProducers, txProducerOptionsOf } from '../recording.js';
+import { brokerProcessIds, type BrokerSpec, type FaultStep, type Scenario } from '../scenario-schema.js';
 import { scheduleTimeline, workEndOf } from '../timeline.js';
 import { Trace } from '../trace.js';
 import { WorkloadDriver } from '../workload.js';
@@ -100,7 +100,37 @@ async function until(done: () => boolean, ms: number, signal: AbortSignal | unde
   }
 }
 
+/**
+ * A broker entry's id and replication as `mq broker` flags. What the command line cannot set is refused
+ * (realSupport): controllers, and a slave's config sync or a controlled broker's heartbeat interval.
+ */
+function haFlags(b: BrokerSpec): string[] {
+  const flags = ['--broker-id', String(b.id)];
+  const ha = b.ha;
+  if (!ha) return flags;
+  flags.push('--ha', ha.mode);
+  if (ha.minInSyncReplicas !== undefined) flags.push('--min-in-sync-replicas', String(ha.minInSyncReplicas));
+  if (ha.allAckInSyncSet === true) flags.push('--all-ack-in-sync-set');
+  if (ha.syncTimeoutMs !== undefined) flags.push('--ha-sync-timeout', String(ha.syncTimeoutMs));
+  if (ha.maxTimeSlaveNotCatchupMs !== undefined) flags.push('--slave-not-catchup', String(ha.maxTimeSlaveNotCatchupMs));
+  return flags;
+}
+
+/** What of a scenario real processes cannot run yet (there is no `mq controller` command, no flag for these). */
+export function realUnsupported(s: Scenario): string[] {
+  const out: string[] = [];
+  if (s.topology.controllers.length > 0) out.push(`HA controllers (${s.topology.controllers.map((c) => c.id).join(', ')}): there is no mq controller command yet`);
+  const ids = brokerProcessIds(s.topology.brokers);
+  s.topology.brokers.forEach((b, i) => {
+    const unset = (['controller', 'configSyncMs', 'heartbeatMs'] as const).filter((k) => b.ha?.[k] !== undefined);
+    if (unset.length > 0) out.push(`broker ${ids[i]}: ha.${unset.join(', ha.')} cannot be given to mq broker`);
+  });
+  return out;
+}
+
 export async function runRealScenario(s: Scenario, opts: RealRunOptions): Promise<RealRunResult> {
+  const unsupported = realUnsupported(s);
+  if (unsupported.length > 0) throw new Error(`${s.name} cannot run on real processes: ${unsupported.join('; ')}`);
   const realStart = performance.now();
   const seed = opts.seed ?? s.seed;
   const timeline = opts.timeline ?? s.timeline;
@@ -156,20 +186,22 @@ export async function runRealScenario(s: Scenario, opts: RealRunOptions): Promis
     const orderedTopics = new Set(s.topology.topics.filter((t) => t.ordered).map((t) => t.name));
     const rec = new DeliveryRecorder(s, log, random, () => driver.acked);
     recorder = rec;
-    const driver = new WorkloadDriver(run, log, random, orderedTopics, (id, topic) => rec.onAck(id, topic));
+    const driver = new WorkloadDriver(run, log, random, orderedTopics, (id, topic) => rec.onAck(id, topic), singleAttemptProducers(s));
 
     // ------------------------------------------------------------------ the processes
     const namesrv = s.topology.namesrv;
     const connection = (url: string): string[] => ['--nats', url, '--prefix', PREFIX];
     for (const id of namesrv) await run.add({ id, kind: 'namesrv', args: (url) => ['namesrv', '--id', id, ...connection(url)], ready: new RegExp(`^namesrv ${id} ready`) });
-    for (const b of s.topology.brokers) {
-      const storeDir = join(tempDir, b.name);
+    const brokerIds = brokerProcessIds(s.topology.brokers);
+    for (const [i, b] of s.topology.brokers.entries()) {
+      const pid = brokerIds[i]!;
+      const storeDir = join(tempDir, pid);
       await run.add({
-        id: b.name,
+        id: pid,
         kind: 'broker',
         storeDir,
         ready: new RegExp(`^broker ${b.name} ready`),
-        args: (url) => ['broker', '--name', b.name, '--namesrv', namesrv.join(','), '--store', storeDir, '--flush', b.flush, ...(b.flushIntervalMs !== undefined ? ['--flush-interval', String(b.flushIntervalMs)] : []), '--segment-size', String(b.segmentSize), '--no-direct', ...connection(url)],
+        args: (url) => ['broker', '--name', b.name, ...haFlags(b), '--namesrv', namesrv.join(','), '--store', storeDir, '--flush', b.flush, ...(b.flushIntervalMs !== undefined ? ['--flush-interval', String(b.flushIntervalMs)] : []), '--segment-size', String(b.segmentSize), '--no-direct', ...connection(url)],
       });
     }
     for (const p of s.topology.producers) {
@@ -198,7 +230,7 @@ export async function runRealScenario(s: Scenario, opts: RealRunOptions): Promis
       random,
       createTopic,
       deleteTopic: async (name) => {
-        for (const b of s.topology.brokers) await adminTransport.request(brokerAddress(b.name, 0), request(RequestCode.DELETE_TOPIC_IN_BROKER, { topic: name }));
+        for (const b of s.topology.brokers) if (b.id === 0) await adminTransport.request(brokerAddress(b.name, 0), request(RequestCode.DELETE_TOPIC_IN_BROKER, { topic: name }));
         for (const n of namesrv) await adminTransport.request(namesrvAddress(n), request(RequestCode.DELETE_TOPIC_IN_NAMESRV, { topic: name }));
       },
       onError,
@@ -207,7 +239,7 @@ export async function runRealScenario(s: Scenario, opts: RealRunOptions): Promis
     nemesis = nem;
 
     // the cluster comes up, topics are made, then the clients start (each at its time)
-    await abortable(Promise.all([...namesrv, ...s.topology.brokers.map((b) => b.name)].map((id) => run.start(id))), signal);
+    await abortable(Promise.all([...namesrv, ...brokerIds].map((id) => run.start(id))), signal);
     if (errors.length === 0) await abortable(Promise.all(s.topology.topics.map(createTopic)), signal).catch((err: unknown) => onError('creating topics', err));
     if (errors.length === 0) {
       clock.zero();

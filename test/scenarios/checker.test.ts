@@ -485,5 +485,5 @@ function swappablePairs(run: ModelRun) {
 }
 
 it('names every check', () => {
-  expect([...ALL_CHECKS].sort()).toEqual(['delay', 'duplicated', 'liveness', 'lost', 'offsets', 'order', 'transactions', 'unexpected']);
+  expect([...ALL_CHECKS].sort()).toEqual(['delay', 'duplicated', 'liveness', 'lost', 'offsets', 'order', 'replication', 'transactions', 'unexpected']);
 });

@@ -1,5 +1,6 @@
 import { parseScenario, ScenarioFileError } from '../../scenarios/scenario-file.js';
 import { guardSimulation } from '../../scenarios/sim-guard.js';
+import { brokerProcessIds } from '../../scenarios/scenario-schema.js';
 import { leakyNow } from './fixtures/core/leaky.js';
 
 const VALID = `
@@ -40,6 +41,27 @@ describe('scenario files: schema', () => {
     expect(problems(VALID.replace('topic: t1, rate', 'topic: t9, rate'))).toEqual(['workloads[0].topic: no topic t9 in the topology']);
     expect(problems(VALID.replace('do: crash', 'do: explode'))[0]).toMatch(/^timeline\[0\]\.do: /);
     expect(problems('name: [unclosed')[0]).toMatch(/./);
+  });
+});
+
+describe('scenario files: broker groups and controllers', () => {
+  const GROUP = VALID.replace('[{ name: broker-a }]', '[{ name: broker-a, ha: { mode: sync, syncTimeoutMs: 2s } }, { name: broker-a, id: 1 }]').replace('target: broker-a,', 'target: broker-a-0,');
+
+  it('names the processes of a group <name>-<id> and fills the ha defaults', () => {
+    const s = parseScenario(GROUP, 'group.yaml');
+    expect(brokerProcessIds(s.topology.brokers)).toEqual(['broker-a-0', 'broker-a-1']);
+    expect(s.topology.brokers[0]).toMatchObject({ id: 0, ha: { mode: 'sync', syncTimeoutMs: 2000 } });
+    expect(s.topology.controllers).toEqual([]);
+    expect(problems(GROUP.replace('target: broker-a-0,', 'target: broker-a,'))).toEqual(['timeline[0]: no process broker-a in the topology']);
+  });
+
+  it('wants ids unique per group, one master without a controller, known controllers, ids from 1 under one', () => {
+    expect(problems(GROUP.replace('{ name: broker-a, id: 1 }', '{ name: broker-a, id: 0 }'))).toContainEqual('topology.brokers[1].id: broker group broker-a has id 0 twice');
+    expect(problems(GROUP.replace('ha: { mode: sync, syncTimeoutMs: 2s } }', 'id: 2 }'))).toContainEqual('topology.brokers[0].id: broker group broker-a has no master (id 0) and no controller');
+    const controlled = VALID.replace('[{ name: broker-a }]', '[{ name: broker-a, id: 1, ha: { controller: [k1] } }, { name: broker-a, id: 2, ha: { controller: [k9] } }]').replace('  topics:', '  controllers: [{ id: k1, leaseMs: 2s }]\n  topics:').replace('target: broker-a,', 'target: k1,');
+    expect(problems(controlled)).toEqual(['topology.brokers[1].ha.controller: no controller k9 in the topology']);
+    expect(problems(controlled.replace('id: 1, ha', 'id: 0, ha').replace('[k9]', '[k1]'))).toEqual([expect.stringMatching(/^topology\.brokers\[0\]\.id: .*ids start at 1/)]);
+    expect(parseScenario(controlled.replace('[k9]', '[k1]'), 'ok.yaml').topology.controllers).toEqual([{ id: 'k1', leaseMs: 2000 }]);
   });
 });
 
