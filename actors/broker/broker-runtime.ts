@@ -120,7 +120,7 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
       await tt?.stop();
     },
   };
-  const ha = await openBrokerHa(deps, rawStore, { storage, storeDir: s.storeDir, topics, offsets }, {
+  const ha = await openBrokerHa(deps, rawStore, { storage, storeDir: s.storeDir, topics, offsets, maxOffset: (t, q) => rawStore.maxOffset(t, q) }, {
     writers,
     topicsTaken: async (changed) => {
       if (changed) await topicsChanged();

@@ -75,14 +75,18 @@ export class ConsumerOffsets {
 
   /**
    * Takes every offset of `file` that is ahead of the one held (replication between a master and its slaves:
-   * an offset committed on either never goes back). Returns the number of offsets that moved.
+   * an offset committed on either never goes back). With `limit`, an offset is taken only up to the queue's
+   * end here (a master never takes an offset past messages it holds: its next messages would be skipped).
+   * Returns the number of offsets that moved.
    */
-  mergeAhead(file: ConsumerOffsetsFile): number {
+  mergeAhead(file: ConsumerOffsetsFile, limit?: (topic: string, queueId: number) => number): number {
     const other = new ConsumerOffsets(file);
     let moved = 0;
     for (const [key, queues] of other.table) {
       let m = this.table.get(key);
-      for (const [q, o] of queues) {
+      const topic = limit && splitOffsetKey(key).topic;
+      for (const [q, offered] of queues) {
+        const o = limit ? Math.min(offered, limit(topic!, q)) : offered;
         if ((m?.get(q) ?? -1) >= o) continue;
         if (!m) this.table.set(key, (m = new Map()));
         m.set(q, o);

@@ -57,6 +57,8 @@ export const RequestCode = {
   CONTROLLER_GET_GROUP: 1032,
   /** Ours: a slave asks its master for its epoch entries, write offset and confirm offset before it follows it. */
   HA_GET_EPOCHS: 1022,
+  /** Ours: a fixed master that lost an unflushed tail asks its slave for it (records from an offset, as HA_PULL's). */
+  HA_READ_TAIL: 1023,
   /** Ours (RocketMQ's GET_BROKER_HA_STATUS): a broker's replication role, in-sync set and per-slave progress. */
   GET_BROKER_HA_STATUS: 907,
   // batches

@@ -31,6 +31,8 @@ export interface ConfigParts {
   storeDir: string;
   topics: TopicTable;
   offsets: ConsumerOffsets;
+  /** One past the last message of a queue here (a master takes a slave's offsets only up to it). */
+  maxOffset?: (topic: string, queueId: number) => number;
 }
 
 /** The master's side: takes the slave's offsets that are ahead, answers with its own state. */
@@ -38,7 +40,7 @@ export function masterConfig(p: ConfigParts, report: SlaveConfigReport): MasterC
   if (report === null || typeof report !== 'object' || typeof report.offsets !== 'object' || report.offsets === null) {
     throw new StatusError(Status.BAD_FRAME, 'HA_SYNC_CONFIG body must be { offsets: { offsetTable } }');
   }
-  p.offsets.mergeAhead(report.offsets);
+  p.offsets.mergeAhead(report.offsets, p.maxOffset);
   return {
     topics: p.topics.toFile(),
     offsets: p.offsets.toFile(),

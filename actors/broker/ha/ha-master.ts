@@ -5,7 +5,8 @@ import { readU32 } from '../../../core/bytes.js';
 import { Status, StatusError } from '../../../core/status.js';
 import type { Frame } from '../../../transports/frame.js';
 import type { HaEpochsReply, HaPullReplyHeader, HaSlaveStatus, HaStatus } from '../../protocol/commands.js';
-import { headerInt, headerString, okReply } from '../../protocol/replies.js';
+import { headerInt, headerString, okReply, request } from '../../protocol/replies.js';
+import { RequestCode } from '../../protocol/request-codes.js';
 import type { ReplicationPort } from '../store-port.js';
 import { epochAt, nextEpochStart, type EpochEntry } from '../../../store/epoch-file.js';
 import type { HaSettings } from './ha-options.js';
@@ -30,6 +31,8 @@ export interface HaMasterDeps {
   maxPayload: () => number;
   /** The version of the master's topic table: every replication reply carries it, so slaves copy a change at once. */
   topicsVersion?: () => string;
+  /** Requests to other brokers (a fixed master takes back a tail its slave holds: see takeBackTail). */
+  request?: (to: string, frame: Frame, timeoutMs: number) => Promise<Frame>;
   /**
    * Under a controller: the in-sync set the controller approved (acknowledgements and the confirm offset follow
    * it, not the master's own view), the epoch entries (a transfer stops at an epoch's end), and where the master
@@ -70,8 +73,13 @@ export class HaMaster {
   private waits: Wait[] = [];
   private readonly sub: Subscription;
   private stopped = false;
+  /** Fixed roles: the write offset up to which the log is what recovery left plus what was taken back. */
+  private base: number;
+  /** Fixed roles: a tail being taken back from a slave (writes wait for it). */
+  private takingBack: Promise<void> | undefined;
 
   constructor(private readonly d: HaMasterDeps) {
+    this.base = d.repl.positions().writeOffset;
     this.sub = d.repl.positions$.subscribe((p) => {
       if (this.holds.length > 0) this.wake(p.writeOffset);
       if (p.flushedOffset !== this.lastFlushed) {
@@ -152,6 +160,7 @@ export class HaMaster {
    * minInSyncReplicas (nothing is stored then), else undefined.
    */
   refuseWrite(): ReplicaAck | undefined {
+    if (this.takingBack) return { status: Status.SERVICE_NOT_AVAILABLE, message: `broker ${this.d.address} is taking back the commit log tail its slave holds: it takes writes again in a moment` };
     if (!this.sync) return undefined;
     const set = this.inSync();
     if (set.length >= this.d.settings.minInSyncReplicas) return undefined;
@@ -199,7 +208,15 @@ export class HaMaster {
     const maxBytes = Math.max(1, Math.min(headerInt(frame, 'maxBytes'), this.d.settings.maxChunkBytes, this.d.maxPayload() - REPLY_OVERHEAD));
     // a held request's slave reports again only when it is answered: well within the in-sync time
     const waitMs = Math.max(0, Math.min(headerInt(frame, 'waitMs', 0), 30_000, Math.floor(this.d.settings.maxTimeSlaveNotCatchupMs / 3)));
-    this.report(id, headerString(frame, 'address'), Math.min(ackOffset, this.d.repl.positions().writeOffset), offset);
+    const address = headerString(frame, 'address');
+    this.report(id, address, Math.min(ackOffset, this.d.repl.positions().writeOffset), offset);
+    if (this.shouldTakeBack(offset)) {
+      this.takingBack = this.takeBackTail(address, offset).finally(() => {
+        this.takingBack = undefined;
+      });
+    }
+    // nothing to ship while the tail comes back: the slave asks again
+    if (this.takingBack) return okReply(frame, { kind: 'none', offset, masterWrite: this.d.repl.positions().writeOffset, minOffset: 0, confirmOffset: -1, epoch: 0, epochStart: 0, topics: '' });
     const answer = (): Frame => this.chunkReply(frame, id, offset, maxBytes);
     const first = answer();
     if (first.header.kind !== 'none' || waitMs === 0 || reply === undefined || this.stopped) return first;
@@ -218,6 +235,39 @@ export class HaMaster {
     };
     this.holds.push(hold);
     return undefined;
+  }
+
+  /**
+   * Fixed roles: a slave holds more than this master, and the master has written nothing since it started: it
+   * lost an unflushed tail in a power loss (async flush) that its slave had received, and acknowledged (a sync
+   * master did so because the slave held it). The master takes the tail back before it takes a write, rather
+   * than have the slave drop it. Under a controller the epochs decide instead.
+   */
+  private shouldTakeBack(slaveOffset: number): boolean {
+    const w = this.d.repl.positions().writeOffset;
+    return !this.d.controlled && this.d.request !== undefined && !this.takingBack && !this.stopped && slaveOffset > w && w === this.base;
+  }
+
+  private async takeBackTail(slave: string, to: number): Promise<void> {
+    const from = this.d.repl.positions().writeOffset;
+    this.d.logger.warn({ slave, from, to, bytes: to - from }, 'a slave holds a commit log tail this master lost: taking it back before taking writes');
+    try {
+      while (!this.stopped) {
+        const at = this.d.repl.positions().writeOffset;
+        if (at >= to) break;
+        const reply = await this.d.request!(slave, request(RequestCode.HA_READ_TAIL, { brokerName: this.d.brokerName, offset: at, maxBytes: Math.min(this.d.settings.maxChunkBytes, this.d.maxPayload() - REPLY_OVERHEAD) }), 3000);
+        const h = reply.header as unknown as HaPullReplyHeader;
+        if (reply.status !== Status.OK || h.kind !== 'data') throw new Error(`${slave} answered ${reply.status === Status.OK ? h.kind : String(reply.header.error)} for ${at}`);
+        const r = await this.d.repl.appendReplica(Number(h.offset), reply.body);
+        if (r.status !== Status.OK) throw new Error(`appending its records at ${String(h.offset)}: ${r.message ?? r.status}`);
+        this.base = this.d.repl.positions().writeOffset;
+      }
+      this.d.logger.warn({ slave, writeOffset: this.d.repl.positions().writeOffset }, 'took back the tail: taking writes');
+    } catch (err) {
+      // the slave's tail does not continue this log (it diverged): it drops it when it asks next ('ahead')
+      this.base = -1;
+      this.d.logger.error({ err, slave }, 'could not take back the tail the slave holds; the slave drops it');
+    }
   }
 
   private chunkReply(frame: Frame, slaveId: number, offset: number, maxBytes: number): Frame {

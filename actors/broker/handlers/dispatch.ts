@@ -20,7 +20,7 @@ import { handleSend } from './send.js';
 import { handleSendBack } from './send-back.js';
 import { handleLockBatch, handleUnlockBatch } from './locks.js';
 import { handleEndTransaction } from '../transaction/end-transaction.js';
-import { handleHaEpochs, handleHaPull, handleHaStatus, handleHaSyncConfig } from './ha.js';
+import { handleHaEpochs, handleHaPull, handleHaReadTail, handleHaStatus, handleHaSyncConfig } from './ha.js';
 
 /** Request code -> handler: every request the broker serves. */
 export const BROKER_HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
@@ -50,6 +50,7 @@ export const BROKER_HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Han
   [RequestCode.HA_SYNC_CONFIG, handleHaSyncConfig],
   [RequestCode.GET_BROKER_HA_STATUS, handleHaStatus],
   [RequestCode.HA_GET_EPOCHS, handleHaEpochs],
+  [RequestCode.HA_READ_TAIL, handleHaReadTail],
 ]);
 
 /**

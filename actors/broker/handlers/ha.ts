@@ -1,5 +1,5 @@
 import { StatusError, Status } from '../../../core/status.js';
-import { jsonBody, okReply, parseJsonBody } from '../../protocol/replies.js';
+import { headerInt, headerString, jsonBody, okReply, parseJsonBody } from '../../protocol/replies.js';
 import type { SlaveConfigReport } from '../ha/config-sync.js';
 import { masterOf } from '../ha/ha-runtime.js';
 import type { Handler } from './context.js';
@@ -21,4 +21,18 @@ export const handleHaStatus: Handler = async (ctx, frame) => {
 export const handleHaEpochs: Handler = async (ctx, frame) => {
   if (ctx.ha === undefined) throw new StatusError(Status.SERVICE_NOT_AVAILABLE, `broker ${ctx.address} does not replicate`);
   return okReply(frame, {}, jsonBody(ctx.ha.epochsReply()));
+};
+
+/** HA_READ_TAIL: records of this broker's log from `offset` (a fixed master taking back a tail it lost). */
+export const handleHaReadTail: Handler = async (ctx, frame) => {
+  const repl = ctx.store.replication;
+  if (repl === undefined) throw new StatusError(Status.SERVICE_NOT_AVAILABLE, `broker ${ctx.address} does not replicate`);
+  const name = headerString(frame, 'brokerName');
+  if (name !== ctx.brokerName) throw new StatusError(Status.INVALID_ARGUMENT, `broker ${ctx.address} belongs to ${ctx.brokerName}, not ${name}`);
+  const offset = headerInt(frame, 'offset');
+  const maxBytes = Math.max(1, Math.min(headerInt(frame, 'maxBytes'), ctx.maxPayload() - 4096));
+  const pos = repl.positions();
+  const r = repl.readReplica(offset, maxBytes);
+  const header = { kind: r.kind, offset: r.kind === 'data' ? r.offset : offset, masterWrite: pos.writeOffset, minOffset: pos.minOffset, confirmOffset: -1, epoch: 0, epochStart: 0, topics: '' };
+  return okReply(frame, header, r.kind === 'data' ? r.data : new Uint8Array(0));
 };

@@ -125,6 +125,7 @@ export function accessNeed(frame: Frame): AccessNeed {
     case RequestCode.HA_PULL:
     case RequestCode.HA_SYNC_CONFIG:
     case RequestCode.HA_GET_EPOCHS:
+    case RequestCode.HA_READ_TAIL:
       return REGISTRATION;
     default:
       return ANY_ACCOUNT_CODES.has(frame.code) ? ANY_ACCOUNT : ADMIN;
