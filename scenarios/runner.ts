@@ -258,7 +258,19 @@ async function runGuarded(s: Scenario, opts: RunOptions): Promise<RunResult> {
     // the cluster comes up (controllers first, then name servers and brokers), topics are made, then the clients start (each at its time)
     await settle(Promise.all(s.topology.controllers.map((c) => cluster.start(c.id))), 'starting controllers', STARTUP_MS);
     await settle(Promise.all([...namesrv, ...brokerIds].map((id) => cluster.start(id))), 'starting name servers and brokers', STARTUP_MS);
-    await settle(Promise.all(s.topology.topics.map((t) => admin.createTopic(t.name, { readQueues: t.queues, writeQueues: t.queues }))), 'creating topics', STARTUP_MS);
+    // under a controller a group has a master only once the controller elected one and it registered
+    const createTopic = async (t: (typeof s.topology.topics)[number]): Promise<void> => {
+      for (let tries = 1; ; tries++) {
+        try {
+          await admin.createTopic(t.name, { readQueues: t.queues, writeQueues: t.queues });
+          return;
+        } catch (err) {
+          if (s.topology.controllers.length === 0 || tries >= 50) throw err;
+          await new Promise<void>((r) => clock.setTimeout(r, 200));
+        }
+      }
+    };
+    await settle(Promise.all(s.topology.topics.map(createTopic)), 'creating topics', STARTUP_MS);
     const clients = [...s.topology.producers, ...s.topology.consumers];
     const t0 = clock.now();
     await settle(Promise.all(clients.filter((c) => c.start === 0).map((c) => cluster.start(c.id))), 'starting clients', STARTUP_MS);

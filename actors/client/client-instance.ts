@@ -61,6 +61,12 @@ export interface BrokerRequestOptions {
   preferBrokerId?: number;
   /** Reply statuses taken as they are (else the reply must be OK). */
   allow?: readonly number[];
+  /**
+   * slaveOk: ask the master first even while it is marked down (a slave only when it does not answer now). For
+   * reads whose answer a slave may hold stale, like a committed offset: a slave copies its master's every few
+   * seconds, and an older offset makes a consumer read messages again.
+   */
+  masterFirst?: boolean;
 }
 
 export class ClientInstance {
@@ -73,7 +79,8 @@ export class ClientInstance {
   readonly requestTimeoutMs: number;
   readonly masterDownMs: number;
   /** Broker group -> until when its master is passed over by slaveOk requests (it did not answer one). */
-  private readonly masterDown = new Map<string, number>();
+  /** Per broker group: the master address that did not answer a read, and until when reads pass it over. */
+  private readonly masterDown = new Map<string, { address: string; until: number }>();
 
   constructor(
     readonly io: ActorIo,
@@ -145,9 +152,10 @@ export class ClientInstance {
 
   /** Whether reads of group `brokerName` pass its master over now (it did not answer one lately). */
   isMasterDown(brokerName: string): boolean {
-    const until = this.masterDown.get(brokerName);
-    if (until === undefined) return false;
-    if (this.io.clock.now() < until) return true;
+    const mark = this.masterDown.get(brokerName);
+    if (mark === undefined) return false;
+    // a new master (a failover) is not the one that did not answer
+    if (this.io.clock.now() < mark.until && this.routes.brokerAddrs(brokerName)?.[MASTER_ID] === mark.address) return true;
     this.masterDown.delete(brokerName);
     return false;
   }
@@ -156,7 +164,7 @@ export class ClientInstance {
     const chosen = this.routes.brokerChoice(brokerName, {
       slaveOk: opts.slaveOk ?? false,
       ...(opts.preferBrokerId !== undefined ? { preferId: opts.preferBrokerId } : {}),
-      ...(this.isMasterDown(brokerName) ? { masterDownUntil: this.masterDown.get(brokerName)!, now: this.io.clock.now() } : {}),
+      ...(!opts.masterFirst && this.isMasterDown(brokerName) ? { masterDownUntil: this.masterDown.get(brokerName)!.until, now: this.io.clock.now() } : {}),
     });
     if (chosen === undefined) throw new StatusError(Status.NO_ROUTE, `no address known for broker "${brokerName}"`);
     return chosen;
@@ -179,8 +187,8 @@ export class ClientInstance {
       failure = err;
     }
     if (opts.slaveOk && first.id === MASTER_ID && isUnreachable(reply === undefined ? failure : reply.status)) {
-      this.masterDown.set(brokerName, this.io.clock.now() + this.masterDownMs);
-      const next = this.brokerOf(brokerName, opts);
+      this.masterDown.set(brokerName, { address: addr, until: this.io.clock.now() + this.masterDownMs });
+      const next = this.brokerOf(brokerName, { ...opts, masterFirst: false });
       if (next.address !== addr) {
         this.io.logger.info({ broker: brokerName, master: addr, to: next.address, forMs: this.masterDownMs }, 'master did not answer a read: reading from a slave meanwhile');
         addr = next.address;

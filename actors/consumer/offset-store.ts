@@ -110,7 +110,7 @@ export class OffsetStore {
       const reply = await this.client.requestBroker(
         mq.brokerName,
         request(RequestCode.QUERY_CONSUMER_OFFSET, { consumerGroup: this.s.group, topic: mq.topic, queueId: mq.queueId }),
-        { allow: [Status.QUERY_NOT_FOUND], slaveOk: true },
+        { allow: [Status.QUERY_NOT_FOUND], slaveOk: true, masterFirst: true },
       );
       if (reply.status === Status.OK && typeof reply.header.offset === 'number' && reply.header.offset >= 0) return reply.header.offset;
     }

@@ -51,6 +51,11 @@ export interface BrokerHa {
   readonly passThrough: boolean;
   /** Whether consumers may read here now: not before the broker knows its role and, as a slave, cut a divergent tail. */
   readable(): boolean;
+  /**
+   * Whether a pull past a queue's end waits here instead of being corrected down (see pullOutcome): on a slave,
+   * and on any broker under a controller, where the end is what this replica serves now, not the group's.
+   */
+  holdsOverflow(): boolean;
   status(): HaStatus;
   /** HA_SYNC_CONFIG on a master: takes a slave's offsets, answers with its own state. */
   serveConfig(report: SlaveConfigReport): MasterConfig;
@@ -135,6 +140,10 @@ export class HaService implements BrokerHa {
   readable(): boolean {
     if (!this.d.controller) return true;
     return this.current === 'master' || (this.current === 'slave' && this.slavePart?.aligned === true);
+  }
+
+  holdsOverflow(): boolean {
+    return this.d.controller !== undefined || this.current !== 'master';
   }
 
   registrationId(): number {

@@ -33,18 +33,23 @@ export interface PullOutcome extends PullReplyHeader {
   result: StoreGetResult;
 }
 
-/** Maps what the store found at `offset` to a pull status and the offset the consumer reads next. */
-export function pullOutcome(offset: number, res: StoreGetResult): Omit<PullOutcome, 'result'> {
+/**
+ * Maps what the store found at `offset` to a pull status and the offset the consumer reads next. An offset past
+ * the queue's end is corrected down to it, unless `holdOverflow`: a replica that may not hold (or not serve yet)
+ * what the group holds, a slave or any broker under a controller, answers as if nothing were new there and keeps
+ * the offset, as RocketMQ's slaves do: a consumer corrected down would read the messages again.
+ */
+export function pullOutcome(offset: number, res: StoreGetResult, holdOverflow = false): Omit<PullOutcome, 'result'> {
   const bounds = { minOffset: res.minOffset, maxOffset: res.maxOffset };
   let pullStatus: PullStatus;
   let next: number;
   if (offset < res.minOffset) {
     pullStatus = 'OFFSET_ILLEGAL';
     next = res.minOffset;
-  } else if (offset > res.maxOffset) {
+  } else if (offset > res.maxOffset && !holdOverflow) {
     pullStatus = 'OFFSET_ILLEGAL';
     next = res.maxOffset;
-  } else if (offset === res.maxOffset) {
+  } else if (offset >= res.maxOffset) {
     pullStatus = 'NO_NEW_MSG';
     next = offset;
   } else if ((res.count ?? res.messages.length) > 0) {
@@ -100,7 +105,7 @@ export async function runPull(ctx: BrokerContext, req: PullRequest): Promise<Pul
     ...(req.filter.all ? {} : { filter: req.filter }),
   });
   const suggested = readSuggestion(ctx, result);
-  return { ...pullOutcome(req.queueOffset, result), ...(suggested !== undefined ? { suggestWhichBrokerId: suggested } : {}), result };
+  return { ...pullOutcome(req.queueOffset, result, ctx.ha?.holdsOverflow() ?? false), ...(suggested !== undefined ? { suggestWhichBrokerId: suggested } : {}), result };
 }
 
 /** The broker of its group the consumer should pull from next (ha/read-suggestion.ts); undefined without replication. */
