@@ -29,7 +29,7 @@ import { applyMasterConfig, masterConfig, type ConfigParts } from './ha/config-s
 import { HaService, wrapStore, type BrokerHa, type HaDeps } from './ha/ha-runtime.js';
 import { remoteController, type ControllerPort } from './ha/controller-port.js';
 import { kvController } from './ha/kv-controller.js';
-import type { KvBucket } from '../../transports/transport.js';
+import { KvError, type KvBucket } from '../../transports/transport.js';
 
 /**
  * The broker's parts while it runs, and the steps of its lifecycle (open, register, periodic work, shut
@@ -276,16 +276,38 @@ async function controllerPortOf(deps: BrokerDeps): Promise<{ controller?: Contro
   if (c === undefined) return {};
   if (c === 'kv') {
     const kv = deps.settings.ha.kv;
-    if (io.keyValue === undefined) throw new BrokerConfigError(`broker ${io.address}: ha.controller 'kv' needs a transport with key-value buckets (NATS with JetStream)`);
+    const keyValue = io.keyValue?.bind(io);
+    if (keyValue === undefined) throw new BrokerConfigError(`broker ${io.address}: ha.controller 'kv' needs a transport with key-value buckets (NATS with JetStream)`);
     let bucket: KvBucket;
     try {
-      bucket = await io.keyValue(kv.bucket, { replicas: kv.replicas });
+      bucket = await openHaBucket(io, kv.bucket, () => keyValue(kv.bucket, { replicas: kv.replicas }));
     } catch (err) {
       throw new BrokerConfigError(`broker ${io.address}: cannot open the HA bucket ${kv.bucket}: ${err instanceof Error ? err.message : String(err)}`);
     }
     return { controller: kvController(bucket, io.clock, kv.settings) };
   }
   return { controller: remoteController((to, frame, timeoutMs) => deps.io.request(to, frame, timeoutMs), c, Math.max(500, deps.settings.ha.heartbeatMs * 2)) };
+}
+
+/** How long a starting broker keeps trying a HA bucket that does not answer (a NATS cluster electing a leader). */
+const HA_BUCKET_OPEN_WAIT_MS = 30_000;
+
+/**
+ * Opens the HA bucket. A bucket that does not answer in time (TIMEOUT: on a NATS cluster that lost a server, its
+ * JetStream elects new leaders for some seconds) is tried again for up to HA_BUCKET_OPEN_WAIT_MS; anything else
+ * (no JetStream, a bad name, a closed connection) fails at once.
+ */
+async function openHaBucket(io: ActorIo, bucket: string, open: () => Promise<KvBucket>): Promise<KvBucket> {
+  const deadline = io.clock.now() + HA_BUCKET_OPEN_WAIT_MS;
+  for (;;) {
+    try {
+      return await open();
+    } catch (err) {
+      if (!(err instanceof KvError && err.code === 'TIMEOUT') || io.clock.now() >= deadline) throw err;
+      io.logger.warn({ err }, `the HA bucket ${bucket} does not answer yet; trying again`);
+      await new Promise<void>((r) => io.clock.setTimeout(r, 500));
+    }
+  }
 }
 
 const HEALTH_VERSION_STEP = 1_000_000_000;

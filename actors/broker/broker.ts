@@ -1,4 +1,4 @@
-import { defer, from, switchMap, type Observable } from 'rxjs';
+import { defer, EMPTY, from, switchMap, type Observable } from 'rxjs';
 import type { Actor } from 'xstate';
 import { brokerAddress } from '../protocol/commands.js';
 import type { ActorSystem } from '../runtime/system.js';
@@ -6,6 +6,7 @@ import { resolveBrokerOptions, type BrokerOptions } from './broker-options.js';
 import type { OpenStore } from './broker-runtime.js';
 import { brokerMachine } from './broker.machine.js';
 import type { BrokerContext } from './handlers/context.js';
+import type { HaRoleState } from './ha/ha-runtime.js';
 import { openStorePort } from './store-adapter.js';
 import { signedIo } from '../runtime/signed-io.js';
 import { RegistrationTimeoutError, registrationStatus, type RegistrationStatus } from './registration.js';
@@ -13,6 +14,7 @@ import { RegistrationTimeoutError, registrationStatus, type RegistrationStatus }
 export type { BrokerOptions, BrokerSettings } from './broker-options.js';
 export { BrokerConfigError, resolveBrokerOptions } from './broker-options.js';
 export type { RegistrationStatus } from './registration.js';
+export type { HaRole, HaRoleState } from './ha/ha-runtime.js';
 
 export class BrokerStartError extends Error {
   readonly code = 'EBROKERSTART';
@@ -38,6 +40,11 @@ export interface BrokerHandle {
   registration(): RegistrationStatus;
   /** The registration status and every change of it, once the broker serves; completes when it stops. */
   readonly registration$: Observable<RegistrationStatus>;
+  /**
+   * The broker's replication role (master, slave of whom, or none yet) once it serves, then each change of it
+   * (under a controller: the elections); completes when it stops. Nothing for a broker that does not replicate.
+   */
+  readonly role$: Observable<HaRoleState>;
   /**
    * Resolves once the broker serves and every name server has it; rejects with BrokerStartError naming the
    * missing name servers when that takes longer than `timeoutMs` (default: the broker's registerWaitMs) after
@@ -99,6 +106,7 @@ export async function startBroker(system: ActorSystem, opts: BrokerOptions, extr
     whenServing,
     registration: () => registrations()?.status() ?? registrationStatus(settings.namesrv, new Set()),
     registration$: defer(() => from(whenServing())).pipe(switchMap(() => registrations()!.status$)),
+    role$: defer(() => from(whenServing())).pipe(switchMap(() => actor.getSnapshot().context.rt?.ctx.ha?.role$ ?? EMPTY)),
     whenRegistered: async (timeoutMs = settings.registerWaitMs) => {
       await whenServing();
       try {

@@ -40,8 +40,9 @@ export function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error
  */
 export async function connectSystem(flags: ConnectionFlags, name: string, logLevel = 'error', direct?: DirectOptions): Promise<ActorSystem> {
   const url = flags.nats;
+  const servers = natsServers(url);
   const security = natsSecurity(flags);
-  const inner = natsTransport({ servers: url, prefix: flags.prefix, name, ...security, connectTimeoutMs: flags.connectTimeout, ...(direct ? { direct } : {}) });
+  const inner = natsTransport({ servers, prefix: flags.prefix, name, ...security, connectTimeoutMs: flags.connectTimeout, ...(direct ? { direct } : {}) });
   const bounded: TransportFactory = (deps) =>
     withTimeout(
       Promise.resolve().then(() => inner(deps)),
@@ -55,6 +56,13 @@ export async function connectSystem(flags: ConnectionFlags, name: string, logLev
     });
   const env = await realEnvironment({ transport: bounded, storage: () => diskStorage(), logger: cliLogger(logLevel) });
   return new ActorSystem(env);
+}
+
+/** The servers of `--nats`: one URL, or several comma separated (the client takes the first that answers). */
+export function natsServers(flag: string): string[] {
+  const servers = flag.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (servers.length === 0) throw new CliError(`--nats: expected a NATS server URL, got ${JSON.stringify(flag)}`);
+  return servers;
 }
 
 // ---------------------------------------------------------------------------------------------- signals

@@ -97,7 +97,7 @@ export interface ConnectionFlags extends NatsSecurityFlags {
 export function connectionOptions(cmd: Command): Command {
   return natsSecurityOptions(
     cmd
-      .option('--nats <url>', 'NATS server URL', DEFAULT_NATS_URL)
+      .option('--nats <urls>', 'NATS server URL, or several comma separated (servers of one NATS cluster)', DEFAULT_NATS_URL)
       .option('--prefix <prefix>', 'subject prefix (clusters with different prefixes do not see each other)', 'mq')
       .option('--connect-timeout <ms>', 'how long to wait for NATS', positiveInt, DEFAULT_CONNECT_TIMEOUT_MS)
       .option('--access-key <key>', 'sign requests with this ACL account (with --secret-key)')

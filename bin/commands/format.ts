@@ -132,25 +132,20 @@ export function ago(sinceMs: number, at?: number): string {
   return `${(ms / 3_600_000).toFixed(1)} h ago`;
 }
 
-/** The epoch a broker reports, when it reports one (a later part of replication adds it to HaStatus). */
-function epochOf(s: HaStatus): number | undefined {
-  const e = (s as HaStatus & { epoch?: unknown }).epoch;
-  return typeof e === 'number' ? e : undefined;
-}
-
 /**
- * `mq admin ha` as text: a line naming the group, the master (address, mode, epoch when reported, write and
- * flushed offsets, in-sync set, minimum in-sync replicas), its slaves as the master sees them (and those that
- * answered but the master does not list, as they see themselves), then the brokers that did not answer.
+ * `mq admin ha` as text: a line naming the group, the master (address, mode, epoch and confirm offset under a
+ * controller, write and flushed offsets, in-sync set, minimum in-sync replicas), its slaves as the master sees them
+ * (and those that answered but the master does not list, as they see themselves), then the brokers that did not
+ * answer. Of two brokers that say they are master (an old one whose lease ran out), the higher epoch's is shown.
  */
 export function formatHaStatus(g: HaGroupStatus): string {
   const parts: string[] = [`broker group ${g.brokerName} (cluster ${g.cluster})`];
-  const master = g.brokers.find((b) => b.role === 'master');
+  const master = g.brokers.filter((b) => b.role === 'master').sort((a, b) => (b.epoch ?? 0) - (a.epoch ?? 0))[0];
   if (master !== undefined) {
-    const epoch = epochOf(master);
-    const withEpoch = epoch !== undefined;
-    const headers = ['MASTER', 'ID', 'MODE', ...(withEpoch ? ['EPOCH'] : []), 'WRITE OFFSET', 'FLUSHED', 'IN SYNC', 'MIN IN SYNC'];
-    const row = [master.address, master.brokerId, master.mode ?? '-', ...(withEpoch ? [epoch] : []), master.writeOffset, master.flushedOffset, (master.inSync ?? []).join(','), master.minInSyncReplicas ?? '-'];
+    const { epoch, confirmOffset } = master;
+    const controlled = [...(epoch !== undefined ? [['EPOCH', epoch] as const] : []), ...(confirmOffset !== undefined ? [['CONFIRMED', confirmOffset] as const] : [])];
+    const headers = ['MASTER', 'ID', 'MODE', ...controlled.map(([h]) => h), 'WRITE OFFSET', 'FLUSHED', 'IN SYNC', 'MIN IN SYNC'];
+    const row = [master.address, master.brokerId, master.mode ?? '-', ...controlled.map(([, v]) => v), master.writeOffset, master.flushedOffset, (master.inSync ?? []).join(','), master.minInSyncReplicas ?? '-'];
     parts.push(formatTable(headers, [row]));
   } else {
     parts.push(g.unreachable.some((u) => u.brokerId === 0) ? 'master: no answer (see below)' : 'master: none registered');

@@ -1,7 +1,10 @@
 /* What `mq namesrv` and `mq broker` do once their flags are parsed. */
 import { resolve } from 'node:path';
-import { startBroker, type BrokerHandle, type RegistrationStatus } from '../../actors/broker/broker.js';
-import type { HaOptions } from '../../actors/broker/ha/ha-options.js';
+import type { Logger } from 'pino';
+import type { Subscription } from 'rxjs';
+import { startBroker, type BrokerHandle, type HaRoleState, type RegistrationStatus } from '../../actors/broker/broker.js';
+import { DEFAULT_HA_HEARTBEAT_MS, type HaOptions } from '../../actors/broker/ha/ha-options.js';
+import { DEFAULT_CONTROLLER_SETTINGS } from '../../actors/protocol/ha-controller.js';
 import { brokerAddress } from '../../actors/protocol/commands.js';
 import { startNameServer } from '../../actors/namesrv/namesrv.js';
 import { connectSystem, stopAfterFailure, untilSignal } from './connect.js';
@@ -22,6 +25,10 @@ export interface BrokerFlags extends ConnectionFlags {
   allAckInSyncSet?: boolean;
   haSyncTimeout?: number;
   slaveNotCatchup?: number;
+  failover?: boolean;
+  lease?: number;
+  haHeartbeat?: number;
+  haBucketReplicas?: number;
   cluster: string;
   namesrv: string[];
   store: string;
@@ -85,22 +92,57 @@ export async function runBroker(f: BrokerFlags): Promise<void> {
   }
   // ready once a name server has the broker (clients can find it); later changes get a line each
   const haNow = broker.context()?.ha?.status();
-  const role = roleOf(f.name, f.brokerId, haNow?.mode ?? ha?.mode ?? 'async', haNow?.master);
+  const role = ha?.controller !== undefined ? failoverRole(f.name, f.brokerId) : roleOf(f.name, f.brokerId, haNow?.mode ?? ha?.mode ?? 'async', haNow?.master);
   let last: RegistrationStatus | undefined;
+  let roles: Subscription | undefined;
   const registrations = broker.registration$.subscribe({
     next: (s) => {
       const lines = last === undefined ? readyLines(f.name, s, role) : registrationChangeLines(f.name, last, s);
       for (const line of lines) out(line);
       if (last !== undefined || lines.length > 0) last = s;
+      // under failover, once ready: the role now and a line at each change
+      if (last !== undefined && ha?.controller !== undefined) roles ??= printRoleChanges(broker, f.name, f.brokerId, system.env.logger);
     },
     error: (err: unknown) => system.env.logger.warn({ err }, 'registration status failed'),
   });
   // bounded: a stop that hangs (NATS gone) ends in one error line and exit code 1
   await untilSignal(async () => {
     registrations.unsubscribe();
+    roles?.unsubscribe();
     await broker.stop();
     await system.stop();
   });
+}
+
+/** Prints a line each time the broker's role changes (roleChangeLine). */
+function printRoleChanges(broker: BrokerHandle, name: string, id: number, logger: Logger): Subscription {
+  let before: HaRoleState | undefined;
+  return broker.role$.subscribe({
+    next: (now) => {
+      const line = roleChangeLine(name, id, before, now);
+      if (line !== undefined) out(line);
+      before = now;
+    },
+    error: (err: unknown) => logger.warn({ err }, 'role changes failed'),
+  });
+}
+
+/**
+ * A role change under failover, for people: `broker b.2 is now master of b (epoch 3)`, `broker b.1 now follows
+ * broker.b.2 (epoch 3)`, `broker b.2 is no longer master of b (epoch 3): waiting for the controller`. Nothing
+ * while the broker has no role yet.
+ */
+export function roleChangeLine(name: string, id: number, before: HaRoleState | undefined, now: HaRoleState): string | undefined {
+  const me = `broker ${name}.${id}`;
+  if (now.role === 'master') return `${me} is now master of ${name} (epoch ${now.epoch})`;
+  if (now.role === 'slave') return `${me} now follows ${now.master ?? brokerAddress(name, 0)} (epoch ${now.epoch})`;
+  if (before?.role === 'master') return `${me} is no longer master of ${name} (epoch ${before.epoch}): waiting for the controller`;
+  return undefined;
+}
+
+/** The ready line's role under failover: the controller decides it (the role lines follow). */
+export function failoverRole(name: string, id: number): string {
+  return `broker ${id} of ${name} under failover (the group's controller decides who is master)`;
 }
 
 /** The flags that apply to a sync master only. */
@@ -110,24 +152,64 @@ const SYNC_ONLY = [
   ['haSyncTimeout', '--ha-sync-timeout'],
 ] as const;
 
+/** The flags that apply under --failover only. */
+const FAILOVER_ONLY = [
+  ['lease', '--lease'],
+  ['haHeartbeat', '--ha-heartbeat'],
+  ['haBucketReplicas', '--ha-bucket-replicas'],
+] as const;
+
+export type HaFlags = Pick<BrokerFlags, 'brokerId' | 'ha' | 'minInSyncReplicas' | 'allAckInSyncSet' | 'haSyncTimeout' | 'slaveNotCatchup' | 'failover' | 'lease' | 'haHeartbeat' | 'haBucketReplicas'>;
+
 /**
  * BrokerOptions.ha from the replication flags, or undefined when none is given (the broker's default: an
- * async master, or a slave). A CliError for flags that cannot take effect: the sync tunables without `--ha sync`.
+ * async master, or a slave). A CliError for flags that cannot take effect: the sync tunables without `--ha sync`,
+ * the failover tunables without `--failover`, `--failover` on broker id 0, a heartbeat not below the lease.
  */
-export function haOptionsOf(f: Pick<BrokerFlags, 'brokerId' | 'ha' | 'minInSyncReplicas' | 'allAckInSyncSet' | 'haSyncTimeout' | 'slaveNotCatchup'>): HaOptions | undefined {
-  const given = SYNC_ONLY.filter(([k]) => f[k] !== undefined && f[k] !== false).map(([, flag]) => flag);
-  if (given.length > 0 && f.ha !== 'sync') {
-    const what = given.join(' and ');
-    if (f.brokerId > 0) throw new CliError(`${what} set how a sync master acknowledges; broker id ${f.brokerId} is a slave: give it to the master (--broker-id 0 --ha sync)`);
-    throw new CliError(`${what} apply to a sync master only: add --ha sync${f.ha === 'async' ? ' instead of --ha async' : ''}, or leave ${given.length > 1 ? 'them' : 'it'} out`);
-  }
-  if (f.ha === undefined && f.slaveNotCatchup === undefined) return undefined;
+export function haOptionsOf(f: HaFlags): HaOptions | undefined {
+  checkSyncFlags(f);
+  const failover = failoverOptionsOf(f);
+  if (f.ha === undefined && f.slaveNotCatchup === undefined && failover === undefined) return undefined;
   return {
     mode: f.ha ?? 'async',
     ...(f.minInSyncReplicas !== undefined ? { minInSyncReplicas: f.minInSyncReplicas } : {}),
     ...(f.allAckInSyncSet ? { allAckInSyncSet: true } : {}),
     ...(f.haSyncTimeout !== undefined ? { syncTimeoutMs: f.haSyncTimeout } : {}),
     ...(f.slaveNotCatchup !== undefined ? { maxTimeSlaveNotCatchupMs: f.slaveNotCatchup } : {}),
+    ...failover,
+  };
+}
+
+function given(f: HaFlags, flags: readonly (readonly [keyof HaFlags, string])[]): string[] {
+  return flags.filter(([k]) => f[k] !== undefined && f[k] !== false).map(([, flag]) => flag);
+}
+
+function checkSyncFlags(f: HaFlags): void {
+  const sync = given(f, SYNC_ONLY);
+  if (sync.length === 0 || f.ha === 'sync') return;
+  const what = sync.join(' and ');
+  if (f.brokerId > 0 && !f.failover) throw new CliError(`${what} set how a sync master acknowledges; broker id ${f.brokerId} is a slave: give it to the master (--broker-id 0 --ha sync)`);
+  throw new CliError(`${what} apply to a sync master only: add --ha sync${f.ha === 'async' ? ' instead of --ha async' : ''}, or leave ${sync.length > 1 ? 'them' : 'it'} out`);
+}
+
+/** The controller part of HaOptions under --failover: the NATS KV bucket, its lease, heartbeat and replicas. */
+function failoverOptionsOf(f: HaFlags): Pick<HaOptions, 'controller' | 'heartbeatMs' | 'kv'> | undefined {
+  const tunables = given(f, FAILOVER_ONLY);
+  if (!f.failover) {
+    if (tunables.length > 0) throw new CliError(`${tunables.join(' and ')} apply under automatic failover only: add --failover, or leave ${tunables.length > 1 ? 'them' : 'it'} out`);
+    return undefined;
+  }
+  if (f.brokerId === 0) throw new CliError("--failover: broker ids start at 1 (the group's controller picks the master): give each broker of the group --broker-id 1, 2, ...");
+  const lease = f.lease ?? DEFAULT_CONTROLLER_SETTINGS.leaseMs;
+  const heartbeat = f.haHeartbeat ?? DEFAULT_HA_HEARTBEAT_MS;
+  if (heartbeat >= lease) throw new CliError(`--ha-heartbeat ${heartbeat} must be below the lease (${lease} ms): a master keeps its lease by heartbeating; give --lease above it or a shorter --ha-heartbeat`);
+  return {
+    controller: 'kv',
+    ...(f.haHeartbeat !== undefined ? { heartbeatMs: f.haHeartbeat } : {}),
+    kv: {
+      ...(f.lease !== undefined ? { leaseMs: f.lease, aliveMs: f.lease } : {}),
+      ...(f.haBucketReplicas !== undefined ? { replicas: f.haBucketReplicas } : {}),
+    },
   };
 }
 

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
 import { killOnExit } from './kill-on-exit.js';
 
 export const NATS_SERVER_INSTALL = 'apt-get install -y nats-server';
@@ -208,4 +209,82 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     await server.stop(); // port collision: try another
   }
   throw new NatsServerError('cannot find a free port for nats-server after 5 attempts');
+}
+
+export interface NatsClusterOptions {
+  /** Servers in the cluster (default 3). */
+  size?: number;
+  /** How long to wait for JetStream's meta leader once every server listens (default 20000 ms). */
+  jetstreamReadyTimeoutMs?: number;
+}
+
+/** Private nats-servers routed into one cluster, JetStream on each (its own store and `server_name`). */
+export interface NatsCluster {
+  readonly servers: readonly NatsServer[];
+  /** Every server's client URL, in order. */
+  readonly urls: readonly string[];
+  /** Stops every server and removes their temp dirs. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `size` nats-servers on 127.0.0.1 with routes between them (cluster ports picked free first, so each
+ * route list is known before any starts) and JetStream on each, then waits until JetStream answers (its meta
+ * leader is elected): a JetStream stream with replicas up to `size` can be created then. `restart()` of a member
+ * rejoins the cluster with its store.
+ */
+export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<NatsCluster> {
+  const size = opts.size ?? 3;
+  if (!Number.isInteger(size) || size < 2) throw new NatsServerError(`a NATS cluster needs at least 2 servers, got ${size}`);
+  const routePorts: number[] = [];
+  while (routePorts.length < size) {
+    const p = await freePort();
+    if (!routePorts.includes(p)) routePorts.push(p);
+  }
+  const servers: NatsServer[] = [];
+  const cluster: NatsCluster = {
+    servers,
+    get urls() {
+      return servers.map((s) => s.url);
+    },
+    stop: async () => {
+      await Promise.all(servers.map((s) => s.stop()));
+    },
+  };
+  try {
+    for (let i = 0; i < size; i++) servers.push(await startNatsServer({ jetstream: true, extraConfig: clusterConfig(i, routePorts) }));
+    await waitForJetStream(servers[0]!.url, opts.jetstreamReadyTimeoutMs ?? 20_000);
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return cluster;
+}
+
+function clusterConfig(i: number, routePorts: readonly number[]): string {
+  const routes = routePorts.filter((_, j) => j !== i).map((p) => `"nats-route://127.0.0.1:${p}"`);
+  return [`server_name: "n${i + 1}"`, 'cluster {', '  name: "mq-test"', `  listen: "127.0.0.1:${routePorts[i]}"`, `  routes: [${routes.join(', ')}]`, '}'].join('\n');
+}
+
+/** Waits until `$JS.API.INFO` answers without an error (JetStream is up and, on a cluster, has a meta leader). */
+async function waitForJetStream(url: string, timeoutMs: number): Promise<void> {
+  const nc = await connect({ servers: url });
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  try {
+    while (Date.now() < deadline) {
+      try {
+        const reply = await nc.request('$JS.API.INFO', '', { timeout: 1000 });
+        const info = JSON.parse(new TextDecoder().decode(reply.data)) as { error?: { description?: string } };
+        if (info.error === undefined) return;
+        last = info.error.description ?? JSON.stringify(info.error);
+      } catch (err) {
+        last = err instanceof Error ? err.message : String(err);
+      }
+      await sleep(200);
+    }
+    throw new NatsServerError(`JetStream of the NATS cluster at ${url} was not ready within ${timeoutMs} ms: ${last}`);
+  } finally {
+    await nc.close();
+  }
 }

@@ -6,6 +6,9 @@ import { DEFAULT_CONTROLLER_SETTINGS, type ControllerSettings } from '../../prot
 
 export type HaMode = 'sync' | 'async';
 
+/** How often a broker heartbeats to its controller unless told (`heartbeatMs`). */
+export const DEFAULT_HA_HEARTBEAT_MS = 500;
+
 export interface HaOptions {
   /**
    * A master's acknowledgement: 'sync' answers SEND_OK only once the in-sync replicas have the batch (see
@@ -85,7 +88,7 @@ export function resolveHaOptions(o: HaOptions): HaSettings {
     maxChunkBytes: positiveInt(o.maxChunkBytes, 1024 * 1024, 'maxChunkBytes'),
     configSyncMs: positiveInt(o.configSyncMs, 5_000, 'configSyncMs'),
     ...(o.controller !== undefined ? { controller: controllerOption(o.controller) } : {}),
-    heartbeatMs: positiveInt(o.heartbeatMs, 500, 'heartbeatMs'),
+    heartbeatMs: positiveInt(o.heartbeatMs, DEFAULT_HA_HEARTBEAT_MS, 'heartbeatMs'),
     kv: kvOption(o.kv ?? {}),
   };
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
 import type { Clock, TimerHandle } from '../../../core/clock.js';
 import { Status, StatusError } from '../../../core/status.js';
 import type { StorageBackend } from '../../../store/backend.js';
@@ -33,10 +34,21 @@ import { HaSlave, type HaSlaveDeps } from './ha-slave.js';
 
 export type HaRole = 'master' | 'slave' | 'none';
 
+/** A broker's role at a moment: master, slave of `master`, or none (not known yet, or stepped down), in `epoch`. */
+export interface HaRoleState {
+  role: HaRole;
+  /** The master epoch (under a controller; 0 without one). */
+  epoch: number;
+  /** On a slave: the address of the master it follows. */
+  master?: string;
+}
+
 export interface BrokerHa {
   readonly role: HaRole;
   readonly master?: HaMaster;
   readonly slave?: HaSlave;
+  /** The role now and each change of it (same role, epoch and master: no new value); completes when the broker stops. */
+  readonly role$: Observable<HaRoleState>;
   /** The id the broker registers under: 0 as master, its own id otherwise. */
   registrationId(): number;
   /** Under a controller: the epoch to register with (undefined without a controller). */
@@ -113,11 +125,19 @@ export class HaService implements BrokerHa {
   private changes: Promise<void> = Promise.resolve();
   private proposing = false;
   private controllerError: string | undefined;
+  private readonly roles = new BehaviorSubject<HaRoleState>({ role: 'none', epoch: 0 });
+  readonly role$: Observable<HaRoleState> = this.roles.pipe(distinctUntilChanged((a, b) => a.role === b.role && a.epoch === b.epoch && a.master === b.master));
 
   constructor(private readonly d: HaDeps) {
     if (d.controller !== undefined && d.brokerId === 0) {
       throw new StatusError(Status.INVALID_ARGUMENT, `broker ${d.address}: under a controller broker ids start at 1 (the master, whichever it is, serves as id 0 in routes)`);
     }
+  }
+
+  /** Tells role$ and the broker (which registers again) of a role or epoch change. */
+  private changed(): void {
+    this.roles.next({ role: this.current, epoch: this.epoch, ...(this.following !== undefined ? { master: this.following } : {}) });
+    this.d.roleChanged();
   }
 
   get role(): HaRole {
@@ -299,7 +319,7 @@ export class HaService implements BrokerHa {
     const wasMaster = this.current === 'master';
     this.current = 'master';
     if (!wasMaster) await this.d.writers.start();
-    this.d.roleChanged();
+    this.changed();
   }
 
   private async becomeSlave(master: string, epoch: number): Promise<void> {
@@ -325,7 +345,7 @@ export class HaService implements BrokerHa {
         : {}),
     });
     this.slavePart.start();
-    this.d.roleChanged();
+    this.changed();
   }
 
   /** A master that is no longer one: answers what waits, stops its writers. */
@@ -337,7 +357,7 @@ export class HaService implements BrokerHa {
     this.current = 'none';
     this.d.logger.warn({ epoch: this.epoch }, 'this broker is no longer the master of its group');
     await this.d.writers.stop();
-    this.d.roleChanged();
+    this.changed();
   }
 
   // ------------------------------------------------------------------------------------------ status
@@ -370,6 +390,7 @@ export class HaService implements BrokerHa {
     await this.changes;
     this.masterPart?.stop();
     await this.slavePart?.stop();
+    this.roles.complete();
   }
 }
 

@@ -127,10 +127,18 @@ describe('replication status', () => {
   });
 
   it('shows an epoch when the master reports one', () => {
-    const text = formatHaStatus(group({ brokers: [{ ...master, slaves: [], epoch: 7 } as HaStatus] }));
+    const text = formatHaStatus(group({ brokers: [{ ...master, slaves: [], epoch: 7 }] }));
     expect(text).toContain('MASTER      ID  MODE  EPOCH  WRITE OFFSET');
     expect(text).toContain('broker.b.0   0  sync      7          4096');
     expect(text).toContain('slaves: none');
+  });
+
+  it('under a controller: the epoch and the confirm offset; of two masters, the higher epoch', () => {
+    const old: HaStatus = { ...master, address: 'broker.b.1', brokerId: 1, slaves: [], epoch: 2, confirmOffset: 100 };
+    const now: HaStatus = { ...master, address: 'broker.b.2', brokerId: 2, slaves: [], epoch: 3, confirmOffset: 4000 };
+    const text = formatHaStatus(group({ brokers: [old, now] }));
+    expect(text).toContain('MASTER      ID  MODE  EPOCH  CONFIRMED  WRITE OFFSET  FLUSHED  IN SYNC  MIN IN SYNC');
+    expect(text).toContain('broker.b.2   2  sync      3       4000          4096     4000  0,1                2');
   });
 
   it('without a master answering: says so, and shows the slaves as they see themselves', () => {

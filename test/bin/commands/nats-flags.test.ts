@@ -1,3 +1,4 @@
+import { natsServers } from '../../../bin/commands/connect.js';
 import { Command } from 'commander';
 import { connectionOptions } from '../../../bin/commands/flags.js';
 import { natsSecurity } from '../../../bin/commands/nats-flags.js';
@@ -39,5 +40,13 @@ describe('mq NATS authentication and TLS flags', () => {
     expect(() => parse(['--nats-token', 't', '--nats-creds', 'u.creds'])).toThrow('give one NATS authentication, not --nats-token and --nats-creds');
     expect(() => parse(['--nats-user', 'u'])).toThrow('--nats-user and --nats-pass go together');
     expect(() => parse(['--nats-tls-cert', 'c.pem'])).toThrow('--nats-tls-cert and --nats-tls-key go together');
+  });
+});
+
+describe('--nats', () => {
+  it('takes one URL or several, comma separated', () => {
+    expect(natsServers('nats://a:4222')).toEqual(['nats://a:4222']);
+    expect(natsServers('nats://a:4222, nats://b:4222,')).toEqual(['nats://a:4222', 'nats://b:4222']);
+    expect(() => natsServers(' , ')).toThrow('--nats: expected a NATS server URL, got " , "');
   });
 });

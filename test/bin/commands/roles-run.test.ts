@@ -1,4 +1,4 @@
-import { haOptionsOf, readyLines, registrationChangeLines, roleOf } from '../../../bin/commands/roles-run.js';
+import { failoverRole, haOptionsOf, readyLines, registrationChangeLines, roleChangeLine, roleOf } from '../../../bin/commands/roles-run.js';
 
 describe('mq broker registration lines', () => {
   it('ready only once a name server has the broker, naming those it waits for', () => {
@@ -53,5 +53,36 @@ describe('mq broker replication flags', () => {
       '--all-ack-in-sync-set and --ha-sync-timeout apply to a sync master only: add --ha sync instead of --ha async, or leave them out',
     );
     expect(() => haOptionsOf({ brokerId: 1, haSyncTimeout: 10 })).toThrow(/broker id 1 is a slave: give it to the master \(--broker-id 0 --ha sync\)/);
+  });
+});
+
+describe('mq broker --failover', () => {
+  it('puts the group under the NATS KV controller, with the lease as liveness too', () => {
+    expect(haOptionsOf({ brokerId: 1, failover: true })).toEqual({ mode: 'async', controller: 'kv', kv: {} });
+    expect(haOptionsOf({ brokerId: 2, ha: 'sync', minInSyncReplicas: 1, allAckInSyncSet: true, failover: true, lease: 1000, haHeartbeat: 200, haBucketReplicas: 3 })).toEqual({
+      mode: 'sync',
+      minInSyncReplicas: 1,
+      allAckInSyncSet: true,
+      controller: 'kv',
+      heartbeatMs: 200,
+      kv: { leaseMs: 1000, aliveMs: 1000, replicas: 3 },
+    });
+  });
+
+  it('refuses broker id 0, its tunables without it, and a heartbeat not below the lease', () => {
+    expect(() => haOptionsOf({ brokerId: 0, failover: true })).toThrow("--failover: broker ids start at 1 (the group's controller picks the master)");
+    expect(() => haOptionsOf({ brokerId: 1, lease: 1000, haBucketReplicas: 3 })).toThrow('--lease and --ha-bucket-replicas apply under automatic failover only: add --failover, or leave them out');
+    expect(() => haOptionsOf({ brokerId: 1, failover: true, lease: 1000, haHeartbeat: 1000 })).toThrow('--ha-heartbeat 1000 must be below the lease (1000 ms)');
+    expect(() => haOptionsOf({ brokerId: 1, failover: true, haHeartbeat: 3000 })).toThrow('--ha-heartbeat 3000 must be below the lease (3000 ms)');
+    // any broker may become master: the sync tunables need --ha sync, whatever the id
+    expect(() => haOptionsOf({ brokerId: 1, failover: true, minInSyncReplicas: 1 })).toThrow('--min-in-sync-replicas apply to a sync master only: add --ha sync, or leave it out');
+  });
+
+  it('says the controller decides the role, then a line per change', () => {
+    expect(readyLines('b', { registered: ['ns-1'], missing: [] }, failoverRole('b', 2))).toEqual(["broker b ready as broker 2 of b under failover (the group's controller decides who is master)"]);
+    expect(roleChangeLine('b', 2, undefined, { role: 'none', epoch: 0 })).toBeUndefined();
+    expect(roleChangeLine('b', 2, { role: 'none', epoch: 0 }, { role: 'master', epoch: 3 })).toBe('broker b.2 is now master of b (epoch 3)');
+    expect(roleChangeLine('b', 2, { role: 'master', epoch: 3 }, { role: 'none', epoch: 3 })).toBe('broker b.2 is no longer master of b (epoch 3): waiting for the controller');
+    expect(roleChangeLine('b', 2, { role: 'none', epoch: 3 }, { role: 'slave', epoch: 4, master: 'broker.b.1' })).toBe('broker b.2 now follows broker.b.1 (epoch 4)');
   });
 });

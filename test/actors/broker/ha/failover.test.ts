@@ -87,6 +87,8 @@ describe.each([
     const b1 = await spawn(1);
     await until('b1 master', async () => (await haStatus(s, b1.address))?.role === 'master');
     const b2 = await spawn(2);
+    const b2Roles: string[] = [];
+    b2.role$.subscribe((r) => b2Roles.push(`${r.role} ${r.epoch}${r.master !== undefined ? ` ${r.master}` : ''}`));
     await until('b2 in sync', async () => (await haStatus(s, b1.address))?.inSync?.join() === '1,2');
     const st1 = (await haStatus(s, b1.address))!;
     expect(st1).toMatchObject({ role: 'master', epoch: 1 });
@@ -103,6 +105,8 @@ describe.each([
     const failoverMs = Date.now() - stoppedAt;
     expect(failoverMs).toBeLessThan(LEASE.leaseMs + LEASE.maxClockSkewMs + 2000);
     expect((await haStatus(s, b2.address))!.epoch).toBe(2);
+    // role$ told each change: none before the controller answered, slave of b1, master of epoch 2
+    expect(b2Roles.filter((r) => r !== 'none 0')).toEqual([`slave 1 ${b1.address}`, 'master 2']);
 
     // the new master has every topic of the old (apache/rocketmq#9804) and takes sends once its lease holds
     expect(b2.context()!.topics.get('T')?.writeQueueNums).toBe(2);
