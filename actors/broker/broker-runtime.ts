@@ -244,6 +244,7 @@ async function openBrokerHa(
     address: io.address,
     repl,
     clock: io.clock,
+    random: io.random,
     logger: io.logger,
     settings: s.ha,
     maxPayload: () => io.maxPayload(),

@@ -286,9 +286,7 @@ export class AdminClient {
     await Promise.all(
       Object.entries(bd.addrs).map(async ([id, address]) => {
         try {
-          const st = parseJsonBody<HaStatus>(await this.askBroker(address, RequestCode.GET_BROKER_HA_STATUS, {}));
-          if (typeof st !== 'object' || st === null || typeof st.role !== 'string') throw new StatusError(Status.BAD_FRAME, `malformed HA status from ${address}`);
-          brokers.push(st);
+          brokers.push(await this.brokerHaStatus(address));
         } catch (err) {
           unreachable.push({ brokerId: Number(id), address, error: err instanceof Error ? err.message : String(err) });
         }
@@ -297,6 +295,13 @@ export class AdminClient {
     brokers.sort((a, b) => a.brokerId - b.brokerId);
     unreachable.sort((a, b) => a.brokerId - b.brokerId);
     return { brokerName, cluster: bd.cluster, brokers, unreachable };
+  }
+
+  /** The HA status one broker reports (GET_BROKER_HA_STATUS). */
+  async brokerHaStatus(address: string): Promise<HaStatus> {
+    const st = parseJsonBody<HaStatus>(await this.askBroker(address, RequestCode.GET_BROKER_HA_STATUS, {}));
+    if (typeof st !== 'object' || st === null || typeof st.role !== 'string') throw new StatusError(Status.BAD_FRAME, `malformed HA status from ${address}`);
+    return st;
   }
 
   /**

@@ -36,6 +36,7 @@ export function handleControllerRequest(groups: ReadonlyMap<string, GroupState>,
           address: headerString(frame, 'address'),
           epoch: headerInt(frame, 'epoch'),
           writeOffset: headerInt(frame, 'writeOffset'),
+          ...(typeof frame.header.session === 'string' ? { session: frame.header.session } : {}),
         };
         if (report.brokerId < 0 || report.epoch < 0 || report.writeOffset < 0) throw new StatusError(Status.BAD_FRAME, 'brokerId, epoch and writeOffset must not be negative');
         const r = onHeartbeat(groups.get(brokerName) ?? emptyGroup(brokerName), report, now, cfg);

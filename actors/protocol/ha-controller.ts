@@ -5,8 +5,8 @@
  * state and answers requests; on NATS each broker applies them itself to a JetStream KV entry, changed only by
  * compare-and-set on the entry's revision. Either way the state changes only through these functions.
  *
- * - Every broker of the group heartbeats (`onHeartbeat`) with its configured id, address, the epoch it knows and
- *   its commit log's write offset. The master's heartbeat in its own epoch renews its lease: `leaseUntil` =
+ * - Every broker of the group heartbeats (`onHeartbeat`) with its configured id, address, the epoch it serves in
+ *   (0 until it learns its role after a start) and its commit log's write offset. The master's heartbeat in its own epoch renews its lease: `leaseUntil` =
  *   now + leaseMs. The master acts as master only until its own clock reaches the time it sent that heartbeat
  *   plus leaseMs, which comes first.
  * - A new master is elected when there is none or the lease ran out more than `maxClockSkewMs` ago, only from
@@ -33,8 +33,10 @@ export interface GroupBroker {
   address: string;
   lastSeen: number;
   writeOffset: number;
-  /** The newest epoch the broker holds data or knows of. */
+  /** The epoch it reported last. */
   epoch: number;
+  /** The process it heartbeats from (a new one after a restart). */
+  session?: string;
 }
 
 /** One broker group's controller state (the JSON value of its KV entry). */
@@ -63,7 +65,10 @@ export interface HeartbeatReport {
   brokerName: string;
   brokerId: number;
   address: string;
+  /** The epoch the broker serves in; 0 until it learns its role after a start. */
   epoch: number;
+  /** A token of the broker's process, drawn at its start: a master heard from a new one restarted. */
+  session?: string;
   writeOffset: number;
 }
 
@@ -87,9 +92,19 @@ function answerFor(s: GroupState, leader: boolean, cfg: ControllerSettings): Hea
   return { epoch: s.epoch, masterId: s.masterId, masterAddress: s.masterAddress, leader, leaseMs: cfg.leaseMs, inSync: [...s.inSync], syncEpoch: s.syncEpoch };
 }
 
-/** Whether the group needs a new master at `now`. */
-export function needsElection(s: GroupState, now: number, cfg: ControllerSettings): boolean {
-  return s.masterId === null || now > s.leaseUntil + cfg.maxClockSkewMs;
+/**
+ * Whether the master restarted: its heartbeat comes from another process (session) than the one heard before.
+ * Its lease died with the old process, and what it lost of its unflushed tail another in-sync broker may hold:
+ * confirming it in its old epoch would have that broker drop acknowledged messages when it follows.
+ */
+export function masterRestarted(s: GroupState, r: HeartbeatReport): boolean {
+  const before = s.brokers[String(r.brokerId)]?.session;
+  return r.brokerId === s.masterId && r.session !== undefined && before !== undefined && r.session !== before;
+}
+
+/** Whether the group needs a new master at `now`: none, its lease ran out, or the master restarted. */
+export function needsElection(s: GroupState, now: number, cfg: ControllerSettings, restarted = false): boolean {
+  return restarted || s.masterId === null || now > s.leaseUntil + cfg.maxClockSkewMs;
 }
 
 /** The new master by the election rule, or undefined when no candidate is alive. */
@@ -118,9 +133,12 @@ export function electCandidate(s: GroupState, now: number, cfg: ControllerSettin
  * state (the same object when nothing changed but the broker's record) and the answer.
  */
 export function onHeartbeat(s: GroupState, r: HeartbeatReport, now: number, cfg: ControllerSettings): { state: GroupState; answer: HeartbeatAnswer; elected?: number } {
-  let next: GroupState = { ...s, brokers: { ...s.brokers, [String(r.brokerId)]: { address: r.address, lastSeen: now, writeOffset: r.writeOffset, epoch: r.epoch } } };
+  const restarted = masterRestarted(s, r);
+  const record: GroupBroker = { address: r.address, lastSeen: now, writeOffset: r.writeOffset, epoch: r.epoch };
+  if (r.session !== undefined) record.session = r.session;
+  let next: GroupState = { ...s, brokers: { ...s.brokers, [String(r.brokerId)]: record } };
   let elected: number | undefined;
-  if (needsElection(next, now, cfg)) {
+  if (needsElection(next, now, cfg, restarted)) {
     const id = electCandidate(next, now, cfg);
     if (id !== undefined) {
       elected = id;

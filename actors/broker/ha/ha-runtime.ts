@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import { BehaviorSubject, distinctUntilChanged, type Observable } from 'rxjs';
 import type { Clock, TimerHandle } from '../../../core/clock.js';
+import type { RandomSource } from '../../../core/random.js';
 import { Status, StatusError } from '../../../core/status.js';
 import type { StorageBackend } from '../../../store/backend.js';
-import { appendEpoch, lastEpoch, loadEpochs, saveEpochs, type EpochEntry } from '../../../store/epoch-file.js';
+import { appendEpoch, loadEpochs, saveEpochs, type EpochEntry } from '../../../store/epoch-file.js';
 import type { Frame } from '../../../transports/frame.js';
 import type { HaEpochsReply, HaStatus } from '../../protocol/commands.js';
 import { brokerAddress } from '../../protocol/commands.js';
@@ -83,6 +84,7 @@ export interface HaDeps {
   address: string;
   repl: ReplicationPort;
   clock: Clock;
+  random: RandomSource;
   logger: Logger;
   settings: HaSettings;
   maxPayload: () => number;
@@ -125,10 +127,13 @@ export class HaService implements BrokerHa {
   private changes: Promise<void> = Promise.resolve();
   private proposing = false;
   private controllerError: string | undefined;
+  /** This process's token in heartbeats (a master heard from a new one restarted: see ha-controller.ts). */
+  private readonly session: string;
   private readonly roles = new BehaviorSubject<HaRoleState>({ role: 'none', epoch: 0 });
   readonly role$: Observable<HaRoleState> = this.roles.pipe(distinctUntilChanged((a, b) => a.role === b.role && a.epoch === b.epoch && a.master === b.master));
 
   constructor(private readonly d: HaDeps) {
+    this.session = `${d.random.int(0x7fffffff).toString(16)}${d.random.int(0x7fffffff).toString(16)}`;
     if (d.controller !== undefined && d.brokerId === 0) {
       throw new StatusError(Status.INVALID_ARGUMENT, `broker ${d.address}: under a controller broker ids start at 1 (the master, whichever it is, serves as id 0 in routes)`);
     }
@@ -181,7 +186,7 @@ export class HaService implements BrokerHa {
       return;
     }
     this.epochs = loadEpochs(this.d.storage, this.d.storeDir, this.d.repl.positions().writeOffset);
-    this.epoch = lastEpoch(this.epochs)?.epoch ?? 0;
+    // epoch 0 until the controller names a role: a restarted master is not confirmed in the epoch it held
     // what this broker holds beyond what a group confirmed is not served before its role is known
     this.d.repl.limitDispatch(this.d.repl.positions().dispatched);
     this.tick();
@@ -223,8 +228,9 @@ export class HaService implements BrokerHa {
       brokerName: this.d.brokerName,
       brokerId: this.d.brokerId,
       address: this.d.address,
-      epoch: Math.max(this.epoch, lastEpoch(this.epochs)?.epoch ?? 0),
+      epoch: this.epoch,
       writeOffset: this.d.repl.positions().writeOffset,
+      session: this.session,
     };
     this.d.controller
       .heartbeat(report)

@@ -23,6 +23,20 @@ describe('the HA controller rules', () => {
     expect(hb(r.state, 1, 5700, 700, 1).answer).toMatchObject({ epoch: 2, masterId: 2, leader: false });
   });
 
+  it('a master that restarted (a heartbeat from another process) is not confirmed in its old epoch: the in-sync broker holding more is elected at once', () => {
+    let s = hb(emptyGroup('b'), 1, 0).state;
+    s = hb(s, 2, 10, 0).state;
+    s = onAlterSyncState(s, { brokerName: 'b', masterId: 1, epoch: 1, syncEpoch: s.syncEpoch, inSync: [1, 2] }).state;
+    s = hb(s, 2, 500, 900).state; // the slave holds 900 bytes
+    // heard from its process, a late heartbeat in epoch 0 of the same process changes nothing
+    s = onHeartbeat(s, { brokerName: 'b', brokerId: 1, address: 'broker.b.1', epoch: 1, writeOffset: 900, session: 'first' }, 400, cfg).state;
+    expect(onHeartbeat(s, { brokerName: 'b', brokerId: 1, address: 'broker.b.1', epoch: 0, writeOffset: 900, session: 'first' }, 450, cfg).elected).toBeUndefined();
+    // the master restarted within its lease with 700 (it lost an unflushed tail): a new process
+    const r = onHeartbeat(s, { brokerName: 'b', brokerId: 1, address: 'broker.b.1', epoch: 0, writeOffset: 700, session: 'second' }, 600, cfg);
+    expect(r.elected).toBe(2);
+    expect(r.answer).toMatchObject({ epoch: 2, masterId: 2, leader: false });
+  });
+
   it('never elects outside the in-sync set (no unclean election)', () => {
     let s = hb(emptyGroup('b'), 1, 0).state;
     s = hb(s, 2, 10, 0).state;
@@ -62,7 +76,8 @@ describe('the HA controller rules', () => {
           if (r.elected !== undefined) {
             expect(r.state.epoch).toBe(before.epoch + 1);
             if (before.inSync.length > 0) expect(before.inSync).toContain(r.elected);
-            // the old master's own view of its lease ended (send time + leaseMs <= leaseUntil) before this election
+            // the old master's own view of its lease ended (send time + leaseMs <= leaseUntil) before this election,
+            // unless the master itself reported epoch 0: it restarted, and its lease ended with the old process
             if (before.masterId !== null) expect(now).toBeGreaterThan(before.leaseUntil + cfg.maxClockSkewMs);
           } else if (before.masterId !== null && r.state.masterId !== null) {
             expect(r.state.masterId).toBe(before.masterId);
