@@ -40,6 +40,8 @@ export interface SendResult {
   queueOffset: number;
   /** Transaction id of a half message. */
   transactionId?: string;
+  /** Under an HA controller: the master epoch the broker acknowledged the message in. */
+  epoch?: number;
 }
 
 /** A message as a consumer sees it: the user's parts plus where and when it was stored. */

@@ -13,7 +13,9 @@
  * - transactions: a rolled back message delivered, or a committed one delivered before its tx-end began.
  * - offsets: commits that go back, or a fetch below the last commit, with no fault to explain it.
  * - liveness: a first delivery later than `drainMs` after the runner's drain.
- * - replication: a slave of a fixed-role broker group that does not hold its master's whole log after the drain.
+ * - replication: a slave of a broker group that does not hold its master's whole log after the drain.
+ * - split-brain: under an HA controller, an old master's SEND_OK after a newer master's (beyond the clock skew),
+ *   one epoch acknowledged by two brokers, or more master epochs than the scenario allows.
  *
  * The checks live in `scenarios/checks/`; this module validates the options and puts the verdict together.
  */
@@ -25,6 +27,7 @@ import { buildModel, isAcked } from './checks/model.js';
 import { checkOffsets } from './checks/offsets.js';
 import { checkOrder } from './checks/order.js';
 import { checkReplication } from './checks/replication.js';
+import { checkSplitBrain } from './checks/split-brain.js';
 import { ALL_CHECKS, HistoryCheckError, type CheckName, type CheckOptions, type Verdict, type VerdictStats, type Violation } from './checks/types.js';
 
 export { ALL_CHECKS, HistoryCheckError };
@@ -40,6 +43,10 @@ function validate(opts: CheckOptions): void {
   nonNegative('skewMs', opts.skewMs);
   nonNegative('maxReconsumeTimes', opts.maxReconsumeTimes);
   nonNegative('rebalanceMs', opts.rebalanceMs);
+  for (const [name, g] of Object.entries(opts.brokerGroups ?? {})) {
+    nonNegative(`brokerGroups.${name}.maxClockSkewMs`, g.maxClockSkewMs);
+    nonNegative(`brokerGroups.${name}.maxElections`, g.maxElections);
+  }
   for (const c of opts.checks ?? []) {
     if (!ALL_CHECKS.includes(c)) throw new HistoryCheckError(`unknown check "${String(c)}"`);
   }
@@ -73,6 +80,7 @@ export function checkHistory(ops: readonly HistoryOp[], opts: CheckOptions): Ver
   if (resolved.checks.has('order')) checkOrder(ctx);
   if (resolved.checks.has('offsets')) checkOffsets(ctx);
   checkReplication(ctx);
+  const brains = checkSplitBrain(ctx);
 
   const violations: Violation[] = [];
   for (const check of ALL_CHECKS) violations.push(...(reporter.kept.get(check) ?? []));
@@ -85,6 +93,7 @@ export function checkHistory(ops: readonly HistoryOp[], opts: CheckOptions): Ver
     rolledBackTx: model.rolledBackTx,
     lost: reach.lost,
     late: reach.late,
+    ...brains,
     suppressed: reporter.suppressed,
   };
   return { ok: violations.length === 0, violations, stats };
@@ -98,7 +107,8 @@ export function formatVerdict(v: Verdict, limit = 20): string {
     `${v.ok ? 'OK' : `FAILED (${total} violation${total === 1 ? '' : 's'})`}: ` +
     `sends ${s.sends}, acked ${s.acked}, ambiguous ${s.ambiguous}, failed ${s.failed}, ` +
     `delivered ${s.delivered} (unique ${s.uniqueDelivered}, duplicates ${s.duplicates}, explained ${s.explainedDuplicates}), ` +
-    `dead-lettered ${s.deadLettered}, tx committed ${s.committedTx}, rolled back ${s.rolledBackTx}, lost ${s.lost}${s.lostUnflushed > 0 ? ` (and ${s.lostUnflushed} unflushed at a power loss of an async-flush broker)` : ''}, late ${s.late}`;
+    `dead-lettered ${s.deadLettered}, tx committed ${s.committedTx}, rolled back ${s.rolledBackTx}, lost ${s.lost}${s.lostUnflushed > 0 ? ` (and ${s.lostUnflushed} unflushed at a power loss of an async-flush broker)` : ''}, late ${s.late}` +
+    (s.epochsAcked > 0 ? `, master epochs acknowledged ${s.epochsAcked}, split-brain acks ${s.splitBrain}` : '');
   const lines = [head, ...v.violations.slice(0, limit).map((x) => `  ${x.message}`)];
   const rest = total - Math.min(limit, v.violations.length);
   if (rest > 0) lines.push(`  ... and ${rest} more`);

@@ -44,10 +44,14 @@ export interface SendValue {
   messages: SentMessage[];
   /** A transactional half message batch (visible only once its `tx-end` commits). */
   tx?: boolean;
-  /** On ok: the broker and queue that took the batch; on fail and info: the status. */
+  /** On ok: the broker group and queue that took the batch; on fail and info: the status. */
   broker?: string;
   queueId?: number;
   status?: string;
+  /** On an answer with results: the address of the broker that stored the batch (its msgIds' store host). */
+  address?: string;
+  /** On an answer of a broker under an HA controller: the master epoch it answered in. */
+  epoch?: number;
 }
 
 export interface TxEndValue {

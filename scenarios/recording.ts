@@ -14,7 +14,7 @@ import type { CheckOptions } from './checker.js';
 import { DEFAULT_FLUSH_INTERVAL_MS } from '../store/message-store.js';
 import { brokerProcessIds, type ConsumerSpec, type ControllerSpec, type HaSpec, type ProducerSpec, type Scenario } from './scenario-schema.js';
 import type { HaOptions } from '../actors/broker/ha/ha-options.js';
-import type { ControllerSettings } from '../actors/protocol/ha-controller.js';
+import { DEFAULT_CONTROLLER_SETTINGS, type ControllerSettings } from '../actors/protocol/ha-controller.js';
 import { idOf, type WorkloadDriver } from './workload.js';
 import type { ConsumerOptions } from '../actors/consumer/consumer.js';
 import type { ProducerOptions } from '../actors/producer/producer.js';
@@ -132,8 +132,9 @@ function unflushedWindowOf(b: Scenario['topology']['brokers'][number]): number |
 /**
  * Broker groups whose processes are not named as the group (several entries of one name): the master process
  * and, when the master's SEND_OK means a slave holds the message too (sync mode, minInSyncReplicas 2 or more),
- * the slaves with their unflushed windows. Under a controller the master is not fixed: no entry here (nothing
- * acknowledged by such a group is explained by a power loss).
+ * the slaves with their unflushed windows. Under a controller the master is not fixed: no master here (nothing
+ * acknowledged by such a group is explained by a power loss), but its controllers' clock skew and the
+ * scenario's bound on elections.
  */
 function brokerGroupsOf(s: Scenario): NonNullable<CheckOptions['brokerGroups']> {
   const pids = brokerProcessIds(s.topology.brokers);
@@ -144,7 +145,14 @@ function brokerGroupsOf(s: Scenario): NonNullable<CheckOptions['brokerGroups']> 
     if (members.length === 1 && members[0]!.pid === name) continue;
     const master = members.find((x) => x.b.id === 0);
     const processes = members.map((x) => x.pid);
-    if (!master || master.b.ha?.controller !== undefined) {
+    const controllers = members.find((x) => x.b.ha?.controller !== undefined)?.b.ha?.controller;
+    if (controllers !== undefined) {
+      // the elections wait out the largest clock skew any of its controllers allows for
+      const skews = s.topology.controllers.filter((c) => controllers.includes(c.id)).map((c) => c.maxClockSkewMs ?? DEFAULT_CONTROLLER_SETTINGS.maxClockSkewMs);
+      out[name] = { processes, maxClockSkewMs: Math.max(0, ...skews), ...(s.checks.maxElections !== undefined ? { maxElections: s.checks.maxElections } : {}) };
+      continue;
+    }
+    if (!master) {
       out[name] = { processes };
       continue;
     }

@@ -196,48 +196,76 @@ async function runGuarded(s: Scenario, opts: RunOptions): Promise<RunResult> {
   });
 
   /**
-   * Broker groups with slaves and fixed roles: after the drain, each slave must come to hold its master's whole
-   * commit log (asked every 500 ms for up to the drain time); what each member holds is written into the history
-   * (`replication`, an info op of the runner) for the checker.
+   * Broker groups with slaves: after the drain, each slave must come to hold its master's whole commit log
+   * (asked every 500 ms for up to the drain time); what each member holds is written into the history
+   * (`replication`, an info op of the runner) for the checker. Under a controller the master is the member that
+   * says it is master (one, and every other member a slave of it), and each member's epoch goes along.
    */
   const replicationAtEnd = async (): Promise<void> => {
     const pids = brokerProcessIds(s.topology.brokers);
     const groups = [...new Set(s.topology.brokers.map((b) => b.name))]
       .map((name) => ({ name, members: s.topology.brokers.map((b, i) => ({ b, pid: pids[i]! })).filter((x) => x.b.name === name) }))
-      .filter((g) => g.members.length > 1 && g.members.some((x) => x.b.id === 0) && g.members.every((x) => x.b.ha?.controller === undefined))
-      .map((g) => ({ name: g.name, members: [...g.members].sort((x, y) => x.b.id - y.b.id) }));
+      .map((g) => ({ ...g, controlled: g.members.some((x) => x.b.ha?.controller !== undefined) }))
+      .filter((g) => g.members.length > 1 && (g.controlled || g.members.some((x) => x.b.id === 0)))
+      .map((g) => ({ ...g, members: [...g.members].sort((x, y) => x.b.id - y.b.id) }));
     if (groups.length === 0) return;
     const endpoint = cluster.endpoint();
-    let held: Record<string, number | null>[] = [];
+    interface Held {
+      master: string;
+      writeOffsets: Record<string, number | null>;
+      epochs?: Record<string, number | null>;
+      done: boolean;
+    }
+    let held: Held[] = [];
     let done = false;
     let stop = false;
-    const ask = async (address: string): Promise<number | null> => {
+    const ask = async (address: string): Promise<{ writeOffset: number; role?: string; epoch?: number } | null> => {
       try {
         const reply = await endpoint.request(address, request(RequestCode.GET_BROKER_HA_STATUS, {}), { timeoutMs: 1000 });
         if (reply.status !== Status.OK) return null;
-        const st = JSON.parse(new TextDecoder().decode(reply.body)) as { writeOffset?: unknown };
-        return typeof st.writeOffset === 'number' ? st.writeOffset : null;
+        const st = JSON.parse(new TextDecoder().decode(reply.body)) as { writeOffset?: unknown; role?: unknown; epoch?: unknown };
+        if (typeof st.writeOffset !== 'number') return null;
+        return { writeOffset: st.writeOffset, ...(typeof st.role === 'string' ? { role: st.role } : {}), ...(typeof st.epoch === 'number' ? { epoch: st.epoch } : {}) };
       } catch {
         return null;
       }
     };
     void (async () => {
       while (!stop) {
-        const round: Record<string, number | null>[] = [];
+        const round: Held[] = [];
         for (const g of groups) {
-          const offsets: Record<string, number | null> = {};
-          for (const m of g.members) offsets[m.pid] = await ask(brokerAddress(g.name, m.b.id));
-          round.push(offsets);
+          const writeOffsets: Record<string, number | null> = {};
+          const epochs: Record<string, number | null> = {};
+          const roles: Record<string, string | undefined> = {};
+          for (const m of g.members) {
+            const st = await ask(brokerAddress(g.name, m.b.id));
+            writeOffsets[m.pid] = st?.writeOffset ?? null;
+            epochs[m.pid] = st?.epoch ?? null;
+            roles[m.pid] = st?.role;
+          }
+          const offsets = Object.values(writeOffsets);
+          const same = offsets.every((x) => x !== null && x === offsets[0]);
+          if (!g.controlled) {
+            round.push({ master: g.members[0]!.pid, writeOffsets, done: same });
+            continue;
+          }
+          const masters = g.members.filter((m) => roles[m.pid] === 'master');
+          const master = masters.length === 1 ? masters[0]!.pid : '';
+          const settled = master !== '' && g.members.every((m) => m.pid === master || roles[m.pid] === 'slave') && new Set(Object.values(epochs)).size === 1;
+          round.push({ master, writeOffsets, epochs, done: same && settled });
         }
         held = round;
-        done = held.every((o) => Object.values(o).every((x) => x !== null && x === Object.values(o)[0]));
+        done = held.every((h) => h.done);
         if (done || stop) return;
         await new Promise<void>((r) => clock.setTimeout(r, 500));
       }
     })();
     await clock.runUntil(() => done, s.checks.drain);
     stop = true;
-    groups.forEach((g, i) => history.add('runner', 'info', 'replication', { group: g.name, master: g.members[0]!.pid, writeOffsets: held[i] ?? {} }));
+    groups.forEach((g, i) => {
+      const h = held[i];
+      history.add('runner', 'info', 'replication', { group: g.name, master: h?.master ?? '', writeOffsets: h?.writeOffsets ?? {}, ...(h?.epochs ? { epochs: h.epochs } : {}) });
+    });
   };
 
   const settle = async <T>(p: Promise<T>, what: string, withinMs: number): Promise<T | undefined> => {

@@ -194,7 +194,7 @@ export const faultStep = z.discriminatedUnion('do', [
   z.strictObject({ ...timing, do: z.literal('delete-topic'), name: id }),
 ]);
 
-export const CHECK_NAMES = ['lost', 'unexpected', 'duplicated', 'order', 'delay', 'transactions', 'offsets', 'liveness', 'replication'] as const;
+export const CHECK_NAMES = ['lost', 'unexpected', 'duplicated', 'order', 'delay', 'transactions', 'offsets', 'liveness', 'replication', 'split-brain'] as const;
 
 const checks = z.strictObject({
   run: z.array(z.enum(CHECK_NAMES)).default([...CHECK_NAMES]),
@@ -205,6 +205,8 @@ const checks = z.strictObject({
    * default covers a crashed client's expiry at the brokers (120 s): its queues wait for that.
    */
   drain: duration.default(150_000),
+  /** Under an HA controller: the highest master epoch a broker group may reach (more: masters flapped). */
+  maxElections: z.number().int().min(1).optional(),
 });
 
 const fuzz = z.strictObject({

@@ -14,6 +14,7 @@ import type { TransactionProducer, TxState } from '../actors/producer/transactio
 import type { HistoryLog, SendValue, SentMessage } from './history.js';
 import type { Workload } from './scenario-schema.js';
 import type { Clock } from '../core/clock.js';
+import { decodeMessageId } from '../store/message-id.js';
 
 /**
  * What a workload needs of a cluster, simulated (SimCluster) or real (real/real-cluster.ts): the run's clock,
@@ -49,6 +50,18 @@ function bodyOf(id: string, size: number): Uint8Array {
   b[id.length] = 10;
   b.fill(120, id.length + 1);
   return b;
+}
+
+/** The broker that stored a send (the store host its msgId names) and, under a controller, the master epoch. */
+function answeredBy(r: SendResult): Pick<SendValue, 'address' | 'epoch'> {
+  const out: Pick<SendValue, 'address' | 'epoch'> = {};
+  try {
+    out.address = decodeMessageId(r.msgId).storeHost;
+  } catch {
+    // not a store id: the history goes without the address
+  }
+  if (r.epoch !== undefined) out.epoch = r.epoch;
+  return out;
 }
 
 export class WorkloadDriver {
@@ -163,12 +176,14 @@ export class WorkloadDriver {
 
   private sendResult(pid: string, value: SendValue, results: SendResult[]): void {
     const notOk = results.find((r) => r.status !== 'SEND_OK');
-    const q = results[0]!.queue;
+    const first = results[0]!;
+    const q = first.queue;
+    const where: Pick<SendValue, 'broker' | 'queueId' | 'address' | 'epoch'> = { broker: q.brokerName, queueId: q.queueId, ...answeredBy(first) };
     if (notOk) {
-      this.history.add(pid, 'info', 'send', { ...value, broker: q.brokerName, queueId: q.queueId, status: notOk.status });
+      this.history.add(pid, 'info', 'send', { ...value, ...where, status: notOk.status });
       return;
     }
-    this.history.add(pid, 'ok', 'send', { ...value, broker: q.brokerName, queueId: q.queueId });
+    this.history.add(pid, 'ok', 'send', { ...value, ...where });
     if (!value.tx) for (const m of value.messages) this.ack(m.id, value.topic);
   }
 

@@ -162,10 +162,13 @@ export class SendPath {
       status = warn;
     }
     let out: SendResult[];
+    const epoch = reply.header.epoch;
     try {
       out = decodeSendReply(reply.body, (msgId, queueOffset, _commitLogOffset, uniqKey): SendResult =>
         uniqKey === undefined ? { status, msgId, queue: mq, queueOffset } : { status, msgId, queue: mq, queueOffset, uniqKey },
       );
+      // under a controller: the master epoch the broker answered in
+      if (typeof epoch === 'number' && Number.isSafeInteger(epoch)) for (const r of out) r.epoch = epoch;
     } catch (err) {
       if (err instanceof MessageCodecError) throw new StatusError(Status.BAD_FRAME, `broker ${addr}: ${err.message}`);
       throw err;

@@ -55,6 +55,22 @@ export interface Delivery {
   offset: number;
 }
 
+/** An ok send answered by a broker under an HA controller: which master epoch, which broker, when. */
+export interface EpochAck {
+  op: number;
+  time: number;
+  /** The invoke's index and time (the completion's own when there is no invoke). */
+  invokeOp: number;
+  invokeTime: number;
+  process: string;
+  /** The broker group (the send's `broker`). */
+  group: string;
+  /** The broker that stored it (`address`), when the history says. */
+  address?: string;
+  epoch: number;
+  ids: string[];
+}
+
 export interface OffsetOp {
   op: number;
   time: number;
@@ -68,6 +84,8 @@ export interface HistoryModel {
   deliveries: Delivery[];
   /** In history order. */
   offsetOps: OffsetOp[];
+  /** Ok sends that carry a master epoch, in history order. */
+  epochAcks: EpochAck[];
   nemesis: NemesisIndex;
   /** Ids whose stored bytes a storage fault destroyed (a nemesis op's `value.destroyed`): not owed to anyone. */
   destroyed: Set<string>;
@@ -75,7 +93,7 @@ export interface HistoryModel {
   powerLosses: Map<string, number[]>;
   drain?: { op: number; time: number };
   /** What each member of a broker group with slaves held after the drain (the runner's `replication` ops). */
-  replication: { op: number; time: number; group: string; master: string; writeOffsets: Record<string, number | null> }[];
+  replication: { op: number; time: number; group: string; master: string; writeOffsets: Record<string, number | null>; epochs?: Record<string, number | null> }[];
   committedTx: number;
   rolledBackTx: number;
 }
@@ -160,6 +178,7 @@ class ModelBuilder {
     messages: new Map(),
     deliveries: [],
     offsetOps: [],
+    epochAcks: [],
     nemesis: new NemesisIndex(),
     destroyed: new Set(),
     powerLosses: new Map(),
@@ -198,7 +217,8 @@ class ModelBuilder {
       const v = op.value;
       if (isObject(v) && typeof v.group === 'string' && typeof v.master === 'string' && isObject(v.writeOffsets)) {
         const writeOffsets = Object.fromEntries(Object.entries(v.writeOffsets).map(([k, x]) => [k, typeof x === 'number' ? x : null]));
-        this.model.replication.push({ op: op.index, time: op.time, group: v.group, master: v.master, writeOffsets });
+        const epochs = isObject(v.epochs) ? Object.fromEntries(Object.entries(v.epochs).map(([k, x]) => [k, typeof x === 'number' ? x : null])) : undefined;
+        this.model.replication.push({ op: op.index, time: op.time, group: v.group, master: v.master, writeOffsets, ...(epochs ? { epochs } : {}) });
       }
       return;
     }
@@ -251,6 +271,15 @@ class ModelBuilder {
     const messages = (invoke ? sendValue(invoke) : sendValue(op)).messages;
     if (!invoke) for (const sent of messages) this.invoked(sent, sendValue(op), op);
     this.completeSend(messages, op.type, op);
+    if (op.type === 'ok') this.epochAck(op, invoke ?? op, messages);
+  }
+
+  private epochAck(op: HistoryOp, invoke: HistoryOp, messages: readonly SentMessage[]): void {
+    const v = op.value as { broker?: unknown; address?: unknown; epoch?: unknown };
+    if (typeof v.epoch !== 'number' || typeof v.broker !== 'string') return;
+    const a: EpochAck = { op: op.index, time: op.time, invokeOp: invoke.index, invokeTime: invoke.time, process: op.process, group: v.broker, epoch: v.epoch, ids: messages.map((m) => m.id) };
+    if (typeof v.address === 'string') a.address = v.address;
+    this.model.epochAcks.push(a);
   }
 
   private invoked(sent: SentMessage, v: SendValue, op: HistoryOp): void {

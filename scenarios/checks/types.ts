@@ -3,9 +3,9 @@
  * says, and the verdict with its counts. `scenarios/checker.ts` re-exports all of it.
  */
 
-export type CheckName = 'lost' | 'unexpected' | 'duplicated' | 'order' | 'delay' | 'transactions' | 'offsets' | 'liveness' | 'replication';
+export type CheckName = 'lost' | 'unexpected' | 'duplicated' | 'order' | 'delay' | 'transactions' | 'offsets' | 'liveness' | 'replication' | 'split-brain';
 
-export const ALL_CHECKS: readonly CheckName[] = ['lost', 'unexpected', 'duplicated', 'order', 'delay', 'transactions', 'offsets', 'liveness', 'replication'];
+export const ALL_CHECKS: readonly CheckName[] = ['lost', 'unexpected', 'duplicated', 'order', 'delay', 'transactions', 'offsets', 'liveness', 'replication', 'split-brain'];
 
 export interface CheckOptions {
   /** Consumer groups that must each receive every acknowledged message of a topic: topic -> groups. */
@@ -43,9 +43,14 @@ export interface CheckOptions {
    * losses count for `unflushedWindowMs`; none: no fixed master, no power loss explains a loss) and, when the
    * master's SEND_OK means its slaves hold the message too (a sync master), those slaves: a message is then
    * counted in `lostUnflushed` only when every one of them also lost power within its own unflushed window
-   * (`windowMs`; none: it flushes sync and never loses what it acknowledged).
+   * (`windowMs`; none: it flushes sync and never loses what it acknowledged). Under an HA controller:
+   * `maxClockSkewMs`, the clock difference its controllers' leases allow for (the `split-brain` check's
+   * tolerance), and `maxElections`, the highest master epoch the group may reach (none: unbounded).
    */
-  brokerGroups?: Record<string, { processes: string[]; master?: string; replicas?: { process: string; windowMs?: number }[] }>;
+  brokerGroups?: Record<
+    string,
+    { processes: string[]; master?: string; replicas?: { process: string; windowMs?: number }[]; maxClockSkewMs?: number; maxElections?: number }
+  >;
 }
 
 export interface Violation {
@@ -86,6 +91,10 @@ export interface VerdictStats {
   lost: number;
   /** (group, id) pairs first delivered with SUCCESS after the liveness deadline. */
   late: number;
+  /** Acknowledged sends an old master answered after a newer master had answered, plus epochs acknowledged by two brokers. */
+  splitBrain: number;
+  /** Distinct (broker group, master epoch) pairs some SEND_OK carried (0 without a controller). */
+  epochsAcked: number;
   /** Violations left out of `violations` (more than 20 of one check). */
   suppressed: number;
 }

@@ -330,6 +330,113 @@ describe('liveness', () => {
   });
 });
 
+describe('split-brain', () => {
+  /** A send of `ids` invoked at `invoke` and answered ok at `done` by `address` (broker.a.N) in `epoch`. */
+  const acked = (h: H, process: string, ids: string[], invoke: number, done: number, epoch: number, address: string): void => {
+    const value = { topic: 'T', messages: ids.map((id) => ({ id })) };
+    h.at(invoke).add(process, 'invoke', 'send', value);
+    h.at(done).add(process, 'ok', 'send', { ...value, broker: 'a', queueId: 0, address, epoch });
+  };
+  const groups: CheckOptions['brokerGroups'] = { a: { processes: ['a-1', 'a-2', 'a-3'], maxClockSkewMs: 300 } };
+  const opts: Partial<CheckOptions> = { brokerGroups: groups, checks: ['split-brain'] };
+
+  it('passes failovers: the old master answers sends invoked before the new one acknowledged, within the skew', () => {
+    const h = new H();
+    acked(h, 'p1', ['m1'], 0, 5, 1, 'broker.a.1');
+    // in flight on the old master while the new one is elected; invoked just within the skew of its first ack
+    acked(h, 'p2', ['m2'], 1000, 2000, 1, 'broker.a.1');
+    acked(h, 'p1', ['m3'], 1200, 1250, 2, 'broker.a.2');
+    acked(h, 'p1', ['m4'], 1500, 1550, 1, 'broker.a.1'); // invoked 250 ms after epoch 2's first ack: within 300
+    acked(h, 'p1', ['m5'], 9000, 9010, 3, 'broker.a.1'); // the old master is master again, in a new epoch
+    acked(h, 'p2', ['m6'], 9020, 9030, 3, 'broker.a.1');
+    const v = check(h, opts);
+    expect(v.ok).toBe(true);
+    expect(v.stats).toMatchObject({ splitBrain: 0, epochsAcked: 3 });
+    expect(formatVerdict(v)).toContain('master epochs acknowledged 3, split-brain acks 0');
+  });
+
+  it('reports an old master acknowledging a send invoked after a newer epoch was acknowledged (plus the skew)', () => {
+    const h = new H();
+    acked(h, 'p1', ['m1'], 0, 5, 1, 'broker.a.1');
+    acked(h, 'p1', ['m2'], 1000, 1010, 2, 'broker.a.2');
+    acked(h, 'p2', ['m3'], 1400, 1420, 1, 'broker.a.1'); // 390 ms after epoch 2's first ack
+    const v = check(h, opts);
+    const x = expectOne(v, 'split-brain', ['m3']);
+    expect(x.message).toContain('epoch 1');
+    expect(x.message).toContain('newer epoch 2');
+    expect(x.message).toContain('broker.a.1');
+    expect(v.stats.splitBrain).toBe(1);
+    // the same history with a larger skew allowed is a legitimate failover
+    expect(check(h, { ...opts, brokerGroups: { a: { processes: [], maxClockSkewMs: 500 } } }).ok).toBe(true);
+  });
+
+  it('compares with any higher epoch, not only the next', () => {
+    const h = new H();
+    acked(h, 'p1', ['m1'], 0, 5, 3, 'broker.a.3');
+    acked(h, 'p2', ['m2'], 1000, 1010, 1, 'broker.a.1');
+    expectOne(check(h, opts), 'split-brain', ['m2']);
+  });
+
+  it('reports one epoch acknowledged by two brokers', () => {
+    const h = new H();
+    acked(h, 'p1', ['m1'], 0, 5, 2, 'broker.a.1');
+    acked(h, 'p2', ['m2'], 10, 15, 2, 'broker.a.2');
+    const x = expectOne(check(h, opts), 'split-brain', ['m1', 'm2']);
+    expect(x.message).toContain('epoch 2 was acknowledged by 2 brokers');
+  });
+
+  it('keeps broker groups apart and ignores sends without an epoch', () => {
+    const h = new H();
+    acked(h, 'p1', ['m1'], 0, 5, 5, 'broker.a.1');
+    const value = { topic: 'T', messages: [{ id: 'm2' }] };
+    h.at(100).add('p1', 'invoke', 'send', value);
+    h.at(110).add('p1', 'ok', 'send', { ...value, broker: 'b', queueId: 0, address: 'broker.b.1', epoch: 1 });
+    h.at(200).send('p2', ['m3']);
+    expect(check(h, opts).ok).toBe(true);
+  });
+
+  it('bounds the master epochs of a group by maxElections, from acks and from the members after the drain', () => {
+    const h = new H();
+    acked(h, 'p1', ['m1'], 0, 5, 2, 'broker.a.1');
+    const bounded = (n: number): Partial<CheckOptions> => ({ ...opts, brokerGroups: { a: { processes: [], maxClockSkewMs: 300, maxElections: n } } });
+    expect(check(h, bounded(2)).ok).toBe(true);
+    expect(check(h, bounded(1)).violations[0]!.message).toContain('masters flapped');
+    h.at(50).add('runner', 'info', 'replication', { group: 'a', master: 'a-2', writeOffsets: { 'a-1': 10, 'a-2': 10 }, epochs: { 'a-1': 4, 'a-2': 4 } });
+    const v = check(h, bounded(3));
+    expect(v.violations.map((x) => x.check)).toEqual(['split-brain']);
+    expect(v.violations[0]!.message).toContain('master epoch 4');
+  });
+});
+
+it('split-brain: reports a member whose epoch after the drain is below an acknowledged one', () => {
+  const h = new H();
+  const value = { topic: 'T', messages: [{ id: 'm1' }] };
+  h.add('p1', 'invoke', 'send', value);
+  h.add('p1', 'ok', 'send', { ...value, broker: 'a', queueId: 0, address: 'broker.a.2', epoch: 3 });
+  h.add('runner', 'info', 'replication', { group: 'a', master: 'a-1', writeOffsets: { 'a-1': 10, 'a-2': 10 }, epochs: { 'a-1': 2, 'a-2': 2 } });
+  const v = check(h, { checks: ['split-brain'] });
+  expect(v.violations.map((x) => x.message)).toEqual([expect.stringContaining('a-1 is in epoch 2 after the drain'), expect.stringContaining('a-2 is in epoch 2 after the drain')]);
+});
+
+describe('replication under a controller', () => {
+  const op = (h: H, v: unknown): void => void h.add('runner', 'info', 'replication', v);
+  it('passes one master whose epoch and log every member holds', () => {
+    const h = new H();
+    op(h, { group: 'a', master: 'a-2', writeOffsets: { 'a-1': 10, 'a-2': 10 }, epochs: { 'a-1': 3, 'a-2': 3 } });
+    expect(check(h, { checks: ['replication'] }).ok).toBe(true);
+  });
+  it('reports no master, and a member in another epoch', () => {
+    const h = new H();
+    op(h, { group: 'a', master: '', writeOffsets: { 'a-1': 10, 'a-2': 10 }, epochs: { 'a-1': 3, 'a-2': 3 } });
+    op(h, { group: 'b', master: 'b-1', writeOffsets: { 'b-1': 10, 'b-2': 10 }, epochs: { 'b-1': 3, 'b-2': 2 } });
+    const v = check(h, { checks: ['replication'] });
+    expect(v.violations.map((x) => x.message)).toEqual([
+      expect.stringContaining('group a: no one master'),
+      expect.stringContaining('group b: b-2 is in epoch 2'),
+    ]);
+  });
+});
+
 describe('checkHistory', () => {
   it('runs only the checks asked for', () => {
     const h = new H().send('p1', ['a']).send('p1', ['b']).receive('c1', 'g1', ['a', 'a', 'zz']);
@@ -485,5 +592,5 @@ function swappablePairs(run: ModelRun) {
 }
 
 it('names every check', () => {
-  expect([...ALL_CHECKS].sort()).toEqual(['delay', 'duplicated', 'liveness', 'lost', 'offsets', 'order', 'replication', 'transactions', 'unexpected']);
+  expect([...ALL_CHECKS].sort()).toEqual(['delay', 'duplicated', 'liveness', 'lost', 'offsets', 'order', 'replication', 'split-brain', 'transactions', 'unexpected']);
 });

@@ -125,7 +125,16 @@ export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Fram
     if (p) throw new StatusError(p[0], `message ${i}: ${p[1]}`);
   }
   const r = await putBatch(ctx, batch);
-  return withStoreStatus(sendOkReply(frame, r, batch, keys), r);
+  return withEpoch(withStoreStatus(sendOkReply(frame, r, batch, keys), r), ctx.ha?.registrationEpoch());
+}
+
+/**
+ * Under a controller the reply names the master epoch the write was answered in (read once the store and the
+ * replicas answered: an epoch change in between answers FLUSH_SLAVE_TIMEOUT, never OK), so a history can tell
+ * which master acknowledged what.
+ */
+function withEpoch(reply: Frame, epoch: number | undefined): Frame {
+  return epoch === undefined ? reply : { ...reply, header: { ...reply.header, epoch } };
 }
 
 /** An OK reply, or, for a batch stored with a warning (FLUSH_DISK_TIMEOUT), the same reply under that status. */

@@ -98,6 +98,8 @@ describe.each([
     const producer = await s.spawnProducer({ group: 'pg', namesrv: ['ns'], retries: 4 });
     const first = await sendAll(producer, 'a', 50);
     expect(first.acked.length).toBe(50);
+    // each SEND_OK names the master epoch it was answered in
+    expect((await producer.send({ topic: 'T', body: Buffer.from('in-epoch-1') })).epoch).toBe(1);
 
     const stoppedAt = Date.now();
     await b1.stop();
@@ -111,6 +113,7 @@ describe.each([
     // the new master has every topic of the old (apache/rocketmq#9804) and takes sends once its lease holds
     expect(b2.context()!.topics.get('T')?.writeQueueNums).toBe(2);
     await until('sends to the new master', async () => (await producer.send({ topic: 'T', body: Buffer.from('probe') }).catch(() => undefined))?.status === SendStatus.SEND_OK, 8000);
+    expect((await producer.send({ topic: 'T', body: Buffer.from('in-epoch-2') })).epoch).toBe(2);
     const second = await sendAll(producer, 'b', 30);
 
     // the old master comes back on its disk and follows the new one
