@@ -34,7 +34,7 @@ export interface SendResult {
   status: SendStatus;
   /** Store-side id: encodes the broker's store host and the commit log offset. */
   msgId: string;
-  /** Client-side unique key (UNIQ_KEY property). */
+  /** The unique key (UNIQ_KEY property): the producer's, made before the send and kept by its retries. */
   uniqKey?: string;
   queue: MessageQueue;
   queueOffset: number;

@@ -1,10 +1,10 @@
-import { HEX_BYTES, utf8Length } from '../../core/bytes.js';
-import type { RandomSource } from '../../core/random.js';
+import { utf8Length } from '../../core/bytes.js';
 import { PROP_KEYS, PROP_TAGS, RecordLayout } from '../../core/record-layout.js';
-import { seqKey, apartUniqKey } from '../../store/commit-log-batch.js';
+import { apartUniqKey } from '../../store/commit-log-batch.js';
 import { MessageProperty, type Message, type MessageExt } from '../../core/message.js';
 import { Status, StatusError } from '../../core/status.js';
 import { SCHEDULE_TOPIC, messageProblem, type MessageRules } from '../protocol/validation.js';
+import type { UniqKeyBatch } from '../protocol/uniq-keys.js';
 import type { StorePutMessage, StorePutResult } from './store-port.js';
 
 /**
@@ -63,77 +63,6 @@ export function clientMessageProblem(m: Message, rules: MessageRules): [number, 
   return messageProblem(m, rules);
 }
 
-function hex(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i++) s += HEX_BYTES[bytes[i]!];
-  return s;
-}
-
-/** Keys drawn from one random prefix before a new prefix is drawn. */
-const PREFIX_KEYS = 1 << 24;
-
-/**
- * Unique keys of 32 hex digits: 96 random bits drawn once per 2^24 keys, then a 32-bit counter. A batch takes
- * its keys in a row under one prefix: the store writes each from the prefix and its number, and the send reply
- * carries the prefix and the first number; a key's string is made only where one is needed.
- */
-export class UniqKeys {
-  private prefix = '';
-  private next = 0;
-  private left = 0;
-
-  /** `prefixKeys`: keys drawn under one prefix (2^24; fewer in tests). */
-  constructor(
-    private readonly random: RandomSource,
-    private readonly prefixKeys = PREFIX_KEYS,
-  ) {}
-
-  /** `count` keys in a row under one prefix. */
-  take(count: number): UniqKeyBatch {
-    if (!Number.isInteger(count) || count < 0 || count > this.prefixKeys) throw new RangeError(`cannot take ${count} unique keys at once`);
-    if (count > this.left) {
-      this.prefix = Buffer.from(hex(this.random.bytes(12)), 'latin1').toString('latin1'); // one flat string
-      this.next = 0;
-      this.left = this.prefixKeys;
-    }
-    const batch = new UniqKeyBatch(this.prefix, this.next, count);
-    this.next += count;
-    this.left -= count;
-    return batch;
-  }
-}
-
-/** The keys one batch took: `prefix` followed by the 8 hex digits of first, first + 1, ... (count of them). */
-export class UniqKeyBatch {
-  private taken = 0;
-
-  constructor(
-    readonly prefix: string,
-    readonly first: number,
-    readonly count: number,
-  ) {}
-
-  /** The number of the next key (a RangeError past `count`). */
-  nextSeq(): number {
-    if (this.taken === this.count) throw new RangeError(`all ${this.count} unique keys of this batch are taken`);
-    return this.first + this.taken++;
-  }
-
-  /** The next key as a string. */
-  nextKey(): string {
-    return seqKey(this.prefix, this.nextSeq());
-  }
-}
-
-const shared = new WeakMap<RandomSource, UniqKeys>();
-
-/** One UniqKeys per random source, shared by every batch (deterministic for a seeded source). */
-export function sharedUniqKeys(random: RandomSource): UniqKeys {
-  let s = shared.get(random);
-  if (s === undefined) shared.set(random, (s = new UniqKeys(random)));
-  return s;
-}
-
 export interface BornInfo {
   queueId: number;
   bornHost: string;
@@ -152,8 +81,11 @@ export function uniqKeyOf(p: BrokerPutMessage): string | undefined {
   return p.properties?.[MessageProperty.UNIQ_KEY] ?? apartUniqKey(p);
 }
 
-/** The store message for a sent message (its UNIQ_KEY kept, or a new one made). */
-export function toPutMessage(m: Message, born: BornInfo, uniq: UniqKeyBatch): BrokerPutMessage {
+/**
+ * The store message for message `i` of a sent batch: its UNIQ_KEY kept, or key i of the batch's run (`uniq`,
+ * the request's or one the broker drew).
+ */
+export function toPutMessage(m: Message, born: BornInfo, uniq: UniqKeyBatch, i: number): BrokerPutMessage {
   const src = m.properties;
   if (src === undefined && m.shardingKey === undefined && m.delayLevel === undefined && m.deliverAt === undefined) {
     // the usual message: no property object, no copy; one object shape for all
@@ -166,13 +98,13 @@ export function toPutMessage(m: Message, born: BornInfo, uniq: UniqKeyBatch): Br
       keys,
       properties: undefined,
       uniqPrefix: uniq.prefix,
-      uniqSeq: uniq.nextSeq(),
+      uniqSeq: uniq.seqAt(i),
       bornTimestamp: born.bornTimestamp,
       bornHost: born.bornHost,
     };
   }
   const props: Record<string, string> = src === undefined ? {} : { ...src };
-  if (props[MessageProperty.UNIQ_KEY] === undefined) props[MessageProperty.UNIQ_KEY] = uniq.nextKey();
+  if (props[MessageProperty.UNIQ_KEY] === undefined) props[MessageProperty.UNIQ_KEY] = uniq.keyAt(i);
   if (m.shardingKey !== undefined) props[MessageProperty.SHARDING_KEY] = m.shardingKey;
   if (m.delayLevel !== undefined && m.delayLevel > 0) props[MessageProperty.DELAY] = String(m.delayLevel);
   if (m.deliverAt !== undefined) props[MessageProperty.DELIVER_AT] = String(m.deliverAt);

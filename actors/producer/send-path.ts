@@ -1,11 +1,13 @@
 import type { ClientInstance } from '../client/client-instance.js';
 import type { SendHeader, TopicRoute } from '../protocol/commands.js';
 import type { Message, MessageQueue, SendResult } from '../../core/message.js';
-import { SendStatus } from '../../core/message.js';
+import { MessageProperty, SendStatus } from '../../core/message.js';
 import { encodeMessageBatch, MessageCodecError } from '../../core/message-codec.js';
 import { RequestCode } from '../protocol/request-codes.js';
 import { oneWay, request } from '../protocol/replies.js';
 import { decodeSendReply } from '../protocol/send-reply.js';
+import { sharedUniqKeys, type UniqKeyBatch } from '../protocol/uniq-keys.js';
+import type { HexLine } from '../../core/hex-line.js';
 import { Status, StatusError } from '../../core/status.js';
 import { writableQueues } from '../protocol/route.js';
 import { AUTO_CREATE_TOPIC } from '../protocol/validation.js';
@@ -102,6 +104,8 @@ export class SendPath {
    * Sends `msgs` (one topic) as one batch, first to `first` (or a queue picked now), retrying on another broker
    * up to `retries` times. Resolves with one result per message. An ordered send (`ordered`, or any message
    * with a sharding key) is tried once, on its queue only: it fails rather than move to another queue.
+   * The batch's unique keys are drawn once, here: every attempt sends the same, so a message sent twice (a
+   * lost reply, a timeout) keeps its key on whichever broker stores it.
    */
   async send(msgs: readonly Message[], first?: MessageQueue, opts: { ordered?: boolean } = {}): Promise<SendResult[]> {
     const topic = msgs[0]!.topic;
@@ -114,6 +118,7 @@ export class SendPath {
       if (err instanceof MessageCodecError) throw new StatusError(Status.MESSAGE_ILLEGAL, err.message);
       throw err;
     }
+    const keys = sharedUniqKeys(this.client.io.random).take(msgs.length);
     let lastError: unknown;
     let skip: string | undefined;
     let mq = first;
@@ -124,7 +129,7 @@ export class SendPath {
       }
       const started = this.client.io.clock.now();
       try {
-        const results = await this.sendTo(mq, msgs.length, body);
+        const results = await this.sendTo(mq, msgs, body, keys);
         this.faults = updateFaultItem(this.faults, mq.brokerName, this.client.io.clock.now() - started, false, this.client.io.clock.now());
         return results;
       } catch (err) {
@@ -140,14 +145,20 @@ export class SendPath {
     throw lastError;
   }
 
-  /** One request to one queue. */
-  async sendTo(mq: MessageQueue, count: number, body: Uint8Array): Promise<SendResult[]> {
+  /**
+   * One request to one queue: `body` is `msgs` encoded, `keys` their unique keys (message i's is its UNIQ_KEY
+   * property if it has one, else key i of the run).
+   */
+  async sendTo(mq: MessageQueue, msgs: readonly Message[], body: Uint8Array, keys: UniqKeyBatch): Promise<SendResult[]> {
+    const count = msgs.length;
     const header: SendHeader = {
       producerGroup: this.opts.group,
       topic: mq.topic,
       queueId: mq.queueId,
       bornHost: this.client.clientId,
       bornTimestamp: this.client.io.clock.now(),
+      uniqPrefix: keys.prefix,
+      uniqFirst: keys.first,
     };
     const code = count === 1 ? RequestCode.SEND_MESSAGE : RequestCode.SEND_BATCH_MESSAGE;
     const addr = this.client.brokerAddressOf(mq.brokerName);
@@ -163,10 +174,15 @@ export class SendPath {
     }
     let out: SendResult[];
     const epoch = reply.header.epoch;
+    // the keys are the run's; a key in the reply (from a broker that made its own) is the one stored
+    let line: HexLine | undefined; // made at the first key the reply does not carry
+    let i = 0;
     try {
-      out = decodeSendReply(reply.body, (msgId, queueOffset, _commitLogOffset, uniqKey): SendResult =>
-        uniqKey === undefined ? { status, msgId, queue: mq, queueOffset } : { status, msgId, queue: mq, queueOffset, uniqKey },
-      );
+      out = decodeSendReply(reply.body, (msgId, queueOffset, _commitLogOffset, replied): SendResult => {
+        const uniqKey = i < count ? (replied ?? msgs[i]!.properties?.[MessageProperty.UNIQ_KEY] ?? (line ??= keys.line()).at(i)) : replied;
+        i++;
+        return uniqKey === undefined ? { status, msgId, queue: mq, queueOffset } : { status, msgId, queue: mq, queueOffset, uniqKey };
+      });
       // under a controller: the master epoch the broker answered in
       if (typeof epoch === 'number' && Number.isSafeInteger(epoch)) for (const r of out) r.epoch = epoch;
     } catch (err) {
@@ -179,12 +195,15 @@ export class SendPath {
 
   /** A one-way send: no reply, no retry; failures are logged. */
   sendOneway(mq: MessageQueue, msgs: readonly Message[]): void {
+    const keys = sharedUniqKeys(this.client.io.random).take(msgs.length);
     const header: SendHeader = {
       producerGroup: this.opts.group,
       topic: mq.topic,
       queueId: mq.queueId,
       bornHost: this.client.clientId,
       bornTimestamp: this.client.io.clock.now(),
+      uniqPrefix: keys.prefix,
+      uniqFirst: keys.first,
     };
     const code = msgs.length === 1 ? RequestCode.SEND_MESSAGE : RequestCode.SEND_BATCH_MESSAGE;
     this.client.io.send(this.client.brokerAddressOf(mq.brokerName), oneWay(code, { ...header }, encodeMessageBatch(msgs)));

@@ -73,8 +73,9 @@ export interface TopicListReplyBody {
 /**
  * SEND_MESSAGE / SEND_BATCH_MESSAGE: one queue, a batch of messages (`encodeMessageBatch`). Reply body
  * `encodeSendReply` (send-reply.ts, binary): one result per message in order (msgId, queueOffset,
- * commitLogOffset, uniqKey); read it with `decodeSendReply`. Statuses: TOPIC_NOT_EXIST, NO_PERMISSION, MESSAGE_ILLEGAL,
- * MESSAGE_TOO_LARGE, SYSTEM_BUSY (back pressure: retry later), STORE_FAILED, DISK_FULL.
+ * commitLogOffset, and the uniqKey only when the broker made the keys: a request's own run is not sent back);
+ * read it with `decodeSendReply`. Statuses: TOPIC_NOT_EXIST, NO_PERMISSION, MESSAGE_ILLEGAL, MESSAGE_TOO_LARGE,
+ * BAD_FRAME (a malformed body or unique key header), SYSTEM_BUSY (back pressure: retry later), STORE_FAILED, DISK_FULL.
  */
 export interface SendHeader {
   producerGroup: string;
@@ -82,6 +83,13 @@ export interface SendHeader {
   queueId: number;
   bornHost: string;
   bornTimestamp: number;
+  /**
+   * The batch's unique keys (actors/protocol/uniq-keys.ts): the shared prefix (24 uppercase hex digits) and
+   * the number of the first message's key; message i's is the prefix + the 8 hex digits of uniqFirst + i,
+   * unless it has a UNIQ_KEY property. Both or neither; without them the broker makes the keys.
+   */
+  uniqPrefix?: string;
+  uniqFirst?: number;
 }
 
 // ---------------------------------------------------------------------------------------------- broker: pull

@@ -1,13 +1,17 @@
 import { MessageCodecError } from '../../core/message-codec.js';
 import { HEX_CODES, latin1Slice as nativeLatin1Slice } from '../../core/bytes.js';
 import { HexLine } from '../../core/hex-line.js';
+import type { UniqKeyRun } from './uniq-keys.js';
+
+export type { UniqKeyRun } from './uniq-keys.js';
 
 /**
  * The SEND_MESSAGE / SEND_BATCH_MESSAGE reply body: one result per message, in order, in a compact binary
  * form (no per-message JSON). Store-side message ids are the store host's hex prefix followed by the commit
  * log offset as 16 hex digits (store/message-id.ts), so a batch carries the prefix once and each message only
- * its offsets; unique keys made by the broker (24 hex digits drawn once per batch + an 8-hex-digit counter)
- * carry their prefix once and a u32 each. Anything of another shape travels as an explicit string.
+ * its offsets; unique keys made by the broker (uniq-keys.ts: a 24-hex-digit prefix + an 8-hex-digit counter)
+ * carry their prefix once and a u32 each, and keys the request carried are not sent back at all. Anything of
+ * another shape travels as an explicit string.
  *
  * Layout (big-endian): magic u16 'SR', version u8, count u32, msgIdPrefix str16, uniqPrefix str16, then per
  * message: kind u8 (bit 0: msgId explicit; bits 1-2: uniqKey 0 none, 1 uniqPrefix + u32 as 8 hex digits,
@@ -76,14 +80,6 @@ function checkOffset(v: number, what: string): void {
   if (!Number.isSafeInteger(v) || v < 0) throw new MessageCodecError('BAD_VALUE', `${what} must be a non-negative safe integer, got ${v}`);
 }
 
-/**
- * Unique keys of a whole batch drawn in a row from one counter: message i's key is `prefix` (24 hex digits)
- * followed by the 8 hex digits of `first + i`.
- */
-export interface UniqKeyRun {
-  prefix: string;
-  first: number;
-}
 
 /** encodeSendReply's scratch, per result: its kind and its unique key's counter (reused: see HexLine's pool). */
 let scratchKinds = new Uint8Array(1024);
@@ -251,7 +247,8 @@ export function decodeSendReply<T>(
   // Two passes: the first checks every result and writes the derived strings into one line each (see
   // HexLine); the second reads the results again and makes them, the strings now slices of those lines.
   const ids = new HexLine(idPrefix, 16, count);
-  const uniqs = new HexLine(uniqPrefix, 8, count);
+  // no line (and no scratch taken from the pool) for a reply without counted keys: a request's run is not sent back
+  const uniqs = uniqPrefix.length > 0 ? new HexLine(uniqPrefix, 8, count) : undefined;
   const start = p;
   for (let i = 0; i < count; i++) {
     need(17, `result ${i}`);
@@ -266,7 +263,7 @@ export function decodeSendReply<T>(
     if (uk === UNIQ_COUNTER) {
       need(4, 'uniqKey counter');
       if (uniqPrefix.length === 0) throw bad(`result ${i}: counted uniqKey without a prefix`);
-      uniqs.add(view.getUint32(p));
+      uniqs!.add(view.getUint32(p));
       p += 4;
     } else if (uk === UNIQ_EXPLICIT) str('uniqKey');
     else if (uk !== UNIQ_NONE) throw bad(`result ${i}: unknown uniqKey kind ${uk}`);
@@ -284,7 +281,7 @@ export function decodeSendReply<T>(
     const uk = (kind >> UNIQ_SHIFT) & 3;
     let uniqKey: string | undefined;
     if (uk === UNIQ_COUNTER) {
-      uniqKey = uniqs.at(nextUniq++);
+      uniqKey = uniqs!.at(nextUniq++);
       p += 4;
     } else if (uk === UNIQ_EXPLICIT) uniqKey = str('uniqKey');
     out[i] = make(msgId, queueOffset, commitLogOffset, uniqKey);

@@ -4,9 +4,10 @@ import type { Message } from '../../../core/message.js';
 import { MessageCodecError, decodeMessageBatch } from '../../../core/message-codec.js';
 import { headerInt, headerString, okReply } from '../../protocol/replies.js';
 import { encodeSendReply, type SendReplyInput, type SendReplyItem } from '../../protocol/send-reply.js';
+import { requestUniqRun, sharedUniqKeys, type UniqKeyBatch } from '../../protocol/uniq-keys.js';
 import { Status, StatusError } from '../../../core/status.js';
 import { RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, topicProblem } from '../../protocol/validation.js';
-import { clientMessageProblem, delayLevelOf, sharedUniqKeys, storedWithWarning, toPutMessage, toScheduled, undeliverableProblem, uniqKeyOf, type BrokerPutMessage } from '../put-message.js';
+import { clientMessageProblem, delayLevelOf, storedWithWarning, toPutMessage, toScheduled, undeliverableProblem, uniqKeyOf, type BrokerPutMessage } from '../put-message.js';
 import type { StorePutMessage, StorePutResult } from '../store-port.js';
 import type { BrokerContext } from './context.js';
 import { recordBound } from './reply.js';
@@ -83,6 +84,8 @@ export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Fram
   if (tp) throw new StatusError(Status.MESSAGE_ILLEGAL, tp);
   const msgs = decodeBatch(frame.body);
   if (msgs.length === 0) throw new StatusError(Status.MESSAGE_ILLEGAL, 'a batch must hold at least one message');
+  // the producer's unique keys for the batch (BAD_FRAME when malformed); a request without them gets the broker's
+  const given = requestUniqRun(frame.header, msgs.length);
   const rules = { allowSystem, maxBodyBytes: ctx.limits.maxBodyBytes, maxDelayLevel: ctx.limits.delayLevels.length };
   let total = 0;
   // The topic is checked once per batch (above); a tag once per run of messages carrying it. A plain message
@@ -115,9 +118,9 @@ export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Fram
   const config = await topicForWrite(ctx, topic);
   if (!Number.isInteger(queueId) || queueId < 0 || queueId >= config.writeQueueNums)
     throw new StatusError(Status.INVALID_ARGUMENT, `queue ${queueId} of topic "${topic}" does not exist (${config.writeQueueNums} write queues)`);
-  const keys = sharedUniqKeys(ctx.random).take(msgs.length);
+  const keys = given ?? sharedUniqKeys(ctx.random).take(msgs.length);
   const born = { queueId, bornHost, bornTimestamp };
-  const batch = msgs.map((m) => toPutMessage(m, born, keys));
+  const batch = msgs.map((m, i) => toPutMessage(m, born, keys, i));
   // what is acknowledged must be deliverable: its record, after any later rewrite, fits a pull reply
   const bound = recordBound(ctx);
   for (let i = 0; i < batch.length; i++) {
@@ -125,7 +128,8 @@ export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Fram
     if (p) throw new StatusError(p[0], `message ${i}: ${p[1]}`);
   }
   const r = await putBatch(ctx, batch);
-  return withEpoch(withStoreStatus(sendOkReply(frame, r, batch, keys), r), ctx.ha?.registrationEpoch());
+  // the producer knows the keys it sent: the reply carries none (a key of its own a message had, it knows too)
+  return withEpoch(withStoreStatus(sendOkReply(frame, r, batch, given === undefined ? keys : undefined), r), ctx.ha?.registrationEpoch());
 }
 
 /**
@@ -143,16 +147,17 @@ function withStoreStatus(reply: Frame, r: StorePutResult): Frame {
   return { ...reply, status: r.status, header: { ...reply.header, error: r.message ?? 'stored, durability unknown' } };
 }
 
-function sendOkReply(frame: Frame, r: StorePutResult, batch: BrokerPutMessage[], keys: ReturnType<ReturnType<typeof sharedUniqKeys>['take']>): Frame {
+/** The reply; with `keys` (the broker's own) it carries the batch's unique keys, without them none. */
+function sendOkReply(frame: Frame, r: StorePutResult, batch: BrokerPutMessage[], keys: UniqKeyBatch | undefined): Frame {
   const cl = r.commitLogOffsets;
   const qo = r.queueOffsets;
   if (r.msgIdPrefix !== undefined && cl !== undefined && qo !== undefined) {
     // compact answer: every msgId is the prefix + its offset, derived by the reply's reader, never built here
     const items: SendReplyInput[] = new Array<SendReplyInput>(cl.length);
     // plain messages (the usual batch) each took the next of the keys taken above, in order
-    const run = batch.every(numbered) ? { prefix: keys.prefix, first: keys.first } : undefined;
+    const run = keys !== undefined && batch.every(numbered) ? { prefix: keys.prefix, first: keys.first } : undefined;
     for (let i = 0; i < items.length; i++) {
-      const uniqKey = run === undefined ? uniqKeyOf(batch[i]!) : undefined;
+      const uniqKey = run === undefined && keys !== undefined ? uniqKeyOf(batch[i]!) : undefined;
       items[i] = uniqKey === undefined ? { queueOffset: qo[i]!, commitLogOffset: cl[i]! } : { queueOffset: qo[i]!, commitLogOffset: cl[i]!, uniqKey };
     }
     return okReply(frame, {}, encodeSendReply(items, r.msgIdPrefix, run));
@@ -160,7 +165,7 @@ function sendOkReply(frame: Frame, r: StorePutResult, batch: BrokerPutMessage[],
   const items: SendReplyItem[] = new Array<SendReplyItem>(r.results.length);
   for (let i = 0; i < items.length; i++) {
     const item = r.results[i]!;
-    const uniqKey = uniqKeyOf(batch[i]!);
+    const uniqKey = keys === undefined ? undefined : uniqKeyOf(batch[i]!);
     items[i] = uniqKey === undefined ? item : { msgId: item.msgId, queueOffset: item.queueOffset, commitLogOffset: item.commitLogOffset, uniqKey };
   }
   return okReply(frame, {}, encodeSendReply(items, r.msgIdPrefix));

@@ -85,6 +85,48 @@ describe('producer', () => {
     await system.stop();
   });
 
+  it('gives each batch a run of unique keys in the request headers; a send retried after a lost reply sends the same', async () => {
+    const { env, system, brokers, producer } = await setup({ T: 1 }, ['a', 'b'], { sendTimeoutMs: 500 });
+    const [a, b] = brokers as [FakeBroker, FakeBroker];
+    a.sendDelayMs = 1_000; // a stores the message but its reply comes after the send timed out: lost
+    const r = await drive(env.clock, producer.send(msg('T', 0)));
+    expect(r.queue.brokerName).toBe('b');
+    const [first] = a.received(RequestCode.SEND_MESSAGE);
+    const [retry] = b.received(RequestCode.SEND_MESSAGE);
+    expect(first!.header.uniqPrefix).toMatch(/^[0-9A-F]{24}$/);
+    expect(typeof first!.header.uniqFirst).toBe('number');
+    expect([retry!.header.uniqPrefix, retry!.header.uniqFirst]).toEqual([first!.header.uniqPrefix, first!.header.uniqFirst]);
+    // the key is the request's run (the fake broker's reply carries none), the same on both brokers
+    expect(r.uniqKey).toBe(`${String(first!.header.uniqPrefix)}${Number(first!.header.uniqFirst).toString(16).toUpperCase().padStart(8, '0')}`);
+    expect(a.queue('T', 0)).toHaveLength(1);
+    expect(b.queue('T', 0)).toHaveLength(1);
+    // batches split by the producer: each its own run, message i of a batch uniqFirst + i
+    a.sendDelayMs = 0;
+    const results = await drive(env.clock, producer.sendBatch(Array.from({ length: 6 }, (_, i) => msg('T', i))));
+    const keys = results.map((x) => x.uniqKey!);
+    expect(new Set(keys).size).toBe(6);
+    expect(new Set([...keys, r.uniqKey]).size).toBe(7);
+    const frames = [...a.received(RequestCode.SEND_BATCH_MESSAGE), ...b.received(RequestCode.SEND_BATCH_MESSAGE)];
+    expect(frames).toHaveLength(1);
+    expect(keys[5]!.slice(24)).toBe((Number(frames[0]!.header.uniqFirst) + 5).toString(16).toUpperCase().padStart(8, '0'));
+    await drive(env.clock, producer.stop());
+    await system.stop();
+  });
+
+  it('gives each lingering batch and each sendBatch chunk its own run of keys', async () => {
+    const { env, system, brokers, producer } = await setup({ T: 1 }, ['a'], { batchMaxBytes: 200, lingerMs: 5 });
+    const chunked = await drive(env.clock, producer.sendBatch(Array.from({ length: 10 }, (_, i) => ({ topic: 'T', body: new Uint8Array(50).fill(i) }))));
+    const lingered = await drive(env.clock, Promise.all([0, 1, 2].map((i) => producer.send(msg('T', i)))));
+    const frames = brokers[0]!.received(RequestCode.SEND_BATCH_MESSAGE);
+    expect(frames.length).toBeGreaterThan(2);
+    const runs = frames.map((f) => `${String(f.header.uniqPrefix)}/${String(f.header.uniqFirst)}`);
+    expect(new Set(runs).size).toBe(frames.length);
+    const keys = [...chunked, ...lingered].map((x) => x.uniqKey);
+    expect(new Set(keys).size).toBe(13);
+    await drive(env.clock, producer.stop());
+    await system.stop();
+  });
+
   it('fails after the retries are used up with the last error', async () => {
     const { env, system, brokers, producer } = await setup({ T: 1 }, ['a'], { retries: 1 });
     brokers[0]!.failSends = 5;

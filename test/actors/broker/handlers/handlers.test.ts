@@ -7,7 +7,8 @@ import type { BrokerContext } from '../../../../actors/broker/handlers/context.j
 import { pullOutcome } from '../../../../actors/broker/handlers/pull.js';
 import { planSendBack } from '../../../../actors/broker/handlers/send-back.js';
 import { LongPolling } from '../../../../actors/broker/long-polling.js';
-import { UniqKeyBatch, fromScheduled, toPutMessage, toScheduled } from '../../../../actors/broker/put-message.js';
+import { fromScheduled, toPutMessage, toScheduled, uniqKeyOf } from '../../../../actors/broker/put-message.js';
+import { UniqKeyBatch } from '../../../../actors/protocol/uniq-keys.js';
 import type { StoreGetRequest, StoreHealth, StoreNewData, StorePort, StorePutMessage, StorePutResult, StoreStatus } from '../../../../actors/broker/store-port.js';
 import { TopicTable } from '../../../../actors/broker/topic-config.js';
 import { matchesHash } from '../../../../actors/protocol/tag-expression.js';
@@ -182,6 +183,57 @@ describe('broker handlers (fake store)', () => {
     expect(t.store.all).toEqual([]);
   });
 
+  it("send: takes the request's unique keys (message i: uniqFirst + i) and answers without keys; without them makes its own", async () => {
+    const t = makeCtx();
+    const puts: StorePutMessage[][] = [];
+    const put = t.store.putMessages.bind(t.store);
+    t.store.putMessages = (b) => (puts.push(b), put(b));
+    const prefix = '0123456789ABCDEF01234567';
+    const msgs = encodeMessageBatch([
+      { topic: 'orders', body: enc.encode('a') },
+      { topic: 'orders', body: enc.encode('b'), properties: { x: 'y' } },
+      { topic: 'orders', body: enc.encode('c') },
+    ]);
+    const r = await t.call(RequestCode.SEND_BATCH_MESSAGE, { ...sendHeader('orders'), uniqPrefix: prefix, uniqFirst: 0xfffe }, msgs);
+    expect(r?.status).toBe(Status.OK);
+    expect(puts[0]!.map((p) => uniqKeyOf(p))).toEqual([`${prefix}0000FFFE`, `${prefix}0000FFFF`, `${prefix}00010000`]);
+    expect(puts[0]![1]!.properties).toEqual({ x: 'y', UNIQ_KEY: `${prefix}0000FFFF` });
+    expect(decodeSendReply(r!.body).map((x) => x.uniqKey)).toEqual([undefined, undefined, undefined]);
+    // an older client's request: the broker's own keys, sent back
+    const own = await t.call(RequestCode.SEND_BATCH_MESSAGE, sendHeader('orders'), batch('orders', 2));
+    const keys = decodeSendReply(own!.body).map((x) => x.uniqKey);
+    expect(keys).toEqual(puts[1]!.map((p) => uniqKeyOf(p)));
+    expect(keys[0]).toMatch(/^[0-9A-F]{32}$/);
+    expect(keys[0]!.slice(0, 24)).not.toBe(prefix);
+  });
+
+  it('send: a forged unique key header is BAD_FRAME; nothing is stored, no topic created', async () => {
+    const t = makeCtx();
+    const ok = '0123456789ABCDEF01234567';
+    const forged: Header[] = [
+      { uniqPrefix: ok.toLowerCase(), uniqFirst: 0 },
+      { uniqPrefix: ok.slice(1), uniqFirst: 0 },
+      { uniqPrefix: `${ok}89`, uniqFirst: 0 },
+      { uniqPrefix: `${ok.slice(0, 23)}G`, uniqFirst: 0 },
+      { uniqPrefix: ok, uniqFirst: -1 },
+      { uniqPrefix: ok, uniqFirst: 1.5 },
+      { uniqPrefix: ok, uniqFirst: 2 ** 32 - 2 }, // three keys: the last would wrap
+      { uniqPrefix: ok, uniqFirst: '0' },
+      { uniqPrefix: 5, uniqFirst: 0 },
+      { uniqPrefix: ok },
+      { uniqFirst: 0 },
+    ];
+    for (const h of forged) {
+      const r = await t.call(RequestCode.SEND_BATCH_MESSAGE, { ...sendHeader('orders'), ...h }, batch('orders', 3));
+      expect([JSON.stringify(h), r?.status]).toEqual([JSON.stringify(h), Status.BAD_FRAME]);
+      expect(r?.header.error).toMatch(/uniq/);
+    }
+    expect(t.store.all).toEqual([]);
+    expect(t.changes()).toBe(0);
+    // the largest run that fits is taken
+    expect((await t.call(RequestCode.SEND_BATCH_MESSAGE, { ...sendHeader('orders'), uniqPrefix: ok, uniqFirst: 2 ** 32 - 3 }, batch('orders', 3)))?.status).toBe(Status.OK);
+  });
+
   it('send: a delayed message goes to the schedule topic', async () => {
     const t = makeCtx();
     await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), batch('orders', 1, { delayLevel: 2 }));
@@ -299,7 +351,7 @@ describe('broker pure rules', () => {
   });
 
   it('toScheduled and fromScheduled round-trip', () => {
-    const p = toPutMessage({ topic: 'orders', body: enc.encode('x'), tags: 'T', keys: ['k'], delayLevel: 3, properties: { a: 'b' } }, { queueId: 2, bornHost: 'h', bornTimestamp: 5 }, new UniqKeyBatch('U-', 7, 1));
+    const p = toPutMessage({ topic: 'orders', body: enc.encode('x'), tags: 'T', keys: ['k'], delayLevel: 3, properties: { a: 'b' } }, { queueId: 2, bornHost: 'h', bornTimestamp: 5 }, new UniqKeyBatch('U-', 7, 1), 0);
     const s = toScheduled(p, 3, 18);
     expect([s.topic, s.queueId]).toEqual(['SCHEDULE_TOPIC_XXXX', 2]);
     const ext: MessageExt = { msgId: 'm', topic: s.topic, queueId: s.queueId, queueOffset: 0, commitLogOffset: 0, bornTimestamp: 5, storeTimestamp: 6, reconsumeTimes: 0, bornHost: 'h', storeHost: 's', body: s.body, tags: 'T', keys: ['k'], properties: s.properties! };
