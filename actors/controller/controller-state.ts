@@ -17,6 +17,8 @@ interface DurableGroup {
   masterAddress: string | null;
   inSync: number[];
   syncEpoch: number;
+  /** Each broker's process token as last heard: a master heard from another after a restart of both restarted too. */
+  sessions?: Record<string, string>;
 }
 
 const nullableInt: Shape<number | null> = (v, field) => (v === null ? null : shape.int(0)(v, field));
@@ -36,6 +38,10 @@ const fileShape: Shape<{ groups: DurableGroup[] }> = shape.fields<{ groups: Dura
       masterAddress: nullableString,
       inSync: shape.array(shape.int(0)),
       syncEpoch: shape.int(0),
+      sessions: (v, field) => (v === undefined ? undefined : shape.record(/^\d+$/, 'a broker id', (x, f) => {
+        if (typeof x !== 'string') throw new ShapeMismatch(f, 'a session token', x);
+        return x;
+      })(v, field)),
     }),
   ),
 });
@@ -49,20 +55,30 @@ export function loadControllerState(storage: StorageBackend, dir: string, now: n
   const f = readJsonFileAs(storage, controllerStatePath(dir), fileShape);
   const out = new Map<string, GroupState>();
   for (const g of f?.groups ?? []) {
-    out.set(g.brokerName, { ...emptyGroup(g.brokerName), ...g, leaseUntil: g.masterId === null ? 0 : now + leaseMs });
+    const { sessions, ...rest } = g;
+    // brokers are heard again before they count as alive; their process tokens are kept
+    const brokers: GroupState['brokers'] = {};
+    for (const [id, session] of Object.entries(sessions ?? {})) brokers[id] = { address: '', lastSeen: Number.MIN_SAFE_INTEGER, writeOffset: 0, epoch: 0, session };
+    out.set(g.brokerName, { ...emptyGroup(g.brokerName), ...rest, brokers, leaseUntil: g.masterId === null ? 0 : now + leaseMs });
   }
   return out;
 }
 
 /** The part of a group that is kept, as a key: a change of it is written before the controller answers. */
 export function durableKey(g: GroupState): string {
-  return JSON.stringify([g.epoch, g.masterId, g.masterAddress, g.inSync, g.syncEpoch]);
+  return JSON.stringify([g.epoch, g.masterId, g.masterAddress, g.inSync, g.syncEpoch, sessionsOf(g)]);
+}
+
+function sessionsOf(g: GroupState): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [id, b] of Object.entries(g.brokers)) if (b.session !== undefined) out[id] = b.session;
+  return out;
 }
 
 export function saveControllerState(storage: StorageBackend, dir: string, groups: Iterable<GroupState>): Promise<void> {
   const list: DurableGroup[] = [...groups]
     .sort((a, b) => (a.brokerName < b.brokerName ? -1 : 1))
-    .map((g) => ({ brokerName: g.brokerName, epoch: g.epoch, masterId: g.masterId, masterAddress: g.masterAddress, inSync: g.inSync, syncEpoch: g.syncEpoch }));
+    .map((g) => ({ brokerName: g.brokerName, epoch: g.epoch, masterId: g.masterId, masterAddress: g.masterAddress, inSync: g.inSync, syncEpoch: g.syncEpoch, sessions: sessionsOf(g) }));
   storage.mkdir(dir);
   return writeJsonAtomic(storage, controllerStatePath(dir), { groups: list });
 }

@@ -107,8 +107,17 @@ export function needsElection(s: GroupState, now: number, cfg: ControllerSetting
   return restarted || s.masterId === null || now > s.leaseUntil + cfg.maxClockSkewMs;
 }
 
-/** The new master by the election rule, or undefined when no candidate is alive. */
-export function electCandidate(s: GroupState, now: number, cfg: ControllerSettings): number | undefined {
+/**
+ * The new master by the election rule, or undefined when no candidate is alive. `passOver` (a master that
+ * restarted: it may have lost an unflushed tail the others hold, and their write offsets as last heard may lag
+ * behind what they hold) is chosen only when no other candidate is alive.
+ */
+export function electCandidate(s: GroupState, now: number, cfg: ControllerSettings, passOver?: number): number | undefined {
+  // (a set of the passed-over broker alone has no other candidate: not every live broker, which would be unclean)
+  if (passOver !== undefined && s.inSync.some((id) => id !== passOver)) {
+    const others = electCandidate({ ...s, inSync: s.inSync.filter((id) => id !== passOver), brokers: withoutBroker(s.brokers, passOver) }, now, cfg);
+    if (others !== undefined) return others;
+  }
   const alive = (id: number): boolean => {
     const b = s.brokers[String(id)];
     return b !== undefined && now - b.lastSeen <= cfg.aliveMs;
@@ -128,6 +137,12 @@ export function electCandidate(s: GroupState, now: number, cfg: ControllerSettin
   return best;
 }
 
+function withoutBroker(brokers: GroupState['brokers'], id: number): GroupState['brokers'] {
+  const out = { ...brokers };
+  delete out[String(id)];
+  return out;
+}
+
 /**
  * A heartbeat: records the broker, renews the master's lease, elects a master when one is due. Returns the new
  * state (the same object when nothing changed but the broker's record) and the answer.
@@ -139,7 +154,7 @@ export function onHeartbeat(s: GroupState, r: HeartbeatReport, now: number, cfg:
   let next: GroupState = { ...s, brokers: { ...s.brokers, [String(r.brokerId)]: record } };
   let elected: number | undefined;
   if (needsElection(next, now, cfg, restarted)) {
-    const id = electCandidate(next, now, cfg);
+    const id = electCandidate(next, now, cfg, restarted ? r.brokerId : undefined);
     if (id !== undefined) {
       elected = id;
       next = { ...next, epoch: next.epoch + 1, masterId: id, masterAddress: next.brokers[String(id)]!.address, leaseUntil: now + cfg.leaseMs, inSync: [id], syncEpoch: next.syncEpoch + 1 };

@@ -37,6 +37,18 @@ describe('the HA controller rules', () => {
     expect(r.answer).toMatchObject({ epoch: 2, masterId: 2, leader: false });
   });
 
+  it('a restarted master is passed over for another live in-sync broker, even one whose last report shows less; alone in the set it is elected again', () => {
+    let s = onHeartbeat(emptyGroup('b'), { brokerName: 'b', brokerId: 1, address: 'broker.b.1', epoch: 0, writeOffset: 0, session: 'a' }, 0, cfg).state;
+    s = hb(s, 2, 10, 0).state;
+    s = onAlterSyncState(s, { brokerName: 'b', masterId: 1, epoch: 1, syncEpoch: s.syncEpoch, inSync: [1, 2] }).state;
+    s = hb(s, 2, 500, 800).state; // heard a while ago: it holds more by now
+    const r = onHeartbeat(s, { brokerName: 'b', brokerId: 1, address: 'broker.b.1', epoch: 0, writeOffset: 900, session: 'b' }, 600, cfg);
+    expect(r.elected).toBe(2);
+    let alone = onHeartbeat(emptyGroup('b'), { brokerName: 'b', brokerId: 1, address: 'broker.b.1', epoch: 0, writeOffset: 0, session: 'a' }, 0, cfg).state;
+    alone = hb(alone, 2, 10, 0).state; // alive, but not in sync
+    expect(onHeartbeat(alone, { brokerName: 'b', brokerId: 1, address: 'broker.b.1', epoch: 0, writeOffset: 0, session: 'b' }, 50, cfg).elected).toBe(1);
+  });
+
   it('never elects outside the in-sync set (no unclean election)', () => {
     let s = hb(emptyGroup('b'), 1, 0).state;
     s = hb(s, 2, 10, 0).state;
