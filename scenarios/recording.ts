@@ -149,7 +149,11 @@ function brokerGroupsOf(s: Scenario): NonNullable<CheckOptions['brokerGroups']> 
     if (controllers !== undefined) {
       // the elections wait out the largest clock skew any of its controllers allows for
       const skews = s.topology.controllers.filter((c) => controllers.includes(c.id)).map((c) => c.maxClockSkewMs ?? DEFAULT_CONTROLLER_SETTINGS.maxClockSkewMs);
-      out[name] = { processes, maxClockSkewMs: Math.max(0, ...skews), ...(s.checks.maxElections !== undefined ? { maxElections: s.checks.maxElections } : {}) };
+      // offsets may lag by a config sync, found out after a lease (and skew) plus a rebalance
+      const lease = Math.max(0, ...s.topology.controllers.filter((c) => controllers.includes(c.id)).map((c) => (c.leaseMs ?? DEFAULT_CONTROLLER_SETTINGS.leaseMs) + (c.aliveMs ?? DEFAULT_CONTROLLER_SETTINGS.aliveMs)));
+      const sync = Math.max(0, ...members.map((x) => x.b.ha?.configSyncMs ?? 5000));
+      const offsetsLagMs = lease + Math.max(0, ...skews) + sync + REBALANCE_INTERVAL_MS;
+      out[name] = { processes, maxClockSkewMs: Math.max(0, ...skews), offsetsLagMs, ...(s.checks.maxElections !== undefined ? { maxElections: s.checks.maxElections } : {}) };
       continue;
     }
     if (!master) {
@@ -207,7 +211,8 @@ export function checkOptionsOf(s: Scenario, groupsOf: ReadonlyMap<string, string
     maxReconsumeTimes: Math.min(16, ...s.topology.consumers.map((c) => c.maxReconsumeTimes)),
     // a membership change reaches every member within one rebalance interval; deliveries of a queue by its old
     // and new holder in that time are the rebalance's duplicates
-    rebalanceMs: REBALANCE_INTERVAL_MS,
+    // under a controller a failover's rebalance and its re-read offsets come a lease and a config sync later
+    rebalanceMs: Math.max(REBALANCE_INTERVAL_MS, ...Object.values(brokerGroups).map((g) => g.offsetsLagMs ?? 0)),
     unflushedWindowMs,
     ...(Object.keys(brokerGroups).length > 0 ? { brokerGroups } : {}),
   };

@@ -316,7 +316,9 @@ async function runGuarded(s: Scenario, opts: RunOptions): Promise<RunResult> {
     draining = true;
     nemesis.healAll();
     history.add('runner', 'info', 'drain', {});
-    if (!(await clock.runUntil(() => recorder.missing === 0, s.checks.drain))) await clock.runUntil(() => recorder.missing === 0, 2 * s.checks.drain);
+    // a send still in flight may yet be acknowledged: the drain waits for its answer too
+    const drained = (): boolean => recorder.missing === 0 && driver.inFlight === 0;
+    if (!(await clock.runUntil(drained, s.checks.drain))) await clock.runUntil(drained, 2 * s.checks.drain);
     await replicationAtEnd();
   } finally {
     cluster.shutdown();

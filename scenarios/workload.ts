@@ -67,6 +67,8 @@ function answeredBy(r: SendResult): Pick<SendValue, 'address' | 'epoch'> {
 export class WorkloadDriver {
   /** Acknowledged ids (sends ok, transactions committed), with their topics: what the drain waits for. */
   readonly acked = new Map<string, string>();
+  /** Sends invoked and not answered yet (the drain waits for them too: one may still be acknowledged). */
+  inFlight = 0;
   private readonly counters = new Map<string, number>();
   private readonly seqs = new Map<string, number>();
   private readonly chains = new Map<string, Promise<void>>();
@@ -166,11 +168,14 @@ export class WorkloadDriver {
   private async send(pid: string, producer: Producer, topic: string, msgs: { msg: Message; sent: SentMessage }[]): Promise<void> {
     const value: SendValue = { topic, messages: msgs.map((m) => m.sent) };
     this.history.add(pid, 'invoke', 'send', value);
+    this.inFlight++;
     try {
       const results: SendResult[] = msgs.length === 1 ? [await producer.send(msgs[0]!.msg)] : await producer.sendBatch(msgs.map((m) => m.msg));
       this.sendResult(pid, value, results);
     } catch (err) {
       this.sendFailed(pid, value, err);
+    } finally {
+      this.inFlight--;
     }
   }
 
@@ -206,6 +211,7 @@ export class WorkloadDriver {
     this.txTopic.set(id, w.topic);
     const value: SendValue = { topic: w.topic, messages: [m.sent], tx: true };
     this.history.add(pid, 'invoke', 'send', value);
+    this.inFlight++;
     try {
       await producer.sendInTransaction(m.msg, (_msg, result) => {
         this.sendResult(pid, value, [result]);
@@ -214,6 +220,8 @@ export class WorkloadDriver {
       });
     } catch (err) {
       this.sendFailed(pid, value, err);
+    } finally {
+      this.inFlight--;
     }
   }
 

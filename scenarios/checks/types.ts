@@ -45,11 +45,21 @@ export interface CheckOptions {
    * counted in `lostUnflushed` only when every one of them also lost power within its own unflushed window
    * (`windowMs`; none: it flushes sync and never loses what it acknowledged). Under an HA controller:
    * `maxClockSkewMs`, the clock difference its controllers' leases allow for (the `split-brain` check's
-   * tolerance), and `maxElections`, the highest master epoch the group may reach (none: unbounded).
+   * tolerance), `maxElections`, the highest master epoch the group may reach (none: unbounded), and
+   * `offsetsLagMs`: offsets replicate every configSyncMs, so after a failover the new master may answer an
+   * offset older than the old master's last commit, and consumers read again from there (at least once): a
+   * fault up to this long before the earlier of two offset ops explains such a step back.
    */
   brokerGroups?: Record<
     string,
-    { processes: string[]; master?: string; replicas?: { process: string; windowMs?: number }[]; maxClockSkewMs?: number; maxElections?: number }
+    {
+      processes: string[];
+      master?: string;
+      replicas?: { process: string; windowMs?: number }[];
+      maxClockSkewMs?: number;
+      maxElections?: number;
+      offsetsLagMs?: number;
+    }
   >;
 }
 

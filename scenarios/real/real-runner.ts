@@ -258,7 +258,8 @@ export async function runRealScenario(s: Scenario, opts: RealRunOptions): Promis
       // the drain: every fault ends, then every acknowledged message must arrive
       nem.healAll();
       log.add('runner', 'info', 'drain', {});
-      await until(() => rec.missing === 0, s.checks.drain, signal);
+      // a send still in flight may yet be acknowledged: the drain waits for its answer too
+      await until(() => rec.missing === 0 && driver.inFlight === 0, s.checks.drain, signal);
       await abortable(nem.settled(), signal);
     }
   } finally {

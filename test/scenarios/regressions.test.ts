@@ -20,6 +20,47 @@ interface Regression {
 
 const REGRESSIONS: Regression[] = [
   {
+    file: 'ha-failover-fuzz.yaml',
+    seed: 5,
+    found: 'a consumer marked its master down after a clog and went on reading offsets from a slave that lagged the master: a queue it took over restarted from an older offset',
+    timeline: [
+      { at: 32671, do: 'pause', target: 'broker-a-2', for: 2370 },
+      { at: 37308, do: 'crash', target: 'ctl-1', tear: false, restartAfter: 6284 },
+      { at: 37764, do: 'clog', between: ['broker-a-1', 'c1'], for: 4371 },
+      { at: 37890, do: 'crash', target: 'broker-a-2', tear: false, restartAfter: 6199 },
+    ],
+  },
+  {
+    file: 'ha-failover-fuzz.yaml',
+    seed: 37,
+    found: 'a pull past the queue end of a broker that serves less than the group holds (a slave, a new master limited to its confirm offset) was corrected down, and the consumers committed the lower offsets',
+    timeline: [
+      { at: 36031, do: 'partition', kind: 'bridge', target: 'broker-a-3', oneWay: false, for: 2004 },
+      { at: 36875, do: 'partition', kind: 'ring', oneWay: false, for: 9826 },
+      { at: 37941, do: 'drop', from: '*', to: '*', rate: 0.167, for: 5469 },
+    ],
+  },
+  {
+    file: 'ha-failover-fuzz.yaml',
+    seed: 170,
+    found: 'master and controller lost power together; the restarted controller had forgotten the master process, which came back without the tail it had not flushed and was confirmed in its old epoch: the slaves dropped an acknowledged message',
+    timeline: [
+      { at: 739, do: 'delay', from: '*', to: 'broker-a-3', ms: { min: 183, max: 292 }, for: 604 },
+      { at: 13843, do: 'pause', target: 'broker-a-3', for: 5284 },
+      { at: 27683, do: 'crash', target: 'broker-a-1', tear: true, restartAfter: 5104 },
+      { at: 28766, do: 'crash', target: 'ctl-1', tear: true, restartAfter: 5039 },
+    ],
+  },
+  {
+    file: 'ha-failover-fuzz.yaml',
+    seed: 221,
+    found: 'a master restarted within its lease without its unflushed tail and was elected again on write offsets the slaves had reported before they received that tail: the slaves dropped an acknowledged message',
+    timeline: [
+      { at: 904, do: 'delay', from: '*', to: '*', ms: { min: 406, max: 492 }, for: 8786 },
+      { at: 39724, do: 'crash', target: 'broker-a-1', tear: true, restartAfter: 4878 },
+    ],
+  },
+  {
     file: 'broker-crash-sync-flush.yaml',
     seed: 438,
     found: 'a consumer resuming from a pause sent two offset commits at once; a network that reorders delivered the older last, and the broker offset went back',
