@@ -225,11 +225,7 @@ export class CommitLog {
       reply({ status, message, results: [] });
       return 'refused';
     };
-    if (this.failure) return refuse(this.failure.status, `store failed earlier: ${this.failure.message}`);
-    if (batch.length === 0) {
-      reply({ status: Status.OK, results: [] });
-      return 'refused';
-    }
+    if (this.failure || batch.length === 0) return this.refuseAtOnce(reply);
     const unflushed = this.o.log.writeOffset - this.o.log.flushedOffset;
     if ((this.o.flush === 'sync' && this.waiting.length >= this.o.maxPendingBatches) || unflushed >= this.o.maxPendingBytes) {
       return refuse(Status.SYSTEM_BUSY, `store busy: ${this.waiting.length} batches / ${unflushed} bytes wait for a flush`);
@@ -267,9 +263,20 @@ export class CommitLog {
     }
     for (const [k, v] of updates) this.queueOffsets.set(k, v);
 
-    const result: PutResult = new CompactPutResult(encoded.offsets, offsets, encoded.sizes, this.o.msgId, this.msgIdPrefix);
+    this.acknowledge(new CompactPutResult(encoded.offsets, offsets, encoded.sizes, this.o.msgId, this.msgIdPrefix), reply, storeTimestamp);
+    return 'written';
+  }
+
+  /** Answers a write that does nothing: the log failed earlier, or it is empty (OK). */
+  private refuseAtOnce(reply: (r: PutResult) => void): AppendOutcome {
+    reply(this.failure ? { status: this.failure.status, message: `store failed earlier: ${this.failure.message}`, results: [] } : { status: Status.OK, results: [] });
+    return 'refused';
+  }
+
+  /** A write is done: with sync flush it waits for the covering flush, with async flush it is answered now. */
+  private acknowledge(result: PutResult, reply: (r: PutResult) => void, at: number): void {
     if (this.o.flush === 'sync') {
-      this.waiting.push({ end: this.o.log.writeOffset, at: storeTimestamp, result, reply });
+      this.waiting.push({ end: this.o.log.writeOffset, at, result, reply });
       if (this.timeoutTimer === undefined) this.armFlushTimeout(this.flushTimeoutMs);
       this.publish();
     } else {
@@ -277,7 +284,6 @@ export class CommitLog {
       this.publish();
       reply(result);
     }
-    return 'written';
   }
 
   /**
@@ -291,11 +297,7 @@ export class CommitLog {
       reply({ status, message, results: [] });
       return 'refused';
     };
-    if (this.failure) return refuse(this.failure.status, `store failed earlier: ${this.failure.message}`);
-    if (data.length === 0) {
-      reply({ status: Status.OK, results: [] });
-      return 'refused';
-    }
+    if (this.failure || data.length === 0) return this.refuseAtOnce(reply);
     let at: number;
     try {
       at = this.o.log.nextAppendOffset(data.length);
@@ -318,15 +320,7 @@ export class CommitLog {
       return 'failed';
     }
     for (const [k, v] of checked.queueOffsets) if (v > (this.queueOffsets.get(k) ?? 0)) this.queueOffsets.set(k, v);
-    const result: PutResult = { status: Status.OK, results: [], count: checked.records };
-    if (this.o.flush === 'sync') {
-      this.waiting.push({ end: this.o.log.writeOffset, at: this.o.clock.now(), result, reply });
-      if (this.timeoutTimer === undefined) this.armFlushTimeout(this.flushTimeoutMs);
-      this.publish();
-    } else {
-      this.publish();
-      reply(result);
-    }
+    this.acknowledge({ status: Status.OK, results: [], count: checked.records }, reply, this.o.clock.now());
     return 'written';
   }
 

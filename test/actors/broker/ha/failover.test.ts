@@ -4,29 +4,11 @@ import { join } from 'node:path';
 import { memoryTransport, startSystem, type MqSystem } from '../../../../index.js';
 import { rootLogger } from '../../../../actors/runtime/environment.js';
 import { diskStorage } from '../../../../store/backends/disk.js';
-import { RequestCode } from '../../../../actors/protocol/request-codes.js';
-import { parseJsonBody, request } from '../../../../actors/protocol/replies.js';
-import type { HaStatus } from '../../../../actors/protocol/commands.js';
-import { Status } from '../../../../core/status.js';
 import { SendStatus } from '../../../../core/message.js';
 import type { BrokerHandle } from '../../../../actors/broker/broker.js';
 import type { Producer } from '../../../../actors/producer/producer.js';
 import { createTopic } from '../../../e2e/support.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-async function haStatus(system: MqSystem, address: string): Promise<HaStatus | undefined> {
-  const reply = await system.env.transport.request(address, request(RequestCode.GET_BROKER_HA_STATUS), { timeoutMs: 500 }).catch(() => undefined);
-  return reply?.status === Status.OK ? parseJsonBody<HaStatus>(reply) : undefined;
-}
+import { haStatus, until } from '../../../support/ha.js';
 
 const LEASE = { leaseMs: 600, aliveMs: 600, maxClockSkewMs: 100 };
 

@@ -5,29 +5,13 @@ import { memoryTransport, startSystem, type MqSystem } from '../../../../index.j
 import { rootLogger } from '../../../../actors/runtime/environment.js';
 import { diskStorage } from '../../../../store/backends/disk.js';
 import { RequestCode } from '../../../../actors/protocol/request-codes.js';
-import { parseJsonBody, request } from '../../../../actors/protocol/replies.js';
-import type { HaStatus } from '../../../../actors/protocol/commands.js';
+import { request } from '../../../../actors/protocol/replies.js';
 import { Status } from '../../../../core/status.js';
 import { SendStatus } from '../../../../core/message.js';
 import type { BrokerHandle } from '../../../../actors/broker/broker.js';
 import type { BrokerOptions } from '../../../../actors/broker/broker-options.js';
 import { createTopic } from '../../../e2e/support.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-async function haStatus(system: MqSystem, address: string): Promise<HaStatus> {
-  const reply = await system.env.transport.request(address, request(RequestCode.GET_BROKER_HA_STATUS));
-  expect(reply.status).toBe(Status.OK);
-  return parseJsonBody<HaStatus>(reply);
-}
+import { haStatus, until } from '../../../support/ha.js';
 
 describe('master/slave replication', () => {
   let root: string;
@@ -54,7 +38,7 @@ describe('master/slave replication', () => {
   it('a sync master acknowledges once its slave holds a batch: the slave has every message, indexed, and the topics', async () => {
     const { system: s, master, startSlave } = await cluster({ mode: 'sync' });
     const slave = await startSlave();
-    await until('the slave in sync', async () => (await haStatus(s, master.address)).inSync?.includes(1) === true);
+    await until('the slave in sync', async () => (await haStatus(s, master.address))?.inSync?.includes(1) === true);
     await createTopic(s, [master.address], 'T', 2);
     const producer = await s.spawnProducer({ group: 'pg', namesrv: ['ns'] });
     const sent: string[] = [];
@@ -69,7 +53,7 @@ describe('master/slave replication', () => {
     const mpos = mctx.store.status().positions;
     expect(sctx.store.status().positions.writeOffset).toBe(mpos.writeOffset);
     expect(mpos.writeOffset).toBeGreaterThan(2 * 64 * 1024); // several segments
-    const st = await haStatus(s, master.address);
+    const st = (await haStatus(s, master.address))!;
     expect(st).toMatchObject({ role: 'master', mode: 'sync', inSync: [0, 1] });
     expect(st.slaves![0]).toMatchObject({ brokerId: 1, address: slave.address, lagBytes: 0, lagMessages: 0, inSync: true });
     // the slave indexed everything (once flushed) and learned the topic
@@ -102,19 +86,19 @@ describe('master/slave replication', () => {
     const { system: s, master, startSlave } = await cluster({ mode: 'sync', syncTimeoutMs: 200, maxTimeSlaveNotCatchupMs: 600 });
     let slave = await startSlave();
     await createTopic(s, [master.address], 'T', 1);
-    await until('the slave in sync', async () => (await haStatus(s, master.address)).inSync?.includes(1) === true);
+    await until('the slave in sync', async () => (await haStatus(s, master.address))?.inSync?.includes(1) === true);
     const producer = await s.spawnProducer({ group: 'pg', namesrv: ['ns'], retries: 0 });
     expect((await producer.send({ topic: 'T', body: Buffer.from('a') })).status).toBe(SendStatus.SEND_OK);
     await slave.stop();
     const late = await producer.send({ topic: 'T', body: Buffer.from('b') });
     expect(late.status).toBe(SendStatus.FLUSH_SLAVE_TIMEOUT);
     expect(late.msgId).toBeTruthy(); // stored, with its id
-    await until('the slave out of the in-sync set', async () => (await haStatus(s, master.address)).inSync?.length === 1);
+    await until('the slave out of the in-sync set', async () => (await haStatus(s, master.address))?.inSync?.length === 1);
     await expect(producer.send({ topic: 'T', body: Buffer.from('c') })).rejects.toThrow(/IN_SYNC_REPLICAS_NOT_ENOUGH/);
     const stored = master.context()!.store.maxOffset('T', 0);
     expect(stored).toBe(2); // c was not stored
     slave = await startSlave();
-    await until('the slave back in sync', async () => (await haStatus(s, master.address)).inSync?.includes(1) === true);
+    await until('the slave back in sync', async () => (await haStatus(s, master.address))?.inSync?.includes(1) === true);
     expect((await producer.send({ topic: 'T', body: Buffer.from('d') })).status).toBe(SendStatus.SEND_OK);
     expect(slave.context()!.store.status().positions.writeOffset).toBe(master.context()!.store.status().positions.writeOffset);
   });
