@@ -108,8 +108,11 @@ function masterOf(g: HaGroupStatus | undefined): HaStatus | undefined {
   return g?.brokers.filter((b) => b.role === 'master').sort((a, b) => (b.epoch ?? 0) - (a.epoch ?? 0))[0];
 }
 
-/** Sends batches with WINDOW in flight for `ms`; returns acknowledged messages per second. */
-async function produceFor(client: MqSystem, ms: number, onTick?: () => void): Promise<number> {
+/**
+ * Sends batches with WINDOW in flight for `ms` (at most `rate` messages a second when given); returns
+ * acknowledged messages per second.
+ */
+async function produceFor(client: MqSystem, ms: number, rate?: number): Promise<number> {
   const producer = await client.spawnProducer({ group: 'ha-bench-pg', namesrv: ['ns-h'], batchMaxBytes: 1024 * 1024 });
   const body = Buffer.alloc(BODY, 97);
   const batch: Message[] = Array.from({ length: BATCH }, () => ({ topic: TOPIC, body }));
@@ -117,12 +120,15 @@ async function produceFor(client: MqSystem, ms: number, onTick?: () => void): Pr
   let acked = 0;
   const end = Date.now() + ms;
   const start = Date.now();
+  // paced: each of the WINDOW senders takes every WINDOW-th slot of the rate
+  const slotMs = rate === undefined ? 0 : (1000 * BATCH * WINDOW) / rate;
   await Promise.all(
-    Array.from({ length: WINDOW }, async () => {
-      while (Date.now() < end) {
+    Array.from({ length: WINDOW }, async (_, w) => {
+      for (let k = 0; Date.now() < end; k++) {
+        const due = start + ((k + w / WINDOW) * slotMs);
+        if (due > Date.now()) await sleep(due - Date.now());
         const r = await producer.sendBatch(batch).catch(() => undefined);
         if (r !== undefined) acked += r.filter((x) => x.status === SendStatus.SEND_OK).length;
-        onTick?.();
       }
     }),
   );
@@ -148,9 +154,9 @@ export function lagsOf(samples: readonly { t: number; masterWrite: number; ack: 
   return out;
 }
 
-async function throughput(ctx: BenchContext, nats: NatsServer, root: string, mode: 'none' | 'async' | 'sync', seconds: number): Promise<{ rate: number; lags: number[] }> {
+async function throughput(ctx: BenchContext, nats: NatsServer, root: string, mode: 'none' | 'async' | 'sync', seconds: number, rate?: number): Promise<{ rate: number; lags: number[] }> {
   const dir = mkdtempSync(join(root, `${mode}-`));
-  const g = new Group(nats, dir, `hab${mode}`);
+  const g = new Group(nats, dir, `hab${mode}${rate === undefined ? '' : 'p'}`);
   try {
     await g.start();
     const haFlags = mode === 'none' ? [] : ['--ha', mode];
@@ -159,7 +165,7 @@ async function throughput(ctx: BenchContext, nats: NatsServer, root: string, mod
       await g.broker(1, []);
       await until('the slave in sync', async () => (masterOf(await g.status())?.inSync?.length === 2 ? true : undefined), 20_000);
     }
-    ctx.progress(`${mode}: producing for ${seconds} s`);
+    ctx.progress(`${mode}: producing for ${seconds} s${rate === undefined ? '' : ` at ${Math.round(rate)} msgs/s`}`);
     const samples: { t: number; masterWrite: number; ack: number }[] = [];
     let sampling = mode === 'async';
     const sampler = (async () => {
@@ -171,10 +177,10 @@ async function throughput(ctx: BenchContext, nats: NatsServer, root: string, mod
         await sleep(SAMPLE_MS);
       }
     })();
-    const rate = await produceFor(g.client, seconds * 1000);
+    const achieved = await produceFor(g.client, seconds * 1000, rate);
     sampling = false;
     await sampler;
-    return { rate, lags: lagsOf(samples) };
+    return { rate: achieved, lags: lagsOf(samples) };
   } finally {
     await g.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -239,6 +245,8 @@ const bench: Bench = async (ctx: BenchContext) => {
     const none = await throughput(ctx, nats, root, 'none', seconds);
     const asyncRun = await throughput(ctx, nats, root, 'async', seconds);
     const sync = await throughput(ctx, nats, root, 'sync', seconds);
+    // the lag at an ordinary load: half what the group takes unreplicated
+    const half = await throughput(ctx, nats, root, 'async', seconds, none.rate / 2);
     await nats.stop();
     const times = await failovers(ctx, root, kills);
     const lagP99 = percentile([...asyncRun.lags], 99);
@@ -247,6 +255,7 @@ const bench: Bench = async (ctx: BenchContext) => {
       figures: {
         producePerSec: { none: round(none.rate, 1), async: round(asyncRun.rate, 1), sync: round(sync.rate, 1) },
         replicationLagMs: { samples: asyncRun.lags.length, p50: percentile([...asyncRun.lags], 50), p99: lagP99, max: Math.max(0, ...asyncRun.lags) },
+        replicationLagHalfLoadMs: { msgsPerSec: round(half.rate, 1), samples: half.lags.length, p50: percentile([...half.lags], 50), p99: percentile([...half.lags], 99), max: Math.max(0, ...half.lags) },
         failoverMs: { kills: times.length, each: times, p50: percentile([...times], 50), p99: failoverP99, leaseMs: LEASE_MS },
       },
       goals: [
@@ -259,7 +268,8 @@ const bench: Bench = async (ctx: BenchContext) => {
         { what: 'produce, no slave (msgs/s)', value: round(none.rate, 1) },
         { what: 'produce, async slave (msgs/s)', value: round(asyncRun.rate, 1) },
         { what: 'produce, sync slave (msgs/s)', value: round(sync.rate, 1) },
-        { what: 'replication lag p99 (ms)', value: lagP99 },
+        { what: 'replication lag p99, full load (ms)', value: lagP99 },
+        { what: 'replication lag p99, half load (ms)', value: percentile([...half.lags], 99) },
         { what: 'failover p50 (ms)', value: percentile([...times], 50) },
         { what: 'failover p99 (ms)', value: failoverP99 },
       ],
