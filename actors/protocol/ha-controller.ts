@@ -55,6 +55,8 @@ export interface GroupState {
   syncEpoch: number;
   /** Brokers heard from, by configured id (as strings: JSON keys). */
   brokers: Record<string, GroupBroker>;
+  /** Set while an election is due because the master restarted (heard from a new process at `at`). */
+  restart?: { brokerId: number; at: number };
 }
 
 export function emptyGroup(brokerName: string): GroupState {
@@ -103,19 +105,30 @@ export function masterRestarted(s: GroupState, r: HeartbeatReport): boolean {
 }
 
 /** Whether the group needs a new master at `now`: none, its lease ran out, or the master restarted. */
-export function needsElection(s: GroupState, now: number, cfg: ControllerSettings, restarted = false): boolean {
-  return restarted || s.masterId === null || now > s.leaseUntil + cfg.maxClockSkewMs;
+export function needsElection(s: GroupState, now: number, cfg: ControllerSettings): boolean {
+  return s.restart !== undefined || s.masterId === null || now > s.leaseUntil + cfg.maxClockSkewMs;
 }
 
 /**
- * The new master by the election rule, or undefined when no candidate is alive. `passOver` (a master that
- * restarted: it may have lost an unflushed tail the others hold, and their write offsets as last heard may lag
- * behind what they hold) is chosen only when no other candidate is alive.
+ * Since when a candidate's report counts for an election: after the old master could last have acknowledged a
+ * write (its lease's end, or its restart), so that the write offset it reports covers every acknowledged message
+ * it holds. A group without a master takes any report.
  */
-export function electCandidate(s: GroupState, now: number, cfg: ControllerSettings, passOver?: number): number | undefined {
+function freshSince(s: GroupState, cfg: ControllerSettings): number {
+  if (s.restart !== undefined) return s.restart.at;
+  return s.masterId === null ? -Infinity : s.leaseUntil + cfg.maxClockSkewMs;
+}
+
+/**
+ * The new master by the election rule; undefined when no candidate is alive; 'wait' while a live candidate has
+ * not reported since `since` (its write offset as last heard may lag behind what it holds: the next heartbeats
+ * decide). `passOver` (a master that restarted: it may have lost an unflushed tail the others hold) is chosen only
+ * when no other candidate is alive.
+ */
+export function electCandidate(s: GroupState, now: number, cfg: ControllerSettings, passOver?: number, since = -Infinity): number | 'wait' | undefined {
   // (a set of the passed-over broker alone has no other candidate: not every live broker, which would be unclean)
   if (passOver !== undefined && s.inSync.some((id) => id !== passOver)) {
-    const others = electCandidate({ ...s, inSync: s.inSync.filter((id) => id !== passOver), brokers: withoutBroker(s.brokers, passOver) }, now, cfg);
+    const others = electCandidate({ ...s, inSync: s.inSync.filter((id) => id !== passOver), brokers: withoutBroker(s.brokers, passOver) }, now, cfg, undefined, since);
     if (others !== undefined) return others;
   }
   const alive = (id: number): boolean => {
@@ -126,6 +139,7 @@ export function electCandidate(s: GroupState, now: number, cfg: ControllerSettin
   let best: number | undefined;
   for (const id of pool) {
     if (!alive(id)) continue;
+    if (s.brokers[String(id)]!.lastSeen < since) return 'wait';
     if (best === undefined) {
       best = id;
       continue;
@@ -148,23 +162,28 @@ function withoutBroker(brokers: GroupState['brokers'], id: number): GroupState['
  * state (the same object when nothing changed but the broker's record) and the answer.
  */
 export function onHeartbeat(s: GroupState, r: HeartbeatReport, now: number, cfg: ControllerSettings): { state: GroupState; answer: HeartbeatAnswer; elected?: number } {
-  const restarted = masterRestarted(s, r);
   const record: GroupBroker = { address: r.address, lastSeen: now, writeOffset: r.writeOffset, epoch: r.epoch };
   if (r.session !== undefined) record.session = r.session;
   let next: GroupState = { ...s, brokers: { ...s.brokers, [String(r.brokerId)]: record } };
+  if (masterRestarted(s, r)) next = { ...next, restart: { brokerId: r.brokerId, at: now } };
   let elected: number | undefined;
-  if (needsElection(next, now, cfg, restarted)) {
-    const id = electCandidate(next, now, cfg, restarted ? r.brokerId : undefined);
-    if (id !== undefined) {
+  const due = needsElection(next, now, cfg);
+  if (due) {
+    const id = electCandidate(next, now, cfg, next.restart?.brokerId, freshSince(next, cfg));
+    if (typeof id === 'number') {
       elected = id;
-      next = { ...next, epoch: next.epoch + 1, masterId: id, masterAddress: next.brokers[String(id)]!.address, leaseUntil: now + cfg.leaseMs, inSync: [id], syncEpoch: next.syncEpoch + 1 };
-    } else if (next.masterId !== null) {
+      const { restart: _done, ...rest } = next;
+      next = { ...rest, epoch: next.epoch + 1, masterId: id, masterAddress: next.brokers[String(id)]!.address, leaseUntil: now + cfg.leaseMs, inSync: [id], syncEpoch: next.syncEpoch + 1 };
+    } else if (id === undefined && next.masterId !== null) {
       // the lease ran out and no in-sync broker is alive: no master until one returns (no unclean election)
-      next = { ...next, masterId: null, masterAddress: null };
+      const { restart: _done, ...rest } = next;
+      next = { ...rest, masterId: null, masterAddress: null };
     }
   }
-  // the reporter sent this heartbeat before `now`: a lease it counts from its sending ends before this one
-  const leader = next.masterId === r.brokerId && (r.epoch === next.epoch || elected === r.brokerId);
+  // the reporter sent this heartbeat before `now`: a lease it counts from its sending ends before this one; none
+  // while an election waits for its candidates' reports
+  const waiting = due && elected === undefined && next.masterId !== null;
+  const leader = !waiting && next.masterId === r.brokerId && (r.epoch === next.epoch || elected === r.brokerId);
   if (leader) next = { ...next, leaseUntil: now + cfg.leaseMs };
   const out: { state: GroupState; answer: HeartbeatAnswer; elected?: number } = { state: next, answer: answerFor(next, leader, cfg) };
   if (elected !== undefined) out.elected = elected;

@@ -23,7 +23,7 @@ describe('the HA controller rules', () => {
     expect(hb(r.state, 1, 5700, 700, 1).answer).toMatchObject({ epoch: 2, masterId: 2, leader: false });
   });
 
-  it('a master that restarted (a heartbeat from another process) is not confirmed in its old epoch: the in-sync broker holding more is elected at once', () => {
+  it('a master that restarted (a heartbeat from another process) is not confirmed in its old epoch: the in-sync broker holding more is elected once it reports', () => {
     let s = hb(emptyGroup('b'), 1, 0).state;
     s = hb(s, 2, 10, 0).state;
     s = onAlterSyncState(s, { brokerName: 'b', masterId: 1, epoch: 1, syncEpoch: s.syncEpoch, inSync: [1, 2] }).state;
@@ -31,10 +31,14 @@ describe('the HA controller rules', () => {
     // heard from its process, a late heartbeat in epoch 0 of the same process changes nothing
     s = onHeartbeat(s, { brokerName: 'b', brokerId: 1, address: 'broker.b.1', epoch: 1, writeOffset: 900, session: 'first' }, 400, cfg).state;
     expect(onHeartbeat(s, { brokerName: 'b', brokerId: 1, address: 'broker.b.1', epoch: 0, writeOffset: 900, session: 'first' }, 450, cfg).elected).toBeUndefined();
-    // the master restarted within its lease with 700 (it lost an unflushed tail): a new process
+    // the master restarted within its lease with 700 (it lost an unflushed tail): a new process; the election
+    // waits for the others' next reports, which cover what they hold since
     const r = onHeartbeat(s, { brokerName: 'b', brokerId: 1, address: 'broker.b.1', epoch: 0, writeOffset: 700, session: 'second' }, 600, cfg);
-    expect(r.elected).toBe(2);
-    expect(r.answer).toMatchObject({ epoch: 2, masterId: 2, leader: false });
+    expect(r.elected).toBeUndefined();
+    expect(r.answer).toMatchObject({ epoch: 1, masterId: 1, leader: false });
+    const e = hb(r.state, 2, 700, 900);
+    expect(e.elected).toBe(2);
+    expect(e.answer).toMatchObject({ epoch: 2, masterId: 2, leader: true });
   });
 
   it('a restarted master is passed over for another live in-sync broker, even one whose last report shows less; alone in the set it is elected again', () => {
@@ -43,10 +47,23 @@ describe('the HA controller rules', () => {
     s = onAlterSyncState(s, { brokerName: 'b', masterId: 1, epoch: 1, syncEpoch: s.syncEpoch, inSync: [1, 2] }).state;
     s = hb(s, 2, 500, 800).state; // heard a while ago: it holds more by now
     const r = onHeartbeat(s, { brokerName: 'b', brokerId: 1, address: 'broker.b.1', epoch: 0, writeOffset: 900, session: 'b' }, 600, cfg);
-    expect(r.elected).toBe(2);
+    expect(r.elected).toBeUndefined(); // broker 2's report predates the restart: its next one decides
+    expect(hb(r.state, 2, 650, 950).elected).toBe(2);
     let alone = onHeartbeat(emptyGroup('b'), { brokerName: 'b', brokerId: 1, address: 'broker.b.1', epoch: 0, writeOffset: 0, session: 'a' }, 0, cfg).state;
     alone = hb(alone, 2, 10, 0).state; // alive, but not in sync
     expect(onHeartbeat(alone, { brokerName: 'b', brokerId: 1, address: 'broker.b.1', epoch: 0, writeOffset: 0, session: 'b' }, 50, cfg).elected).toBe(1);
+  });
+
+  it('an election after a lease waits for every live in-sync candidate to report after it ended: a stale write offset does not decide', () => {
+    let s = hb(emptyGroup('b'), 1, 0).state;
+    s = hb(s, 2, 10, 0).state;
+    s = hb(s, 3, 10, 0).state;
+    s = onAlterSyncState(s, { brokerName: 'b', masterId: 1, epoch: 1, syncEpoch: s.syncEpoch, inSync: [1, 2, 3] }).state;
+    s = hb(s, 3, 2500, 500).state; // before the lease ran out: 3 has since received more
+    const first = hb(s, 2, 3600, 600); // lease 3000 + skew 500 passed; 3 has not reported since
+    expect(first.elected).toBeUndefined();
+    const second = hb(first.state, 3, 3700, 900);
+    expect(second.elected).toBe(3);
   });
 
   it('never elects outside the in-sync set (no unclean election)', () => {
