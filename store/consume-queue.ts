@@ -99,6 +99,7 @@ export class ConsumeQueue {
    * `firstQueueOffset` is filled with blank entries. Returns the number of entries written (blanks excluded).
    */
   put(firstQueueOffset: number, list: readonly CqEntry[]): number {
+    this.startIfEmpty(firstQueueOffset);
     const skip = Math.max(0, this.maxOffset - firstQueueOffset);
     if (skip >= list.length) return 0;
     const gap = Math.max(0, firstQueueOffset - this.maxOffset);
@@ -114,6 +115,7 @@ export class ConsumeQueue {
    * from `firstQueueOffset`): the dispatcher's path, one write and no per-entry objects.
    */
   putEncoded(firstQueueOffset: number, bytes: Uint8Array): number {
+    this.startIfEmpty(firstQueueOffset);
     const count = bytes.length / CQ_ENTRY_SIZE;
     const skip = Math.max(0, this.maxOffset - firstQueueOffset);
     if (skip >= count) return 0;
@@ -126,6 +128,15 @@ export class ConsumeQueue {
     buf.set(bytes.subarray(skip * CQ_ENTRY_SIZE), gap * CQ_ENTRY_SIZE);
     this.entries.append(buf);
     return count - skip;
+  }
+
+  /**
+   * A queue that holds nothing yet starts at its first entry's offset rather than filling blanks from 0: a store
+   * that starts mid-stream (a replica started from its master's last commit log segment) meets its queues there.
+   * (A store that started at 0 never does: its queues' offsets start at 0.)
+   */
+  private startIfEmpty(firstQueueOffset: number): void {
+    if (this.maxOffset === 0 && firstQueueOffset > 0) this.entries.startAt(firstQueueOffset);
   }
 
   /** As `read`, the entries' raw bytes (CQ_ENTRY_SIZE each; see cqOffsetAt and co.): no object per entry. */

@@ -243,6 +243,14 @@ export class Dispatcher {
    * offset: at the group's confirm offset, what enough in-sync replicas hold, so that no consumer reads a
    * message a failover can take back (apache/rocketmq#6662). Infinity lifts the limit.
    */
+  /** An empty store that starts mid-stream (MessageStore.startAtSegmentOf): indexing starts at `offset`. */
+  startAt(offset: number): void {
+    if (this.pos !== 0 || this.target !== 0) return;
+    this.pos = offset;
+    this.target = offset;
+    this.flushedSeen = offset;
+  }
+
   get limit(): number {
     return this.confirmLimit;
   }

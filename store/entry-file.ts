@@ -92,6 +92,16 @@ export class EntryFile {
     }
   }
 
+  /**
+   * An empty sequence starts at `index` instead of 0 (a replica that starts mid-stream): the first append goes
+   * there, in the file that holds it. Ignored once anything was written.
+   */
+  startAt(index: number): void {
+    if (this.parts.length > 0 || this.max !== 0 || index <= 0) return;
+    this.min = index;
+    this.max = index;
+  }
+
   /** Raises the logical minimum (entries below it are treated as deleted); never lowers it. */
   setMinIndex(index: number): void {
     this.min = Math.min(Math.max(this.min, index), this.max);

@@ -118,6 +118,12 @@ export interface MessageStore extends StoreQueries {
    * see Dispatcher.limitTo); Infinity lifts it.
    */
   limitDispatch(offset: number): void;
+  /**
+   * A store that holds nothing yet starts at the start of the commit log segment that holds `offset` (a replica
+   * starting from its master's last segment, as RocketMQ's slaves may): its log, and each queue at its first
+   * message there. Refused (StoreOpenError) once the store holds data.
+   */
+  startAtSegmentOf(offset: number): Promise<void>;
   /** Every consume queue the store holds, with one past its last message. */
   queueList(): { topic: string; queueId: number; maxOffset: number }[];
   /** Commit log write/flush/min offsets and the dispatcher's position. */
@@ -417,6 +423,16 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     },
     truncateTail,
     limitDispatch: (offset) => p.dispatcher.limitTo(offset),
+    startAtSegmentOf: async (offset) => {
+      if (p.log.writeOffset !== 0 || p.log.minOffset !== 0 || p.queues.all().length > 0) throw new StoreOpenError(`the store in ${opts.dir} holds data: it cannot start anywhere else`);
+      const start = p.log.segmentStart(offset);
+      if (start === 0) return;
+      p.log.setWriteOffset(start);
+      p.dispatcher.startAt(start);
+      await writeStoreCheckpoint(opts.storage, opts.dir, { clean: false, commitLogFlushed: start, dispatched: start, timestamp: clock.now() });
+      p.commitLog.truncated(start, new Map());
+      logger.warn({ offset: start }, 'the store starts at this commit log offset (a replica started from its master\'s last segment)');
+    },
     queueList: () => [...p.queues.all()].map((cq) => ({ topic: cq.topic, queueId: cq.queueId, maxOffset: cq.maxOffset })),
     positions: () => ({ writeOffset: p.log.writeOffset, flushedOffset: p.log.flushedOffset, minOffset: p.log.minOffset, dispatched: p.dispatcher.position }),
     corruptRanges: () => p.corrupt.list(p.log.minOffset),

@@ -106,6 +106,7 @@ export function storePort(store: MessageStore): StorePort {
       truncateTail: (offset) => store.truncateTail(offset),
       limitDispatch: (offset) => store.limitDispatch(offset),
       queueList: () => store.queueList(),
+      startAtSegmentOf: (offset) => store.startAtSegmentOf(offset),
       positions: () => store.positions(),
       positions$: store.positions$,
       flush: store.flushMode,

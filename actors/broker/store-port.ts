@@ -85,6 +85,8 @@ export interface ReplicationPort {
   readReplica(from: number, maxBytes: number): ReplicaRead;
   appendReplica(offset: number, data: Uint8Array): Promise<{ status: number; message?: string }>;
   truncateTail(offset: number): Promise<void>;
+  /** An empty store starts at the commit log segment holding `offset` (MessageStore.startAtSegmentOf). */
+  startAtSegmentOf(offset: number): Promise<void>;
   /** Every consume queue the store holds (a promoted slave makes sure each has its topic). */
   queueList(): { topic: string; queueId: number; maxOffset: number }[];
   /** Consumers see data below this offset only (the group's confirm offset); Infinity lifts the limit. */

@@ -25,6 +25,7 @@ export interface BrokerFlags extends ConnectionFlags {
   allAckInSyncSet?: boolean;
   haSyncTimeout?: number;
   slaveNotCatchup?: number;
+  startFrom?: 'first' | 'last-file';
   failover?: boolean;
   lease?: number;
   haHeartbeat?: number;
@@ -159,7 +160,7 @@ const FAILOVER_ONLY = [
   ['haBucketReplicas', '--ha-bucket-replicas'],
 ] as const;
 
-export type HaFlags = Pick<BrokerFlags, 'brokerId' | 'ha' | 'minInSyncReplicas' | 'allAckInSyncSet' | 'haSyncTimeout' | 'slaveNotCatchup' | 'failover' | 'lease' | 'haHeartbeat' | 'haBucketReplicas'>;
+export type HaFlags = Pick<BrokerFlags, 'brokerId' | 'ha' | 'minInSyncReplicas' | 'allAckInSyncSet' | 'haSyncTimeout' | 'slaveNotCatchup' | 'startFrom' | 'failover' | 'lease' | 'haHeartbeat' | 'haBucketReplicas'>;
 
 /**
  * BrokerOptions.ha from the replication flags, or undefined when none is given (the broker's default: an
@@ -169,13 +170,14 @@ export type HaFlags = Pick<BrokerFlags, 'brokerId' | 'ha' | 'minInSyncReplicas' 
 export function haOptionsOf(f: HaFlags): HaOptions | undefined {
   checkSyncFlags(f);
   const failover = failoverOptionsOf(f);
-  if (f.ha === undefined && f.slaveNotCatchup === undefined && failover === undefined) return undefined;
+  if (f.ha === undefined && f.slaveNotCatchup === undefined && f.startFrom === undefined && failover === undefined) return undefined;
   return {
     mode: f.ha ?? 'async',
     ...(f.minInSyncReplicas !== undefined ? { minInSyncReplicas: f.minInSyncReplicas } : {}),
     ...(f.allAckInSyncSet ? { allAckInSyncSet: true } : {}),
     ...(f.haSyncTimeout !== undefined ? { syncTimeoutMs: f.haSyncTimeout } : {}),
     ...(f.slaveNotCatchup !== undefined ? { maxTimeSlaveNotCatchupMs: f.slaveNotCatchup } : {}),
+    ...(f.startFrom !== undefined ? { startFrom: f.startFrom } : {}),
     ...failover,
   };
 }

@@ -150,6 +150,42 @@ describe('replication through the store', () => {
     await master.close();
   });
 
+  it('an empty replica can start at its master\'s last segment: its log and queues start there, reads work, a restart keeps them', async () => {
+    const clock = new SimClock();
+    const storage = memoryStorage({ clock, random: new SeededRandom(8) });
+    const master = await open(storage, clock, '/m');
+    for (let b = 0; b < 40; b++) await master.putMessages([msg(b * 3, 'T', 80), msg(b * 3 + 1, 'T', 90), msg(b * 3 + 2, 'T', 100)]);
+    await run(clock);
+    const end = master.positions().writeOffset;
+    const start = end - (end % 4096);
+    expect(start).toBeGreaterThan(0);
+    let slave = await open(storage, clock, '/s');
+    await slave.startAtSegmentOf(end);
+    expect(slave.positions()).toMatchObject({ writeOffset: start, minOffset: start });
+    await replicate(master, slave, 1000);
+    await run(clock);
+    expect(slave.positions().writeOffset).toBe(end);
+    for (let q = 0; q < 3; q++) {
+      const mine = bodiesOf(slave, 'T', q);
+      const theirs = bodiesOf(master, 'T', q);
+      expect(mine.length).toBeGreaterThan(0);
+      expect(theirs.slice(theirs.length - mine.length)).toEqual(mine); // the master's newest messages, same offsets
+      expect(slave.minOffset('T', q)).toBeGreaterThan(0);
+    }
+    // it goes on as a replica, and keeps its start across a restart
+    await master.putMessages([msg(999, 'T', 50)]);
+    await replicate(master, slave, 1000);
+    await run(clock);
+    const before = [0, 1, 2].map((q) => bodiesOf(slave, 'T', q));
+    await slave.close();
+    slave = await open(storage, clock, '/s');
+    expect(slave.positions().minOffset).toBe(start);
+    expect([0, 1, 2].map((q) => bodiesOf(slave, 'T', q))).toEqual(before);
+    await expect(slave.startAtSegmentOf(end)).rejects.toThrow(/holds data/);
+    await master.close();
+    await slave.close();
+  });
+
   it('property: any sequence of batches and chunk sizes replicates to an identical log', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.array(fc.integer({ min: 0, max: 900 }), { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 25 }), fc.integer({ min: 1, max: 5000 }), async (batches, maxBytes) => {

@@ -30,6 +30,12 @@ export interface HaOptions {
   /** Slave: how often it copies its master's topics, consumer offsets and schedule progress (default 5000 ms). */
   configSyncMs?: number;
   /**
+   * Slave with an empty store: copy the master's log from its oldest byte ('first', the default) or from the
+   * start of its last commit log segment ('last-file', as RocketMQ's slaves may: older messages are then read
+   * from the master only).
+   */
+  startFrom?: 'first' | 'last-file';
+  /**
    * Automatic failover: the group's controller decides who is master (actors/protocol/ha-controller.ts). The ids of
    * controller actors (`controller.<id>`, memory transport and scenarios), or 'kv' for a JetStream KV bucket on
    * NATS (no controller process). Broker ids start at 1 then: the master, whichever it is, serves as id 0 in routes.
@@ -56,6 +62,7 @@ export interface HaSettings {
   pullWaitMs: number;
   maxChunkBytes: number;
   configSyncMs: number;
+  startFrom: 'first' | 'last-file';
   controller?: readonly string[] | 'kv';
   heartbeatMs: number;
   kv: { settings: ControllerSettings; bucket: string; replicas: number };
@@ -87,6 +94,7 @@ export function resolveHaOptions(o: HaOptions): HaSettings {
     pullWaitMs: positiveInt(o.pullWaitMs, 1_000, 'pullWaitMs'),
     maxChunkBytes: positiveInt(o.maxChunkBytes, 1024 * 1024, 'maxChunkBytes'),
     configSyncMs: positiveInt(o.configSyncMs, 5_000, 'configSyncMs'),
+    startFrom: startFromOption(o.startFrom),
     ...(o.controller !== undefined ? { controller: controllerOption(o.controller) } : {}),
     heartbeatMs: positiveInt(o.heartbeatMs, DEFAULT_HA_HEARTBEAT_MS, 'heartbeatMs'),
     kv: kvOption(o.kv ?? {}),
@@ -106,6 +114,11 @@ function kvOption(k: NonNullable<HaOptions['kv']>): HaSettings['kv'] {
     bucket,
     replicas: positiveInt(k.replicas, 1, 'kv.replicas'),
   };
+}
+
+function startFromOption(v: unknown): HaSettings['startFrom'] {
+  if (v === undefined || v === 'first' || v === 'last-file') return v ?? 'first';
+  throw new HaConfigError(`ha.startFrom must be 'first' or 'last-file', got ${JSON.stringify(v)}`);
 }
 
 function controllerOption(c: unknown): readonly string[] | 'kv' {

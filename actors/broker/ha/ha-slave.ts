@@ -62,6 +62,8 @@ export class HaSlave {
   private masterWrite = 0;
   private lastContact = -Infinity;
   private lastError: string | undefined;
+  /** Whether the start point of an empty store was settled (ha.startFrom). */
+  private startSettled = false;
   /** A config sync under way; the master's topic table version as last heard, and as last copied. */
   private syncing = false;
   private masterTopics = '';
@@ -143,8 +145,26 @@ export class HaSlave {
     return true;
   }
 
+  /** With `startFrom: 'last-file'`, an empty store starts at the master's last commit log segment. */
+  private async settleStart(master: string): Promise<boolean> {
+    if (this.d.repl.positions().writeOffset === 0) {
+      const reply = await this.d.request(master, request(RequestCode.HA_GET_EPOCHS, { brokerName: this.d.brokerName, brokerId: this.d.brokerId }), this.timeoutMs);
+      if (this.stopped) return false;
+      if (reply.status !== Status.OK) {
+        this.failed(`write offset of ${master}: ${statusName(reply.status)}: ${String(reply.header.error ?? '')}`);
+        return false;
+      }
+      const { writeOffset } = parseJsonBody<HaEpochsReply>(reply);
+      await this.d.repl.startAtSegmentOf(writeOffset);
+      this.d.logger.info({ master, from: this.d.repl.positions().writeOffset }, 'an empty replica starts at its master\'s last commit log segment');
+    }
+    this.startSettled = true;
+    return true;
+  }
+
   /** One request and what follows from its answer; false when the next should wait a backoff. */
   private async step(): Promise<boolean> {
+    if (this.d.settings.startFrom === 'last-file' && !this.startSettled) return this.settleStart(this.d.master());
     if (this.d.controlled && !this.isAligned) return this.align(this.d.master());
     const pos = this.d.repl.positions();
     const ackOffset = this.d.repl.flush === 'sync' ? pos.flushedOffset : pos.writeOffset;

@@ -44,6 +44,7 @@ describe('mq broker replication flags', () => {
       maxTimeSlaveNotCatchupMs: 2000,
     });
     expect(haOptionsOf({ brokerId: 0, slaveNotCatchup: 2000 })).toEqual({ mode: 'async', maxTimeSlaveNotCatchupMs: 2000 });
+    expect(haOptionsOf({ brokerId: 1, startFrom: 'last-file' })).toEqual({ mode: 'async', startFrom: 'last-file' });
     expect(haOptionsOf({ brokerId: 0, ha: 'async' })).toEqual({ mode: 'async' });
   });
 

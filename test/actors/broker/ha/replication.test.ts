@@ -69,6 +69,21 @@ describe('master/slave replication', () => {
     expect(slaveStatus).toMatchObject({ role: 'slave', master: master.address, writeOffset: mpos.writeOffset });
   });
 
+  it('a new slave with startFrom last-file copies from the master\'s last segment, then follows', async () => {
+    const { system: s, master } = await cluster({ mode: 'async' });
+    await createTopic(s, [master.address], 'T', 2);
+    const producer = await s.spawnProducer({ group: 'pg', namesrv: ['ns'] });
+    for (let i = 0; i < 40; i++) await producer.sendBatch(Array.from({ length: 20 }, () => ({ topic: 'T', body: Buffer.alloc(300, 97) })));
+    const mpos = master.context()!.store.status().positions;
+    expect(mpos.writeOffset).toBeGreaterThan(3 * 64 * 1024);
+    const slave = await s.spawnBroker({ name: 'b', id: 1, namesrv: ['ns'], storeDir: 'slave', segmentSize: 64 * 1024, warmAheadBytes: 0, ha: { mode: 'async', startFrom: 'last-file', configSyncMs: 100 } });
+    await until('the slave in sync', async () => (await haStatus(s, master.address))?.inSync?.includes(1) === true);
+    const spos = slave.context()!.store.status().positions;
+    expect(spos.minOffset).toBe(mpos.writeOffset - (mpos.writeOffset % (64 * 1024)));
+    await producer.send({ topic: 'T', body: Buffer.from('after') });
+    await until('the slave has it', () => slave.context()!.store.status().positions.writeOffset === master.context()!.store.status().positions.writeOffset);
+  });
+
   it('a slave takes no writes, from a client or from its own writers', async () => {
     const { system: s, master, startSlave } = await cluster({ mode: 'async' });
     const slave = await startSlave();
