@@ -7,7 +7,7 @@ import type { Frame } from '../../../transports/frame.js';
 import type { HaEpochsReply, HaPullReplyHeader, HaSlaveStatus, HaStatus } from '../../protocol/commands.js';
 import { headerInt, headerString, okReply, request } from '../../protocol/replies.js';
 import { RequestCode } from '../../protocol/request-codes.js';
-import type { ReplicationPort } from '../store-port.js';
+import type { ReplicaRead, ReplicationPort } from '../store-port.js';
 import { epochAt, nextEpochStart, type EpochEntry } from '../../../store/epoch-file.js';
 import type { HaSettings } from './ha-options.js';
 import { acksNeeded, batchSatisfied, inSyncSet, isInSync, reported, type ReplicaState } from './replica-set.js';
@@ -43,6 +43,25 @@ export interface HaMasterDeps {
     epochs: () => readonly EpochEntry[];
     propose: (inSync: number[]) => void;
   };
+}
+
+/**
+ * A replication reply (HA_PULL, HA_READ_TAIL): what a read of the log at `offset` found, with the positions it
+ * was read at; `extra` adds what only a master under a controller knows (confirm offset, epoch, topic version).
+ */
+export function replicaReply(frame: Frame, offset: number, r: ReplicaRead, pos: { writeOffset: number; minOffset: number }, extra: Partial<HaPullReplyHeader> = {}): Frame {
+  const header: HaPullReplyHeader = {
+    kind: r.kind,
+    offset: r.kind === 'data' ? r.offset : offset,
+    masterWrite: pos.writeOffset,
+    minOffset: pos.minOffset,
+    confirmOffset: -1,
+    epoch: 0,
+    epochStart: 0,
+    topics: '',
+    ...extra,
+  };
+  return r.kind === 'data' ? okReply(frame, { ...header }, r.data) : okReply(frame, { ...header });
 }
 
 /** Room a replication reply keeps for its frame's header. */
@@ -216,7 +235,7 @@ export class HaMaster {
       });
     }
     // nothing to ship while the tail comes back: the slave asks again
-    if (this.takingBack) return okReply(frame, { kind: 'none', offset, masterWrite: this.d.repl.positions().writeOffset, minOffset: 0, confirmOffset: -1, epoch: 0, epochStart: 0, topics: '' });
+    if (this.takingBack) return replicaReply(frame, offset, { kind: 'none' }, this.d.repl.positions());
     const answer = (): Frame => this.chunkReply(frame, id, offset, maxBytes);
     const first = answer();
     if (first.header.kind !== 'none' || waitMs === 0 || reply === undefined || this.stopped) return first;
@@ -278,23 +297,17 @@ export class HaMaster {
     const r = this.d.repl.readReplica(offset, next !== undefined ? Math.min(maxBytes, next - offset) : maxBytes);
     const e = r.kind === 'data' ? epochAt(epochs, r.offset) : undefined;
     const confirm = this.confirmOffset();
-    const header: HaPullReplyHeader = {
-      kind: r.kind,
-      offset,
-      masterWrite: pos.writeOffset,
-      minOffset: pos.minOffset,
+    if (r.kind === 'ahead') this.d.logger.warn({ slave: slaveId, slaveOffset: offset, masterWrite: pos.writeOffset }, 'a slave holds a commit log tail this master does not: it must truncate it');
+    if (r.kind === 'data') {
+      const s = this.replicas.get(slaveId);
+      if (s) s.shippedAtWrite = pos.writeOffset;
+    }
+    return replicaReply(frame, offset, r, pos, {
       confirmOffset: confirm === Infinity ? -1 : confirm,
       epoch: e?.epoch ?? 0,
       epochStart: e?.startOffset ?? 0,
       topics: this.d.topicsVersion?.() ?? '',
-    };
-    if (r.kind !== 'data') {
-      if (r.kind === 'ahead') this.d.logger.warn({ slave: slaveId, slaveOffset: offset, masterWrite: pos.writeOffset }, 'a slave holds a commit log tail this master does not: it must truncate it');
-      return okReply(frame, { ...header });
-    }
-    const s = this.replicas.get(slaveId);
-    if (s) s.shippedAtWrite = pos.writeOffset;
-    return okReply(frame, { ...header, offset: r.offset }, r.data);
+    });
   }
 
   private report(id: number, address: string, ackOffset: number, writeOffset: number): void {

@@ -140,7 +140,8 @@ export class HaSlave {
       this.d.logger.warn({ master, from: point, to: pos.writeOffset, bytes: pos.writeOffset - point }, 'this broker holds a commit log tail its new master does not share: truncating it before following');
       await this.d.repl.truncateTail(point);
     }
-    await c.setEpochs(truncateEpochs(c.epochs(), point + 1).filter((e) => e.startOffset <= point));
+    // entries starting past the cut hold nothing of it; one starting at it is the new master's, kept
+    await c.setEpochs(truncateEpochs(c.epochs(), point + 1));
     this.isAligned = true;
     return true;
   }

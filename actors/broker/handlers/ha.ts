@@ -2,6 +2,7 @@ import { StatusError, Status } from '../../../core/status.js';
 import { headerInt, headerString, jsonBody, okReply, parseJsonBody } from '../../protocol/replies.js';
 import type { SlaveConfigReport } from '../ha/config-sync.js';
 import { masterOf } from '../ha/ha-runtime.js';
+import { replicaReply } from '../ha/ha-master.js';
 import type { Handler } from './context.js';
 
 /** Replication requests: a slave's HA_PULL and HA_SYNC_CONFIG, and GET_BROKER_HA_STATUS (ha/ for the parts). */
@@ -32,7 +33,5 @@ export const handleHaReadTail: Handler = async (ctx, frame) => {
   const offset = headerInt(frame, 'offset');
   const maxBytes = Math.max(1, Math.min(headerInt(frame, 'maxBytes'), ctx.maxPayload() - 4096));
   const pos = repl.positions();
-  const r = repl.readReplica(offset, maxBytes);
-  const header = { kind: r.kind, offset: r.kind === 'data' ? r.offset : offset, masterWrite: pos.writeOffset, minOffset: pos.minOffset, confirmOffset: -1, epoch: 0, epochStart: 0, topics: '' };
-  return okReply(frame, header, r.kind === 'data' ? r.data : new Uint8Array(0));
+  return replicaReply(frame, offset, repl.readReplica(offset, maxBytes), pos);
 };
