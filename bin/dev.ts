@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { filter } from 'rxjs';
-import { startSystem } from '../index.js';
+import { startSystem, type InspectionRecord } from '../index.js';
 import { memoryTransport } from '../transports/memory.js';
 
 export interface DevOptions {
@@ -27,7 +27,7 @@ export async function runDev(opts: DevOptions): Promise<void> {
   // Each actor's state changes (roles' lifecycle machines; with --verbose, their child actors too).
   const last = new Map<string, string>();
   system.inspection$
-    .pipe(filter((r) => r.kind === 'snapshot' && (opts.verbose === true || r.actorId === r.address)))
+    .pipe(filter((r): r is Extract<InspectionRecord, { kind: 'snapshot' }> => r.kind === 'snapshot' && (opts.verbose === true || r.actorId === r.address)))
     .subscribe((r) => {
       const state = JSON.stringify(r.state ?? r.status);
       if (last.get(r.actorId) === state) return;

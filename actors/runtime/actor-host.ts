@@ -1,4 +1,4 @@
-import { createActor, type Actor, type AnyActorLogic, type EventFromLogic, type InputFrom } from 'xstate';
+import { createActor, type Actor, type AnyActorLogic, type EventFromLogic, type InputFrom, type InspectionEvent } from 'xstate';
 import type { Subscription, Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Frame } from '../../transports/frame.js';
@@ -8,7 +8,6 @@ import { Status } from '../../core/status.js';
 import type { Clock } from '../../core/clock.js';
 import type { Environment } from './environment.js';
 import type { RandomSource } from '../../core/random.js';
-import { toInspectionRecord, type InspectionRecord } from './inspection.js';
 
 /**
  * What a hosted actor uses to reach the world: its address, the Environment's clock, random source and a
@@ -87,7 +86,7 @@ function withSafeReply(incoming: Incoming, logger: Logger): Incoming {
 /**
  * Binds an XState actor to an address on the Environment's transport. The actor runs on the Environment's
  * clock (XState's `clock` option), so delayed transitions follow simulated time in a simulation, and its
- * inspection events go to the system-wide stream.
+ * inspection events go to `inspect` (the system turns them into its observation stream).
  */
 export class ActorHost<TLogic extends AnyActorLogic> {
   readonly address: string;
@@ -100,7 +99,7 @@ export class ActorHost<TLogic extends AnyActorLogic> {
   constructor(
     env: Environment,
     opts: HostOptions<TLogic>,
-    inspect: (record: InspectionRecord) => void,
+    inspect: (ev: InspectionEvent, address: string) => void,
   ) {
     this.address = opts.address;
     const logger = env.logger.child({ actor: opts.address });
@@ -125,10 +124,7 @@ export class ActorHost<TLogic extends AnyActorLogic> {
       id: opts.address,
       clock: env.clock,
       input: opts.input?.(this.io),
-      inspect: (ev) => {
-        const rec = toInspectionRecord(ev, opts.address, env.clock.now());
-        if (rec) inspect(rec);
-      },
+      inspect: (ev) => inspect(ev, opts.address),
     } as Parameters<typeof createActor<TLogic>>[1]);
     this.actor.subscribe({
       error: (err: unknown) => logger.error({ err }, 'actor failed'),

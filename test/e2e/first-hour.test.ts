@@ -12,7 +12,7 @@ import { diskStorage } from '../../store/backends/disk.js';
 async function readmeExample(root: string): Promise<{ sent: SendResult; msg: MessageExt; log: string[] }> {
   const log: string[] = [];
   const system: MqSystem = await startSystem({ transport: memoryTransport(), storage: () => diskStorage(root) });
-  const states = system.inspection$.subscribe((r) => r.state !== undefined && log.push(`${r.address} ${String(r.event)} -> ${JSON.stringify(r.state)}`));
+  const states = system.inspection$.subscribe((r) => r.kind === 'snapshot' && r.state !== undefined && log.push(`${r.address} ${String(r.event)} -> ${JSON.stringify(r.state)}`));
   await system.spawnNameServer({ id: 'ns-1' });
   await system.spawnBroker({ name: 'broker-a', namesrv: ['ns-1'], storeDir: './data/a', flush: 'sync' });
   const producer = await system.spawnProducer({ group: 'orders-pg', namesrv: ['ns-1'] });

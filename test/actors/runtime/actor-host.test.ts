@@ -3,6 +3,7 @@ import { firstValueFrom, filter, take } from 'rxjs';
 import { ActorSystem } from '../../../actors/runtime/system.js';
 import { realEnvironment } from '../../../actors/runtime/environment.js';
 import type { ActorIo, FrameEvent } from '../../../actors/runtime/actor-host.js';
+import type { InspectionRecord } from '../../../actors/runtime/inspection.js';
 import { Status } from '../../../core/status.js';
 import { memoryStorage } from '../../../store/backends/memory.js';
 import { FrameKind, frame } from '../../../transports/frame.js';
@@ -107,7 +108,7 @@ describe('actor host', () => {
 
   it('streams every actor\'s state changes into one inspection stream, stamped with the address', async () => {
     const system = await realSystem();
-    const records = firstValueFrom(system.inspection$.pipe(filter((r) => r.kind === 'snapshot' && r.actorId === 'demo.ping' && r.status === 'done'), take(1)));
+    const records = firstValueFrom(system.inspection$.pipe(filter((r): r is Extract<InspectionRecord, { kind: 'snapshot' }> => r.kind === 'snapshot' && r.actorId === 'demo.ping' && r.status === 'done'), take(1)));
     const seen: string[] = [];
     system.inspection$.subscribe((r) => seen.push(r.address));
     startPingPong(system, { rounds: 3, maxPauseMs: 1 });

@@ -1,0 +1,67 @@
+/**
+ * What the observation stream carries besides XState's inspection: each role's figures, sampled about once a
+ * second while someone observes (a serving broker's requests never pass through its machine, so they show here
+ * as counters by request code), and the wire envelope that carries a batch of records over a transport.
+ */
+import type { BrokerStatus, HaStatus } from './commands.js';
+
+/** A broker's figures: store positions, replication, requests by code, topics and consumer groups. */
+export interface BrokerStats {
+  role: 'broker';
+  brokerName: string;
+  brokerId: number;
+  cluster: string;
+  /** Commit log write, flush, min and dispatched offsets, and whether the store takes writes. */
+  store: BrokerStatus['store']['positions'] & { health: BrokerStatus['store']['health']['state'] };
+  /** Replication role and progress, when the broker is part of a group with slaves or a controller. */
+  ha?: Pick<HaStatus, 'role' | 'mode' | 'epoch' | 'master' | 'confirmOffset' | 'inSync' | 'slaves'>;
+  /** Requests served since start, by request code name (SEND_MESSAGE, PULL_MESSAGE, ...). */
+  requests: Record<string, number>;
+  /** Pulls held (long polling) right now. */
+  heldPulls: number;
+  /** Each topic's queues: their min and max consume queue offsets. */
+  topics: { topic: string; queues: { queueId: number; minOffset: number; maxOffset: number }[] }[];
+  /** Each consumer group: its committed offset per queue and the client ids the broker knows in it. */
+  groups: { group: string; clients: string[]; offsets: { topic: string; queueId: number; offset: number }[] }[];
+}
+
+/** A consumer's figures: the queues it holds now and what it consumed. */
+export interface ConsumerStats {
+  role: 'consumer';
+  group: string;
+  clientId: string;
+  /** Queues assigned to it by rebalance, with the next offset it pulls and messages cached, not yet consumed. */
+  queues: { topic: string; brokerName: string; queueId: number; nextOffset: number; cached: number }[];
+  /** Messages handed to the listener since start. */
+  consumed: number;
+}
+
+/** A producer's figures. */
+export interface ProducerStats {
+  role: 'producer';
+  group: string;
+  clientId: string;
+  /** Messages acknowledged (SEND_OK or stored with a flush or slave timeout) and sends that failed, since start. */
+  sent: number;
+  failed: number;
+}
+
+export interface NameServerStats {
+  role: 'namesrv';
+  /** Brokers registered and topics routed now. */
+  brokers: number;
+  topics: number;
+}
+
+export interface ControllerStats {
+  role: 'controller';
+  /** Each broker group it decides for: the master's broker id (-1: none), the epoch and the in-sync set. */
+  groups: { brokerName: string; masterId: number; epoch: number; inSync: number[] }[];
+}
+
+export type RoleStats = BrokerStats | ConsumerStats | ProducerStats | NameServerStats | ControllerStats;
+
+/** The subject observers listen on; every publisher sends its batches there. */
+export const OBSERVE_SUBJECT = '_observe.records';
+/** The subject an observer publishes on when it starts: every publisher answers with a full snapshot. */
+export const OBSERVE_HELLO_SUBJECT = '_observe.hello';
