@@ -63,6 +63,19 @@ module.exports = {
       to: { path: '^(actors/(runtime|client)|store)/' },
     },
     {
+      name: 'observe-below-the-top',
+      comment: 'observe/ (observation sources, the console, metrics) builds on actors/ and serves index.ts, scenarios, the CLI and benchmarks.',
+      severity: 'error',
+      from: { path: '^observe/' },
+      to: { path: '^(scenarios|bin|bench|test|index)' },
+    },
+    {
+      name: 'actors-below-observe',
+      severity: 'error',
+      from: { path: '^(actors|store|transports|core)/' },
+      to: { path: '^observe/' },
+    },
+    {
       name: 'scenarios-below-bin-and-bench',
       severity: 'error',
       from: { path: '^scenarios/' },
