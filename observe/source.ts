@@ -32,20 +32,15 @@ export function localSource(system: ActorSystem, opts: LocalSourceOptions = {}):
   const source = opts.source ?? 'local';
   const clock = system.env.clock;
   const tag = (r: InspectionRecord): ObservedRecord => ({ ...r, source });
-  const latestStats = new Map<string, ObservedRecord>();
   const records$ = system.inspection$.pipe(map(tag));
-  const sub = records$.subscribe((r) => {
-    if (r.kind === 'stats') latestStats.set(r.address, r);
-  });
   system.sampleStats();
   const timer = clock.setInterval(() => system.sampleStats(), opts.statsMs ?? 1000);
   return {
-    snapshot: () => [...system.snapshot().map(tag), ...latestStats.values()],
+    snapshot: () => system.snapshot().map(tag),
     records$,
     dropped: () => ({ [source]: 0 }),
     close: async () => {
       clock.clearInterval(timer);
-      sub.unsubscribe();
     },
   };
 }

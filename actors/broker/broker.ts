@@ -8,6 +8,7 @@ import { brokerMachine } from './broker.machine.js';
 import type { BrokerContext } from './handlers/context.js';
 import type { HaRoleState } from './ha/ha-runtime.js';
 import { openStorePort } from './store-adapter.js';
+import { brokerStats } from './broker-stats.js';
 import { signedIo } from '../runtime/signed-io.js';
 import { RegistrationTimeoutError, registrationStatus, type RegistrationStatus } from './registration.js';
 
@@ -72,6 +73,10 @@ export async function startBroker(system: ActorSystem, opts: BrokerOptions, extr
     input: (io) => ({ io: signedIo(io, settings.credentials), settings, storage: system.env.storage, openStore: extras.openStore ?? openStorePort }),
   });
   const actor = host.actor;
+  system.provideStats(address, () => {
+    const ctx = actor.getSnapshot().context.rt?.ctx;
+    return ctx === undefined ? undefined : brokerStats(ctx, {});
+  });
   const state = (): string => {
     const v = actor.getSnapshot().value;
     return typeof v === 'string' ? v : JSON.stringify(v);

@@ -3,6 +3,7 @@ import type { Frame } from '../../transports/frame.js';
 import type { ActorSystem } from '../runtime/system.js';
 import { replyError } from '../runtime/actor-host.js';
 import { clientAddress } from '../protocol/commands.js';
+import type { ConsumerStats } from '../protocol/observe.js';
 import { queueKey, type MessageExt, type MessageQueue } from '../../core/message.js';
 import { RequestCode } from '../protocol/request-codes.js';
 import { Status, StatusError } from '../../core/status.js';
@@ -78,6 +79,7 @@ export async function startConsumer(system: ActorSystem, opts: ConsumerOptions):
     throw built?.refused ?? err;
   });
   const impl = hosted.core;
+  system.provideStats(clientAddress(clientId), () => impl.stats());
   return {
     clientId,
     group: o.group,
@@ -201,6 +203,14 @@ class ConsumerImpl implements ClientLifecycle {
     if (reply) replyError({ frame, reply }, Status.REQUEST_CODE_NOT_SUPPORTED, `consumer ${this.client.clientId} does not handle code ${frame.code}`);
   }
 
+  /** Messages consumed (acknowledged by the listener or the iterator's reader) since start. */
+  private consumed = 0;
+
+  stats(): ConsumerStats {
+    const queues = [...this.held.values()].map(({ pq }) => ({ topic: pq.mq.topic, brokerName: pq.mq.brokerName, queueId: pq.mq.queueId, nextOffset: pq.nextOffset, cached: pq.count }));
+    return { role: 'consumer', group: this.o.group, clientId: this.client.clientId, queues, consumed: this.consumed };
+  }
+
   assignment(): MessageQueue[] {
     return [...this.held.values()].map((h) => h.pq.mq);
   }
@@ -233,6 +243,7 @@ class ConsumerImpl implements ClientLifecycle {
 
   private ack(pq: ProcessQueue, msgs: readonly MessageExt[]): void {
     pq.remove(msgs);
+    this.consumed += msgs.length;
     this.offsets.note(pq);
   }
 

@@ -33,6 +33,10 @@ export async function startController(system: ActorSystem, opts: ControllerOptio
   const env = system.env;
   const groups = loadControllerState(env.storage, dir, env.clock.now(), settings.leaseMs);
   const host = system.host({ address, logic: controllerMachine, input: (io) => ({ io, storage: env.storage, dir, settings, groups }) });
+  system.provideStats(address, () => ({
+    role: 'controller',
+    groups: [...host.actor.getSnapshot().context.groups.values()].map((g) => ({ brokerName: g.brokerName, masterId: g.masterId ?? -1, epoch: g.epoch, inSync: g.inSync })),
+  }));
   await env.transport.flush();
   return {
     id: opts.id,

@@ -54,6 +54,10 @@ export async function startNameServer(system: ActorSystem, opts: NameServerOptio
     logic: nameServerMachine,
     input: (io) => ({ io, id: opts.id, brokerExpiryMs: opts.brokerExpiryMs ?? 120_000, scanIntervalMs: opts.scanIntervalMs ?? 10_000, ...(acl ? { acl } : {}) }),
   });
+  system.provideStats(address, () => {
+    const table = host.actor.getSnapshot().context.table;
+    return { role: 'namesrv', brokers: table.live.size, topics: table.topics.size };
+  });
   // listening is in place once the transport flushed: only then may brokers be asked to register
   await system.env.transport.flush();
   host.actor.send({ type: 'announce' });

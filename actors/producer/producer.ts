@@ -1,3 +1,4 @@
+import { clientAddress } from '../protocol/commands.js';
 import type { Frame } from '../../transports/frame.js';
 import type { ActorSystem } from '../runtime/system.js';
 import type { ActorIo } from '../runtime/actor-host.js';
@@ -124,6 +125,7 @@ export async function startProducer(system: ActorSystem, opts: ProducerOptions, 
       };
     },
   });
+  system.provideStats(clientAddress(clientId), () => ({ role: 'producer', group: opts.group, clientId, ...impl.path.counts }));
   return {
     clientId,
     group: opts.group,

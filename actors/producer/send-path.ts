@@ -46,6 +46,8 @@ export interface SendPathOptions {
 export class SendPath {
   private seq = 0;
   private faults: FaultState = EMPTY_FAULT_STATE;
+  /** Messages acknowledged and messages whose send failed (after its retries), since start. */
+  readonly counts = { sent: 0, failed: 0 };
   private readonly writableCache = new WeakMap<TopicRoute, Map<string, MessageQueue[]>>();
 
   constructor(
@@ -108,6 +110,17 @@ export class SendPath {
    * lost reply, a timeout) keeps its key on whichever broker stores it.
    */
   async send(msgs: readonly Message[], first?: MessageQueue, opts: { ordered?: boolean } = {}): Promise<SendResult[]> {
+    try {
+      const results = await this.attempts(msgs, first, opts);
+      this.counts.sent += msgs.length;
+      return results;
+    } catch (err) {
+      this.counts.failed += msgs.length;
+      throw err;
+    }
+  }
+
+  private async attempts(msgs: readonly Message[], first: MessageQueue | undefined, opts: { ordered?: boolean }): Promise<SendResult[]> {
     const topic = msgs[0]!.topic;
     const retries = opts.ordered || isOrderedBatch(msgs) ? 0 : this.opts.retries;
     const shardingKey = msgs[0]!.shardingKey;

@@ -63,5 +63,26 @@ export type RoleStats = BrokerStats | ConsumerStats | ProducerStats | NameServer
 
 /** The subject observers listen on; every publisher sends its batches there. */
 export const OBSERVE_SUBJECT = '_observe.records';
-/** The subject an observer publishes on when it starts: every publisher answers with a full snapshot. */
+/** Where a publisher sends the snapshot one observer asked for (its hello): only that observer hears it. */
+export const observeSnapshotSubject = (observer: string): string => `_observe.snapshot.${observer}`;
+/**
+ * The subject observers say hello on, when they start and then every few seconds: every publisher answers the
+ * first hello of an observer with a snapshot, and publishes its records while any observer keeps saying hello.
+ */
 export const OBSERVE_HELLO_SUBJECT = '_observe.hello';
+
+/** OBSERVE_HELLO body (JSON). */
+export interface ObserveHello {
+  /** The observer's id (letters, digits, '-' and '_'): its snapshot subject's last token. */
+  observer: string;
+  /** Whether it wants a snapshot (its first hello). */
+  snapshot: boolean;
+}
+
+/** OBSERVE_RECORDS body (JSON): records of one publisher, in order. `records` are InspectionRecords. */
+export interface ObserveBatch {
+  source: string;
+  /** Records the publisher dropped since it started (its buffer was full). */
+  dropped: number;
+  records: unknown[];
+}

@@ -47,6 +47,10 @@ export const RequestCode = {
   GET_TOPICS_BY_CLUSTER: 224,
   /** Ours: a starting name server's broadcast asking brokers to register (commands.ts, NAMESRV_STARTED_SUBJECT). */
   NAMESRV_STARTED: 1010,
+  /** Ours: a batch of observation records a process publishes (protocol/observe.ts, OBSERVE_SUBJECT). */
+  OBSERVE_RECORDS: 1040,
+  /** Ours: an observer's hello: publishers answer with a snapshot and publish while observers keep saying it. */
+  OBSERVE_HELLO: 1041,
   /** Ours: a slave asks its master for commit log records from an offset, and acknowledges what it holds (HaPullHeader). */
   HA_PULL: 1020,
   /** Ours: a slave copies its master's topics, consumer offsets and schedule progress, and sends its own offsets. */

@@ -4,6 +4,8 @@ import type { Environment } from './environment.js';
 import { ActorHost, type HostOptions } from './actor-host.js';
 import { machineKeys, toInspectionRecords, type InspectionRecord, type UnnumberedRecord } from './inspection.js';
 import type { RoleStats } from '../protocol/observe.js';
+import { LatestRecords } from './latest-records.js';
+import { ObservePublisher, type ObservePublisherOptions } from './observe-publisher.js';
 
 /**
  * An actor system: one Environment, the actors hosted on it, and one observation stream that every actor's
@@ -13,11 +15,11 @@ export class ActorSystem {
   private readonly inspections = new Subject<InspectionRecord>();
   private readonly hosts = new Map<string, ActorHost<AnyActorLogic>>();
   private readonly machines = machineKeys();
-  private readonly stats = new Map<string, () => RoleStats>();
-  /** What a late observer needs: each machine's definition, each live actor's start and its latest snapshot. */
-  private readonly definitions = new Map<string, InspectionRecord>();
-  private readonly live = new Map<string, { actor: InspectionRecord; latest?: InspectionRecord }>();
+  private readonly stats = new Map<string, () => RoleStats | undefined>();
+  /** What a late observer needs: each machine's definition, each live actor's start and latest snapshot, figures. */
+  private readonly latest = new LatestRecords<InspectionRecord>();
   private seq = 0;
+  private publisher: ObservePublisher | undefined;
   /** Every hosted actor's inspection records, in the order they happened. */
   readonly inspection$: Observable<InspectionRecord> = this.inspections.asObservable();
 
@@ -42,8 +44,8 @@ export class ActorSystem {
     return [...this.hosts.keys()];
   }
 
-  /** A role hosted at `address` offers its figures; `sampleStats` puts them on the stream. */
-  provideStats(address: string, sample: () => RoleStats): void {
+  /** A role hosted at `address` offers its figures (undefined while it has none); `sampleStats` puts them on the stream. */
+  provideStats(address: string, sample: () => RoleStats | undefined): void {
     this.stats.set(address, sample);
   }
 
@@ -51,32 +53,38 @@ export class ActorSystem {
   sampleStats(): void {
     const time = this.env.clock.now();
     for (const [address, sample] of this.stats) {
-      let stats: RoleStats;
+      let stats: RoleStats | undefined;
       try {
         stats = sample();
       } catch (err) {
         this.env.logger.warn({ err, actor: address }, 'could not sample a role\'s figures');
         continue;
       }
-      this.emit({ time, address, actorId: address, kind: 'stats', stats });
+      if (stats !== undefined) this.emit({ time, address, actorId: address, kind: 'stats', stats });
     }
   }
 
   /**
    * The records that bring a new observer up to date: every machine definition in use, then each live actor's
-   * start record and latest snapshot (their original sequence numbers and times).
+   * start record and latest snapshot, then each role's latest figures (their original sequence numbers and times).
    */
   snapshot(): InspectionRecord[] {
-    const out: InspectionRecord[] = [...this.definitions.values()];
-    for (const { actor, latest } of this.live.values()) {
-      out.push(actor);
-      if (latest !== undefined) out.push(latest);
-    }
-    return out;
+    return this.latest.records();
+  }
+
+  /**
+   * Publishes this system's observation stream on its transport while observers ask for it (ObservePublisher),
+   * until the system stops. Once per system.
+   */
+  publishObservations(opts: ObservePublisherOptions): void {
+    if (this.publisher !== undefined) throw new Error('this system already publishes its observations');
+    this.publisher = new ObservePublisher(this, opts);
+    this.publisher.start();
   }
 
   /** Stops every actor (newest first), then closes the transport. */
   async stop(): Promise<void> {
+    this.publisher?.stop();
     for (const address of [...this.hosts.keys()].reverse()) this.unhost(address);
     this.inspections.complete();
     await this.env.transport.close();
@@ -88,15 +96,7 @@ export class ActorSystem {
 
   private emit(unnumbered: UnnumberedRecord): void {
     const rec = { ...unnumbered, seq: this.seq++ } as InspectionRecord;
-    const key = `${rec.address}|${rec.actorId}`;
-    if (rec.kind === 'machine') this.definitions.set(rec.machine, rec);
-    else if (rec.kind === 'actor') this.live.set(key, { actor: rec });
-    else if (rec.kind === 'snapshot') {
-      if (rec.status === 'active' || rec.status === undefined) {
-        const entry = this.live.get(key);
-        if (entry !== undefined) entry.latest = rec;
-      } else this.live.delete(key);
-    }
+    this.latest.add(rec);
     this.inspections.next(rec);
   }
 }

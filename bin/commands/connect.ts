@@ -55,7 +55,10 @@ export async function connectSystem(flags: ConnectionFlags, name: string, logLev
       throw new CliError(`cannot connect to NATS at ${url}: ${err instanceof Error ? err.message : String(err)}`);
     });
   const env = await realEnvironment({ transport: bounded, storage: () => diskStorage(), logger: cliLogger(logLevel) });
-  return new ActorSystem(env);
+  const system = new ActorSystem(env);
+  // `mq observe` sees every process: each publishes its actors' records while an observer asks for them
+  system.publishObservations({ source: `${name}.${process.pid}` });
+  return system;
 }
 
 /** The servers of `--nats`: one URL, or several comma separated (the client takes the first that answers). */
