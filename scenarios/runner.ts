@@ -135,11 +135,35 @@ async function runGuarded(s: Scenario, opts: RunOptions): Promise<RunResult> {
     }
   }
 
+  // The trace has what a viewer needs to draw every chart and table at any moment: each machine's definition
+  // (once per process), each actor's start, its states, and (when the trace is kept) each role's figures once a
+  // simulated second.
+  const systems = new Map<string, ActorSystem>();
+  const defined = new Set<string>();
   function followStates(p: string, actors: ActorSystem): void {
+    systems.set(p, actors);
     actors.inspection$.subscribe((r) => {
-      if (r.kind === 'snapshot') trace!.record('state', { p, a: r.address, id: r.actorId, e: r.event, s: r.state, st: r.status });
+      switch (r.kind) {
+        case 'snapshot':
+          trace!.record('state', { p, a: r.address, id: r.actorId, e: r.event, s: r.state, st: r.status });
+          break;
+        case 'actor':
+          trace!.record('actor', { p, a: r.address, id: r.actorId, ...(r.machine !== undefined ? { m: r.machine } : {}), ...(r.parent !== undefined ? { parent: r.parent } : {}) });
+          break;
+        case 'machine':
+          if (defined.has(`${p}|${r.machine}`)) break;
+          defined.add(`${p}|${r.machine}`);
+          trace!.record('machine', { p, m: r.machine, def: r.definition });
+          break;
+        case 'stats':
+          trace!.record('stats', { p, a: r.address, stats: r.stats });
+          break;
+        default:
+          break;
+      }
     });
   }
+  if (typeof opts.trace === 'function') clock.setInterval(() => systems.forEach((actors) => actors.sampleStats()), 1000);
 
   // ------------------------------------------------------------------ the processes
   const namesrv = s.topology.namesrv;
