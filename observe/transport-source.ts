@@ -67,8 +67,8 @@ export function transportSource(transport: Transport, opts: TransportSourceOptio
   const subs: Subscription[] = [OBSERVE_SUBJECT, observeSnapshotSubject(observer)].map((subject) =>
     transport.subscribe(subject).subscribe({ next: (f) => onBatch(f.body), error: (err: unknown) => records.error(err) }),
   );
-  const hello = (snapshot: boolean): void => {
-    const body: ObserveHello = { observer, snapshot };
+  const hello = (snapshot: boolean, bye = false): void => {
+    const body: ObserveHello = { observer, snapshot, ...(bye ? { bye } : {}) };
     try {
       transport.publish(OBSERVE_HELLO_SUBJECT, frame({ code: RequestCode.OBSERVE_HELLO, body: Buffer.from(JSON.stringify(body), 'utf8') }));
     } catch (err) {
@@ -85,6 +85,7 @@ export function transportSource(transport: Transport, opts: TransportSourceOptio
     dropped: () => ({ ...dropped }),
     close: async () => {
       clock.clearInterval(timer);
+      hello(false, true);
       for (const s of subs) s.unsubscribe();
       records.complete();
     },

@@ -77,6 +77,8 @@ export interface ObserveHello {
   observer: string;
   /** Whether it wants a snapshot (its first hello). */
   snapshot: boolean;
+  /** The observer leaves: a publisher no other observer greeted lately stops publishing at once. */
+  bye?: boolean;
 }
 
 /** OBSERVE_RECORDS body (JSON): records of one publisher, in order. `records` are InspectionRecords. */

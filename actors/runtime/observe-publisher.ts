@@ -35,7 +35,10 @@ export class ObservePublisher {
   private readonly subs: Subscription[] = [];
   private readonly logger: Logger;
   private timer: TimerHandle | undefined;
-  private activeUntil = 0;
+  /** Each observer's last hello. */
+  private readonly observers = new Map<string, number>();
+  /** Whether some observer said hello within idleMs (as of the last hello or flush). */
+  private observed = false;
   private lastStats = 0;
   private dropped = 0;
   private readonly o: Required<ObservePublisherOptions>;
@@ -57,7 +60,7 @@ export class ObservePublisher {
         error: (err: unknown) => this.logger.warn({ err }, 'observer hellos no longer arrive'),
       }),
       this.system.inspection$.subscribe((r) => {
-        if (this.active() && !this.ring.push(r)) this.dropped++;
+        if (this.observed && !this.ring.push(r)) this.dropped++;
       }),
     );
     this.timer = clock.setInterval(() => this.flush(), this.o.flushMs);
@@ -69,8 +72,12 @@ export class ObservePublisher {
     this.subs.length = 0;
   }
 
-  private active(): boolean {
-    return this.system.env.clock.now() < this.activeUntil;
+  /** Forgets observers silent for idleMs; says whether any is left. */
+  private refresh(): boolean {
+    const now = this.system.env.clock.now();
+    for (const [observer, at] of this.observers) if (now - at >= this.o.idleMs) this.observers.delete(observer);
+    this.observed = this.observers.size > 0;
+    return this.observed;
   }
 
   private onHello(body: Uint8Array): void {
@@ -82,10 +89,11 @@ export class ObservePublisher {
       this.logger.warn({ err }, 'ignored a malformed observer hello');
       return;
     }
-    const now = this.system.env.clock.now();
-    const wasActive = this.active();
-    this.activeUntil = now + this.o.idleMs;
-    if (hello.snapshot !== true) return;
+    const wasActive = this.refresh();
+    if (hello.bye === true) this.observers.delete(hello.observer);
+    else this.observers.set(hello.observer, this.system.env.clock.now());
+    this.refresh();
+    if (hello.snapshot !== true || hello.bye === true) return;
     // what is buffered goes out before the snapshot, which covers it; the figures follow at the next flush
     this.publish(OBSERVE_SUBJECT, this.ring.drain());
     this.publish(observeSnapshotSubject(hello.observer), this.system.snapshot());
@@ -93,7 +101,7 @@ export class ObservePublisher {
   }
 
   private flush(): void {
-    if (!this.active()) {
+    if (!this.refresh()) {
       if (this.ring.size > 0) this.ring.drain();
       return;
     }

@@ -124,6 +124,32 @@ function checkClusterStream(transport: () => TransportFactory): void {
 describe('the observation stream over the memory transport', () => {
   checkClusterStream(() => memoryTransport({ network: memoryNetwork() }));
 
+  it('stops publishing as soon as its last observer leaves', async () => {
+    const t = memoryTransport({ network: memoryNetwork() });
+    const system = await cluster(t, 'proc-a');
+    const listenerEnv = await realEnvironment({ transport: t, storage: (deps) => memoryStorage(deps), logger: rootLogger() });
+    let heard = 0;
+    const sub = listenerEnv.transport.subscribe(OBSERVE_SUBJECT).subscribe(() => heard++);
+    const producer = await system.spawnProducer({ group: 'pg2', namesrv: ['ns-1'] });
+    const obs = await observer(t);
+    try {
+      await until(obs.source, (r) => r.kind === 'stats' && r.stats.role === 'broker');
+      await producer.send({ topic: 'orders', body: Buffer.from('two') });
+      await sleep(200);
+      expect(heard).toBeGreaterThan(0);
+      await obs.stop();
+      await sleep(100);
+      heard = 0;
+      await producer.send({ topic: 'orders', body: Buffer.from('three') });
+      await sleep(1200); // past a flush and a figures sample
+      expect(heard).toBe(0);
+    } finally {
+      sub.unsubscribe();
+      await listenerEnv.transport.close();
+      await system.stop();
+    }
+  }, 30_000);
+
   it('drops the oldest records beyond its buffer between two flushes, and says how many', async () => {
     const t = memoryTransport({ network: memoryNetwork() });
     const system = await startSystem({ transport: t, storage: (deps) => memoryStorage(deps) });
