@@ -8,8 +8,8 @@ import { RequestCode, requestCodeName } from '../protocol/request-codes.js';
  *
  * - messages and body bytes in per topic: once per send batch the store accepted (the topic the producer sent to);
  * - messages and body bytes out per topic: once per pull reply that carries messages;
- * - requests by request code and reply status, and send and pull latency (request arrival to reply; a pull that
- *   was held is counted, but its wait is long polling, not service, and stays out of the latency);
+ * - requests by request code and reply status, and send and pull latency (request arrival to reply; a pull held
+ *   by long polling from its wake-up, by new data or its timeout, to its reply: the wait is not service);
  * - commit log flush latency (the store reports each flush).
  *
  * The gauges (store positions, lags, held pulls, replication) are read from the running broker when a snapshot
@@ -33,7 +33,7 @@ export interface BrokerCounters {
   requests: { code: string; status: string; count: number }[];
   /** Request arrival to reply, ms: SEND_MESSAGE and SEND_BATCH_MESSAGE. */
   sendLatencyMs: HistogramSnapshot;
-  /** Request arrival to reply, ms: PULL_MESSAGE answered without being held. */
+  /** Request arrival to reply, ms: PULL_MESSAGE (a held pull: from its wake-up to its reply). */
   pullLatencyMs: HistogramSnapshot;
   /** Duration of each commit log flush that made data durable, ms. */
   flushLatencyMs: HistogramSnapshot;
@@ -63,7 +63,7 @@ export class BrokerMetrics {
 
   /**
    * A request was answered with `status`. With `elapsedMs` (arrival to reply) a send or pull also counts in its
-   * latency histogram; without it (a held pull, a one-way frame) it counts as a request only.
+   * latency histogram; without it (a one-way frame) it counts as a request only.
    */
   answered(code: number, status: number, elapsedMs?: number): void {
     let byStatus = this.requests.get(code);

@@ -59,7 +59,7 @@ export const BROKER_HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Han
  * is missing), runs its handler and sends the reply (or the error: a StatusError keeps its status,
  * anything else is SYSTEM_ERROR and is logged) through sendReply, which logs a reply that cannot be sent.
  * Counts the request in the broker's metrics with the status it was answered and the time from arrival to
- * reply (a pull answered later, after being held, is counted by the pull handler). Never throws, never rejects.
+ * reply (a pull answered later, after being held, is counted by the pull handler when it answers). Never throws, never rejects.
  */
 export async function dispatchFrame(ctx: BrokerContext, frame: Frame, reply: Reply): Promise<void> {
   const handler = BROKER_HANDLERS.get(frame.code);

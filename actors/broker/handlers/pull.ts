@@ -170,6 +170,7 @@ export async function handlePull(ctx: BrokerContext, frame: Frame, reply: Reply)
   const deadline = ctx.clock.now() + req.suspendTimeoutMs;
   // Answered later, outside the dispatcher: whatever the read or the reply does, it is answered or logged here.
   const answer = (hold: boolean): void => {
+    const start = ctx.clock.monotonicMs();
     runPull(ctx, req)
       .then((o) => {
         const left = deadline - ctx.clock.now();
@@ -178,9 +179,9 @@ export async function handlePull(ctx: BrokerContext, frame: Frame, reply: Reply)
       })
       .catch((err: unknown) => errorFrame(ctx, frame, err))
       .then((out) => {
-        // counted here, not in the dispatcher, which returned long ago; the wait was long polling, not service:
-        // no latency
-        if (out !== undefined) ctx.metrics.answered(RequestCode.PULL_MESSAGE, sendReply(ctx, frame, reply, out));
+        // counted here, not in the dispatcher, which returned long ago; its latency runs from the wake-up (new
+        // data, or time up) to the reply: the wait before was long polling, not service
+        if (out !== undefined) ctx.metrics.answered(RequestCode.PULL_MESSAGE, sendReply(ctx, frame, reply, out), ctx.clock.monotonicMs() - start);
       })
       .catch((err: unknown) => ctx.logger.error({ err }, 'a held pull could not be answered'));
   };
