@@ -9,6 +9,7 @@
  *   const consumer = await system.spawnConsumer({ group: 'billing', namesrv: ['ns-1'], subscribe: { orders: '*' }, consumeFrom: 'first' });
  *   consumer.messages$.subscribe((m) => ...);
  *   system.inspection$.subscribe(...);     // every actor's state changes
+ *   const metrics = await system.serveMetrics({ port: 9100 });   // Prometheus: GET metrics.url
  *   await system.stop();                    // consumers, producers, brokers, name servers, in that order
  */
 import type { Logger } from 'pino';
@@ -23,6 +24,7 @@ import { startProducer, type Producer, type ProducerOptions } from './actors/pro
 import { startTransactionProducer, type TransactionProducer, type TransactionProducerOptions, type TxState } from './actors/producer/transaction-producer.js';
 import { startConsumer, type Consumer, type ConsumerOptions } from './actors/consumer/consumer.js';
 import { diskStorage } from './store/backends/disk.js';
+import { serveMetrics, type MetricsServer } from './observe/metrics-server.js';
 import type { TransportFactory } from './transports/transport.js';
 
 export interface SystemOptions {
@@ -44,6 +46,8 @@ interface Stoppable {
 /** A running system: one Environment, the roles spawned in it, and the inspection stream of all their actors. */
 export class MqSystem {
   private readonly roles: { rank: number; role: Stoppable }[] = [];
+  private readonly brokers: BrokerHandle[] = [];
+  private readonly metricsServers: MetricsServer[] = [];
   private stopping: Promise<void> | undefined;
 
   /**
@@ -80,8 +84,26 @@ export class MqSystem {
    * Resolves once the broker serves and every name server it was given has it; rejects (and stops it) when
    * that takes longer than its registerWaitMs, naming the name servers that did not answer.
    */
-  spawnBroker(opts: BrokerOptions): Promise<BrokerHandle> {
-    return this.track(1, startRegisteredBroker(this.actors, opts));
+  async spawnBroker(opts: BrokerOptions): Promise<BrokerHandle> {
+    const broker = await this.track(1, startRegisteredBroker(this.actors, opts));
+    this.brokers.push(broker);
+    return broker;
+  }
+
+  /**
+   * Serves Prometheus metrics of every broker spawned in this system (and those spawned later) at
+   * `GET http://HOST:PORT/metrics` (observe/metrics.ts lists them); port 0 picks a free port, `url` says which.
+   * Host 127.0.0.1 by default; `processMetrics: false` leaves out prom-client's process metrics. Closed by stop.
+   */
+  async serveMetrics(opts: { host?: string; port: number; processMetrics?: boolean }): Promise<MetricsServer> {
+    if (this.stopping) throw new Error('the system is stopping');
+    const server = await serveMetrics({
+      ...opts,
+      brokers: () => this.brokers.filter((b) => b.state() !== 'stopped' && b.state() !== 'failed'),
+      logger: this.env.logger,
+    });
+    this.metricsServers.push(server);
+    return server;
   }
 
   spawnProducer(opts: ProducerOptions): Promise<Producer> {
@@ -100,6 +122,7 @@ export class MqSystem {
   /** Stops consumers first (they commit offsets), then producers, brokers and name servers; then the transport. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      await this.closeMetrics();
       const ordered = [...this.roles].sort((a, b) => b.rank - a.rank);
       for (const { role } of ordered) {
         try {
@@ -120,10 +143,15 @@ export class MqSystem {
    */
   kill(): Promise<void> {
     this.stopping ??= (async () => {
+      await this.closeMetrics();
       await this.actors.stop();
       this.keepAlive?.unref();
     })();
     return this.stopping;
+  }
+
+  private async closeMetrics(): Promise<void> {
+    await Promise.all(this.metricsServers.map((m) => m.close()));
   }
 
   private async track<T extends Stoppable>(rank: number, started: Promise<T>): Promise<T> {
@@ -160,5 +188,8 @@ export { natsTransport, type NatsTransportOptions, type DirectOptions } from './
 export { NatsConnectError, type NatsAuth, type NatsTls } from './transports/nats-auth.js';
 export { withFaults } from './transports/faults.js';
 export { memoryStorage } from './store/backends/memory.js';
+export { serveMetrics, MetricsServerError, type MetricsServer, type ServeMetricsOptions } from './observe/metrics-server.js';
+export { brokerMetricsRegistry, type BrokerMetricsRegistry } from './observe/metrics.js';
+export type { BrokerMetricsSnapshot } from './actors/broker/broker.js';
 export { diskStorage } from './store/backends/disk.js';
 export type { Transport, TransportFactory } from './transports/transport.js';

@@ -12,6 +12,11 @@ export type TimerHandle = { readonly __timer: unique symbol } | number | object;
 export interface Clock {
   /** Milliseconds since the Unix epoch (virtual in a simulation). */
   now(): number;
+  /**
+   * Milliseconds on a monotonic clock, with a fraction (sub-millisecond where the platform has it): for
+   * measuring how long something took (latency metrics), never for dates. Virtual in a simulation.
+   */
+  monotonicMs(): number;
   setTimeout(fn: () => void, ms: number): TimerHandle;
   clearTimeout(handle: TimerHandle | undefined): void;
   setInterval(fn: () => void, ms: number): TimerHandle;
@@ -22,6 +27,9 @@ export interface Clock {
 export class RealClock implements Clock {
   now(): number {
     return Date.now();
+  }
+  monotonicMs(): number {
+    return performance.now();
   }
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const t = setTimeout(fn, Math.max(0, ms));
@@ -72,6 +80,11 @@ export class SimClock implements Clock {
   }
 
   now(): number {
+    return this.current;
+  }
+
+  /** The virtual now: durations measured on a simulated clock are those of its timers. */
+  monotonicMs(): number {
     return this.current;
   }
 

@@ -36,6 +36,11 @@ export class ProcessClock implements Clock {
     return Math.floor(t + this.offset + this.rate * (t - this.rateFrom));
   }
 
+  /** The process's own reading: durations follow its skew and drift as its dates do. */
+  monotonicMs(): number {
+    return this.now();
+  }
+
   /** The clock reads `ms` further ahead from now on. */
   skew(ms: number): void {
     this.offset += ms;

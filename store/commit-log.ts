@@ -112,6 +112,8 @@ export interface CommitLogOptions {
   onWritten?: (summary: WriteSummary) => void;
   /** Told once when the log fails (it refuses every write after: see `failed`). */
   onFailed?: () => void;
+  /** Told of each flush that made data durable: how long it took (ms, on the clock's monotonicMs) and the bytes it covered. */
+  onFlush?: (ms: number, bytes: number) => void;
 }
 
 /** Disk usage is asked again after this many bytes written or this long (RocketMQ checks every few seconds). */
@@ -331,6 +333,9 @@ export class CommitLog {
   flush(): Promise<void> {
     if (this.flushing) return this.flushing;
     const run = async (): Promise<void> => {
+      const onFlush = this.o.onFlush;
+      const start = onFlush === undefined ? 0 : this.o.clock.monotonicMs();
+      const from = this.o.log.flushedOffset;
       try {
         await this.o.log.flush();
       } catch (err) {
@@ -341,6 +346,7 @@ export class CommitLog {
       }
       if (this.failure) return;
       const flushed = this.o.log.flushedOffset;
+      if (onFlush !== undefined && flushed > from) onFlush(this.o.clock.monotonicMs() - start, flushed - from);
       let n = 0;
       while (n < this.waiting.length && this.waiting[n]!.end <= flushed) n++;
       const done = this.waiting.splice(0, n);

@@ -75,6 +75,8 @@ export interface MessageStoreOptions {
   checkpointIntervalMs?: number;
   /** How often indexing paused by a storage failure (ENOSPC, EIO) is tried again (default 1000 ms). */
   dispatchRetryMs?: number;
+  /** Told of each commit log flush that made data durable: its duration (ms) and the bytes it covered (metrics). */
+  onFlush?: (ms: number, bytes: number) => void;
 }
 
 /** An open store: writes, the reads of StoreQueries (store-queries.ts), and its lifecycle. */
@@ -277,6 +279,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
         queueOffsets: r.queueOffsets,
         onWritten: (summary) => r.dispatcher.written(summary),
         onFailed: healthChanged,
+        ...(opts.onFlush !== undefined ? { onFlush: opts.onFlush } : {}),
       });
       parts = { lock: r.lock, log: r.log, queues: r.queues, index: r.index, dispatcher: r.dispatcher, commitLog, corrupt: new CorruptRanges(r.corrupt), checkedFrom: r.checkedFrom };
       r.dispatcher.newData$.subscribe(() => {

@@ -63,6 +63,8 @@ export interface GetResult {
 export interface RecordsResult {
   status: GetStatus;
   count: number;
+  /** The summed body lengths of the records found (what a consumer receives of the messages' payloads). */
+  bodyBytes: number;
   bufs: Uint8Array[];
   positions: number[];
   /** The commit log offset of the first record found (undefined when none). */
@@ -176,9 +178,11 @@ export function storeQueries(parts: QueryParts): StoreQueries {
     const bufs: Uint8Array[] = [];
     const positions: number[] = [];
     let firstCl: number | undefined;
+    let bodyBytes = 0;
     const res = (status: GetStatus, nextOffset: number): RecordsResult => ({
       status,
       count: bufs.length,
+      bodyBytes,
       bufs,
       positions,
       ...(firstCl !== undefined ? { firstCommitLogOffset: firstCl } : {}),
@@ -248,7 +252,8 @@ export function storeQueries(parts: QueryParts): StoreQueries {
           spanStart = off;
         }
         const at = off - spanStart;
-        if (off + size > spanStart + span.length || recordBodyAt(span, at, off, size) < 0) {
+        const bodyField = off + size > spanStart + span.length ? -1 : recordBodyAt(span, at, off, size);
+        if (bodyField < 0) {
           onCorrupt(off, size, 'the record its consume queue entry points at does not read back');
           missing++;
           continue;
@@ -273,6 +278,7 @@ export function storeQueries(parts: QueryParts): StoreQueries {
         bufs.push(span);
         positions.push(at);
         bytes += size;
+        bodyBytes += readU32(span, bodyField);
       }
     }
     if (bufs.length > 0) return res('FOUND', next);

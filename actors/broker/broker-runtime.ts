@@ -16,6 +16,7 @@ import { loadConsumerOffsets, saveConsumerOffsets, type ConsumerOffsets } from '
 import { notifyGroupsChanged } from './handlers/clients.js';
 import type { BrokerContext } from './handlers/context.js';
 import { LongPolling } from './long-polling.js';
+import { BrokerMetrics } from './broker-metrics.js';
 import { Persister } from './persister.js';
 import { DELAY_OFFSETS_FILE, DelayScheduler, loadDelayOffsets } from './schedule/delay-scheduler.js';
 import { loadTimerProgress, TIMER_OFFSETS_FILE } from './schedule/timer-scheduler.js';
@@ -43,6 +44,8 @@ export interface BrokerDeps {
   settings: BrokerSettings;
   storage: StorageBackend;
   openStore: OpenStore;
+  /** The broker's counters for metrics (kept by its handle across its life); a new set when not given. */
+  metrics?: BrokerMetrics;
 }
 
 export interface BrokerRuntime {
@@ -79,6 +82,7 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
   const now = io.clock.now();
   const topics = loadTopicTable(storage, s.storeDir, { autoCreate: s.autoCreateTopics, defaultQueueNums: s.defaultQueueNums }, now);
   const offsets: ConsumerOffsets = loadConsumerOffsets(storage, s.storeDir);
+  const metrics = deps.metrics ?? new BrokerMetrics();
   // the schedulers' progress files are read again when they start; checked here so that a bad one stops the
   // start before the store opens
   loadDelayOffsets(storage, `${s.storeDir}/${DELAY_OFFSETS_FILE}`);
@@ -97,6 +101,7 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
     ...(s.warmAheadBytes !== undefined ? { warmAheadBytes: s.warmAheadBytes } : {}),
     ...(s.retentionMs !== undefined ? { retentionMs: s.retentionMs } : {}),
     ...(s.maxDiskUsageRatio !== undefined ? { maxDiskUsageRatio: s.maxDiskUsageRatio } : {}),
+    onFlush: (ms, bytes) => metrics.flushed(ms, bytes),
   });
   const topicsPersister = new Persister(() => saveTopicTable(storage, s.storeDir, topics));
   const offsetsPersister = new Persister(() => saveConsumerOffsets(storage, s.storeDir, offsets));
@@ -196,6 +201,7 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
     random: io.random,
     logger: io.logger,
     limits: s.limits,
+    metrics,
     maxPayload: () => io.maxPayload(),
     send: (to, frame) => io.send(to, frame),
     ...(acl ? { acl } : {}),

@@ -124,7 +124,7 @@ export const brokerMachine = setup({
       on: { stop: { actions: assign({ stopRequested: true }) } },
       invoke: {
         src: 'open',
-        input: ({ context }) => ({ io: context.io, settings: context.settings, storage: context.storage, openStore: context.openStore }),
+        input: ({ context }) => ({ io: context.io, settings: context.settings, storage: context.storage, openStore: context.openStore, ...(context.metrics ? { metrics: context.metrics } : {}) }),
         onDone: [
           { guard: 'stopRequested', target: 'shuttingDown', actions: assign({ rt: ({ event }) => event.output }) },
           { target: 'registering', actions: assign({ rt: ({ event }) => event.output }) },

@@ -11,11 +11,14 @@ import { openStorePort } from './store-adapter.js';
 import { brokerStats } from './broker-stats.js';
 import { signedIo } from '../runtime/signed-io.js';
 import { RegistrationTimeoutError, registrationStatus, type RegistrationStatus } from './registration.js';
+import { BrokerMetrics } from './broker-metrics.js';
+import { brokerMetricsSnapshot, type BrokerMetricsSnapshot } from './metrics-snapshot.js';
 
 export type { BrokerOptions, BrokerSettings } from './broker-options.js';
 export { BrokerConfigError, resolveBrokerOptions } from './broker-options.js';
 export type { RegistrationStatus } from './registration.js';
 export type { HaRole, HaRoleState } from './ha/ha-runtime.js';
+export type { BrokerMetricsSnapshot, BrokerGauges } from './metrics-snapshot.js';
 
 export class BrokerStartError extends Error {
   readonly code = 'EBROKERSTART';
@@ -54,6 +57,12 @@ export interface BrokerHandle {
   whenRegistered(timeoutMs?: number): Promise<void>;
   /** The handlers' context while running (topics, offsets, clients, store): for inspection and tests. */
   context(): BrokerContext | undefined;
+  /**
+   * The broker's metrics now, as plain data: its counters since it started (messages and bytes per topic,
+   * requests, latencies) and, while it runs, its gauges (commit log size, lags, held pulls, replication).
+   * observe/metrics.ts exports them to Prometheus.
+   */
+  metrics(): BrokerMetricsSnapshot;
   /** Unregisters, answers held pulls, persists offsets, closes the store and frees the address. */
   stop(): Promise<void>;
 }
@@ -67,10 +76,11 @@ export interface StartBrokerExtras {
 export async function startBroker(system: ActorSystem, opts: BrokerOptions, extras: StartBrokerExtras = {}): Promise<BrokerHandle> {
   const settings = resolveBrokerOptions(opts);
   const address = brokerAddress(settings.name, settings.id);
+  const metrics = new BrokerMetrics();
   const host = system.host({
     address,
     logic: brokerMachine,
-    input: (io) => ({ io: signedIo(io, settings.credentials), settings, storage: system.env.storage, openStore: extras.openStore ?? openStorePort }),
+    input: (io) => ({ io: signedIo(io, settings.credentials), settings, storage: system.env.storage, openStore: extras.openStore ?? openStorePort, metrics }),
   });
   const actor = host.actor;
   system.provideStats(address, () => {
@@ -108,6 +118,12 @@ export async function startBroker(system: ActorSystem, opts: BrokerOptions, extr
     actor,
     state,
     context: () => actor.getSnapshot().context.rt?.ctx,
+    metrics: () => {
+      // gauges while the store is open and not closing
+      const s = state();
+      const ctx = s === 'serving' || s === 'registering' ? actor.getSnapshot().context.rt?.ctx : undefined;
+      return brokerMetricsSnapshot(settings.name, settings.id, metrics, ctx);
+    },
     whenServing,
     registration: () => registrations()?.status() ?? registrationStatus(settings.namesrv, new Set()),
     registration$: defer(() => from(whenServing())).pipe(switchMap(() => registrations()!.status$)),

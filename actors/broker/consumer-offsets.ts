@@ -112,6 +112,13 @@ export class ConsumerOffsets {
     return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.queueId - b.queueId));
   }
 
+  /** Every group with an offset, sorted. */
+  groups(): string[] {
+    const out = new Set<string>();
+    for (const key of this.table.keys()) out.add(splitOffsetKey(key).group);
+    return [...out].sort();
+  }
+
   /** Groups with an offset on `topic`, sorted. */
   groupsOf(topic: string): string[] {
     const out: string[] = [];

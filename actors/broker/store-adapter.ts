@@ -80,6 +80,7 @@ export function storePort(store: MessageStore): StorePort {
           return mapped;
         },
         count: r.count,
+        bodyBytes: r.bodyBytes,
         encode: () => encodeRecordBatch(r.bufs, r.positions, r.count, idPrefix),
         nextOffset: r.nextOffset,
         minOffset: r.minOffset,

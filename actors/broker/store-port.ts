@@ -64,6 +64,8 @@ export interface StoreGetResult {
   messages: MessageExt[];
   /** How many messages were found (`messages.length`), when known without building them. */
   count?: number;
+  /** The messages' body bytes in all, when known without building them. */
+  bodyBytes?: number;
   /** The pull reply body of the messages: the store's records as they are (`encodeRecordBatch`). */
   encode?: () => Uint8Array;
   /** Where the next read starts (past every entry scanned, filtered out ones included). */

@@ -7,6 +7,7 @@ import { DEFAULT_HA_HEARTBEAT_MS, type HaOptions } from '../../actors/broker/ha/
 import { DEFAULT_CONTROLLER_SETTINGS } from '../../actors/protocol/ha-controller.js';
 import { brokerAddress } from '../../actors/protocol/commands.js';
 import { startNameServer } from '../../actors/namesrv/namesrv.js';
+import { MetricsServerError, serveMetrics, type MetricsServer } from '../../observe/metrics-server.js';
 import { connectSystem, stopAfterFailure, untilSignal } from './connect.js';
 import { CliError, credentialsOf, out, type ConnectionFlags } from './flags.js';
 
@@ -44,6 +45,8 @@ export interface BrokerFlags extends ConnectionFlags {
   acl?: string;
   directTlsCert?: string;
   directTlsKey?: string;
+  /** Where to serve Prometheus metrics (`--metrics HOST:PORT`). */
+  metrics?: { host: string; port: number };
 }
 
 export async function runNamesrv(f: NamesrvFlags): Promise<void> {
@@ -70,6 +73,7 @@ export async function runBroker(f: BrokerFlags): Promise<void> {
   const direct = f.direct === false ? undefined : { ...f.direct, advertise: f.directAdvertise, ...tls };
   const system = await connectSystem(f, `broker-${f.name}-${f.brokerId}`, 'warn', direct);
   let broker: BrokerHandle;
+  let metrics: MetricsServer | undefined;
   try {
     broker = await startBroker(system, {
       name: f.name,
@@ -87,10 +91,12 @@ export async function runBroker(f: BrokerFlags): Promise<void> {
       ...credentialsOf(f),
     });
     await broker.whenServing();
+    if (f.metrics !== undefined) metrics = await serveBrokerMetrics(broker, f.metrics, system.env.logger);
   } catch (err) {
     await stopAfterFailure(system);
     throw err;
   }
+  if (metrics !== undefined) out(`broker ${f.name} metrics at ${metrics.url}`);
   // ready once a name server has the broker (clients can find it); later changes get a line each
   const haNow = broker.context()?.ha?.status();
   const role = ha?.controller !== undefined ? failoverRole(f.name, f.brokerId) : roleOf(f.name, f.brokerId, haNow?.mode ?? ha?.mode ?? 'async', haNow?.master);
@@ -110,9 +116,20 @@ export async function runBroker(f: BrokerFlags): Promise<void> {
   await untilSignal(async () => {
     registrations.unsubscribe();
     roles?.unsubscribe();
+    await metrics?.close();
     await broker.stop();
     await system.stop();
   });
+}
+
+/** Serves the broker's metrics (`--metrics`); an address it cannot listen on is a CliError naming it. */
+async function serveBrokerMetrics(broker: BrokerHandle, at: { host: string; port: number }, logger: Logger): Promise<MetricsServer> {
+  try {
+    return await serveMetrics({ ...at, brokers: () => [broker], logger });
+  } catch (err) {
+    const why = err instanceof MetricsServerError && err.cause instanceof Error ? err.cause.message : err instanceof Error ? err.message : String(err);
+    throw new CliError(`--metrics ${at.host}:${at.port}: cannot serve metrics there (${why})`);
+  }
 }
 
 /** Prints a line each time the broker's role changes (roleChangeLine). */

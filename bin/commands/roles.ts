@@ -43,6 +43,7 @@ export function registerRoles(program: Command): void {
       .option('--direct-tls-cert <file>', 'certificate for direct links over TLS (default with TLS NATS: --nats-tls-cert)')
       .option('--direct-tls-key <file>', 'key of --direct-tls-cert')
       .option('--no-direct', 'serve clients over NATS only')
-      .option('--acl <file>', 'ACL file (JSON): refuse requests not signed by an account with the permission they need'),
+      .option('--acl <file>', 'ACL file (JSON): refuse requests not signed by an account with the permission they need')
+      .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (port 0: any free one; the line "broker <name> metrics at URL" says which)', hostPort),
   ).action(async (f: BrokerFlags) => (await import('./roles-run.js')).runBroker(f));
 }

@@ -23,6 +23,10 @@ export class RunClock implements Clock {
     return Date.now() - this.originMs;
   }
 
+  monotonicMs(): number {
+    return performance.now();
+  }
+
   setTimeout(fn: () => void, ms: number): TimerHandle {
     const t = setTimeout(() => {
       this.timers.delete(t);

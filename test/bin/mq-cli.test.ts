@@ -48,6 +48,8 @@ const BAD_FLAGS: [string[], RegExp][] = [
   [['broker', '--name', 'b', '--namesrv', 'ns 1', '--store', '/nonexistent'], /name server id "ns 1"/],
   [['broker', '--name', 'b', '--namesrv', 'ns-1', '--store', '/nonexistent', '--direct', '127.0.0.1'], /--direct.*expected HOST:PORT .*got "127\.0\.0\.1"/],
   [['broker', '--name', 'b', '--namesrv', 'ns-1', '--store', '/nonexistent', '--direct', 'h:70000'], /--direct.*expected HOST:PORT/],
+  [['broker', '--name', 'b', '--namesrv', 'ns-1', '--store', '/nonexistent', '--metrics', 'localhost'], /--metrics.*expected HOST:PORT .*got "localhost"/],
+  [['broker', '--name', 'b', '--namesrv', 'ns-1', '--store', '/nonexistent', '--metrics', '127.0.0.1:x'], /--metrics.*expected HOST:PORT/],
   [['consume', '--namesrv', 'ns-1', '--topic', 'T'], /required option '--group/],
   [['admin', 'message', '--namesrv', 'ns-1', '--id', 'AB', '--key', 'k'], /cannot be used with/],
   [['admin', 'message', '--namesrv', 'ns-1'], /give --id ID, or --key KEY --topic TOPIC/],
@@ -247,6 +249,33 @@ describe('a cluster of processes', () => {
     expect(piped.code).toBe(0);
     expect(piped.stderr).toBe('');
     expect(piped.stdout).toMatch(/^sent 5, acknowledged 5, failed 0 in /);
+
+    expect(await broker.stop(8000)).toEqual({ code: 0, signal: null });
+    expect(await ns.stop(8000)).toEqual({ code: 0, signal: null });
+  });
+
+  it('a broker with --metrics serves Prometheus metrics, says where, and counts what a producer sent', async () => {
+    const ns = spawnMq(['namesrv', '--id', 'ns-m', ...conn()]);
+    running.push(ns);
+    await ns.waitForLine(/^namesrv ns-m ready$/, 10_000);
+    const broker = spawnMq(['broker', '--name', 'broker-m', '--namesrv', 'ns-m', '--store', join(storeDir, 'broker-m'), '--metrics', '127.0.0.1:0', ...conn()]);
+    running.push(broker);
+    const line = await broker.waitForLine(/^broker broker-m metrics at http:\/\/127\.0\.0\.1:\d+\/metrics$/, 15_000);
+    await broker.waitForLine(/^broker broker-m ready as async master$/, 15_000);
+    const url = line.slice(line.indexOf('http'));
+    const produced = await runMq(['produce', '--namesrv', 'ns-m', '--topic', 'metered', '--count', '5', '--size', '10', ...conn()]);
+    expect(produced.code).toBe(0);
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toMatch(/^actormq_messages_in_total\{broker="broker-m\/0",topic="metered"\} 5$/m);
+    expect(text).toMatch(/^actormq_bytes_in_total\{broker="broker-m\/0",topic="metered"\} 50$/m);
+    expect(text).toMatch(/^actormq_commitlog_size_bytes\{broker="broker-m\/0"\} [1-9]\d*$/m);
+
+    // the port is taken now: a second broker says so in one line and exits
+    const port = new URL(url).port;
+    const clash = await runMq(['broker', '--name', 'broker-m2', '--namesrv', 'ns-m', '--store', join(storeDir, 'broker-m2'), '--metrics', `127.0.0.1:${port}`, ...conn()]);
+    expectOneLineError(clash, new RegExp(`--metrics 127\\.0\\.0\\.1:${port}: cannot serve metrics there \\(.*EADDRINUSE`));
 
     expect(await broker.stop(8000)).toEqual({ code: 0, signal: null });
     expect(await ns.stop(8000)).toEqual({ code: 0, signal: null });

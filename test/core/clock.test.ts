@@ -70,3 +70,16 @@ describe('RealClock', () => {
     expect(clock.now() - start).toBeGreaterThanOrEqual(4);
   });
 });
+
+describe('monotonicMs', () => {
+  it('is the virtual now on a SimClock and a non-decreasing fractional reading on the real clock', async () => {
+    const sim = new SimClock(1000);
+    expect(sim.monotonicMs()).toBe(1000);
+    await sim.advance(25);
+    expect(sim.monotonicMs()).toBe(1025);
+    const real = new RealClock();
+    const a = real.monotonicMs();
+    const b = real.monotonicMs();
+    expect(b).toBeGreaterThanOrEqual(a);
+  });
+});

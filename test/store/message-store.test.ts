@@ -51,6 +51,21 @@ describe('message store', () => {
     await store.close();
   });
 
+  it('reports the body bytes a read found and each flush that made data durable (metrics)', async () => {
+    const { clock, mem } = setup();
+    const flushes: { ms: number; bytes: number }[] = [];
+    const store = await open(mem, clock, { onFlush: (ms, bytes) => void flushes.push({ ms, bytes }) });
+    const r = await store.putMessages([msg('T', 0, 'abc', { tags: 'x' }), msg('T', 0, 'de'), msg('T', 0, '')]);
+    expect(r.status).toBe(Status.OK);
+    await settle();
+    expect(store.getRecords({ topic: 'T', queueId: 0, offset: 0, maxCount: 10 })).toMatchObject({ count: 3, bodyBytes: 5 });
+    expect(store.getRecords({ topic: 'T', queueId: 0, offset: 1, maxCount: 10 })).toMatchObject({ count: 2, bodyBytes: 2 });
+    expect(store.getRecords({ topic: 'T', queueId: 0, offset: 3, maxCount: 10 })).toMatchObject({ count: 0, bodyBytes: 0 });
+    // a sync flush covers the batch: one flush of every byte written, timed on the (simulated) clock
+    expect(flushes).toEqual([{ ms: 0, bytes: store.positions().writeOffset }]);
+    await store.close();
+  });
+
   it('stores a batch, acknowledges it with offsets and ids, and reads it back by queue, id and key', async () => {
     const { clock, mem } = setup();
     const store = await open(mem, clock);

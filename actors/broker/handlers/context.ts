@@ -10,6 +10,7 @@ import type { TopicTable } from '../topic-config.js';
 import type { TimerTxServices } from '../timer-tx-runtime.js';
 import type { AclVerdict } from '../../protocol/acl/authorize.js';
 import type { BrokerHa } from '../ha/ha-runtime.js';
+import type { BrokerMetrics } from '../broker-metrics.js';
 
 /** Limits and settings the handlers apply. */
 export interface HandlerLimits {
@@ -51,6 +52,8 @@ export interface BrokerContext {
   readonly random: RandomSource;
   readonly logger: Logger;
   readonly limits: HandlerLimits;
+  /** Counters for metrics (messages and bytes per topic, requests, latencies): one update per request or batch. */
+  readonly metrics: BrokerMetrics;
   /** The largest frame the transport carries now: a pull reply stays below it. */
   maxPayload(): number;
   /** Sends a one-way frame (notices to clients). */

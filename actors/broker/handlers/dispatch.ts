@@ -21,6 +21,7 @@ import { handleSendBack } from './send-back.js';
 import { handleLockBatch, handleUnlockBatch } from './locks.js';
 import { handleEndTransaction } from '../transaction/end-transaction.js';
 import { handleHaEpochs, handleHaPull, handleHaReadTail, handleHaStatus, handleHaSyncConfig } from './ha.js';
+import { UNKNOWN_REQUEST_CODE } from '../broker-metrics.js';
 
 /** Request code -> handler: every request the broker serves. */
 export const BROKER_HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
@@ -57,11 +58,13 @@ export const BROKER_HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Han
  * Serves one frame: checks it against the ACL when the broker has one (a refusal is NO_PERMISSION naming what
  * is missing), runs its handler and sends the reply (or the error: a StatusError keeps its status,
  * anything else is SYSTEM_ERROR and is logged) through sendReply, which logs a reply that cannot be sent.
- * Never throws, never rejects.
+ * Counts the request in the broker's metrics with the status it was answered and the time from arrival to
+ * reply (a pull answered later, after being held, is counted by the pull handler when it answers). Never throws, never rejects.
  */
 export async function dispatchFrame(ctx: BrokerContext, frame: Frame, reply: Reply): Promise<void> {
   const handler = BROKER_HANDLERS.get(frame.code);
   if (frame.kind !== FrameKind.Request && frame.kind !== FrameKind.OneWay) return;
+  const start = ctx.clock.monotonicMs();
   let out: Frame | undefined;
   try {
     if (ctx.acl !== undefined) {
@@ -76,5 +79,14 @@ export async function dispatchFrame(ctx: BrokerContext, frame: Frame, reply: Rep
   } catch (err) {
     out = errorFrame(ctx, frame, err);
   }
-  if (out !== undefined && reply !== undefined) sendReply(ctx, frame, reply, out);
+  const code = handler === undefined ? UNKNOWN_REQUEST_CODE : frame.code;
+  if (reply === undefined) {
+    // one-way: nothing is sent back; counted with the status its handler came to
+    ctx.metrics.answered(code, out?.status ?? Status.OK);
+    return;
+  }
+  // undefined: the handler answers later through `reply` (a held pull) and counts it then
+  if (out === undefined) return;
+  const status = sendReply(ctx, frame, reply, out);
+  ctx.metrics.answered(code, status, ctx.clock.monotonicMs() - start);
 }

@@ -58,8 +58,12 @@ export function topicsOfGroup(ctx: BrokerContext, group: string): string[] {
   return [...topics].filter((t) => ctx.topics.get(t) !== undefined).sort();
 }
 
-export async function handleConsumerProgress(ctx: BrokerContext, frame: Frame): Promise<Frame> {
-  const group = headerString(frame, 'consumerGroup');
+/**
+ * A group's progress on every queue of the topics it consumes here: the queue's max offset, the group's
+ * committed offset (0 when none) and the lag between them. GET_CONSUMER_STATS_FROM_SERVER answers it; the
+ * broker's metrics read it too.
+ */
+export function groupProgress(ctx: BrokerContext, group: string): ConsumerProgressBody['queues'] {
   const queues: ConsumerProgressBody['queues'] = [];
   for (const topic of topicsOfGroup(ctx, group)) {
     const cfg = ctx.topics.get(topic)!;
@@ -70,6 +74,11 @@ export async function handleConsumerProgress(ctx: BrokerContext, frame: Frame): 
       queues.push({ topic, brokerName: ctx.brokerName, queueId, brokerOffset, consumerOffset, lag: Math.max(0, brokerOffset - consumerOffset) });
     }
   }
-  const body: ConsumerProgressBody = { queues };
+  return queues;
+}
+
+export async function handleConsumerProgress(ctx: BrokerContext, frame: Frame): Promise<Frame> {
+  const group = headerString(frame, 'consumerGroup');
+  const body: ConsumerProgressBody = { queues: groupProgress(ctx, group) };
   return okReply(frame, {}, jsonBody(body));
 }

@@ -11,6 +11,7 @@ import { encodedLength } from '../../../transports/codec.js';
 import type { BrokerContext, Reply } from './context.js';
 import { errorFrame, fitsFrame, sendReply } from './reply.js';
 import { DEFAULT_SLAVE_READ_LAG_BYTES, suggestBrokerId } from '../ha/read-suggestion.js';
+import { RequestCode } from '../../protocol/request-codes.js';
 
 /**
  * PULL_MESSAGE: reads a queue from an offset, filtered by tag (the tag hash, then the record's tag); with
@@ -140,7 +141,10 @@ export async function fitPull(ctx: BrokerContext, frame: Frame, req: PullRequest
   for (;;) {
     const f = pullReply(frame, o);
     const max = ctx.maxPayload();
-    if (fitsFrame(f, max)) return f;
+    if (fitsFrame(f, max)) {
+      if (o.pullStatus === 'FOUND') ctx.metrics.pulled(req.topic, o.result.count ?? o.result.messages.length, bodyBytesOf(o.result));
+      return f;
+    }
     const n = o.result.count ?? o.result.messages.length;
     if (n <= 1) {
       const what = `the first message of ${req.topic}#${req.queueId} from queue offset ${req.queueOffset} takes ${encodedLength(f)} bytes in a pull reply`;
@@ -151,6 +155,14 @@ export async function fitPull(ctx: BrokerContext, frame: Frame, req: PullRequest
   }
 }
 
+/** The body bytes a read found (from the store's figure, else summed over its messages: stores that build them). */
+function bodyBytesOf(r: StoreGetResult): number {
+  if (r.bodyBytes !== undefined) return r.bodyBytes;
+  let n = 0;
+  for (const m of r.messages) n += m.body.length;
+  return n;
+}
+
 export async function handlePull(ctx: BrokerContext, frame: Frame, reply: Reply): Promise<Frame | undefined> {
   const req = parsePullRequest(ctx, frame);
   const first = await runPull(ctx, req);
@@ -158,6 +170,7 @@ export async function handlePull(ctx: BrokerContext, frame: Frame, reply: Reply)
   const deadline = ctx.clock.now() + req.suspendTimeoutMs;
   // Answered later, outside the dispatcher: whatever the read or the reply does, it is answered or logged here.
   const answer = (hold: boolean): void => {
+    const start = ctx.clock.monotonicMs();
     runPull(ctx, req)
       .then((o) => {
         const left = deadline - ctx.clock.now();
@@ -166,7 +179,9 @@ export async function handlePull(ctx: BrokerContext, frame: Frame, reply: Reply)
       })
       .catch((err: unknown) => errorFrame(ctx, frame, err))
       .then((out) => {
-        if (out !== undefined) sendReply(ctx, frame, reply, out);
+        // counted here, not in the dispatcher, which returned long ago; its latency runs from the wake-up (new
+        // data, or time up) to the reply: the wait before was long polling, not service
+        if (out !== undefined) ctx.metrics.answered(RequestCode.PULL_MESSAGE, sendReply(ctx, frame, reply, out), ctx.clock.monotonicMs() - start);
       })
       .catch((err: unknown) => ctx.logger.error({ err }, 'a held pull could not be answered'));
   };

@@ -33,9 +33,9 @@ export function fitsFrame(f: Frame, maxPayload: number): boolean {
 /**
  * Sends `out` in answer to `request`. A reply larger than the transport's frame limit goes as a
  * PAYLOAD_TOO_LARGE error reply instead (the requester hears why rather than timing out); a reply the
- * transport refuses (closed, gone) is logged. Never throws.
+ * transport refuses (closed, gone) is logged. Never throws. Returns the status of the reply it sent (or tried to).
  */
-export function sendReply(ctx: BrokerContext, request: Frame, reply: (f: Frame) => void, out: Frame): void {
+export function sendReply(ctx: BrokerContext, request: Frame, reply: (f: Frame) => void, out: Frame): number {
   try {
     const max = ctx.maxPayload();
     if (!fitsFrame(out, max)) {
@@ -47,6 +47,7 @@ export function sendReply(ctx: BrokerContext, request: Frame, reply: (f: Frame) 
   } catch (err) {
     ctx.logger.warn({ err, code: requestCodeName(request.code) }, 'could not send a reply');
   }
+  return out.status;
 }
 
 /** Bytes a FOUND pull reply takes besides its records: the frame with its header at its widest, and the record batch header. */

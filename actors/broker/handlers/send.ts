@@ -128,6 +128,7 @@ export async function handleSend(ctx: BrokerContext, frame: Frame): Promise<Fram
     if (p) throw new StatusError(p[0], `message ${i}: ${p[1]}`);
   }
   const r = await putBatch(ctx, batch);
+  ctx.metrics.stored(topic, msgs.length, total);
   // the producer knows the keys it sent: the reply carries none (a key of its own a message had, it knows too)
   return withEpoch(withStoreStatus(sendOkReply(frame, r, batch, given === undefined ? keys : undefined), r), ctx.ha?.registrationEpoch());
 }

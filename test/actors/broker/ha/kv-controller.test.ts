@@ -178,6 +178,7 @@ describe('kvController under concurrent, interleaved heartbeats (property)', () 
         const alters: Array<{ broker: number; epoch: number; ok: boolean }> = [];
         const brokerClock = (i: number): Clock => ({
           now: () => sim.now() + skews[i]!,
+          monotonicMs: () => sim.now(),
           setTimeout: () => {
             throw new Error('no timers');
           },

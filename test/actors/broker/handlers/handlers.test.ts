@@ -26,6 +26,7 @@ import { rootLogger } from '../../../../actors/runtime/environment.js';
 import type { Frame, Header } from '../../../../transports/frame.js';
 import { decodePullBody } from '../../../../core/record-batch.js';
 import { encodedLength } from '../../../../transports/codec.js';
+import { BrokerMetrics } from '../../../../actors/broker/broker-metrics.js';
 
 /** An in-memory store: one array per queue. */
 class FakeStore implements StorePort {
@@ -120,6 +121,7 @@ function makeCtx(opts: { autoCreate?: boolean; maxPayload?: { bytes: number } } 
     offsets: new ConsumerOffsets(),
     clients: new ClientRegistry(),
     polling: new LongPolling(clock, 2),
+    metrics: new BrokerMetrics(),
     clock,
     random: new SeededRandom(7),
     logger: rootLogger('silent'),
@@ -265,6 +267,34 @@ describe('broker handlers (fake store)', () => {
     await t.clock.advance(0);
     expect(held.reply?.header).toMatchObject({ pullStatus: 'FOUND', nextBeginOffset: 3 });
     expect(t.clock.pending).toBe(0);
+  });
+
+  it('metrics: messages and body bytes in and out per topic, requests by code and status, latency of sends and pulls', async () => {
+    const t = makeCtx();
+    await t.call(RequestCode.SEND_BATCH_MESSAGE, sendHeader('orders'), batch('orders', 3)); // bodies m0 m1 m2: 6 bytes
+    await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), encodeMessageBatch([{ topic: 'orders', body: enc.encode('four') }]));
+    await t.call(RequestCode.SEND_MESSAGE, sendHeader('bad topic!'), batch('bad topic!', 1));
+    const ph = (queueOffset: number, suspendTimeoutMs: number) => ({ consumerGroup: 'cg', topic: 'orders', queueId: 0, queueOffset, maxMsgNums: 2, suspendTimeoutMs });
+    await t.call(RequestCode.PULL_MESSAGE, ph(0, 0));
+    await t.call(RequestCode.PULL_MESSAGE, ph(2, 0));
+    const held = t.pending(RequestCode.PULL_MESSAGE, ph(4, 1000));
+    await t.clock.advance(0);
+    await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), encodeMessageBatch([{ topic: 'orders', body: enc.encode('fifth') }]));
+    await t.clock.advance(0);
+    expect(held.reply?.header).toMatchObject({ pullStatus: 'FOUND' });
+    await t.call(9999, {});
+    const c = t.ctx.metrics.counters();
+    expect(c.topics).toEqual([{ topic: 'orders', in: { messages: 5, bytes: 15 }, out: { messages: 5, bytes: 15 } }]);
+    expect(c.requests).toEqual([
+      { code: 'PULL_MESSAGE', status: 'OK', count: 3 },
+      { code: 'SEND_BATCH_MESSAGE', status: 'OK', count: 1 },
+      { code: 'SEND_MESSAGE', status: 'MESSAGE_ILLEGAL', count: 1 },
+      { code: 'SEND_MESSAGE', status: 'OK', count: 2 },
+      { code: 'UNKNOWN', status: 'REQUEST_CODE_NOT_SUPPORTED', count: 1 },
+    ]);
+    expect(c.sendLatencyMs.count).toBe(4);
+    // the held pull counts too (its latency from its wake-up)
+    expect(c.pullLatencyMs.count).toBe(3);
   });
 
   it('offsets, progress, view and query', async () => {

@@ -1,4 +1,5 @@
 import type { BrokerContext } from '../../../../actors/broker/handlers/context.js';
+import { BrokerMetrics } from '../../../../actors/broker/broker-metrics.js';
 import { handleLockBatch, handleUnlockBatch, queueLocksOf, MAX_LOCK_BATCH } from '../../../../actors/broker/handlers/locks.js';
 import { dispatchFrame } from '../../../../actors/broker/handlers/dispatch.js';
 import type { QueueLockBody } from '../../../../actors/protocol/commands.js';
@@ -11,7 +12,7 @@ import type { Frame } from '../../../../transports/frame.js';
 
 describe('LOCK_BATCH_MQ / UNLOCK_BATCH_MQ handlers', () => {
   const clock = new SimClock(0);
-  const ctx = { brokerName: 'b', clock, logger: rootLogger('silent'), limits: { queueLockLeaseMs: 1000 }, maxPayload: () => 1 << 20 } as unknown as BrokerContext;
+  const ctx = { brokerName: 'b', clock, logger: rootLogger('silent'), limits: { queueLockLeaseMs: 1000 }, metrics: new BrokerMetrics(), maxPayload: () => 1 << 20 } as unknown as BrokerContext;
   const lockReq = (code: number, clientId: string, queues: unknown) => request(code, { consumerGroup: 'g', clientId }, jsonBody({ queues }));
 
   it('locks, refuses another client, unlocks, and honours the lease', async () => {
