@@ -80,6 +80,17 @@ export class BrokerMetrics {
     this.flushedBytes += bytes;
   }
 
+  /** Requests answered since start by request code name, whatever their status (the observation stream's figure). */
+  requestsByCode(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [code, byStatus] of this.requests) {
+      let n = 0;
+      for (const count of byStatus.values()) n += count;
+      out[code === UNKNOWN_REQUEST_CODE ? 'UNKNOWN' : requestCodeName(code)] = n;
+    }
+    return out;
+  }
+
   counters(): BrokerCounters {
     const names = new Set([...this.flowIn.keys(), ...this.flowOut.keys()]);
     const topics = [...names].sort().map((topic) => ({ topic, in: copy(this.flowIn.get(topic)), out: copy(this.flowOut.get(topic)) }));

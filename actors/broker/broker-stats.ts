@@ -5,9 +5,8 @@ import { splitOffsetKey } from './consumer-offsets.js';
 /**
  * A serving broker's figures for the observation stream: store positions, replication, held pulls, each
  * topic's queues and each consumer group's offsets and clients. Sampled about once a second while observed.
- * @param requests requests served since start, by request code name
  */
-export function brokerStats(ctx: BrokerContext, requests: Record<string, number>): BrokerStats {
+export function brokerStats(ctx: BrokerContext): BrokerStats {
   const status = ctx.store.status();
   const topics = ctx.topics.list().map((t) => {
     const queues: BrokerStats['topics'][number]['queues'] = [];
@@ -38,7 +37,7 @@ export function brokerStats(ctx: BrokerContext, requests: Record<string, number>
     ...(ha !== undefined
       ? { ha: { role: ha.role, mode: ha.mode, epoch: ha.epoch, master: ha.master, confirmOffset: ha.confirmOffset, inSync: ha.inSync, slaves: ha.slaves } }
       : {}),
-    requests,
+    requests: ctx.metrics.requestsByCode(),
     heldPulls: ctx.polling.size,
     topics,
     groups: [...groups.values()],

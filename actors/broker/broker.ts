@@ -85,7 +85,7 @@ export async function startBroker(system: ActorSystem, opts: BrokerOptions, extr
   const actor = host.actor;
   system.provideStats(address, () => {
     const ctx = actor.getSnapshot().context.rt?.ctx;
-    return ctx === undefined ? undefined : brokerStats(ctx, {});
+    return ctx === undefined ? undefined : brokerStats(ctx);
   });
   const state = (): string => {
     const v = actor.getSnapshot().value;

@@ -72,6 +72,8 @@ function checkClusterStream(transport: () => TransportFactory): void {
       const stats = await until(obs.source, (r) => r.kind === 'stats' && r.stats.role === 'broker');
       expect(stats.kind === 'stats' && stats.stats.role === 'broker' && stats.stats.store.writeOffset).toBeGreaterThan(0);
       expect(stats.kind === 'stats' && stats.stats.role === 'broker' && stats.stats.topics.map((x) => x.topic)).toContain('orders');
+      // a serving broker's requests show as counts by code
+      expect(stats.kind === 'stats' && stats.stats.role === 'broker' && stats.stats.requests).toMatchObject({ SEND_MESSAGE: 1 });
       const producer = obs.source.snapshot().find((r) => r.kind === 'stats' && r.stats.role === 'producer');
       expect(producer).toMatchObject({ stats: { role: 'producer', group: 'pg', sent: 1, failed: 0 } });
       expect(heard).toBeGreaterThan(0);
