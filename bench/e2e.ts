@@ -45,6 +45,7 @@ import { atLeast, atMost, percentile, round, type Bench, type BenchContext, type
 import { killOnExit } from './kill-on-exit.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 import { consume, produce, type ConsumeResult, type ConsumeSpec, type ProduceResult, type ProduceSpec } from './e2e-procs/workload.js';
+import { transportSource } from '../observe/transport-source.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MQ_BIN = join(here, '..', 'bin', 'mq.js');
@@ -75,6 +76,8 @@ const PAIR_MS = 1000;
  * measure the ACL broker's start (its code not yet compiled hot), not its checks.
  */
 const PAIR_WARM_UPS = 2;
+/** Observed / unobserved produce pairs per NATS round. */
+const OBSERVED_PAIRS = 3;
 /**
  * A pause before each phase of a pair: the brokers' background work after a phase (flushes, indexing, the kernel
  * writing pages back) would otherwise fall on the next phase, on the other broker, and on this machine's two cores
@@ -336,6 +339,11 @@ interface Flow {
   cpuMicrosPerMessage?: Record<string, number>;
   consume: Record<number, ConsumeResult>;
   latency?: { rate: number; produced: ProduceResult; consumed: ConsumeResult };
+  /** NATS flow only: produce rate observed (an observer attached, metrics scraped once a second) / not, per pair, and their median. */
+  observedRatios?: number[];
+  observedRatio?: number;
+  /** Records the observer received during the observed phases, and metrics scrapes made. */
+  observed?: { records: number; scrapes: number };
   syncSend?: ProduceResult;
 }
 
@@ -537,6 +545,71 @@ async function signedPairs(
   }
 }
 
+/**
+ * Produce with the cluster observed against without, through one producer process on the pairs broker: in an
+ * observed phase an observer (`transportSource`, as `mq observe` uses) is attached, so every process publishes its
+ * records, and the broker's `/metrics` is scraped once a second (a Prometheus scraping every 15 s costs less). One
+ * unmeasured phase of each first, then OBSERVED_PAIRS pairs, their order alternating. Returns each pair's
+ * observed / unobserved rate, the records the observer received and the scrapes made.
+ */
+async function observedPairs(
+  transport: Transport,
+  topic: string,
+  metricsUrl: string,
+  producer: (topic: string) => Child,
+  progress: (m: string) => void,
+): Promise<{ ratios: number[]; records: number; scrapes: number }> {
+  await createTopic(transport, topic, PAIRS);
+  const p = producer(topic);
+  let records = 0;
+  let scrapes = 0;
+  const random = new CryptoRandom();
+  const logger = rootLogger('warn');
+  try {
+    await p.json('ready', 30_000);
+    const phase = async (observed: boolean): Promise<ProduceResult> => {
+      await quiet();
+      const source = observed ? transportSource(transport, { random, logger }) : undefined;
+      const sub = source?.records$.subscribe(() => records++);
+      const scrape = async (): Promise<void> => {
+        const res = await fetch(metricsUrl);
+        if (!res.ok) throw new Error(`metrics scrape: HTTP ${res.status}`);
+        await res.text();
+        scrapes++;
+      };
+      const scraper = observed ? setInterval(() => void scrape().catch((err: unknown) => logger.warn({ err }, 'metrics scrape failed')), 1000) : undefined;
+      try {
+        if (observed) {
+          await scrape();
+          await new Promise((r) => setTimeout(r, 300)); // the snapshots arrived: the publishers publish
+        }
+        p.tell('go');
+        const r = await p.json<ProduceResult>('result', PAIR_MS + 60_000);
+        if (r.failed > 0) throw new Error(`${p.name}: ${r.failed} messages failed`);
+        return r;
+      } finally {
+        clearInterval(scraper);
+        sub?.unsubscribe();
+        await source?.close();
+      }
+    };
+    await phase(true);
+    await phase(false);
+    const ratios: number[] = [];
+    for (let i = 0; i < OBSERVED_PAIRS; i++) {
+      const observedFirst = i % 2 === 0;
+      const a = await phase(observedFirst);
+      const b = await phase(!observedFirst);
+      const [o, u] = observedFirst ? [a, b] : [b, a];
+      ratios.push(round(o.perSecond / u.perSecond, 3));
+      progress(`nats 100 B produce observed: ${Math.round(o.perSecond)} msgs/s, unobserved ${Math.round(u.perSecond)} (${ratios.at(-1)})`);
+    }
+    return { ratios, records, scrapes };
+  } finally {
+    await p.stop();
+  }
+}
+
 async function natsFlow(server: NatsServer, ms: number, progress: (m: string) => void): Promise<Flow> {
   const dir = mkdtempSync(join(tmpdir(), 'actormq-e2e-nats-'));
   const prefix = `e2e${process.pid}`;
@@ -564,7 +637,9 @@ async function natsFlow(server: NatsServer, ms: number, progress: (m: string) =>
     const signedBroker = child('broker-signed', [MQ_BIN, 'broker', '--name', SIGNED_BROKER, '--namesrv', NAMESRV, '--store', join(dir, 'broker-signed'), '--flush', 'async', '--acl', acl, ...conn]);
     await signedBroker.line((l) => (/ready/.test(l) ? true : undefined), 30_000, 'signed broker ready');
     // the unsigned pairs go to a broker of their own, started with the signed one: both equally fresh
-    const pairsBroker = child('broker-pairs', [MQ_BIN, 'broker', '--name', PAIRS_BROKER, '--namesrv', NAMESRV, '--store', join(dir, 'broker-pairs'), '--flush', 'async', ...conn]);
+    // it also serves metrics: the observed pairs scrape them
+    const pairsBroker = child('broker-pairs', [MQ_BIN, 'broker', '--name', PAIRS_BROKER, '--namesrv', NAMESRV, '--store', join(dir, 'broker-pairs'), '--flush', 'async', '--metrics', '127.0.0.1:0', ...conn]);
+    const metricsUrl = await pairsBroker.line((l) => /metrics at (\S+)/.exec(l)?.[1], 30_000, 'pairs broker metrics URL');
     await pairsBroker.line((l) => (/ready/.test(l) ? true : undefined), 30_000, 'pairs broker ready');
     const flow: Flow = { produce: {}, consume: {} };
     const runProducer = async (spec: ProduceSpec): Promise<ProduceResult> => {
@@ -592,6 +667,12 @@ async function natsFlow(server: NatsServer, ms: number, progress: (m: string) =>
       child(`producer-${signed ? 'signed' : 'unsigned'}`, clientArgs('producer', throughputSpec(topic, 100, PAIR_MS), { repeat: PAIR_WARM_UPS + SIGNED_PAIRS, ...(signed ? { credentials: SIGNED_PRODUCER } : {}) })),
       progress,
     );
+    const observed = await observedPairs(transport, 'e2e-nats-observed-100', metricsUrl, (topic) =>
+      child('producer-observed', clientArgs('producer', throughputSpec(topic, 100, PAIR_MS), { repeat: 2 + 2 * OBSERVED_PAIRS })),
+      progress,
+    );
+    flow.observedRatios = observed.ratios;
+    flow.observed = { records: observed.records, scrapes: observed.scrapes };
     const topic = 'e2e-nats-lat';
     await createTopic(transport, topic);
     const rate = Math.max(1000, Math.round(flow.produce[100]!.perSecond / 2));
@@ -642,6 +723,9 @@ function medianFlow(flows: readonly Flow[]): Flow {
   // the signed pairs of every round together
   out.signedRatios = flows.flatMap((f) => f.signedRatios ?? []);
   out.signedRatio = median(out.signedRatios, (x) => x);
+  out.observedRatios = flows.flatMap((f) => f.observedRatios ?? []);
+  out.observedRatio = median(out.observedRatios, (x) => x);
+  out.observed = { records: flows.reduce((a, f) => a + (f.observed?.records ?? 0), 0), scrapes: flows.reduce((a, f) => a + (f.observed?.scrapes ?? 0), 0) };
   return out;
 }
 
@@ -714,6 +798,7 @@ const bench: Bench = async (ctx: BenchContext) => {
       ]),
       ['memory signed produce / unsigned produce, 100 B (median of pairs; signer and checker in one process)', mem.signedRatio ?? NaN],
       ['nats signed produce / unsigned produce, 100 B (median of pairs)', nats.signedRatio ?? NaN],
+      ['nats produce observed and scraped / unobserved, 100 B (median of pairs)', nats.observedRatio ?? NaN],
     ]),
   };
   const table: Array<Record<string, string | number>> = [];
@@ -722,6 +807,7 @@ const bench: Bench = async (ctx: BenchContext) => {
     table.push({ what: `consume ${s} B`, memory: r(mem.consume[s]?.perSecond), nats: r(nats.consume[s]?.perSecond), jetstream: r(js.consume[s]?.perSecond), 'nats/js': ratio(nats.consume[s]?.perSecond, js.consume[s]?.perSecond), unit: 'msgs/s' });
   }
   table.push({ what: 'signed / unsigned produce 100 B', memory: round(mem.signedRatio ?? NaN), nats: round(nats.signedRatio ?? NaN), jetstream: '', 'nats/js': '', unit: 'ratio' });
+  table.push({ what: 'observed+metrics / plain produce 100 B', memory: '', nats: round(nats.observedRatio ?? NaN), jetstream: '', 'nats/js': '', unit: 'ratio' });
   table.push({ what: 'e2e latency p50 @ half peak', memory: round(mem.latency?.consumed.p50Ms ?? NaN), nats: round(nats.latency?.consumed.p50Ms ?? NaN), jetstream: '', 'nats/js': '', unit: 'ms' });
   table.push({ what: 'e2e latency p99 @ half peak', memory: round(mem.latency?.consumed.p99Ms ?? NaN), nats: round(nats.latency?.consumed.p99Ms ?? NaN), jetstream: '', 'nats/js': '', unit: 'ms' });
   table.push({ what: 'sync send p99', memory: round(mem.syncSend?.p99Ms ?? NaN), nats: round(nats.syncSend?.p99Ms ?? NaN), jetstream: round(js.syncPublishP99Ms), 'nats/js': ratio(nats.syncSend?.p99Ms, js.syncPublishP99Ms), unit: 'ms' });
@@ -733,6 +819,8 @@ const bench: Bench = async (ctx: BenchContext) => {
     atLeast('memory consume msgs/s', mem.consume[100]?.perSecond ?? 0, 500_000, 'msgs/s'),
     // producers and brokers in their own processes, as they are deployed: over NATS
     atLeast('signed produce / unsigned produce', nats.signedRatio ?? NaN, 0.9, 'ratio'),
+    // an observer attached (every process publishing its records) and the broker's metrics scraped, against neither
+    atLeast('observed and metrics produce / plain produce', nats.observedRatio ?? NaN, 0.9, 'ratio'),
   ];
   return { figures, goals, table };
 };

@@ -42,6 +42,8 @@ async function main(): Promise<void> {
     logger,
   });
   const system = new ActorSystem(env);
+  // as an `mq` process: it publishes its records while the cluster is observed
+  system.publishObservations({ source: `e2e-${String(role)}.${process.pid}` });
   const lines = createInterface({ input: process.stdin });
   const nextLine = (want: string): Promise<void> =>
     new Promise((resolve) => {
