@@ -190,11 +190,12 @@ export function cloneView(view: ClusterView): ClusterView {
 }
 
 /**
- * Orders records for folding: by time, and within one source by sequence number (a source's records at one
- * time keep their order); stable otherwise. Returns a new array.
+ * Orders records for folding: by time, then sequence number, then source. A source numbers its records in the
+ * order they happened, so its records at one time keep their order; a trace numbers all its lines in one
+ * sequence, so its records keep the trace's order. Returns a new array.
  */
 export function sortRecords(records: readonly ObservedRecord[]): ObservedRecord[] {
-  return [...records].sort((a, b) => a.time - b.time || (a.source === b.source ? a.seq - b.seq : a.source < b.source ? -1 : 1));
+  return [...records].sort((a, b) => a.time - b.time || a.seq - b.seq || (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
 }
 
 /** The view as it was at `time`: every record up to and including it, folded in order. */

@@ -69,6 +69,7 @@ export const CONSOLE_CSS = `
   font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; font-size: 13px; color: var(--ink);
 }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; background: var(--bg); height: 100vh; display: flex; flex-direction: column; }
 .top { display: flex; align-items: center; gap: 14px; padding: 10px 18px; background: #1b2233; color: #e9edf5; }
 .brand { font-weight: 700; font-size: 15px; letter-spacing: .2px; }
