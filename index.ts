@@ -10,6 +10,7 @@
  *   consumer.messages$.subscribe((m) => ...);
  *   system.inspection$.subscribe(...);     // every actor's state changes
  *   const metrics = await system.serveMetrics({ port: 9100 });   // Prometheus: GET metrics.url
+ *   const web = await system.observe({ port: 8080 });   // the web console at web.url (stopped with the system)
  *   await system.stop();                    // consumers, producers, brokers, name servers, in that order
  */
 import type { Logger } from 'pino';
@@ -43,12 +44,26 @@ interface Stoppable {
   stop(): Promise<void>;
 }
 
+export interface ObserveOptions {
+  /** Interface the console listens on (default 127.0.0.1). */
+  host?: string;
+  /** Port; 0 picks a free one. */
+  port: number;
+}
+
+/** A web console serving one system: its address, and how to stop it before the system stops. */
+export interface ConsoleHandle {
+  url: string;
+  close(): Promise<void>;
+}
+
 /** A running system: one Environment, the roles spawned in it, and the inspection stream of all their actors. */
 export class MqSystem {
   private readonly roles: { rank: number; role: Stoppable }[] = [];
   private readonly brokers: BrokerHandle[] = [];
   private readonly metricsServers: MetricsServer[] = [];
   private stopping: Promise<void> | undefined;
+  private readonly consoles = new Set<ConsoleHandle>();
 
   /**
    * @param keepAlive a handle that keeps the process alive while the system runs (the real clock's timers do not, so a
@@ -119,6 +134,34 @@ export class MqSystem {
     return this.track(3, startConsumer(this.actors, opts));
   }
 
+  /**
+   * Serves the web console of this system (observe/web/server.ts): every actor's state chart with its active
+   * states and recent events, the cluster tables, and time travel over trace files. Loaded only when called;
+   * stopped with the system.
+   */
+  async observe(opts: ObserveOptions): Promise<ConsoleHandle> {
+    if (this.stopping) throw new Error('the system is stopping');
+    const [{ localSource }, { serveConsole }] = await Promise.all([import('./observe/source.js'), import('./observe/web/server.js')]);
+    const source = localSource(this.actors);
+    let server;
+    try {
+      server = await serveConsole(source, { ...opts, logger: this.env.logger });
+    } catch (err) {
+      await source.close();
+      throw err;
+    }
+    const handle: ConsoleHandle = {
+      url: server.url,
+      close: async () => {
+        this.consoles.delete(handle);
+        await server.close();
+        await source.close();
+      },
+    };
+    this.consoles.add(handle);
+    return handle;
+  }
+
   /** Stops consumers first (they commit offsets), then producers, brokers and name servers; then the transport. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
@@ -131,6 +174,7 @@ export class MqSystem {
           this.env.logger.error({ err }, 'a role failed to stop cleanly');
         }
       }
+      await this.closeConsoles();
       await this.actors.stop();
       this.keepAlive?.unref();
     })();
@@ -144,6 +188,7 @@ export class MqSystem {
   kill(): Promise<void> {
     this.stopping ??= (async () => {
       await this.closeMetrics();
+      await this.closeConsoles();
       await this.actors.stop();
       this.keepAlive?.unref();
     })();
@@ -152,6 +197,16 @@ export class MqSystem {
 
   private async closeMetrics(): Promise<void> {
     await Promise.all(this.metricsServers.map((m) => m.close()));
+  }
+
+  private async closeConsoles(): Promise<void> {
+    for (const c of [...this.consoles]) {
+      try {
+        await c.close();
+      } catch (err) {
+        this.env.logger.error({ err }, 'the web console failed to close cleanly');
+      }
+    }
   }
 
   private async track<T extends Stoppable>(rank: number, started: Promise<T>): Promise<T> {

@@ -1,6 +1,9 @@
 /* `mq dev`: an embedded cluster on the in-memory transport (one name server, one broker with a store
- * directory), plus a demo producer and consumer that print what they do. */
+ * directory), plus a demo producer and consumer that print what they do. With `--web HOST:PORT` it serves the
+ * web console, and after the demo keeps the cluster running until SIGINT or SIGTERM, taking commands on stdin
+ * (`stop consumer`, `help`) so that a person or a test can cause state changes to watch. */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createInterface, type Interface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { filter } from 'rxjs';
@@ -14,7 +17,11 @@ export interface DevOptions {
   store?: string;
   /** Print every actor state change, not only the roles' lifecycle. */
   verbose?: boolean;
+  /** Serve the web console here, and keep running after the demo until a signal. */
+  web?: { host: string; port: number };
 }
+
+const DEV_COMMANDS = 'commands: "stop consumer" (stops the demo consumer), "help"';
 
 /** The exit code after a signal, as a shell reports it (128 + the signal's number). */
 const exitCodeAfter = (signal: NodeJS.Signals): number => (signal === 'SIGTERM' ? 143 : 130);
@@ -40,11 +47,14 @@ export async function runDev(opts: DevOptions): Promise<void> {
   let interrupted: NodeJS.Signals | undefined;
   let allIn: () => void = () => {};
   const done = new Promise<void>((resolve) => (allIn = resolve));
+  let signalled: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => (signalled = resolve));
   const onSignal = (signal: NodeJS.Signals): void => {
     if (interrupted !== undefined) process.exit(exitCodeAfter(signal));
     interrupted = signal;
     console.log(`mq dev: ${signal}, stopping`);
     allIn();
+    signalled();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -53,7 +63,12 @@ export async function runDev(opts: DevOptions): Promise<void> {
   const received = new Set<number>();
   let sent = 0;
   let started = Date.now();
+  let commands: Interface | undefined;
   try {
+    if (opts.web !== undefined) {
+      const web = await system.observe(opts.web);
+      console.log(`mq dev: web console at ${web.url}`);
+    }
     console.log(`mq dev: name server ns-1, broker broker-a (store ${storeDir}), memory transport`);
     await system.spawnNameServer({ id: 'ns-1' });
     const broker = await system.spawnBroker({ name: 'broker-a', namesrv: ['ns-1'], storeDir, flush: 'sync' });
@@ -92,7 +107,24 @@ export async function runDev(opts: DevOptions): Promise<void> {
     await done;
     clearTimeout(timeout);
     console.log(`mq dev: sent ${sent}, consumed ${received.size} distinct in ${Date.now() - started} ms`);
+    if (opts.web !== undefined && interrupted === undefined) {
+      console.log(`mq dev: the cluster keeps running for the console until Ctrl-C (SIGINT or SIGTERM); ${DEV_COMMANDS}`);
+      commands = createInterface({ input: process.stdin, terminal: false });
+      commands.on('line', (line) => {
+        const command = line.trim().replace(/\s+/g, ' ');
+        if (command === '') return;
+        if (command === 'help') console.log(`mq dev: ${DEV_COMMANDS}`);
+        else if (command === 'stop consumer') {
+          consumer.stop().then(
+            () => console.log('mq dev: consumer stopped'),
+            (err: unknown) => console.error(`mq dev: the consumer did not stop cleanly: ${err instanceof Error ? err.message : String(err)}`),
+          );
+        } else console.log(`mq dev: unknown command "${command}"; ${DEV_COMMANDS}`);
+      });
+      await stopped;
+    }
   } finally {
+    commands?.close();
     await system.stop();
     if (opts.store === undefined) rmSync(storeDir, { recursive: true, force: true });
     process.off('SIGINT', onSignal);

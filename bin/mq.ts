@@ -7,7 +7,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerAdmin } from './commands/admin.js';
 import { registerConsume, registerProduce } from './commands/clients.js';
-import { CliError, errorMessage, flushStdout, positiveInt } from './commands/flags.js';
+import { CliError, errorMessage, flushStdout, hostPort, positiveInt } from './commands/flags.js';
+import { registerObserve } from './commands/observe.js';
 import { registerRoles } from './commands/roles.js';
 import { registerScenario } from './commands/scenario.js';
 
@@ -34,7 +35,8 @@ program
   .option('--count <n>', 'messages the demo sends', positiveInt, 10)
   .option('--store <dir>', 'store directory (default: a temporary one, removed at the end)')
   .option('--verbose', 'print every actor state change')
-  .action(async (opts: { count: number; store?: string; verbose?: boolean }) => {
+  .option('--web <host:port>', 'serve the web console there (port 0: any free one) and keep running after the demo until Ctrl-C', hostPort)
+  .action(async (opts: { count: number; store?: string; verbose?: boolean; web?: { host: string; port: number } }) => {
     const { runDev } = await import('./dev.js'); // loaded only when run: flag errors stay fast
     await runDev(opts);
   });
@@ -44,6 +46,7 @@ registerProduce(program);
 registerConsume(program);
 registerAdmin(program);
 registerScenario(program);
+registerObserve(program);
 
 process.on('unhandledRejection', (err: unknown) => fail(errorMessage(err), 1));
 process.on('uncaughtException', (err: unknown) => fail(errorMessage(err), 1));

@@ -32,6 +32,8 @@ export interface MqProcessOptions {
   cwd?: string;
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /** Give the process a stdin to write to (`write`); otherwise it has none. */
+  stdin?: boolean;
 }
 
 
@@ -52,7 +54,7 @@ export class MqProcess {
     this.child = spawn(process.execPath, [MQ_BIN, ...args], {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     });
     killOnExit(this.child);
     this.child.stdout!.setEncoding('utf8');
@@ -144,6 +146,12 @@ export class MqProcess {
       throw new MqProcessError(`mq ${this.args.join(' ')} did not exit within ${timeoutMs} ms (killed); ${this.tail()}`);
     }
     return r;
+  }
+
+  /** Writes to the process's stdin (started with `stdin: true`). */
+  write(text: string): void {
+    if (this.child.stdin === null) throw new MqProcessError(`mq ${this.args.join(' ')} was started without a stdin`);
+    this.child.stdin.write(text);
   }
 
   /** Sends a signal (no-op once exited). */
