@@ -12,7 +12,6 @@ import type { MachineDefinition } from '../actors/runtime/inspection.js';
 import type { RoleStats } from '../actors/protocol/observe.js';
 import type { ObservedRecord } from './source.js';
 import { formatState } from './state-value.js';
-import { normalizeDefinition } from './definition.js';
 
 /** Events kept per actor. */
 export const RECENT_EVENTS = 25;
@@ -110,7 +109,7 @@ export function applyRecord(view: ClusterView, rec: ObservedRecord): ClusterView
     case 'machine': {
       let defs = view.machines.get(rec.source);
       if (defs === undefined) view.machines.set(rec.source, (defs = new Map()));
-      defs.set(rec.machine, normalizeDefinition(rec.definition));
+      defs.set(rec.machine, rec.definition); // compact already (toInspectionRecords)
       break;
     }
     case 'actor': {

@@ -1,5 +1,6 @@
 import type { InspectionEvent } from 'xstate';
 import type { RoleStats } from '../protocol/observe.js';
+import { normalizeDefinition } from './machine-definition.js';
 
 /** Fields every record of the observation stream has. */
 interface RecordBase {
@@ -20,7 +21,8 @@ interface RecordBase {
  * role's figures.
  *
  * - `actor`: an actor started; `machine` names its definition when it is a state machine, `parent` its parent.
- * - `machine`: a state machine's definition (`machine.toJSON()`), under the key actors refer to it by.
+ * - `machine`: a state machine's definition (`machine.toJSON()` made compact by `normalizeDefinition`), under the
+ *   key actors refer to it by.
  * - `event`: an event reached the actor.
  * - `snapshot`: the actor's state after a step: the event that caused it, the state value (state machines) and
  *   the status ('active' | 'done' | 'error' | 'stopped').
@@ -85,7 +87,7 @@ export function toInspectionRecords(ev: InspectionEvent, address: string, time: 
       const parent = ref._parent?.id;
       const actor: UnnumberedRecord = { time, address, actorId, kind: 'actor', ...(known ? { machine: known.key } : {}), ...(parent !== undefined ? { parent } : {}) };
       if (known === undefined || !known.first) return [actor];
-      const definition = (ref.logic as { toJSON(): MachineDefinition }).toJSON();
+      const definition = normalizeDefinition((ref.logic as { toJSON(): MachineDefinition }).toJSON());
       return [{ time, address, actorId, kind: 'machine', machine: known.key, definition }, actor];
     }
     case '@xstate.event':

@@ -8,7 +8,7 @@
 import elkModule from 'elkjs/lib/elk.bundled.js';
 import type { ELK as ElkApi, ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
 import type { MachineDefinition } from '../../actors/runtime/inspection.js';
-import { normalizeDefinition } from '../definition.js';
+import { normalizeDefinition } from '../../actors/runtime/machine-definition.js';
 import type { LayoutEdge, LayoutNode, LayoutNodeKind, MachineLayout } from './layout-types.js';
 
 /** A definition ELK could not lay out (the message says why). */

@@ -25,7 +25,7 @@ import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
 import { rootLogger } from '../../actors/runtime/environment.js';
 import type { MachineDefinition } from '../../actors/runtime/inspection.js';
-import { normalizeDefinition } from '../definition.js';
+import { normalizeDefinition } from '../../actors/runtime/machine-definition.js';
 import type { LiveSource, ObservedRecord } from '../source.js';
 import { mayBeViewLine } from '../trace-records.js';
 import { layoutMachine } from './layout.js';

@@ -4,13 +4,10 @@
  * saves a screenshot; then `mq observe --web --trace` serves a scenario trace and the test steps to chosen
  * moments and checks the chart against the trace. Runs the built CLI: `npm run build` first.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { brokerMachine } from '../../../actors/broker/broker.machine.js';
-import { clientMachine } from '../../../actors/client/client.machine.js';
-import { nameServerMachine } from '../../../actors/namesrv/namesrv.machine.js';
 import { Timeline } from '../../../observe/timeline.js';
 import { readTrace } from '../../../observe/trace-records.js';
 import { launchChromium } from '../../support/chromium.js';
@@ -85,7 +82,6 @@ describe('web console in a browser', () => {
     const trace = join(dir, 'first-hour.trace');
     const run = await runMq(['scenario', 'run', join(ROOT, 'scenarios', 'files', 'first-hour.yaml'), '--seed', '1', '--trace', trace], { timeoutMs: 30_000 });
     expect(run.code).toBe(0);
-    withDefinitions(trace);
 
     // What the trace says: the broker crashed at 3 s and came back at 4 s through starting and registering.
     const lines = readFileSync(trace, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seq: number; t: number; k: string; id?: string; s?: unknown });
@@ -129,31 +125,3 @@ describe('web console in a browser', () => {
     await page.close();
   });
 });
-
-/**
- * Until the scenario runner records machine definitions and actor starts, adds them to the trace after its
- * header: each process's hosted actors (the root actors its state lines name) with the real definitions of
- * their machines.
- */
-function withDefinitions(file: string): void {
-  const lines = readFileSync(file, 'utf8').trim().split('\n');
-  if (lines.some((l) => l.includes('"k":"machine"'))) return;
-  const machines: Record<string, { toJSON(): unknown }> = { broker: brokerMachine, client: clientMachine, namesrv: nameServerMachine };
-  const added: string[] = [];
-  const defined = new Set<string>();
-  const started = new Set<string>();
-  for (const raw of lines.slice(1)) {
-    const l = JSON.parse(raw) as { t: number; k: string; p: string; a?: string; id?: string };
-    if (l.k !== 'state' || l.a === undefined || l.id !== l.a) continue;
-    const m = l.a.split('.')[0]!;
-    const machine = machines[m];
-    if (machine === undefined || started.has(`${l.p}|${l.a}`)) continue;
-    if (!defined.has(`${l.p}|${m}`)) {
-      defined.add(`${l.p}|${m}`);
-      added.push(JSON.stringify({ seq: -2, t: 0, k: 'machine', p: l.p, m, def: machine.toJSON() }));
-    }
-    started.add(`${l.p}|${l.a}`);
-    added.push(JSON.stringify({ seq: -1, t: 0, k: 'actor', p: l.p, a: l.a, id: l.a, m }));
-  }
-  writeFileSync(file, [lines[0], ...added, ...lines.slice(1)].join('\n') + '\n');
-}

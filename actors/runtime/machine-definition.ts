@@ -4,7 +4,7 @@
  * keys, types, initial states, transitions with target ids, event types and guard names, invokes' ids and
  * sources) with targets as `#id` strings. Pure and free of Node and the DOM.
  */
-import type { MachineDefinition } from '../actors/runtime/inspection.js';
+import type { MachineDefinition } from './inspection.js';
 
 /** A target as XState gives it (`#id`, a key, or a state node / its JSON) as a string. */
 export function targetRef(t: unknown): string | undefined {
