@@ -36,9 +36,10 @@ export function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error
 
 /**
  * An actor system on NATS; fails with one clear CliError when NATS cannot be reached in time, naming the cause
- * (authentication, unreachable, TLS). With `direct`, its inboxes are served over direct links too.
+ * (authentication, unreachable, TLS). With `direct`, its inboxes are served over direct links too. It publishes
+ * its actors' records while the cluster is observed, unless `publish` is false (the observer itself).
  */
-export async function connectSystem(flags: ConnectionFlags, name: string, logLevel = 'error', direct?: DirectOptions): Promise<ActorSystem> {
+export async function connectSystem(flags: ConnectionFlags, name: string, logLevel = 'error', direct?: DirectOptions, publish = true): Promise<ActorSystem> {
   const url = flags.nats;
   const servers = natsServers(url);
   const security = natsSecurity(flags);
@@ -57,7 +58,7 @@ export async function connectSystem(flags: ConnectionFlags, name: string, logLev
   const env = await realEnvironment({ transport: bounded, storage: () => diskStorage(), logger: cliLogger(logLevel) });
   const system = new ActorSystem(env);
   // `mq observe` sees every process: each publishes its actors' records while an observer asks for them
-  system.publishObservations({ source: `${name}.${process.pid}` });
+  if (publish) system.publishObservations({ source: `${name}.${process.pid}` });
   return system;
 }
 

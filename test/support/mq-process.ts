@@ -34,8 +34,16 @@ export interface MqProcessOptions {
   env?: Record<string, string>;
   /** Give the process a stdin to write to (`write`); otherwise it has none. */
   stdin?: boolean;
+  /**
+   * Run it on a pseudo-terminal of `columns` x `rows` (through `script`), as from an interactive shell: stdout and
+   * stderr are the terminal, and both arrive, escape sequences and all, in `stdout`. Signals go to `script`,
+   * which passes them on.
+   */
+  terminal?: { columns: number; rows: number };
 }
 
+
+const shellQuote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
 
 /** A running `mq` process. */
 export class MqProcess {
@@ -51,7 +59,11 @@ export class MqProcess {
     opts: MqProcessOptions = {},
   ) {
     if (!existsSync(MQ_BIN)) throw new MqProcessError(`${MQ_BIN} does not exist: run "npm run build" first`);
-    this.child = spawn(process.execPath, [MQ_BIN, ...args], {
+    const [file, argv] =
+      opts.terminal === undefined
+        ? [process.execPath, [MQ_BIN, ...args]]
+        : ['script', ['-qfec', `stty cols ${opts.terminal.columns} rows ${opts.terminal.rows}; exec ${[process.execPath, MQ_BIN, ...args].map(shellQuote).join(' ')}`, '/dev/null']];
+    this.child = spawn(file, argv, {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, ...opts.env },
       stdio: [opts.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
@@ -210,8 +222,6 @@ export async function runMq(args: readonly string[], opts: MqProcessOptions & { 
 export function hasScript(): boolean {
   return spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
 }
-
-const shellQuote = (a: string): string => `'${a.replace(/'/g, `'\\''`)}'`;
 
 /**
  * Runs `mq <args>` on a pseudo-terminal (through `script`), as from an interactive shell: stdout and stderr are
