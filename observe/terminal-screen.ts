@@ -4,7 +4,7 @@
  * the terminal's width and height. Pure: the command redraws it in place.
  */
 import type { ClusterView } from './cluster-view.js';
-import { actorRows, brokerRows, type ActorRow } from './view-rows.js';
+import { actorRows, brokerRows, requestRows, type ActorRow } from './view-rows.js';
 
 export interface ScreenOptions {
   /** Terminal columns and rows (rows: no limit when absent). */
@@ -58,6 +58,17 @@ function actorCells(r: ActorRow, now: number): string[] {
   return [name, r.machine ?? '', r.state, r.lastEvent ?? '', formatAge(now - r.lastTime), r.source];
 }
 
+/** Per broker, one line of its busiest request codes and their rates (its requests bypass its machine). */
+function requestLines(view: ClusterView, width: number): string[] {
+  const byBroker = new Map<string, string[]>();
+  for (const r of requestRows(view)) {
+    let parts = byBroker.get(r.broker);
+    if (parts === undefined) byBroker.set(r.broker, (parts = []));
+    parts.push(`${r.code} ${n(r.total)}${r.tps === undefined ? '' : ` (${n(r.tps)}/s)`}`);
+  }
+  return [...byBroker].map(([broker, parts]) => cut(`${broker} requests: ${parts.join(' · ')}`, width));
+}
+
 export function renderScreen(view: ClusterView, o: ScreenOptions): string[] {
   const actors = actorRows(view).filter((r) => o.all === true || r.root);
   const roots = actors.filter((r) => r.root);
@@ -86,6 +97,7 @@ export function renderScreen(view: ClusterView, o: ScreenOptions): string[] {
             ]),
             o.width,
           ),
+          ...requestLines(view, o.width),
         ];
 
   let actorLines = table(['ACTOR', 'MACHINE', 'STATE', 'LAST EVENT', 'AGE', 'PROCESS'], actors.map((r) => actorCells(r, o.now)), o.width);

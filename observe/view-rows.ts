@@ -49,6 +49,16 @@ export interface BrokerRow {
   time: number;
 }
 
+/** A serving broker's requests of one code (they never pass through its machine: they show as counts). */
+export interface RequestRow {
+  /** `<brokerName>/<brokerId>`. */
+  broker: string;
+  address: string;
+  code: string;
+  total: number;
+  tps?: number;
+}
+
 export interface TopicRow {
   topic: string;
   /** Broker names serving it. */
@@ -174,6 +184,19 @@ export function brokerRows(view: ClusterView): BrokerRow[] {
       time: e.latest.time,
     };
   });
+}
+
+/** Each broker's requests by code, busiest first (by rate, then total). */
+export function requestRows(view: ClusterView): RequestRow[] {
+  const rows: RequestRow[] = [];
+  for (const e of entries(view, 'broker')) {
+    const s = e.latest.stats;
+    for (const [code, total] of Object.entries(s.requests)) {
+      const tps = rate(e, (x) => x.requests[code] ?? 0);
+      rows.push({ broker: `${s.brokerName}/${s.brokerId}`, address: e.address, code, total, ...(tps !== undefined ? { tps } : {}) });
+    }
+  }
+  return rows.sort((a, b) => cmp(a.address, b.address) || (b.tps ?? 0) - (a.tps ?? 0) || b.total - a.total || cmp(a.code, b.code));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { applyRecord, emptyView, type ClusterView } from '../../observe/cluster-view.js';
 import type { ObservedRecord } from '../../observe/source.js';
-import { actorRows, brokerRows, groupRows, producerRows, topicRows } from '../../observe/view-rows.js';
+import { actorRows, brokerRows, groupRows, producerRows, requestRows, topicRows } from '../../observe/view-rows.js';
 import { brokerStats, consumerStats, producerStats, rec } from './records.js';
 
 const fold = (records: ObservedRecord[]): ClusterView => records.reduce((v, r) => applyRecord(v, r), emptyView());
@@ -18,6 +18,18 @@ describe('table rows', () => {
     expect(row!.inTps).toBe(200);
     expect(row!.outTps).toBe(100);
     expect(row!.requestTps).toBe(100);
+  });
+
+  it("requests by code: each broker's totals and rates, busiest first", () => {
+    const v = fold([
+      rec.stats('p', 1_000, 'broker.broker-a.0', brokerStats({ requests: { SEND_MESSAGE: 100, PULL_MESSAGE: 10, HEART_BEAT: 1 } })),
+      rec.stats('p', 3_000, 'broker.broker-a.0', brokerStats({ requests: { SEND_MESSAGE: 100, PULL_MESSAGE: 50, HEART_BEAT: 2 } })),
+    ]);
+    expect(requestRows(v)).toEqual([
+      { broker: 'broker-a/0', address: 'broker.broker-a.0', code: 'PULL_MESSAGE', total: 50, tps: 20 },
+      { broker: 'broker-a/0', address: 'broker.broker-a.0', code: 'HEART_BEAT', total: 2, tps: 0.5 },
+      { broker: 'broker-a/0', address: 'broker.broker-a.0', code: 'SEND_MESSAGE', total: 100, tps: 0 },
+    ]);
   });
 
   it('brokers: no rates from one sample; a slave reports its own lag', () => {

@@ -1,6 +1,6 @@
 /** The cluster tables (brokers, topics, consumer groups, producers, all actors) as HTML, from the shared row builders. */
 import type { ClusterView } from '../../cluster-view.js';
-import { actorRows, brokerRows, groupRows, producerRows, topicRows } from '../../view-rows.js';
+import { actorRows, brokerRows, groupRows, producerRows, requestRows, topicRows } from '../../view-rows.js';
 import { h } from './dom.js';
 import { bytes, clock, int, rate } from './format.js';
 
@@ -43,6 +43,18 @@ export function renderBrokers(pane: HTMLElement, view: ClusterView): void {
       ],
       rows,
       (r) => ({ 'data-broker': r.address }),
+    ),
+    // a serving broker's requests never pass through its machine: they show here, by code
+    h('h3', {}, 'Requests by code'),
+    table(
+      [
+        { title: 'Broker', cell: (r) => r.broker },
+        { title: 'Request code', cell: (r) => r.code },
+        { title: 'Total', num: true, cell: (r) => int(r.total) },
+        { title: 'Per second', num: true, cell: (r) => rate(r.tps) },
+      ],
+      requestRows(view),
+      (r) => ({ 'data-request': `${r.address} ${r.code}` }),
     ),
   );
 }

@@ -70,6 +70,14 @@ describe('web console in a browser', () => {
     const shot = join(dir, 'console.png');
     await page.screenshot({ path: shot, fullPage: true });
     expect(statSync(shot).size).toBeGreaterThan(10_000);
+
+    // the broker's requests (they bypass its machine) show by code in the Brokers tab, with its figures
+    await page.click('button[data-tab="brokers"]');
+    await page.locator(`tr[data-broker="${BROKER}"]`).waitFor({ timeout: 5_000 });
+    const sends = page.locator(`tr[data-request="${BROKER} SEND_MESSAGE"] td.num`).first();
+    await sends.waitFor({ timeout: 5_000 });
+    expect(Number((await sends.textContent())!.replace(/[^\d]/g, ''))).toBe(20);
+    await page.screenshot({ path: join(dir, 'brokers.png'), fullPage: true });
     await page.close();
 
     mq.kill('SIGINT');
