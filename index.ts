@@ -13,6 +13,7 @@
  *   const web = await system.observe({ port: 8080 });   // the web console at web.url (stopped with the system)
  *   await system.stop();                    // consumers, producers, brokers, name servers, in that order
  */
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Observable } from 'rxjs';
 import { realEnvironment, rootLogger, type Environment, type EnvironmentOptions } from './actors/runtime/environment.js';
@@ -132,6 +133,15 @@ export class MqSystem {
 
   spawnConsumer(opts: ConsumerOptions): Promise<Consumer> {
     return this.track(3, startConsumer(this.actors, opts));
+  }
+
+  /**
+   * Publishes this system's observation records on its transport while someone observes the cluster (`mq
+   * observe` over NATS sees this process beside the `mq` processes), until the system stops. `source` names the
+   * process in the records (default `<hostname>.<pid>`). Costs nothing while nobody observes.
+   */
+  publishObservations(opts: { source?: string } = {}): void {
+    this.actors.publishObservations({ source: opts.source ?? `${hostname()}.${process.pid}` });
   }
 
   /**

@@ -100,8 +100,9 @@ function checkClusterStream(transport: () => TransportFactory): void {
     const t = transport();
     const a = await startSystem({ transport: t, storage: (deps) => memoryStorage(deps) });
     const b = await startSystem({ transport: t, storage: (deps) => memoryStorage(deps) });
-    a.actors.publishObservations({ source: 'proc-a', flushMs: 50 });
-    b.actors.publishObservations({ source: 'proc-b', flushMs: 50 });
+    // as an embedding service does it
+    a.publishObservations({ source: 'proc-a' });
+    b.publishObservations({ source: 'proc-b' });
     await a.spawnNameServer({ id: 'ns-1' });
     await b.spawnNameServer({ id: 'ns-2' });
     const obs = await observer(t);
