@@ -140,6 +140,25 @@ describe('Prometheus metrics (embedded, memory transport)', () => {
     expect((await fetch(metrics.url, { method: 'POST' })).status).toBe(405);
   });
 
+  it("a master and its slave report replication lag, which falls to 0 once the slave caught up", async () => {
+    system = await memorySystem();
+    await system.spawnNameServer({ id: 'ns-1' });
+    const base = { name: 'b', namesrv: ['ns-1'], ...FAST.broker };
+    await system.spawnBroker({ ...base, storeDir: '/data/master', ha: { mode: 'async' as const } });
+    await system.spawnBroker({ ...base, id: 1, storeDir: '/data/slave', ha: { mode: 'async' as const } });
+    const metrics = await system.serveMetrics({ port: 0, processMetrics: false });
+    const producer = await system.spawnProducer({ group: 'pg', namesrv: ['ns-1'], ...FAST.client });
+    for (let i = 0; i < 20; i++) await producer.send({ topic: 'orders', body: Buffer.alloc(200, i) });
+    // the master's series for its slave, and the slave's own
+    let lag: Sample[] = [];
+    for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+      lag = pick((await scrape(metrics.url)).samples, 'actormq_replication_lag_bytes');
+      if (lag.length === 2 && lag.every((l) => l.value === 0)) break;
+    }
+    expect(lag.map((l) => `${l.labels.broker} ${l.value}`).sort()).toEqual(['b/0 0', 'b/1 0']);
+    expect(lag.every((l) => l.labels.slave !== undefined && l.labels.slave !== '')).toBe(true);
+  });
+
   it('closes with the system; a taken port is a clear error', async () => {
     system = await memorySystem();
     await startCluster(system, { namesrv: ['ns-1'], brokers: ['broker-a'] });
