@@ -60,7 +60,7 @@ export const commitLogMachine = setup({
     }),
   },
   delays: {
-    flushInterval: ({ context }) => context.log?.flushIntervalMs ?? 1000,
+    flushInterval: ({ context }) => context.log?.nextFlushDelayMs() ?? 1000,
   },
   guards: {
     failed: ({ context }) => context.log?.failed !== undefined,

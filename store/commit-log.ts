@@ -9,6 +9,9 @@ import { RecordError } from './record.js';
 import type { SegmentedLog } from './segmented-log.js';
 import { checkReplicaChunk, ReplicaDataError, type CheckedChunk } from './replica.js';
 
+/** With async flush, dirty data waits this many times the last flush's duration (at most flushIntervalMs). */
+export const FLUSH_GAP_FACTOR = 4;
+
 export interface PutResultItem {
   commitLogOffset: number;
   queueOffset: number;
@@ -161,6 +164,8 @@ export class CommitLog {
   /** Sync: batches written, not yet answered, oldest first. */
   private readonly waiting: Waiting[] = [];
   private flushing: Promise<void> | undefined;
+  /** How long the last flush took (ms, monotonic clock); 0 before the first. */
+  private lastFlushMs = 0;
   private readonly flushTimeoutMs: number;
   /** The one timer that answers batches whose flush takes longer than flushTimeoutMs. */
   private timeoutTimer: TimerHandle | undefined;
@@ -191,6 +196,16 @@ export class CommitLog {
   }
   get flushIntervalMs(): number {
     return this.o.flushIntervalMs;
+  }
+
+  /**
+   * With async flush, how long dirty data waits for its flush: FLUSH_GAP_FACTOR times as long as the last flush
+   * took, at most flushIntervalMs. Quick flushes (an ordinary load, a few KiB each) follow the write at once, so
+   * consumers see it within about a flush's time; slow ones (a heavy load) space out, so that the log spends at
+   * most a fifth of its time flushing and writes seldom wait behind an fsync of their file.
+   */
+  nextFlushDelayMs(): number {
+    return Math.min(this.o.flushIntervalMs, FLUSH_GAP_FACTOR * this.lastFlushMs);
   }
   get writeOffset(): number {
     return this.o.log.writeOffset;
@@ -334,7 +349,7 @@ export class CommitLog {
     if (this.flushing) return this.flushing;
     const run = async (): Promise<void> => {
       const onFlush = this.o.onFlush;
-      const start = onFlush === undefined ? 0 : this.o.clock.monotonicMs();
+      const start = this.o.clock.monotonicMs();
       const from = this.o.log.flushedOffset;
       try {
         await this.o.log.flush();
@@ -346,7 +361,8 @@ export class CommitLog {
       }
       if (this.failure) return;
       const flushed = this.o.log.flushedOffset;
-      if (onFlush !== undefined && flushed > from) onFlush(this.o.clock.monotonicMs() - start, flushed - from);
+      this.lastFlushMs = this.o.clock.monotonicMs() - start;
+      if (onFlush !== undefined && flushed > from) onFlush(this.lastFlushMs, flushed - from);
       let n = 0;
       while (n < this.waiting.length && this.waiting[n]!.end <= flushed) n++;
       const done = this.waiting.splice(0, n);

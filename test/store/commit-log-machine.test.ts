@@ -10,6 +10,7 @@ function fakeLog(mode: 'sync' | 'async') {
   const log = {
     mode,
     flushIntervalMs: 100,
+    nextFlushDelayMs: () => 100,
     get dirty() {
       return state.dirty;
     },

@@ -1,6 +1,7 @@
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { SimClock, settle } from '../../core/clock.js';
+import { slowFlushStorage } from '../support/slow-flush-storage.js';
 import { rootLogger } from '../../actors/runtime/environment.js';
 import { SeededRandom } from '../../core/random.js';
 import { Status } from '../../core/status.js';
@@ -146,27 +147,52 @@ describe('message store', () => {
     await s2.close();
   });
 
-  it('async flush: acknowledges after the write, flushes on the interval of the injected clock, serves only what is flushed', async () => {
+  it('async flush: acknowledges after the write, serves only what is flushed, and flushes as soon as the disk is quick', async () => {
     const { clock, mem } = setup();
     const store = await open(mem, clock, { flush: 'async', flushIntervalMs: 200 });
     const r = await store.putMessages([msg('T', 0, 'a'), msg('T', 0, 'b')]);
     expect(r.status).toBe(Status.OK);
     expect(store.positions().flushedOffset).toBeLessThan(store.positions().writeOffset);
     expect(store.state).toBe('serving.scheduled');
-    let flushed = false;
-    void store.whenFlushed(r.results[1]!.commitLogOffset + 1).then(() => (flushed = true));
-    await settle();
     // acknowledged, not served: a power loss may still take it back
     expect(store.maxOffset('T', 0)).toBe(0);
     expect(store.getMessages({ topic: 'T', queueId: 0, offset: 0, maxCount: 10 }).messages).toHaveLength(0);
-    await clock.advance(199);
-    expect(store.positions().flushedOffset).toBeLessThan(store.positions().writeOffset);
-    expect(flushed).toBe(false);
-    await clock.advance(1);
+    let flushed = false;
+    void store.whenFlushed(r.results[1]!.commitLogOffset + 1).then(() => (flushed = true));
+    // the last flush took no time: this one follows on the next turn of the clock, not after the interval
+    await clock.advance(0);
+    await settle();
     expect(store.positions().flushedOffset).toBe(store.positions().writeOffset);
     expect(store.state).toBe('serving.idle');
     expect(flushed).toBe(true);
     expect(store.getMessages({ topic: 'T', queueId: 0, offset: 0, maxCount: 10 }).messages).toHaveLength(2);
+    await store.close();
+  });
+
+  it.each([
+    [30, 120],
+    [100, 200],
+  ])('async flush: after a flush of %i ms, dirty data waits four times that, at most flushIntervalMs (%i ms)', async (flushMs, waits) => {
+    const { clock, mem } = setup();
+    // a disk whose flushes take flushMs of the injected clock, once the store is open
+    const gate = { slow: false };
+    const storage = slowFlushStorage(mem, clock, flushMs, gate);
+    const store = await open(storage, clock, { flush: 'async', flushIntervalMs: 200 });
+    gate.slow = true;
+    await store.putMessages([msg('T', 0, 'first')]);
+    await clock.advance(flushMs); // the first flush starts at once and takes flushMs
+    await settle();
+    expect(store.state).toBe('serving.idle');
+    await store.putMessages([msg('T', 0, 'second')]);
+    expect(store.state).toBe('serving.scheduled');
+    await clock.advance(waits - 1);
+    expect(store.state).toBe('serving.scheduled');
+    await clock.advance(1);
+    expect(store.state).toBe('serving.flushing');
+    await clock.advance(flushMs);
+    await settle();
+    expect(store.positions().flushedOffset).toBe(store.positions().writeOffset);
+    gate.slow = false; // closing flushes, with nobody moving the clock
     await store.close();
   });
 

@@ -5,6 +5,7 @@ import { rootLogger } from '../../../../actors/runtime/environment.js';
 import { memoryStorage, type MemoryStorage } from '../../../../store/backends/memory.js';
 import { openStorePort } from '../../../../actors/broker/store-adapter.js';
 import type { StorePort } from '../../../../actors/broker/store-port.js';
+import { slowFlushStorage } from '../../../support/slow-flush-storage.js';
 import { DelayScheduler, DELAY_OFFSETS_FILE, loadDelayOffsets } from '../../../../actors/broker/schedule/delay-scheduler.js';
 import { toScheduled } from '../../../../actors/broker/put-message.js';
 
@@ -19,8 +20,18 @@ const logger = rootLogger('silent');
 const FLUSH_MS = 500;
 const LEVELS = [1000, 5000];
 
-function open(mem: MemoryStorage, clock: SimClock): Promise<StorePort> {
-  return openStorePort({ dir: '/data', storage: mem, clock, random: new SeededRandom(1), logger, storeHost: 'broker-a', flush: 'async', flushIntervalMs: FLUSH_MS, segmentSize: 64 * 1024 });
+/**
+ * A store whose flushes each take FLUSH_MS once it is open (a quick disk would flush a write back at once, leaving
+ * no window for the power loss): dirty data then waits FLUSH_MS for its flush, which takes FLUSH_MS more.
+ */
+async function open(mem: MemoryStorage, clock: SimClock): Promise<StorePort> {
+  const gate = { slow: false };
+  const storage = slowFlushStorage(mem, clock, FLUSH_MS, gate);
+  const store = await openStorePort({ dir: '/data', storage, clock, random: new SeededRandom(1), logger, storeHost: 'broker-a', flush: 'async', flushIntervalMs: FLUSH_MS, segmentSize: 64 * 1024 });
+  gate.slow = true;
+  // closing flushes, with nobody moving the clock
+  const close = store.close.bind(store);
+  return Object.assign(store, { close: () => ((gate.slow = false), close()) });
 }
 
 function scheduler(store: StorePort, mem: MemoryStorage, clock: SimClock): DelayScheduler {
