@@ -98,7 +98,8 @@ class CachedFile implements StorageFile, LruNode {
   realFlushed = 0;
   /** The handle is to be closed when its in-flight operations end (the file was closed or evicted meanwhile). */
   closeWhenFree: StorageFile | undefined;
-  readonly retirements = new Set<Retirement>();
+  /** Flushes of earlier handles under way (made when first needed: most files never have one). */
+  retirements: Set<Retirement> | undefined;
   /** A retirement's flush failed and no flush of the file has reported it yet. */
   unreported: StorageError | undefined;
   /** A retirement's flush failed: the next flush opens the file and flushes it again. */
@@ -178,7 +179,7 @@ class CachedFile implements StorageFile, LruNode {
   async flush(): Promise<void> {
     if (this.closed) throw new StorageError('EBADF', `flush ${this.path}: file handle is closed`);
     const waits: Array<Promise<StorageError | undefined>> = [];
-    for (const r of this.retirements) {
+    for (const r of this.retirements ?? []) {
       r.watched = true;
       waits.push(r.done);
     }
@@ -404,7 +405,7 @@ class HandleCache implements CachedStorage {
       (e: unknown) => asStorageError(e, `fsync ${f.path}`),
     ).then((err) => {
       this.retiring--;
-      f.retirements.delete(r);
+      f.retirements?.delete(r);
       this.closeHandle(f, real);
       if (err !== undefined) {
         f.resync = true;
@@ -413,7 +414,7 @@ class HandleCache implements CachedStorage {
       }
       return err;
     });
-    f.retirements.add(r);
+    (f.retirements ??= new Set()).add(r);
   }
 
   private closeHandle(f: CachedFile, real: StorageFile): void {
