@@ -30,6 +30,11 @@ export interface StorageFile {
    * writes, so that the memory they will land in is found by another thread, not by the writer.
    */
   prefetch?(position: number, length: number, done: (err: StorageError | undefined) => void): void;
+  /**
+   * Optional: a hint that the file is hot (the commit log's active segment): a handle cache
+   * (store/cached-storage.ts) keeps it open while held instead of closing it when idle or least recently used.
+   */
+  hold?(on: boolean): void;
   close(): void;
 }
 
@@ -47,6 +52,11 @@ export interface StorageUsage {
 
 export interface StorageBackend {
   readonly kind: 'disk' | 'memory';
+  /**
+   * The memory backend's count of simulated crashes: a handle opened before one is stale, so a file opened
+   * before it is not opened again after it (undefined for the disk backend).
+   */
+  readonly crashes?: number;
   /** Opens (creating it and its directories when `create` is not false) a file for positional I/O. */
   open(path: string, opts?: { create?: boolean }): StorageFile;
   /** Names (not paths) of the entries in a directory, sorted; [] when it does not exist. */

@@ -6,6 +6,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import type { RandomSource } from '../core/random.js';
 import { Status } from '../core/status.js';
 import type { StorageBackend, StorageLock } from './backend.js';
+import { cachedStorage, type HandleCacheStats } from './cached-storage.js';
 import { CommitLog, DEFAULT_FLUSH_TIMEOUT_MS, type CommitPosition, type PutResult } from './commit-log.js';
 import { appendDirect, appendReplicaDirect, commitLogMachine } from './commit-log.machine.js';
 import { queueKeyOf } from './commit-log-batch.js';
@@ -29,6 +30,8 @@ export type { CommitPosition, PutResult, PutResultItem } from './commit-log.js';
 export type { NewData } from './dispatcher.js';
 export type { CorruptRange } from './corrupt-ranges.js';
 export type { StoreHealth } from './store-health.js';
+export type { HandleCacheStats } from './cached-storage.js';
+export { DEFAULT_FILE_IDLE_CLOSE_MS, DEFAULT_MAX_OPEN_FILES } from './cached-storage.js';
 export type { GetQuery, GetResult, GetStatus, RecordsResult, StoredMessage } from './store-queries.js';
 
 export const DEFAULT_WARM_AHEAD_BYTES = 32 * 1024 * 1024;
@@ -77,6 +80,13 @@ export interface MessageStoreOptions {
   dispatchRetryMs?: number;
   /** Told of each commit log flush that made data durable: its duration (ms) and the bytes it covered (metrics). */
   onFlush?: (ms: number, bytes: number) => void;
+  /**
+   * Open file handles the store keeps at most (default 1,024): commit log segments, consume queue and index files
+   * are closed least recently used first and opened again on demand (store/cached-storage.ts).
+   */
+  maxOpenFiles?: number;
+  /** A file unused this long is closed (default 60 s; 0: never). */
+  fileIdleCloseMs?: number;
 }
 
 /** An open store: writes, the reads of StoreQueries (store-queries.ts), and its lifecycle. */
@@ -141,6 +151,8 @@ export interface MessageStore extends StoreQueries {
   readonly health$: Observable<StoreHealth>;
   /** Runs retention now (it also runs on its schedule). */
   runRetention(): { segmentsDeleted: number };
+  /** The handle cache: files open now, closing after their flush, the peak, and what was closed and reopened. */
+  fileHandles(): HandleCacheStats;
   /** Flushes, indexes what is committed, writes a clean checkpoint, releases the lock. */
   close(): Promise<void>;
 }
@@ -188,6 +200,13 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
   const retentionEvery = opts.retentionCheckIntervalMs ?? 60_000;
   const checkpointEvery = opts.checkpointIntervalMs ?? 1000;
   const clock = opts.clock;
+  // every file of the store is opened through the handle cache: a bounded number stay open
+  const storage = cachedStorage(opts.storage, {
+    clock,
+    logger,
+    ...(opts.maxOpenFiles !== undefined ? { maxOpenFiles: opts.maxOpenFiles } : {}),
+    ...(opts.fileIdleCloseMs !== undefined ? { idleCloseMs: opts.fileIdleCloseMs } : {}),
+  });
   let parts: Parts | undefined;
   let recoverError: unknown;
   let cpTimer: TimerHandle | undefined;
@@ -210,7 +229,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     const flushed = p.log.flushedOffset;
     await p.queues.flush();
     await p.index.flush();
-    await writeStoreCheckpoint(opts.storage, opts.dir, { clean, commitLogFlushed: flushed, dispatched, timestamp: clock.now() });
+    await writeStoreCheckpoint(storage, opts.dir, { clean, commitLogFlushed: flushed, dispatched, timestamp: clock.now() });
   };
 
   const scheduleCheckpoint = (): void => {
@@ -252,7 +271,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
   const recover = async (): Promise<CommitLog> => {
     try {
       const r = await recoverStore({
-        storage: opts.storage,
+        storage,
         dir: opts.dir,
         logger,
         segmentSize,
@@ -264,7 +283,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
       });
       const commitLog = new CommitLog({
         log: r.log,
-        storage: opts.storage,
+        storage,
         usagePath: opts.dir,
         clock,
         logger,
@@ -315,6 +334,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
       p.queues.close();
       p.index.close();
       p.lock.release();
+      storage.close();
     }
   };
 
@@ -329,6 +349,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
       }
       if (s.matches('failed') || s.status !== 'active') {
         actor.stop();
+        storage.close();
         reject(new StoreOpenError(`cannot open the store in ${opts.dir}: ${(recoverError as Error)?.message ?? s.context.error}`, { cause: recoverError }));
         return true;
       }
@@ -376,7 +397,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     if (checkpointing) await checkpointing;
     const dispatched = Math.min(p.dispatcher.position, offset);
     // first on storage: recovery re-indexes from the cut whatever step a crash interrupts
-    await writeStoreCheckpoint(opts.storage, opts.dir, { clean: false, commitLogFlushed: Math.min(p.log.flushedOffset, offset), dispatched, timestamp: clock.now() });
+    await writeStoreCheckpoint(storage, opts.dir, { clean: false, commitLogFlushed: Math.min(p.log.flushedOffset, offset), dispatched, timestamp: clock.now() });
     p.dispatcher.rewind(offset);
     const next = new Map<string, number>();
     for (const cq of p.queues.all()) {
@@ -432,7 +453,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
       if (start === 0) return;
       p.log.setWriteOffset(start);
       p.dispatcher.startAt(start);
-      await writeStoreCheckpoint(opts.storage, opts.dir, { clean: false, commitLogFlushed: start, dispatched: start, timestamp: clock.now() });
+      await writeStoreCheckpoint(storage, opts.dir, { clean: false, commitLogFlushed: start, dispatched: start, timestamp: clock.now() });
       p.commitLog.truncated(start, new Map());
       logger.warn({ offset: start }, 'the store starts at this commit log offset (a replica started from its master\'s last segment)');
     },
@@ -442,6 +463,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     health: () => health.value,
     health$: health.asObservable(),
     runRetention: retention,
+    fileHandles: () => storage.stats(),
     close() {
       closing ??= new Promise<void>((resolve) => {
         if (actor.getSnapshot().status !== 'active') return resolve();

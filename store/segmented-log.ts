@@ -75,6 +75,8 @@ export class SegmentedLog {
   private starts: number[] = [];
   private readonly files = new Map<number, StorageFile>();
   private readonly dirty = new Set<number>();
+  /** The segment whose file is held open (the one written last: the active segment), -1 for none. */
+  private heldSeg = -1;
   private dirDirty = false;
   private write = 0;
   private flushed = 0;
@@ -339,6 +341,7 @@ export class SegmentedLog {
       for (const [s, g] of this.files) {
         if (this.files.size <= MAX_OPEN_READ_FILES) break;
         if (s === active || s === start || this.dirty.has(s) || (this.warmInFlight > 0 && s === this.warmSeg)) continue;
+        if (s === this.heldSeg) this.heldSeg = -1;
         g.close();
         this.files.delete(s);
       }
@@ -348,8 +351,17 @@ export class SegmentedLog {
 
   private writeAt(offset: number, data: Uint8Array): void {
     const start = this.segmentStart(offset);
-    this.file(start).write(offset - start, data);
+    const f = this.file(start);
+    if (start !== this.heldSeg) this.holdActive(start, f);
+    f.write(offset - start, data);
     this.dirty.add(start);
+  }
+
+  /** Asks a handle cache (store/cached-storage.ts) to keep the active segment's file open, and no other. */
+  private holdActive(start: number, f: StorageFile): void {
+    if (this.heldSeg >= 0) this.files.get(this.heldSeg)?.hold?.(false);
+    this.heldSeg = start;
+    f.hold?.(true);
   }
 
   /**
@@ -399,6 +411,7 @@ export class SegmentedLog {
   }
 
   private dropSegment(start: number): void {
+    if (start === this.heldSeg) this.heldSeg = -1;
     this.files.get(start)?.close();
     this.files.delete(start);
     this.dirty.delete(start);

@@ -65,6 +65,13 @@ export interface BrokerOptions extends TimerTxOptions {
   segmentSize?: number;
   /** How far ahead of its writes the commit log warms the page cache (default: the store's, 32 MiB; 0: off). */
   warmAheadBytes?: number;
+  /**
+   * Open files the store keeps at most (default: the store's, 1,024): commit log segments, consume queue and index
+   * files are closed least recently used first (once flushed) and opened again when used.
+   */
+  maxOpenFiles?: number;
+  /** A store file unused this long is closed (default: the store's, 60000 ms; 0: never). */
+  fileIdleCloseMs?: number;
   /** Commit log segments older than this are deleted (default: the store's, 72 h). */
   retentionMs?: number;
   /** Refuse writes above this disk usage ratio (default: the store's, 0.9). */
@@ -122,6 +129,8 @@ export interface BrokerSettings {
   offsetPersistMs: number;
   segmentSize?: number;
   warmAheadBytes?: number;
+  maxOpenFiles?: number;
+  fileIdleCloseMs?: number;
   retentionMs?: number;
   maxDiskUsageRatio?: number;
   maxHeldPulls: number;
@@ -142,6 +151,11 @@ export class BrokerConfigError extends Error {
 
 function nonNegativeInt(v: number, what: string): number {
   if (!Number.isSafeInteger(v) || v < 0) throw new BrokerConfigError(`${what} must be a whole number of at least 0, got ${String(v)}`);
+  return v;
+}
+
+function positiveInt(v: number, what: string): number {
+  if (!Number.isSafeInteger(v) || v < 1) throw new BrokerConfigError(`${what} must be a whole number of at least 1, got ${String(v)}`);
   return v;
 }
 
@@ -183,6 +197,8 @@ export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
     offsetPersistMs: positive(o.offsetPersistMs, 5_000, 'offsetPersistMs'),
     ...(o.segmentSize !== undefined ? { segmentSize: o.segmentSize } : {}),
     ...(o.warmAheadBytes !== undefined ? { warmAheadBytes: nonNegativeInt(o.warmAheadBytes, 'warmAheadBytes') } : {}),
+    ...(o.maxOpenFiles !== undefined ? { maxOpenFiles: positiveInt(o.maxOpenFiles, 'maxOpenFiles') } : {}),
+    ...(o.fileIdleCloseMs !== undefined ? { fileIdleCloseMs: nonNegativeInt(o.fileIdleCloseMs, 'fileIdleCloseMs') } : {}),
     ...(o.retentionMs !== undefined ? { retentionMs: o.retentionMs } : {}),
     ...(o.maxDiskUsageRatio !== undefined ? { maxDiskUsageRatio: o.maxDiskUsageRatio } : {}),
     maxHeldPulls: positive(o.maxHeldPulls, DEFAULT_MAX_HELD_PULLS, 'maxHeldPulls'),

@@ -99,6 +99,8 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
     ...(s.flushTimeoutMs !== undefined ? { flushTimeoutMs: s.flushTimeoutMs } : {}),
     ...(s.segmentSize !== undefined ? { segmentSize: s.segmentSize } : {}),
     ...(s.warmAheadBytes !== undefined ? { warmAheadBytes: s.warmAheadBytes } : {}),
+    ...(s.maxOpenFiles !== undefined ? { maxOpenFiles: s.maxOpenFiles } : {}),
+    ...(s.fileIdleCloseMs !== undefined ? { fileIdleCloseMs: s.fileIdleCloseMs } : {}),
     ...(s.retentionMs !== undefined ? { retentionMs: s.retentionMs } : {}),
     ...(s.maxDiskUsageRatio !== undefined ? { maxDiskUsageRatio: s.maxDiskUsageRatio } : {}),
     onFlush: (ms, bytes) => metrics.flushed(ms, bytes),

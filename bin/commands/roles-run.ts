@@ -39,6 +39,8 @@ export interface BrokerFlags extends ConnectionFlags {
   autoCreate: boolean;
   registerInterval?: number;
   segmentSize?: number;
+  maxOpenFiles?: number;
+  fileIdleClose?: number;
   /** Where to serve direct links; false: none. */
   direct: { host: string; port: number } | false;
   directAdvertise?: string;
@@ -87,6 +89,8 @@ export async function runBroker(f: BrokerFlags): Promise<void> {
       autoCreateTopics: f.autoCreate,
       ...(f.registerInterval !== undefined ? { registerIntervalMs: f.registerInterval } : {}),
       ...(f.segmentSize !== undefined ? { segmentSize: f.segmentSize } : {}),
+      ...(f.maxOpenFiles !== undefined ? { maxOpenFiles: f.maxOpenFiles } : {}),
+      ...(f.fileIdleClose !== undefined ? { fileIdleCloseMs: f.fileIdleClose } : {}),
       ...(f.acl !== undefined ? { aclFile: resolve(f.acl) } : {}),
       ...credentialsOf(f),
     });

@@ -38,6 +38,8 @@ export function registerRoles(program: Command): void {
       .option('--no-auto-create', 'refuse sends to unknown topics instead of creating them')
       .option('--register-interval <ms>', 're-registration with the name servers', positiveInt)
       .option('--segment-size <bytes>', 'commit log segment size', positiveInt)
+      .option('--max-open-files <n>', 'store files kept open at most; the least recently used are closed once flushed and opened again when used (default 1024)', positiveInt)
+      .option('--file-idle-close <ms>', 'a store file unused this long is closed (default 60000; 0: never)', nonNegativeInt)
       .option('--direct <host:port>', 'also serve clients over direct TCP links here (port 0: any free one)', hostPort, { host: '127.0.0.1', port: 0 })
       .option('--direct-advertise <host>', 'the host clients connect to for direct links (default: the --direct host)')
       .option('--direct-tls-cert <file>', 'certificate for direct links over TLS (default with TLS NATS: --nats-tls-cert)')

@@ -102,6 +102,9 @@ export function faultyStorage(inner: StorageBackend): FaultyStorage {
     get kind() {
       return inner.kind;
     },
+    get crashes() {
+      return inner.crashes;
+    },
     inner,
     counters,
     open: (path, opts) => wrapFile(inner.open(path, opts)),
