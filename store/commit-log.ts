@@ -12,6 +12,9 @@ import { checkReplicaChunk, ReplicaDataError, type CheckedChunk } from './replic
 /** With async flush, dirty data waits this many times the last flush's duration (at most flushIntervalMs). */
 export const FLUSH_GAP_FACTOR = 4;
 
+/** How async flushes are spaced: after FLUSH_GAP_FACTOR x the last flush (at most the interval), or the interval. */
+export type FlushPacing = 'adaptive' | 'interval';
+
 export interface PutResultItem {
   commitLogOffset: number;
   queueOffset: number;
@@ -98,6 +101,7 @@ export interface CommitLogOptions {
   storeHost: string;
   flush: FlushMode;
   flushIntervalMs: number;
+  flushPacing: FlushPacing;
   /**
    * Sync: a batch whose flush has not completed this long after its write is answered FLUSH_DISK_TIMEOUT (it
    * is stored, its durability unknown), as RocketMQ's syncFlushTimeout (default 5 s). The flush goes on.
@@ -199,12 +203,13 @@ export class CommitLog {
   }
 
   /**
-   * With async flush, how long dirty data waits for its flush: FLUSH_GAP_FACTOR times as long as the last flush
-   * took, at most flushIntervalMs. Quick flushes (an ordinary load, a few KiB each) follow the write at once, so
+   * With async flush, how long dirty data waits for its flush: with 'adaptive' pacing FLUSH_GAP_FACTOR times as
+   * long as the last flush took, at most flushIntervalMs; with 'interval' pacing flushIntervalMs. Quick flushes (an ordinary load, a few KiB each) follow the write at once, so
    * consumers see it within about a flush's time; slow ones (a heavy load) space out, so that the log spends at
    * most a fifth of its time flushing and writes seldom wait behind an fsync of their file.
    */
   nextFlushDelayMs(): number {
+    if (this.o.flushPacing === 'interval') return this.o.flushIntervalMs;
     return Math.min(this.o.flushIntervalMs, FLUSH_GAP_FACTOR * this.lastFlushMs);
   }
   get writeOffset(): number {

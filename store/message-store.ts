@@ -7,7 +7,7 @@ import type { RandomSource } from '../core/random.js';
 import { Status } from '../core/status.js';
 import type { StorageBackend, StorageLock } from './backend.js';
 import { cachedStorage, type HandleCacheStats } from './cached-storage.js';
-import { CommitLog, DEFAULT_FLUSH_TIMEOUT_MS, type CommitPosition, type PutResult } from './commit-log.js';
+import { CommitLog, DEFAULT_FLUSH_TIMEOUT_MS, type CommitPosition, type FlushPacing, type PutResult } from './commit-log.js';
 import { appendDirect, appendReplicaDirect, commitLogMachine } from './commit-log.machine.js';
 import { queueKeyOf } from './commit-log-batch.js';
 import { RecordField, RecordLayout } from '../core/record-layout.js';
@@ -26,7 +26,7 @@ import { storeQueries, type StoreQueries } from './store-queries.js';
 import { HEALTHY, sameHealth, storeHealth, type StoreHealth } from './store-health.js';
 
 export type { PutMessage } from './commit-log-batch.js';
-export type { CommitPosition, PutResult, PutResultItem } from './commit-log.js';
+export type { CommitPosition, FlushPacing, PutResult, PutResultItem } from './commit-log.js';
 export type { NewData } from './dispatcher.js';
 export type { CorruptRange } from './corrupt-ranges.js';
 export type { StoreHealth } from './store-health.js';
@@ -51,8 +51,13 @@ export interface MessageStoreOptions {
   logger: Logger;
   storeHost: string;
   flush: 'sync' | 'async';
-  /** Async flush: how long written data waits before its flush starts (default 100 ms). */
+  /** Async flush: the longest written data waits before its flush starts (default 100 ms). */
   flushIntervalMs?: number;
+  /**
+   * Async flush: 'adaptive' (default) starts a flush after four times the last flush's duration, at most
+   * flushIntervalMs; 'interval' always waits flushIntervalMs (RocketMQ's timed flush).
+   */
+  flushPacing?: FlushPacing;
   /** Sync flush: a batch not flushed this long after its write is answered FLUSH_DISK_TIMEOUT, stored (default 5 s). */
   flushTimeoutMs?: number;
   /** Commit log segment size (default 1 GiB). */
@@ -290,6 +295,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
         storeHost: opts.storeHost,
         flush: opts.flush,
         flushIntervalMs: opts.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS,
+        flushPacing: opts.flushPacing ?? 'adaptive',
         flushTimeoutMs: opts.flushTimeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS,
         maxPendingBatches: opts.maxPendingBatches ?? 10_000,
         maxPendingBytes: opts.maxPendingBytes ?? 256 * 1024 * 1024,

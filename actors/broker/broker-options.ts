@@ -33,8 +33,13 @@ export interface BrokerOptions extends TimerTxOptions {
   storeDir: string;
   /** Commit log flush: 'sync' acknowledges after fsync, 'async' flushes every flushIntervalMs (default 'async'). */
   flush?: 'sync' | 'async';
-  /** Async flush: how long written data waits before its flush starts (default: the store's, 100 ms). */
+  /** Async flush: the longest written data waits before its flush starts (default: the store's, 100 ms). */
   flushIntervalMs?: number;
+  /**
+   * Async flush pacing: 'adaptive' (default) flushes after four times the last flush's duration, at most
+   * flushIntervalMs, so quick disks make messages visible within about a flush; 'interval' waits flushIntervalMs.
+   */
+  flushPacing?: 'adaptive' | 'interval';
   /**
    * Sync flush: a send whose fsync has not completed this long after its write is answered FLUSH_DISK_TIMEOUT
    * (stored, durability unknown), as RocketMQ's syncFlushTimeout (default: the store's, 5 s).
@@ -116,6 +121,7 @@ export interface BrokerSettings {
   storeDir: string;
   flush: 'sync' | 'async';
   flushIntervalMs?: number;
+  flushPacing?: 'adaptive' | 'interval';
   flushTimeoutMs?: number;
   autoCreateTopics: boolean;
   defaultQueueNums: number;
@@ -154,6 +160,11 @@ function nonNegativeInt(v: number, what: string): number {
   return v;
 }
 
+function oneOfPacing(v: string): 'adaptive' | 'interval' {
+  if (v !== 'adaptive' && v !== 'interval') throw new BrokerConfigError(`flushPacing must be 'adaptive' or 'interval', got ${JSON.stringify(v)}`);
+  return v;
+}
+
 function positiveInt(v: number, what: string): number {
   if (!Number.isSafeInteger(v) || v < 1) throw new BrokerConfigError(`${what} must be a whole number of at least 1, got ${String(v)}`);
   return v;
@@ -185,6 +196,7 @@ export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
     storeDir: o.storeDir.replace(/\/+$/, ''),
     flush,
     ...(o.flushIntervalMs !== undefined ? { flushIntervalMs: o.flushIntervalMs } : {}),
+    ...(o.flushPacing !== undefined ? { flushPacing: oneOfPacing(o.flushPacing) } : {}),
     ...(o.flushTimeoutMs !== undefined ? { flushTimeoutMs: positive(o.flushTimeoutMs, 0, 'flushTimeoutMs') } : {}),
     autoCreateTopics: o.autoCreateTopics ?? true,
     defaultQueueNums: positive(o.defaultQueueNums, DEFAULT_QUEUE_NUMS, 'defaultQueueNums'),

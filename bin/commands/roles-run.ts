@@ -36,6 +36,7 @@ export interface BrokerFlags extends ConnectionFlags {
   store: string;
   flush: 'sync' | 'async';
   flushInterval?: number;
+  flushPacing?: 'adaptive' | 'interval';
   autoCreate: boolean;
   registerInterval?: number;
   segmentSize?: number;
@@ -86,6 +87,7 @@ export async function runBroker(f: BrokerFlags): Promise<void> {
       storeDir: resolve(f.store),
       flush: f.flush,
       ...(f.flushInterval !== undefined ? { flushIntervalMs: f.flushInterval } : {}),
+      ...(f.flushPacing !== undefined ? { flushPacing: f.flushPacing } : {}),
       autoCreateTopics: f.autoCreate,
       ...(f.registerInterval !== undefined ? { registerIntervalMs: f.registerInterval } : {}),
       ...(f.segmentSize !== undefined ? { segmentSize: f.segmentSize } : {}),

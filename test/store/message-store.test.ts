@@ -169,6 +169,18 @@ describe('message store', () => {
     await store.close();
   });
 
+  it("async flush with 'interval' pacing waits flushIntervalMs however quick the disk", async () => {
+    const { clock, mem } = setup();
+    const store = await open(mem, clock, { flush: 'async', flushIntervalMs: 200, flushPacing: 'interval' });
+    await store.putMessages([msg('T', 0, 'a')]);
+    await clock.advance(199);
+    expect(store.state).toBe('serving.scheduled');
+    await clock.advance(1);
+    await settle();
+    expect(store.positions().flushedOffset).toBe(store.positions().writeOffset);
+    await store.close();
+  });
+
   it.each([
     [30, 120],
     [100, 200],
