@@ -76,7 +76,13 @@ export class Child {
   json<T>(key: string, ms: number): Promise<T> {
     return this.line((l) => {
       if (!l.startsWith('{') || !l.includes(`"${key}":`)) return undefined;
-      const o = JSON.parse(l) as Record<string, unknown>;
+      let o: Record<string, unknown>;
+      try {
+        o = JSON.parse(l) as Record<string, unknown>;
+      } catch (err) {
+        const at = Number(/position (\d+)/.exec(String(err))?.[1] ?? 0);
+        throw new Error(`${this.name}: a line of ${l.length} chars that is not JSON: ${String(err)} near ${JSON.stringify(l.slice(Math.max(0, at - 80), at + 80))}`);
+      }
       return key in o ? (o[key] as T) : undefined;
     }, ms, `"${key}"`);
   }

@@ -3,7 +3,9 @@
  * happened to the messages before it. A sender that falls behind (sends in flight at their bound, a slow event
  * loop) sends the late messages as soon as it can, and their latency still counts from their due time: a stall
  * shows as the latency of every message it delayed, not only of the one that waited (coordinated omission is not
- * hidden). Messages still unsent when the run ends are not sent: they show as a lower achieved rate.
+ * hidden). Messages still unsent when the run ends are not sent: they show as a lower achieved rate. A message is
+ * measured when it is sent in the measured window (after the warm-up), whatever its due time: a sender that
+ * cannot keep up sends as fast as it can, and its latencies grow with how far behind it is.
  */
 
 /** When message `index` is due, on the clock `startMs` is on (ms). */
@@ -22,7 +24,7 @@ export interface TimelineSpec {
   rate: number;
   /** Sent but not measured first. */
   warmupMs: number;
-  /** Measured: messages due in this window count, their latencies recorded. */
+  /** Measured: messages sent in this window count, their latencies recorded. */
   durationMs: number;
   /** Sends in flight at most; past it the timeline waits for an answer (and its messages turn late). */
   maxInFlight: number;
@@ -37,7 +39,7 @@ export interface TimelineRun {
   failed: number;
   /** Messages due in the measured window. */
   dueMeasured: number;
-  /** Of those, acknowledged. */
+  /** Messages sent in the measured window and acknowledged. */
   ackedMeasured: number;
   /** Publish latency of each acknowledged measured message: due time -> send resolved, ms. */
   publishMs: number[];
@@ -89,7 +91,7 @@ export async function runTimeline(
     while (i < due && inFlight < spec.maxInFlight) {
       const index = i++;
       const dueMs = dueAt(startMs, index, spec.rate);
-      const measured = index >= firstMeasured;
+      const measured = t >= measureFrom;
       inFlight++;
       run.sent++;
       send(index, dueMs, measured).then(
@@ -115,7 +117,7 @@ export async function runTimeline(
       await sleep(Math.max(0, dueAt(startMs, i, spec.rate) - nowMs()));
     }
   }
-  if (halt?.aborted) run.dueMeasured = Math.max(0, i - firstMeasured);
+  if (halt?.aborted) run.dueMeasured = Math.max(0, Math.min(total, dueBy(startMs, nowMs(), spec.rate)) - firstMeasured);
   run.behindAtEndMs = i < total ? Math.max(0, nowMs() - dueAt(startMs, i, spec.rate)) : 0;
   if (inFlight > 0) await Promise.race([new Promise<void>((r) => (settled = r)), sleep(spec.settleMs)]);
   run.unsettled = inFlight;

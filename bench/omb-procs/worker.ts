@@ -77,8 +77,9 @@ const nowMs = (): number => performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const µs = (ms: number): number => Math.round(ms * 1000) / 1000;
 
-function emit(o: unknown): void {
-  process.stdout.write(JSON.stringify(o) + '\n');
+/** Writes one JSON line; resolves once it is out (a result line is larger than the pipe holds, and the process exits after it). */
+function emit(o: unknown): Promise<void> {
+  return new Promise((resolve) => process.stdout.write(JSON.stringify(o) + '\n', () => resolve()));
 }
 
 /** A body stamped with `dueWall`, measured or not; at least 9 bytes. */
@@ -302,16 +303,13 @@ async function main(): Promise<void> {
   const done = new Promise<void>((r) => (finished = r));
   lines.on('line', (line) => {
     const [cmd, a, b] = line.trim().split(/\s+/);
-    if (cmd === 'count') emit({ count: role.count(), at: wallMs() });
-    else if (cmd === 'queues') emit({ queues: role.queues?.() ?? 0 });
+    if (cmd === 'count') void emit({ count: role.count(), at: wallMs() });
+    else if (cmd === 'queues') void emit({ queues: role.queues?.() ?? 0 });
     else if (cmd === 'window') role.setWindow?.([Number(a), Number(b)]);
     else if (cmd === 'halt') role.halt?.();
     else if (cmd === 'go' && role.go) {
       role.go(Number(a)).then(
-        (result) => {
-          emit({ result });
-          finished();
-        },
+        (result) => emit({ result }).then(finished),
         (err: unknown) => {
           process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
           process.exit(1);
@@ -319,10 +317,7 @@ async function main(): Promise<void> {
       );
     } else if (cmd === 'stop' && role.stop) {
       role.stop().then(
-        (result) => {
-          emit({ result });
-          finished();
-        },
+        (result) => emit({ result }).then(finished),
         (err: unknown) => {
           process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
           process.exit(1);
@@ -330,7 +325,7 @@ async function main(): Promise<void> {
       );
     }
   });
-  emit({ ready: true });
+  void emit({ ready: true });
   await done;
   await role.close();
 }
