@@ -160,6 +160,8 @@ const bench: Bench = async (ctx: BenchContext) => {
         'e2e p99': f.endToEnd.p99Ms,
         'e2e p99.9': f.endToEnd.p999Ms,
         backlog: f.backlogAtEnd,
+        // received after the drain time or never: left out of the latencies
+        undelivered: f.undelivered,
       });
     }
   };
