@@ -75,7 +75,7 @@ export interface LoaderResult {
 const wallMs = (): number => performance.timeOrigin + performance.now();
 const nowMs = (): number => performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const µs = (ms: number): number => Math.round(ms * 1000) / 1000;
+const roundUs = (ms: number): number => Math.round(ms * 1000) / 1000;
 
 /** Writes one JSON line; resolves once it is out (a result line is larger than the pipe holds, and the process exits after it). */
 function emit(o: unknown): Promise<void> {
@@ -105,7 +105,7 @@ class Arrivals {
     if (w >= this.window[0] && w <= this.window[1]) this.inWindow++;
     if (this.latencies && body.length >= 9 && body[8] === 1) {
       this.measured++;
-      this.e2eMs.push(µs(w - new DataView(body.buffer, body.byteOffset, 8).getFloat64(0, true)));
+      this.e2eMs.push(roundUs(w - new DataView(body.buffer, body.byteOffset, 8).getFloat64(0, true)));
     }
   }
 
@@ -130,7 +130,7 @@ interface Role {
 }
 
 function producerResult(run: TimelineRun): ProducerResult {
-  return { ...run, publishMs: run.publishMs.map(µs) };
+  return { ...run, publishMs: run.publishMs.map(roundUs) };
 }
 
 /** Sends `count` messages of `size` bytes with `send(n)` (n messages at a time, `inFlight` calls at once). */
