@@ -9,10 +9,11 @@ import { RecordError } from './record.js';
 import type { SegmentedLog } from './segmented-log.js';
 import { checkReplicaChunk, ReplicaDataError, type CheckedChunk } from './replica.js';
 
-/** With async flush, dirty data waits this many times the last flush's duration (at most flushIntervalMs). */
-export const FLUSH_GAP_FACTOR = 4;
-
-/** How async flushes are spaced: after FLUSH_GAP_FACTOR x the last flush (at most the interval), or the interval. */
+/**
+ * How async flushes are spaced: 'adaptive' starts one as soon as the previous ended (group commit without making
+ * senders wait: a quick disk at an ordinary load flushes each write at once, a heavy load makes each flush cover
+ * more); 'interval' waits flushIntervalMs after the log became dirty (RocketMQ's timed flush).
+ */
 export type FlushPacing = 'adaptive' | 'interval';
 
 export interface PutResultItem {
@@ -168,8 +169,6 @@ export class CommitLog {
   /** Sync: batches written, not yet answered, oldest first. */
   private readonly waiting: Waiting[] = [];
   private flushing: Promise<void> | undefined;
-  /** How long the last flush took (ms, monotonic clock); 0 before the first. */
-  private lastFlushMs = 0;
   private readonly flushTimeoutMs: number;
   /** The one timer that answers batches whose flush takes longer than flushTimeoutMs. */
   private timeoutTimer: TimerHandle | undefined;
@@ -202,15 +201,9 @@ export class CommitLog {
     return this.o.flushIntervalMs;
   }
 
-  /**
-   * With async flush, how long dirty data waits for its flush: with 'adaptive' pacing FLUSH_GAP_FACTOR times as
-   * long as the last flush took, at most flushIntervalMs; with 'interval' pacing flushIntervalMs. Quick flushes (an ordinary load, a few KiB each) follow the write at once, so
-   * consumers see it within about a flush's time; slow ones (a heavy load) space out, so that the log spends at
-   * most a fifth of its time flushing and writes seldom wait behind an fsync of their file.
-   */
+  /** With async flush, how long dirty data waits for its flush to start (FlushPacing). */
   nextFlushDelayMs(): number {
-    if (this.o.flushPacing === 'interval') return this.o.flushIntervalMs;
-    return Math.min(this.o.flushIntervalMs, FLUSH_GAP_FACTOR * this.lastFlushMs);
+    return this.o.flushPacing === 'interval' ? this.o.flushIntervalMs : 0;
   }
   get writeOffset(): number {
     return this.o.log.writeOffset;
@@ -354,7 +347,7 @@ export class CommitLog {
     if (this.flushing) return this.flushing;
     const run = async (): Promise<void> => {
       const onFlush = this.o.onFlush;
-      const start = this.o.clock.monotonicMs();
+      const start = onFlush === undefined ? 0 : this.o.clock.monotonicMs();
       const from = this.o.log.flushedOffset;
       try {
         await this.o.log.flush();
@@ -366,8 +359,7 @@ export class CommitLog {
       }
       if (this.failure) return;
       const flushed = this.o.log.flushedOffset;
-      this.lastFlushMs = this.o.clock.monotonicMs() - start;
-      if (onFlush !== undefined && flushed > from) onFlush(this.lastFlushMs, flushed - from);
+      if (onFlush !== undefined && flushed > from) onFlush(this.o.clock.monotonicMs() - start, flushed - from);
       let n = 0;
       while (n < this.waiting.length && this.waiting[n]!.end <= flushed) n++;
       const done = this.waiting.splice(0, n);

@@ -51,12 +51,9 @@ export interface MessageStoreOptions {
   logger: Logger;
   storeHost: string;
   flush: 'sync' | 'async';
-  /** Async flush: the longest written data waits before its flush starts (default 100 ms). */
+  /** Async flush with 'interval' pacing: how long written data waits before its flush starts (default 100 ms). */
   flushIntervalMs?: number;
-  /**
-   * Async flush: 'adaptive' (default) starts a flush after four times the last flush's duration, at most
-   * flushIntervalMs; 'interval' always waits flushIntervalMs (RocketMQ's timed flush).
-   */
+  /** Async flush: 'adaptive' (default) flushes as soon as the previous flush ended; 'interval' (FlushPacing). */
   flushPacing?: FlushPacing;
   /** Sync flush: a batch not flushed this long after its write is answered FLUSH_DISK_TIMEOUT, stored (default 5 s). */
   flushTimeoutMs?: number;

@@ -33,11 +33,12 @@ export interface BrokerOptions extends TimerTxOptions {
   storeDir: string;
   /** Commit log flush: 'sync' acknowledges after fsync, 'async' flushes every flushIntervalMs (default 'async'). */
   flush?: 'sync' | 'async';
-  /** Async flush: the longest written data waits before its flush starts (default: the store's, 100 ms). */
+  /** Async flush with 'interval' pacing: how long written data waits before its flush starts (default 100 ms). */
   flushIntervalMs?: number;
   /**
-   * Async flush pacing: 'adaptive' (default) flushes after four times the last flush's duration, at most
-   * flushIntervalMs, so quick disks make messages visible within about a flush; 'interval' waits flushIntervalMs.
+   * Async flush pacing: 'adaptive' (default) starts a flush as soon as the previous one ended, so a quick disk
+   * makes a message visible about a flush after its write and a heavy load makes each flush cover more;
+   * 'interval' waits flushIntervalMs after the log became dirty (RocketMQ's timed flush).
    */
   flushPacing?: 'adaptive' | 'interval';
   /**

@@ -21,8 +21,8 @@ const FLUSH_MS = 500;
 const LEVELS = [1000, 5000];
 
 /**
- * A store whose flushes each take FLUSH_MS once it is open (a quick disk would flush a write back at once, leaving
- * no window for the power loss): dirty data then waits FLUSH_MS for its flush, which takes FLUSH_MS more.
+ * A store whose flushes each take FLUSH_MS once it is open: a write back's flush starts at once and ends FLUSH_MS
+ * later, the window in which the power loss strikes (an instant disk would leave none).
  */
 async function open(mem: MemoryStorage, clock: SimClock): Promise<StorePort> {
   const gate = { slow: false };
