@@ -19,11 +19,9 @@
  * Options: --ms=N (time per produce phase, default 3000); --prof=DIR writes a CPU profile of every child
  * process (name server, broker, producers, consumers) into DIR; --only=memory|nats runs one half.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, StorageType, jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -41,8 +39,8 @@ import { CryptoRandom } from '../core/random.js';
 import type { Transport } from '../transports/transport.js';
 import { memoryTransport } from '../transports/memory.js';
 import { natsTransport } from '../transports/nats.js';
-import { atLeast, atMost, percentile, round, type Bench, type BenchContext, type Goal } from './harness.js';
-import { killOnExit } from './kill-on-exit.js';
+import { atLeast, atMost, option, percentile, round, type Bench, type BenchContext, type Goal } from './harness.js';
+import { Child, NODE_FLAGS } from './child.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 import { consume, produce, type ConsumeResult, type ConsumeSpec, type ProduceResult, type ProduceSpec } from './e2e-procs/workload.js';
 import { transportSource } from '../observe/transport-source.js';
@@ -96,83 +94,6 @@ const nowMs = (): number => performance.now();
 
 /** Node flags for every child (the --prof option). */
 let childFlags: string[] = [];
-/**
- * The processes this bench starts run with a 64 MiB young generation, as `mq` and `npm start` do: at these
- * rates the default (16 MiB) scavenges every few tens of milliseconds, and each scavenge promotes every batch in
- * flight. The memory half runs in a child too (this module, with --memory-flow), so that it runs with them.
- */
-const NODE_FLAGS = ['--max-semi-space-size=64'];
-
-/** A child process speaking one JSON object (or a `... ready` line) per stdout line. */
-class Child {
-  readonly proc: ChildProcess;
-  private readonly lines: string[] = [];
-  private waiters: (() => void)[] = [];
-  private exited = false;
-  private stderr = '';
-
-  constructor(readonly name: string, args: string[]) {
-    this.proc = spawn(process.execPath, [...NODE_FLAGS, ...childFlags, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' } });
-    killOnExit(this.proc);
-    createInterface({ input: this.proc.stdout! }).on('line', (l) => {
-      this.lines.push(l);
-      this.wake();
-    });
-    this.proc.stderr!.setEncoding('utf8');
-    this.proc.stderr!.on('data', (d: string) => (this.stderr = (this.stderr + d).slice(-4000)));
-    this.proc.once('exit', () => {
-      this.exited = true;
-      this.wake();
-    });
-  }
-
-  private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
-  }
-
-  /** The first line (consumed) that `accept` takes, within `ms`. */
-  async line<T>(accept: (line: string) => T | undefined, ms: number, what: string): Promise<T> {
-    const deadline = nowMs() + ms;
-    for (;;) {
-      while (this.lines.length > 0) {
-        const got = accept(this.lines.shift()!);
-        if (got !== undefined) return got;
-      }
-      if (this.exited) throw new Error(`${this.name} exited before ${what}: ${this.stderr.trim().slice(-1500)}`);
-      const left = deadline - nowMs();
-      if (left <= 0) throw new Error(`${this.name}: no ${what} within ${ms} ms: ${this.stderr.trim().slice(-1500)}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-  }
-
-  json<T>(key: string, ms: number): Promise<T> {
-    return this.line((l) => {
-      if (!l.startsWith('{')) return undefined;
-      const o = JSON.parse(l) as Record<string, unknown>;
-      return key in o ? (o[key] as T) : undefined;
-    }, ms, `"${key}"`);
-  }
-
-  tell(line: string): void {
-    this.proc.stdin!.write(line + '\n');
-  }
-
-  async stop(): Promise<void> {
-    if (this.exited) return;
-    this.proc.kill('SIGTERM');
-    const gone = await Promise.race([new Promise<boolean>((r) => this.proc.once('exit', () => r(true))), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
-    if (!gone) this.proc.kill('SIGKILL');
-  }
-}
-
 // ------------------------------------------------------------------------------------------- JetStream
 
 interface JsFigures {
@@ -473,7 +394,7 @@ async function memoryFlow(ms: number, rounds: number, progress: (m: string) => v
 
 /** The memory half in a child process (one process: name server, broker, producer and consumer). */
 async function memoryFlowInChild(ms: number, rounds: number, progress: (m: string) => void): Promise<Flow> {
-  const c = new Child('memory', [fileURLToPath(import.meta.url), MEMORY_FLOW, String(ms), String(rounds)]);
+  const c = new Child('memory', [fileURLToPath(import.meta.url), MEMORY_FLOW, String(ms), String(rounds)], childFlags);
   try {
     return await c.line((l) => {
       if (!l.startsWith('{')) return undefined;
@@ -616,7 +537,7 @@ async function natsFlow(server: NatsServer, ms: number, progress: (m: string) =>
   const conn = ['--nats', server.url, '--prefix', prefix];
   const started: Child[] = [];
   const child = (name: string, args: string[]): Child => {
-    const c = new Child(name, args);
+    const c = new Child(name, args, childFlags);
     started.push(c);
     return c;
   };
@@ -742,14 +663,6 @@ function medianJs(rounds: readonly JsFigures[]): JsFigures {
 
 // ------------------------------------------------------------------------------------------- the bench
 
-function option(args: string[], name: string): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a.startsWith(`--${name}=`)) return a.slice(name.length + 3);
-    if (a === `--${name}` && args[i + 1] !== undefined) return args[i + 1];
-  }
-  return undefined;
-}
 
 const bench: Bench = async (ctx: BenchContext) => {
   const ms = Number(option(ctx.args, 'ms') ?? 3000);

@@ -40,6 +40,16 @@ export function atMost(name: string, value: number, target: number, unit: string
   return { name, value: round(value), target, unit, met: value <= target };
 }
 
+/** The value of `--name=value` or `--name value` among a bench's arguments. */
+export function option(args: string[], name: string): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a.startsWith(`--${name}=`)) return a.slice(name.length + 3);
+    if (a === `--${name}` && args[i + 1] !== undefined) return args[i + 1];
+  }
+  return undefined;
+}
+
 export function round(v: number, digits = 3): number {
   if (!Number.isFinite(v)) return v;
   const f = 10 ** digits;

@@ -18,7 +18,7 @@
  * backlog's when the 1-topic runs did not run; default 10000); --backlog N; --limit N (seconds the backlog
  * gets to catch up, default 120).
  */
-import { atLeast, atMost, round, type Bench, type BenchContext, type Goal } from './harness.js';
+import { atLeast, atMost, option, round, type Bench, type BenchContext, type Goal } from './harness.js';
 import { startNatsServer } from './nats-server.js';
 import { runBacklog, runWorkload, type BacklogFigures, type SideFigures } from './omb-procs/run-workload.js';
 import { setUpJetStream, setUpOurs, type SideName } from './omb-procs/sides.js';
@@ -28,14 +28,6 @@ import { backlogWorkload, manyTopicsWorkload, oneTopicWorkloads, type Workload }
 const SUSTAINED = 0.95;
 const WORKLOADS = ['1000', '10000', '50000', '1000-topics', 'backlog'] as const;
 
-function option(args: string[], name: string): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a.startsWith(`--${name}=`)) return a.slice(name.length + 3);
-    if (a === `--${name}` && args[i + 1] !== undefined) return args[i + 1];
-  }
-  return undefined;
-}
 
 function positive(args: string[], name: string, dflt: number): number {
   const v = Number(option(args, name) ?? dflt);

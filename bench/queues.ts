@@ -32,7 +32,7 @@ import { memoryStorage } from '../store/backends/memory.js';
 import { natsTransport } from '../transports/nats.js';
 import type { HeaderValue } from '../transports/frame.js';
 import type { TransportFactory } from '../transports/transport.js';
-import { atMost, percentile, round, type Bench, type BenchContext, type Goal } from './harness.js';
+import { atMost, option, percentile, round, type Bench, type BenchContext, type Goal } from './harness.js';
 import { killOnExit } from './kill-on-exit.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 import type { IdleBrokerArgs, IdleBrokerResult } from './queues-procs/idle-broker.js';
@@ -44,10 +44,6 @@ const REG_TOPICS = 1_250;
 const REG_QUEUES_PER_TOPIC = 8;
 const REG_ROUNDS = 5;
 
-function option(args: string[], name: string): string | undefined {
-  const a = args.find((x) => x.startsWith(`--${name}=`));
-  return a?.slice(name.length + 3);
-}
 
 /** Runs the idle-broker process for one size; resolves with its result line. */
 function idleBroker(args: IdleBrokerArgs): Promise<IdleBrokerResult> {

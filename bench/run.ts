@@ -7,7 +7,7 @@ import type { Bench, BenchResult } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Modules of this folder that are not benchmarks. */
-const HELPERS = ['run.js', 'harness.js', 'nats-server.js', 'kill-on-exit.js'];
+const HELPERS = ['run.js', 'harness.js', 'nats-server.js', 'kill-on-exit.js', 'child.js'];
 
 function available(): string[] {
   return readdirSync(here)

@@ -6,7 +6,7 @@
  */
 import { round } from '../harness.js';
 import { backlogAt, caughtUpAt, drainRate, type BacklogSample } from './catch-up.js';
-import { Child } from './child.js';
+import { Child } from '../child.js';
 import { merged, summarize, type LatencySummary } from './latency.js';
 import { WORKER, type Setup } from './sides.js';
 import { topicsOfProducer, type BacklogWorkload, type Workload } from './workloads.js';

@@ -20,7 +20,7 @@ import { rootLogger } from '../../actors/runtime/environment.js';
 import { RealClock } from '../../core/clock.js';
 import { CryptoRandom } from '../../core/random.js';
 import { natsTransport } from '../../transports/nats.js';
-import { Child } from './child.js';
+import { Child } from '../child.js';
 import type { WorkerConfig } from './worker.js';
 import { topicNames, type Workload } from './workloads.js';
 

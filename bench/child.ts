@@ -1,16 +1,16 @@
 /**
- * A child process of `bench omb` (an `mq` name server or broker, or a worker) that prints lines: waits for a line
- * that matches, or for a JSON line with a key, within a time limit. SIGKILLed when the bench exits.
+ * A child process of a benchmark (an `mq` role, a worker) that prints lines: waits for a line that matches, or
+ * for a JSON line with a key, within a time limit. SIGKILLed when the bench exits.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { killOnExit } from '../kill-on-exit.js';
+import { killOnExit } from './kill-on-exit.js';
 
 /**
- * Every child runs with a 64 MiB young generation, as `mq` and `npm start` do (and `bench e2e`'s children): at
- * these rates the default scavenges every few tens of milliseconds.
+ * Every child runs with a 64 MiB young generation, as `mq` and `npm start` do: at these rates the default (16 MiB)
+ * scavenges every few tens of milliseconds, and each scavenge promotes every batch in flight.
  */
-const NODE_FLAGS = ['--max-semi-space-size=64'];
+export const NODE_FLAGS = ['--max-semi-space-size=64'];
 const nowMs = (): number => performance.now();
 
 export class Child {
@@ -20,11 +20,13 @@ export class Child {
   private exited = false;
   private stderr = '';
 
+  /** @param nodeFlags more flags for node (a CPU profile, say) */
   constructor(
     readonly name: string,
     args: string[],
+    nodeFlags: readonly string[] = [],
   ) {
-    this.proc = spawn(process.execPath, [...NODE_FLAGS, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' } });
+    this.proc = spawn(process.execPath, [...NODE_FLAGS, ...nodeFlags, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' } });
     killOnExit(this.proc);
     createInterface({ input: this.proc.stdout! }).on('line', (l) => {
       this.lines.push(l);
