@@ -1,56 +1,34 @@
 import { SimClock, settle } from '../../core/clock.js';
 import { SeededRandom } from '../../core/random.js';
-import type { StorageBackend, StorageFile } from '../../store/backend.js';
+import type { StorageBackend } from '../../store/backend.js';
 import { faultyStorage } from '../../store/backends/faulty.js';
 import { memoryStorage, type MemoryStorage } from '../../store/backends/memory.js';
 import { cachedStorage, HandleCacheError } from '../../store/cached-storage.js';
+import { fileWith, withFiles } from '../support/storage-wrappers.js';
 
 /** A backend that counts the handles open on it (what a process would hold as descriptors). */
 function counting(inner: StorageBackend): StorageBackend & { openNow: () => number; maxOpen: () => number; opens: () => number } {
   let now = 0;
   let max = 0;
   let opens = 0;
-  return {
-    get kind() {
-      return inner.kind;
-    },
-    get crashes() {
-      return inner.crashes;
-    },
-    open(path, opts) {
-      const f = inner.open(path, opts);
-      now++;
-      opens++;
-      max = Math.max(max, now);
-      let closed = false;
-      const h: StorageFile = {
-        path: f.path,
-        size: () => f.size(),
-        read: (p, l) => f.read(p, l),
-        write: (p, d) => f.write(p, d),
-        truncate: (s) => f.truncate(s),
-        flush: () => f.flush(),
-        close() {
-          if (!closed) now--;
-          closed = true;
-          f.close();
-        },
-      };
-      return h;
-    },
-    list: (d) => inner.list(d),
-    stat: (p) => inner.stat(p),
-    exists: (p) => inner.exists(p),
-    mkdir: (d) => inner.mkdir(d),
-    remove: (p) => inner.remove(p),
-    rename: (a, b) => inner.rename(a, b),
-    flushDir: (d) => inner.flushDir(d),
-    usage: (p) => inner.usage(p),
-    lock: (p) => inner.lock(p),
+  const files = withFiles(inner, (f) => {
+    now++;
+    opens++;
+    max = Math.max(max, now);
+    let closed = false;
+    return fileWith(f, {
+      close() {
+        if (!closed) now--;
+        closed = true;
+        f.close();
+      },
+    });
+  });
+  return Object.assign(files, {
     openNow: () => now,
     maxOpen: () => max,
     opens: () => opens,
-  };
+  });
 }
 
 const bytes = (...b: number[]): Uint8Array => new Uint8Array(b);

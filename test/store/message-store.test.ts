@@ -1,7 +1,7 @@
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { SimClock, settle } from '../../core/clock.js';
-import { slowFlushStorage } from '../support/slow-flush-storage.js';
+import { fileWith, slowFlushStorage, withFiles } from '../support/storage-wrappers.js';
 import { rootLogger } from '../../actors/runtime/environment.js';
 import { SeededRandom } from '../../core/random.js';
 import { Status } from '../../core/status.js';
@@ -105,23 +105,7 @@ describe('message store', () => {
     const { clock: c2, mem: m2 } = setup(2);
     let hold = false;
     const waiting: Array<() => void> = [];
-    const storage: StorageBackend = {
-      ...m2,
-      kind: 'memory',
-      open: (p, o) => {
-        const f = m2.open(p, o);
-        return { path: f.path, size: () => f.size(), read: (a, b) => f.read(a, b), write: (a, b) => f.write(a, b), truncate: (s) => f.truncate(s), close: () => f.close(), flush: () => (hold ? new Promise<void>((r) => waiting.push(r)).then(() => f.flush()) : f.flush()) };
-      },
-      list: (d) => m2.list(d),
-      stat: (p) => m2.stat(p),
-      exists: (p) => m2.exists(p),
-      mkdir: (d) => m2.mkdir(d),
-      remove: (p) => m2.remove(p),
-      rename: (a, b) => m2.rename(a, b),
-      flushDir: (d) => m2.flushDir(d),
-      usage: (p) => m2.usage(p),
-      lock: (p) => m2.lock(p),
-    };
+    const storage = withFiles(m2, (f) => fileWith(f, { flush: () => (hold ? new Promise<void>((r) => waiting.push(r)).then(() => f.flush()) : f.flush()) }));
     const s2 = await open(storage, c2);
     hold = true;
     const acks: number[] = [];

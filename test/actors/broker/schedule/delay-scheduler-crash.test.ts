@@ -5,7 +5,7 @@ import { rootLogger } from '../../../../actors/runtime/environment.js';
 import { memoryStorage, type MemoryStorage } from '../../../../store/backends/memory.js';
 import { openStorePort } from '../../../../actors/broker/store-adapter.js';
 import type { StorePort } from '../../../../actors/broker/store-port.js';
-import { slowFlushStorage } from '../../../support/slow-flush-storage.js';
+import { slowFlushStorage } from '../../../support/storage-wrappers.js';
 import { DelayScheduler, DELAY_OFFSETS_FILE, loadDelayOffsets } from '../../../../actors/broker/schedule/delay-scheduler.js';
 import { toScheduled } from '../../../../actors/broker/put-message.js';
 
