@@ -27,6 +27,7 @@ import { BODY_ENCODING_HEADER, DEFLATE, encodeRegisterBody, REGISTER_FRAME_OVERH
 import { expectOk, request } from '../actors/protocol/replies.js';
 import { PERM_READ_WRITE, type TopicConfig } from '../actors/protocol/route.js';
 import { rootLogger } from '../actors/runtime/environment.js';
+import { SeededRandom } from '../core/random.js';
 import { diskStorage } from '../store/backends/disk.js';
 import { memoryStorage } from '../store/backends/memory.js';
 import { natsTransport } from '../transports/nats.js';
@@ -68,11 +69,11 @@ const NAME_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
 
 /** `n` topics of `perTopic` queues, named like `orders-k3j9...`: 32 characters, 24 of them random (deflate little). */
 function topicConfigs(n: number, perTopic: number): TopicConfig[] {
-  const next = seeded(0x70b1c5);
+  const random = new SeededRandom(0x70b1c5);
   const names = new Set<string>();
   while (names.size < n) {
     let s = `topic-${String(names.size % 10)}-`;
-    while (s.length < 32) s += NAME_CHARS[next() % NAME_CHARS.length];
+    while (s.length < 32) s += NAME_CHARS[random.int(NAME_CHARS.length)];
     names.add(s);
   }
   return [...names].map((topicName) => ({ topicName, readQueueNums: perTopic, writeQueueNums: perTopic, perm: PERM_READ_WRITE, topicSysFlag: 0 }));
@@ -89,19 +90,6 @@ interface RegistrationRun {
   routeP50Ms: number;
   routeP99Ms: number;
   lookups: number;
-}
-
-/** A seeded xorshift32, so that every run looks up the same topics. */
-function seeded(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
 }
 
 async function registration(ctx: BenchContext, name: string, transport: () => TransportFactory, lookups: number): Promise<RegistrationRun> {
@@ -137,11 +125,12 @@ async function registration(ctx: BenchContext, name: string, transport: () => Tr
     ctx.progress(`${name}: registration of ${REG_TOPICS * REG_QUEUES_PER_TOPIC} queues in ${registerMs.map((m) => m.toFixed(1)).join(', ')} ms (${parts} part(s), ${bodyBytes} bytes)`);
 
     const admin = new AdminClient(t, { namesrv: ['ns-q'], timeoutMs: 5_000, from: 'bench-admin' });
-    const next = seeded(0x5eed);
-    for (let i = 0; i < 200; i++) await admin.route(topics[next() % topics.length]!.topicName); // warm-up
+    // seeded: every run looks up the same topics
+    const random = new SeededRandom(0x5eed);
+    for (let i = 0; i < 200; i++) await admin.route(topics[random.int(topics.length)]!.topicName); // warm-up
     const lat: number[] = [];
     for (let i = 0; i < lookups; i++) {
-      const topic = topics[next() % topics.length]!.topicName;
+      const topic = topics[random.int(topics.length)]!.topicName;
       const t0 = performance.now();
       const route = await admin.route(topic);
       lat.push(performance.now() - t0);
