@@ -180,7 +180,7 @@ async function runGuarded(s: Scenario, opts: RunOptions): Promise<RunResult> {
       address: brokerAddress(b.name, b.id),
       start: async (actors) => {
         const noWait = b.flush === 'sync' && opts.plantedBug === 'sync-flush-does-not-wait';
-        const flush = noWait ? { flush: 'async' as const, flushIntervalMs: 1000, flushPacing: 'interval' as const } : { flush: b.flush, flushIntervalMs: b.flushIntervalMs };
+        const flush = noWait ? { flush: 'async' as const, flushIntervalMs: 1000, flushPacing: 'interval' as const, visibility: 'flushed' as const } : { flush: b.flush, flushIntervalMs: b.flushIntervalMs };
         const ha = b.ha ? { ha: haOptionsOf(b.ha) } : {};
         const broker = await startBroker(actors, { name: b.name, id: b.id, ...ha, namesrv, storeDir: `/${pid}`, segmentSize: b.segmentSize, ...flush });
         await broker.whenServing();

@@ -8,6 +8,7 @@ import type { WriteSummary } from './dispatcher.js';
 import { RecordError } from './record.js';
 import type { SegmentedLog } from './segmented-log.js';
 import { checkReplicaChunk, ReplicaDataError, type CheckedChunk } from './replica.js';
+import type { QueueReservations } from './queue-reservations.js';
 
 /**
  * How async flushes are spaced: 'adaptive' starts one as soon as the previous ended (group commit without making
@@ -84,10 +85,15 @@ export function derivedMsgIdPrefix(msgId: (commitLogOffset: number) => string): 
   return msgId(0) === prefix + '0'.repeat(16) && id === prefix + probe.toString(16).toUpperCase().padStart(16, '0') ? prefix : undefined;
 }
 
-/** How far the commit log is written and flushed (global offsets). */
+/** How far the commit log is written, flushed, and may be served (global offsets). */
 export interface CommitPosition {
   writeOffset: number;
   flushedOffset: number;
+  /**
+   * What may be indexed and served: the flushed offset, or with visibility 'written' as far as the queue offset
+   * reservations cover written data (store/queue-reservations.ts), whichever is further.
+   */
+  visibleOffset: number;
 }
 
 export type FlushMode = 'sync' | 'async';
@@ -122,6 +128,8 @@ export interface CommitLogOptions {
   onFailed?: () => void;
   /** Told of each flush that made data durable: how long it took (ms, on the clock's monotonicMs) and the bytes it covered. */
   onFlush?: (ms: number, bytes: number) => void;
+  /** Visibility 'written': told of each batch written; what it covers may be served before its flush. */
+  reservations?: QueueReservations;
 }
 
 /** Disk usage is asked again after this many bytes written or this long (RocketMQ checks every few seconds). */
@@ -165,7 +173,7 @@ interface FlushWaiter {
 }
 
 export class CommitLog {
-  private readonly positions = new BehaviorSubject<CommitPosition>({ writeOffset: 0, flushedOffset: 0 });
+  private readonly positions = new BehaviorSubject<CommitPosition>({ writeOffset: 0, flushedOffset: 0, visibleOffset: 0 });
   /** Sync: batches written, not yet answered, oldest first. */
   private readonly waiting: Waiting[] = [];
   private flushing: Promise<void> | undefined;
@@ -212,13 +220,21 @@ export class CommitLog {
     return this.o.log.flushedOffset;
   }
   /**
-   * Data up to here may be indexed and served: flushed data, in both modes. With async flush a batch is
-   * acknowledged before its flush (a power loss may take back up to one flush interval of acknowledged
-   * messages), but it is not served before: what a consumer or a scheduler has read survives a power loss, so
-   * recovery never hands out a queue offset again that someone has seen.
+   * Data up to here may be indexed and served: flushed data, or with visibility 'written' also written data
+   * whose queue offsets are reserved. With async flush a batch is acknowledged before its flush (a power loss
+   * may take back up to one flush interval of acknowledged messages); what a consumer or a scheduler has read
+   * may be lost with it, but its queue offset is never handed out again (flushed, or below its queue's
+   * reservation, which recovery skips to).
    */
   get committedOffset(): number {
-    return this.o.log.flushedOffset;
+    const flushed = this.o.log.flushedOffset;
+    const r = this.o.reservations;
+    return r === undefined ? flushed : Math.max(flushed, Math.min(r.coveredOffset, this.o.log.writeOffset));
+  }
+
+  /** The reservations covered more written data: publishes the new visible offset. */
+  reservationsMoved(): void {
+    this.publish();
   }
   get positions$(): Observable<CommitPosition> {
     return this.positions.asObservable();
@@ -277,6 +293,7 @@ export class CommitLog {
       return 'failed';
     }
     for (const [k, v] of updates) this.queueOffsets.set(k, v);
+    this.o.reservations?.written(updates, this.o.log.writeOffset);
 
     this.acknowledge(new CompactPutResult(encoded.offsets, offsets, encoded.sizes, this.o.msgId, this.msgIdPrefix), reply, storeTimestamp);
     return 'written';
@@ -467,7 +484,7 @@ export class CommitLog {
   }
 
   private publish(): void {
-    this.positions.next({ writeOffset: this.o.log.writeOffset, flushedOffset: this.o.log.flushedOffset });
+    this.positions.next({ writeOffset: this.o.log.writeOffset, flushedOffset: this.o.log.flushedOffset, visibleOffset: this.committedOffset });
     if (this.flushWaiters.length === 0) return;
     const flushed = this.o.log.flushedOffset;
     const left: FlushWaiter[] = [];

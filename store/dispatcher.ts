@@ -194,8 +194,8 @@ export class Dispatcher {
   private summaryHead = 0;
   /** The next of the ranges to step over (o.skip). */
   private skipAt = 0;
-  /** The flushed offset last followed, and the confirm limit (limitTo). */
-  private flushedSeen = 0;
+  /** The visible offset last followed, and the confirm limit (limitTo). */
+  private visibleSeen = 0;
   private confirmLimit = Infinity;
 
   constructor(private readonly o: DispatcherOptions) {
@@ -225,16 +225,15 @@ export class Dispatcher {
   }
 
   /**
-   * Follows committed positions: flushed data, with sync and with async flush alike (see
-   * CommitLog.committedOffset: indexing unflushed data would serve queue offsets a power loss can take back,
-   * which recovery would then hand out again to other messages).
+   * Follows committed positions: what the commit log says may be served (CommitPosition.visibleOffset: flushed
+   * data, or written data whose queue offsets are reserved; see CommitLog.committedOffset).
    */
   follow(positions$: Observable<CommitPosition>): void {
     this.sub?.unsubscribe();
     this.verifyCrc = false;
     this.sub = positions$.subscribe((p) => {
-      this.flushedSeen = p.flushedOffset;
-      this.commitTo(Math.min(p.flushedOffset, this.confirmLimit));
+      this.visibleSeen = p.visibleOffset;
+      this.commitTo(Math.min(p.visibleOffset, this.confirmLimit));
     });
   }
 
@@ -248,7 +247,7 @@ export class Dispatcher {
     if (this.pos !== 0 || this.target !== 0) return;
     this.pos = offset;
     this.target = offset;
-    this.flushedSeen = offset;
+    this.visibleSeen = offset;
   }
 
   get limit(): number {
@@ -257,7 +256,7 @@ export class Dispatcher {
 
   limitTo(offset: number): void {
     this.confirmLimit = offset;
-    this.commitTo(Math.min(this.flushedSeen, offset));
+    this.commitTo(Math.min(this.visibleSeen, offset));
   }
 
   /**

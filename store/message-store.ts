@@ -19,6 +19,7 @@ import { CorruptRanges, type CorruptRange } from './corrupt-ranges.js';
 import type { Dispatcher, NewData } from './dispatcher.js';
 import { DEFAULT_INDEX_ENTRIES_PER_FILE, type KeyIndex } from './key-index.js';
 import { messageIdEncoder, messageIdPrefix } from './message-id.js';
+import { QueueReservations } from './queue-reservations.js';
 import { recoverStore, writeStoreCheckpoint } from './recovery.js';
 import { runRetention } from './retention.js';
 import { DEFAULT_SEGMENT_SIZE, type SegmentedLog } from './segmented-log.js';
@@ -33,6 +34,8 @@ export type { StoreHealth } from './store-health.js';
 export type { HandleCacheStats } from './cached-storage.js';
 export { DEFAULT_FILE_IDLE_CLOSE_MS, DEFAULT_MAX_OPEN_FILES } from './cached-storage.js';
 export type { GetQuery, GetResult, GetStatus, RecordsResult, StoredMessage } from './store-queries.js';
+
+export type Visibility = 'flushed' | 'written';
 
 export const DEFAULT_WARM_AHEAD_BYTES = 32 * 1024 * 1024;
 
@@ -53,8 +56,18 @@ export interface MessageStoreOptions {
   flush: 'sync' | 'async';
   /** Async flush with 'interval' pacing: how long written data waits before its flush starts (default 100 ms). */
   flushIntervalMs?: number;
-  /** Async flush: 'adaptive' (default) flushes as soon as the previous flush ended; 'interval' (FlushPacing). */
+  /**
+   * Async flush: 'adaptive' flushes as soon as the previous flush ended, 'interval' flushIntervalMs after the log
+   * became dirty (FlushPacing). Default: 'adaptive' with visibility 'flushed' (consumers wait for flushes),
+   * 'interval' with 'written'.
+   */
   flushPacing?: FlushPacing;
+  /**
+   * What consumers see: 'flushed' (default) only flushed data; 'written' written data as soon as its queue
+   * offsets are reserved on storage (store/queue-reservations.ts), so a power loss may take back a message a
+   * consumer saw, as it may take back an acknowledged one, but never hands its queue offset to another message.
+   */
+  visibility?: Visibility;
   /** Sync flush: a batch not flushed this long after its write is answered FLUSH_DISK_TIMEOUT, stored (default 5 s). */
   flushTimeoutMs?: number;
   /** Commit log segment size (default 1 GiB). */
@@ -187,6 +200,7 @@ interface Parts {
   commitLog: CommitLog;
   corrupt: CorruptRanges;
   checkedFrom: number;
+  reservations: QueueReservations | undefined;
 }
 
 function stateString(value: unknown): string {
@@ -202,6 +216,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
   const retentionEvery = opts.retentionCheckIntervalMs ?? 60_000;
   const checkpointEvery = opts.checkpointIntervalMs ?? 1000;
   const clock = opts.clock;
+  const written = opts.visibility === 'written';
   // every file of the store is opened through the handle cache: a bounded number stay open
   const storage = cachedStorage(opts.storage, {
     clock,
@@ -282,7 +297,9 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
         indexEntriesPerFile: opts.indexEntriesPerFile ?? DEFAULT_INDEX_ENTRIES_PER_FILE,
         now: () => clock.now(),
         dispatch: { retry: { clock, ms: opts.dispatchRetryMs ?? 1000 }, onChange: healthChanged },
+        reservations: written,
       });
+      const reservations = r.reservations && QueueReservations.open({ storage, dir: opts.dir, clock, logger, onCovered: () => commitLog.reservationsMoved() }, r.reservations);
       const commitLog = new CommitLog({
         log: r.log,
         storage,
@@ -292,7 +309,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
         storeHost: opts.storeHost,
         flush: opts.flush,
         flushIntervalMs: opts.flushIntervalMs ?? DEFAULT_FLUSH_INTERVAL_MS,
-        flushPacing: opts.flushPacing ?? 'adaptive',
+        flushPacing: opts.flushPacing ?? (written ? 'interval' : 'adaptive'),
         flushTimeoutMs: opts.flushTimeoutMs ?? DEFAULT_FLUSH_TIMEOUT_MS,
         maxPendingBatches: opts.maxPendingBatches ?? 10_000,
         maxPendingBytes: opts.maxPendingBytes ?? 256 * 1024 * 1024,
@@ -302,8 +319,9 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
         onWritten: (summary) => r.dispatcher.written(summary),
         onFailed: healthChanged,
         ...(opts.onFlush !== undefined ? { onFlush: opts.onFlush } : {}),
+        ...(reservations !== undefined ? { reservations } : {}),
       });
-      parts = { lock: r.lock, log: r.log, queues: r.queues, index: r.index, dispatcher: r.dispatcher, commitLog, corrupt: new CorruptRanges(r.corrupt), checkedFrom: r.checkedFrom };
+      parts = { lock: r.lock, log: r.log, queues: r.queues, index: r.index, dispatcher: r.dispatcher, commitLog, corrupt: new CorruptRanges(r.corrupt), checkedFrom: r.checkedFrom, reservations };
       r.dispatcher.newData$.subscribe(() => {
         scheduleCheckpoint();
         scheduleRetention();
@@ -331,6 +349,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
       }
     } finally {
       health.complete();
+      p.reservations?.close();
       p.dispatcher.complete();
       p.commitLog.complete();
       p.log.close();
@@ -395,6 +414,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
 
   const truncateTail = async (offset: number): Promise<void> => {
     if (closed) throw new StoreOpenError(`cannot truncate the store in ${opts.dir}: it is closed`);
+    if (written) throw new StoreOpenError(`cannot truncate the store in ${opts.dir}: it serves written data (visibility 'written'), which only a store that replicates nothing does`);
     if (offset >= p.log.writeOffset) return;
     if (offset < p.log.minOffset) throw new StoreOpenError(`cannot truncate the store in ${opts.dir} at ${offset}: below its oldest data (${p.log.minOffset})`);
     if (checkpointing) await checkpointing;
@@ -451,6 +471,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     truncateTail,
     limitDispatch: (offset) => p.dispatcher.limitTo(offset),
     startAtSegmentOf: async (offset) => {
+      if (written) throw new StoreOpenError(`the store in ${opts.dir} serves written data (visibility 'written'): a replica cannot`);
       if (p.log.writeOffset !== 0 || p.log.minOffset !== 0 || p.queues.all().length > 0) throw new StoreOpenError(`the store in ${opts.dir} holds data: it cannot start anywhere else`);
       const start = p.log.segmentStart(offset);
       if (start === 0) return;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { StorageError, type StorageBackend, type StorageLock } from './backend.js';
-import { queueKeyOf } from './commit-log-batch.js';
+import { parseQueueKey, queueKeyOf } from './commit-log-batch.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { CQ_ENTRY_SIZE, cqOffsetAt, cqSizeAt, ConsumeQueueSet, type ConsumeQueue } from './consume-queue.js';
 import type { CorruptRange } from './corrupt-ranges.js';
@@ -11,6 +11,7 @@ import { RecordLayout } from '../core/record-layout.js';
 import { scanLog, type LostRecordHint } from './log-scan.js';
 import { encodeEndOfSegment } from './record.js';
 import { SegmentedLog } from './segmented-log.js';
+import { QueueReservations, RESERVATIONS_FILE } from './queue-reservations.js';
 
 /**
  * The store's view of the checkpoint: `dispatched` (commit log bytes below it are indexed, their consume
@@ -68,6 +69,12 @@ export interface RecoveryOptions {
   now: () => number;
   /** How the live dispatcher waits out storage failures, and who hears of its state (DispatcherOptions). */
   dispatch?: Pick<DispatcherOptions, 'retry' | 'onChange'>;
+  /**
+   * Visibility 'written': the queue offset reservations journal is kept and returned. Either way, after a crash
+   * every queue moves to at least its reservation (a run with visibility 'written' may have served up to it);
+   * without it the journal is then removed.
+   */
+  reservations?: boolean;
 }
 
 export interface Recovered {
@@ -87,6 +94,10 @@ export interface Recovered {
   checkedFrom: number;
   /** Records re-indexed. */
   redispatched: number;
+  /** The reservations journal as read, when asked for (RecoveryOptions.reservations). */
+  reservations?: ReturnType<typeof QueueReservations.read>;
+  /** Queues recovery moved up to their reservation (numbers a run may have served, their messages lost). */
+  reservedQueues: number;
 }
 
 /** The one of the ascending, disjoint `ranges` that holds `off`. */
@@ -153,6 +164,24 @@ function keepLostQueueOffsets(queues: ConsumeQueueSet, tails: ReadonlyMap<Consum
 }
 
 /**
+ * After a crash: each queue whose reservation is past its recovered end moves there, the numbers between blank (a
+ * run that served written data may have shown them; their messages were lost with the unflushed tail). The blanks
+ * remember `end` as lost records do (ConsumeQueue.markLost). Returns the number of queues moved.
+ */
+function skipToReservations(queues: ConsumeQueueSet, reserved: ReadonlyMap<string, number>, end: number): number {
+  let moved = 0;
+  for (const [key, next] of reserved) {
+    const { topic, queueId } = parseQueueKey(key);
+    if (!Number.isSafeInteger(queueId) || queueId < 0) continue;
+    const cq = queues.get(topic, queueId)!;
+    if (cq.maxOffset >= next) continue;
+    cq.markLost(next, Math.max(1, end));
+    moved++;
+  }
+  return moved;
+}
+
+/**
  * Opens a store directory after a clean shutdown or a crash: takes the lock, reads the checkpoint, scans the
  * commit log from the checkpoint's flushed (or indexed, if earlier) segment checking every record's CRC (see
  * scanLog: a corrupt record is skipped up to the next intact one and reported, the torn tail cut), cuts
@@ -206,6 +235,8 @@ export async function recoverStore(o: RecoveryOptions): Promise<Recovered> {
     const dispatcher = new Dispatcher({ log, queues, index, logger: o.logger, from: dispatchFrom, skip: corrupt, ...o.dispatch });
     const redispatched = dispatcher.dispatchUpTo(end);
     if (corrupt.length > 0) keepLostQueueOffsets(queues, tails, hints, corrupt);
+    const journal = QueueReservations.read(o.storage, o.dir);
+    const reservedQueues = clean ? 0 : skipToReservations(queues, journal.reserved, end);
 
     const queueOffsets = new Map<string, number>();
     for (const cq of queues.all()) queueOffsets.set(queueKeyOf(cq.topic, cq.queueId), cq.maxOffset);
@@ -216,8 +247,12 @@ export async function recoverStore(o: RecoveryOptions): Promise<Recovered> {
     await index.flush();
     for (const d of newParents) await o.storage.flushDir(d);
     await writeStoreCheckpoint(o.storage, o.dir, { clean: false, commitLogFlushed: end, dispatched: end, timestamp: o.now() });
-    if (!clean) o.logger.info({ end, dispatchFrom, redispatched, truncatedBytes, corruptRanges: corrupt.length }, 'store recovered after an unclean shutdown');
-    return { lock, log, queues, index, dispatcher, queueOffsets, clean, truncatedBytes, corrupt, checkedFrom, redispatched };
+    if (!o.reservations && journal.size > 0) {
+      o.storage.remove(`${o.dir}/${RESERVATIONS_FILE}`);
+      await o.storage.flushDir(o.dir);
+    }
+    if (!clean) o.logger.info({ end, dispatchFrom, redispatched, truncatedBytes, corruptRanges: corrupt.length, reservedQueues }, 'store recovered after an unclean shutdown');
+    return { lock, log, queues, index, dispatcher, queueOffsets, clean, truncatedBytes, corrupt, checkedFrom, redispatched, reservedQueues, ...(o.reservations ? { reservations: journal } : {}) };
   } catch (err) {
     lock.release();
     if (err instanceof StorageError) throw err;

@@ -36,11 +36,19 @@ export interface BrokerOptions extends TimerTxOptions {
   /** Async flush with 'interval' pacing: how long written data waits before its flush starts (default 100 ms). */
   flushIntervalMs?: number;
   /**
-   * Async flush pacing: 'adaptive' (default) starts a flush as soon as the previous one ended, so a quick disk
-   * makes a message visible about a flush after its write and a heavy load makes each flush cover more;
-   * 'interval' waits flushIntervalMs after the log became dirty (RocketMQ's timed flush).
+   * Async flush pacing: 'adaptive' starts a flush as soon as the previous one ended, so a quick disk makes a
+   * message visible about a flush after its write and a heavy load makes each flush cover more; 'interval' waits
+   * flushIntervalMs after the log became dirty (RocketMQ's timed flush). Default: 'interval' when consumers see
+   * written data (visibility 'written'), else 'adaptive'.
    */
   flushPacing?: 'adaptive' | 'interval';
+  /**
+   * What consumers see: 'written' data as soon as its queue offsets are reserved on storage (a power loss can take
+   * back a message a consumer saw, as it can an acknowledged one, never its queue offset), or only 'flushed' data.
+   * Default: 'written' for an async-flush broker that does not replicate under a controller or as a sync master or
+   * slave; 'flushed' otherwise (and 'written' is refused there).
+   */
+  visibility?: 'flushed' | 'written';
   /**
    * Sync flush: a send whose fsync has not completed this long after its write is answered FLUSH_DISK_TIMEOUT
    * (stored, durability unknown), as RocketMQ's syncFlushTimeout (default: the store's, 5 s).
@@ -123,6 +131,7 @@ export interface BrokerSettings {
   flush: 'sync' | 'async';
   flushIntervalMs?: number;
   flushPacing?: 'adaptive' | 'interval';
+  visibility: 'flushed' | 'written';
   flushTimeoutMs?: number;
   autoCreateTopics: boolean;
   defaultQueueNums: number;
@@ -189,6 +198,7 @@ export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
   const maxBodyBytes = positive(o.maxBodyBytes, DEFAULT_MAX_BODY_BYTES, 'maxBodyBytes');
   const timerTx = resolveTimerTxOptions(o);
   const registerIntervalMs = positive(o.registerIntervalMs, 30_000, 'registerIntervalMs');
+  const ha = haOption(o);
   return {
     name: o.name,
     id,
@@ -198,6 +208,7 @@ export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
     flush,
     ...(o.flushIntervalMs !== undefined ? { flushIntervalMs: o.flushIntervalMs } : {}),
     ...(o.flushPacing !== undefined ? { flushPacing: oneOfPacing(o.flushPacing) } : {}),
+    visibility: visibilityOption(o.visibility, flush, id, ha),
     ...(o.flushTimeoutMs !== undefined ? { flushTimeoutMs: positive(o.flushTimeoutMs, 0, 'flushTimeoutMs') } : {}),
     autoCreateTopics: o.autoCreateTopics ?? true,
     defaultQueueNums: positive(o.defaultQueueNums, DEFAULT_QUEUE_NUMS, 'defaultQueueNums'),
@@ -228,10 +239,25 @@ export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
       slaveReadLagBytes: positive(o.slaveReadLagBytes, DEFAULT_SLAVE_READ_LAG_BYTES, 'slaveReadLagBytes'),
     },
     timerTx,
-    ha: haOption(o),
+    ha,
     ...(o.aclFile !== undefined ? { acl: aclSettings(o) } : {}),
     ...(o.credentials !== undefined ? { credentials: credentialsOption(o.credentials) } : {}),
   };
+}
+
+/**
+ * Serving written data needs queue offsets that only this broker hands out: not a slave, not a master whose
+ * acknowledgement or failover depends on replicas (a sync master, a controller), and not with sync flush (where an
+ * acknowledgement means flushed, and what a consumer sees should be what a producer was told).
+ */
+function visibilityOption(v: BrokerOptions['visibility'], flush: 'sync' | 'async', id: number, ha: HaSettings): 'flushed' | 'written' {
+  const alone = flush === 'async' && id === 0 && ha.mode === 'async' && ha.controller === undefined;
+  if (v === undefined) return alone ? 'written' : 'flushed';
+  if (v !== 'flushed' && v !== 'written') throw new BrokerConfigError(`visibility must be 'flushed' or 'written', got ${JSON.stringify(v)}`);
+  if (v === 'written' && !alone) {
+    throw new BrokerConfigError("visibility 'written' needs async flush on a broker that is neither a slave, a sync master nor under a controller; use 'flushed'");
+  }
+  return v;
 }
 
 function haOption(o: BrokerOptions): HaSettings {

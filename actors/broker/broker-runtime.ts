@@ -97,6 +97,7 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
     flush: s.flush,
     ...(s.flushIntervalMs !== undefined ? { flushIntervalMs: s.flushIntervalMs } : {}),
     ...(s.flushPacing !== undefined ? { flushPacing: s.flushPacing } : {}),
+    visibility: s.visibility,
     ...(s.flushTimeoutMs !== undefined ? { flushTimeoutMs: s.flushTimeoutMs } : {}),
     ...(s.segmentSize !== undefined ? { segmentSize: s.segmentSize } : {}),
     ...(s.warmAheadBytes !== undefined ? { warmAheadBytes: s.warmAheadBytes } : {}),

@@ -37,6 +37,7 @@ export interface BrokerFlags extends ConnectionFlags {
   flush: 'sync' | 'async';
   flushInterval?: number;
   flushPacing?: 'adaptive' | 'interval';
+  visibility?: 'flushed' | 'written';
   autoCreate: boolean;
   registerInterval?: number;
   segmentSize?: number;
@@ -88,6 +89,7 @@ export async function runBroker(f: BrokerFlags): Promise<void> {
       flush: f.flush,
       ...(f.flushInterval !== undefined ? { flushIntervalMs: f.flushInterval } : {}),
       ...(f.flushPacing !== undefined ? { flushPacing: f.flushPacing } : {}),
+      ...(f.visibility !== undefined ? { visibility: f.visibility } : {}),
       autoCreateTopics: f.autoCreate,
       ...(f.registerInterval !== undefined ? { registerIntervalMs: f.registerInterval } : {}),
       ...(f.segmentSize !== undefined ? { segmentSize: f.segmentSize } : {}),
