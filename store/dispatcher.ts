@@ -1,3 +1,4 @@
+import { readUtf8 } from '../core/utf8-strings.js';
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import { readU32, readU64, writeU32, writeU64 } from '../core/bytes.js';
@@ -108,30 +109,6 @@ interface Run {
   keys: IndexBatch;
   /** Fully decoded records, only while someone follows records$. */
   full: DispatchedRecord[] | undefined;
-}
-
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
-
-/** UTF-8 buf[from, to) as a string; undefined when not valid UTF-8. */
-function decodeUtf8(buf: Uint8Array, from: number, to: number): string | undefined {
-  let ascii = true;
-  for (let i = from; i < to; i++) {
-    if (buf[i]! >= 0x80) {
-      ascii = false;
-      break;
-    }
-  }
-  if (ascii) {
-    if (to - from >= 48) return Buffer.from(buf.buffer, buf.byteOffset + from, to - from).toString('latin1');
-    let s = '';
-    for (let i = from; i < to; i++) s += String.fromCharCode(buf[i]!);
-    return s;
-  }
-  try {
-    return utf8Decoder.decode(buf.subarray(from, to));
-  } catch {
-    return undefined;
-  }
 }
 
 const UNIQ_KEY_BYTES = [0x55, 0x4e, 0x49, 0x51, 0x5f, 0x4b, 0x45, 0x59]; // 'UNIQ_KEY'
@@ -444,11 +421,11 @@ export class Dispatcher {
       if (nameLen === 4 && buf[k] === 0x54 && buf[k + 1] === 0x41 && buf[k + 2] === 0x47 && buf[k + 3] === 0x53) {
         tagHashValue = this.tagHashAt(buf, sep + 1, stop);
       } else if (nameLen === 4 && buf[k] === 0x4b && buf[k + 1] === 0x45 && buf[k + 2] === 0x59 && buf[k + 3] === 0x53) {
-        const v = decodeUtf8(buf, sep + 1, stop);
+        const v = readUtf8(buf, sep + 1, stop);
         if (v === undefined) return SCAN_CORRUPT;
         for (const key of v.split(KEY_SEPARATOR)) if (key.length > 0) (keys ??= []).push(key);
       } else if (nameLen === 8 && isUniqKey(buf, k)) {
-        const v = decodeUtf8(buf, sep + 1, stop);
+        const v = readUtf8(buf, sep + 1, stop);
         if (v === undefined) return SCAN_CORRUPT;
         if (v !== '') (keys ??= []).push(v);
       }
@@ -614,7 +591,7 @@ export class Dispatcher {
       }
       if (same) return this.topicName;
     }
-    const s = decodeUtf8(buf, q, q + len);
+    const s = readUtf8(buf, q, q + len);
     if (s === undefined) return undefined;
     this.topicCache = buf.slice(q, q + len);
     this.topicName = s;
@@ -635,7 +612,7 @@ export class Dispatcher {
       }
       if (same) return this.tagHashValue;
     }
-    const s = decodeUtf8(buf, from, to);
+    const s = readUtf8(buf, from, to);
     this.tagCache = buf.slice(from, to);
     this.tagHashValue = tagHash(s);
     return this.tagHashValue;

@@ -5,6 +5,7 @@
  * Unwritten (zero) space decodes as `{ kind: 'corrupt', blank: true }`, distinct from `end-of-segment`.
  */
 
+import { readUtf8 } from '../core/utf8-strings.js';
 import * as zlib from 'node:zlib';
 import { readU32, readU64, writeU32 } from '../core/bytes.js';
 import {
@@ -141,61 +142,7 @@ export function recordCrc(buf: Uint8Array, pos: number, size: number): number {
 
 // ---------------------------------------------------------------------------------------------- strings
 
-const textDecoder = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * Decoded short ASCII strings, direct-mapped by a hash of their bytes: topics, hosts, property names and tags
- * repeat from record to record, so a read usually finds its string here instead of building a new one.
- */
-const STR_CACHE_SLOTS = 1024;
-const STR_CACHE_MAX = 48;
-const strCacheBytes = new Uint8Array(STR_CACHE_SLOTS * STR_CACHE_MAX);
-const strCacheLen = new Int32Array(STR_CACHE_SLOTS).fill(-1);
-const strCacheStr: string[] = new Array<string>(STR_CACHE_SLOTS).fill('');
-
-/** Reads UTF-8 buf[start, end); undefined when not valid UTF-8. */
-function readStr(buf: Uint8Array, start: number, end: number): string | undefined {
-  const len = end - start;
-  if (len === 0) return '';
-  let ascii = true;
-  let h = len;
-  for (let i = start; i < end; i++) {
-    const b = buf[i]!;
-    if (b >= 0x80) {
-      ascii = false;
-      break;
-    }
-    h = (Math.imul(h, 31) + b) | 0;
-  }
-  if (ascii) {
-    if (len <= STR_CACHE_MAX) {
-      const slot = (h ^ (h >>> 13)) & (STR_CACHE_SLOTS - 1);
-      const at = slot * STR_CACHE_MAX;
-      if (strCacheLen[slot] === len) {
-        let same = true;
-        for (let i = 0; i < len; i++) {
-          if (strCacheBytes[at + i] !== buf[start + i]) {
-            same = false;
-            break;
-          }
-        }
-        if (same) return strCacheStr[slot];
-      }
-      let s = '';
-      for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
-      strCacheBytes.set(buf.subarray(start, end), at);
-      strCacheLen[slot] = len;
-      strCacheStr[slot] = s;
-      return s;
-    }
-    return Buffer.from(buf.buffer, buf.byteOffset + start, len).toString('latin1');
-  }
-  try {
-    return textDecoder.decode(buf.subarray(start, end));
-  } catch {
-    return undefined;
-  }
-}
+const readStr = readUtf8;
 
 // ---------------------------------------------------------------------------------------------- properties
 

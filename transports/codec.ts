@@ -27,6 +27,7 @@
  *
  * Header entries whose value is `undefined` (possible at runtime through optional properties) are skipped.
  */
+import { readUtf8 } from '../core/utf8-strings.js';
 import { readU32, utf8Length, writeU32 } from '../core/bytes.js';
 import { EMPTY_HEADER, FrameKind, type Frame, type Header, type HeaderValue } from './frame.js';
 
@@ -56,7 +57,6 @@ const TAG_INT32 = 5;
 const MAX_U16 = 0xffff;
 const MAX_U32 = 0xffffffff;
 
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
 // Scratch for float64 conversion; the wire order is big-endian whatever the platform's order.
@@ -283,24 +283,9 @@ function encodeHead(f: Frame, room: number): Uint8Array {
 }
 
 function readString(bytes: Uint8Array, pos: number, len: number): string {
-  if (len <= 32) {
-    let s = '';
-    for (let i = pos; i < pos + len; i++) {
-      const b = bytes[i]!;
-      if (b >= 0x80) return decodeUtf8(bytes, pos, len);
-      s += String.fromCharCode(b);
-    }
-    return s;
-  }
-  return decodeUtf8(bytes, pos, len);
-}
-
-function decodeUtf8(bytes: Uint8Array, pos: number, len: number): string {
-  try {
-    return utf8Decoder.decode(bytes.subarray(pos, pos + len));
-  } catch {
-    throw new CodecError(`invalid UTF-8 at offset ${pos}`);
-  }
+  const s = readUtf8(bytes, pos, pos + len);
+  if (s === undefined) throw new CodecError(`invalid UTF-8 at offset ${pos}`);
+  return s;
 }
 
 /**

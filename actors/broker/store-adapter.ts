@@ -1,4 +1,4 @@
-import { openMessageStore, type MessageStore, type MessageStoreOptions, type StoredMessage } from '../../store/message-store.js';
+import { openMessageStore, type MessageStore, type MessageStoreOptions, type RecordsResult, type StoredMessage } from '../../store/message-store.js';
 import { encodeRecordBatch } from '../../core/record-batch.js';
 import { PROP_KEYS, PROP_TAGS } from '../../core/record-layout.js';
 import { matchesHash, matchesTag } from '../protocol/tag-expression.js';
@@ -39,6 +39,48 @@ export function toMessageExt(m: StoredMessage): MessageExt {
   return out;
 }
 
+/**
+ * A pull's result: the store's record bytes, encoded straight into the reply; MessageExt objects are built only for
+ * whoever asks. A class (not an object literal with a getter and closures): one small object per pull.
+ */
+class RecordsGetResult implements StoreGetResult {
+  private mapped: MessageExt[] | undefined;
+  readonly count: number;
+  readonly bodyBytes: number;
+  readonly nextOffset: number;
+  readonly minOffset: number;
+  readonly maxOffset: number;
+  readonly firstCommitLogOffset: number | undefined;
+
+  constructor(
+    private readonly store: MessageStore,
+    private readonly r: RecordsResult,
+    private readonly idPrefix: Uint8Array,
+  ) {
+    this.count = r.count;
+    this.bodyBytes = r.bodyBytes;
+    this.nextOffset = r.nextOffset;
+    this.minOffset = r.minOffset;
+    this.maxOffset = r.maxOffset;
+    this.firstCommitLogOffset = r.firstCommitLogOffset;
+  }
+
+  get messages(): MessageExt[] {
+    if (this.mapped === undefined) {
+      this.mapped = [];
+      for (let i = 0; i < this.r.count; i++) {
+        const m = this.store.storedAt(this.r, i);
+        if (m !== undefined) this.mapped.push(toMessageExt(m));
+      }
+    }
+    return this.mapped;
+  }
+
+  encode(): Uint8Array {
+    return encodeRecordBatch(this.r.bufs, this.r.positions, this.r.count, this.idPrefix);
+  }
+}
+
 export function storePort(store: MessageStore): StorePort {
   const idPrefix = Buffer.from(store.msgIdPrefix, 'latin1');
   return {
@@ -65,28 +107,7 @@ export function storePort(store: MessageStore): StorePort {
         ...(f && !f.all ? { tags: (hash: number, tag?: string) => (tag === undefined ? matchesHash(f, hash) : matchesTag(f, tag)) } : {}),
       });
       if (r.status === 'STORE_CLOSED') throw new StatusError(Status.SERVICE_NOT_AVAILABLE, 'the store is closed');
-      // a pull encodes the store's record bytes straight into the reply; MessageExt objects are built only for
-      // whoever asks
-      let mapped: MessageExt[] | undefined;
-      return {
-        get messages(): MessageExt[] {
-          if (mapped === undefined) {
-            mapped = [];
-            for (let i = 0; i < r.count; i++) {
-              const m = store.storedAt(r, i);
-              if (m !== undefined) mapped.push(toMessageExt(m));
-            }
-          }
-          return mapped;
-        },
-        count: r.count,
-        bodyBytes: r.bodyBytes,
-        encode: () => encodeRecordBatch(r.bufs, r.positions, r.count, idPrefix),
-        nextOffset: r.nextOffset,
-        minOffset: r.minOffset,
-        maxOffset: r.maxOffset,
-        ...(r.firstCommitLogOffset !== undefined ? { firstCommitLogOffset: r.firstCommitLogOffset } : {}),
-      };
+      return new RecordsGetResult(store, r, idPrefix);
     },
     lookupById: async (msgId) => {
       const m = store.lookupById(msgId);

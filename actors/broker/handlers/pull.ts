@@ -95,9 +95,21 @@ export function parsePullRequest(ctx: BrokerContext, frame: Frame): PullRequest 
   return { consumerGroup, topic, queueId, queueOffset, maxMsgNums, filter, suspendTimeoutMs, maxBytes };
 }
 
+/**
+ * A pull at the end of its queue (most pulls at an ordinary load, each once before it is held and again when woken)
+ * finds nothing new: answered from the queue's bounds without a read.
+ */
+function atEnd(ctx: BrokerContext, req: PullRequest): StoreGetResult | undefined {
+  const maxOffset = ctx.store.maxOffset(req.topic, req.queueId);
+  if (req.queueOffset !== maxOffset) return undefined;
+  const minOffset = ctx.store.minOffset(req.topic, req.queueId);
+  if (req.queueOffset < minOffset) return undefined;
+  return { messages: [], count: 0, bodyBytes: 0, nextOffset: req.queueOffset, minOffset, maxOffset };
+}
+
 /** Runs a pull once against the store. */
 export async function runPull(ctx: BrokerContext, req: PullRequest): Promise<PullOutcome> {
-  const result = await ctx.store.getMessages({
+  const result = atEnd(ctx, req) ?? await ctx.store.getMessages({
     topic: req.topic,
     queueId: req.queueId,
     offset: req.queueOffset,
