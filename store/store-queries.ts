@@ -179,7 +179,7 @@ export function storeQueries(parts: QueryParts): StoreQueries {
     const positions: number[] = [];
     let firstCl: number | undefined;
     let bodyBytes = 0;
-    // one object of one shape for every outcome (no closure, no spread: a pull at the tail is most of the calls)
+    // one object of one shape for every outcome (no spread of an optional field)
     const res = (status: GetStatus, nextOffset: number): RecordsResult => ({ status, count: bufs.length, bodyBytes, bufs, positions, firstCommitLogOffset: firstCl, nextOffset, minOffset: min, maxOffset: max });
     if (closed()) return res('STORE_CLOSED', q.offset);
     if (!cq || max === 0) return res('NO_MESSAGE_IN_QUEUE', 0);
