@@ -12,4 +12,7 @@ module.exports = {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testTimeout: 30000,
   maxWorkers: 2,
+  // a worker that kept more than this after a test file is replaced: what earlier files left in its heap made the
+  // CPU-bound scenario files that run late several times slower (full collections of a large old generation)
+  workerIdleMemoryLimit: '768MB',
 };
