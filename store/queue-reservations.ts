@@ -23,6 +23,7 @@
 import type { Logger } from 'pino';
 import { readU16, readU64, utf8Length, writeU16, writeU64 } from '../core/bytes.js';
 import type { Clock } from '../core/clock.js';
+import { readUtf8 } from '../core/utf8-strings.js';
 import type { StorageBackend, StorageFile } from './backend.js';
 import { writeFileAtomic } from './checkpoint.js';
 import { crc32Table } from './record.js';
@@ -36,7 +37,6 @@ const HEAD = 4 + 2;
 const MAX_KEY_BYTES = 0xffff;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 /** Journal entries for `entries`, back to back. */
 export function encodeReservations(entries: Iterable<readonly [string, number]>): Uint8Array {
@@ -74,12 +74,8 @@ export function decodeReservations(buf: Uint8Array): { reserved: Map<string, num
     const len = readU16(buf, p + 4);
     const end = p + HEAD + len + 8;
     if (end > buf.length || view.getUint32(p) !== crc32Table(buf, p + 4, end)) break;
-    let key: string;
-    try {
-      key = decoder.decode(buf.subarray(p + HEAD, p + HEAD + len));
-    } catch {
-      break;
-    }
+    const key = readUtf8(buf, p + HEAD, p + HEAD + len);
+    if (key === undefined) break;
     const v = readU64(buf, p + HEAD + len);
     if (!Number.isSafeInteger(v)) break;
     if (v > (reserved.get(key) ?? -1)) reserved.set(key, v);

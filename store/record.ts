@@ -140,10 +140,6 @@ export function recordCrc(buf: Uint8Array, pos: number, size: number): number {
   return crc32Range(buf, pos + RecordLayout.CrcEnd, pos + size, crc32Sliced(buf, pos, pos + RecordField.Crc, 0));
 }
 
-// ---------------------------------------------------------------------------------------------- strings
-
-const readStr = readUtf8;
-
 // ---------------------------------------------------------------------------------------------- properties
 
 export function checkPropString(s: string, what: string): void {
@@ -172,8 +168,8 @@ function readProperties(buf: Uint8Array, start: number, end: number): Record<str
       stop++;
     }
     if (stop >= end) return undefined;
-    const k = readStr(buf, p, sep);
-    const v = readStr(buf, sep + 1, stop);
+    const k = readUtf8(buf, p, sep);
+    const v = readUtf8(buf, sep + 1, stop);
     if (k === undefined || v === undefined || Object.prototype.hasOwnProperty.call(props, k)) return undefined;
     if (k === '__proto__') Object.defineProperty(props, k, { value: v, enumerable: true, writable: true, configurable: true });
     else props[k] = v;
@@ -221,13 +217,13 @@ export function decodeRecord(buf: Uint8Array, pos: number, verifyCrc = true): De
   const commitLogOffset = readU64(buf, pos + RecordField.CommitLogOffset);
   const sysFlag = readU32(buf, pos + RecordField.SysFlag);
   const bornTimestamp = readU64(buf, pos + RecordField.BornTimestamp);
-  const bornHost = readStr(buf, f.bornHost, f.bornHost + f.bornHostLength);
+  const bornHost = readUtf8(buf, f.bornHost, f.bornHost + f.bornHostLength);
   const storeTimestamp = readU64(buf, f.storeTimestamp);
-  const storeHost = readStr(buf, f.storeHost, f.storeHost + f.storeHostLength);
+  const storeHost = readUtf8(buf, f.storeHost, f.storeHost + f.storeHostLength);
   const reconsumeTimes = readU32(buf, f.reconsumeTimes);
   const preparedTransactionOffset = readU64(buf, f.preparedTransactionOffset);
   const body = buf.subarray(f.body, f.body + f.bodyLength);
-  const topic = readStr(buf, f.topic, f.topic + f.topicLength);
+  const topic = readUtf8(buf, f.topic, f.topic + f.topicLength);
   const properties = readProperties(buf, f.properties, end);
   if (bornHost === undefined || storeHost === undefined || topic === undefined) return bad('string');
   if (properties === undefined) return bad('properties');
