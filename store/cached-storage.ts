@@ -9,15 +9,20 @@
  * - Written, unflushed data: a handle with writes no flush has covered is not closed but retired: its flush is
  *   started and it is closed when the flush ends. A flush of the file (the store's) waits for the retirements
  *   under way and fails with theirs; after a failed one, the next flush reopens the file and flushes it again.
- *   While retirements are under way, their handles are open beyond the limit (see `stats().retiring`): a burst
- *   that writes more files than the limit in one turn (a dispatch run over thousands of queues) holds them until
- *   their flushes end, then comes back under the limit.
+ *   While retirements are under way, their handles are open beyond the limit (see `stats().retiring`), at most
+ *   `maxRetiring` of them: past that (a burst that writes more files than both in one turn, such as a dispatch
+ *   run over thousands of queues) a handle with unflushed writes is closed at once and the file marked to be
+ *   opened and fsynced by its next flush. Its written data stays in the page cache (an fsync covers the file's
+ *   dirty pages whichever descriptor wrote them), and Linux reports a writeback error no descriptor has seen
+ *   to one opened after it.
  * - Operations in flight: a flush or a prefetch holds a reference on its handle; a busy handle is never chosen,
  *   and one whose file is closed meanwhile is closed when the operation ends.
  * - Hot files: a handle the owner `hold`s (the commit log's active segment) stays open; it counts in the limit.
  *
  * A cache hit is a Map-free pointer move: the file object holds its handle and its place in the LRU order.
- * Directory flushes (each opens a directory) run at most `maxDirFlushes` at a time.
+ * Directory flushes (each opens a directory) run at most `maxDirFlushes` at a time, file flushes at most
+ * `maxFileFlushes` (the store's: a retirement's flush starts at once), so a flush of thousands of files (a
+ * checkpoint over thousands of queues, or of a per-queue store's logs) holds a bounded number of handles.
  */
 
 import type { Logger } from 'pino';
@@ -29,6 +34,11 @@ export const DEFAULT_MAX_OPEN_FILES = 1024;
 export const DEFAULT_FILE_IDLE_CLOSE_MS = 60_000;
 /** Directory flushes under way at once (each holds a directory open). */
 export const DEFAULT_MAX_DIR_FLUSHES = 8;
+/**
+ * File flushes under way at once (each holds its handle open, over the limit if need be). Eight: the fsyncs run
+ * on a thread pool of four, so more at once only hold more descriptors while they queue there.
+ */
+export const DEFAULT_MAX_FILE_FLUSHES = 8;
 
 export interface HandleCacheOptions {
   /** Open file handles kept at most (default 1,024); at least 1. */
@@ -36,6 +46,9 @@ export interface HandleCacheOptions {
   /** A handle unused this long is closed (default 60 s; 0: never). */
   idleCloseMs?: number;
   maxDirFlushes?: number;
+  maxFileFlushes?: number;
+  /** Handles closing once their flush ends, at most (default: maxOpenFiles); past it, closed unflushed. */
+  maxRetiring?: number;
   clock: Clock;
   /** Where failures no caller hears at once are told (a retirement's flush, a close). */
   logger?: Logger;
@@ -46,6 +59,8 @@ export interface HandleCacheStats {
   open: number;
   /** Handles closing once their flush ends (over the limit while there are any). */
   retiring: number;
+  /** Handles closed with unflushed writes because maxRetiring were retiring (each file's next flush fsyncs it). */
+  closedUnflushed: number;
   /** Directories open for a flush now. */
   dirFlushes: number;
   /** Most handles open at once (open + retiring + dirFlushes). */
@@ -178,28 +193,35 @@ class CachedFile implements StorageFile, LruNode {
 
   async flush(): Promise<void> {
     if (this.closed) throw new StorageError('EBADF', `flush ${this.path}: file handle is closed`);
+    if (!this.cache.takeFlushSlot()) await this.cache.flushSlot();
     const waits: Array<Promise<StorageError | undefined>> = [];
-    for (const r of this.retirements ?? []) {
-      r.watched = true;
-      waits.push(r.done);
-    }
-    const unreported = this.unreported;
-    this.unreported = undefined;
+    let unreported: StorageError | undefined;
     let own: StorageError | undefined;
-    if (this.real !== undefined || this.resync) {
-      const r = this.handle('flush');
-      const target = this.realWrites;
-      const resync = this.resync;
-      this.refs++;
-      try {
-        await r.flush();
-        if (this.real === r) this.realFlushed = Math.max(this.realFlushed, target);
-        if (resync) this.resync = false;
-      } catch (e) {
-        own = asStorageError(e, `fsync ${this.path}`);
-      } finally {
-        this.cache.release(this, r);
+    try {
+      if (this.closed) throw new StorageError('EBADF', `flush ${this.path}: file handle is closed`);
+      for (const r of this.retirements ?? []) {
+        r.watched = true;
+        waits.push(r.done);
       }
+      unreported = this.unreported;
+      this.unreported = undefined;
+      if (this.real !== undefined || this.resync) {
+        const r = this.handle('flush');
+        const target = this.realWrites;
+        const resync = this.resync;
+        this.refs++;
+        try {
+          await r.flush();
+          if (this.real === r) this.realFlushed = Math.max(this.realFlushed, target);
+          if (resync) this.resync = false;
+        } catch (e) {
+          own = asStorageError(e, `fsync ${this.path}`);
+        } finally {
+          this.cache.release(this, r);
+        }
+      }
+    } finally {
+      this.cache.flushDone();
     }
     const outcomes = await Promise.all(waits);
     const err = unreported ?? outcomes.find((e) => e !== undefined) ?? own;
@@ -227,7 +249,11 @@ class HandleCache implements CachedStorage {
   private dirFlushes = 0;
   private readonly maxDirFlushes: number;
   private readonly dirQueue: Array<() => void> = [];
-  private readonly counters = { peak: 0, opened: 0, reopened: 0, evicted: 0, retired: 0, idleClosed: 0 };
+  private fileFlushes = 0;
+  private readonly maxFileFlushes: number;
+  private readonly fileFlushQueue: Array<() => void> = [];
+  private readonly maxRetiring: number;
+  private readonly counters = { peak: 0, opened: 0, reopened: 0, evicted: 0, retired: 0, closedUnflushed: 0, idleClosed: 0 };
 
   constructor(
     readonly inner: StorageBackend,
@@ -239,6 +265,8 @@ class HandleCache implements CachedStorage {
     this.idleMs = opts.idleCloseMs ?? DEFAULT_FILE_IDLE_CLOSE_MS;
     if (!Number.isFinite(this.idleMs) || this.idleMs < 0) throw new HandleCacheError(`fileIdleCloseMs must be at least 0, got ${String(opts.idleCloseMs)}`);
     this.maxDirFlushes = opts.maxDirFlushes ?? DEFAULT_MAX_DIR_FLUSHES;
+    this.maxFileFlushes = opts.maxFileFlushes ?? DEFAULT_MAX_FILE_FLUSHES;
+    this.maxRetiring = opts.maxRetiring ?? this.limit;
     this.clock = opts.clock;
     this.logger = opts.logger;
   }
@@ -287,6 +315,23 @@ class HandleCache implements CachedStorage {
       this.dirQueue.shift()?.();
     }
   }
+  /** A file flush may start now (and counts as under way), or must wait for flushSlot. */
+  takeFlushSlot(): boolean {
+    if (this.fileFlushes >= this.maxFileFlushes) return false;
+    this.fileFlushes++;
+    return true;
+  }
+  /** Resolves when a file flush may start (it then counts as under way): in the order asked. */
+  flushSlot(): Promise<void> {
+    return new Promise<void>((resolve) => this.fileFlushQueue.push(resolve));
+  }
+  /** A file flush ended: the slot passes to the next waiting one. */
+  flushDone(): void {
+    const next = this.fileFlushQueue.shift();
+    if (next) next();
+    else this.fileFlushes--;
+  }
+
   usage(path: string): StorageUsage {
     return this.inner.usage(path);
   }
@@ -391,8 +436,13 @@ class HandleCache implements CachedStorage {
     if (real === undefined) return;
     this.lru.remove(f);
     f.real = undefined;
-    if (f.dirty) this.retire(f, real);
-    else this.closeHandle(f, real);
+    if (!f.dirty) this.closeHandle(f, real);
+    else if (this.retiring < this.maxRetiring) this.retire(f, real);
+    else {
+      this.counters.closedUnflushed++;
+      f.resync = true;
+      this.closeHandle(f, real);
+    }
   }
 
   private retire(f: CachedFile, real: StorageFile): void {
@@ -421,7 +471,7 @@ class HandleCache implements CachedStorage {
     try {
       real.close();
     } catch (err) {
-      // a handle is closed only once its writes were flushed: nothing is lost, but it is worth knowing
+      // a handle with writes is closed once they were flushed, or marked for a resync: nothing is lost, but it is worth knowing
       this.logger?.error({ err, path: f.path }, 'closing a file failed');
     }
   }

@@ -6,7 +6,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import type { RandomSource } from '../core/random.js';
 import { Status } from '../core/status.js';
 import type { StorageBackend, StorageLock } from './backend.js';
-import { cachedStorage, type HandleCacheStats } from './cached-storage.js';
+import { cachedStorage, type CachedStorage, type HandleCacheStats } from './cached-storage.js';
 import { CommitLog, DEFAULT_FLUSH_TIMEOUT_MS, type CommitPosition, type FlushPacing, type PutResult } from './commit-log.js';
 import { appendDirect, appendReplicaDirect, commitLogMachine } from './commit-log.machine.js';
 import { queueKeyOf } from './commit-log-batch.js';
@@ -36,6 +36,8 @@ export { DEFAULT_FILE_IDLE_CLOSE_MS, DEFAULT_MAX_OPEN_FILES } from './cached-sto
 export type { GetQuery, GetResult, GetStatus, RecordsResult, StoredMessage } from './store-queries.js';
 
 export type Visibility = 'flushed' | 'written';
+/** One commit log for every queue ('mixed', this file), or a log per queue ('per-queue': per-queue-store.ts). */
+export type StoreMode = 'mixed' | 'per-queue';
 
 export const DEFAULT_WARM_AHEAD_BYTES = 32 * 1024 * 1024;
 
@@ -104,6 +106,18 @@ export interface MessageStoreOptions {
   fileIdleCloseMs?: number;
 }
 
+/**
+ * A store opened as one queue's log inside a per-queue store (store/per-queue-store.ts): it shares that store's
+ * handle cache and lock, and its commit log starts at `baseOffset` (a segment boundary) while it holds nothing,
+ * so its offsets, and the message ids made of them, name the log they are in.
+ */
+export interface LogOfStore {
+  storage: CachedStorage;
+  baseOffset: number;
+  /** Commit log bytes just written that reads find in memory (a store of its own keeps 1 MiB; see SegmentedLog). */
+  tailCacheBytes: number;
+}
+
 /** An open store: writes, the reads of StoreQueries (store-queries.ts), and its lifecycle. */
 export interface MessageStore extends StoreQueries {
   /** One call per batch; never rejects for store errors: the status says what happened. */
@@ -119,6 +133,13 @@ export interface MessageStore extends StoreQueries {
    * rejects with StorageError if the store fails or closes first. See CommitLog.whenFlushed.
    */
   whenFlushed(offset: number): Promise<void>;
+  /**
+   * Resolves once the records at these commit log offsets are flushed (whichever logs hold them); rejects as
+   * whenFlushed does.
+   */
+  whenRecordsFlushed(commitLogOffsets: readonly number[]): Promise<void>;
+  /** How the store lays out its data; only a 'mixed' store replicates. */
+  readonly storeMode: StoreMode;
   /** The flush mode the store was opened with. */
   readonly flushMode: 'sync' | 'async';
   /** Each change of the commit log's write or flushed offset (the current one first). */
@@ -209,7 +230,7 @@ function stateString(value: unknown): string {
   return `${k}.${stateString(v)}`;
 }
 
-export async function openMessageStore(opts: MessageStoreOptions): Promise<MessageStore> {
+export async function openMessageStore(opts: MessageStoreOptions, within?: LogOfStore): Promise<MessageStore> {
   const logger = opts.logger.child({ component: 'store', dir: opts.dir });
   const segmentSize = opts.segmentSize ?? DEFAULT_SEGMENT_SIZE;
   const retentionMs = opts.retentionMs ?? 72 * 3600 * 1000;
@@ -218,7 +239,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
   const clock = opts.clock;
   const written = opts.visibility === 'written';
   // every file of the store is opened through the handle cache: a bounded number stay open
-  const storage = cachedStorage(opts.storage, {
+  const storage = within?.storage ?? cachedStorage(opts.storage, {
     clock,
     logger,
     ...(opts.maxOpenFiles !== undefined ? { maxOpenFiles: opts.maxOpenFiles } : {}),
@@ -298,6 +319,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
         now: () => clock.now(),
         dispatch: { retry: { clock, ms: opts.dispatchRetryMs ?? 1000 }, onChange: healthChanged },
         reservations: written,
+        ...(within !== undefined ? { lock: false, holdActive: false, tailCacheBytes: within.tailCacheBytes } : {}),
       });
       const reservations = r.reservations && QueueReservations.open({ storage, dir: opts.dir, clock, logger, onCovered: () => commitLog.reservationsMoved() }, r.reservations);
       const commitLog = new CommitLog({
@@ -356,7 +378,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
       p.queues.close();
       p.index.close();
       p.lock.release();
-      storage.close();
+      if (!within) storage.close();
     }
   };
 
@@ -371,7 +393,7 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
       }
       if (s.matches('failed') || s.status !== 'active') {
         actor.stop();
-        storage.close();
+        if (!within) storage.close();
         reject(new StoreOpenError(`cannot open the store in ${opts.dir}: ${(recoverError as Error)?.message ?? s.context.error}`, { cause: recoverError }));
         return true;
       }
@@ -436,6 +458,16 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     logger.warn({ offset }, 'commit log truncated: a divergent tail was dropped');
   };
 
+  /** An empty store's log (and the dispatcher's position) starts at `start`, durably (a segment boundary). */
+  const startAt = async (start: number): Promise<void> => {
+    p.log.setWriteOffset(start);
+    p.dispatcher.startAt(start);
+    await writeStoreCheckpoint(storage, opts.dir, { clean: false, commitLogFlushed: start, dispatched: start, timestamp: clock.now() });
+    p.commitLog.truncated(start, new Map());
+  };
+  const isEmpty = (): boolean => p.log.writeOffset === 0 && p.log.minOffset === 0 && p.queues.all().length === 0;
+  if (within !== undefined && within.baseOffset > 0 && isEmpty()) await startAt(within.baseOffset);
+
   let closing: Promise<void> | undefined;
   const store: MessageStore = {
     putMessages(batch) {
@@ -457,6 +489,12 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     },
     commitLogActor: actor,
     whenFlushed: (offset) => p.commitLog.whenFlushed(offset),
+    whenRecordsFlushed(offsets) {
+      let last = -1;
+      for (const o of offsets) if (o > last) last = o;
+      return p.commitLog.whenFlushed(last + 1);
+    },
+    storeMode: 'mixed',
     flushMode: opts.flush,
     positions$: p.commitLog.positions$,
     readReplica,
@@ -472,13 +510,10 @@ export async function openMessageStore(opts: MessageStoreOptions): Promise<Messa
     limitDispatch: (offset) => p.dispatcher.limitTo(offset),
     startAtSegmentOf: async (offset) => {
       if (written) throw new StoreOpenError(`the store in ${opts.dir} serves written data (visibility 'written'): a replica cannot`);
-      if (p.log.writeOffset !== 0 || p.log.minOffset !== 0 || p.queues.all().length > 0) throw new StoreOpenError(`the store in ${opts.dir} holds data: it cannot start anywhere else`);
+      if (!isEmpty()) throw new StoreOpenError(`the store in ${opts.dir} holds data: it cannot start anywhere else`);
       const start = p.log.segmentStart(offset);
       if (start === 0) return;
-      p.log.setWriteOffset(start);
-      p.dispatcher.startAt(start);
-      await writeStoreCheckpoint(storage, opts.dir, { clean: false, commitLogFlushed: start, dispatched: start, timestamp: clock.now() });
-      p.commitLog.truncated(start, new Map());
+      await startAt(start);
       logger.warn({ offset: start }, 'the store starts at this commit log offset (a replica started from its master\'s last segment)');
     },
     queueList: () => [...p.queues.all()].map((cq) => ({ topic: cq.topic, queueId: cq.queueId, maxOffset: cq.maxOffset })),

@@ -75,6 +75,11 @@ export interface RecoveryOptions {
    * without it the journal is then removed.
    */
   reservations?: boolean;
+  /** Whether to take the directory's lock (default true; a per-queue store's logs share their parent's). */
+  lock?: boolean;
+  /** SegmentedLog's tailCacheBytes and holdActive. */
+  tailCacheBytes?: number;
+  holdActive?: boolean;
 }
 
 export interface Recovered {
@@ -192,11 +197,11 @@ function skipToReservations(queues: ConsumeQueueSet, reserved: ReadonlyMap<strin
 export async function recoverStore(o: RecoveryOptions): Promise<Recovered> {
   // directories created here become durable with the first flushes below (deepest first)
   const newParents = createDirs(o.storage, o.dir);
-  const lock = o.storage.lock(`${o.dir}/lock`);
+  const lock = o.lock === false ? { path: `${o.dir}/lock`, release: () => undefined } : o.storage.lock(`${o.dir}/lock`);
   try {
     const cp = readStoreCheckpoint(o.storage, o.dir, o.logger);
     newParents.unshift(...createDirs(o.storage, `${o.dir}/commitlog`));
-    const log = SegmentedLog.open(o.storage, `${o.dir}/commitlog`, { segmentSize: o.segmentSize, endMarker: encodeEndOfSegment, warmAheadBytes: o.warmAheadBytes ?? 0 });
+    const log = SegmentedLog.open(o.storage, `${o.dir}/commitlog`, { segmentSize: o.segmentSize, endMarker: encodeEndOfSegment, warmAheadBytes: o.warmAheadBytes ?? 0, ...(o.tailCacheBytes !== undefined ? { tailCacheBytes: o.tailCacheBytes } : {}), ...(o.holdActive !== undefined ? { holdActive: o.holdActive } : {}) });
     log.onWarmFailed = (err) => o.logger.warn({ err }, 'commit log: warming the page cache failed; writes go on without it');
     const written = log.writeOffset;
     const clean = cp !== undefined && cp.clean && cp.commitLogFlushed === written && cp.dispatched === written;

@@ -46,6 +46,11 @@ export interface SegmentedLogOptions {
   tailCacheBytes?: number;
   /** How far ahead of the write position the page cache is warmed (0: not at all, the default). */
   warmAheadBytes?: number;
+  /**
+   * Whether the active segment's file is held open in a handle cache (default true). A per-queue store's logs do
+   * not hold theirs: a held file per queue would leave the cache no bound.
+   */
+  holdActive?: boolean;
 }
 
 /**
@@ -71,6 +76,7 @@ export class SegmentedLog {
   readonly segmentSize: number;
   private readonly endMarker: ((spaceLeft: number) => Uint8Array) | undefined;
   private readonly tailCap: number;
+  private readonly holdsActive: boolean;
   /** Starts of existing segment files, ascending. */
   private starts: number[] = [];
   private readonly files = new Map<number, StorageFile>();
@@ -109,6 +115,7 @@ export class SegmentedLog {
     this.tailCap = Math.max(0, Math.min(opts.tailCacheBytes ?? DEFAULT_TAIL_CACHE_BYTES, this.segmentSize));
     this.tail = new Uint8Array(this.tailCap);
     this.warmAhead = Math.max(0, opts.warmAheadBytes ?? 0);
+    this.holdsActive = opts.holdActive ?? true;
   }
 
   /** Opens (creating the directory) the log in `dir`; writeOffset = end of the last segment file. */
@@ -352,7 +359,7 @@ export class SegmentedLog {
   private writeAt(offset: number, data: Uint8Array): void {
     const start = this.segmentStart(offset);
     const f = this.file(start);
-    if (start !== this.heldSeg) this.holdActive(start, f);
+    if (start !== this.heldSeg && this.holdsActive) this.holdActive(start, f);
     f.write(offset - start, data);
     this.dirty.add(start);
   }

@@ -10,6 +10,7 @@ import type { Credentials } from '../protocol/acl/signing.js';
 import { checkCredentials } from '../runtime/signed-io.js';
 import { resolveHaOptions, type HaOptions, type HaSettings } from './ha/ha-options.js';
 import { DEFAULT_SLAVE_READ_LAG_BYTES } from './ha/read-suggestion.js';
+import { STORE_MODES, type StoreMode } from '../../store/open-store.js';
 
 /**
  * How a broker is set up. Every field but `name`, `namesrv` and `storeDir` has a default. The timer (deliverAt)
@@ -49,6 +50,12 @@ export interface BrokerOptions extends TimerTxOptions {
    * slave; 'flushed' otherwise (and 'written' is refused there).
    */
   visibility?: 'flushed' | 'written';
+  /**
+   * How the store lays out its data: 'mixed' (default), one commit log for every queue as RocketMQ; 'per-queue',
+   * a log per queue as Kafka's partitions (no replication: it ships the one mixed log). README "Store modes" has
+   * the measurements of both.
+   */
+  storeMode?: StoreMode;
   /**
    * Sync flush: a send whose fsync has not completed this long after its write is answered FLUSH_DISK_TIMEOUT
    * (stored, durability unknown), as RocketMQ's syncFlushTimeout (default: the store's, 5 s).
@@ -132,6 +139,7 @@ export interface BrokerSettings {
   flushIntervalMs?: number;
   flushPacing?: 'adaptive' | 'interval';
   visibility: 'flushed' | 'written';
+  storeMode: StoreMode;
   flushTimeoutMs?: number;
   autoCreateTopics: boolean;
   defaultQueueNums: number;
@@ -209,6 +217,7 @@ export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
     ...(o.flushIntervalMs !== undefined ? { flushIntervalMs: o.flushIntervalMs } : {}),
     ...(o.flushPacing !== undefined ? { flushPacing: oneOfPacing(o.flushPacing) } : {}),
     visibility: visibilityOption(o.visibility, flush, id, ha),
+    storeMode: storeModeOption(o.storeMode, id, ha),
     ...(o.flushTimeoutMs !== undefined ? { flushTimeoutMs: positive(o.flushTimeoutMs, 0, 'flushTimeoutMs') } : {}),
     autoCreateTopics: o.autoCreateTopics ?? true,
     defaultQueueNums: positive(o.defaultQueueNums, DEFAULT_QUEUE_NUMS, 'defaultQueueNums'),
@@ -243,6 +252,16 @@ export function resolveBrokerOptions(o: BrokerOptions): BrokerSettings {
     ...(o.aclFile !== undefined ? { acl: aclSettings(o) } : {}),
     ...(o.credentials !== undefined ? { credentials: credentialsOption(o.credentials) } : {}),
   };
+}
+
+/** A per-queue store replicates nothing: only a lone master (no slave, no controller, async) may have one. */
+function storeModeOption(v: BrokerOptions['storeMode'], id: number, ha: HaSettings): StoreMode {
+  if (v === undefined) return 'mixed';
+  if (!STORE_MODES.includes(v)) throw new BrokerConfigError(`storeMode must be ${STORE_MODES.map((m) => `'${m}'`).join(' or ')}, got ${JSON.stringify(v)}`);
+  if (v === 'per-queue' && (id !== 0 || ha.mode !== 'async' || ha.controller !== undefined)) {
+    throw new BrokerConfigError("storeMode 'per-queue' does not replicate (replication ships the one mixed commit log): use it on a lone master, or 'mixed'");
+  }
+  return v;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Subscription } from 'rxjs';
 import type { Clock } from '../../core/clock.js';
 import type { StorageBackend } from '../../store/backend.js';
-import type { MessageStoreOptions } from '../../store/message-store.js';
+import type { StoreOptions } from '../../store/open-store.js';
 import type { ActorIo } from '../runtime/actor-host.js';
 import { brokerAddress, namesrvAddress, type RegisterBrokerBody, type RegisterBrokerHeader } from '../protocol/commands.js';
 import { RequestCode } from '../protocol/request-codes.js';
@@ -37,7 +37,7 @@ import { KvError, type KvBucket } from '../../transports/transport.js';
  * down) as plain async functions; broker.machine.ts sequences them.
  */
 
-export type OpenStore = (opts: MessageStoreOptions) => Promise<StorePort>;
+export type OpenStore = (opts: StoreOptions) => Promise<StorePort>;
 
 export interface BrokerDeps {
   io: ActorIo;
@@ -98,6 +98,7 @@ async function openBrokerParts(deps: BrokerDeps, acl: AclGuard | undefined): Pro
     ...(s.flushIntervalMs !== undefined ? { flushIntervalMs: s.flushIntervalMs } : {}),
     ...(s.flushPacing !== undefined ? { flushPacing: s.flushPacing } : {}),
     visibility: s.visibility,
+    storeMode: s.storeMode,
     ...(s.flushTimeoutMs !== undefined ? { flushTimeoutMs: s.flushTimeoutMs } : {}),
     ...(s.segmentSize !== undefined ? { segmentSize: s.segmentSize } : {}),
     ...(s.warmAheadBytes !== undefined ? { warmAheadBytes: s.warmAheadBytes } : {}),

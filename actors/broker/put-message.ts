@@ -24,14 +24,18 @@ export function storedWithWarning(status: number): boolean {
 }
 
 /**
- * One past the last commit log offset a stored batch wrote a record at: StorePort.whenFlushed of it covers the
- * whole batch (a flush covers whole writes); 0 for an empty batch.
+ * One past the last commit log offset a stored batch wrote a record at (replication acknowledges up to it: the
+ * mixed log only); 0 for an empty batch.
  */
 export function writtenBelow(put: StorePutResult): number {
   let last = -1;
-  if (put.commitLogOffsets) for (const o of put.commitLogOffsets) last = Math.max(last, o);
-  else for (const r of put.results) last = Math.max(last, r.commitLogOffset);
+  for (const o of writtenAt(put)) last = Math.max(last, o);
   return last + 1;
+}
+
+/** The commit log offsets a stored batch wrote its records at (what StorePort.whenRecordsFlushed waits for). */
+export function writtenAt(put: StorePutResult): readonly number[] {
+  return put.commitLogOffsets ?? put.results.map((r) => r.commitLogOffset);
 }
 
 /** System properties a client may set itself (users may not: the producer's own validation refuses them). */

@@ -1,11 +1,12 @@
-import { openMessageStore, type MessageStore, type MessageStoreOptions, type RecordsResult, type StoredMessage } from '../../store/message-store.js';
+import type { MessageStore, RecordsResult, StoredMessage } from '../../store/message-store.js';
+import { openStore, type StoreOptions } from '../../store/open-store.js';
 import { encodeRecordBatch } from '../../core/record-batch.js';
 import { PROP_KEYS, PROP_TAGS } from '../../core/record-layout.js';
 import { matchesHash, matchesTag } from '../protocol/tag-expression.js';
 import type { MessageExt } from '../../core/message.js';
 import { isDerivedMessageId } from '../protocol/send-reply.js';
 import { Status, StatusError } from '../../core/status.js';
-import type { StoreGetRequest, StoreGetResult, StorePort } from './store-port.js';
+import type { ReplicationPort, StoreGetRequest, StoreGetResult, StorePort } from './store-port.js';
 
 /** Binds the broker's store port to the message store. */
 
@@ -120,23 +121,28 @@ export function storePort(store: MessageStore): StorePort {
     offsetByTime: async (t, q, ts) => store.offsetByTime(t, q, ts),
     newData$: store.newData$,
     whenFlushed: (offset) => store.whenFlushed(offset),
+    whenRecordsFlushed: (offsets) => store.whenRecordsFlushed(offsets),
     status: () => ({ health: store.health(), positions: store.positions(), corruptRanges: store.corruptRanges() }),
     health$: store.health$,
-    replication: {
-      readReplica: (from, maxBytes) => store.readReplica(from, maxBytes),
-      appendReplica: (offset, data) => store.appendReplica(offset, data),
-      truncateTail: (offset) => store.truncateTail(offset),
-      limitDispatch: (offset) => store.limitDispatch(offset),
-      queueList: () => store.queueList(),
-      startAtSegmentOf: (offset) => store.startAtSegmentOf(offset),
-      positions: () => store.positions(),
-      positions$: store.positions$,
-      flush: store.flushMode,
-    },
+    ...(store.storeMode === 'mixed' ? { replication: replicationPort(store) } : {}),
     close: () => store.close(),
   };
 }
 
-export async function openStorePort(opts: MessageStoreOptions): Promise<StorePort> {
-  return storePort(await openMessageStore(opts));
+function replicationPort(store: MessageStore): ReplicationPort {
+  return {
+    readReplica: (from, maxBytes) => store.readReplica(from, maxBytes),
+    appendReplica: (offset, data) => store.appendReplica(offset, data),
+    truncateTail: (offset) => store.truncateTail(offset),
+    limitDispatch: (offset) => store.limitDispatch(offset),
+    queueList: () => store.queueList(),
+    startAtSegmentOf: (offset) => store.startAtSegmentOf(offset),
+    positions: () => store.positions(),
+    positions$: store.positions$,
+    flush: store.flushMode,
+  };
+}
+
+export async function openStorePort(opts: StoreOptions): Promise<StorePort> {
+  return storePort(await openStore(opts));
 }

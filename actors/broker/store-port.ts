@@ -117,6 +117,11 @@ export interface StorePort {
    * service that persists its own progress over what it wrote (delay, timer) waits for this first.
    */
   whenFlushed(commitLogOffset: number): Promise<void>;
+  /**
+   * Resolves once the records at these commit log offsets are durable (whichever logs hold them: a per-queue
+   * store has one per queue); rejects as whenFlushed.
+   */
+  whenRecordsFlushed(commitLogOffsets: readonly number[]): Promise<void>;
   /** What the store reports of itself (health, positions, lost ranges): the broker's status request shows it. */
   status(): StoreStatus;
   /** Each change of the store's health (the current one first). */

@@ -38,6 +38,7 @@ export interface BrokerFlags extends ConnectionFlags {
   flushInterval?: number;
   flushPacing?: 'adaptive' | 'interval';
   visibility?: 'flushed' | 'written';
+  storeMode?: 'mixed' | 'per-queue';
   autoCreate: boolean;
   registerInterval?: number;
   segmentSize?: number;
@@ -90,6 +91,7 @@ export async function runBroker(f: BrokerFlags): Promise<void> {
       ...(f.flushInterval !== undefined ? { flushIntervalMs: f.flushInterval } : {}),
       ...(f.flushPacing !== undefined ? { flushPacing: f.flushPacing } : {}),
       ...(f.visibility !== undefined ? { visibility: f.visibility } : {}),
+      ...(f.storeMode !== undefined ? { storeMode: f.storeMode } : {}),
       autoCreateTopics: f.autoCreate,
       ...(f.registerInterval !== undefined ? { registerIntervalMs: f.registerInterval } : {}),
       ...(f.segmentSize !== undefined ? { segmentSize: f.segmentSize } : {}),

@@ -36,6 +36,7 @@ export function registerRoles(program: Command): void {
       .option('--flush <mode>', 'sync: acknowledge after fsync; async: flush on an interval', oneOf('sync', 'async'), 'async')
       .option('--flush-pacing <how>', "async flush: 'adaptive' flushes as soon as the previous flush ended, 'interval' waits --flush-interval after a write (default: interval with --visibility written, else adaptive)", oneOf('adaptive', 'interval'))
       .option('--visibility <what>', "what consumers see: 'written' data once its queue offsets are reserved, or only 'flushed' data (default: written for an async broker that is no slave, sync master or controlled one)", oneOf('flushed', 'written'))
+      .option('--store-mode <mode>', "'mixed': one commit log for every queue (default); 'per-queue': a log per queue (a lone master only)", oneOf('mixed', 'per-queue'))
       .option('--flush-interval <ms>', "async flush with --flush-pacing interval: how long written data waits for its fsync, and consumers for it (default 100)", nonNegativeInt)
       .option('--no-auto-create', 'refuse sends to unknown topics instead of creating them')
       .option('--register-interval <ms>', 're-registration with the name servers', positiveInt)

@@ -8,14 +8,14 @@ import { driveOn, simMqSystem } from './sim-support.js';
  * real topic when due (within the async flush that covers its write back), never before; a broker restart
  * between scheduling and due time loses none.
  */
-describe('delay levels on simulated time', () => {
+describe.each(['mixed', 'per-queue'] as const)('delay levels on simulated time (%s store)', (storeMode) => {
   let env: SimEnvironment;
   let system: MqSystem;
 
   const drive = <T>(p: Promise<T>, deadlineMs?: number): Promise<T> => driveOn(env, p, deadlineMs);
 
   // Production-like intervals: two hours of simulated time stay cheap.
-  const BROKER = { name: 'broker-a', namesrv: ['ns-1'], storeDir: '/data/a', registerIntervalMs: 30_000, offsetPersistMs: 5_000 };
+  const BROKER = { name: 'broker-a', namesrv: ['ns-1'], storeDir: '/data/a', storeMode, registerIntervalMs: 30_000, offsetPersistMs: 5_000 };
   const CLIENT = { routeRefreshMs: 30_000, heartbeatIntervalMs: 30_000 };
   /** The broker's async flush interval (its default). */
   const FLUSH_INTERVAL_MS = 500;

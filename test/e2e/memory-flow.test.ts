@@ -12,9 +12,9 @@ describe('end to end on the memory transport', () => {
     await system?.stop();
   });
 
-  it('delivers every acknowledged message exactly once to a group of 3 consumers fed by 3 producers', async () => {
+  it.each(['mixed', 'per-queue'] as const)('delivers every acknowledged message exactly once to a group of 3 consumers fed by 3 producers (%s store)', async (storeMode) => {
     system = await memorySystem();
-    const brokers = await startCluster(system, { namesrv: ['ns-1', 'ns-2'], brokers: ['broker-a', 'broker-b'] });
+    const brokers = await startCluster(system, { namesrv: ['ns-1', 'ns-2'], brokers: ['broker-a', 'broker-b'], storeMode });
     await createTopic(system, brokers.map((b) => b.address), 'orders');
     const producers = await Promise.all([1, 2, 3].map((i) => system.spawnProducer({ group: 'pg', namesrv: ['ns-1', 'ns-2'], ...FAST.client, clientId: `p${i}` })));
     const received = new Received();

@@ -4,6 +4,7 @@ import { jsonBody, expectOk, request } from '../../actors/protocol/replies.js';
 import { RequestCode } from '../../actors/protocol/request-codes.js';
 import { PERM_READ_WRITE } from '../../actors/protocol/route.js';
 import { memoryTransport } from '../../transports/memory.js';
+import type { StoreMode } from '../../store/open-store.js';
 
 /** Fast settings for tests: short intervals so rebalances and re-registrations happen within a test. */
 export const FAST = {
@@ -17,11 +18,11 @@ export async function memorySystem(): Promise<MqSystem> {
   return startSystem({ transport: memoryTransport(), storage: (deps) => memoryStorage(deps) });
 }
 
-export async function startCluster(system: MqSystem, opts: { namesrv: string[]; brokers: string[] }) {
+export async function startCluster(system: MqSystem, opts: { namesrv: string[]; brokers: string[]; storeMode?: StoreMode }) {
   for (const id of opts.namesrv) await system.spawnNameServer({ id, scanIntervalMs: 500, brokerExpiryMs: 3000 });
   const brokers = [];
   for (const name of opts.brokers) {
-    const b = await system.spawnBroker({ name, namesrv: opts.namesrv, storeDir: `/data/${name}`, ...FAST.broker });
+    const b = await system.spawnBroker({ name, namesrv: opts.namesrv, storeDir: `/data/${name}`, ...FAST.broker, ...(opts.storeMode ? { storeMode: opts.storeMode } : {}) });
     await b.whenServing();
     brokers.push(b);
   }

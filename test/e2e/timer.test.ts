@@ -7,6 +7,7 @@ import { Status } from '../../core/status.js';
 import { readJsonFile } from '../../store/config-file.js';
 import { TIMER_OFFSETS_FILE } from '../../actors/broker/schedule/timer-scheduler.js';
 import type { TimerProgressFile } from '../../actors/broker/schedule/timer-index.js';
+import type { StoreMode } from '../../store/open-store.js';
 import { FAST, Received, eventually, memorySystem, spawnRecordingConsumer, startCluster } from './support.js';
 
 /**
@@ -41,16 +42,16 @@ async function drive<T>(env: SimEnvironment, p: Promise<T>, maxMs = 60_000): Pro
 // (with async flush it could not come before the flush interval)
 const BROKER = { name: 'broker-a', namesrv: ['ns-1'], storeDir: '/data/a', ...FAST.broker, flush: 'sync' as const, timerHorizonMs: 120_000 };
 
-async function simCluster(seed: number) {
+async function simCluster(seed: number, storeMode: StoreMode) {
   const env = await simEnvironment({ seed, transport: memoryTransport(), storage: (deps) => memoryStorage(deps), logger: rootLogger('error') });
   const system = new MqSystem(new ActorSystem(env));
   await drive(env, system.spawnNameServer({ id: 'ns-1', scanIntervalMs: 500, brokerExpiryMs: 3000 }));
-  const broker = await drive(env, system.spawnBroker(BROKER));
+  const broker = await drive(env, system.spawnBroker({ ...BROKER, storeMode }));
   await drive(env, broker.whenServing());
   return { env, system, broker };
 }
 
-describe('timer messages (deliverAt)', () => {
+describe.each(['mixed', 'per-queue'] as const)('timer messages (deliverAt, %s store)', (storeMode) => {
   let system: MqSystem | undefined;
   let env: SimEnvironment | undefined;
   afterEach(async () => {
@@ -61,7 +62,7 @@ describe('timer messages (deliverAt)', () => {
   });
 
   it('on simulated time, delivers each message on its real topic exactly at its deliverAt, none before', async () => {
-    const c = await simCluster(7);
+    const c = await simCluster(7, storeMode);
     ({ env, system } = c);
     const e = env!;
     const producer = await drive(e, system!.spawnProducer({ group: 'pg', namesrv: ['ns-1'], ...FAST.client }));
@@ -105,7 +106,7 @@ describe('timer messages (deliverAt)', () => {
   });
 
   it('loses none of the scheduled messages across a broker restart between scheduling and due time', async () => {
-    const c = await simCluster(11);
+    const c = await simCluster(11, storeMode);
     ({ env, system } = c);
     const e = env!;
     const producer = await drive(e, system!.spawnProducer({ group: 'pg', namesrv: ['ns-1'], ...FAST.client }));
@@ -130,7 +131,7 @@ describe('timer messages (deliverAt)', () => {
     const file = readJsonFile<TimerProgressFile>(e.storage, `/data/a/${TIMER_OFFSETS_FILE}`);
     expect(file?.lowWater).toBeGreaterThanOrEqual(10);
     await runUntil(e, () => e.clock.now() >= t0 + 4000, 10_000);
-    const again = await drive(e, system!.spawnBroker(BROKER));
+    const again = await drive(e, system!.spawnBroker({ ...BROKER, storeMode }));
     await drive(e, again.whenServing());
     await runUntil(e, () => got.length >= 40, 60_000);
     // let any duplicate show up

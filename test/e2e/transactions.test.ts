@@ -3,6 +3,7 @@ import { startTransactionProducer, type TxState } from '../../actors/producer/tr
 import { RequestCode } from '../../actors/protocol/request-codes.js';
 import { request } from '../../actors/protocol/replies.js';
 import { Status } from '../../core/status.js';
+import type { StoreMode } from '../../store/open-store.js';
 import { FAST, Received, createTopic, eventually, memorySystem, spawnRecordingConsumer } from './support.js';
 
 /**
@@ -14,9 +15,12 @@ import { FAST, Received, createTopic, eventually, memorySystem, spawnRecordingCo
 const TX = { txCheckTimeoutMs: 300, txCheckIntervalMs: 300, txMaxChecks: 50 };
 const NS = ['ns-1'];
 
+/** The store mode of the describe under way (each test runs on both). */
+let storeMode: StoreMode = 'mixed';
+
 async function cluster(system: MqSystem, tx: Record<string, unknown> = TX): Promise<BrokerHandle> {
   await system.spawnNameServer({ id: 'ns-1', scanIntervalMs: 500, brokerExpiryMs: 3000 });
-  const broker = await system.spawnBroker({ name: 'broker-a', namesrv: NS, storeDir: '/data/a', ...FAST.broker, ...tx });
+  const broker = await system.spawnBroker({ name: 'broker-a', namesrv: NS, storeDir: '/data/a', storeMode, ...FAST.broker, ...tx });
   await broker.whenServing();
   await createTopic(system, [broker.address], 'tx', 2);
   return broker;
@@ -25,8 +29,11 @@ async function cluster(system: MqSystem, tx: Record<string, unknown> = TX): Prom
 const body = (m: { body: Uint8Array }): string => Buffer.from(m.body).toString('utf8');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe('transactional messages', () => {
+describe.each(['mixed', 'per-queue'] as const)('transactional messages (%s store)', (mode) => {
   let system: MqSystem;
+  beforeEach(() => {
+    storeMode = mode;
+  });
   afterEach(async () => {
     await system?.stop();
   });
@@ -175,7 +182,7 @@ describe('transactional messages', () => {
     // the service sees a half message once it is flushed (async flush answers before)
     await eventually(() => broker.context()!.timerTx!.transactions.snapshot().pending === 6, 10_000, 'six pending halves');
     await broker.stop();
-    const again = await system.spawnBroker({ name: 'broker-a', namesrv: NS, storeDir: '/data/a', ...FAST.broker, ...TX, txCheckTimeoutMs: 200, txCheckIntervalMs: 200 });
+    const again = await system.spawnBroker({ name: 'broker-a', namesrv: NS, storeDir: '/data/a', storeMode, ...FAST.broker, ...TX, txCheckTimeoutMs: 200, txCheckIntervalMs: 200 });
     await again.whenServing();
     const tx = again.context()!.timerTx!.transactions;
     expect(tx.pendingHalves().length).toBe(6);

@@ -205,6 +205,67 @@ describe('cached storage (the handle cache)', () => {
     expect(cache.stats().dirFlushes).toBe(0);
   });
 
+  it('runs a bounded number of file flushes at once, in the order asked, and each covers its writes', async () => {
+    const clock = new SimClock();
+    const mem = memoryStorage({ clock, random: new SeededRandom(6) });
+    let under = 0;
+    let most = 0;
+    const release: Array<() => void> = [];
+    const slow = withFiles(mem, (f) =>
+      fileWith(f, {
+        flush: async () => {
+          under++;
+          most = Math.max(most, under);
+          await new Promise<void>((r) => release.push(r));
+          await f.flush();
+          under--;
+        },
+      }),
+    );
+    // room for every file: no handle is retired (a retirement's flush starts at once, outside the bound)
+    const cache = cachedStorage(slow, { clock, maxOpenFiles: 16, maxFileFlushes: 3 });
+    const files = Array.from({ length: 12 }, (_, i) => cache.open(`/f${i}`));
+    files.forEach((f, i) => f.write(0, new Uint8Array([i])));
+    const done: number[] = [];
+    const all = Promise.all(files.map((f, i) => f.flush().then(() => done.push(i))));
+    for (let round = 0; round < 20 && release.length > 0; round++) {
+      await settle();
+      expect(under).toBeLessThanOrEqual(3);
+      for (const r of release.splice(0)) r();
+      await settle();
+    }
+    await all;
+    expect(most).toBe(3);
+    expect(done).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    files.forEach((_, i) => expect(mem.durableSize(`/f${i}`)).toBe(1));
+  });
+
+  it('closes a handle unflushed past maxRetiring retirements; the file\'s next flush opens and fsyncs it', async () => {
+    const clock = new SimClock();
+    const mem = memoryStorage({ clock, random: new SeededRandom(7) });
+    const faulty = faultyStorage(mem);
+    const cache = cachedStorage(faulty, { clock, maxOpenFiles: 2, maxRetiring: 2 });
+    faulty.hangFlushes();
+    const files = Array.from({ length: 8 }, (_, i) => {
+      const f = cache.open(`/g${i}`);
+      f.write(0, new Uint8Array([i + 1]));
+      return f;
+    });
+    const s = cache.stats();
+    // 8 dirty files, 2 open: 2 retiring (their flushes hang), the other 4 closed unflushed
+    expect([s.open, s.retiring, s.closedUnflushed]).toEqual([2, 2, 4]);
+    expect(s.peak).toBeLessThanOrEqual(4);
+    faulty.heal();
+    await Promise.all(files.map((f) => f.flush()));
+    files.forEach((_, i) => expect(mem.durableSize(`/g${i}`)).toBe(1));
+    mem.crash();
+    for (let i = 0; i < 8; i++) {
+      const f = mem.open(`/g${i}`);
+      expect([...f.read(0, 1)]).toEqual([i + 1]);
+      f.close();
+    }
+  });
+
   it('checks its options', () => {
     const clock = new SimClock();
     const mem = memoryStorage({ clock, random: new SeededRandom(5) });

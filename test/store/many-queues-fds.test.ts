@@ -7,7 +7,8 @@ import { CryptoRandom } from '../../core/random.js';
 import { Status } from '../../core/status.js';
 import { diskStorage } from '../../store/backends/disk.js';
 import { DEFAULT_MAX_DIR_FLUSHES } from '../../store/cached-storage.js';
-import { openMessageStore, type MessageStore } from '../../store/message-store.js';
+import type { MessageStore } from '../../store/message-store.js';
+import { openStore, type StoreMode } from '../../store/open-store.js';
 
 /** Descriptors this process holds now. */
 const openFds = (): number => readdirSync('/proc/self/fd').length;
@@ -26,8 +27,9 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function open(): Promise<MessageStore> {
-  return openMessageStore({
+function open(storeMode: StoreMode): Promise<MessageStore> {
+  return openStore({
+    storeMode,
     dir: join(dir, 'store'),
     storage: diskStorage(),
     clock: new RealClock(),
@@ -41,14 +43,14 @@ function open(): Promise<MessageStore> {
   });
 }
 
-describe('a store with many queues and a small maxOpenFiles, on disk', () => {
+describe.each(['mixed', 'per-queue'] as const)('a %s store with many queues and a small maxOpenFiles, on disk', (mode) => {
   it('writes and reads 504 queues with at most the limit (plus directory flushes) open, before and after a restart', async () => {
     const base = openFds();
     let most = 0;
     const sample = (): void => {
       most = Math.max(most, openFds() - base);
     };
-    let store = await open();
+    let store = await open(mode);
     for (let round = 0; round < 2; round++) {
       for (let t = 0; t < TOPICS; t++) {
         for (let q = 0; q < QUEUES; q++) {
@@ -80,7 +82,7 @@ describe('a store with many queues and a small maxOpenFiles, on disk', () => {
     sample();
     expect(openFds()).toBeLessThanOrEqual(base);
 
-    store = await open(); // recovery opens every queue: through the cache too
+    store = await open(mode); // recovery opens every queue: through the cache too
     sample();
     readAll(store);
     expect(store.fileHandles().peak).toBeLessThanOrEqual(LIMIT + SLACK);

@@ -10,6 +10,7 @@ import type { StorageBackend } from '../../store/backend.js';
 import { faultyStorage } from '../../store/backends/faulty.js';
 import { memoryStorage, type MemoryStorage } from '../../store/backends/memory.js';
 import { openMessageStore, type MessageStore, type MessageStoreOptions, type PutMessage } from '../../store/message-store.js';
+import { openStore, type StoreMode } from '../../store/open-store.js';
 
 const logger = rootLogger('silent');
 const enc = new TextEncoder();
@@ -20,8 +21,14 @@ function setup(seed = 1): { clock: SimClock; mem: MemoryStorage } {
   return { clock, mem: memoryStorage({ clock, random: new SeededRandom(seed) }) };
 }
 
+let mode: StoreMode = 'mixed';
+
+/** Where the commit log of the `n`th queue written to is (one log for all in a mixed store). */
+const commitLogDir = (n = 0): string => (mode === 'mixed' ? '/data/commitlog' : `/data/logs/${String(n).padStart(5, '0')}/commitlog`);
+
 function open(storage: StorageBackend, clock: SimClock, extra: Partial<MessageStoreOptions> = {}): Promise<MessageStore> {
-  return openMessageStore({ dir: '/data', storage, clock, random: new SeededRandom(9), logger, storeHost: '10.0.0.1:10911', flush: 'sync', segmentSize: 4096, consumeQueueEntriesPerFile: 16, indexEntriesPerFile: 32, ...extra });
+  return openStore({
+    storeMode: mode, dir: '/data', storage, clock, random: new SeededRandom(9), logger, storeHost: '10.0.0.1:10911', flush: 'sync', segmentSize: 4096, consumeQueueEntriesPerFile: 16, indexEntriesPerFile: 32, ...extra });
 }
 
 const msg = (topic: string, queueId: number, body: string, extra: Partial<PutMessage> = {}): PutMessage => ({
@@ -33,7 +40,14 @@ const msg = (topic: string, queueId: number, body: string, extra: Partial<PutMes
   ...extra,
 });
 
-describe('message store', () => {
+describe.each(['mixed', 'per-queue'] as const)('message store (%s)', (storeMode) => {
+  beforeEach(() => {
+    mode = storeMode;
+  });
+  afterEach(() => {
+    mode = 'mixed';
+  });
+
   it('stores a uniqKey as the UNIQ_KEY property, indexes it, and reads records without decoding them', async () => {
     const { clock, mem } = setup();
     const store = await open(mem, clock);
@@ -100,36 +114,39 @@ describe('message store', () => {
     expect((await store.putMessages([msg('T', 0, 'late')])).status).toBe(Status.SERVICE_NOT_AVAILABLE);
   });
 
-  it('sync flush: acknowledges only after the flush that covers the batch, and groups batches into one flush', async () => {
-    // A store whose flushes are held after opening.
-    const { clock: c2, mem: m2 } = setup(2);
-    let hold = false;
-    const waiting: Array<() => void> = [];
-    const storage = withFiles(m2, (f) => fileWith(f, { flush: () => (hold ? new Promise<void>((r) => waiting.push(r)).then(() => f.flush()) : f.flush()) }));
-    const s2 = await open(storage, c2);
-    hold = true;
-    const acks: number[] = [];
-    const p1 = s2.putMessages([msg('T', 0, 'one')]).then((r) => acks.push(r.results[0]!.queueOffset));
-    await settle();
-    const p2 = s2.putMessages([msg('T', 0, 'two')]).then((r) => acks.push(r.results[0]!.queueOffset));
-    const p3 = s2.putMessages([msg('T', 0, 'three')]).then((r) => acks.push(r.results[0]!.queueOffset));
-    await settle();
-    expect(acks).toEqual([]);
-    expect(s2.state).toBe('serving.flushing');
-    expect(s2.getMessages({ topic: 'T', queueId: 0, offset: 0, maxCount: 10 }).status).toBe('NO_MESSAGE_IN_QUEUE'); // nothing flushed, nothing served
-    expect(waiting).toHaveLength(1); // one flush in progress for the first batch
-    waiting.shift()!();
-    await settle();
-    expect(acks).toEqual([0]);
-    expect(waiting).toHaveLength(1); // the next flush covers both later batches
-    waiting.shift()!();
-    await Promise.all([p1, p2, p3]);
-    expect(acks).toEqual([0, 1, 2]);
-    await settle();
-    expect(s2.getMessages({ topic: 'T', queueId: 0, offset: 0, maxCount: 10 }).messages).toHaveLength(3);
-    hold = false;
-    await s2.close();
-  });
+  // the timing of one log's flushes (a per-queue store's first write to a queue also waits for the flush that names its log)
+  if (storeMode === 'mixed') {
+    it('sync flush: acknowledges only after the flush that covers the batch, and groups batches into one flush', async () => {
+      // A store whose flushes are held after opening.
+      const { clock: c2, mem: m2 } = setup(2);
+      let hold = false;
+      const waiting: Array<() => void> = [];
+      const storage = withFiles(m2, (f) => fileWith(f, { flush: () => (hold ? new Promise<void>((r) => waiting.push(r)).then(() => f.flush()) : f.flush()) }));
+      const s2 = await open(storage, c2);
+      hold = true;
+      const acks: number[] = [];
+      const p1 = s2.putMessages([msg('T', 0, 'one')]).then((r) => acks.push(r.results[0]!.queueOffset));
+      await settle();
+      const p2 = s2.putMessages([msg('T', 0, 'two')]).then((r) => acks.push(r.results[0]!.queueOffset));
+      const p3 = s2.putMessages([msg('T', 0, 'three')]).then((r) => acks.push(r.results[0]!.queueOffset));
+      await settle();
+      expect(acks).toEqual([]);
+      expect(s2.state).toBe('serving.flushing');
+      expect(s2.getMessages({ topic: 'T', queueId: 0, offset: 0, maxCount: 10 }).status).toBe('NO_MESSAGE_IN_QUEUE'); // nothing flushed, nothing served
+      expect(waiting).toHaveLength(1); // one flush in progress for the first batch
+      waiting.shift()!();
+      await settle();
+      expect(acks).toEqual([0]);
+      expect(waiting).toHaveLength(1); // the next flush covers both later batches
+      waiting.shift()!();
+      await Promise.all([p1, p2, p3]);
+      expect(acks).toEqual([0, 1, 2]);
+      await settle();
+      expect(s2.getMessages({ topic: 'T', queueId: 0, offset: 0, maxCount: 10 }).messages).toHaveLength(3);
+      hold = false;
+      await s2.close();
+    });
+  }
 
   it('async flush: acknowledges after the write, serves only what is flushed, and flushes as soon as the disk is quick', async () => {
     const { clock, mem } = setup();
@@ -165,31 +182,34 @@ describe('message store', () => {
     await store.close();
   });
 
-  it('async flush: a flush starts as soon as the previous one ended, covering what was written meanwhile', async () => {
-    const { clock, mem } = setup();
-    // a disk whose flushes take 30 ms of the injected clock, once the store is open
-    const gate = { slow: false };
-    const storage = slowFlushStorage(mem, clock, 30, gate);
-    const store = await open(storage, clock, { flush: 'async', flushIntervalMs: 200 });
-    gate.slow = true;
-    await store.putMessages([msg('T', 0, 'first')]);
-    await clock.advance(0);
-    expect(store.state).toBe('serving.flushing');
-    // written while the first flush runs: it waits for that flush to end, not for the interval
-    await clock.advance(10);
-    await store.putMessages([msg('T', 0, 'second')]);
-    const second = store.positions().writeOffset;
-    await clock.advance(20); // the first flush ends at 30 ms; the next starts at once
-    await settle();
-    expect(store.positions().flushedOffset).toBeLessThan(second);
-    expect(store.state).toBe('serving.flushing');
-    await clock.advance(30);
-    await settle();
-    expect(store.positions().flushedOffset).toBe(second);
-    expect(store.getMessages({ topic: 'T', queueId: 0, offset: 0, maxCount: 10 }).messages).toHaveLength(2);
-    gate.slow = false; // closing flushes, with nobody moving the clock
-    await store.close();
-  });
+  // the timing of one log's flushes (a per-queue store's first write to a queue also waits for the flush that names its log)
+  if (storeMode === 'mixed') {
+    it('async flush: a flush starts as soon as the previous one ended, covering what was written meanwhile', async () => {
+      const { clock, mem } = setup();
+      // a disk whose flushes take 30 ms of the injected clock, once the store is open
+      const gate = { slow: false };
+      const storage = slowFlushStorage(mem, clock, 30, gate);
+      const store = await open(storage, clock, { flush: 'async', flushIntervalMs: 200 });
+      gate.slow = true;
+      await store.putMessages([msg('T', 0, 'first')]);
+      await clock.advance(0);
+      expect(store.state).toBe('serving.flushing');
+      // written while the first flush runs: it waits for that flush to end, not for the interval
+      await clock.advance(10);
+      await store.putMessages([msg('T', 0, 'second')]);
+      const second = store.positions().writeOffset;
+      await clock.advance(20); // the first flush ends at 30 ms; the next starts at once
+      await settle();
+      expect(store.positions().flushedOffset).toBeLessThan(second);
+      expect(store.state).toBe('serving.flushing');
+      await clock.advance(30);
+      await settle();
+      expect(store.positions().flushedOffset).toBe(second);
+      expect(store.getMessages({ topic: 'T', queueId: 0, offset: 0, maxCount: 10 }).messages).toHaveLength(2);
+      gate.slow = false; // closing flushes, with nobody moving the clock
+      await store.close();
+    });
+  }
 
   it('answers SYSTEM_BUSY when too many batches wait for a flush', async () => {
     const { clock, mem } = setup();
@@ -246,7 +266,7 @@ describe('message store', () => {
       expect(r.status).toBe(Status.OK);
     }
     await settle();
-    expect(mem.list('/data/commitlog').length).toBeGreaterThan(5);
+    expect(mem.list(commitLogDir()).length).toBeGreaterThan(5);
     for (const q of [0, 1]) {
       const got = store.getMessages({ topic: 'T', queueId: q, offset: 0, maxCount: 100 });
       expect(got.messages).toHaveLength(50);
@@ -265,14 +285,14 @@ describe('message store', () => {
     const { clock, mem } = setup();
     const store = await open(mem, clock, { segmentSize: 1024, retentionMs: 10_000, retentionCheckIntervalMs: 1000 });
     for (let b = 0; b < 10; b++) await store.putMessages(Array.from({ length: 5 }, (_, i) => msg('T', 0, `old-${b}-${i}-${'x'.repeat(60)}`)));
-    const before = mem.list('/data/commitlog').length;
+    const before = mem.list(commitLogDir()).length;
     await clock.advance(5_000);
-    expect(mem.list('/data/commitlog').length).toBe(before); // not old enough yet
+    expect(mem.list(commitLogDir()).length).toBe(before); // not old enough yet
     await clock.advance(15_000);
     for (let b = 0; b < 3; b++) await store.putMessages(Array.from({ length: 5 }, (_, i) => msg('T', 0, `new-${b}-${i}-${'x'.repeat(60)}`)));
     await clock.advance(1000);
     await settle();
-    const after = mem.list('/data/commitlog').length;
+    const after = mem.list(commitLogDir()).length;
     expect(after).toBeLessThan(before);
     const min = store.minOffset('T', 0);
     expect(min).toBeGreaterThan(0);

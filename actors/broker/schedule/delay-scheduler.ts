@@ -6,7 +6,7 @@ import type { Clock, TimerHandle } from '../../../core/clock.js';
 import { SCHEDULE_TOPIC } from '../../protocol/validation.js';
 import { Status } from '../../../core/status.js';
 import { Persister } from '../persister.js';
-import { fromScheduled, scheduleQueueOf, storedWithWarning, writtenBelow as writtenEnd } from '../put-message.js';
+import { fromScheduled, scheduleQueueOf, storedWithWarning, writtenAt } from '../put-message.js';
 import type { StorePort, StorePutMessage } from '../store-port.js';
 
 /**
@@ -19,7 +19,7 @@ import type { StorePort, StorePutMessage } from '../store-port.js';
  *
  * The persisted offset never runs ahead of what is durable: with async flush the store acknowledges the write
  * back before its flush, so an offset moves in the file only once the commit log is flushed past the messages
- * written for it (StorePort.whenFlushed). A power loss in between loses the copies, not the messages: the
+ * written for it (StorePort.whenRecordsFlushed). A power loss in between loses the copies, not the messages: the
  * scheduler reads them again from the older offset and writes them again. A clean stop persists the offsets
  * the scheduler reached: the store's close, after it, flushes everything written.
  */
@@ -146,12 +146,12 @@ export class DelayScheduler {
   }
 
   /**
-   * Moves the level's persisted offset to `until` once the commit log is durable below `writtenBelow` (the
-   * end of the write back that got it there; 0 when nothing was written), after the moves before it.
+   * Moves the level's persisted offset to `until` once the records of the write back that got it there
+   * (`written`, commit log offsets; none when nothing was written) are durable, after the moves before it.
    */
-  private settle(s: LevelState, until: number, writtenBelow: number): void {
+  private settle(s: LevelState, until: number, written: readonly number[]): void {
     s.settled = s.settled
-      .then(() => this.o.store.whenFlushed(writtenBelow))
+      .then(() => this.o.store.whenRecordsFlushed(written))
       .then(() => {
         if (until <= s.durable || this.stopped) return;
         s.durable = until;
@@ -168,13 +168,13 @@ export class DelayScheduler {
       const r = await this.o.store.getMessages({ topic: SCHEDULE_TOPIC, queueId, offset: s.offset, maxCount: BATCH });
       if (s.offset < r.minOffset) {
         s.offset = r.minOffset; // retention removed what we had not moved: nothing to do for those
-        this.settle(s, s.offset, 0);
+        this.settle(s, s.offset, []);
         continue;
       }
       if (r.messages.length === 0) {
         if (r.nextOffset > s.offset) {
           s.offset = r.nextOffset;
-          this.settle(s, s.offset, 0);
+          this.settle(s, s.offset, []);
           continue;
         }
         return; // caught up: newData$ wakes us
@@ -196,7 +196,7 @@ export class DelayScheduler {
         }
         dueUntil = m.queueOffset + 1;
       }
-      let writtenBelow = 0;
+      let written: readonly number[] = [];
       if (due.length > 0) {
         const put = await this.o.store.putMessages(due);
         // FLUSH_DISK_TIMEOUT: stored, its flush late; writing the messages again would deliver them twice
@@ -205,11 +205,11 @@ export class DelayScheduler {
           this.sleep(level, s, RETRY_MS);
           return;
         }
-        writtenBelow = writtenEnd(put);
+        written = writtenAt(put);
       }
       if (dueUntil > s.offset) {
         s.offset = dueUntil;
-        this.settle(s, dueUntil, writtenBelow);
+        this.settle(s, dueUntil, written);
       }
       if (wait > 0) {
         this.sleep(level, s, wait);

@@ -9,7 +9,7 @@ import { Persister } from '../persister.js';
 import type { StorePort, StorePutMessage } from '../store-port.js';
 import { TimerHeap, TimerProgress, timerProgressShape, type TimerEntry, type TimerProgressFile } from './timer-index.js';
 import { TIMER_QUEUE, TIMER_TOPIC, deliverAtOf, fromTimer } from './timer-message.js';
-import { storedWithWarning, writtenBelow } from '../put-message.js';
+import { storedWithWarning, writtenAt } from '../put-message.js';
 
 /**
  * Delivery at any timestamp (RocketMQ 5's timer messages). A timer message waits in queue 0 of TIMER_TOPIC;
@@ -20,7 +20,7 @@ import { storedWithWarning, writtenBelow } from '../put-message.js';
  * again from the lowest offset not done, skipping those done, so nothing is lost; a message may be written
  * twice if the broker stopped between a batch and the persistence of its progress (at least once).
  *
- * A fired message counts as done only once the commit log is flushed past its write back (StorePort.whenFlushed):
+ * A fired message counts as done only once the commit log is flushed past its write back (StorePort.whenRecordsFlushed):
  * with async flush the store acknowledges the write before its flush, and progress persisted before it would
  * let a power loss take the copy while the file says it was fired. A clean stop marks every fired message done:
  * the store's close, after it, flushes everything written.
@@ -223,18 +223,18 @@ export class TimerScheduler {
           for (const e of sent) this.heap.push(e);
           throw new Error(`the store refused ${puts.length} due timer messages (status ${r.status})`);
         }
-        this.settle(sent.map((e) => e.offset), writtenBelow(r));
+        this.settle(sent.map((e) => e.offset), writtenAt(r));
         this.fired += sent.length;
       }
       this.persist();
     }
   }
 
-  /** Marks `offsets` done (and persists) once the commit log is durable below `below`, after earlier markings. */
-  private settle(offsets: number[], below: number): void {
+  /** Marks `offsets` done (and persists) once the records at `written` are durable, after earlier markings. */
+  private settle(offsets: number[], written: readonly number[]): void {
     for (const o of offsets) this.unsettled.add(o);
     this.settled = this.settled
-      .then(() => this.o.store.whenFlushed(below))
+      .then(() => this.o.store.whenRecordsFlushed(written))
       .then(() => {
         if (this.stopped) return;
         for (const o of offsets) {

@@ -13,6 +13,16 @@ import type { StorePort, StorePutMessage } from '../store-port.js';
 import type { TimerTxSettings } from '../timer-tx-options.js';
 import { HALF_QUEUE, OP_QUEUE, fromHalf, halfView, opMessage, parseOp, type TxOutcome } from './half-message.js';
 import { storedWithWarning } from '../put-message.js';
+import { decodeMessageId } from '../../../store/message-id.js';
+
+/** The commit log offset a store-side message id names (undefined for a malformed id). */
+function commitLogOffsetOf(msgId: string): number | undefined {
+  try {
+    return decodeMessageId(msgId).commitLogOffset;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The broker's side of transactional messages, as RocketMQ's TransactionalMessageService and its check
@@ -255,8 +265,10 @@ export class TransactionService {
     const m = await this.o.store.lookupById(msgId);
     if (m !== undefined) return m;
     // with async flush a half message is acknowledged before it is flushed, and readable only after: its
-    // END_TRANSACTION can come first
-    await this.o.store.whenFlushed(this.o.store.status().positions.writeOffset);
+    // END_TRANSACTION can come first (an id that names no offset was found by nothing above either)
+    const at = commitLogOffsetOf(msgId);
+    if (at === undefined) return undefined;
+    await this.o.store.whenRecordsFlushed([at]);
     return this.o.store.lookupById(msgId);
   }
 

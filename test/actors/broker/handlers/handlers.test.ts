@@ -39,6 +39,7 @@ class FakeStore implements StorePort {
   readonly newData$ = this.newData.asObservable();
   /** Writes are durable at once here. */
   async whenFlushed(_offset: number): Promise<void> {}
+  async whenRecordsFlushed(_offsets: readonly number[]): Promise<void> {}
   constructor(private readonly clock: SimClock) {}
   private q(t: string, id: number): MessageExt[] {
     const k = `${t}#${id}`;
