@@ -50,6 +50,8 @@ export interface RunOptions {
   plantedBug?: 'skip-offset-commits' | 'sync-flush-does-not-wait';
   /** Fail the run when code under simulation touches the real clock, timers, randomness or files (default true). */
   guard?: boolean;
+  /** Every broker's store mode, over what the file says (the files' runs on per-queue stores). */
+  storeMode?: 'mixed' | 'per-queue';
 }
 
 export interface RunResult {
@@ -182,7 +184,9 @@ async function runGuarded(s: Scenario, opts: RunOptions): Promise<RunResult> {
         const noWait = b.flush === 'sync' && opts.plantedBug === 'sync-flush-does-not-wait';
         const flush = noWait ? { flush: 'async' as const, flushIntervalMs: 1000, flushPacing: 'interval' as const, visibility: 'flushed' as const } : { flush: b.flush, flushIntervalMs: b.flushIntervalMs };
         const ha = b.ha ? { ha: haOptionsOf(b.ha) } : {};
-        const broker = await startBroker(actors, { name: b.name, id: b.id, ...ha, namesrv, storeDir: `/${pid}`, segmentSize: b.segmentSize, ...flush });
+        const storeMode = opts.storeMode ?? b.storeMode;
+        const mode = storeMode !== undefined ? { storeMode } : {};
+        const broker = await startBroker(actors, { name: b.name, id: b.id, ...ha, ...mode, namesrv, storeDir: `/${pid}`, segmentSize: b.segmentSize, ...flush });
         await broker.whenServing();
         return broker;
       },

@@ -57,6 +57,8 @@ const broker = z.strictObject({
   /** Commit log segment size in bytes. */
   segmentSize: z.number().int().min(4096).default(1 << 20),
   flushIntervalMs: duration.optional(),
+  /** One commit log for every queue ('mixed', the default) or a log per queue ('per-queue'; no `ha`). */
+  storeMode: z.enum(['mixed', 'per-queue']).optional(),
   ha: ha.optional(),
 });
 

@@ -38,7 +38,7 @@ export const PER_QUEUE_DEFAULTS = {
   /** Consume queue entries per file. */
   consumeQueueEntriesPerFile: 64 * 1024,
 } as const;
-/** Logs opened at once while the store opens (recovery of each waits on its own flushes). */
+/** Logs opened (or closed) at once while the store opens (closes): each waits on its own flushes. */
 const OPEN_CONCURRENCY = 32;
 
 interface QueueLog {
@@ -79,13 +79,19 @@ export async function openPerQueueStore(opts: MessageStoreOptions): Promise<Mess
     indexEntriesPerFile: opts.indexEntriesPerFile ?? PER_QUEUE_DEFAULTS.indexEntriesPerFile,
     consumeQueueEntriesPerFile: opts.consumeQueueEntriesPerFile ?? PER_QUEUE_DEFAULTS.consumeQueueEntriesPerFile,
   };
-  const lock: StorageLock = opts.storage.lock(`${opts.dir}/lock`);
   const storage: CachedStorage = cachedStorage(opts.storage, {
     clock: opts.clock,
     logger,
     ...(opts.maxOpenFiles !== undefined ? { maxOpenFiles: opts.maxOpenFiles } : {}),
     ...(opts.fileIdleCloseMs !== undefined ? { idleCloseMs: opts.fileIdleCloseMs } : {}),
   });
+  let lock: StorageLock;
+  try {
+    lock = opts.storage.lock(`${opts.dir}/lock`);
+  } catch (err) {
+    storage.close();
+    throw err;
+  }
   const logsDir = `${opts.dir}/logs`;
   const byKey = new Map<string, QueueLog>();
   const byTopic = new Map<string, QueueLog[]>();
@@ -97,15 +103,12 @@ export async function openPerQueueStore(opts: MessageStoreOptions): Promise<Mess
   let nextNumber = 0;
   let closed = false;
 
-  const healthChanged = (): void => {
-    let h = HEALTHY;
-    for (const l of byNumber.values()) {
-      const lh = l.store.health();
-      if (lh.state !== 'ok') {
-        h = { ...lh, reason: `${l.topic}/${l.queueId}: ${lh.reason}` };
-        break;
-      }
-    }
+  /** The logs that are not healthy now, in the order they became so: the store's health is the first one's. */
+  const unhealthy = new Map<QueueLog, StoreHealth>();
+  const logHealth = (l: QueueLog, lh: StoreHealth): void => {
+    if (lh.state === 'ok') unhealthy.delete(l);
+    else unhealthy.set(l, { ...lh, reason: `${l.topic}/${l.queueId}: ${lh.reason}` });
+    const h = unhealthy.values().next().value ?? HEALTHY;
     if (!sameHealth(h, health.value)) health.next(h);
   };
 
@@ -117,9 +120,10 @@ export async function openPerQueueStore(opts: MessageStoreOptions): Promise<Mess
     const same = byTopic.get(topic);
     if (same) same.push(l);
     else byTopic.set(topic, [l]);
-    store.newData$.subscribe(newData);
-    store.positions$.subscribe(positions);
-    store.health$.subscribe(healthChanged);
+    // each log's streams end when it closes; the store's end when it does
+    store.newData$.subscribe((d) => newData.next(d));
+    store.positions$.subscribe((p) => positions.next(p));
+    store.health$.subscribe((h) => logHealth(l, h));
     return l;
   };
 
@@ -127,7 +131,10 @@ export async function openPerQueueStore(opts: MessageStoreOptions): Promise<Mess
     closed = true;
     await Promise.all([...creating.values()].map((c) => c.catch(() => undefined)));
     const errors: unknown[] = [];
-    for (const l of byNumber.values()) await l.store.close().catch((e: unknown) => errors.push(e));
+    const logs = [...byNumber.values()];
+    for (let i = 0; i < logs.length; i += OPEN_CONCURRENCY) {
+      await Promise.all(logs.slice(i, i + OPEN_CONCURRENCY).map((l) => l.store.close().catch((e: unknown) => errors.push(e))));
+    }
     newData.complete();
     positions.complete();
     health.complete();
@@ -162,7 +169,6 @@ export async function openPerQueueStore(opts: MessageStoreOptions): Promise<Mess
     await close().catch(() => undefined);
     throw err instanceof StoreOpenError ? err : new StoreOpenError(`cannot open the per-queue store in ${opts.dir}: ${(err as Error).message}`, { cause: err });
   }
-  healthChanged();
   logger.info({ logs: byNumber.size }, 'per-queue store open');
 
   /** The queue's log, made (durably named first) on its first write. */

@@ -2,7 +2,7 @@
  * The built `mq` command line against a private nats-server: flag errors, unreachable NATS, and a name
  * server + broker + admin + produce + consume round trip, each role in its own process.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +51,7 @@ const BAD_FLAGS: [string[], RegExp][] = [
   [['broker', '--name', 'b', '--namesrv', 'ns-1', '--store', '/nonexistent', '--metrics', 'localhost'], /--metrics.*expected HOST:PORT .*got "localhost"/],
   [['broker', '--name', 'b', '--namesrv', 'ns-1', '--store', '/nonexistent', '--metrics', '127.0.0.1:x'], /--metrics.*expected HOST:PORT/],
   [['consume', '--namesrv', 'ns-1', '--topic', 'T'], /required option '--group/],
+  [['broker', '--name', 'b', '--namesrv', 'ns-1', '--store', '/nonexistent', '--store-mode', 'logs'], /--store-mode.*expected mixed or per-queue, got "logs"/],
   [['admin', 'message', '--namesrv', 'ns-1', '--id', 'AB', '--key', 'k'], /cannot be used with/],
   [['admin', 'message', '--namesrv', 'ns-1'], /give --id ID, or --key KEY --topic TOPIC/],
   [['frobnicate'], /unknown command 'frobnicate'/],
@@ -277,6 +278,32 @@ describe('a cluster of processes', () => {
     const clash = await runMq(['broker', '--name', 'broker-m2', '--namesrv', 'ns-m', '--store', join(storeDir, 'broker-m2'), '--metrics', `127.0.0.1:${port}`, ...conn()]);
     expectOneLineError(clash, new RegExp(`--metrics 127\\.0\\.0\\.1:${port}: cannot serve metrics there \\(.*EADDRINUSE`));
 
+    expect(await broker.stop(8000)).toEqual({ code: 0, signal: null });
+    expect(await ns.stop(8000)).toEqual({ code: 0, signal: null });
+  });
+
+  it('a broker with --store-mode per-queue keeps a log per queue and serves produce and consume', async () => {
+    const ns = spawnMq(['namesrv', '--id', 'ns-q', ...conn()]);
+    running.push(ns);
+    await ns.waitForLine(/^namesrv ns-q ready$/, 10_000);
+    const store = join(storeDir, 'broker-q');
+    const broker = spawnMq(['broker', '--name', 'broker-q', '--namesrv', 'ns-q', '--store', store, '--store-mode', 'per-queue', ...conn()]);
+    running.push(broker);
+    await broker.waitForLine(/^broker broker-q ready as async master$/, 15_000);
+    expect((await runMq(['admin', 'topic', 'create', '--topic', 'per-queue', '--queues', '2', '--namesrv', 'ns-q', ...conn()])).code).toBe(0);
+    let produced: MqRun | undefined;
+    for (let i = 0; i < 20; i++) {
+      produced = await runMq(['produce', '--namesrv', 'ns-q', '--topic', 'per-queue', '--count', '10', ...conn()]);
+      if (produced.code === 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(produced!.code).toBe(0);
+    const consumed = await runMq(['consume', '--namesrv', 'ns-q', '--group', 'pq-group', '--topic', 'per-queue', '--count', '10', '--timeout', '15000', '--json', ...conn()]);
+    expect(consumed.code).toBe(0);
+    expect(consumed.lines.filter((l) => l.startsWith('{'))).toHaveLength(10);
+    // a log for each of the topic's queues, beside the broker's own (retry, schedule ...)
+    expect(readdirSync(join(store, 'logs')).length).toBeGreaterThanOrEqual(2);
+    expect(existsSync(join(store, 'commitlog'))).toBe(false);
     expect(await broker.stop(8000)).toEqual({ code: 0, signal: null });
     expect(await ns.stop(8000)).toEqual({ code: 0, signal: null });
   });

@@ -38,6 +38,8 @@ describe('end to end on the memory transport', () => {
     // the work was shared
     const counts = [...received.byConsumer.values()].map((l) => l.length);
     expect(counts.filter((n) => n > 0).length).toBe(3);
+    // the store is laid out as asked: a log per queue, or one for all
+    expect(system.env.storage.list('/data/broker-a')).toContain(storeMode === 'per-queue' ? 'logs' : 'commitlog');
   });
 
   it('broadcasting delivers every message to every member; tag filters deliver only matching messages', async () => {

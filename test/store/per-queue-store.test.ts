@@ -2,6 +2,7 @@ import { SimClock, settle } from '../../core/clock.js';
 import { rootLogger } from '../../actors/runtime/environment.js';
 import { SeededRandom } from '../../core/random.js';
 import { Status } from '../../core/status.js';
+import { faultyStorage } from '../../store/backends/faulty.js';
 import { memoryStorage, type MemoryStorage } from '../../store/backends/memory.js';
 import { decodeMessageId } from '../../store/message-id.js';
 import type { MessageStore, MessageStoreOptions, PutMessage } from '../../store/message-store.js';
@@ -119,6 +120,25 @@ describe('per-queue store', () => {
     const r = await again.putMessages([msg('T', 1, 'b')]);
     expect(Math.floor(r.results[0]!.commitLogOffset / LOG_SPAN)).toBe(2); // log numbers are not re-used
     await again.close();
+  });
+
+  it('reports a failed log as the store\'s health, naming its queue, and then takes no writes', async () => {
+    const { clock, mem } = setup();
+    const faulty = faultyStorage(mem);
+    const store = await openStore({ storeMode: 'per-queue', dir: '/data', storage: faulty, clock, random: new SeededRandom(9), logger, storeHost: 'broker-a', flush: 'sync', segmentSize: 4096 });
+    expect((await store.putMessages([msg('T', 0, 'a'), msg('T', 1, 'b')])).status).toBe(Status.OK);
+    const seen: string[] = [];
+    store.health$.subscribe((h) => seen.push(h.state));
+    faulty.failWrites('EIO');
+    expect((await store.putMessages([msg('T', 1, 'c')])).status).toBe(Status.STORE_FAILED);
+    const h = store.health();
+    expect(h.state).toBe('failed');
+    expect(h.state !== 'ok' && h.reason).toMatch(/^T\/1: .*EIO/);
+    expect(seen).toEqual(['ok', 'failed']);
+    faulty.heal();
+    expect((await store.putMessages([msg('T', 0, 'd')])).status).toBe(Status.STORE_FAILED);
+    expect(store.state).toBe('failed');
+    await store.close();
   });
 
   it('refuses a segment size that does not divide a log\'s span, and a second open of the directory', async () => {

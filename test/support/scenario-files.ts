@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatVerdict } from '../../scenarios/checker.js';
-import { checkDeterminism } from '../../scenarios/runner.js';
+import { checkDeterminism, type RunOptions } from '../../scenarios/runner.js';
 import { parseScenario } from '../../scenarios/scenario-file.js';
 import type { Scenario } from '../../scenarios/scenario-schema.js';
 
@@ -18,12 +18,15 @@ export const loadScenarioFile = (name: string): Scenario => parseScenario(readFi
 /** The sample of seeds every file runs with on every `npm test` (each run twice, for determinism). */
 const SEEDS = [1];
 
-/** One test per file and seed: the checks pass, the run replays bit for bit, and the workload really ran. */
-export function itPassesAndReplays(files: readonly string[]): void {
+/**
+ * One test per file and seed: the checks pass, the run replays bit for bit, and the workload really ran (with
+ * `opts`, such as every broker on a per-queue store).
+ */
+export function itPassesAndReplays(files: readonly string[], opts: Pick<RunOptions, 'storeMode'> = {}): void {
   for (const file of files) {
     for (const seed of SEEDS) {
       it(`${file} seed ${seed}: the checks pass and the run replays identically`, async () => {
-        const { first, divergence } = await checkDeterminism(loadScenarioFile(file), { seed });
+        const { first, divergence } = await checkDeterminism(loadScenarioFile(file), { ...opts, seed });
         expect({ errors: first.errors, verdict: first.verdict.ok ? 'OK' : formatVerdict(first.verdict, 5) }).toEqual({ errors: [], verdict: 'OK' });
         expect(divergence).toBeUndefined();
         expect(first.verdict.stats.acked).toBeGreaterThan(0);
