@@ -114,6 +114,13 @@ export interface QueryParts {
  */
 export const MAX_LOOKUP_RECORD_BYTES = 64 * 1024 * 1024;
 
+/**
+ * A span read for a pull takes in a following record of the queue only across a gap (other queues' records) of at
+ * most this many bytes: with thousands of queues a queue's records lie far apart in the mixed log, and a span from
+ * one to the last copied up to 4 MiB for a pull of a few records (a tenth of a broker's CPU at 1,000 topics).
+ */
+const SPAN_GAP = 4096;
+
 /** Whether the bytes at buf[0...] say they are the record at `offset` (magic and own offset): then a failure to decode is corruption, not a wrong id. */
 function claimsOffset(buf: Uint8Array, offset: number): boolean {
   return buf.length >= RecordField.CommitLogOffset + 8 && readU32(buf, RecordField.Magic) === RecordLayout.Magic && readU64(buf, RecordField.CommitLogOffset) === offset;
@@ -235,7 +242,7 @@ export function storeQueries(parts: QueryParts): StoreQueries {
             if (fSize === 0) continue;
             const fOff = cqOffsetAt(entries, j * CQ_ENTRY_SIZE);
             const fEnd = fOff + fSize;
-            if (fOff < off || fEnd - off > spanCap || fEnd > committed) break;
+            if (fOff < off || fEnd - off > spanCap || fEnd > committed || fOff - spanEnd > SPAN_GAP) break;
             if (fEnd > spanEnd) spanEnd = fEnd;
             taken++;
           }

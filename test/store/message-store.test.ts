@@ -314,6 +314,29 @@ describe.each(['mixed', 'per-queue'] as const)('message store (%s)', (storeMode)
   });
 });
 
+describe('pull reads', () => {
+  it("read a queue's records apart when other queues' records lie between them, and together when they are adjacent", async () => {
+    const { clock, mem } = setup();
+    const store = await open(mem, clock, { segmentSize: 1024 * 1024 });
+    for (let k = 0; k < 3; k++) {
+      await store.putMessages([msg('T', 0, `t0-${k}`)]);
+      await store.putMessages(Array.from({ length: 20 }, (_, i) => msg('U', i % 4, 'x'.repeat(1000)))); // 20 KB between
+    }
+    await store.putMessages([msg('T', 1, 'a'), msg('T', 1, 'b'), msg('T', 1, 'c')]);
+    await settle();
+    const apart = store.getRecords({ topic: 'T', queueId: 0, offset: 0, maxCount: 10 });
+    expect(apart.count).toBe(3);
+    // each record read on its own: no read spans the other queues' 20 KB
+    for (const b of apart.bufs) expect(b.length).toBeLessThan(1024);
+    expect(new Set(apart.bufs).size).toBe(3);
+    expect([0, 1, 2].map((i) => dec.decode(store.storedAt(apart, i)!.body))).toEqual(['t0-0', 't0-1', 't0-2']);
+    const together = store.getRecords({ topic: 'T', queueId: 1, offset: 0, maxCount: 10 });
+    expect(together.count).toBe(3);
+    expect(new Set(together.bufs).size).toBe(1); // one read for the three
+    await store.close();
+  });
+});
+
 describe('indexing a write from its summary', () => {
   it('gives the consume queue entries and key lookups that parsing the commit log gives (recovery re-dispatch)', async () => {
     const { clock, mem } = setup(3);

@@ -57,6 +57,21 @@ describe('name server client', () => {
     await system.stop();
   });
 
+  it('looks broker addresses up from the cached routes, and sees a route that changed once it is fetched again', async () => {
+    const { env, system, ns1, io } = await world();
+    const cache = new RouteCache(new NamesrvClient(io, { namesrv: ['ns-1'], timeoutMs: 100 }), rootLogger('silent'));
+    await drive(env.clock, cache.route('T'));
+    expect(cache.brokerAddrs('a')).toEqual({ 0: 'broker.a.0' });
+    expect(cache.brokerAddrs('a')).toBe(cache.brokerAddrs('a')); // one lookup per change, not per request
+    expect(cache.brokerAddrs('nope')).toBeUndefined();
+    ns1.routes.get('T')!.brokerDatas[0]!.addrs = { 0: 'broker.a.7', 1: 'broker.a.8' };
+    expect(cache.brokerAddress('a')).toBe('broker.a.0'); // not fetched yet
+    await drive(env.clock, cache.refreshAll());
+    expect(cache.brokerAddrs('a')).toEqual({ 0: 'broker.a.7', 1: 'broker.a.8' });
+    expect(cache.brokerAddress('a')).toBe('broker.a.7');
+    await system.stop();
+  });
+
   it('needs at least one name server', () => {
     expect(() => new NamesrvClient({ request: () => Promise.reject(new Error('x')) }, { namesrv: [] })).toThrow(/at least one/);
   });
