@@ -176,6 +176,9 @@ export class CommitLog {
   private readonly positions = new BehaviorSubject<CommitPosition>({ writeOffset: 0, flushedOffset: 0, visibleOffset: 0 });
   /** Sync: batches written, not yet answered, oldest first. */
   private readonly waiting: Waiting[] = [];
+  /** Async: batches whose records are staged in the log's tail, answered once the turn's drain wrote them. */
+  private unwritten: Array<{ result: PutResult; reply: (r: PutResult) => void }> = [];
+  private drainQueued = false;
   private flushing: Promise<void> | undefined;
   private readonly flushTimeoutMs: number;
   /** The one timer that answers batches whose flush takes longer than flushTimeoutMs. */
@@ -314,9 +317,29 @@ export class CommitLog {
     } else {
       // Published first: the dispatcher's run is queued before the caller hears of the ack.
       this.publish();
-      reply(result);
+      if (!this.o.log.hasStaged) return reply(result);
+      // staged in the log's tail: answered once written to its file (a process that dies first acknowledged nothing)
+      this.unwritten.push({ result, reply });
+      if (!this.drainQueued) {
+        this.drainQueued = true;
+        queueMicrotask(this.drainStaged);
+      }
     }
   }
+
+  /** Writes what this turn's appends staged in one write (SegmentedLog.stageWrites), then answers them. */
+  private readonly drainStaged = (): void => {
+    this.drainQueued = false;
+    try {
+      this.o.log.drain();
+    } catch (err) {
+      this.fail(err, 'write'); // answers the unwritten too
+      return;
+    }
+    const list = this.unwritten;
+    this.unwritten = [];
+    for (const u of list) u.reply(u.result);
+  };
 
   /**
    * Replication (a slave): appends records a master shipped for `offset`, checked first (checkReplicaChunk:
@@ -438,7 +461,7 @@ export class CommitLog {
 
   /** Answers every waiting batch with `status` (failure, or a store shutting down without a flush). */
   failWaiting(status: number, message: string): void {
-    const list = this.waiting.splice(0);
+    const list = [...this.waiting.splice(0), ...this.unwritten.splice(0)];
     for (const w of list) w.reply({ status, message, results: [] });
   }
 

@@ -339,7 +339,11 @@ export async function openMessageStore(opts: MessageStoreOptions, within?: LogOf
         msgId,
         queueOffsets: r.queueOffsets,
         onWritten: (summary) => r.dispatcher.written(summary),
-        onFailed: healthChanged,
+        onFailed: () => {
+          healthChanged();
+          // a failure found outside the machine's own work (a drain of staged writes): it looks again
+          actor.send({ type: 'WRITTEN' });
+        },
         ...(opts.onFlush !== undefined ? { onFlush: opts.onFlush } : {}),
         ...(reservations !== undefined ? { reservations } : {}),
       });

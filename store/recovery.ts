@@ -201,7 +201,7 @@ export async function recoverStore(o: RecoveryOptions): Promise<Recovered> {
   try {
     const cp = readStoreCheckpoint(o.storage, o.dir, o.logger);
     newParents.unshift(...createDirs(o.storage, `${o.dir}/commitlog`));
-    const log = SegmentedLog.open(o.storage, `${o.dir}/commitlog`, { segmentSize: o.segmentSize, endMarker: encodeEndOfSegment, warmAheadBytes: o.warmAheadBytes ?? 0, ...(o.tailCacheBytes !== undefined ? { tailCacheBytes: o.tailCacheBytes } : {}), ...(o.holdActive !== undefined ? { holdActive: o.holdActive } : {}) });
+    const log = SegmentedLog.open(o.storage, `${o.dir}/commitlog`, { segmentSize: o.segmentSize, endMarker: encodeEndOfSegment, warmAheadBytes: o.warmAheadBytes ?? 0, stageWrites: true, ...(o.tailCacheBytes !== undefined ? { tailCacheBytes: o.tailCacheBytes } : {}), ...(o.holdActive !== undefined ? { holdActive: o.holdActive } : {}) });
     log.onWarmFailed = (err) => o.logger.warn({ err }, 'commit log: warming the page cache failed; writes go on without it');
     const written = log.writeOffset;
     const clean = cp !== undefined && cp.clean && cp.commitLogFlushed === written && cp.dispatched === written;

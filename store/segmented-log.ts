@@ -47,6 +47,13 @@ export interface SegmentedLogOptions {
   /** How far ahead of the write position the page cache is warmed (0: not at all, the default). */
   warmAheadBytes?: number;
   /**
+   * Small appends are staged: kept in the hot tail and written to the file by `drain` (the owner's, once per turn
+   * of the event loop), by a flush, a read of them from the file, or when the tail would drop them. One write
+   * then carries many appends (a broker's sends of one turn: a write costs about 9 µs of system time here
+   * whatever its size). Default false: every append is written at once.
+   */
+  stageWrites?: boolean;
+  /**
    * Whether the active segment's file is held open in a handle cache (default true). A per-queue store's logs do
    * not hold theirs: a held file per queue would leave the cache no bound.
    */
@@ -77,6 +84,9 @@ export class SegmentedLog {
   private readonly endMarker: ((spaceLeft: number) => Uint8Array) | undefined;
   private readonly tailCap: number;
   private readonly holdsActive: boolean;
+  private readonly stages: boolean;
+  /** Where the staged bytes start (they run to `write`, all in the tail); -1 when nothing is staged. */
+  private stagedFrom = -1;
   /** Starts of existing segment files, ascending. */
   private starts: number[] = [];
   private readonly files = new Map<number, StorageFile>();
@@ -116,6 +126,20 @@ export class SegmentedLog {
     this.tail = new Uint8Array(this.tailCap);
     this.warmAhead = Math.max(0, opts.warmAheadBytes ?? 0);
     this.holdsActive = opts.holdActive ?? true;
+    this.stages = opts.stageWrites ?? false;
+  }
+
+  /** Whether appends wait in the tail for `drain`. */
+  get hasStaged(): boolean {
+    return this.stagedFrom >= 0;
+  }
+
+  /** Writes the staged appends to their file in one write. Throws StorageError (the log's owner then fails). */
+  drain(): void {
+    const from = this.stagedFrom;
+    if (from < 0) return;
+    this.stagedFrom = -1;
+    this.writeAt(from, this.tail.subarray(from - this.tailStart, this.write - this.tailStart));
   }
 
   /** Opens (creating the directory) the log in `dir`; writeOffset = end of the last segment file. */
@@ -174,6 +198,7 @@ export class SegmentedLog {
     this.checkOpen();
     const at = this.nextAppendOffset(data.length);
     if (at !== this.write) {
+      this.drain(); // a new segment: the staged bytes end the old one
       const spaceLeft = at - this.write;
       if (this.endMarker !== undefined && spaceLeft > 0) {
         const marker = this.endMarker(spaceLeft);
@@ -184,7 +209,11 @@ export class SegmentedLog {
       this.resetTail();
     }
     if (data.length === 0) return at;
-    this.writeAt(at, data);
+    // staged only while it fits a quarter of the tail; what the tail would drop to make room is written first
+    const stage = this.stages && data.length <= this.tailCap >> 2;
+    if (this.stagedFrom >= 0 && (!stage || this.tailLen + data.length > this.tailCap)) this.drain();
+    if (!stage) this.writeAt(at, data);
+    else if (this.stagedFrom < 0) this.stagedFrom = at;
     this.write = at + data.length;
     this.appendTail(data);
     if (this.warmAhead > 0) this.warm();
@@ -203,6 +232,7 @@ export class SegmentedLog {
       return this.tail.slice(from, Math.min(this.tailLen, end - this.tailStart));
     }
     if (!this.hasSegment(start)) return new Uint8Array(0);
+    if (this.stagedFrom >= 0 && end > this.stagedFrom) this.drain();
     return this.file(start).read(offset - start, end - offset);
   }
 
@@ -224,6 +254,11 @@ export class SegmentedLog {
   /** Flushes the segments written since the last flush; flushedOffset becomes writeOffset as of the call. */
   flush(): Promise<void> {
     if (this.closed) return Promise.reject(new LogError('ECLOSED', `log ${this.dir} is closed`));
+    try {
+      this.drain();
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
     // What this flush covers is fixed now; flushes run one after another so flushedOffset only grows.
     const target = this.write;
     const segs = [...this.dirty];
@@ -252,6 +287,7 @@ export class SegmentedLog {
   /** Drops every byte at and after `offset` (later segments are removed). */
   truncate(offset: number): void {
     this.checkOpen();
+    this.drain();
     const keep = this.segmentStart(offset);
     for (const s of [...this.starts]) {
       if (s > keep) this.dropSegment(s);
@@ -295,9 +331,18 @@ export class SegmentedLog {
     this.dropSegment(start);
   }
 
-  /** Closes the files; the warmed segment's file is cut back to the data first. */
+  /**
+   * Closes the files; the warmed segment's file is cut back to the data first. What is staged is written first;
+   * if that fails, the files are closed all the same and the error thrown.
+   */
   close(): void {
     if (this.closed) return;
+    let staging: unknown;
+    try {
+      this.drain();
+    } catch (e) {
+      staging = e;
+    }
     this.closed = true;
     const warmed = this.warmSeg >= 0 ? this.files.get(this.warmSeg) : undefined;
     if (warmed !== undefined && this.segmentStart(this.write) === this.warmSeg) {
@@ -312,6 +357,7 @@ export class SegmentedLog {
       else f.close();
     }
     this.files.clear();
+    if (staging !== undefined) throw staging;
   }
 
   // ------------------------------------------------------------------------------------------ internals

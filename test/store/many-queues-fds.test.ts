@@ -6,7 +6,7 @@ import { RealClock } from '../../core/clock.js';
 import { CryptoRandom } from '../../core/random.js';
 import { Status } from '../../core/status.js';
 import { diskStorage } from '../../store/backends/disk.js';
-import { DEFAULT_MAX_DIR_FLUSHES } from '../../store/cached-storage.js';
+import { DEFAULT_MAX_DIR_FLUSHES, DEFAULT_MAX_FILE_FLUSHES } from '../../store/cached-storage.js';
 import type { MessageStore } from '../../store/message-store.js';
 import { openStore, type StoreMode } from '../../store/open-store.js';
 
@@ -16,8 +16,11 @@ const openFds = (): number => readdirSync('/proc/self/fd').length;
 const LIMIT = 16;
 const TOPICS = 63;
 const QUEUES = 8; // 504 queues
-/** Over the limit: directories under a flush, the lock and checkpoint files, readdir's own descriptor. */
-const SLACK = DEFAULT_MAX_DIR_FLUSHES + 8;
+/**
+ * Over the limit, by design (store/cached-storage.ts): handles retiring (at most the limit), files under a flush
+ * (their handles cannot close), directories under a flush; and the lock and checkpoint files, readdir's own.
+ */
+const SLACK = LIMIT + DEFAULT_MAX_FILE_FLUSHES + DEFAULT_MAX_DIR_FLUSHES + 8;
 
 const bodyOf = (t: number, q: number, i: number): Buffer => Buffer.from(`t${t}-q${q}-m${i}`.padEnd(40, '.'));
 

@@ -211,6 +211,37 @@ describe.each(['mixed', 'per-queue'] as const)('message store (%s)', (storeMode)
     });
   }
 
+  it('async flush: the sends of one turn leave in one write, and each is answered only once it is written', async () => {
+    const { clock, mem } = setup();
+    const writes: string[] = [];
+    const counted = withFiles(mem, (f) => fileWith(f, { write: (p, d) => (f.path.includes('commitlog') && writes.push(f.path), f.write(p, d)) }));
+    const store = await open(counted, clock, { flush: 'async', flushIntervalMs: 1000 });
+    const results = await Promise.all([1, 2, 3, 4].map((i) => store.putMessages([msg('T', 0, `m${i}`)])));
+    expect(results.map((r) => r.status)).toEqual([0, 0, 0, 0].map(() => Status.OK));
+    expect(writes).toHaveLength(1); // four batches, one write
+    // answered: in the file (not yet flushed)
+    const last = results[3]!.results[0]!;
+    const seg = mem.list(commitLogDir()).at(-1)!;
+    const f = mem.open(`${commitLogDir()}/${seg}`);
+    expect(f.size() + Number(seg)).toBeGreaterThanOrEqual(last.commitLogOffset + last.size);
+    f.close();
+    await store.close();
+  });
+
+  it('async flush: a write of staged sends that fails answers them STORE_FAILED, none OK', async () => {
+    const { clock, mem } = setup();
+    const faulty = faultyStorage(mem);
+    const store = await open(faulty, clock, { flush: 'async', flushIntervalMs: 1000 });
+    expect((await store.putMessages([msg('T', 0, 'ok')])).status).toBe(Status.OK);
+    faulty.failWrites('EIO');
+    const results = await Promise.all([1, 2, 3].map((i) => store.putMessages([msg('T', 0, `m${i}`)])));
+    expect(results.map((r) => r.status)).toEqual([Status.STORE_FAILED, Status.STORE_FAILED, Status.STORE_FAILED]);
+    expect(results[0]!.message).toMatch(/EIO/);
+    expect(store.state).toBe('failed');
+    faulty.heal();
+    await store.close();
+  });
+
   it('answers SYSTEM_BUSY when too many batches wait for a flush', async () => {
     const { clock, mem } = setup();
     const store = await open(mem, clock, { maxPendingBatches: 2 });
@@ -228,7 +259,8 @@ describe.each(['mixed', 'per-queue'] as const)('message store (%s)', (storeMode)
     const faulty = faultyStorage(mem);
     const store = await open(faulty, clock);
     expect((await store.putMessages([msg('T', 0, 'ok')])).status).toBe(Status.OK);
-    if (what === 'write') faulty.failWrites('EIO', { after: 1 });
+    // the three small batches are staged and written in one write (SegmentedLog.stageWrites): that write fails
+    if (what === 'write') faulty.failWrites('EIO');
     else faulty.failFlushes('EIO');
     const pending = [1, 2, 3].map((i) => store.putMessages([msg('T', 0, `m${i}`)]));
     const results = await Promise.all(pending);

@@ -5,6 +5,7 @@ import { memoryStorage } from '../../store/backends/memory.js';
 import { decodeRecord, encodeEndOfSegment } from '../../store/record.js';
 import { numberedFileName as segmentName } from '../../core/bytes.js';
 import { LogError, SegmentedLog } from '../../store/segmented-log.js';
+import { fileWith, withFiles } from '../support/storage-wrappers.js';
 
 const mem = (seed = 1) => memoryStorage({ clock: new SimClock(), random: new SeededRandom(seed) });
 const fill = (n: number, v: number) => new Uint8Array(n).fill(v);
@@ -41,14 +42,16 @@ describe('SegmentedLog', () => {
             fc.record({ op: fc.constant('append' as const), n: fc.integer({ min: 0, max: 90 }), v: fc.integer({ min: 1, max: 255 }) }),
             fc.record({ op: fc.constant('read' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 200 }) }),
             fc.record({ op: fc.constant('truncate' as const), at: fc.nat() }),
+            fc.record({ op: fc.constant('drain' as const) }),
           ),
           { maxLength: 60 },
         ),
         fc.integer({ min: 0, max: 300 }),
-        (ops, tailCacheBytes) => {
+        fc.boolean(),
+        (ops, tailCacheBytes, stageWrites) => {
           const fs = mem();
           const seg = 128;
-          const log = SegmentedLog.open(fs, 'l', { segmentSize: seg, endMarker: encodeEndOfSegment, tailCacheBytes });
+          const log = SegmentedLog.open(fs, 'l', { segmentSize: seg, endMarker: encodeEndOfSegment, tailCacheBytes, stageWrites });
           const model: number[] = [];
           for (const o of ops) {
             if (o.op === 'append') {
@@ -60,19 +63,64 @@ describe('SegmentedLog', () => {
               const at = model.length === 0 ? 0 : o.at % model.length;
               const end = Math.min(at + o.len, at - (at % seg) + seg, model.length);
               expect([...log.read(at, o.len)]).toEqual(model.slice(at, end));
-            } else {
+            } else if (o.op === 'truncate') {
               const at = model.length === 0 ? 0 : o.at % (model.length + 1);
               log.truncate(at);
               model.length = at;
+            } else {
+              log.drain();
             }
             expect(log.writeOffset).toBe(model.length);
           }
+          log.close(); // writes what is staged
           const reopened = SegmentedLog.open(fs, 'l', { segmentSize: seg });
           expect(reopened.writeOffset).toBe(model.length);
+          for (let at = 0; at < model.length; at += seg) expect([...reopened.read(at, seg)]).toEqual(model.slice(at, Math.min(at + seg, model.length)));
         },
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('stages small appends in the tail and writes them to the file in one write when drained, flushed or read there', async () => {
+    const fs = mem();
+    const writes: number[] = [];
+    const counted = withFiles(fs, (f) => fileWith(f, { write: (p, d) => (writes.push(d.length), f.write(p, d)) }));
+    const log = SegmentedLog.open(counted, 'st', { segmentSize: 4096, endMarker: encodeEndOfSegment, tailCacheBytes: 1024, stageWrites: true });
+    const file = () => fs.open('st/' + segmentName(0)).size();
+    for (let i = 0; i < 10; i++) log.append(fill(20, i + 1));
+    expect(log.hasStaged).toBe(true);
+    expect(writes).toEqual([]);
+    expect(file()).toBe(0);
+    expect([...log.read(20, 20)]).toEqual([...fill(20, 2)]); // from the tail: nothing written yet
+    log.drain();
+    expect(writes).toEqual([200]); // ten appends, one write
+    expect(log.hasStaged).toBe(false);
+    // a flush writes what is staged first
+    log.append(fill(30, 11));
+    await log.flush();
+    expect(writes).toEqual([200, 30]);
+    expect(fs.durableSize('st/' + segmentName(0))).toBe(230);
+    // an append larger than a quarter of the tail goes straight to the file, after what is staged
+    log.append(fill(10, 12));
+    log.append(fill(300, 13));
+    expect(writes).toEqual([200, 30, 10, 300]);
+    // what the tail would drop to make room is written first
+    for (let i = 0; i < 5; i++) log.append(fill(200, 20 + i));
+    expect(writes.slice(4).reduce((a, b) => a + b, 0)).toBeLessThan(1000);
+    log.drain();
+    expect(file()).toBe(log.writeOffset);
+    // a read from the file that reaches into what is staged writes it first
+    log.append(fill(5, 98));
+    expect(log.hasStaged).toBe(true);
+    const all = log.read(0, 4096);
+    expect(all.length).toBe(log.writeOffset);
+    expect([...all.subarray(all.length - 5)]).toEqual([...fill(5, 98)]);
+    expect(log.hasStaged).toBe(false);
+    // a crash loses what is staged: a log's owner answers the appends only once drained
+    log.append(fill(5, 99));
+    fs.crash();
+    expect(SegmentedLog.open(fs, 'st', { segmentSize: 4096 }).writeOffset).toBeLessThan(log.writeOffset);
   });
 
   it('flush makes data durable up to the offset captured at the call; a crash loses the rest', async () => {
