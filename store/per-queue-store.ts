@@ -166,7 +166,7 @@ export async function openPerQueueStore(opts: MessageStoreOptions): Promise<Mess
     if (removed) await storage.flushDir(logsDir);
     for (const d of newDirs) await storage.flushDir(d);
   } catch (err) {
-    await close().catch(() => undefined);
+    await close().catch((closeErr: unknown) => logger.error({ err: closeErr }, 'closing the logs opened so far failed too'));
     throw err instanceof StoreOpenError ? err : new StoreOpenError(`cannot open the per-queue store in ${opts.dir}: ${(err as Error).message}`, { cause: err });
   }
   logger.info({ logs: byNumber.size }, 'per-queue store open');
@@ -194,19 +194,29 @@ export async function openPerQueueStore(opts: MessageStoreOptions): Promise<Mess
   const refused = (status: number, message: string): PutResult => ({ status, message, results: [] });
   const msgId = messageIdEncoder(opts.storeHost);
 
-  const putOne = async (topic: string, queueId: number, batch: PutMessage[]): Promise<PutResult> => {
-    let l: QueueLog;
-    try {
-      const got = logFor(topic, queueId);
-      l = got instanceof Promise ? await got : got;
-    } catch (err) {
-      logger.error({ err, topic, queueId }, 'cannot make a queue log');
-      return refused(Status.STORE_FAILED, `cannot make the log of queue ${topic}/${queueId}: ${(err as Error).message}`);
-    }
+  const putTo = (l: QueueLog, batch: PutMessage[]): Promise<PutResult> => {
     if (l.store.positions().writeOffset >= (l.n + 1) * LOG_SPAN - 2 * segmentSize) {
-      return refused(Status.DISK_FULL, `the log of queue ${topic}/${queueId} has used its ${LOG_SPAN} bytes of offsets`);
+      return Promise.resolve(refused(Status.DISK_FULL, `the log of queue ${l.topic}/${l.queueId} has used its ${LOG_SPAN} bytes of offsets`));
     }
     return l.store.putMessages(batch);
+  };
+  const notMade = (topic: string, queueId: number, err: unknown): PutResult => {
+    logger.error({ err, topic, queueId }, 'cannot make a queue log');
+    return refused(Status.STORE_FAILED, `cannot make the log of queue ${topic}/${queueId}: ${(err as Error).message}`);
+  };
+  /** A batch for one queue: straight to its log once it exists. */
+  const putOne = (topic: string, queueId: number, batch: PutMessage[]): Promise<PutResult> => {
+    let got: QueueLog | Promise<QueueLog>;
+    try {
+      got = logFor(topic, queueId);
+    } catch (err) {
+      return Promise.resolve(notMade(topic, queueId, err));
+    }
+    if (!(got instanceof Promise)) return putTo(got, batch);
+    return got.then(
+      (l) => putTo(l, batch),
+      (err: unknown) => notMade(topic, queueId, err),
+    );
   };
 
   /** A batch over several queues: one put per queue at once, the answers merged in the batch's order. */
