@@ -90,6 +90,28 @@ function asStorageError(e: unknown, what: string): StorageError {
   return e instanceof StorageError ? e : new StorageError('EOTHER', `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
 
+/** At most `max` operations under way at once; the others wait, in the order they asked, for a slot handed over. */
+class Slots {
+  used = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(private readonly max: number) {}
+  /** A slot now (true), or none: then `wait` for one. */
+  take(): boolean {
+    if (this.used >= this.max) return false;
+    this.used++;
+    return true;
+  }
+  wait(): Promise<void> {
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  /** An operation ended: its slot passes to the next waiting one. */
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.used--;
+  }
+}
+
 interface Retirement {
   /** The flush's outcome: undefined, or the error (never rejects). */
   done: Promise<StorageError | undefined>;
@@ -193,7 +215,8 @@ class CachedFile implements StorageFile, LruNode {
 
   async flush(): Promise<void> {
     if (this.closed) throw new StorageError('EBADF', `flush ${this.path}: file handle is closed`);
-    if (!this.cache.takeFlushSlot()) await this.cache.flushSlot();
+    const slots = this.cache.fileFlushes;
+    if (!slots.take()) await slots.wait();
     const waits: Array<Promise<StorageError | undefined>> = [];
     let unreported: StorageError | undefined;
     let own: StorageError | undefined;
@@ -221,7 +244,7 @@ class CachedFile implements StorageFile, LruNode {
         }
       }
     } finally {
-      this.cache.flushDone();
+      slots.release();
     }
     const outcomes = await Promise.all(waits);
     const err = unreported ?? outcomes.find((e) => e !== undefined) ?? own;
@@ -246,12 +269,9 @@ class HandleCache implements CachedStorage {
   private idleDue = Infinity;
   private closed = false;
   private retiring = 0;
-  private dirFlushes = 0;
-  private readonly maxDirFlushes: number;
-  private readonly dirQueue: Array<() => void> = [];
-  private fileFlushes = 0;
-  private readonly maxFileFlushes: number;
-  private readonly fileFlushQueue: Array<() => void> = [];
+  private readonly dirFlushes: Slots;
+  /** File flushes under way (CachedFile.flush takes and releases them). */
+  readonly fileFlushes: Slots;
   private readonly maxRetiring: number;
   private readonly counters = { peak: 0, opened: 0, reopened: 0, evicted: 0, retired: 0, closedUnflushed: 0, idleClosed: 0 };
 
@@ -264,8 +284,8 @@ class HandleCache implements CachedStorage {
     if (!Number.isSafeInteger(this.limit) || this.limit < 1) throw new HandleCacheError(`maxOpenFiles must be a whole number of at least 1, got ${String(opts.maxOpenFiles)}`);
     this.idleMs = opts.idleCloseMs ?? DEFAULT_FILE_IDLE_CLOSE_MS;
     if (!Number.isFinite(this.idleMs) || this.idleMs < 0) throw new HandleCacheError(`fileIdleCloseMs must be at least 0, got ${String(opts.idleCloseMs)}`);
-    this.maxDirFlushes = opts.maxDirFlushes ?? DEFAULT_MAX_DIR_FLUSHES;
-    this.maxFileFlushes = opts.maxFileFlushes ?? DEFAULT_MAX_FILE_FLUSHES;
+    this.dirFlushes = new Slots(opts.maxDirFlushes ?? DEFAULT_MAX_DIR_FLUSHES);
+    this.fileFlushes = new Slots(opts.maxFileFlushes ?? DEFAULT_MAX_FILE_FLUSHES);
     this.maxRetiring = opts.maxRetiring ?? this.limit;
     this.clock = opts.clock;
     this.logger = opts.logger;
@@ -305,31 +325,13 @@ class HandleCache implements CachedStorage {
     this.inner.rename(from, to);
   }
   async flushDir(dir: string): Promise<void> {
-    if (this.dirFlushes >= this.maxDirFlushes) await new Promise<void>((resolve) => this.dirQueue.push(resolve));
-    this.dirFlushes++;
+    if (!this.dirFlushes.take()) await this.dirFlushes.wait();
     this.notePeak();
     try {
       await this.inner.flushDir(dir);
     } finally {
-      this.dirFlushes--;
-      this.dirQueue.shift()?.();
+      this.dirFlushes.release();
     }
-  }
-  /** A file flush may start now (and counts as under way), or must wait for flushSlot. */
-  takeFlushSlot(): boolean {
-    if (this.fileFlushes >= this.maxFileFlushes) return false;
-    this.fileFlushes++;
-    return true;
-  }
-  /** Resolves when a file flush may start (it then counts as under way): in the order asked. */
-  flushSlot(): Promise<void> {
-    return new Promise<void>((resolve) => this.fileFlushQueue.push(resolve));
-  }
-  /** A file flush ended: the slot passes to the next waiting one. */
-  flushDone(): void {
-    const next = this.fileFlushQueue.shift();
-    if (next) next();
-    else this.fileFlushes--;
   }
 
   usage(path: string): StorageUsage {
@@ -340,7 +342,7 @@ class HandleCache implements CachedStorage {
   }
 
   stats(): HandleCacheStats {
-    return { open: this.lru.size, retiring: this.retiring, dirFlushes: this.dirFlushes, ...this.counters };
+    return { open: this.lru.size, retiring: this.retiring, dirFlushes: this.dirFlushes.used, ...this.counters };
   }
 
   close(): void {
@@ -477,7 +479,7 @@ class HandleCache implements CachedStorage {
   }
 
   private notePeak(): void {
-    const n = this.lru.size + this.retiring + this.dirFlushes;
+    const n = this.lru.size + this.retiring + this.dirFlushes.used;
     if (n > this.counters.peak) this.counters.peak = n;
   }
 

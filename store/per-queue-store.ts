@@ -11,7 +11,7 @@ import { BehaviorSubject, Subject } from 'rxjs';
 import type { Logger } from 'pino';
 import { Status } from '../core/status.js';
 import { cachedStorage, type CachedStorage } from './cached-storage.js';
-import { CompactPutResult, type PutResult } from './commit-log.js';
+import { CompactPutResult, type CommitPosition, type PutResult } from './commit-log.js';
 import { queueKeyOf, type PutMessage } from './commit-log-batch.js';
 import { ShapeMismatch, readJsonFileAs, shape, writeJsonAtomic, type Shape } from './config-file.js';
 import type { StorageLock } from './backend.js';
@@ -21,7 +21,6 @@ import { HEALTHY, sameHealth, type StoreHealth } from './store-health.js';
 import type { GetQuery, RecordsResult, StoredMessage } from './store-queries.js';
 import { openMessageStore, StoreOpenError, type MessageStore, type MessageStoreOptions } from './message-store.js';
 import type { NewData } from './dispatcher.js';
-import type { CommitPosition } from './commit-log.js';
 
 /** Offsets each queue's log has (512 GiB): log n holds [n * LOG_SPAN, (n + 1) * LOG_SPAN). */
 export const LOG_SPAN = 2 ** 39;
@@ -61,10 +60,17 @@ const STATE_RANK = ['serving.idle', 'serving.scheduled', 'serving.flushing', 'fa
 
 const logName = (n: number): string => String(n).padStart(5, '0');
 
-/** The sum over logs of their offsets above each log's start: bytes, the measure positions() has in this mode. */
-function summed(logs: Iterable<QueueLog>, pick: (p: ReturnType<MessageStore['positions']>) => number): number {
-  let sum = 0;
-  for (const l of logs) sum += Math.max(0, pick(l.store.positions()) - l.n * LOG_SPAN);
+/** Each position summed over the logs, counted from each log's start: bytes, the measure positions() has in this mode. */
+function summedPositions(logs: Iterable<QueueLog>): ReturnType<MessageStore['positions']> {
+  const sum = { writeOffset: 0, flushedOffset: 0, minOffset: 0, dispatched: 0 };
+  for (const l of logs) {
+    const p = l.store.positions();
+    const base = l.n * LOG_SPAN;
+    sum.writeOffset += Math.max(0, p.writeOffset - base);
+    sum.flushedOffset += Math.max(0, p.flushedOffset - base);
+    sum.minOffset += Math.max(0, p.minOffset - base);
+    sum.dispatched += Math.max(0, p.dispatched - base);
+  }
   return sum;
 }
 
@@ -339,10 +345,7 @@ export async function openPerQueueStore(opts: MessageStoreOptions): Promise<Mess
     limitDispatch: () => undefined,
     startAtSegmentOf: () => Promise.reject(new StoreOpenError('a per-queue store does not replicate: it cannot start at a master\'s segment')),
     queueList: () => [...byNumber.values()].map((l) => ({ topic: l.topic, queueId: l.queueId, maxOffset: l.store.maxOffset(l.topic, l.queueId) })),
-    positions: () => {
-      const logs = [...byNumber.values()];
-      return { writeOffset: summed(logs, (p) => p.writeOffset), flushedOffset: summed(logs, (p) => p.flushedOffset), minOffset: summed(logs, (p) => p.minOffset), dispatched: summed(logs, (p) => p.dispatched) };
-    },
+    positions: () => summedPositions(byNumber.values()),
     corruptRanges: () => [...byNumber.values()].flatMap((l) => l.store.corruptRanges()),
     health: () => health.value,
     health$: health.asObservable(),

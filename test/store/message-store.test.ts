@@ -2,24 +2,20 @@ import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { SimClock, settle } from '../../core/clock.js';
 import { fileWith, slowFlushStorage, withFiles } from '../support/storage-wrappers.js';
+import { memorySetup, textMsg } from '../support/memory-store.js';
 import { rootLogger } from '../../actors/runtime/environment.js';
 import { SeededRandom } from '../../core/random.js';
 import { Status } from '../../core/status.js';
 import { tagHash } from '../../core/tags.js';
 import type { StorageBackend } from '../../store/backend.js';
 import { faultyStorage } from '../../store/backends/faulty.js';
-import { memoryStorage, type MemoryStorage } from '../../store/backends/memory.js';
-import { openMessageStore, type MessageStore, type MessageStoreOptions, type PutMessage } from '../../store/message-store.js';
+import type { MessageStore, MessageStoreOptions, PutMessage } from '../../store/message-store.js';
 import { openStore, type StoreMode } from '../../store/open-store.js';
 
 const logger = rootLogger('silent');
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-function setup(seed = 1): { clock: SimClock; mem: MemoryStorage } {
-  const clock = new SimClock();
-  return { clock, mem: memoryStorage({ clock, random: new SeededRandom(seed) }) };
-}
+const setup = memorySetup;
 
 let mode: StoreMode = 'mixed';
 
@@ -31,14 +27,7 @@ function open(storage: StorageBackend, clock: SimClock, extra: Partial<MessageSt
     storeMode: mode, dir: '/data', storage, clock, random: new SeededRandom(9), logger, storeHost: '10.0.0.1:10911', flush: 'sync', segmentSize: 4096, consumeQueueEntriesPerFile: 16, indexEntriesPerFile: 32, ...extra });
 }
 
-const msg = (topic: string, queueId: number, body: string, extra: Partial<PutMessage> = {}): PutMessage => ({
-  topic,
-  queueId,
-  body: enc.encode(body),
-  bornTimestamp: 1,
-  bornHost: 'p',
-  ...extra,
-});
+const msg = textMsg;
 
 describe.each(['mixed', 'per-queue'] as const)('message store (%s)', (storeMode) => {
   beforeEach(() => {

@@ -3,28 +3,25 @@ import { rootLogger } from '../../actors/runtime/environment.js';
 import { SeededRandom } from '../../core/random.js';
 import { Status } from '../../core/status.js';
 import { faultyStorage } from '../../store/backends/faulty.js';
-import { memoryStorage, type MemoryStorage } from '../../store/backends/memory.js';
+import type { MemoryStorage } from '../../store/backends/memory.js';
 import { decodeMessageId } from '../../store/message-id.js';
-import type { MessageStore, MessageStoreOptions, PutMessage } from '../../store/message-store.js';
+import type { MessageStore, MessageStoreOptions } from '../../store/message-store.js';
 import { openStore } from '../../store/open-store.js';
+import { memorySetup, textMsg } from '../support/memory-store.js';
 import { LOG_SPAN } from '../../store/per-queue-store.js';
 import { storePort } from '../../actors/broker/store-adapter.js';
 import { resolveBrokerOptions } from '../../actors/broker/broker-options.js';
 
 const logger = rootLogger('silent');
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-function setup(seed = 1): { clock: SimClock; mem: MemoryStorage } {
-  const clock = new SimClock();
-  return { clock, mem: memoryStorage({ clock, random: new SeededRandom(seed) }) };
-}
+const setup = memorySetup;
 
 function open(mem: MemoryStorage, clock: SimClock, extra: Partial<MessageStoreOptions> = {}): Promise<MessageStore> {
   return openStore({ storeMode: 'per-queue', dir: '/data', storage: mem, clock, random: new SeededRandom(9), logger, storeHost: 'broker-a', flush: 'sync', segmentSize: 4096, ...extra });
 }
 
-const msg = (topic: string, queueId: number, body: string, extra: Partial<PutMessage> = {}): PutMessage => ({ topic, queueId, body: enc.encode(body), bornTimestamp: 1, bornHost: 'p', ...extra });
+const msg = textMsg;
 
 describe('per-queue store', () => {
   it('keeps each queue in a log of its own whose offsets, and the ids made of them, name the log', async () => {
