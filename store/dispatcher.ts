@@ -20,7 +20,7 @@ import { StorageError } from './backend.js';
 import type { CommitPosition } from './commit-log.js';
 import type { PutMessage } from './commit-log-batch.js';
 import { CQ_ENTRY_SIZE, type ConsumeQueueSet } from './consume-queue.js';
-import { IndexBatch, keyHashFrom, keyHashHex8, keyHashState, topicHashSeed, type KeyIndex } from './key-index.js';
+import { IndexBatch, keyHashAscii, keyHashFrom, keyHashHex8, keyHashState, topicHashSeed, type KeyIndex } from './key-index.js';
 import { decodeRecord, recordCrc, type MessageRecord } from './record.js';
 import type { SegmentedLog } from './segmented-log.js';
 
@@ -410,6 +410,7 @@ export class Dispatcher {
     // Properties: only TAGS, KEYS and UNIQ_KEY matter here.
     let tagHashValue = 0;
     let keys: string[] | undefined;
+    let uniqHash = NO_KEY;
     let k = f.properties;
     while (k < end) {
       let sep = k;
@@ -424,10 +425,14 @@ export class Dispatcher {
         const v = readUtf8(buf, sep + 1, stop);
         if (v === undefined) return SCAN_CORRUPT;
         for (const key of v.split(KEY_SEPARATOR)) if (key.length > 0) (keys ??= []).push(key);
-      } else if (nameLen === 8 && isUniqKey(buf, k)) {
-        const v = readUtf8(buf, sep + 1, stop);
-        if (v === undefined) return SCAN_CORRUPT;
-        if (v !== '') (keys ??= []).push(v);
+      } else if (nameLen === 8 && isUniqKey(buf, k) && stop > sep + 1) {
+        // hashed from its bytes: a unique key is new with every record, its string would be garbage at once
+        uniqHash = keyHashAscii(this.seedOf(topic), buf, sep + 1, stop);
+        if (uniqHash === NO_KEY) {
+          const v = readUtf8(buf, sep + 1, stop);
+          if (v === undefined) return SCAN_CORRUPT;
+          (keys ??= []).push(v);
+        }
       }
       k = stop + 1;
     }
@@ -437,7 +442,7 @@ export class Dispatcher {
       run.full.push({ record: d.record, size });
     }
 
-    this.addEntry(run, topic, queueId, queueOffset, commitLogOffset, size, tagHashValue, keys, NO_KEY, storeTimestamp);
+    this.addEntry(run, topic, queueId, queueOffset, commitLogOffset, size, tagHashValue, keys, uniqHash, storeTimestamp);
     return size;
   }
 

@@ -81,6 +81,20 @@ export function keyHashFrom(seed: number, key: string): number {
   return fnvMix(seed, key) >>> 0;
 }
 
+/**
+ * keyHashFrom(seed, key) for the key whose UTF-8 bytes are buf[start, end), without making its string, when they
+ * are all ASCII (an ASCII byte is its UTF-16 code unit); -1 when one is not (hash the decoded string instead).
+ */
+export function keyHashAscii(seed: number, buf: Uint8Array, start: number, end: number): number {
+  let h = seed;
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
+    if (b >= 0x80) return -1;
+    h = Math.imul(Math.imul(h ^ b, 0x01000193), 0x01000193);
+  }
+  return h >>> 0;
+}
+
 /** The hash state after `seed` and `s` (not yet a u32): keyHashHex8 goes on from it. */
 export function keyHashState(seed: number, s: string): number {
   return fnvMix(seed, s);

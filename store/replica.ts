@@ -40,6 +40,12 @@ export interface CheckedChunk {
 const fields = new RecordFields();
 const utf8 = new TextDecoder('utf-8');
 
+function sameBytes(buf: Uint8Array, a: number, b: number, length: number, bLength: number): boolean {
+  if (length !== bLength) return false;
+  for (let i = 0; i < length; i++) if (buf[a + i] !== buf[b + i]) return false;
+  return true;
+}
+
 /**
  * Checks a chunk a master shipped for `offset`: whole records back to back, each with the record magic, a CRC
  * that matches and its commit log offset field equal to where it lies. Throws ReplicaDataError naming the first
@@ -49,6 +55,11 @@ export function checkReplicaChunk(buf: Uint8Array, offset: number): CheckedChunk
   const queueOffsets = new Map<string, number>();
   let p = 0;
   let records = 0;
+  // the queue of the last record: its key is made again only when the queue id or the topic's bytes differ
+  let key = '';
+  let keyQueue = -1;
+  let keyTopic = -1;
+  let keyTopicLength = -1;
   while (p < buf.length) {
     const at = offset + p;
     if (buf.length - p < RecordLayout.FixedSize) throw new ReplicaDataError(`record at ${at}: ${buf.length - p} bytes left, less than a record header`);
@@ -59,8 +70,14 @@ export function checkReplicaChunk(buf: Uint8Array, offset: number): CheckedChunk
     const own = readU64(buf, p + RecordField.CommitLogOffset);
     if (own !== at) throw new ReplicaDataError(`record at ${at}: it says it lies at ${own}`);
     if (scanRecord(buf, p, p + size, fields) !== Scan.Ok) throw new ReplicaDataError(`record at ${at}: its fields do not add up to its size`);
-    const topic = utf8.decode(buf.subarray(fields.topic, fields.topic + fields.topicLength));
-    queueOffsets.set(queueKeyOf(topic, readU32(buf, p + RecordField.QueueId)), readU64(buf, p + RecordField.QueueOffset) + 1);
+    const queueId = readU32(buf, p + RecordField.QueueId);
+    if (queueId !== keyQueue || !sameBytes(buf, fields.topic, keyTopic, fields.topicLength, keyTopicLength)) {
+      key = queueKeyOf(utf8.decode(buf.subarray(fields.topic, fields.topic + fields.topicLength)), queueId);
+      keyQueue = queueId;
+      keyTopic = fields.topic;
+      keyTopicLength = fields.topicLength;
+    }
+    queueOffsets.set(key, readU64(buf, p + RecordField.QueueOffset) + 1);
     p += size;
     records++;
   }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { SimClock } from '../../core/clock.js';
 import { SeededRandom } from '../../core/random.js';
 import { memoryStorage } from '../../store/backends/memory.js';
-import { INDEX_ENTRY_SIZE, INDEX_FILE_ENTRY_SIZE, INDEX_HEADER_SIZE, KeyIndex, type IndexEntry, decodeIndexEntry, encodeIndexEntry, keyHash, keyHashFrom, keyHashHex8, keyHashState, topicHashSeed } from '../../store/key-index.js';
+import { INDEX_ENTRY_SIZE, INDEX_FILE_ENTRY_SIZE, INDEX_HEADER_SIZE, KeyIndex, type IndexEntry, decodeIndexEntry, encodeIndexEntry, keyHash, keyHashAscii, keyHashFrom, keyHashHex8, keyHashState, topicHashSeed } from '../../store/key-index.js';
 import { numberedFileName as indexFileName } from '../../core/bytes.js';
 
 const mem = () => memoryStorage({ clock: new SimClock(), random: new SeededRandom(3) });
@@ -38,6 +38,18 @@ describe('key index entry codec and hash', () => {
       expect(keyHashFrom(topicHashSeed(topic), key)).toBe(h);
     }
     expect(keyHashHex8(keyHashState(topicHashSeed('orders'), 'A0B1C2D3E4F5061728394A5B'), 1)).toBe(1391351398);
+  });
+
+  it('hashes a key from its UTF-8 bytes as its string when they are ASCII, and declines otherwise (property)', () => {
+    const enc = new TextEncoder();
+    fc.assert(
+      fc.property(fc.string({ maxLength: 8 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.nat(4), (topic, key, pad) => {
+        const bytes = new Uint8Array([...new Array<number>(pad).fill(0x41), ...enc.encode(key), 0x42]);
+        const h = keyHashAscii(topicHashSeed(topic), bytes, pad, bytes.length - 1);
+        expect(h).toBe(/^[\x00-\x7f]*$/.test(key) ? keyHash(topic, key) : -1);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('hashes a numbered key (prefix and a u32 as 8 hex digits) as its string (property)', () => {

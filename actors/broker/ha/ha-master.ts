@@ -1,7 +1,6 @@
 import type { Subscription } from 'rxjs';
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../../core/clock.js';
-import { readU32 } from '../../../core/bytes.js';
 import { Status, StatusError } from '../../../core/status.js';
 import type { Frame } from '../../../transports/frame.js';
 import type { HaEpochsReply, HaPullReplyHeader, HaSlaveStatus, HaStatus } from '../../protocol/commands.js';
@@ -10,6 +9,7 @@ import { RequestCode } from '../../protocol/request-codes.js';
 import type { ReplicaRead, ReplicationPort } from '../store-port.js';
 import { epochAt, nextEpochStart, type EpochEntry } from '../../../store/epoch-file.js';
 import type { HaSettings } from './ha-options.js';
+import { RecordCounter } from './record-counter.js';
 import { acksNeeded, batchSatisfied, inSyncSet, isInSync, reported, type ReplicaState } from './replica-set.js';
 
 /**
@@ -96,9 +96,12 @@ export class HaMaster {
   private base: number;
   /** Fixed roles: a tail being taken back from a slave (writes wait for it). */
   private takingBack: Promise<void> | undefined;
+  /** Slaves' lag in messages for status(). */
+  private readonly counter: RecordCounter;
 
   constructor(private readonly d: HaMasterDeps) {
     this.base = d.repl.positions().writeOffset;
+    this.counter = new RecordCounter((from, maxBytes) => d.repl.readReplica(from, maxBytes));
     this.sub = d.repl.positions$.subscribe((p) => {
       if (this.holds.length > 0) this.wake(p.writeOffset);
       if (p.flushedOffset !== this.lastFlushed) {
@@ -356,7 +359,7 @@ export class HaMaster {
           sinceContactMs: now - r.lastContact,
           inSync: set.includes(r.id),
         };
-        const n = this.countRecords(r.ackOffset, pos.writeOffset);
+        const n = this.counter.between(r.ackOffset, pos.writeOffset);
         if (n !== undefined) s.lagMessages = n;
         return s;
       });
@@ -373,21 +376,6 @@ export class HaMaster {
       minInSyncReplicas: this.d.settings.minInSyncReplicas,
       slaves,
     };
-  }
-
-  /** Records in [from, to) of the commit log, by their sizes; undefined past 64 MiB or when `from` is not readable. */
-  private countRecords(from: number, to: number): number | undefined {
-    if (to - from > 64 * 1024 * 1024) return undefined;
-    let n = 0;
-    let at = from;
-    while (at < to) {
-      const r = this.d.repl.readReplica(at, 4 * 1024 * 1024);
-      if (r.kind === 'none') break;
-      if (r.kind !== 'data') return undefined;
-      for (let p = 0; p < r.data.length; p += readU32(r.data, p)) n++;
-      at = r.offset + r.data.length;
-    }
-    return n;
   }
 
   /** Answers held requests and the writes still waiting (FLUSH_SLAVE_TIMEOUT: they are stored). */
