@@ -11,6 +11,9 @@
  * async stack traces, a measurable cost per request). A reply with no data and status 503 is the server's
  * "no responders". Replies carry kind Reply and the request's requestId; only frames of kind Request that
  * carry a NATS reply subject get a reply path. The client reconnects forever (every ~250 ms) and re-subscribes inboxes after a reconnect.
+ * One-way sends (`send`) over NATS wait for the end of the turn: then the frames of the turn to one address leave as
+ * one NATS message, a bundle (bundle.ts, nats-outbox.ts; a lone frame as itself), since the NATS client's cost is
+ * per message. Whatever else the connection publishes first sends what waits, so publishes keep their order.
  * Bad data at an inbox is answered with a BAD_FRAME error frame when it has a reply subject, else dropped;
  * both are counted (`droppedFrames`) and logged at most once per 10 s.
  *
@@ -42,6 +45,8 @@ import { DirectLinks, DirectListener, type DirectCuts, type DirectLink } from '.
 import { directClientTls, directListenerTls, linkTlsOptions, type DirectClientTls, type DirectTlsFiles } from './direct-tls.js';
 import { connectFailure, natsSecurityOptions, type NatsAuth, type NatsTls } from './nats-auth.js';
 import { openNatsKv } from './nats-kv.js';
+import { NatsOutbox } from './nats-outbox.js';
+import { isBundle, readBundle } from './bundle.js';
 import type { DirectEndpoint, MessageSocket } from './direct-wire.js';
 import { EMPTY_BODY, FrameKind, type Frame } from './frame.js';
 import {
@@ -171,6 +176,8 @@ export class NatsTransport implements Transport {
   /** Undecodable frames since the last line that logged one, and when that was. */
   private unloggedBad = 0;
   private lastBadLog = -Infinity;
+  /** One-way frames sent over NATS in this turn, published as bundles at its end. */
+  private readonly outbox: NatsOutbox;
 
   constructor(
     /** The underlying connection (exposed for tests and diagnostics). */
@@ -183,6 +190,11 @@ export class NatsTransport implements Transport {
     private readonly tls?: NatsTls,
   ) {
     this.lastMaxPayload = nc.info?.max_payload ?? 1024 * 1024;
+    this.outbox = new NatsOutbox(
+      (subject, data) => nc.publish(subject, data),
+      () => this.maxPayload,
+      (err, subject, frames) => this.logger.error({ err: this.mapError(err, `send on ${subject}`), subject, frames }, 'one-way frames could not be published at the end of the turn; they are lost'),
+    );
     if (useDirect) {
       this.links = new DirectLinks({
         security: (endpoint) => {
@@ -266,6 +278,10 @@ export class NatsTransport implements Transport {
               subscriber.error(this.mapError(err, `inbox ${address}`));
               return;
             }
+            if (isBundle(msg.data)) {
+              this.unbundle(msg, `inbox ${address}`, (frame) => subscriber.next({ frame }));
+              return;
+            }
             let f: Frame;
             try {
               f = decodeFrame(msg.data);
@@ -313,7 +329,10 @@ export class NatsTransport implements Transport {
       this.waiting.set(token, { resolve, reject, timer, to, link });
       try {
         if (link !== undefined) link.socket.write(data, f.body);
-        else this.nc.publish(this.addressSubject(to), data, { reply: this.replyBase + token });
+        else {
+          this.outbox.flush();
+          this.nc.publish(this.addressSubject(to), data, { reply: this.replyBase + token });
+        }
       } catch (e) {
         this.settle(token)?.reject(this.mapError(e, `request to ${to}`));
       }
@@ -439,16 +458,14 @@ export class NatsTransport implements Transport {
       return;
     }
     const data = this.encode(frame, to);
-    try {
-      this.nc.publish(this.addressSubject(to), data);
-    } catch (e) {
-      throw this.mapError(e, `send to ${to}`);
-    }
+    if (this.closing || this.nc.isClosed()) throw new TransportError('CLOSED', `send to ${to}: connection closed`);
+    this.outbox.add(this.addressSubject(to), data);
   }
 
   publish(subject: string, frame: Frame): void {
     const data = this.encode(frame, subject);
     try {
+      this.outbox.flush();
       this.nc.publish(this.pubSubject(subject), data);
     } catch (e) {
       throw this.mapError(e, `publish on ${subject}`);
@@ -498,6 +515,7 @@ export class NatsTransport implements Transport {
 
   async flush(): Promise<void> {
     try {
+      this.outbox.flush();
       await this.nc.flush();
     } catch (e) {
       throw this.mapError(e, 'flush');
@@ -509,6 +527,7 @@ export class NatsTransport implements Transport {
       await this.nc.closed();
       return;
     }
+    this.outbox.flush();
     this.closing = true;
     this.failWaiting(new TransportError('CLOSED', 'transport closed while waiting for a reply'));
     this.links?.close();
@@ -569,6 +588,7 @@ export class NatsTransport implements Transport {
         throw e;
       }
       try {
+        this.outbox.flush();
         msg.respond(data);
       } catch (e) {
         throw this.mapError(e, `reply on ${msg.subject}`);
@@ -578,9 +598,34 @@ export class NatsTransport implements Transport {
 
   private respondError(msg: Msg, requestId: number, code: number, status: number, error: string): void {
     try {
+      this.outbox.flush();
       msg.respond(errorReply(requestId, code, status, error));
     } catch (e) {
       this.logger.warn({ err: e, subject: msg.subject }, 'cannot send error reply');
+    }
+  }
+
+  /**
+   * Delivers the frames of a bundle (one-way, whatever their kind says: a bundle has no reply subject). A bundle
+   * that does not parse delivers nothing; a frame in it that does not decode is dropped, the others delivered.
+   */
+  private unbundle(msg: Msg, where: string, deliver: (frame: Frame) => void): void {
+    let frames: Uint8Array[];
+    try {
+      frames = readBundle(msg.data);
+    } catch (e) {
+      this.badFrame(msg, e, where);
+      return;
+    }
+    for (const bytes of frames) {
+      let f: Frame;
+      try {
+        f = decodeFrame(bytes);
+      } catch (e) {
+        this.badFrame(msg, e, where);
+        continue;
+      }
+      deliver(f);
     }
   }
 

@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { RealClock } from '../../core/clock.js';
 import { SeededRandom } from '../../core/random.js';
 import { Status } from '../../core/status.js';
-import { decodeFrame } from '../../transports/codec.js';
+import { decodeFrame, encodeFrame } from '../../transports/codec.js';
+import { encodeBundle, isBundle, readBundle } from '../../transports/bundle.js';
 import { frame, FrameKind, type Frame } from '../../transports/frame.js';
 import { natsTransport, type NatsTransport } from '../../transports/nats.js';
 import { TransportError, type Incoming, type Transport, type TransportDeps } from '../../transports/transport.js';
@@ -164,6 +165,50 @@ describe('nats transport', () => {
     sub.unsubscribe();
   });
 
+  test('a one-way frame sent before a request reaches the inbox before it', async () => {
+    const a = await open(server, 'order');
+    const b = await open(server, 'order');
+    open$.push(a, b);
+    const seen: number[] = [];
+    const sub = b.inbox('svc').subscribe((i) => {
+      seen.push(i.frame.code);
+      i.reply?.(frame({ code: 0 }));
+    });
+    await b.flush();
+    for (let n = 1; n <= 3; n++) a.send('svc', frame({ code: n }));
+    await a.request('svc', frame({ code: 4 }), { timeoutMs: 2000 });
+    a.send('svc', frame({ code: 5 }));
+    a.publish('elsewhere', frame({ code: 6 })); // a publish sends what waits first
+    await a.request('svc', frame({ code: 7 }), { timeoutMs: 2000 });
+    expect(seen).toEqual([1, 2, 3, 4, 5, 7]);
+    sub.unsubscribe();
+  });
+
+  test('a bundle that lies delivers nothing; a bad frame in a bundle is dropped, the others delivered', async () => {
+    const b = await open(server, 'hostile');
+    const raw = await connect({ servers: server.url });
+    open$.push(b, raw);
+    const seen: number[] = [];
+    const sub = b.inbox('actor.1').subscribe((i) => {
+      seen.push(i.frame.code);
+      expect(i.reply).toBeUndefined();
+    });
+    await b.flush();
+    const f1 = encodeFrame(frame({ code: 1 }));
+    const f2 = encodeFrame(frame({ code: 2, kind: FrameKind.Request, requestId: 9 }));
+    const lying = encodeBundle([f1, f2], f1.length + f2.length);
+    lying[5] = 0xff; // the first entry claims more bytes than follow
+    raw.publish('hostile.actor.1', lying, { reply: 'hostile.nobody' });
+    const junk = Uint8Array.of(0xac, 1, 2, 3);
+    raw.publish('hostile.actor.1', encodeBundle([f1, junk, f2], f1.length + junk.length + f2.length));
+    await raw.flush();
+    const t0 = Date.now();
+    while (seen.length < 2 && Date.now() - t0 < 2000) await new Promise((r) => setTimeout(r, 10));
+    expect(seen).toEqual([1, 2]);
+    expect(b.droppedFrames).toBe(2);
+    sub.unsubscribe();
+  });
+
   test('encoding failures and sending after close fail with typed errors', async () => {
     const a = await open(server);
     expect(() => a.send('x', frame({ code: 70000 }))).toThrow(TransportError);
@@ -208,6 +253,33 @@ describe('nats transport with a small max_payload', () => {
     const a = await open(small, 'conf');
     const b = await open(small, 'conf');
     return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) };
+  });
+
+  test('one-way frames of a turn leave bundled: in order, in a few NATS messages, none above max_payload', async () => {
+    const a = await open(small, 'bundled');
+    const b = await open(small, 'bundled');
+    const raw = await connect({ servers: small.url });
+    open$.push(a, b, raw);
+    const sizes: number[] = [];
+    const counted: number[] = [];
+    raw.subscribe('bundled.svc', {
+      callback: (_e, m) => {
+        sizes.push(m.data.length);
+        counted.push(isBundle(m.data) ? readBundle(m.data).length : 1);
+      },
+    });
+    await raw.flush();
+    const got = firstValueFrom(b.inbox('svc').pipe(take(2000), toArray(), timeout(5000)));
+    await b.flush();
+    for (let n = 0; n < 2000; n++) a.send('svc', frame({ code: n % 60000, header: { n }, body: bytes(100, n) }));
+    const frames = (await got).map((i) => i.frame);
+    expect(frames.map((f) => f.header.n)).toEqual(Array.from({ length: 2000 }, (_, n) => n));
+    expect(frames.every((f, n) => Array.from(f.body).join() === Array.from(bytes(100, n)).join())).toBe(true);
+    await raw.flush();
+    expect(counted.reduce((x, y) => x + y, 0)).toBe(2000);
+    expect(sizes.length).toBeGreaterThan(2); // 2,000 frames of 100 B do not fit one 64 KiB message
+    expect(sizes.length).toBeLessThan(20);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(64 * 1024);
   });
 
   test('maxPayload reflects the server; larger frames fail at once with PAYLOAD_TOO_LARGE', async () => {
