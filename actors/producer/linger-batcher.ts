@@ -8,6 +8,8 @@ import { queueKey } from '../../core/message.js';
  * Automatic batching: sends to one queue within `lingerMs` are combined into one batch (up to `maxBytes` of
  * encoded messages), sent with one request; each caller's promise resolves with its own result. A batch
  * leaves when its linger time is up, when the next message would make it too large, or on `flushAll()`.
+ * With `lingerMs` 0 nothing waits for time: the batches leave at the end of the turn (a microtask after the
+ * first add), holding what the turn's code sent, so one send alone leaves at once.
  */
 
 interface Waiter {
@@ -28,6 +30,7 @@ export type SendBatch = (msgs: readonly Message[], mq: MessageQueue) => Promise<
 export class LingerBatcher {
   private readonly pending = new Map<string, Pending>();
   private readonly inflight = new InFlight();
+  private turnQueued = false;
 
   constructor(
     private readonly sendBatch: SendBatch,
@@ -35,6 +38,8 @@ export class LingerBatcher {
     private readonly lingerMs: number,
     private readonly maxBytes: number,
     private readonly logger: Logger,
+    /** With lingerMs 0: called at the end of each turn that added, before its batches leave. */
+    private readonly onTurnEnd?: () => void,
   ) {}
 
   /** Number of batches waiting for their linger time. */
@@ -53,7 +58,11 @@ export class LingerBatcher {
     if (!p) {
       p = { mq, msgs: [], waiters: [], bytes: 0, timer: undefined };
       this.pending.set(key, p);
-      p.timer = this.clock.setTimeout(() => this.flush(key), this.lingerMs);
+      if (this.lingerMs > 0) p.timer = this.clock.setTimeout(() => this.flush(key), this.lingerMs);
+      else if (!this.turnQueued) {
+        this.turnQueued = true;
+        queueMicrotask(this.endTurn);
+      }
     }
     const batch = p;
     return new Promise<SendResult>((resolve, reject) => {
@@ -63,6 +72,12 @@ export class LingerBatcher {
       if (batch.bytes >= this.maxBytes) this.flush(key);
     });
   }
+
+  private readonly endTurn = (): void => {
+    this.turnQueued = false;
+    this.onTurnEnd?.();
+    this.flushAll();
+  };
 
   /** Sends every lingering batch now. */
   flushAll(): void {

@@ -33,7 +33,11 @@ export interface ProducerOptions {
   retries?: number;
   /** Largest message body in bytes; larger messages fail with MESSAGE_TOO_LARGE without being sent. Default 4 MiB. */
   maxMessageBytes?: number;
-  /** Automatic batching: sends to one queue within this time are combined into one request. Default 0 (off). */
+  /**
+   * Automatic batching: sends to one queue within this time are combined into one request. Default 0: nothing
+   * waits, and the sends of one turn of the event loop to one topic (without a sharding key or selector) go to
+   * one queue as one request, at the end of the turn.
+   */
   lingerMs?: number;
   /** Largest batch (encoded bytes) of automatic batching and of `sendBatch` splits. Default 256 KiB. */
   batchMaxBytes?: number;
@@ -141,7 +145,9 @@ export async function startProducer(system: ActorSystem, opts: ProducerOptions, 
 class ProducerImpl {
   readonly client: ClientInstance;
   readonly path: SendPath;
-  private readonly batcher: LingerBatcher | undefined;
+  private readonly batcher: LingerBatcher;
+  /** With lingerMs 0: the queue each topic's sends of this turn go to (one batch per topic and turn). */
+  private readonly turnQueues = new Map<string, MessageQueue>();
   private readonly inflight = new InFlight();
 
   constructor(
@@ -154,9 +160,7 @@ class ProducerImpl {
   ) {
     this.client = new ClientInstance(io, { clientId, namesrv, requestTimeoutMs: o.sendTimeoutMs });
     this.path = new SendPath(this.client, { group, sendTimeoutMs: o.sendTimeoutMs, retries: o.retries });
-    if (o.lingerMs > 0) {
-      this.batcher = new LingerBatcher((msgs, mq) => this.path.send(msgs, mq), io.clock, o.lingerMs, o.batchMaxBytes, io.logger);
-    }
+    this.batcher = new LingerBatcher((msgs, mq) => this.path.send(msgs, mq), io.clock, o.lingerMs, o.batchMaxBytes, io.logger, () => this.turnQueues.clear());
   }
 
   private checkRunning(): void {
@@ -190,17 +194,23 @@ class ProducerImpl {
         })(),
       );
     }
-    if (this.batcher) {
-      const batcher = this.batcher;
-      return this.track(
-        (async () => {
-          const queues = await this.path.queues(msg.topic);
-          const mq = this.path.pick(queues, undefined, msg.shardingKey);
-          return batcher.add(mq, msg, encodedMessageSize(msg));
-        })(),
-      );
+    return this.track(
+      (async () => {
+        const queues = await this.path.queues(msg.topic);
+        return this.batcher.add(this.queueFor(msg, queues), msg, encodedMessageSize(msg));
+      })(),
+    );
+  }
+
+  /** The queue of an unordered send: picked per message when lingering, else once per topic and turn. */
+  private queueFor(msg: Message, queues: readonly MessageQueue[]): MessageQueue {
+    if (this.o.lingerMs > 0 || msg.shardingKey !== undefined) return this.path.pick(queues, undefined, msg.shardingKey);
+    let mq = this.turnQueues.get(msg.topic);
+    if (mq === undefined) {
+      mq = this.path.pick(queues);
+      this.turnQueues.set(msg.topic, mq);
     }
-    return this.track(this.path.send([msg]).then((r) => r[0]!));
+    return mq;
   }
 
   sendOneway(msg: Message): void {
@@ -247,7 +257,7 @@ class ProducerImpl {
 
   /** Sends lingering batches and waits for every send in flight (failures are the callers'). */
   async drain(): Promise<void> {
-    await this.batcher?.drain();
+    await this.batcher.drain();
     while (this.inflight.size > 0) await this.inflight.idle();
   }
 }

@@ -293,7 +293,8 @@ describe('a cluster of processes', () => {
     expect((await runMq(['admin', 'topic', 'create', '--topic', 'per-queue', '--queues', '2', '--namesrv', 'ns-q', ...conn()])).code).toBe(0);
     let produced: MqRun | undefined;
     for (let i = 0; i < 20; i++) {
-      produced = await runMq(['produce', '--namesrv', 'ns-q', '--topic', 'per-queue', '--count', '10', ...conn()]);
+      // one send at a time: each its own turn, so the queues take turns (the sends of one turn go to one queue)
+      produced = await runMq(['produce', '--namesrv', 'ns-q', '--topic', 'per-queue', '--count', '10', '--concurrency', '1', ...conn()]);
       if (produced.code === 0) break;
       await new Promise((r) => setTimeout(r, 200));
     }

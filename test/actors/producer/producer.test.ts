@@ -172,6 +172,31 @@ describe('producer', () => {
     await system.stop();
   });
 
+  it('without a linger time, sends one turn makes to one topic go to one queue as one request, and nothing waits', async () => {
+    const { env, system, brokers, producer } = await setup({ T: 2, U: 2 }, ['a', 'b']);
+    const all = () => brokers.flatMap((b) => [...b.received(RequestCode.SEND_BATCH_MESSAGE), ...b.received(RequestCode.SEND_MESSAGE)]);
+    // a send alone leaves in the same turn of the simulated clock: no timer is waited for
+    const t0 = env.clock.now();
+    expect((await drive(env.clock, producer.send(msg('T', 0)))).status).toBe('SEND_OK');
+    expect(env.clock.now()).toBe(t0);
+    expect(all()).toHaveLength(1);
+    // ten sends to T and three to U in one turn: one request each, each caller its own result
+    const ts = Array.from({ length: 10 }, (_, i) => producer.send(msg('T', i + 1)));
+    const us = Array.from({ length: 3 }, (_, i) => producer.send(msg('U', i)));
+    const [rt, ru] = await drive(env.clock, Promise.all([Promise.all(ts), Promise.all(us)]));
+    expect(all()).toHaveLength(3);
+    expect(new Set(rt.map((r) => queueKey(r.queue))).size).toBe(1);
+    expect(new Set(ru.map((r) => queueKey(r.queue))).size).toBe(1);
+    expect(rt.map((r) => r.queueOffset)).toEqual(rt.map((_, i) => rt[0]!.queueOffset + i));
+    expect(new Set([...rt, ...ru].map((r) => r.uniqKey)).size).toBe(13);
+    // the next turn's batch goes to the next queue of the round
+    const next = await drive(env.clock, Promise.all([producer.send(msg('T', 20)), producer.send(msg('T', 21))]));
+    expect(queueKey(next[0]!.queue)).toBe(queueKey(next[1]!.queue));
+    expect(queueKey(next[0]!.queue)).not.toBe(queueKey(rt[0]!.queue));
+    await drive(env.clock, producer.stop());
+    await system.stop();
+  });
+
   it('starts a new lingering batch when the next message would exceed batchMaxBytes', async () => {
     const { env, system, brokers, producer } = await setup({ T: 1 }, ['a'], { lingerMs: 5, batchMaxBytes: 100 });
     const ps = Array.from({ length: 6 }, (_, i) => producer.send({ topic: 'T', body: new Uint8Array(30).fill(i) }));
