@@ -66,13 +66,23 @@ export function encodeMessageId(storeHost: string, commitLogOffset: number): str
   return hex(bytes);
 }
 
+/** The value of a hex digit's character code (either case), or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20;
+  return l >= 97 && l <= 102 ? l - 87 : -1;
+}
+
 export function decodeMessageId(id: string): { storeHost: string; commitLogOffset: number } {
   const bad = (why: string) => new MessageIdError(`malformed message id ${JSON.stringify(id.slice(0, 80))}: ${why}`);
-  if (typeof id !== 'string' || id.length % 2 !== 0 || !/^[0-9A-Fa-f]+$/.test(id)) {
-    throw bad('expected an even number of hex digits');
-  }
+  if (typeof id !== 'string' || id.length === 0 || id.length % 2 !== 0) throw bad('expected an even number of hex digits');
   const bytes = new Uint8Array(id.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(id.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0; i < bytes.length; i++) {
+    const hi = hexDigit(id.charCodeAt(2 * i));
+    const lo = hexDigit(id.charCodeAt(2 * i + 1));
+    if (hi < 0 || lo < 0) throw bad('expected an even number of hex digits');
+    bytes[i] = (hi << 4) | lo;
+  }
   let storeHost: string;
   let at: number;
   if (bytes.length >= 1 && bytes[0] !== 0) {

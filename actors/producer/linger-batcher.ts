@@ -31,6 +31,8 @@ export class LingerBatcher {
   private readonly pending = new Map<string, Pending>();
   private readonly inflight = new InFlight();
   private turnQueued = false;
+  /** With lingerMs 0: the queue each topic's messages of this turn go to. */
+  private readonly turnQueues = new Map<string, MessageQueue>();
 
   constructor(
     private readonly sendBatch: SendBatch,
@@ -38,8 +40,6 @@ export class LingerBatcher {
     private readonly lingerMs: number,
     private readonly maxBytes: number,
     private readonly logger: Logger,
-    /** With lingerMs 0: called at the end of each turn that added, before its batches leave. */
-    private readonly onTurnEnd?: () => void,
   ) {}
 
   /** Number of batches waiting for their linger time. */
@@ -75,9 +75,24 @@ export class LingerBatcher {
 
   private readonly endTurn = (): void => {
     this.turnQueued = false;
-    this.onTurnEnd?.();
+    this.turnQueues.clear();
     this.flushAll();
   };
+
+  /**
+   * Adds a message without a queue of its own: with lingerMs 0 to its topic's queue of this turn (`pick` chooses it
+   * at the topic's first message of the turn), so a turn's messages to one topic make one batch; else to the queue
+   * `pick` chooses for it.
+   */
+  addToTopic(topic: string, pick: () => MessageQueue, msg: Message, bytes: number): Promise<SendResult> {
+    if (this.lingerMs > 0) return this.add(pick(), msg, bytes);
+    let mq = this.turnQueues.get(topic);
+    if (mq === undefined) {
+      mq = pick();
+      this.turnQueues.set(topic, mq);
+    }
+    return this.add(mq, msg, bytes);
+  }
 
   /** Sends every lingering batch now. */
   flushAll(): void {

@@ -82,7 +82,7 @@ export interface ProducerExtras {
   /** Sees every frame at the producer's address first; returns true when it handled it. */
   onFrame?: (frame: Frame, reply?: (f: Frame) => void) => boolean;
   /** Called once with the producer's client and send path, before startProducer resolves. */
-  onParts?: (parts: { client: ClientInstance; path: SendPath }) => void;
+  onParts?: (parts: { client: ClientInstance; path: SendPath; batched: (msg: Message) => Promise<SendResult> }) => void;
 }
 
 /** Hosts a producer in `system` and starts it. */
@@ -108,7 +108,7 @@ export async function startProducer(system: ActorSystem, opts: ProducerOptions, 
     intervals: { routes: o.routeRefreshMs, heartbeat: o.heartbeatIntervalMs },
     build: (io) => {
       impl = new ProducerImpl(io, clientId, opts.group, opts.namesrv, o, () => stopping);
-      extras.onParts?.({ client: impl.client, path: impl.path });
+      extras.onParts?.({ client: impl.client, path: impl.path, batched: impl.batched });
       return {
         start: async () => {
           impl.client.producerGroups.add(opts.group);
@@ -146,8 +146,6 @@ class ProducerImpl {
   readonly client: ClientInstance;
   readonly path: SendPath;
   private readonly batcher: LingerBatcher;
-  /** With lingerMs 0: the queue each topic's sends of this turn go to (one batch per topic and turn). */
-  private readonly turnQueues = new Map<string, MessageQueue>();
   private readonly inflight = new InFlight();
 
   constructor(
@@ -160,7 +158,7 @@ class ProducerImpl {
   ) {
     this.client = new ClientInstance(io, { clientId, namesrv, requestTimeoutMs: o.sendTimeoutMs });
     this.path = new SendPath(this.client, { group, sendTimeoutMs: o.sendTimeoutMs, retries: o.retries });
-    this.batcher = new LingerBatcher((msgs, mq) => this.path.send(msgs, mq), io.clock, o.lingerMs, o.batchMaxBytes, io.logger, () => this.turnQueues.clear());
+    this.batcher = new LingerBatcher((msgs, mq) => this.path.send(msgs, mq), io.clock, o.lingerMs, o.batchMaxBytes, io.logger);
   }
 
   private checkRunning(): void {
@@ -194,24 +192,19 @@ class ProducerImpl {
         })(),
       );
     }
-    return this.track(
-      (async () => {
-        const queues = await this.path.queues(msg.topic);
-        return this.batcher.add(this.queueFor(msg, queues), msg, encodedMessageSize(msg));
-      })(),
-    );
+    return this.track(this.batched(msg));
   }
 
-  /** The queue of an unordered send: picked per message when lingering, else once per topic and turn. */
-  private queueFor(msg: Message, queues: readonly MessageQueue[]): MessageQueue {
-    if (this.o.lingerMs > 0 || msg.shardingKey !== undefined) return this.path.pick(queues, undefined, msg.shardingKey);
-    let mq = this.turnQueues.get(msg.topic);
-    if (mq === undefined) {
-      mq = this.path.pick(queues);
-      this.turnQueues.set(msg.topic, mq);
-    }
-    return mq;
-  }
+  /**
+   * Sends `msg` in a batch (linger-batcher.ts): with its sharding key's queue, else its topic's queue of the turn
+   * (or, lingering, a queue picked for it).
+   */
+  readonly batched = async (msg: Message): Promise<SendResult> => {
+    const queues = await this.path.queues(msg.topic);
+    const size = encodedMessageSize(msg);
+    if (msg.shardingKey !== undefined) return this.batcher.add(this.path.pick(queues, undefined, msg.shardingKey), msg, size);
+    return this.batcher.addToTopic(msg.topic, () => this.path.pick(queues), msg, size);
+  };
 
   sendOneway(msg: Message): void {
     this.checkRunning();

@@ -71,7 +71,7 @@ export async function startTransactionProducer(system: ActorSystem | { actors: A
   const actors = 'actors' in system ? system.actors : system;
   const maxChecks = opts.maxConcurrentChecks ?? 64;
   const endMode = opts.endMode ?? 'oneway';
-  let parts: { client: ClientInstance; path: SendPath } | undefined;
+  let parts: { client: ClientInstance; path: SendPath; batched: (msg: Message) => Promise<SendResult> } | undefined;
   let checksRunning = 0;
   let stopping = false;
   let running = 0;
@@ -157,7 +157,7 @@ export async function startTransactionProducer(system: ActorSystem | { actors: A
     },
     onParts: (p) => (parts = p),
   });
-  const { client, path } = parts!;
+  const { client, path, batched } = parts!;
   for (const t of opts.topics ?? []) {
     client.routes.track(t);
     await path.queues(t).catch((err: unknown) => client.io.logger.warn({ err, topic: t }, 'no route yet for a transactional topic'));
@@ -176,9 +176,8 @@ export async function startTransactionProducer(system: ActorSystem | { actors: A
     validateMessage(msg, opts.maxMessageBytes !== undefined ? { maxBodyBytes: opts.maxMessageBytes } : {});
     const half = halfMessageOf(msg, opts.group);
     client.routes.track(msg.topic);
-    const queues = await path.queues(msg.topic);
-    const [sent] = await path.send([half], path.pick(queues, undefined, msg.shardingKey));
-    const sendResult: SendResult = { ...sent! };
+    // the half messages of one turn to one topic go as one batch, as the producer's sends do
+    const sendResult: SendResult = { ...(await batched(half)) };
     if (sendResult.uniqKey !== undefined) sendResult.transactionId = sendResult.uniqKey;
     heartbeatOnce(sendResult.queue.brokerName);
     let state: TxState;
