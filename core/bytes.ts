@@ -86,6 +86,12 @@ export function utf8Length(s: string): number {
  */
 export const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Uint8Array, start: number, end: number): string }).latin1Slice;
 
+/** Whether a[aAt, aAt + length) and b[bAt, bAt + length) hold the same bytes. */
+export function sameBytes(a: Uint8Array, aAt: number, b: Uint8Array, bAt: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (a[aAt + i] !== b[bAt + i]) return false;
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------- hex
 
 /** The upper-case hex digits: `HEX_DIGITS[d]` is the digit of d (0..15). */
@@ -94,6 +100,13 @@ export const HEX_DIGITS = '0123456789ABCDEF';
 export const HEX_CODES = Uint8Array.from(HEX_DIGITS, (c) => c.charCodeAt(0));
 /** The two upper-case hex digits of each byte value. */
 export const HEX_BYTES: readonly string[] = Array.from({ length: 256 }, (_, b) => HEX_DIGITS[b >>> 4]! + HEX_DIGITS[b & 15]!);
+
+/** The value of a hex digit's character code (either case), or -1. */
+export function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const l = c | 0x20;
+  return l >= 97 && l <= 102 ? l - 87 : -1;
+}
 
 // ---------------------------------------------------------------------------------------------- file names
 

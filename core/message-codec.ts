@@ -1,5 +1,5 @@
 import type { Message, MessageExt } from './message.js';
-import { HEX_DIGITS, latin1Slice as nativeLatin1Slice, utf8Length } from './bytes.js';
+import { HEX_DIGITS, latin1Slice as nativeLatin1Slice, sameBytes, utf8Length } from './bytes.js';
 import { HexLine } from './hex-line.js';
 
 /**
@@ -486,13 +486,9 @@ class Reader {
     const buf = this.buf;
     const start = this.pos;
     const prev = this.slotStart[slot]!;
-    if (prev >= 0 && this.slotLen[slot] === n) {
-      let i = 0;
-      while (i < n && buf[start + i] === buf[prev + i]) i++;
-      if (i === n) {
-        this.pos = start + n;
-        return this.slotStr[slot]!;
-      }
+    if (prev >= 0 && this.slotLen[slot] === n && sameBytes(buf, start, buf, prev, n)) {
+      this.pos = start + n;
+      return this.slotStr[slot]!;
     }
     const s = this.text(n, what);
     this.slotStart[slot] = start;

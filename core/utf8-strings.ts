@@ -8,6 +8,8 @@
  * header, the largest share of what a broker allocated per message).
  */
 
+import { sameBytes } from './bytes.js';
+
 const SLOTS = 1024;
 /** Strings up to this many bytes are cached. */
 export const CACHED_MAX = 48;
@@ -31,16 +33,7 @@ export function readUtf8(buf: Uint8Array, start: number, end: number): string | 
   if (len > CACHED_MAX) return Buffer.from(buf.buffer, buf.byteOffset + start, len).toString('latin1');
   const slot = (h ^ (h >>> 13)) & (SLOTS - 1);
   const at = slot * CACHED_MAX;
-  if (cacheLen[slot] === len) {
-    let same = true;
-    for (let i = 0; i < len; i++) {
-      if (cacheBytes[at + i] !== buf[start + i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return cacheStr[slot];
-  }
+  if (cacheLen[slot] === len && sameBytes(cacheBytes, at, buf, start, len)) return cacheStr[slot];
   const view = buf.subarray(start, end);
   const s = String.fromCharCode.apply(null, view as unknown as number[]);
   cacheBytes.set(view, at);

@@ -1,7 +1,7 @@
 import { readUtf8 } from '../core/utf8-strings.js';
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import type { Logger } from 'pino';
-import { readU32, readU64, writeU32, writeU64 } from '../core/bytes.js';
+import { readU32, readU64, sameBytes, writeU32, writeU64 } from '../core/bytes.js';
 import { MessageProperty } from '../core/message.js';
 import {
   KEY_SEPARATOR,
@@ -586,16 +586,7 @@ export class Dispatcher {
   /** The topic at buf[q, q + len), decoded once while it repeats. */
   private topicAt(buf: Uint8Array, q: number, len: number): string | undefined {
     const c = this.topicCache;
-    if (c.length === len) {
-      let same = true;
-      for (let i = 0; i < len; i++) {
-        if (c[i] !== buf[q + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return this.topicName;
-    }
+    if (c.length === len && sameBytes(c, 0, buf, q, len)) return this.topicName;
     const s = readUtf8(buf, q, q + len);
     if (s === undefined) return undefined;
     this.topicCache = buf.slice(q, q + len);
@@ -607,16 +598,7 @@ export class Dispatcher {
   private tagHashAt(buf: Uint8Array, from: number, to: number): number {
     const c = this.tagCache;
     const len = to - from;
-    if (c.length === len) {
-      let same = true;
-      for (let i = 0; i < len; i++) {
-        if (c[i] !== buf[from + i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return this.tagHashValue;
-    }
+    if (c.length === len && sameBytes(c, 0, buf, from, len)) return this.tagHashValue;
     const s = readUtf8(buf, from, to);
     this.tagCache = buf.slice(from, to);
     this.tagHashValue = tagHash(s);

@@ -9,7 +9,7 @@
  *   leading zero byte (never a valid first IPv4 octet) tells the forms apart, so every host round-trips exactly.
  */
 
-import { HEX_BYTES, readU32, writeU32 } from '../core/bytes.js';
+import { HEX_BYTES, hexDigit, readU32, writeU32 } from '../core/bytes.js';
 
 export class MessageIdError extends Error {
   readonly code = 'EBADMSGID';
@@ -64,13 +64,6 @@ export function encodeMessageId(storeHost: string, commitLogOffset: number): str
   writeU32(bytes, at, hi);
   writeU32(bytes, at + 4, commitLogOffset - hi * TWO_32);
   return hex(bytes);
-}
-
-/** The value of a hex digit's character code (either case), or -1. */
-function hexDigit(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  const l = c | 0x20;
-  return l >= 97 && l <= 102 ? l - 87 : -1;
 }
 
 export function decodeMessageId(id: string): { storeHost: string; commitLogOffset: number } {

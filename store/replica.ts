@@ -6,7 +6,7 @@
  * use the same segment size and end-of-segment marker), so a record has the same commit log offset on every
  * replica and a message id's offset finds it on each.
  */
-import { readU32, readU64 } from '../core/bytes.js';
+import { readU32, readU64, sameBytes } from '../core/bytes.js';
 import { RecordField, RecordFields, RecordLayout, Scan, scanRecord } from '../core/record-layout.js';
 import { queueKeyOf } from './commit-log-batch.js';
 import { recordCrc } from './record.js';
@@ -40,12 +40,6 @@ export interface CheckedChunk {
 const fields = new RecordFields();
 const utf8 = new TextDecoder('utf-8');
 
-function sameBytes(buf: Uint8Array, a: number, b: number, length: number, bLength: number): boolean {
-  if (length !== bLength) return false;
-  for (let i = 0; i < length; i++) if (buf[a + i] !== buf[b + i]) return false;
-  return true;
-}
-
 /**
  * Checks a chunk a master shipped for `offset`: whole records back to back, each with the record magic, a CRC
  * that matches and its commit log offset field equal to where it lies. Throws ReplicaDataError naming the first
@@ -71,7 +65,7 @@ export function checkReplicaChunk(buf: Uint8Array, offset: number): CheckedChunk
     if (own !== at) throw new ReplicaDataError(`record at ${at}: it says it lies at ${own}`);
     if (scanRecord(buf, p, p + size, fields) !== Scan.Ok) throw new ReplicaDataError(`record at ${at}: its fields do not add up to its size`);
     const queueId = readU32(buf, p + RecordField.QueueId);
-    if (queueId !== keyQueue || !sameBytes(buf, fields.topic, keyTopic, fields.topicLength, keyTopicLength)) {
+    if (queueId !== keyQueue || fields.topicLength !== keyTopicLength || !sameBytes(buf, fields.topic, buf, keyTopic, fields.topicLength)) {
       key = queueKeyOf(utf8.decode(buf.subarray(fields.topic, fields.topic + fields.topicLength)), queueId);
       keyQueue = queueId;
       keyTopic = fields.topic;

@@ -82,7 +82,14 @@ export interface ProducerExtras {
   /** Sees every frame at the producer's address first; returns true when it handled it. */
   onFrame?: (frame: Frame, reply?: (f: Frame) => void) => boolean;
   /** Called once with the producer's client and send path, before startProducer resolves. */
-  onParts?: (parts: { client: ClientInstance; path: SendPath; batched: (msg: Message) => Promise<SendResult> }) => void;
+  onParts?: (parts: ProducerParts) => void;
+}
+
+/** What a producer built on this one uses of it: its client, its send path, and its batching of single sends. */
+export interface ProducerParts {
+  client: ClientInstance;
+  path: SendPath;
+  batched: (msg: Message) => Promise<SendResult>;
 }
 
 /** Hosts a producer in `system` and starts it. */

@@ -1,6 +1,5 @@
 import type { Frame } from '../../transports/frame.js';
 import type { ActorSystem } from '../runtime/system.js';
-import type { ClientInstance } from '../client/client-instance.js';
 import type { CheckTransactionStateHeader, EndTransactionHeader } from '../protocol/commands.js';
 import { MessageProperty, type Message, type MessageExt, type SendResult } from '../../core/message.js';
 import { decodeMessageExtBatch } from '../../core/message-codec.js';
@@ -9,8 +8,7 @@ import { expectOk, oneWay, request } from '../protocol/replies.js';
 import { Status, StatusError } from '../../core/status.js';
 import { validateMessage } from '../protocol/validation.js';
 import { encodeEndBatch, MAX_END_BATCH, type EndEntry } from '../protocol/end-batch.js';
-import { startProducer, type Producer, type ProducerOptions } from './producer.js';
-import type { SendPath } from './send-path.js';
+import { startProducer, type Producer, type ProducerOptions, type ProducerParts } from './producer.js';
 
 /**
  * The transactional producer (RocketMQ's TransactionMQProducer): `sendInTransaction` sends a half message
@@ -71,7 +69,7 @@ export async function startTransactionProducer(system: ActorSystem | { actors: A
   const actors = 'actors' in system ? system.actors : system;
   const maxChecks = opts.maxConcurrentChecks ?? 64;
   const endMode = opts.endMode ?? 'oneway';
-  let parts: { client: ClientInstance; path: SendPath; batched: (msg: Message) => Promise<SendResult> } | undefined;
+  let parts: ProducerParts | undefined;
   let checksRunning = 0;
   let stopping = false;
   let running = 0;

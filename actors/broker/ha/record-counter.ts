@@ -56,12 +56,11 @@ export class RecordCounter {
     let n = this.counts[this.counts.length - 1]!;
     let sinceMark = 0;
     while (at < to) {
-      const r = this.read(at, Math.min(READ_BYTES, to - at));
-      if (r.kind !== 'data' || r.offset > to) return false;
-      const chunk = Math.min(r.data.length, to - r.offset);
-      for (let p = 0; p < chunk; p += readU32(r.data, p)) n++;
-      sinceMark += r.offset + chunk - at;
-      at = r.offset + chunk;
+      const r = this.readOnce(at, to, READ_BYTES);
+      if (r === undefined) return false;
+      n += r.records;
+      sinceMark += r.next - at;
+      at = r.next;
       if (sinceMark >= this.markBytes || at >= to) {
         this.marks.push(at);
         this.counts.push(n);
@@ -74,15 +73,23 @@ export class RecordCounter {
   /** Records in [from, to), read from the log (to - from is at most a mark's spacing). */
   private count(from: number, to: number): number | undefined {
     let n = 0;
-    let at = from;
-    while (at < to) {
-      const r = this.read(at, to - at);
-      if (r.kind !== 'data' || r.offset > to) return undefined;
-      const chunk = Math.min(r.data.length, to - r.offset);
-      for (let p = 0; p < chunk; p += readU32(r.data, p)) n++;
-      at = r.offset + chunk;
+    for (let at = from; at < to; ) {
+      const r = this.readOnce(at, to, to - at);
+      if (r === undefined) return undefined;
+      n += r.records;
+      at = r.next;
     }
     return n;
+  }
+
+  /** One read at `at` of at most `maxBytes`: the records it holds before `to`, and where the next read starts. */
+  private readOnce(at: number, to: number, maxBytes: number): { records: number; next: number } | undefined {
+    const r = this.read(at, Math.min(maxBytes, to - at));
+    if (r.kind !== 'data' || r.offset > to) return undefined;
+    const end = Math.min(r.data.length, to - r.offset);
+    let records = 0;
+    for (let p = 0; p < end; p += readU32(r.data, p)) records++;
+    return { records, next: r.offset + end };
   }
 
   private markAtOrBefore(offset: number): number {
