@@ -69,7 +69,7 @@ export function derivedId(prefix: string, commitLogOffset: number): string {
 
 const EMPTY = new Uint8Array(0);
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder('utf-8', { fatal: true });
+const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Bound here, not called through the import: the decode loops call it often, and calls through a local constant compile tighter. */
 const latin1Slice = nativeLatin1Slice;
 

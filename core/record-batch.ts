@@ -66,7 +66,7 @@ const fields = new RecordFields();
 
 /** Bound here, not called through the import: the decode loops call it often, and calls through a local constant compile tighter. */
 const latin1Slice = nativeLatin1Slice;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** UTF-8 bytes[from, to) as a string. */
 function text(bytes: Uint8Array, from: number, to: number, what: string): string {

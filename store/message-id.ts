@@ -22,7 +22,7 @@ export class MessageIdError extends Error {
 const IPV4_PORT = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$/;
 const TWO_32 = 0x100000000;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function parseIpv4(host: string): number[] | undefined {
   const m = IPV4_PORT.exec(host);

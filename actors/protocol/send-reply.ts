@@ -42,7 +42,7 @@ const UNIQ_COUNTER = 1;
 const UNIQ_EXPLICIT = 2;
 const TWO_32 = 0x1_0000_0000;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Bound here, not called through the import: the decode loops call it often, and calls through a local constant compile tighter. */
 const latin1Slice = nativeLatin1Slice;
 

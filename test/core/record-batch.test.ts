@@ -108,6 +108,14 @@ describe('record batch (the pull reply)', () => {
     );
   });
 
+  it('keeps a string that starts with U+FEFF (a byte order mark is text here, not a marker to drop)', () => {
+    const s: Spec = { topic: 'T', queueId: 1, queueOffset: 2, bornTimestamp: 3, storeTimestamp: 4, reconsumeTimes: 0, bornHost: 'broker-b:10911', storeHost: 'broker-b:10911', tags: '\uFEFFtag', keys: '\uFEFFk', others: { '\uFEFFname': '\uFEFF', p: '\uFEFFvalue' }, body: new Uint8Array([1]) };
+    const { bufs, positions, want } = layout([s], 1, 0, [false]);
+    expect(decodeRecordBatch(encodeRecordBatch(bufs, positions, 1, prefixBytes), { copyBodies: true })).toEqual(want);
+    const ext = { ...want[0]!, msgId: '\uFEFF', bornHost: '\uFEFFhost', storeHost: '\uFEFFstore' };
+    expect(decodeMessageExtBatch(encodeMessageExtBatch([ext, { ...ext, msgId: '' }]))).toEqual([ext, { ...ext, msgId: '' }]);
+  });
+
   it('refuses a cut or corrupted body with BAD_FRAME, never another error', () => {
     fc.assert(
       fc.property(fc.array(recordArb, { minLength: 1, maxLength: 4 }), fc.nat(), fc.nat({ max: 255 }), (specs, at, v) => {

@@ -8,6 +8,10 @@ describe('message id', () => {
     expect(decodeMessageId(id)).toEqual({ storeHost: '10.0.0.1:10911', commitLogOffset: 0x1234 });
   });
 
+  it('keeps a host that starts with U+FEFF', () => {
+    expect(decodeMessageId(encodeMessageId('\uFEFFbroker', 7))).toEqual({ storeHost: '\uFEFFbroker', commitLogOffset: 7 });
+  });
+
   it('round-trips any host and offset', () => {
     const ipHost = fc
       .tuple(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 65535 }))

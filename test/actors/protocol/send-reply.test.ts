@@ -25,6 +25,14 @@ describe('send reply codec', () => {
     expect(bytes.length).toBeLessThan(100 + 100 * 21);
   });
 
+  it('keeps an id or key that starts with U+FEFF', () => {
+    const items: SendReplyItem[] = [
+      { msgId: '\uFEFFid', queueOffset: 1, commitLogOffset: 2, uniqKey: '\uFEFF' },
+      { msgId: encodeMessageId('\uFEFFhost', 5), queueOffset: 3, commitLogOffset: 5, uniqKey: '\uFEFFkey' },
+    ];
+    expect(decodeSendReply(encodeSendReply(items))).toEqual(items);
+  });
+
   it('round-trips anything: ids and keys of any shape, big offsets, no key', () => {
     const str = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: fc.constantFrom(...'0123456789ABCDEFabcdef'), minLength: 30, maxLength: 34 }), fc.string({ unit: 'binary', maxLength: 8 }));
     const item = fc.record(
