@@ -68,7 +68,7 @@ export function brokerMetricsRegistry(brokers: () => readonly BrokerHandle[], op
     },
   });
 
-  new SnapshotHistogram(name('send_latency_seconds'), 'Send requests (SEND_MESSAGE, SEND_BATCH_MESSAGE) from arrival to reply.', registry, () =>
+  new SnapshotHistogram(name('send_latency_seconds'), 'Send requests (SEND_MESSAGE, SEND_BATCH_MESSAGE, SEND_MANY) from arrival to reply.', registry, () =>
     snapshots().map((s) => ({ broker: brokerLabel(s), ms: s.sendLatencyMs })),
   );
   new SnapshotHistogram(name('pull_latency_seconds'), 'Pulls from arrival to reply (a pull held by long polling: from its wake-up, by new data or its timeout, to its reply).', registry, () =>

@@ -6,6 +6,11 @@ import { EntryFile } from './entry-file.js';
 export const CQ_ENTRY_SIZE = 20;
 /** RocketMQ's default: 300,000 entries (6,000,000 bytes) per file. */
 export const DEFAULT_CQ_ENTRIES_PER_FILE = 300_000;
+/**
+ * Entries a store's consume queue holds back before it writes them (EntryFile's write-behind; they are written
+ * at the latest by the next checkpoint's flush): 64 entries, 1,280 bytes, per queue written since that flush.
+ */
+export const DEFAULT_CQ_WRITE_BEHIND = 64;
 
 export interface CqEntry {
   commitLogOffset: number;
@@ -77,8 +82,9 @@ export class ConsumeQueue {
     private readonly entries: EntryFile,
   ) {}
 
-  static open(storage: StorageBackend, storeDir: string, topic: string, queueId: number, entriesPerFile = DEFAULT_CQ_ENTRIES_PER_FILE): ConsumeQueue {
-    return new ConsumeQueue(topic, queueId, EntryFile.open(storage, consumeQueueDir(storeDir, topic, queueId), CQ_ENTRY_SIZE, entriesPerFile));
+  /** `writeBehind`: entries held back before they are written (see EntryFile; 0, the default: none). */
+  static open(storage: StorageBackend, storeDir: string, topic: string, queueId: number, entriesPerFile = DEFAULT_CQ_ENTRIES_PER_FILE, writeBehind = 0): ConsumeQueue {
+    return new ConsumeQueue(topic, queueId, EntryFile.open(storage, consumeQueueDir(storeDir, topic, queueId), CQ_ENTRY_SIZE, entriesPerFile, writeBehind));
   }
 
   /** Smallest queue offset still readable. */
@@ -231,6 +237,11 @@ export class ConsumeQueue {
     return this.entries.flush();
   }
 
+  /** Writes the entries held back (see EntryFile.writeOut). */
+  writeOut(): void {
+    this.entries.writeOut();
+  }
+
   close(): void {
     this.entries.close();
   }
@@ -238,12 +249,14 @@ export class ConsumeQueue {
 
 /** Every consume queue of a store, opened on demand (and all of them at start, for recovery and retention). */
 export class ConsumeQueueSet {
-  private readonly map = new Map<string, ConsumeQueue>();
+  /** By topic, then queue id (no key string made per look-up: the dispatcher and pulls look up per batch). */
+  private readonly byTopic = new Map<string, Map<number, ConsumeQueue>>();
 
   constructor(
     private readonly storage: StorageBackend,
     private readonly storeDir: string,
     private readonly entriesPerFile = DEFAULT_CQ_ENTRIES_PER_FILE,
+    private readonly writeBehind = DEFAULT_CQ_WRITE_BEHIND,
   ) {}
 
   /** Opens every queue found under `<storeDir>/consumequeue`. */
@@ -258,26 +271,34 @@ export class ConsumeQueueSet {
 
   /** The queue, opened (not created on storage until written) when `create` is true. */
   get(topic: string, queueId: number, create = true): ConsumeQueue | undefined {
-    const k = `${topic}#${queueId}`;
-    let cq = this.map.get(k);
+    let queues = this.byTopic.get(topic);
+    let cq = queues?.get(queueId);
     if (!cq && create) {
-      cq = ConsumeQueue.open(this.storage, this.storeDir, topic, queueId, this.entriesPerFile);
-      this.map.set(k, cq);
+      cq = ConsumeQueue.open(this.storage, this.storeDir, topic, queueId, this.entriesPerFile, this.writeBehind);
+      if (queues === undefined) this.byTopic.set(topic, (queues = new Map()));
+      queues.set(queueId, cq);
     }
     return cq;
   }
 
   all(): ConsumeQueue[] {
-    return [...this.map.values()];
+    const out: ConsumeQueue[] = [];
+    for (const queues of this.byTopic.values()) for (const q of queues.values()) out.push(q);
+    return out;
   }
 
-  /** Flushes the queues written since their last flush. */
+  /** Writes every queue's held-back entries. Throws StorageError: what was not written stays held. */
+  writeOut(): void {
+    for (const queues of this.byTopic.values()) for (const q of queues.values()) q.writeOut();
+  }
+
+  /** Flushes the queues written since their last flush (held-back entries written first). */
   async flush(): Promise<void> {
     await Promise.all(this.all().filter((q) => q.needsFlush).map((q) => q.flush()));
   }
 
   close(): void {
-    for (const q of this.map.values()) q.close();
-    this.map.clear();
+    for (const q of this.all()) q.close();
+    this.byTopic.clear();
   }
 }

@@ -262,13 +262,10 @@ export class Dispatcher {
       this.scheduled = false;
       if (this.stalled) return; // stopped since this run was queued: its files may be closed
       try {
+        if (this.paused) this.o.queues.writeOut(); // a failed write-out (see writeOut) is tried again too
         this.dispatchUpTo(this.target, this.perRun);
       } catch (err) {
-        if (err instanceof StorageError && PASSING_FAULTS.has(err.code) && this.o.retry) return this.pause(err, this.o.retry);
-        this.o.logger.error({ err }, 'dispatcher stopped');
-        if (!this.stalled) this.stalled = new DispatchError(`dispatcher stopped at ${this.pos}: ${(err as Error).message}`);
-        this.o.onChange?.();
-        return;
+        return this.failed(err);
       }
       if (this.paused) {
         this.o.logger.warn({ position: this.pos }, 'dispatching resumed: consume queue and index writes succeed again');
@@ -279,6 +276,27 @@ export class Dispatcher {
     });
   }
 
+  /**
+   * Writes the consume queue entries held back (ConsumeQueueSet.writeOut; the store's checkpoint calls it before
+   * its flush). A failure pauses or stops dispatching as a failed write while indexing does, and is thrown.
+   */
+  writeOut(): void {
+    try {
+      this.o.queues.writeOut();
+    } catch (err) {
+      if (!this.stalled) this.failed(err);
+      throw err;
+    }
+  }
+
+  /** A write while indexing failed: a storage failure that passes pauses dispatching, any other stops it. */
+  private failed(err: unknown): void {
+    if (err instanceof StorageError && PASSING_FAULTS.has(err.code) && this.o.retry) return this.pause(err, this.o.retry);
+    this.o.logger.error({ err }, 'dispatcher stopped');
+    if (!this.stalled) this.stalled = new DispatchError(`dispatcher stopped at ${this.pos}: ${(err as Error).message}`);
+    this.o.onChange?.();
+  }
+
   /** A storage failure: dispatching waits and tries the same run again later (logged once per failure). */
   private pause(err: StorageError, retry: { clock: Clock; ms: number }): void {
     if (!this.paused) {
@@ -286,6 +304,7 @@ export class Dispatcher {
       this.o.logger.error({ err, position: this.pos, retryMs: retry.ms }, 'dispatching paused: a consume queue or index write failed; retrying until it succeeds');
       this.o.onChange?.();
     }
+    if (this.retryTimer !== undefined) return;
     this.retryTimer = retry.clock.setTimeout(() => {
       this.retryTimer = undefined;
       this.schedule();

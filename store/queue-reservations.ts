@@ -118,8 +118,9 @@ interface Pending {
  */
 export class QueueReservations {
   private covered = 0;
-  /** Writes not yet covered, oldest first. */
+  /** Writes not yet covered, oldest first, from pendingHead on (a queue: thousands can wait on one round). */
   private pending: Pending[] = [];
+  private pendingHead = 0;
   /** Reservations asked for and not yet on storage. */
   private readonly wanted = new Map<string, number>();
   private readonly spans = new Map<string, { span: number; at: number }>();
@@ -177,7 +178,7 @@ export class QueueReservations {
    */
   written(updates: ReadonlyMap<string, number>, end: number): void {
     if (this.failed || this.closed) return;
-    if (this.pending.length === 0 && this.within(updates)) {
+    if (this.pendingHead === this.pending.length && this.within(updates)) {
       this.covered = end;
       return;
     }
@@ -189,9 +190,14 @@ export class QueueReservations {
   /** Stops appending (a store closing); a write under way ends on its own. */
   close(): void {
     this.closed = true;
-    this.pending = [];
+    this.dropPending();
     this.file?.close();
     this.file = undefined;
+  }
+
+  private dropPending(): void {
+    this.pending = [];
+    this.pendingHead = 0;
   }
 
   private within(updates: ReadonlyMap<string, number>): boolean {
@@ -223,9 +229,14 @@ export class QueueReservations {
         this.writing = false;
         if (this.closed) return;
         let moved = false;
-        while (this.pending.length > 0 && this.within(this.pending[0]!.updates)) {
-          this.covered = this.pending.shift()!.end;
+        while (this.pendingHead < this.pending.length && this.within(this.pending[this.pendingHead]!.updates)) {
+          this.covered = this.pending[this.pendingHead++]!.end;
           moved = true;
+        }
+        if (this.pendingHead === this.pending.length) this.dropPending();
+        else if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
+          this.pending = this.pending.slice(this.pendingHead);
+          this.pendingHead = 0;
         }
         if (moved) this.o.onCovered();
         this.write();
@@ -235,7 +246,7 @@ export class QueueReservations {
         if (this.closed) return;
         // nothing is lost: served data falls back to waiting for its flush
         this.failed = true;
-        this.pending = [];
+        this.dropPending();
         this.o.logger.error({ err }, 'queue offset reservations cannot be written; consumers now see messages only once flushed');
       });
   }

@@ -31,7 +31,7 @@ export interface BrokerCounters {
   topics: { topic: string; in: Flow; out: Flow }[];
   /** Requests answered, by request code name and reply status name. */
   requests: { code: string; status: string; count: number }[];
-  /** Request arrival to reply, ms: SEND_MESSAGE and SEND_BATCH_MESSAGE. */
+  /** Request arrival to reply, ms: SEND_MESSAGE, SEND_BATCH_MESSAGE and SEND_MANY. */
   sendLatencyMs: HistogramSnapshot;
   /** Request arrival to reply, ms: PULL_MESSAGE (a held pull: from its wake-up to its reply). */
   pullLatencyMs: HistogramSnapshot;
@@ -70,7 +70,7 @@ export class BrokerMetrics {
     if (byStatus === undefined) this.requests.set(code, (byStatus = new Map()));
     byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
     if (elapsedMs === undefined) return;
-    if (code === RequestCode.SEND_MESSAGE || code === RequestCode.SEND_BATCH_MESSAGE) this.sendLatency.observe(elapsedMs);
+    if (code === RequestCode.SEND_MESSAGE || code === RequestCode.SEND_BATCH_MESSAGE || code === RequestCode.SEND_MANY) this.sendLatency.observe(elapsedMs);
     else if (code === RequestCode.PULL_MESSAGE) this.pullLatency.observe(elapsedMs);
   }
 

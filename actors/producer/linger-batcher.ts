@@ -9,7 +9,8 @@ import { queueKey } from '../../core/message.js';
  * encoded messages), sent with one request; each caller's promise resolves with its own result. A batch
  * leaves when its linger time is up, when the next message would make it too large, or on `flushAll()`.
  * With `lingerMs` 0 nothing waits for time: the batches leave at the end of the turn (a microtask after the
- * first add), holding what the turn's code sent, so one send alone leaves at once.
+ * first add), holding what the turn's code sent, so one send alone leaves at once; the turn's batches for
+ * queues of one broker then leave together (`sendMany`, one request per broker, up to `maxBytes` each).
  */
 
 interface Waiter {
@@ -26,6 +27,8 @@ interface Pending {
 }
 
 export type SendBatch = (msgs: readonly Message[], mq: MessageQueue) => Promise<SendResult[]>;
+/** Sends batches for queues of one broker together: one promise per batch. */
+export type SendMany = (parts: readonly { msgs: readonly Message[]; mq: MessageQueue }[]) => Promise<SendResult[]>[];
 
 export class LingerBatcher {
   private readonly pending = new Map<string, Pending>();
@@ -40,6 +43,7 @@ export class LingerBatcher {
     private readonly lingerMs: number,
     private readonly maxBytes: number,
     private readonly logger: Logger,
+    private readonly sendMany?: SendMany,
   ) {}
 
   /** Number of batches waiting for their linger time. */
@@ -76,7 +80,29 @@ export class LingerBatcher {
   private readonly endTurn = (): void => {
     this.turnQueued = false;
     this.turnQueues.clear();
-    this.flushAll();
+    if (this.sendMany === undefined || this.pending.size < 2) return this.flushAll();
+    // one request per broker (and per maxBytes) for the turn's batches
+    const open = new Map<string, { parts: Pending[]; bytes: number }>();
+    const full: Pending[][] = [];
+    for (const p of this.pending.values()) {
+      let g = open.get(p.mq.brokerName);
+      if (g !== undefined && g.bytes + p.bytes > this.maxBytes) {
+        full.push(g.parts);
+        g = undefined;
+      }
+      if (g === undefined) open.set(p.mq.brokerName, (g = { parts: [], bytes: 0 }));
+      g.parts.push(p);
+      g.bytes += p.bytes;
+    }
+    this.pending.clear();
+    for (const g of open.values()) full.push(g.parts);
+    for (const group of full) {
+      if (group.length === 1) this.settle(group[0]!, this.sendBatch(group[0]!.msgs, group[0]!.mq));
+      else {
+        const results = this.sendMany(group);
+        for (let k = 0; k < group.length; k++) this.settle(group[k]!, results[k]!);
+      }
+    }
   };
 
   /**
@@ -110,12 +136,17 @@ export class LingerBatcher {
     if (!p) return;
     this.pending.delete(key);
     this.clock.clearTimeout(p.timer);
-    const done = this.sendBatch(p.msgs, p.mq).then(
+    this.settle(p, this.sendBatch(p.msgs, p.mq));
+  }
+
+  /** Hands a sent batch's results (or failure) to its callers. */
+  private settle(p: Pending, sent: Promise<SendResult[]>): void {
+    const done = sent.then(
       (results) => {
         for (let i = 0; i < p.waiters.length; i++) p.waiters[i]!.resolve(results[i]!);
       },
       (err: unknown) => {
-        this.logger.debug({ err, queue: key, messages: p.msgs.length }, 'lingered batch failed');
+        this.logger.debug({ err, queue: queueKey(p.mq), messages: p.msgs.length }, 'lingered batch failed');
         for (const w of p.waiters) w.reject(err);
       },
     );

@@ -165,7 +165,7 @@ class ProducerImpl {
   ) {
     this.client = new ClientInstance(io, { clientId, namesrv, requestTimeoutMs: o.sendTimeoutMs });
     this.path = new SendPath(this.client, { group, sendTimeoutMs: o.sendTimeoutMs, retries: o.retries });
-    this.batcher = new LingerBatcher((msgs, mq) => this.path.send(msgs, mq), io.clock, o.lingerMs, o.batchMaxBytes, io.logger);
+    this.batcher = new LingerBatcher((msgs, mq) => this.path.send(msgs, mq), io.clock, o.lingerMs, o.batchMaxBytes, io.logger, (parts) => this.path.sendMany(parts));
   }
 
   private checkRunning(): void {

@@ -6,6 +6,7 @@ import { encodeMessageBatch, MessageCodecError } from '../../core/message-codec.
 import { RequestCode } from '../protocol/request-codes.js';
 import { oneWay, request } from '../protocol/replies.js';
 import { decodeSendReply } from '../protocol/send-reply.js';
+import { decodeSendManyReply, encodeSendMany } from '../protocol/send-many.js';
 import { sharedUniqKeys, type UniqKeyBatch } from '../protocol/uniq-keys.js';
 import type { HexLine } from '../../core/hex-line.js';
 import { Status, StatusError } from '../../core/status.js';
@@ -36,6 +37,17 @@ const STORED_WITH_WARNING: ReadonlyMap<number, SendStatus> = new Map<number, Sen
   [Status.FLUSH_SLAVE_TIMEOUT, SendStatus.FLUSH_SLAVE_TIMEOUT],
   [Status.SLAVE_NOT_AVAILABLE, SendStatus.SLAVE_NOT_AVAILABLE],
 ]);
+
+/** A batch as every attempt sends it: encoded once, its unique keys drawn once. */
+interface EncodedBatch {
+  msgs: readonly Message[];
+  body: Uint8Array;
+  keys: UniqKeyBatch;
+  /** Attempts after the first (0: an ordered batch, tried on its queue only). */
+  retries: number;
+}
+
+const utf8 = new TextDecoder();
 
 export interface SendPathOptions {
   group: string;
@@ -109,21 +121,80 @@ export class SendPath {
    * The batch's unique keys are drawn once, here: every attempt sends the same, so a message sent twice (a
    * lost reply, a timeout) keeps its key on whichever broker stores it.
    */
-  async send(msgs: readonly Message[], first?: MessageQueue, opts: { ordered?: boolean } = {}): Promise<SendResult[]> {
+  send(msgs: readonly Message[], first?: MessageQueue, opts: { ordered?: boolean } = {}): Promise<SendResult[]> {
+    let b: EncodedBatch;
     try {
-      const results = await this.attempts(msgs, first, opts);
-      this.counts.sent += msgs.length;
-      return results;
+      b = this.encoded(msgs, opts.ordered === true);
     } catch (err) {
-      this.counts.failed += msgs.length;
-      throw err;
+      return this.counted(msgs.length, Promise.reject(err));
     }
+    return this.counted(msgs.length, this.attempts(b, first, 0, undefined, undefined));
   }
 
-  private async attempts(msgs: readonly Message[], first: MessageQueue | undefined, opts: { ordered?: boolean }): Promise<SendResult[]> {
-    const topic = msgs[0]!.topic;
-    const retries = opts.ordered || isOrderedBatch(msgs) ? 0 : this.opts.retries;
-    const shardingKey = msgs[0]!.shardingKey;
+  /**
+   * Sends batches for queues of one broker (`parts`, each one topic's) in one SEND_MANY request, as Kafka's
+   * producer sends one request per broker: one promise per part, each settling on its own. A part the broker
+   * refuses, or all of them when the request fails, is retried as `send` retries (on another broker, with the
+   * same unique keys).
+   */
+  sendMany(parts: readonly { msgs: readonly Message[]; mq: MessageQueue }[]): Promise<SendResult[]>[] {
+    const out: Promise<SendResult[]>[] = new Array<Promise<SendResult[]>>(parts.length);
+    const ready: { at: number; b: EncodedBatch; mq: MessageQueue }[] = [];
+    for (let k = 0; k < parts.length; k++) {
+      const { msgs, mq } = parts[k]!;
+      try {
+        ready.push({ at: k, b: this.encoded(msgs, false), mq });
+      } catch (err) {
+        out[k] = this.counted(msgs.length, Promise.reject(err));
+      }
+    }
+    if (ready.length === 1) out[ready[0]!.at] = this.counted(ready[0]!.b.msgs.length, this.attempts(ready[0]!.b, ready[0]!.mq, 0, undefined, undefined));
+    if (ready.length < 2) return out;
+    const brokerName = ready[0]!.mq.brokerName;
+    const addr = this.client.brokerAddressOf(brokerName);
+    const started = this.client.io.clock.now();
+    const header = { producerGroup: this.opts.group, bornHost: this.client.clientId, bornTimestamp: started };
+    const body = encodeSendMany(ready.map(({ b, mq }) => ({ topic: mq.topic, queueId: mq.queueId, uniqPrefix: b.keys.prefix, uniqFirst: b.keys.first, batch: b.body })));
+    const replies = this.client.io.request(addr, request(RequestCode.SEND_MANY, header, body), this.opts.sendTimeoutMs).then((reply) => {
+      if (reply.status !== Status.OK) throw new StatusError(reply.status, `send of ${ready.length} batches to ${brokerName} at ${addr}: ${typeof reply.header.error === 'string' ? reply.header.error : 'no message'}`);
+      return { parts: decodeSendManyReply(reply.body, ready.length), epoch: reply.header.epoch };
+    });
+    // one request: one latency (or failure) for the broker's fault avoidance
+    replies.then(
+      () => (this.faults = updateFaultItem(this.faults, brokerName, this.client.io.clock.now() - started, false, this.client.io.clock.now())),
+      () => (this.faults = updateFaultItem(this.faults, brokerName, this.client.io.clock.now() - started, true, this.client.io.clock.now())),
+    );
+    for (let j = 0; j < ready.length; j++) {
+      const { at, b, mq } = ready[j]!;
+      const first = replies.then(({ parts: rs, epoch }) => {
+        const r = rs[j]!;
+        const error = r.status === Status.OK || STORED_WITH_WARNING.has(r.status) ? undefined : utf8.decode(r.body);
+        return this.results(r.status, error, r.body, epoch, mq, b, addr);
+      });
+      out[at] = this.counted(
+        b.msgs.length,
+        first.catch((err: unknown) => this.retryAfter(b, mq, err)),
+      );
+    }
+    return out;
+  }
+
+  /** `p`, counted in `counts` once it settles. */
+  private counted(n: number, p: Promise<SendResult[]>): Promise<SendResult[]> {
+    return p.then(
+      (r) => {
+        this.counts.sent += n;
+        return r;
+      },
+      (err: unknown) => {
+        this.counts.failed += n;
+        throw err;
+      },
+    );
+  }
+
+  /** A batch encoded once for all its attempts, with its unique keys. StatusError(MESSAGE_ILLEGAL) when it does not encode. */
+  private encoded(msgs: readonly Message[], ordered: boolean): EncodedBatch {
     let body: Uint8Array;
     try {
       body = encodeMessageBatch(msgs);
@@ -131,68 +202,84 @@ export class SendPath {
       if (err instanceof MessageCodecError) throw new StatusError(Status.MESSAGE_ILLEGAL, err.message);
       throw err;
     }
-    const keys = sharedUniqKeys(this.client.io.random).take(msgs.length);
-    let lastError: unknown;
-    let skip: string | undefined;
+    return { msgs, body, keys: sharedUniqKeys(this.client.io.random).take(msgs.length), retries: ordered || isOrderedBatch(msgs) ? 0 : this.opts.retries };
+  }
+
+  /** What follows a first attempt on `mq` that failed with `err`: the retries, or `err` when none may follow. */
+  private retryAfter(b: EncodedBatch, mq: MessageQueue, err: unknown): Promise<SendResult[]> {
+    if ((err instanceof StatusError && FINAL.has(err.status)) || b.retries === 0) return Promise.reject(err);
+    this.failedOn(b, mq, err, 0);
+    return this.attempts(b, undefined, 1, mq.brokerName, err);
+  }
+
+  /** Attempts from `from` on (`skip`: the broker the last one failed on, `lastError` its failure). */
+  private async attempts(b: EncodedBatch, first: MessageQueue | undefined, from: number, skip: string | undefined, lastError: unknown): Promise<SendResult[]> {
+    const topic = b.msgs[0]!.topic;
+    const shardingKey = b.msgs[0]!.shardingKey;
     let mq = first;
-    for (let attempt = 0; attempt <= retries; attempt++) {
-      if (mq === undefined || attempt > 0) {
+    for (let attempt = from; attempt <= b.retries; attempt++) {
+      if (mq === undefined || attempt > from) {
         const queues = await this.queues(topic);
         mq = this.pick(queues, skip, shardingKey);
       }
       const started = this.client.io.clock.now();
       try {
-        const results = await this.sendTo(mq, msgs, body, keys);
+        const results = await this.sendTo(mq, b);
         this.faults = updateFaultItem(this.faults, mq.brokerName, this.client.io.clock.now() - started, false, this.client.io.clock.now());
         return results;
       } catch (err) {
         lastError = err;
         if (err instanceof StatusError && FINAL.has(err.status)) throw err;
         this.faults = updateFaultItem(this.faults, mq.brokerName, this.client.io.clock.now() - started, true, this.client.io.clock.now());
-        this.client.io.logger.debug({ err, broker: mq.brokerName, attempt }, 'send failed; retrying on another broker');
+        this.failedOn(b, mq, err, attempt);
         skip = mq.brokerName;
-        // refresh the route in the background: the broker may be gone
-        this.client.routes.route(topic, true).catch(() => undefined);
       }
     }
     throw lastError;
   }
 
+  /** An attempt failed: logged, and the topic's route refreshed in the background (the broker may be gone). */
+  private failedOn(b: EncodedBatch, mq: MessageQueue, err: unknown, attempt: number): void {
+    this.client.io.logger.debug({ err, broker: mq.brokerName, attempt }, 'send failed; retrying on another broker');
+    this.client.routes.route(b.msgs[0]!.topic, true).catch(() => undefined);
+  }
+
   /**
-   * One request to one queue: `body` is `msgs` encoded, `keys` their unique keys (message i's is its UNIQ_KEY
-   * property if it has one, else key i of the run).
+   * One request to one queue: `b.body` is `b.msgs` encoded, `b.keys` their unique keys (message i's is its
+   * UNIQ_KEY property if it has one, else key i of the run).
    */
-  async sendTo(mq: MessageQueue, msgs: readonly Message[], body: Uint8Array, keys: UniqKeyBatch): Promise<SendResult[]> {
-    const count = msgs.length;
+  private async sendTo(mq: MessageQueue, b: EncodedBatch): Promise<SendResult[]> {
     const header: SendHeader = {
       producerGroup: this.opts.group,
       topic: mq.topic,
       queueId: mq.queueId,
       bornHost: this.client.clientId,
       bornTimestamp: this.client.io.clock.now(),
-      uniqPrefix: keys.prefix,
-      uniqFirst: keys.first,
+      uniqPrefix: b.keys.prefix,
+      uniqFirst: b.keys.first,
     };
-    const code = count === 1 ? RequestCode.SEND_MESSAGE : RequestCode.SEND_BATCH_MESSAGE;
+    const code = b.msgs.length === 1 ? RequestCode.SEND_MESSAGE : RequestCode.SEND_BATCH_MESSAGE;
     const addr = this.client.brokerAddressOf(mq.brokerName);
-    const reply = await this.client.io.request(addr, request(code, { ...header }, body), this.opts.sendTimeoutMs);
+    const reply = await this.client.io.request(addr, request(code, { ...header }, b.body), this.opts.sendTimeoutMs);
+    return this.results(reply.status, typeof reply.header.error === 'string' ? reply.header.error : undefined, reply.body, reply.header.epoch, mq, b, addr);
+  }
+
+  /** The results of a batch from its reply's status, error message, body (send-reply.ts) and epoch header. */
+  private results(replyStatus: number, error: string | undefined, body: Uint8Array, epoch: unknown, mq: MessageQueue, b: EncodedBatch, addr: string): SendResult[] {
+    const count = b.msgs.length;
     let status: SendStatus = SendStatus.SEND_OK;
-    if (reply.status !== Status.OK) {
-      const warn = STORED_WITH_WARNING.get(reply.status);
-      if (warn === undefined || reply.body.length === 0) {
-        const msg = typeof reply.header.error === 'string' ? reply.header.error : 'no message';
-        throw new StatusError(reply.status, `send to ${mq.topic}/${mq.brokerName}/${mq.queueId} at ${addr}: ${msg}`);
-      }
+    if (replyStatus !== Status.OK) {
+      const warn = STORED_WITH_WARNING.get(replyStatus);
+      if (warn === undefined || body.length === 0) throw new StatusError(replyStatus, `send to ${mq.topic}/${mq.brokerName}/${mq.queueId} at ${addr}: ${error ?? 'no message'}`);
       status = warn;
     }
     let out: SendResult[];
-    const epoch = reply.header.epoch;
     // the keys are the run's; a key in the reply (from a broker that made its own) is the one stored
     let line: HexLine | undefined; // made at the first key the reply does not carry
     let i = 0;
     try {
-      out = decodeSendReply(reply.body, (msgId, queueOffset, _commitLogOffset, replied): SendResult => {
-        const uniqKey = i < count ? (replied ?? msgs[i]!.properties?.[MessageProperty.UNIQ_KEY] ?? (line ??= keys.line()).at(i)) : replied;
+      out = decodeSendReply(body, (msgId, queueOffset, _commitLogOffset, replied): SendResult => {
+        const uniqKey = i < count ? (replied ?? b.msgs[i]!.properties?.[MessageProperty.UNIQ_KEY] ?? (line ??= b.keys.line()).at(i)) : replied;
         i++;
         return uniqKey === undefined ? { status, msgId, queue: mq, queueOffset } : { status, msgId, queue: mq, queueOffset, uniqKey };
       });

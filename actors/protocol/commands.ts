@@ -76,6 +76,8 @@ export interface TopicListReplyBody {
  * commitLogOffset, and the uniqKey only when the broker made the keys: a request's own run is not sent back);
  * read it with `decodeSendReply`. Statuses: TOPIC_NOT_EXIST, NO_PERMISSION, MESSAGE_ILLEGAL, MESSAGE_TOO_LARGE,
  * BAD_FRAME (a malformed body or unique key header), SYSTEM_BUSY (back pressure: retry later), STORE_FAILED, DISK_FULL.
+ * SEND_MANY carries batches for several queues of one broker (send-many.ts): header producerGroup, bornHost and
+ * bornTimestamp, each part its topic, queue and key run; each part is answered with its own status.
  */
 export interface SendHeader {
   producerGroup: string;

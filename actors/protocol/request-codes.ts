@@ -67,6 +67,8 @@ export const RequestCode = {
   GET_BROKER_HA_STATUS: 907,
   // batches
   SEND_BATCH_MESSAGE: 320,
+  /** Ours: the batches of a producer's turn for several queues of one broker in one request (send-many.ts). */
+  SEND_MANY: 1050,
 } as const;
 
 export type RequestCodeValue = (typeof RequestCode)[keyof typeof RequestCode];

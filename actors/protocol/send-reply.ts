@@ -81,6 +81,18 @@ function checkOffset(v: number, what: string): void {
 }
 
 
+/** The UTF-8 of the last few prefixes encoded (a broker's msgId prefix and a producer's unique key prefix repeat). */
+const prefixCache = new Map<string, Uint8Array>();
+
+function prefixBytes(prefix: string): Uint8Array {
+  let b = prefixCache.get(prefix);
+  if (b === undefined) {
+    if (prefixCache.size >= 16) prefixCache.clear();
+    prefixCache.set(prefix, (b = encoder.encode(prefix)));
+  }
+  return b;
+}
+
 /** encodeSendReply's scratch, per result: its kind and its unique key's counter (reused: see HexLine's pool). */
 let scratchKinds = new Uint8Array(1024);
 let scratchUniqs = new Float64Array(1024);
@@ -117,8 +129,8 @@ export function encodeSendReply(items: readonly SendReplyInput[], trustedIdPrefi
   const uniqVals = scratchUniqs;
   const idBytes: (Uint8Array | undefined)[] = [];
   const uniqBytes: (Uint8Array | undefined)[] = [];
-  const idPrefixBytes = encoder.encode(idPrefix);
-  const uniqPrefixBytes = encoder.encode(uniqPrefix);
+  const idPrefixBytes = prefixBytes(idPrefix);
+  const uniqPrefixBytes = prefixBytes(uniqPrefix);
   let size = 7 + 2 + idPrefixBytes.length + 2 + uniqPrefixBytes.length;
   for (let i = 0; i < count; i++) {
     const it = items[i]!;

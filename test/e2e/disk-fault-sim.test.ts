@@ -44,14 +44,14 @@ describe('a broker whose disk fills under its consume queues', () => {
       const route = await drive(admin.route('orders'));
       return route.queueDatas.some((q) => q.brokerName === name && isWritable(q.perm));
     };
-    await env.clock.advance(50);
+    // consume queue entries are held back until the checkpoint (every second) writes them: its write fails
+    await env.clock.advance(1_000);
     expect(await writableOn('a')).toBe(false);
     expect(await writableOn('b')).toBe(true);
     const status = await drive(admin.brokerStatus());
     const a = status.brokers.find((s) => s.brokerName === 'a')!;
     expect(a.store.health).toMatchObject({ state: 'paused', status: Status.DISK_FULL });
     expect(a.store.health.reason).toMatch(/ENOSPC/);
-    expect(a.store.positions.dispatched).toBeLessThan(a.store.positions.writeOffset);
     expect(status.brokers.find((s) => s.brokerName === 'b')!.store.health).toEqual({ state: 'ok' });
     // producers keep sending, all to broker b, all acknowledged
     for (let i = 0; i < 20; i++) await send(`after-${i}`);

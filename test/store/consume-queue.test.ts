@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { SimClock } from '../../core/clock.js';
 import { SeededRandom } from '../../core/random.js';
 import { memoryStorage } from '../../store/backends/memory.js';
+import { faultyStorage } from '../../store/backends/faulty.js';
 import {
   CQ_ENTRY_SIZE,
   ConsumeQueue,
@@ -109,7 +110,7 @@ describe('ConsumeQueue', () => {
     expect(again.minOffset).toBe(30);
   });
 
-  it('agrees with an array model under random puts, truncations and reopenings (property)', async () => {
+  it('agrees with an array model under random puts, truncations, write-outs and reopenings, with and without write-behind (property)', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(
@@ -117,13 +118,19 @@ describe('ConsumeQueue', () => {
             fc.record({ op: fc.constant('put' as const), n: fc.integer({ min: 1, max: 12 }) }),
             fc.record({ op: fc.constant('truncate' as const), at: fc.nat(60) }),
             fc.record({ op: fc.constant('reopen' as const) }),
+            fc.record({ op: fc.constant('writeOut' as const) }),
+            fc.record({ op: fc.constant('drop' as const) }),
           ),
           { maxLength: 25 },
         ),
-        async (ops) => {
+        fc.constantFrom(0, 1, 3, 8),
+        async (ops, writeBehind) => {
           const s = mem();
-          let cq = ConsumeQueue.open(s, '/store', 'T', 1, 5);
+          const open = (): ConsumeQueue => ConsumeQueue.open(s, '/store', 'T', 1, 5, writeBehind);
+          let cq = open();
           const model: CqEntry[] = [];
+          /** Entries certainly in the files (written out, flushed, or put past write-behind's room). */
+          let written = 0;
           let next = 0;
           for (const o of ops) {
             if (o.op === 'put') {
@@ -131,21 +138,60 @@ describe('ConsumeQueue', () => {
               cq.put(model.length, list);
               model.push(...list);
               next += o.n;
+              if (o.n > writeBehind) written = model.length;
             } else if (o.op === 'truncate') {
               cq.truncateFrom(o.at * 10);
               while (model.length > 0 && model[model.length - 1]!.commitLogOffset + 10 > o.at * 10) model.pop();
               next = Math.max(model.length > 0 ? model[model.length - 1]!.commitLogOffset / 10 + 1 : 0, next);
-            } else {
+              written = Math.min(written, model.length);
+            } else if (o.op === 'writeOut') {
+              cq.writeOut();
+              written = model.length;
+            } else if (o.op === 'reopen') {
               await cq.flush();
               cq.close();
-              cq = ConsumeQueue.open(s, '/store', 'T', 1, 5);
+              cq = open();
+              written = model.length;
+            } else {
+              // closed without a flush: what was held back is gone, what was written is there, in order
+              cq.close();
+              cq = open();
+              expect(cq.maxOffset).toBeGreaterThanOrEqual(written);
+              expect(cq.maxOffset).toBeLessThanOrEqual(model.length);
+              model.length = cq.maxOffset;
+              if (writeBehind === 0) expect(cq.maxOffset).toBe(written);
             }
             expect(cq.maxOffset).toBe(model.length);
             expect(cq.read(0, 1000)).toEqual(model);
+            for (let i = 0; i < model.length; i += 1 + (i % 3)) expect(cq.read(i, 3)).toEqual(model.slice(i, i + 3));
           }
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 120 },
     );
+  });
+
+  it('write-behind: single puts are held back (readable at once) and written in one write when room runs out or at the flush; a failed write-out keeps them', async () => {
+    const disk = faultyStorage(mem());
+    const cq = ConsumeQueue.open(disk, '/store', 'T', 0, 100, 4);
+    for (let i = 0; i < 4; i++) cq.put(i, [entry(i)]);
+    expect(disk.counters.writes).toBe(0);
+    expect(cq.read(0, 10)).toEqual(entries(0, 4));
+    cq.put(4, [entry(4)]); // no room: the four held are written in one write, the fifth is held
+    expect(disk.counters.writes).toBe(1);
+    expect(cq.needsFlush).toBe(true);
+    disk.failWrites('ENOSPC');
+    cq.put(5, [entry(5)]);
+    cq.put(6, [entry(6)]);
+    cq.put(7, [entry(7)]);
+    expect(() => cq.put(8, [entry(8)])).toThrow(/ENOSPC|no space/i); // room ran out and the write-out failed
+    expect(cq.maxOffset).toBe(8);
+    await expect(cq.flush()).rejects.toThrow();
+    expect(cq.read(0, 10)).toEqual(entries(0, 8));
+    disk.heal();
+    cq.put(8, [entry(8)]);
+    await cq.flush();
+    cq.close();
+    expect(ConsumeQueue.open(disk, '/store', 'T', 0, 100, 4).read(0, 100)).toEqual(entries(0, 9));
   });
 });

@@ -17,6 +17,8 @@ const logger = rootLogger('silent');
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const RETRY_MS = 500;
+/** The store's checkpoint interval (default): consume queue entries held back are written by then. */
+const CHECKPOINT_MS = 1000;
 const inQueues = (path: string): boolean => path.includes('/consumequeue/');
 const inIndex = (path: string): boolean => path.includes('/index/');
 
@@ -64,6 +66,9 @@ describe('disk faults in consume queue and index writes', () => {
     // already in the commit log when indexing fails: acknowledged, and consumable once indexing resumes
     expect((await store.putMessages([msg(0, 'a1'), msg(1, 'b1')])).status).toBe(Status.OK);
     await settle();
+    // held back in memory (consumable already) until the checkpoint writes them out, and that write fails
+    expect(bodies(store, 0)).toEqual(['a0', 'a1']);
+    await clock.advance(CHECKPOINT_MS);
     expect(store.health()).toMatchObject({ state: 'paused', status: Status.DISK_FULL });
     expect(store.health()).toMatchObject({ reason: expect.stringMatching(/indexing paused.*ENOSPC/) });
     const refused = await store.putMessages([msg(0, 'never')]);
@@ -92,7 +97,7 @@ describe('disk faults in consume queue and index writes', () => {
     const { clock, disk, store, health } = await setup();
     disk.failWrites('ENOSPC', { where: inQueues });
     expect((await store.putMessages([msg(0, 'a')])).status).toBe(Status.OK);
-    await settle();
+    await clock.advance(CHECKPOINT_MS);
     expect(store.health().state).toBe('paused');
     await store.close();
     const seen = health.length;

@@ -417,18 +417,19 @@ describe('indexing a write from its summary', () => {
       }
       return out;
     };
-    const live = { queues: queueBytes(), keys: lookups(store), tags: tagsSeen(store) };
+    const live = { keys: lookups(store), tags: tagsSeen(store) };
     expect(live.keys.some((l) => /: \d/.test(l))).toBe(true);
     // every key carried apart (a string, or a prefix and a number) is found where it was stored
     expect(apartKeys.length).toBeGreaterThan(10);
     for (const k of apartKeys) expect(['T0', 'T1'].some((t) => store.lookupByKey(t, k, 10).length > 0)).toBe(true);
     await store.close();
+    const liveQueues = queueBytes(); // (consume queues hold entries back until a flush: the close's)
     // Drop every index and the checkpoint: recovery parses the whole commit log again.
     mem.remove('/data/consumequeue');
     mem.remove('/data/index');
     mem.remove('/data/checkpoint');
     store = await open(mem, clock, { flush: 'async', segmentSize: 2048 });
-    expect(queueBytes()).toEqual(live.queues);
+    expect(queueBytes()).toEqual(liveQueues);
     expect(lookups(store)).toEqual(live.keys);
     expect(tagsSeen(store)).toEqual(live.tags);
     await store.close();

@@ -17,6 +17,7 @@ import { MessageProperty } from '../../core/message.js';
 import { decodeMessageBatch, encodeMessageExtBatch } from '../../core/message-codec.js';
 import { RequestCode } from '../../actors/protocol/request-codes.js';
 import { encodeSendReply } from '../../actors/protocol/send-reply.js';
+import { decodeSendMany, encodeSendManyReply } from '../../actors/protocol/send-many.js';
 import { errorReply, jsonBody, okReply, oneWay, parseJsonBody } from '../../actors/protocol/replies.js';
 import { Status } from '../../core/status.js';
 import { tagHash } from '../../core/tags.js';
@@ -98,7 +99,7 @@ export class FakeBroker {
   readonly frames: Frame[] = [];
   /** When true, requests get no answer. */
   down = false;
-  /** The next this-many SEND requests get SYSTEM_BUSY. */
+  /** The next this-many sent batches (a request's, or a SEND_MANY part's) get SYSTEM_BUSY. */
   failSends = 0;
   /** Answers sends after this delay (virtual ms). */
   sendDelayMs = 0;
@@ -165,6 +166,8 @@ export class FakeBroker {
         case RequestCode.SEND_MESSAGE:
         case RequestCode.SEND_BATCH_MESSAGE:
           return this.onSend(frame, reply);
+        case RequestCode.SEND_MANY:
+          return this.onSendMany(frame, reply);
         case RequestCode.PULL_MESSAGE:
           return this.onPull(frame, reply);
         case RequestCode.QUERY_CONSUMER_OFFSET: {
@@ -228,15 +231,14 @@ export class FakeBroker {
     }
   }
 
-  private onSend(frame: Frame, reply: (f: Frame) => void): void {
+  /** One queue's batch of a send request: stored (the send reply) or refused (a status and message). */
+  private sendPart(topic: string, queueId: number, batch: Uint8Array): { status: number; reply?: Uint8Array; error?: string } {
     if (this.failSends > 0) {
       this.failSends--;
-      return reply(errorReply(frame, Status.SYSTEM_BUSY, 'fake busy'));
+      return { status: Status.SYSTEM_BUSY, error: 'fake busy' };
     }
-    const topic = String(frame.header.topic);
-    const queueId = Number(frame.header.queueId);
-    if (!this.topics.has(topic)) return reply(errorReply(frame, Status.TOPIC_NOT_EXIST, `topic ${topic} not on ${this.name}`));
-    const msgs = decodeMessageBatch(frame.body, { copyBodies: true });
+    if (!this.topics.has(topic)) return { status: Status.TOPIC_NOT_EXIST, error: `topic ${topic} not on ${this.name}` };
+    const msgs = decodeMessageBatch(batch, { copyBodies: true });
     const q = this.queue(topic, queueId);
     const start = q.length;
     this.put(
@@ -245,9 +247,26 @@ export class FakeBroker {
       msgs.map((m) => ({ body: m.body, tags: m.tags, properties: m.properties })),
     );
     const results = msgs.map((_, i) => ({ msgId: q[start + i]!.msgId, queueOffset: start + i, commitLogOffset: q[start + i]!.commitLogOffset }));
-    const answer = () => reply(okReply(frame, {}, encodeSendReply(results)));
+    return { status: Status.OK, reply: encodeSendReply(results) };
+  }
+
+  private answerSend(answer: () => void): void {
     if (this.sendDelayMs > 0) this.clock.setTimeout(answer, this.sendDelayMs);
     else answer();
+  }
+
+  private onSend(frame: Frame, reply: (f: Frame) => void): void {
+    const r = this.sendPart(String(frame.header.topic), Number(frame.header.queueId), frame.body);
+    if (r.reply === undefined) return reply(errorReply(frame, r.status, r.error!));
+    this.answerSend(() => reply(okReply(frame, {}, r.reply)));
+  }
+
+  private onSendMany(frame: Frame, reply: (f: Frame) => void): void {
+    const parts = decodeSendMany(frame.body).map((p) => {
+      const r = this.sendPart(p.topic, p.queueId, p.batch);
+      return { status: r.status, body: r.reply ?? new TextEncoder().encode(r.error) };
+    });
+    this.answerSend(() => reply(okReply(frame, {}, encodeSendManyReply(parts))));
   }
 
   private onPull(frame: Frame, reply: (f: Frame) => void): void {

@@ -16,7 +16,7 @@ import {
 import { handlePull } from './pull.js';
 import { handleQueryByKey, handleViewById } from './query.js';
 import { errorFrame, sendReply } from './reply.js';
-import { handleSend } from './send.js';
+import { handleSend, handleSendMany } from './send.js';
 import { handleSendBack } from './send-back.js';
 import { handleLockBatch, handleUnlockBatch } from './locks.js';
 import { handleEndTransaction } from '../transaction/end-transaction.js';
@@ -27,6 +27,7 @@ import { UNKNOWN_REQUEST_CODE } from '../broker-metrics.js';
 export const BROKER_HANDLERS: ReadonlyMap<number, Handler> = new Map<number, Handler>([
   [RequestCode.SEND_MESSAGE, handleSend],
   [RequestCode.SEND_BATCH_MESSAGE, handleSend],
+  [RequestCode.SEND_MANY, handleSendMany],
   [RequestCode.PULL_MESSAGE, handlePull],
   [RequestCode.QUERY_CONSUMER_OFFSET, handleQueryConsumerOffset],
   [RequestCode.UPDATE_CONSUMER_OFFSET, handleUpdateConsumerOffset],

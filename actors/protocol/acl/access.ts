@@ -1,7 +1,7 @@
 /**
  * What a request needs from the account that signed it, by request code (as RocketMQ's PlainAccessResource):
  *
- * - send: PUB on the topic;
+ * - send: PUB on the topic (SEND_MANY: on each of its parts' topics);
  * - pull, consumer offsets (query, commit), heartbeat, queue locks: SUB on each topic and SUB on the group;
  * - admin requests (create, delete or list topics, delete routes, key-value config, message by id): an admin account;
  * - name server registration (REGISTER_BROKER, UNREGISTER_BROKER) and replication between brokers (HA_PULL,
@@ -17,6 +17,7 @@ import { Status, StatusError } from '../../../core/status.js';
 import { RequestCode } from '../request-codes.js';
 import { DLQ_TOPIC_PREFIX, RETRY_TOPIC_PREFIX } from '../validation.js';
 import { Perm, type NeededPerm } from './perm.js';
+import { decodeSendMany } from '../send-many.js';
 
 export interface ResourceNeed {
   kind: 'topic' | 'group';
@@ -101,6 +102,8 @@ export function accessNeed(frame: Frame): AccessNeed {
     case RequestCode.SEND_MESSAGE:
     case RequestCode.SEND_BATCH_MESSAGE:
       return { kind: 'resources', needs: [topicNeed(str(frame, 'topic'), Perm.PUB)] };
+    case RequestCode.SEND_MANY:
+      return { kind: 'resources', needs: [...new Set(decodeSendMany(frame.body).map((p) => p.topic))].map((t) => topicNeed(t, Perm.PUB)) };
     case RequestCode.PULL_MESSAGE:
     case RequestCode.QUERY_CONSUMER_OFFSET:
       return consumerNeeds(str(frame, 'consumerGroup'), [str(frame, 'topic')]);

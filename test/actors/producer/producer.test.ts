@@ -2,6 +2,7 @@ import { startProducer, type ProducerOptions } from '../../../actors/producer/pr
 import { RequestCode } from '../../../actors/protocol/request-codes.js';
 import { Status, StatusError } from '../../../core/status.js';
 import { decodeMessageBatch } from '../../../core/message-codec.js';
+import { decodeSendMany } from '../../../actors/protocol/send-many.js';
 import { queueKey, type Message } from '../../../core/message.js';
 import { simSystem } from '../../support/sim.js';
 import { drive, FakeBroker, FakeNamesrv } from '../../support/fake-broker.js';
@@ -193,6 +194,57 @@ describe('producer', () => {
     const next = await drive(env.clock, Promise.all([producer.send(msg('T', 20)), producer.send(msg('T', 21))]));
     expect(queueKey(next[0]!.queue)).toBe(queueKey(next[1]!.queue));
     expect(queueKey(next[0]!.queue)).not.toBe(queueKey(rt[0]!.queue));
+    await drive(env.clock, producer.stop());
+    await system.stop();
+  });
+
+  it("without a linger time, one turn's batches for several topics on one broker go as one SEND_MANY request", async () => {
+    const { env, system, brokers, producer } = await setup({ T: 1, U: 1, V: 1 }, ['a']);
+    const a = brokers[0]!;
+    // learn the routes first: each topic's first send waits for its route, in a turn of its own
+    await drive(env.clock, Promise.all(['T', 'U', 'V'].map((t) => producer.send(msg(t, 0)))));
+    const before = a.frames.length;
+    const ps = [msg('T', 1), msg('U', 1), msg('T', 2), msg('V', 1), msg('U', 2), msg('U', 3)].map((m) => producer.send(m));
+    const rs = await drive(env.clock, Promise.all(ps));
+    const sent = a.frames.slice(before);
+    expect(sent.map((f) => f.code)).toEqual([RequestCode.SEND_MANY]);
+    const parts = decodeSendMany(sent[0]!.body);
+    expect(parts.map((p) => `${p.topic}:${decodeMessageBatch(p.batch).length}`)).toEqual(['T:2', 'U:3', 'V:1']);
+    // each caller gets its own message's result
+    expect(rs.map((r) => `${r.queue.topic}@${r.queueOffset}`)).toEqual(['T@1', 'U@1', 'T@2', 'V@1', 'U@2', 'U@3']);
+    expect(new Set(rs.map((r) => r.uniqKey)).size).toBe(6);
+    for (const r of rs) expect(new TextDecoder().decode(a.queue(r.queue.topic, 0)[r.queueOffset]!.body)).toMatch(/^m\d$/);
+    await drive(env.clock, producer.stop());
+    await system.stop();
+  });
+
+  it('a SEND_MANY part the broker refuses is retried alone on another broker, with the same unique keys; the others are not sent again', async () => {
+    const { env, system } = await simSystem(7);
+    const ns = new FakeNamesrv(system, 'ns-1');
+    const a = new FakeBroker(system, 'a', { T: 1, U: 1 });
+    const b = new FakeBroker(system, 'b', { T: 1 });
+    ns.publish([a, b]);
+    const producer = await drive(env.clock, startProducer(system, { group: 'pg', namesrv: ['ns-1'] }));
+    await drive(env.clock, Promise.all([producer.send(msg('T', 0)), producer.send(msg('U', 0))]));
+    const many = () => a.received(RequestCode.SEND_MANY);
+    const before = many().length;
+    // the round robin brings T back to a; U lives on a alone
+    const t1 = producer.send(msg('T', 1));
+    const u1 = producer.send(msg('U', 1));
+    const t2 = producer.send(msg('T', 2));
+    const u2 = producer.send(msg('U', 2));
+    a.failSends = 1; // the first part of a's next request: T's
+    const [rt1, ru1, rt2, ru2] = await drive(env.clock, Promise.all([t1, u1, t2, u2]));
+    expect(many()).toHaveLength(before + 1);
+    expect([rt1, rt2].map((r) => r.queue.brokerName)).toEqual(['b', 'b']);
+    expect([ru1, ru2].map((r) => r.queue.brokerName)).toEqual(['a', 'a']);
+    const retried = b.received(RequestCode.SEND_BATCH_MESSAGE);
+    expect(retried).toHaveLength(1);
+    const part = decodeSendMany(many()[before]!.body)[0]!;
+    expect(part.topic).toBe('T');
+    expect([retried[0]!.header.uniqPrefix, retried[0]!.header.uniqFirst]).toEqual([part.uniqPrefix, part.uniqFirst]);
+    expect(a.queue('U', 0)).toHaveLength(3);
+    expect(a.queue('T', 0)).toHaveLength(1);
     await drive(env.clock, producer.stop());
     await system.stop();
   });

@@ -19,6 +19,7 @@ import type { MessageExt } from '../../../../core/message.js';
 import { jsonBody, parseJsonBody, request } from '../../../../actors/protocol/replies.js';
 import { Status } from '../../../../core/status.js';
 import { decodeSendReply } from '../../../../actors/protocol/send-reply.js';
+import { decodeSendManyReply, encodeSendMany } from '../../../../actors/protocol/send-many.js';
 import { tagHash } from '../../../../core/tags.js';
 import { SimClock } from '../../../../core/clock.js';
 import { SeededRandom } from '../../../../core/random.js';
@@ -160,6 +161,48 @@ describe('broker handlers (fake store)', () => {
       t.store.nextStatus = status;
       expect((await t.call(RequestCode.SEND_MESSAGE, sendHeader('orders'), batch('orders', 1)))?.status).toBe(status);
     }
+  });
+
+  it('SEND_MANY: each part is checked alone, the good ones go to the store in one put, each part gets its own reply', async () => {
+    const t = makeCtx({ autoCreate: false });
+    t.ctx.topics.upsert({ topicName: 'orders', readQueueNums: 2, writeQueueNums: 2, perm: 6, topicSysFlag: 0 }, 0);
+    t.ctx.topics.upsert({ topicName: 'audit', readQueueNums: 1, writeQueueNums: 1, perm: 6, topicSysFlag: 0 }, 0);
+    const puts: StorePutMessage[][] = [];
+    const put = t.store.putMessages.bind(t.store);
+    t.store.putMessages = (b) => (puts.push(b), put(b));
+    const prefix = '0123456789ABCDEF01234567';
+    const part = (topic: string, queueId: number, n: number, uniqFirst: number, body = batch(topic, n)) => ({ topic, queueId, uniqPrefix: prefix, uniqFirst, batch: body });
+    const parts = [
+      part('orders', 1, 2, 10),
+      part('missing', 0, 1, 20), // no such topic (and no auto-create)
+      part('audit', 0, 3, 30),
+      part('orders', 5, 1, 40), // no such queue
+      part('orders', 0, 1, 50, batch('audit', 1)), // a message of another topic
+    ];
+    const header = { producerGroup: 'pg', bornHost: 'p', bornTimestamp: 1 };
+    const r = await t.call(RequestCode.SEND_MANY, header, encodeSendMany(parts));
+    expect(r?.status).toBe(Status.OK);
+    const replies = decodeSendManyReply(r!.body, parts.length);
+    expect(replies.map((x) => x.status)).toEqual([Status.OK, Status.TOPIC_NOT_EXIST, Status.OK, Status.INVALID_ARGUMENT, Status.MESSAGE_ILLEGAL]);
+    expect(new TextDecoder().decode(replies[3]!.body)).toMatch(/queue 5 of topic "orders" does not exist/);
+    expect(decodeSendReply(replies[0]!.body).map((x) => x.queueOffset)).toEqual([0, 1]);
+    expect(decodeSendReply(replies[2]!.body).map((x) => [x.queueOffset, x.commitLogOffset])).toEqual([[0, 2], [1, 3], [2, 4]]);
+    // one put for both good parts, with each part's own unique keys
+    expect(puts).toHaveLength(1);
+    expect(puts[0]!.map((p) => `${p.topic}/${p.queueId} ${uniqKeyOf(p)!.slice(24)}`)).toEqual([
+      'orders/1 0000000A',
+      'orders/1 0000000B',
+      'audit/0 0000001E',
+      'audit/0 0000001F',
+      'audit/0 00000020',
+    ]);
+    // a store refusal fails every part that reached it; a malformed body is BAD_FRAME for the whole request
+    t.store.nextStatus = Status.DISK_FULL;
+    const refused = await t.call(RequestCode.SEND_MANY, header, encodeSendMany([part('orders', 0, 1, 60), part('audit', 0, 1, 70)]));
+    expect(decodeSendManyReply(refused!.body, 2).map((x) => x.status)).toEqual([Status.DISK_FULL, Status.DISK_FULL]);
+    expect((await t.call(RequestCode.SEND_MANY, header, new Uint8Array([0, 1, 0])))?.status).toBe(Status.BAD_FRAME);
+    expect((await t.call(RequestCode.SEND_MANY, { bornHost: 'p' }, encodeSendMany([part('orders', 0, 1, 80)])))?.status).toBe(Status.BAD_FRAME);
+    expect(t.store.all).toHaveLength(5);
   });
 
   it('send: a batch stored but not flushed in time is answered FLUSH_DISK_TIMEOUT with its offsets (ambiguous, not refused)', async () => {

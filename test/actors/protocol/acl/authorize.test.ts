@@ -5,6 +5,7 @@ import { parseAclFile } from '../../../../actors/protocol/acl/acl-file.js';
 import { authorize } from '../../../../actors/protocol/acl/authorize.js';
 import { accessNeed } from '../../../../actors/protocol/acl/access.js';
 import { signFrame } from '../../../../actors/protocol/acl/signing.js';
+import { encodeSendMany } from '../../../../actors/protocol/send-many.js';
 
 const NOW = 1_700_000_000_000;
 const WINDOW = 60_000;
@@ -47,6 +48,15 @@ describe('ACL decisions', () => {
   it('refuses a send without PUB, naming PUB and the topic; DENY wins over the default', () => {
     expect(refusal(by('consumer-ak', send('orders')))).toMatch(/account "consumer-ak" lacks PUB on topic "orders"/);
     expect(refusal(by('producer-ak', send('audit')))).toMatch(/lacks PUB on topic "audit"/);
+  });
+
+  it('needs PUB on every topic of a SEND_MANY, and names the one that lacks it', () => {
+    const part = (topic: string) => ({ topic, queueId: 0, uniqPrefix: '0123456789ABCDEF01234567', uniqFirst: 0, batch: new Uint8Array(0) });
+    const many = (...topics: string[]): Frame => ({ ...req(RequestCode.SEND_MANY, { producerGroup: 'pg' }), body: encodeSendMany(topics.map(part)) });
+    expect(verdict(by('producer-ak', many('orders', 'anything', 'orders'))).ok).toBe(true);
+    expect(refusal(by('producer-ak', many('orders', 'audit')))).toMatch(/lacks PUB on topic "audit"/);
+    expect(refusal(by('consumer-ak', many('orders')))).toMatch(/lacks PUB on topic "orders"/);
+    expect(verdict(by('producer-ak', { ...many('orders'), body: new Uint8Array([0, 1]) }))).toMatchObject({ ok: false, status: Status.BAD_FRAME });
   });
 
   it('needs SUB on the topic and on the group for pulls, offsets, locks and heartbeats', () => {
