@@ -18,7 +18,9 @@
  *
  * How far ahead a queue reserves adapts to its rate: 64 offsets at first, doubled when it asks again within a
  * second, halved when it asks after ten, within a budget for all queues together, so that the blank entries a
- * crash leaves stay small (20 bytes each).
+ * crash leaves stay small (20 bytes each). A queue asks for its next span once it has used half of the current
+ * one, while its writes are still served at once: at a steady rate no write waits for the journal's fsync (one
+ * that did made every write behind it wait too, a few milliseconds of every second at 1,000 msgs/s).
  */
 import type { Logger } from 'pino';
 import { readU16, readU64, utf8Length, writeU16, writeU64 } from '../core/bytes.js';
@@ -178,13 +180,21 @@ export class QueueReservations {
    */
   written(updates: ReadonlyMap<string, number>, end: number): void {
     if (this.failed || this.closed) return;
-    if (this.pendingHead === this.pending.length && this.within(updates)) {
-      this.covered = end;
-      return;
+    // a queue past half of what it holds asks for more now, so that its writes rarely wait for a journal fsync
+    let asked = false;
+    for (const [k, next] of updates) {
+      if (next + this.halfSpanOf(k) > (this.wanted.get(k) ?? this.reserved.get(k) ?? 0)) {
+        this.want(k, next);
+        asked = true;
+      }
     }
-    this.pending.push({ end, updates });
-    for (const [k, next] of updates) if (next > (this.wanted.get(k) ?? this.reserved.get(k) ?? 0)) this.want(k, next);
-    this.write();
+    if (this.pendingHead === this.pending.length && this.within(updates)) this.covered = end;
+    else this.pending.push({ end, updates });
+    if (asked) this.write();
+  }
+
+  private halfSpanOf(key: string): number {
+    return (this.spans.get(key)?.span ?? MIN_SPAN) / 2;
   }
 
   /** Stops appending (a store closing); a write under way ends on its own. */

@@ -14,6 +14,7 @@ import type { Consumer, ConsumerOptions, Message, Producer } from '../../index.j
 import type { ActorSystem } from '../../actors/runtime/system.js';
 import { startConsumer } from '../../actors/consumer/consumer.js';
 import { percentile } from '../harness.js';
+import { machineMs } from '../machine-clock.js';
 
 export interface ProduceSpec {
   mode: 'throughput' | 'rate' | 'sync';
@@ -70,7 +71,7 @@ export interface ConsumeResult {
 }
 
 /** Wall clock with sub-millisecond resolution, comparable between processes of one machine. */
-export const wallMs = (): number => performance.timeOrigin + performance.now();
+export const wallMs = machineMs;
 const nowMs = (): number => performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -11,6 +11,7 @@ import { merged, summarize, type LatencySummary } from './latency.js';
 import { WORKER, type Setup } from './sides.js';
 import { topicsOfProducer, type BacklogWorkload, type Workload } from './workloads.js';
 import type { ConsumerResult, LoaderResult, ProducerResult, WorkerConfig } from './worker.js';
+import { machineMs, perfToMachineMs } from '../machine-clock.js';
 
 /** Sends in flight per producer at most (ours and JetStream alike); past it the timeline runs late. */
 export const MAX_IN_FLIGHT = 2000;
@@ -19,7 +20,7 @@ const SETTLE_MS = 10_000;
 /** How long the consumers get, after the producers finished, to receive what is stored. */
 const DRAIN_MS = 10_000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const wallMs = (): number => performance.timeOrigin + performance.now();
+const wallMs = machineMs;
 
 export interface SideFigures {
   /** Messages per second asked for, and acknowledged in the measured window per second. */
@@ -165,7 +166,7 @@ export async function runBacklog(setup: Setup, w: BacklogWorkload, progress: (m:
     started.push(producer);
     await producer.json('ready', 60_000);
     const goAt = performance.now() + 200;
-    producer.tell(`go ${performance.timeOrigin + goAt}`);
+    producer.tell(`go ${goAt + perfToMachineMs}`);
     await sleep(1200); // producing steadily before the consumers start
     const t0 = performance.now();
     const stored = async (): Promise<number> => load.messages + (await counts([producer]));

@@ -23,6 +23,7 @@ import { realEnvironment } from '../../actors/runtime/environment.js';
 import { ActorSystem } from '../../actors/runtime/system.js';
 import { startProducer } from '../../actors/producer/producer.js';
 import { startConsumer } from '../../actors/consumer/consumer.js';
+import { machineMs, perfToMachineMs } from '../machine-clock.js';
 import { diskStorage } from '../../store/backends/disk.js';
 import { natsTransport } from '../../transports/nats.js';
 import { runTimeline, type TimelineRun, type TimelineSpec } from './timeline.js';
@@ -72,7 +73,7 @@ export interface LoaderResult {
 }
 
 /** Wall clock with sub-millisecond resolution, comparable between processes of one machine. */
-const wallMs = (): number => performance.timeOrigin + performance.now();
+const wallMs = machineMs;
 const nowMs = (): number => performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const roundUs = (ms: number): number => Math.round(ms * 1000) / 1000;
@@ -223,9 +224,9 @@ async function ours(cfg: WorkerConfig): Promise<Role> {
   return {
     go: async (startWall) =>
       producerResult(
-        await runTimeline(startWall - performance.timeOrigin, cfg.timeline!, async (i, due, measured) => {
+        await runTimeline(startWall - perfToMachineMs, cfg.timeline!, async (i, due, measured) => {
           // one send per message, as a user sends
-          await producer.send({ topic: topics[i % topics.length]!, body: stampedBody(cfg.messageBytes, performance.timeOrigin + due, measured) });
+          await producer.send({ topic: topics[i % topics.length]!, body: stampedBody(cfg.messageBytes, due + perfToMachineMs, measured) });
           acked++;
         }, halt.signal),
       ),
@@ -285,8 +286,8 @@ async function jetStream(cfg: WorkerConfig): Promise<Role> {
   return {
     go: async (startWall) =>
       producerResult(
-        await runTimeline(startWall - performance.timeOrigin, cfg.timeline!, async (i, due, measured) => {
-          await js.publish(subjects[i % subjects.length]!, stampedBody(cfg.messageBytes, performance.timeOrigin + due, measured));
+        await runTimeline(startWall - perfToMachineMs, cfg.timeline!, async (i, due, measured) => {
+          await js.publish(subjects[i % subjects.length]!, stampedBody(cfg.messageBytes, due + perfToMachineMs, measured));
           acked++;
         }, halt.signal),
       ),

@@ -133,7 +133,7 @@ describe("a store with visibility 'written'", () => {
     openMessageStore({ dir: '/data', storage, clock, random: new SeededRandom(9), logger, storeHost: '10.0.0.1:10911', flush: 'async', flushIntervalMs: 200, visibility: 'written', segmentSize: 4096, consumeQueueEntriesPerFile: 16, indexEntriesPerFile: 32, ...extra });
   const put = (store: MessageStore, queueId: number, n = 1) =>
     store.putMessages(Array.from({ length: n }, () => ({ topic: 'T', queueId, body: new Uint8Array([queueId]), bornTimestamp: 1, bornHost: 'p' })));
-  const served = (store: MessageStore, queueId: number) => store.getMessages({ topic: 'T', queueId, offset: 0, maxCount: 100 }).messages.length;
+  const served = (store: MessageStore, queueId: number) => store.getMessages({ topic: 'T', queueId, offset: 0, maxCount: 1000 }).messages.length;
 
   it('serves written data once its queue offsets are reserved, long before its flush, with one journal write for many batches', async () => {
     const { clock, storage, gate, release } = setup();
@@ -160,6 +160,27 @@ describe("a store with visibility 'written'", () => {
     expect([served(store, 1), served(store, 0)]).toEqual([0, 7]);
     await release();
     expect([served(store, 1), served(store, 0)]).toEqual([1, 8]);
+    gate.hold = false;
+    await store.close();
+  });
+
+  it('a queue asks for its next span when half of the current one is used, so that at a steady rate no write waits for the journal', async () => {
+    const { clock, storage, gate, release } = setup(3);
+    const store = await open(storage, clock);
+    await put(store, 0); // the first ask: offsets below 1 + 64 reserved
+    await settle();
+    expect(served(store, 0)).toBe(1);
+    gate.hold = true;
+    await put(store, 0, 40); // past half the span: the next ask goes out, and these are served meanwhile
+    await settle();
+    expect(served(store, 0)).toBe(41);
+    expect(gate.waiting).toHaveLength(1);
+    await release(); // now below 41 + 128 (asked again within a second: a doubled span)
+    await put(store, 0, 100);
+    await settle();
+    expect(served(store, 0)).toBe(141); // no wait: the reservation was there before the writes needed it
+    expect(gate.waiting).toHaveLength(1); // and the next one is on its way
+    await release();
     gate.hold = false;
     await store.close();
   });
