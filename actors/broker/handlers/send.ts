@@ -7,7 +7,7 @@ import { encodeSendReply, type SendReplyInput, type SendReplyItem } from '../../
 import { requestUniqRun, sharedUniqKeys, uniqRunProblem, UniqKeyBatch } from '../../protocol/uniq-keys.js';
 import { decodeSendMany, encodeSendManyReply, type SendPartReply } from '../../protocol/send-many.js';
 import { Status, StatusError } from '../../../core/status.js';
-import { RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, topicProblem } from '../../protocol/validation.js';
+import { RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, TRANS_HALF_TOPIC, topicProblem } from '../../protocol/validation.js';
 import { clientMessageProblem, delayLevelOf, storedWithWarning, toPutMessage, toScheduled, undeliverableProblem, uniqKeyOf, type BrokerPutMessage } from '../put-message.js';
 import type { StorePutMessage, StorePutResult } from '../store-port.js';
 import type { BrokerContext } from './context.js';
@@ -42,8 +42,10 @@ export async function putBatch(ctx: BrokerContext, batch: StorePutMessage[]): Pr
   }
   // no message with properties: no half message, timer or delay level, so the batch goes to the store as is
   if (plain) return storePut(ctx, batch);
-  const out = batch.map((p) => {
+  let halves: number[] | undefined;
+  const out = batch.map((p, i) => {
     const special = rewriteForStore(p, now, ctx.limits.timerHorizonMs); // half messages and deliverAt timers
+    if (special.topic === TRANS_HALF_TOPIC) (halves ??= []).push(i);
     if (special !== p) return special;
     const level = p.topic === SCHEDULE_TOPIC ? 0 : delayLevelOf(p);
     if (level === 0) return p;
@@ -51,7 +53,14 @@ export async function putBatch(ctx: BrokerContext, batch: StorePutMessage[]): Pr
     return toScheduled(p, level, maxLevel);
   });
   if (scheduled) await topicForWrite(ctx, SCHEDULE_TOPIC);
-  return storePut(ctx, out);
+  const r = await storePut(ctx, out);
+  const tx = ctx.timerTx?.transactions;
+  if (halves !== undefined && tx !== undefined) {
+    // kept for their commit, which then needs no read
+    const results = r.results;
+    tx.stored(halves.map((i) => ({ put: out[i]!, queueOffset: results[i]!.queueOffset, msgId: results[i]!.msgId })));
+  }
+  return r;
 }
 
 async function storePut(ctx: BrokerContext, out: StorePutMessage[]): Promise<StorePutResult> {

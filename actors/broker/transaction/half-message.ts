@@ -47,12 +47,28 @@ export function halfView(m: MessageExt): MessageExt {
 
 const HALF_ONLY: ReadonlySet<string> = new Set([MessageProperty.REAL_TOPIC, MessageProperty.REAL_QID, MessageProperty.TRAN_MSG, MessageProperty.CHECK_TIMES]);
 
-/** A committed half message on its real topic and queue: TRAN_MSG and the half properties removed. */
-export function fromHalf(m: MessageExt): StorePutMessage {
+/** What a commit reads of a half message: as stored and read back, or as handed to the store. */
+export interface HalfSource {
+  body: Uint8Array;
+  bornTimestamp: number;
+  bornHost: string;
+  msgId?: string;
+  properties?: Record<string, string>;
+  tags?: string;
+  keys?: readonly string[];
+  reconsumeTimes?: number;
+}
+
+/**
+ * A committed half message on its real topic and queue: TRAN_MSG and the half properties removed. From the
+ * half message as read back or as it was handed to the store, the store writes the same record: a read-back
+ * message has its tags and keys in its properties too, after the others, where the store puts them.
+ */
+export function fromHalf(m: HalfSource): StorePutMessage {
   const src = m.properties;
   const topic = src?.[MessageProperty.REAL_TOPIC];
   const qid = Number(src?.[MessageProperty.REAL_QID]);
-  if (src === undefined || topic === undefined || !Number.isInteger(qid) || qid < 0) throw new StatusError(Status.MESSAGE_ILLEGAL, `half message ${m.msgId} has no real topic or queue`);
+  if (src === undefined || topic === undefined || !Number.isInteger(qid) || qid < 0) throw new StatusError(Status.MESSAGE_ILLEGAL, `half message ${m.msgId ?? ''} has no real topic or queue`);
   // one pass, no copy-then-delete (delete turns the object into a slow dictionary)
   const props: Record<string, string> = {};
   for (const k in src) {
@@ -60,7 +76,7 @@ export function fromHalf(m: MessageExt): StorePutMessage {
     if (k === '__proto__') Object.defineProperty(props, k, { value: src[k], enumerable: true, writable: true, configurable: true });
     else props[k] = src[k]!;
   }
-  const out: StorePutMessage = { topic, queueId: qid, body: m.body, properties: props, bornTimestamp: m.bornTimestamp, bornHost: m.bornHost, reconsumeTimes: m.reconsumeTimes };
+  const out: StorePutMessage = { topic, queueId: qid, body: m.body, properties: props, bornTimestamp: m.bornTimestamp, bornHost: m.bornHost, reconsumeTimes: m.reconsumeTimes ?? 0 };
   if (m.tags !== undefined) out.tags = m.tags;
   if (m.keys !== undefined && m.keys.length > 0) out.keys = m.keys;
   return out;

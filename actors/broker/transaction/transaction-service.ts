@@ -15,6 +15,11 @@ import { HALF_QUEUE, OP_QUEUE, fromHalf, halfView, opMessage, parseOp, type TxOu
 import { storedWithWarning } from '../put-message.js';
 import { decodeMessageId } from '../../../store/message-id.js';
 
+/** Whether two store-side message ids are one (hex digits in either case). */
+function sameId(a: string, b: string): boolean {
+  return a === b || a.toUpperCase() === b.toUpperCase();
+}
+
 /** The commit log offset a store-side message id names (undefined for a malformed id). */
 function commitLogOffsetOf(msgId: string): number | undefined {
   try {
@@ -81,6 +86,20 @@ export interface EndTransactionRequest {
 
 export type EndOutcome = 'COMMITTED' | 'ROLLED_BACK' | 'ALREADY_RESOLVED' | 'IGNORED';
 
+/** A half message just stored, as the send path handed it to the store (`stored`). */
+export interface StoredHalf {
+  put: StorePutMessage;
+  queueOffset: number;
+  msgId: string;
+}
+
+interface FreshHalf {
+  msgId: string;
+  group: string | undefined;
+  /** The committed message (fromHalf of the half message handed to the store; its body copied). */
+  commit: StorePutMessage;
+}
+
 /** One outcome waiting for its store write. */
 interface QueuedOutcome {
   halfOffset: number;
@@ -107,6 +126,9 @@ export class TransactionService {
   private readonly resolving = new Map<number, Promise<EndOutcome>>();
   /** Pending half messages the scan read, by half offset, so that their commit needs no read (bounded by bytes). */
   private readonly halfCache = new Map<number, MessageExt>();
+  /** Half messages as the send path stored them, by half offset: a commit soon after needs no read either. */
+  private readonly fresh = new Map<number, FreshHalf>();
+  /** Bytes of both. */
   private halfCacheBytes = 0;
   private sub: Subscription | undefined;
   private scanning = false;
@@ -156,6 +178,22 @@ export class TransactionService {
   /** The half messages without an outcome that the scan has read (for inspection and tests). */
   pendingHalves(): PendingHalf[] {
     return [...this.pending.values()].sort((a, b) => a.halfOffset - b.halfOffset);
+  }
+
+  /**
+   * The send path stored these half messages: each is kept (within the cache's bytes) until its outcome is
+   * written, so that a commit writes it without reading it back.
+   */
+  stored(halves: readonly StoredHalf[]): void {
+    for (const h of halves) {
+      const bytes = h.put.body.length + HALF_CACHE_OVERHEAD;
+      if (this.halfCacheBytes + bytes > HALF_CACHE_BYTES) return;
+      if (h.put.topic !== TRANS_HALF_TOPIC || h.put.properties?.[MessageProperty.UNIQ_KEY] === undefined) continue; // (read back when committed)
+      const commit = fromHalf(h.put);
+      commit.body = commit.body.slice(); // not a view that keeps its whole request alive
+      this.fresh.set(h.queueOffset, { msgId: h.msgId, group: h.put.properties[MessageProperty.PRODUCER_GROUP], commit });
+      this.halfCacheBytes += bytes;
+    }
   }
 
   /** END_TRANSACTION: writes the outcome once; UNKNOWN is ignored (the check will ask again). */
@@ -213,14 +251,12 @@ export class TransactionService {
     for (const it of items) {
       try {
         if (this.stopped) throw new StatusError(Status.SERVICE_NOT_AVAILABLE, `broker ${this.o.brokerName} is stopping`);
-        const m = await this.halfMessage(it.halfOffset, it.msgId);
-        if (!m || m.topic !== TRANS_HALF_TOPIC || m.queueOffset !== it.halfOffset)
-          throw new StatusError(Status.INVALID_ARGUMENT, `no half message ${it.msgId} at half offset ${it.halfOffset} on broker ${this.o.brokerName}`);
-        const owner = m.properties?.[MessageProperty.PRODUCER_GROUP];
-        if (it.group !== undefined && owner !== it.group)
-          throw new StatusError(Status.NO_PERMISSION, `half message ${it.msgId} belongs to producer group "${String(owner)}", not "${it.group}"`);
+        const half = await this.halfToEnd(it.halfOffset, it.msgId);
+        if (half === undefined) throw new StatusError(Status.INVALID_ARGUMENT, `no half message ${it.msgId} at half offset ${it.halfOffset} on broker ${this.o.brokerName}`);
+        if (it.group !== undefined && half.group !== it.group)
+          throw new StatusError(Status.NO_PERMISSION, `half message ${it.msgId} belongs to producer group "${String(half.group)}", not "${it.group}"`);
         if (it.outcome === 'COMMIT') {
-          batch.push(fromHalf(m));
+          batch.push(half.commit());
           commits.push(it.halfOffset);
         } else rollbacks.push(it.halfOffset);
         ok.push(it);
@@ -258,10 +294,19 @@ export class TransactionService {
     }
   }
 
+  /** The half message at `halfOffset` named `msgId`, to end: its group and its committed form (undefined: none). */
+  private async halfToEnd(halfOffset: number, msgId: string): Promise<{ group: string | undefined; commit: () => StorePutMessage } | undefined> {
+    const f = this.fresh.get(halfOffset);
+    if (f !== undefined && sameId(f.msgId, msgId)) return { group: f.group, commit: () => f.commit };
+    const m = await this.halfMessage(halfOffset, msgId);
+    if (!m || m.topic !== TRANS_HALF_TOPIC || m.queueOffset !== halfOffset) return undefined;
+    return { group: m.properties?.[MessageProperty.PRODUCER_GROUP], commit: () => fromHalf(m) };
+  }
+
   /** The stored half message at `halfOffset` named `msgId`: from the cache, else read by id. */
   private async halfMessage(halfOffset: number, msgId: string): Promise<MessageExt | undefined> {
     const cached = this.halfCache.get(halfOffset);
-    if (cached !== undefined && (cached.msgId === msgId || cached.msgId.toUpperCase() === msgId.toUpperCase())) return cached;
+    if (cached !== undefined && sameId(cached.msgId, msgId)) return cached;
     const m = await this.o.store.lookupById(msgId);
     if (m !== undefined) return m;
     // with async flush a half message is acknowledged before it is flushed, and readable only after: its
@@ -287,6 +332,11 @@ export class TransactionService {
   }
 
   private uncache(halfOffset: number): void {
+    const f = this.fresh.get(halfOffset);
+    if (f !== undefined) {
+      this.fresh.delete(halfOffset);
+      this.halfCacheBytes -= f.commit.body.length + HALF_CACHE_OVERHEAD;
+    }
     const m = this.halfCache.get(halfOffset);
     if (m === undefined) return;
     this.halfCache.delete(halfOffset);

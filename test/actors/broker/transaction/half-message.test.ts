@@ -3,6 +3,11 @@ import { fromHalf, halfView, isHalf, opMessage, parseOp, toHalf } from '../../..
 import type { MessageExt } from '../../../../core/message.js';
 import { Status } from '../../../../core/status.js';
 import { TRANS_HALF_TOPIC, TRANS_OP_HALF_TOPIC } from '../../../../actors/protocol/validation.js';
+import type { StorePutMessage } from '../../../../actors/broker/store-port.js';
+import { openMessageStore } from '../../../../store/message-store.js';
+import { rootLogger } from '../../../../actors/runtime/environment.js';
+import { SeededRandom } from '../../../../core/random.js';
+import { memorySetup } from '../../../support/memory-store.js';
 
 const props = { UNIQ_KEY: 'K', TRAN_MSG: 'true', PGROUP: 'tpg', user: 'v' };
 const put = { topic: 'orders', queueId: 2, body: Buffer.from('x'), keys: ['k1'], properties: props, bornTimestamp: 1, bornHost: 'h' };
@@ -67,5 +72,38 @@ describe('half messages', () => {
     );
     const noQueue: MessageExt = { msgId: 'M', topic: TRANS_HALF_TOPIC, queueId: 0, queueOffset: 1, commitLogOffset: 0, bornTimestamp: 1, storeTimestamp: 2, reconsumeTimes: 0, bornHost: 'h', storeHost: 's', body: Buffer.from('b'), properties: { REAL_TOPIC: 'orders' } };
     expect(() => fromHalf(noQueue)).toThrow(expect.objectContaining({ status: Status.MESSAGE_ILLEGAL }));
+  });
+});
+
+describe('committing a half message', () => {
+  const name = fc.stringMatching(/^p[a-zA-Z0-9_]{0,8}$/);
+  const text = fc.stringMatching(/^[a-zA-Z0-9 _.:-]{1,12}$/);
+  const key = fc.stringMatching(/^[a-zA-Z0-9_.:-]{1,8}$/);
+
+  it('from the half message as handed to the store writes the same message as from the half message read back (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.option(text, { nil: undefined }), fc.array(key, { maxLength: 3 }), fc.dictionary(name, text, { maxKeys: 4 }), fc.uint8Array({ minLength: 1, maxLength: 64 }), async (tags, keys, user, body) => {
+        const { clock, mem } = memorySetup();
+        const store = await openMessageStore({ dir: '/d', storage: mem, clock, random: new SeededRandom(1), logger: rootLogger('silent'), storeHost: '10.0.0.1:10911', flush: 'sync', segmentSize: 1 << 16 });
+        try {
+          const sent: StorePutMessage = { topic: 'orders', queueId: 1, body, properties: { ...user, UNIQ_KEY: 'U1', TRAN_MSG: 'true', PGROUP: 'pg' }, bornTimestamp: 5, bornHost: 'h' };
+          if (tags !== undefined) sent.tags = tags;
+          if (keys.length > 0) sent.keys = keys;
+          const half = toHalf(sent);
+          const stored = await store.putMessages([half]);
+          const readBack = store.lookupById(stored.results[0]!.msgId)!;
+          const a = await store.putMessages([fromHalf(readBack)]);
+          const b = await store.putMessages([fromHalf(half)]);
+          const [ma, mb] = [a, b].map((r) => store.lookupById(r.results[0]!.msgId)!);
+          const shape = (m: MessageExt) => ({ topic: m.topic, queueId: m.queueId, body: [...m.body], tags: m.tags, keys: m.keys, properties: m.properties, bornTimestamp: m.bornTimestamp, bornHost: m.bornHost, reconsumeTimes: m.reconsumeTimes, size: (m as { size?: number }).size });
+          expect(shape(mb)).toEqual(shape(ma));
+          expect(mb.properties).toMatchObject({ UNIQ_KEY: 'U1', PGROUP: 'pg' });
+          expect(mb.properties?.TRAN_MSG).toBeUndefined();
+        } finally {
+          await store.close();
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 });
