@@ -1,7 +1,6 @@
 /* Pure formatting for the command line: tables, messages and send results as JSON lines, replication status. */
 import { MessageProperty, type MessageExt, type SendResult } from '../../core/message.js';
 import type { HaGroupStatus } from '../../actors/client/admin-client.js';
-import type { HaStatus } from '../../actors/protocol/commands.js';
 
 /** A plain text table: a header row, then rows; columns padded to their widest cell, two spaces apart. */
 export function formatTable(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string {

@@ -157,13 +157,6 @@ function printResult(r: RunResult): void {
   out(`${r.name} seed ${r.seed}: ${r.ok ? 'ok' : 'FAILED'}, simulated ${(r.simMs / 1000).toFixed(1)} s in ${(r.realMs / 1000).toFixed(2)} s real, ${r.traceLines} trace lines`);
 }
 
-/** The first line of a result, for one line per failing seed. */
-function failureLine(r: RunResult): string {
-  const head = formatVerdict(r.verdict, 0).split('\n')[0]!;
-  const errors = r.errors.length > 0 ? `; ${r.errors.length} run error${r.errors.length === 1 ? '' : 's'}, first: ${r.errors[0]}` : '';
-  return `${r.verdict.ok ? 'checks OK' : head}${errors}`;
-}
-
 function formatMs(ms: number): string | number {
   return ms % 1000 === 0 && ms > 0 ? `${ms / 1000}s` : ms % 1 === 0 ? `${ms}ms` : ms;
 }

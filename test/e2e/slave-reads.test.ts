@@ -6,7 +6,7 @@ import { rootLogger } from '../../actors/runtime/environment.js';
 import { diskStorage } from '../../store/backends/disk.js';
 import { RequestCode } from '../../actors/protocol/request-codes.js';
 import { parseJsonBody, request } from '../../actors/protocol/replies.js';
-import type { HaStatus, TopicRoute } from '../../actors/protocol/commands.js';
+import type { TopicRoute } from '../../actors/protocol/commands.js';
 import { Status } from '../../core/status.js';
 import type { BrokerHandle } from '../../actors/broker/broker.js';
 import type { BrokerOptions } from '../../actors/broker/broker-options.js';
@@ -46,12 +46,6 @@ function watched(seen: Seen[], noUnregister: Set<string>): TransportFactory {
       },
     }) as Transport;
   };
-}
-
-async function haStatus(system: MqSystem, address: string): Promise<HaStatus> {
-  const reply = await system.env.transport.request(address, request(RequestCode.GET_BROKER_HA_STATUS));
-  expect(reply.status).toBe(Status.OK);
-  return parseJsonBody<HaStatus>(reply);
 }
 
 async function routeIds(system: MqSystem, topic: string): Promise<string[]> {

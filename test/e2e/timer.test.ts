@@ -8,7 +8,7 @@ import { readJsonFile } from '../../store/config-file.js';
 import { TIMER_OFFSETS_FILE } from '../../actors/broker/schedule/timer-scheduler.js';
 import type { TimerProgressFile } from '../../actors/broker/schedule/timer-index.js';
 import type { StoreMode } from '../../store/open-store.js';
-import { FAST, Received, eventually, memorySystem, spawnRecordingConsumer, startCluster } from './support.js';
+import { FAST, Received, eventually, memorySystem, startCluster } from './support.js';
 
 /**
  * Delivery at a timestamp (timer messages): invisible until due, delivered on the real topic at its time

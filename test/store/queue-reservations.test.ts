@@ -4,7 +4,7 @@ import { rootLogger } from '../../actors/runtime/environment.js';
 import { SeededRandom } from '../../core/random.js';
 import { Status } from '../../core/status.js';
 import { StorageError, type StorageBackend } from '../../store/backend.js';
-import { memoryStorage, type MemoryStorage } from '../../store/backends/memory.js';
+import { memoryStorage } from '../../store/backends/memory.js';
 import { openMessageStore, type MessageStore, type MessageStoreOptions } from '../../store/message-store.js';
 import { decodeReservations, encodeReservations, MAX_SPAN, MIN_SPAN, nextSpan, QueueReservations, RESERVATIONS_FILE } from '../../store/queue-reservations.js';
 import { fileWith, withFiles } from '../support/storage-wrappers.js';

@@ -10,7 +10,7 @@
  */
 import { firstValueFrom, take, timeout, toArray, type Observable, type Subscription } from 'rxjs';
 import { encodedLength } from '../../transports/codec.js';
-import { FrameKind, frame, type Frame } from '../../transports/frame.js';
+import { FrameKind, frame } from '../../transports/frame.js';
 import { TransportError, type Incoming, type Transport } from '../../transports/transport.js';
 
 export interface ConformancePair {
