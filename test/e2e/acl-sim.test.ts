@@ -72,14 +72,18 @@ describe('ACL on a broker and a name server', () => {
     expect(err).toBeInstanceOf(StatusError);
     expect((err as StatusError).status).toBe(Status.NO_PERMISSION);
     expect((err as StatusError).message).toMatch(/lacks PUB on topic "audit"/);
+    // both in one turn (one SEND_MANY, refused whole for "audit"): the message to "orders" goes on its retry
+    const both = await drive(Promise.allSettled([producer.send({ topic: 'orders', body: Buffer.from('paid') }), producer.send({ topic: 'audit', body: Buffer.from('y') })]));
+    expect(both[0]).toMatchObject({ status: 'fulfilled', value: { status: 'SEND_OK' } });
+    expect(both[1]).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ status: Status.NO_PERMISSION }) });
 
     // a consumer with SUB on its group reads what was sent
     const seen: MessageExt[] = [];
     await drive(
       system.spawnConsumer({ ...FAST.client, ...FAST.consumer, group: 'billing', namesrv: ['ns-1'], subscribe: { orders: '*' }, credentials: CONSUMER, listener: (msgs) => (seen.push(...msgs), 'SUCCESS') }),
     );
-    expect(await env.clock.runUntil(() => seen.length === 1, 10_000)).toBe(true);
-    expect(Buffer.from(seen[0]!.body).toString()).toBe('paid');
+    expect(await env.clock.runUntil(() => seen.length === 2, 10_000)).toBe(true);
+    expect(seen.map((m) => Buffer.from(m.body).toString())).toEqual(['paid', 'paid']);
   });
 
   it('refuses a consumer without SUB on its group, unsigned requests, a wrong secret and a replayed request', async () => {
