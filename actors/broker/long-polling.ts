@@ -15,7 +15,8 @@ export interface HeldPullCallbacks {
 }
 
 interface Held {
-  key: string;
+  topic: string;
+  queueId: number;
   offset: number;
   timer: TimerHandle;
   cb: HeldPullCallbacks;
@@ -24,12 +25,9 @@ interface Held {
 
 export const DEFAULT_MAX_HELD_PULLS = 10_000;
 
-function key(topic: string, queueId: number): string {
-  return `${topic}#${queueId}`;
-}
-
 export class LongPolling {
-  private readonly byQueue = new Map<string, Set<Held>>();
+  /** By topic, then queue id (no key string made per notice: the store announces every queue that grew). */
+  private readonly byQueue = new Map<string, Map<number, Set<Held>>>();
   private count = 0;
 
   /**
@@ -53,11 +51,12 @@ export class LongPolling {
    */
   hold(topic: string, queueId: number, offset: number, timeoutMs: number, cb: HeldPullCallbacks): boolean {
     if (!(timeoutMs > 0) || this.count >= this.maxHeld) return false;
-    const k = key(topic, queueId);
-    const h: Held = { key: k, offset, cb, done: false, timer: undefined as unknown as TimerHandle };
+    const h: Held = { topic, queueId, offset, cb, done: false, timer: undefined as unknown as TimerHandle };
     h.timer = this.clock.setTimeout(() => this.finish(h, 'timeout'), timeoutMs);
-    let set = this.byQueue.get(k);
-    if (!set) this.byQueue.set(k, (set = new Set()));
+    let queues = this.byQueue.get(topic);
+    if (!queues) this.byQueue.set(topic, (queues = new Map()));
+    let set = queues.get(queueId);
+    if (!set) queues.set(queueId, (set = new Set()));
     set.add(h);
     this.count++;
     return true;
@@ -65,24 +64,28 @@ export class LongPolling {
 
   /** The queue's max offset is now `maxOffset`: wakes every pull held at an offset below it. */
   notify(topic: string, queueId: number, maxOffset: number): void {
-    const set = this.byQueue.get(key(topic, queueId));
+    const set = this.byQueue.get(topic)?.get(queueId);
     if (!set) return;
     for (const h of [...set]) if (h.offset < maxOffset) this.finish(h, 'wake');
   }
 
   /** Answers every held pull with its timeout callback (shutdown). */
   releaseAll(): void {
-    for (const set of [...this.byQueue.values()]) for (const h of [...set]) this.finish(h, 'timeout');
+    for (const queues of [...this.byQueue.values()]) for (const set of [...queues.values()]) for (const h of [...set]) this.finish(h, 'timeout');
   }
 
   private finish(h: Held, how: 'wake' | 'timeout'): void {
     if (h.done) return;
     h.done = true;
     this.clock.clearTimeout(h.timer);
-    const set = this.byQueue.get(h.key);
+    const queues = this.byQueue.get(h.topic);
+    const set = queues?.get(h.queueId);
     if (set) {
       set.delete(h);
-      if (set.size === 0) this.byQueue.delete(h.key);
+      if (set.size === 0) {
+        queues!.delete(h.queueId);
+        if (queues!.size === 0) this.byQueue.delete(h.topic);
+      }
     }
     this.count--;
     try {
