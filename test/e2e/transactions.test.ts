@@ -107,6 +107,10 @@ describe.each(['mixed', 'per-queue'] as const)('transactional messages (%s store
     expect((await end('ROLLBACK', { producerGroup: 'other' })).header.outcome).toBe('ALREADY_RESOLVED');
     const forged = await end('COMMIT', { halfOffset: 99 });
     expect(forged.status).toBe(Status.INVALID_ARGUMENT);
+    // an id naming an offset past the log's end is answered at once (it once waited for the log to grow there)
+    const past = sendResult.msgId.slice(0, -16) + 'FFFFFFFFFFFF'.padStart(16, '0');
+    const far = await Promise.race([end('COMMIT', { halfOffset: 7, msgId: past }), sleep(2_000).then(() => 'no answer')]);
+    expect(far).toMatchObject({ status: Status.INVALID_ARGUMENT, header: { error: expect.stringMatching(/no half message/) } });
     await eventually(() => received.all().length === 1, 10_000, 'the commit');
     // many outcomes in one frame: each is settled once, a forged one fails alone
     const second = (await producer.sendInTransaction({ topic: 'tx', body: Buffer.from('batched') }, () => 'UNKNOWN')).sendResult;

@@ -310,9 +310,11 @@ export class TransactionService {
     const m = await this.o.store.lookupById(msgId);
     if (m !== undefined) return m;
     // with async flush a half message is acknowledged before it is flushed, and readable only after: its
-    // END_TRANSACTION can come first (an id that names no offset was found by nothing above either)
+    // END_TRANSACTION can come first. Only a record already written is waited for: an id that names no offset,
+    // or one past the log's end (forged or stale), names nothing, and must not hold its request until the log
+    // grows that far.
     const at = commitLogOffsetOf(msgId);
-    if (at === undefined) return undefined;
+    if (at === undefined || at >= this.o.store.status().positions.writeOffset) return undefined;
     await this.o.store.whenRecordsFlushed([at]);
     return this.o.store.lookupById(msgId);
   }
