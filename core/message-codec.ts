@@ -44,6 +44,8 @@ export const MESSAGE_BATCH_VERSION = 1;
 export const MESSAGE_EXT_BATCH_VERSION = 2;
 
 const HEADER_SIZE = 7;
+/** Bytes of a message batch's header: `encodeMessageBatch(msgs)` is at most this plus encodedMessageSize of each. */
+export const MESSAGE_BATCH_HEADER_BYTES = HEADER_SIZE;
 const F_TAGS = 1;
 const F_KEYS = 2;
 const F_PROPS = 4;

@@ -3,6 +3,8 @@ import type { Clock, TimerHandle } from '../../core/clock.js';
 import { InFlight } from '../runtime/in-flight.js';
 import type { Message, MessageQueue, SendResult } from '../../core/message.js';
 import { queueKey } from '../../core/message.js';
+import { sendPartOverhead } from '../protocol/send-many.js';
+import { MESSAGE_BATCH_HEADER_BYTES } from '../../core/message-codec.js';
 
 /**
  * Automatic batching: sends to one queue within `lingerMs` are combined into one batch (up to `maxBytes` of
@@ -85,14 +87,15 @@ export class LingerBatcher {
     const open = new Map<string, { parts: Pending[]; bytes: number }>();
     const full: Pending[][] = [];
     for (const p of this.pending.values()) {
+      const bytes = MESSAGE_BATCH_HEADER_BYTES + p.bytes + sendPartOverhead(p.mq.topic);
       let g = open.get(p.mq.brokerName);
-      if (g !== undefined && g.bytes + p.bytes > this.maxBytes) {
+      if (g !== undefined && g.bytes + bytes > this.maxBytes) {
         full.push(g.parts);
         g = undefined;
       }
-      if (g === undefined) open.set(p.mq.brokerName, (g = { parts: [], bytes: 0 }));
+      if (g === undefined) open.set(p.mq.brokerName, (g = { parts: [], bytes: 2 })); // (the part count)
       g.parts.push(p);
-      g.bytes += p.bytes;
+      g.bytes += bytes;
     }
     this.pending.clear();
     for (const g of open.values()) full.push(g.parts);

@@ -47,12 +47,17 @@ function checkCount(n: number): void {
   if (n < 1 || n > MAX_SEND_PARTS) throw bad(`holds 1 to ${MAX_SEND_PARTS} parts, got ${n}`);
 }
 
+/** Bytes a part for `topic` adds to a SEND_MANY body besides its batch. */
+export function sendPartOverhead(topic: string): number {
+  return 2 + utf8Length(topic) + 4 + UNIQ_PREFIX_LENGTH + 4 + 4;
+}
+
 export function encodeSendMany(parts: readonly SendPart[]): Uint8Array {
   checkCount(parts.length);
   let size = 2;
   for (const p of parts) {
     if (!ASCII_PREFIX.test(p.uniqPrefix)) throw new RangeError(`unique key prefix must be ${UNIQ_PREFIX_LENGTH} uppercase hex digits`);
-    size += 2 + utf8Length(p.topic) + 4 + UNIQ_PREFIX_LENGTH + 4 + 4 + p.batch.length;
+    size += sendPartOverhead(p.topic) + p.batch.length;
   }
   const out = new Uint8Array(size);
   writeU16(out, 0, parts.length);

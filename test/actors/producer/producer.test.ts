@@ -218,6 +218,25 @@ describe('producer', () => {
     await system.stop();
   });
 
+  it("a turn's SEND_MANY stays within batchMaxBytes, its parts' own bytes counted: more requests, not larger ones", async () => {
+    const topics = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`T${i}`, 1]));
+    const { env, system, brokers, producer } = await setup(topics, ['a'], { batchMaxBytes: 400 });
+    const a = brokers[0]!;
+    const names = Object.keys(topics);
+    await drive(env.clock, Promise.all(names.map((t) => producer.send({ topic: t, body: new Uint8Array(50) })))); // routes learned
+    const before = a.frames.length;
+    const rs = await drive(env.clock, Promise.all(names.map((t) => producer.send({ topic: t, body: new Uint8Array(50) }))));
+    expect(rs.every((r) => r.status === 'SEND_OK')).toBe(true);
+    const sent = a.frames.slice(before).filter((f) => f.code === RequestCode.SEND_MANY || f.code === RequestCode.SEND_MESSAGE);
+    const many = sent.filter((f) => f.code === RequestCode.SEND_MANY);
+    expect(many.length).toBeGreaterThan(2);
+    for (const f of many) expect(f.body.length).toBeLessThanOrEqual(400);
+    // every message went once, in one of the requests
+    expect(sent.reduce((n, f) => n + (f.code === RequestCode.SEND_MANY ? decodeSendMany(f.body).length : 1), 0)).toBe(20);
+    await drive(env.clock, producer.stop());
+    await system.stop();
+  });
+
   it('a SEND_MANY part the broker refuses is retried alone on another broker, with the same unique keys; the others are not sent again', async () => {
     const { env, system } = await simSystem(7);
     const ns = new FakeNamesrv(system, 'ns-1');
