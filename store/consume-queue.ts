@@ -1,6 +1,7 @@
 import { readU32, setU64 } from '../core/bytes.js';
 import type { StorageBackend } from './backend.js';
 import { EntryFile } from './entry-file.js';
+import { QueueMap } from '../core/queue-map.js';
 
 /** Bytes of one consume queue entry: commit log offset (u64), size (u32), tag hash (u64, sign-extended i32). */
 export const CQ_ENTRY_SIZE = 20;
@@ -249,8 +250,7 @@ export class ConsumeQueue {
 
 /** Every consume queue of a store, opened on demand (and all of them at start, for recovery and retention). */
 export class ConsumeQueueSet {
-  /** By topic, then queue id (no key string made per look-up: the dispatcher and pulls look up per batch). */
-  private readonly byTopic = new Map<string, Map<number, ConsumeQueue>>();
+  private readonly queues = new QueueMap<ConsumeQueue>();
 
   constructor(
     private readonly storage: StorageBackend,
@@ -271,25 +271,21 @@ export class ConsumeQueueSet {
 
   /** The queue, opened (not created on storage until written) when `create` is true. */
   get(topic: string, queueId: number, create = true): ConsumeQueue | undefined {
-    let queues = this.byTopic.get(topic);
-    let cq = queues?.get(queueId);
+    let cq = this.queues.get(topic, queueId);
     if (!cq && create) {
       cq = ConsumeQueue.open(this.storage, this.storeDir, topic, queueId, this.entriesPerFile, this.writeBehind);
-      if (queues === undefined) this.byTopic.set(topic, (queues = new Map()));
-      queues.set(queueId, cq);
+      this.queues.set(topic, queueId, cq);
     }
     return cq;
   }
 
   all(): ConsumeQueue[] {
-    const out: ConsumeQueue[] = [];
-    for (const queues of this.byTopic.values()) for (const q of queues.values()) out.push(q);
-    return out;
+    return this.queues.values();
   }
 
   /** Writes every queue's held-back entries. Throws StorageError: what was not written stays held. */
   writeOut(): void {
-    for (const queues of this.byTopic.values()) for (const q of queues.values()) q.writeOut();
+    for (const q of this.all()) q.writeOut();
   }
 
   /** Flushes the queues written since their last flush (held-back entries written first). */
@@ -299,6 +295,6 @@ export class ConsumeQueueSet {
 
   close(): void {
     for (const q of this.all()) q.close();
-    this.byTopic.clear();
+    this.queues.clear();
   }
 }

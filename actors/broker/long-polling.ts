@@ -1,4 +1,5 @@
 import type { Clock, TimerHandle } from '../../core/clock.js';
+import { QueueMap } from '../../core/queue-map.js';
 
 /**
  * Held pulls (long polling), keyed by queue. A pull that found no new message waits here until the queue
@@ -26,8 +27,7 @@ interface Held {
 export const DEFAULT_MAX_HELD_PULLS = 10_000;
 
 export class LongPolling {
-  /** By topic, then queue id (no key string made per notice: the store announces every queue that grew). */
-  private readonly byQueue = new Map<string, Map<number, Set<Held>>>();
+  private readonly byQueue = new QueueMap<Set<Held>>();
   private count = 0;
 
   /**
@@ -53,10 +53,8 @@ export class LongPolling {
     if (!(timeoutMs > 0) || this.count >= this.maxHeld) return false;
     const h: Held = { topic, queueId, offset, cb, done: false, timer: undefined as unknown as TimerHandle };
     h.timer = this.clock.setTimeout(() => this.finish(h, 'timeout'), timeoutMs);
-    let queues = this.byQueue.get(topic);
-    if (!queues) this.byQueue.set(topic, (queues = new Map()));
-    let set = queues.get(queueId);
-    if (!set) queues.set(queueId, (set = new Set()));
+    let set = this.byQueue.get(topic, queueId);
+    if (!set) this.byQueue.set(topic, queueId, (set = new Set()));
     set.add(h);
     this.count++;
     return true;
@@ -64,28 +62,24 @@ export class LongPolling {
 
   /** The queue's max offset is now `maxOffset`: wakes every pull held at an offset below it. */
   notify(topic: string, queueId: number, maxOffset: number): void {
-    const set = this.byQueue.get(topic)?.get(queueId);
+    const set = this.byQueue.get(topic, queueId);
     if (!set) return;
     for (const h of [...set]) if (h.offset < maxOffset) this.finish(h, 'wake');
   }
 
   /** Answers every held pull with its timeout callback (shutdown). */
   releaseAll(): void {
-    for (const queues of [...this.byQueue.values()]) for (const set of [...queues.values()]) for (const h of [...set]) this.finish(h, 'timeout');
+    for (const set of this.byQueue.values()) for (const h of [...set]) this.finish(h, 'timeout');
   }
 
   private finish(h: Held, how: 'wake' | 'timeout'): void {
     if (h.done) return;
     h.done = true;
     this.clock.clearTimeout(h.timer);
-    const queues = this.byQueue.get(h.topic);
-    const set = queues?.get(h.queueId);
+    const set = this.byQueue.get(h.topic, h.queueId);
     if (set) {
       set.delete(h);
-      if (set.size === 0) {
-        queues!.delete(h.queueId);
-        if (queues!.size === 0) this.byQueue.delete(h.topic);
-      }
+      if (set.size === 0) this.byQueue.delete(h.topic, h.queueId);
     }
     this.count--;
     try {
