@@ -51,20 +51,9 @@ export const CLIENT_PROPERTIES: ReadonlySet<string> = new Set([
   MessageProperty.MAX_RECONSUME_TIMES,
 ]);
 
-/** The problem with a message from a client ([status, message]), or undefined. */
+/** The problem with a message from a client ([status, message]), or undefined: messageProblem, where CLIENT_PROPERTIES may be set. */
 export function clientMessageProblem(m: Message, rules: MessageRules): [number, string] | undefined {
-  if (m.properties !== undefined && m.properties !== null && typeof m.properties === 'object') {
-    let user: Record<string, string> | undefined;
-    for (const [k, v] of Object.entries(m.properties)) {
-      if (CLIENT_PROPERTIES.has(k)) {
-        if (typeof v !== 'string') return [Status.MESSAGE_ILLEGAL, `property "${k}" must have a string value`];
-        user ??= { ...m.properties };
-        delete user[k];
-      }
-    }
-    if (user) return messageProblem({ ...m, properties: user }, rules);
-  }
-  return messageProblem(m, rules);
+  return messageProblem(m, rules.clientProperties === CLIENT_PROPERTIES ? rules : { ...rules, clientProperties: CLIENT_PROPERTIES });
 }
 
 export interface BornInfo {
@@ -281,26 +270,41 @@ export interface RecordBound {
   maxPayload: number;
 }
 
+const TAGS_PROPERTY_BYTES = propertyBytes(PROP_TAGS, 0);
+const KEYS_PROPERTY_BYTES = propertyBytes(PROP_KEYS, 0);
+
 /**
- * At least the record bytes of a message without properties of its own that are not its body or the rewrites'
- * margin: the fixed part, the born host and topic at 3 bytes per UTF-16 unit, TAGS and the broker's unique key.
+ * At least storedPropertiesLength(p), counted without measuring: 3 bytes per UTF-16 unit (a property the
+ * message sets twice, as a field and in its properties, counts twice).
  */
-function plainNonBodyBound(p: BrokerPutMessage, storeHostBytes: number): number {
-  const tags = p.tags === undefined ? 0 : propertyBytes(PROP_TAGS, 0) + 3 * p.tags.length;
-  const uniq = p.uniqPrefix === undefined ? 0 : UNIQ_KEY_PROPERTY_BYTES + 3 * p.uniqPrefix.length + 8;
-  return RecordLayout.FixedSize + 3 * (p.bornHost.length + p.topic.length) + storeHostBytes + tags + uniq;
+function propertiesBound(p: BrokerPutMessage): number {
+  let n = p.tags === undefined ? 0 : TAGS_PROPERTY_BYTES + 3 * p.tags.length;
+  if (p.uniqKey !== undefined) n += UNIQ_KEY_PROPERTY_BYTES + 3 * p.uniqKey.length;
+  else if (p.uniqPrefix !== undefined) n += UNIQ_KEY_PROPERTY_BYTES + 3 * p.uniqPrefix.length + 8;
+  const keys = p.keys;
+  if (keys !== undefined) {
+    n += KEYS_PROPERTY_BYTES + keys.length;
+    for (let i = 0; i < keys.length; i++) n += 3 * keys[i]!.length;
+  }
+  const props = p.properties;
+  if (props !== undefined) for (const k in props) n += 2 + 3 * (k.length + props[k]!.length);
+  return n;
 }
 
 /**
  * Whether `p` can be stored and still delivered after any rewrite: [MESSAGE_TOO_LARGE, why] when its record
  * with the rewrites' margin would be larger than a reply carries, or its properties with theirs than a record
- * holds; undefined when it fits. A message without properties or keys far below the bound is passed on a
- * cheap upper bound, without measuring it.
+ * holds; undefined when it fits. A message far below both bounds is passed on a cheap upper bound, without
+ * measuring it.
  */
 export function undeliverableProblem(p: BrokerPutMessage, bound: RecordBound): [number, string] | undefined {
-  const marginBound = bound.propertyMargin + RecordLayout.MaxShortString;
-  const plain = p.properties === undefined && p.keys === undefined && p.uniqKey === undefined;
-  if (plain && p.body.length + plainNonBodyBound(p, bound.storeHostBytes) + marginBound <= bound.maxRecordBytes) return undefined;
+  const upper = propertiesBound(p);
+  if (
+    upper + bound.propertyMargin <= RecordLayout.MaxProperties &&
+    RecordLayout.FixedSize + 3 * (p.bornHost.length + p.topic.length) + bound.storeHostBytes + upper + p.body.length + bound.propertyMargin + RecordLayout.MaxShortString <=
+      bound.maxRecordBytes
+  )
+    return undefined;
   const props = storedPropertiesLength(p);
   if (props + bound.propertyMargin > RecordLayout.MaxProperties) {
     return [

@@ -56,7 +56,10 @@ export function endTransactionHeader(group: string, sent: { msgId: string; queue
 /** The half message for `msg`: TRAN_MSG and the producer group set. MESSAGE_ILLEGAL for a delayed message. */
 export function halfMessageOf(msg: Message, group: string): Message {
   if (msg.delayLevel || msg.deliverAt !== undefined) throw new StatusError(Status.MESSAGE_ILLEGAL, 'a transactional message may not be delayed (delayLevel or deliverAt)');
-  return { ...msg, properties: { ...(msg.properties ?? {}), [MessageProperty.TRAN_MSG]: 'true', [MessageProperty.PRODUCER_GROUP]: group } };
+  const properties: Record<string, string> = msg.properties === undefined ? {} : { ...msg.properties };
+  properties[MessageProperty.TRAN_MSG] = 'true';
+  properties[MessageProperty.PRODUCER_GROUP] = group;
+  return { ...msg, properties };
 }
 
 function normalize(state: unknown): TxState {
@@ -175,7 +178,7 @@ export async function startTransactionProducer(system: ActorSystem | { actors: A
     const half = halfMessageOf(msg, opts.group);
     client.routes.track(msg.topic);
     // the half messages of one turn to one topic go as one batch, as the producer's sends do
-    const sendResult: SendResult = { ...(await batched(half)) };
+    const sendResult: SendResult = await batched(half); // (this message's own result object)
     if (sendResult.uniqKey !== undefined) sendResult.transactionId = sendResult.uniqKey;
     heartbeatOnce(sendResult.queue.brokerName);
     let state: TxState;

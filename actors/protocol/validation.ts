@@ -1,5 +1,6 @@
 import { isReservedProperty, type Message } from '../../core/message.js';
 import { Status, StatusError } from '../../core/status.js';
+import { utf8Length } from '../../core/bytes.js';
 
 /**
  * Validation at the edge: topic and group names (they become directory names), tags, and messages. Each
@@ -108,9 +109,12 @@ export interface MessageRules extends TopicRules {
   maxBodyBytes?: number;
   /** Highest delay level (default 18). */
   maxDelayLevel?: number;
+  /**
+   * System properties the sender may set (the broker's rules for what a client sends): each must have a
+   * string value, and neither counts as reserved nor against the properties' size. Default none.
+   */
+  clientProperties?: ReadonlySet<string>;
 }
-
-const utf8 = new TextEncoder();
 
 /** Returns [status, message] for the first problem with `msg`, or undefined when it is fine. */
 export function messageProblem(msg: Message, rules: MessageRules = {}): [number, string] | undefined {
@@ -137,12 +141,17 @@ export function messageProblem(msg: Message, rules: MessageRules = {}): [number,
   if (msg.properties !== undefined) {
     if (msg.properties === null || typeof msg.properties !== 'object') return illegal('message properties must be an object');
     let bytes = 0;
+    const client = rules.clientProperties;
     for (const [k, v] of Object.entries(msg.properties)) {
+      if (client !== undefined && client.has(k)) {
+        if (typeof v !== 'string') return illegal(`property "${k}" must have a string value`);
+        continue;
+      }
       if (k.length === 0 || k.length > PROPERTY_NAME_MAX_LENGTH || !KEY_CHARS.test(k))
         return illegal(`property name "${k.slice(0, 32)}" must be 1..${PROPERTY_NAME_MAX_LENGTH} characters without whitespace or control characters`);
       if (isReservedProperty(k)) return illegal(`property name "${k}" is reserved for the system`);
       if (typeof v !== 'string') return illegal(`property "${k}" must have a string value`);
-      bytes += utf8.encode(k).length + utf8.encode(v).length;
+      bytes += utf8Length(k) + utf8Length(v);
     }
     if (bytes > PROPERTIES_MAX_BYTES) return illegal(`message properties take ${bytes} bytes, at most ${PROPERTIES_MAX_BYTES} allowed`);
   }

@@ -8,7 +8,7 @@ import { requestUniqRun, sharedUniqKeys, uniqRunProblem, UniqKeyBatch } from '..
 import { decodeSendMany, encodeSendManyReply, type SendPartReply } from '../../protocol/send-many.js';
 import { Status, StatusError } from '../../../core/status.js';
 import { RETRY_TOPIC_PREFIX, SCHEDULE_TOPIC, TRANS_HALF_TOPIC, topicProblem } from '../../protocol/validation.js';
-import { clientMessageProblem, delayLevelOf, storedWithWarning, toPutMessage, toScheduled, undeliverableProblem, uniqKeyOf, type BrokerPutMessage } from '../put-message.js';
+import { CLIENT_PROPERTIES, clientMessageProblem, delayLevelOf, storedWithWarning, toPutMessage, toScheduled, undeliverableProblem, uniqKeyOf, type BrokerPutMessage } from '../put-message.js';
 import type { StorePutMessage, StorePutResult } from '../store-port.js';
 import type { BrokerContext } from './context.js';
 import { recordBound } from './reply.js';
@@ -180,7 +180,7 @@ async function prepareBatch(ctx: BrokerContext, topic: string, queueId: number, 
   const msgs = decodeBatch(body);
   if (msgs.length === 0) throw new StatusError(Status.MESSAGE_ILLEGAL, 'a batch must hold at least one message');
   const given = run(msgs.length);
-  const rules = { allowSystem, maxBodyBytes: ctx.limits.maxBodyBytes, maxDelayLevel: ctx.limits.delayLevels.length };
+  const rules = { allowSystem, maxBodyBytes: ctx.limits.maxBodyBytes, maxDelayLevel: ctx.limits.delayLevels.length, clientProperties: CLIENT_PROPERTIES };
   let total = 0;
   // The topic is checked once per batch (above); a tag once per run of messages carrying it. A plain message
   // (no keys, properties, delay, deliverAt or sharding key) then needs only its body length checked here.

@@ -100,6 +100,12 @@ interface FreshHalf {
   commit: StorePutMessage;
 }
 
+/** A half message about to be ended: its producer group and its committed form. */
+interface HalfToEnd {
+  group: string | undefined;
+  commit: () => StorePutMessage;
+}
+
 /** One outcome waiting for its store write. */
 interface QueuedOutcome {
   halfOffset: number;
@@ -251,7 +257,8 @@ export class TransactionService {
     for (const it of items) {
       try {
         if (this.stopped) throw new StatusError(Status.SERVICE_NOT_AVAILABLE, `broker ${this.o.brokerName} is stopping`);
-        const half = await this.halfToEnd(it.halfOffset, it.msgId);
+        let half = this.halfToEnd(it.halfOffset, it.msgId);
+        if (half instanceof Promise) half = await half; // (a kept half message is ended without a wait)
         if (half === undefined) throw new StatusError(Status.INVALID_ARGUMENT, `no half message ${it.msgId} at half offset ${it.halfOffset} on broker ${this.o.brokerName}`);
         if (it.group !== undefined && half.group !== it.group)
           throw new StatusError(Status.NO_PERMISSION, `half message ${it.msgId} belongs to producer group "${String(half.group)}", not "${it.group}"`);
@@ -295,9 +302,13 @@ export class TransactionService {
   }
 
   /** The half message at `halfOffset` named `msgId`, to end: its group and its committed form (undefined: none). */
-  private async halfToEnd(halfOffset: number, msgId: string): Promise<{ group: string | undefined; commit: () => StorePutMessage } | undefined> {
+  private halfToEnd(halfOffset: number, msgId: string): HalfToEnd | undefined | Promise<HalfToEnd | undefined> {
     const f = this.fresh.get(halfOffset);
     if (f !== undefined && sameId(f.msgId, msgId)) return { group: f.group, commit: () => f.commit };
+    return this.storedHalfToEnd(halfOffset, msgId);
+  }
+
+  private async storedHalfToEnd(halfOffset: number, msgId: string): Promise<HalfToEnd | undefined> {
     const m = await this.halfMessage(halfOffset, msgId);
     if (!m || m.topic !== TRANS_HALF_TOPIC || m.queueOffset !== halfOffset) return undefined;
     return { group: m.properties?.[MessageProperty.PRODUCER_GROUP], commit: () => fromHalf(m) };
