@@ -230,7 +230,7 @@ class ConsumerImpl implements ClientLifecycle {
 
   /** Queues a pulled batch for processing after the queue's earlier batches. */
   private dispatch(pq: ProcessQueue, msgs: MessageExt[]): void {
-    const h = this.held.get(queueKey(pq.mq));
+    const h = this.held.get(pq.key);
     if (!h || h.pq !== pq) return;
     if (this.orderly) {
       h.chain = this.orderly.submit(pq, msgs);

@@ -48,7 +48,10 @@ export class OffsetStore {
   /** Keeps the queue's committable offset (the lowest it has not processed), unless the queue was dropped. */
   note(pq: ProcessQueue): void {
     if (pq.dropped) return;
-    this.offsets.set(queueKey(pq.mq), { mq: pq.mq, offset: pq.commitOffset() });
+    const offset = pq.commitOffset();
+    const kept = this.offsets.get(pq.key);
+    if (kept !== undefined && kept.mq === pq.mq) kept.offset = offset;
+    else this.offsets.set(pq.key, { mq: pq.mq, offset });
   }
 
   /**

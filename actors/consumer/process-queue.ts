@@ -1,4 +1,4 @@
-import type { MessageExt, MessageQueue } from '../../core/message.js';
+import { queueKey, type MessageExt, type MessageQueue } from '../../core/message.js';
 
 /**
  * The messages of one assigned queue that were pulled but not yet processed (RocketMQ's ProcessQueue). The
@@ -24,12 +24,15 @@ export class ProcessQueue {
   private live = 0;
   private bytes = 0;
   private waiters: (() => void)[] = [];
+  /** queueKey(mq), made once: the consumer looks its queues up by it for every batch. */
+  readonly key: string;
 
   constructor(
     readonly mq: MessageQueue,
     startOffset: number,
   ) {
     this.nextOffset = startOffset;
+    this.key = queueKey(mq);
   }
 
   get count(): number {

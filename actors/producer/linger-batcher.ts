@@ -33,7 +33,12 @@ export type SendBatch = (msgs: readonly Message[], mq: MessageQueue) => Promise<
 export type SendMany = (parts: readonly { msgs: readonly Message[]; mq: MessageQueue }[]) => Promise<SendResult[]>[];
 
 export class LingerBatcher {
-  private readonly pending = new Map<string, Pending>();
+  /**
+   * Batches by queue object: the send path hands out one frozen object per queue for its route's life, so a
+   * look-up makes no key string. (Two objects for one queue, across a route refresh, make two batches: both
+   * still leave in the order they were made.)
+   */
+  private readonly pending = new Map<MessageQueue, Pending>();
   private readonly inflight = new InFlight();
   private turnQueued = false;
   /** With lingerMs 0: the queue each topic's messages of this turn go to. */
@@ -55,16 +60,15 @@ export class LingerBatcher {
 
   /** Adds one message (of `bytes` encoded bytes) for queue `mq`; resolves when its batch is acknowledged. */
   add(mq: MessageQueue, msg: Message, bytes: number): Promise<SendResult> {
-    const key = queueKey(mq);
-    let p = this.pending.get(key);
+    let p = this.pending.get(mq);
     if (p && p.bytes + bytes > this.maxBytes) {
-      this.flush(key);
+      this.flush(mq);
       p = undefined;
     }
     if (!p) {
       p = { mq, msgs: [], waiters: [], bytes: 0, timer: undefined };
-      this.pending.set(key, p);
-      if (this.lingerMs > 0) p.timer = this.clock.setTimeout(() => this.flush(key), this.lingerMs);
+      this.pending.set(mq, p);
+      if (this.lingerMs > 0) p.timer = this.clock.setTimeout(() => this.flush(mq), this.lingerMs);
       else if (!this.turnQueued) {
         this.turnQueued = true;
         queueMicrotask(this.endTurn);
@@ -75,7 +79,7 @@ export class LingerBatcher {
       batch.msgs.push(msg);
       batch.waiters.push({ resolve, reject });
       batch.bytes += bytes;
-      if (batch.bytes >= this.maxBytes) this.flush(key);
+      if (batch.bytes >= this.maxBytes) this.flush(mq);
     });
   }
 
@@ -134,10 +138,10 @@ export class LingerBatcher {
     while (this.inflight.size > 0) await this.inflight.idle();
   }
 
-  private flush(key: string): void {
-    const p = this.pending.get(key);
+  private flush(mq: MessageQueue): void {
+    const p = this.pending.get(mq);
     if (!p) return;
-    this.pending.delete(key);
+    this.pending.delete(mq);
     this.clock.clearTimeout(p.timer);
     this.settle(p, this.sendBatch(p.msgs, p.mq));
   }

@@ -207,7 +207,8 @@ class ProducerImpl {
    * (or, lingering, a queue picked for it).
    */
   readonly batched = async (msg: Message): Promise<SendResult> => {
-    const queues = await this.path.queues(msg.topic);
+    let queues = this.path.queuesOf(msg.topic);
+    if (queues instanceof Promise) queues = await queues;
     const size = encodedMessageSize(msg);
     if (msg.shardingKey !== undefined) return this.batcher.add(this.path.pick(queues, undefined, msg.shardingKey), msg, size);
     return this.batcher.addToTopic(msg.topic, () => this.path.pick(queues), msg, size);
@@ -219,7 +220,7 @@ class ProducerImpl {
     this.client.routes.track(msg.topic);
     void this.track(
       (async () => {
-        const queues = await this.path.queues(msg.topic);
+        const queues = await this.path.queuesOf(msg.topic);
         this.path.sendOneway(this.path.pick(queues, undefined, msg.shardingKey), [msg]);
       })().catch((err: unknown) => this.client.io.logger.warn({ err, topic: msg.topic }, 'one-way send failed')),
     );
@@ -229,7 +230,7 @@ class ProducerImpl {
     this.checkRunning();
     validateBatch(msgs, { maxBodyBytes: this.o.maxMessageBytes, maxBatchBytes: Number.MAX_SAFE_INTEGER });
     this.client.routes.track(msgs[0]!.topic);
-    const queues = await this.path.queues(msgs[0]!.topic);
+    const queues = await this.path.queuesOf(msgs[0]!.topic);
     // a chunk holds messages bound for one queue: a sharding key's messages never ride with another queue's
     const target = (m: Message): MessageQueue | undefined => (m.shardingKey === undefined ? undefined : this.path.pick(queues, undefined, m.shardingKey));
     const chunks: { msgs: Message[]; mq: MessageQueue | undefined }[] = [];

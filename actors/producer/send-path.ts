@@ -60,7 +60,8 @@ export class SendPath {
   private faults: FaultState = EMPTY_FAULT_STATE;
   /** Messages acknowledged and messages whose send failed (after its retries), since start. */
   readonly counts = { sent: 0, failed: 0 };
-  private readonly writableCache = new WeakMap<TopicRoute, Map<string, MessageQueue[]>>();
+  /** Writable queues by topic, with the route they were made from (a refresh that changes the route replaces it). */
+  private readonly writableCache = new Map<string, { route: TopicRoute; queues: readonly MessageQueue[] }>();
 
   constructor(
     private readonly client: ClientInstance,
@@ -72,10 +73,22 @@ export class SendPath {
     return this.faults;
   }
 
-  /** The writable queues of `topic`; StatusError(NO_ROUTE) when the topic has none. */
+  /** The writable queues of `topic`, a copy; StatusError(NO_ROUTE) when the topic has none. */
   async queues(topic: string): Promise<MessageQueue[]> {
-    let route: TopicRoute | undefined = this.client.routes.get(topic);
-    if (!route) route = await this.client.routes.route(topic);
+    return [...(await this.queuesOf(topic))];
+  }
+
+  /**
+   * The writable queues of `topic`, shared (not to be changed): at once when its route is known, else once it is
+   * looked up. StatusError(NO_ROUTE) when the topic has none.
+   */
+  queuesOf(topic: string): readonly MessageQueue[] | Promise<readonly MessageQueue[]> {
+    const route = this.client.routes.get(topic);
+    return route !== undefined ? this.checked(topic, route) : this.lookUp(topic);
+  }
+
+  private async lookUp(topic: string): Promise<readonly MessageQueue[]> {
+    const route = await this.client.routes.route(topic);
     // A topic the name servers do not know yet goes to the brokers that create topics on first send (they
     // register the auto-create key topic), as RocketMQ's producers do; the broker registers the new topic.
     if (!route) {
@@ -85,7 +98,7 @@ export class SendPath {
     return this.checked(topic, route);
   }
 
-  private checked(topic: string, route: TopicRoute | undefined): MessageQueue[] {
+  private checked(topic: string, route: TopicRoute | undefined): readonly MessageQueue[] {
     const queues = route ? this.writable(route, topic) : [];
     if (queues.length === 0) {
       throw new StatusError(
@@ -99,13 +112,13 @@ export class SendPath {
   }
 
   /** writableQueues of a route, made once per route object (a refresh that changes the route replaces it). */
-  private writable(route: TopicRoute, topic: string): MessageQueue[] {
-    let byTopic = this.writableCache.get(route);
-    if (byTopic === undefined) this.writableCache.set(route, (byTopic = new Map()));
-    let queues = byTopic.get(topic);
+  private writable(route: TopicRoute, topic: string): readonly MessageQueue[] {
+    const cached = this.writableCache.get(topic);
+    if (cached !== undefined && cached.route === route) return cached.queues;
     // frozen: the same queue objects go out in every SendResult of the route's life
-    if (queues === undefined) byTopic.set(topic, (queues = writableQueues(route, topic).map((q) => Object.freeze(q))));
-    return queues.slice();
+    const queues = Object.freeze(writableQueues(route, topic).map((q) => Object.freeze(q)));
+    this.writableCache.set(topic, { route, queues });
+    return queues;
   }
 
   /** Picks the next queue (round robin, avoiding slow or failed brokers and `skipBroker`). */
@@ -219,7 +232,7 @@ export class SendPath {
     let mq = first;
     for (let attempt = from; attempt <= b.retries; attempt++) {
       if (mq === undefined || attempt > from) {
-        const queues = await this.queues(topic);
+        const queues = await this.queuesOf(topic);
         mq = this.pick(queues, skip, shardingKey);
       }
       const started = this.client.io.clock.now();
