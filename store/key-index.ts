@@ -1,5 +1,6 @@
 import type { StorageBackend, StorageFile } from './backend.js';
 import { DirtyFiles } from './dirty-files.js';
+import { SlotTable } from './slot-table.js';
 import { HEX_CODES, getU64, isNumberedFileName, numberedFileName, readU32, setU64, writeU32 } from '../core/bytes.js';
 
 /** Bytes of an index entry's body: key hash (u32), commit log offset (u64), store timestamp (u64). */
@@ -11,8 +12,6 @@ export const INDEX_HEADER_SIZE = 64;
 export const DEFAULT_INDEX_ENTRIES_PER_FILE = 2_000_000;
 const INDEX_MAGIC = 0x4b494458; // 'KIDX'
 const INDEX_VERSION = 1;
-/** Slot updates remembered one by one before a flush writes the dirty span of the slot table instead. */
-const DIRTY_SLOT_LIMIT = 1024;
 /** Entries read per chunk when scanning a file. */
 const SCAN_CHUNK = 4096;
 
@@ -208,10 +207,10 @@ function decodeHeader(buf: Uint8Array): { slotCount: number; capacity: number; c
 
 /** What the key index holds in memory (bounded: none of it grows with the number of entries). */
 export interface KeyIndexFootprint {
-  /** Bytes of the active file's slot table. */
+  /** Bytes of the active file's slot table in memory (as numbers, and as the bytes the file holds). */
   slotTableBytes: number;
-  /** Slot updates waiting for the next flush (at most a fixed limit). */
-  pendingSlotWrites: number;
+  /** Pages (4 KiB) of the slot table changed since the last flush wrote it. */
+  changedSlotPages: number;
   /** Index files open (a few numbers each; bounded by retention). */
   files: number;
 }
@@ -235,16 +234,11 @@ export interface KeyIndexFootprint {
  */
 export class KeyIndex {
   private parts: IndexPart[] = [];
-  private slots = new Uint32Array(0);
+  private slots = new SlotTable(0);
   /** What the slot touching loop of add read (kept, so the loads are not dropped). */
   private touched = 0;
   /** Entries of one add, before their write (reused: a fresh typed array per batch costs microseconds). */
   private scratch = new Uint8Array(256 * INDEX_FILE_ENTRY_SIZE);
-  private readonly dirtySlots = new Uint32Array(DIRTY_SLOT_LIMIT);
-  private dirtySlotCount = 0;
-  private dirtyLo = Number.MAX_SAFE_INTEGER;
-  private dirtyHi = -1;
-  private spanDirty = false;
   private headerDirty = false;
   private readonly dirtyFiles: DirtyFiles;
   private lastOffset = -1;
@@ -332,15 +326,9 @@ export class KeyIndex {
   private loadSlots(p: IndexPart): boolean {
     const bytes = p.file.read(INDEX_HEADER_SIZE, p.slotCount * 4);
     if (bytes.length !== p.slotCount * 4) return false;
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-    const slots = new Uint32Array(p.slotCount);
-    for (let i = 0; i < p.slotCount; i++) {
-      const v = dv.getUint32(i * 4);
-      if (v > p.count) return false;
-      slots[i] = v;
-    }
+    const slots = new SlotTable(p.slotCount, bytes);
+    for (let i = 0; i < p.slotCount; i++) if (slots.values[i]! > p.count) return false;
     this.slots = slots;
-    this.clearDirtySlots();
     return true;
   }
 
@@ -361,7 +349,7 @@ export class KeyIndex {
   private rebuild(p: IndexPart, limit: number): void {
     const prevPart = this.parts[this.parts.indexOf(p) - 1];
     let minOffset = prevPart?.endOffset ?? 0;
-    const slots = new Uint32Array(p.slotCount);
+    const slots = new SlotTable(p.slotCount);
     const base = dataStart(p);
     let count = 0;
     p.beginOffset = p.endOffset = -1;
@@ -380,11 +368,11 @@ export class KeyIndex {
         minOffset = e.commitLogOffset;
         const s = e.keyHash % p.slotCount;
         const num = from + k;
-        if (dv.getUint32(pos + 20) !== slots[s]) {
-          writeFileEntry(bytes, pos, e.keyHash, e.commitLogOffset, e.storeTimestamp, slots[s]!);
+        if (dv.getUint32(pos + 20) !== slots.values[s]) {
+          writeFileEntry(bytes, pos, e.keyHash, e.commitLogOffset, e.storeTimestamp, slots.values[s]!);
           changed = true;
         }
-        slots[s] = num;
+        slots.set(s, num);
         if (count === 0) {
           p.beginOffset = e.commitLogOffset;
           p.beginTimestamp = e.storeTimestamp;
@@ -399,20 +387,10 @@ export class KeyIndex {
     p.count = count;
     const size = base + count * INDEX_FILE_ENTRY_SIZE;
     if (p.file.size() > size) p.file.truncate(size);
+    slots.markAll();
     this.slots = slots;
-    this.clearDirtySlots();
-    this.spanDirty = true;
-    this.dirtyLo = 0;
-    this.dirtyHi = p.slotCount - 1;
     this.headerDirty = true;
     this.dirtyFiles.add(p.file);
-  }
-
-  private clearDirtySlots(): void {
-    this.dirtySlotCount = 0;
-    this.dirtyLo = Number.MAX_SAFE_INTEGER;
-    this.dirtyHi = -1;
-    this.spanDirty = false;
   }
 
   private lastEndOffset(): number {
@@ -431,11 +409,12 @@ export class KeyIndex {
     return this.lastOffset;
   }
   get needsFlush(): boolean {
-    return this.dirtyFiles.any || this.headerDirty || this.dirtySlotCount > 0 || this.spanDirty;
+    return this.dirtyFiles.any || this.headerDirty || this.slots.changedPages > 0;
   }
   /** What is held in memory (for limits and tests). */
   get footprint(): KeyIndexFootprint {
-    return { slotTableBytes: this.slots.byteLength, pendingSlotWrites: this.dirtySlotCount, files: this.parts.length };
+    const t = this.slots;
+    return { slotTableBytes: t.values.byteLength + t.bytes.byteLength, changedSlotPages: t.changedPages, files: this.parts.length };
   }
 
   /**
@@ -461,7 +440,7 @@ export class KeyIndex {
       const buf = this.scratch;
       // Touch the slots of the entries first, in a loop of loads only: the slot table is too big for the
       // cache and each slot is a miss, and independent misses overlap (a load and its use in one loop did not).
-      const slots = this.slots;
+      const slots = this.slots.values;
       let touched = 0;
       for (let k = i, end = Math.min(len, i + room); k < end; k++) touched ^= slots[hashes[k]! % part.slotCount]!;
       this.touched = touched;
@@ -475,9 +454,8 @@ export class KeyIndex {
         const keyHash = hashes[i]!;
         const s = keyHash % part.slotCount;
         const num = part.count + n + 1;
-        writeFileEntry(buf, n * INDEX_FILE_ENTRY_SIZE, keyHash, offset, stamp, this.slots[s]!);
-        this.slots[s] = num;
-        this.markSlot(s);
+        writeFileEntry(buf, n * INDEX_FILE_ENTRY_SIZE, keyHash, offset, stamp, slots[s]!);
+        this.slots.set(s, num);
         if (part.count + n === 0) {
           part.beginOffset = offset;
           part.beginTimestamp = stamp;
@@ -511,8 +489,7 @@ export class KeyIndex {
     for (let k = n - 1; k >= 0; k--) {
       const pos = k * INDEX_FILE_ENTRY_SIZE;
       const s = readU32(buf, pos) % slotCount;
-      this.slots[s] = readU32(buf, pos + 20);
-      this.markSlot(s);
+      this.slots.set(s, readU32(buf, pos + 20));
     }
   }
 
@@ -520,7 +497,7 @@ export class KeyIndex {
   private appendable(): IndexPart {
     const last = this.parts[this.parts.length - 1];
     if (last !== undefined && last.count < last.capacity) return last;
-    if (last !== undefined && (this.headerDirty || this.dirtySlotCount > 0 || this.spanDirty)) this.writeSlotsAndHeader(last);
+    if (last !== undefined && (this.headerDirty || this.slots.changedPages > 0)) this.writeSlotsAndHeader(last);
     const seq = last === undefined ? 0 : last.seq + 1;
     const file = this.storage.open(`${this.dir}/${numberedFileName(seq)}`);
     if (file.size() !== 0) file.truncate(0);
@@ -531,38 +508,15 @@ export class KeyIndex {
     this.parts.push(part);
     this.dirtyFiles.markDir();
     this.dirtyFiles.add(file);
-    this.slots = new Uint32Array(part.slotCount);
-    this.clearDirtySlots();
+    this.slots = new SlotTable(part.slotCount); // (zero, as written with the header)
     this.headerDirty = false;
     return part;
   }
 
-  private markSlot(s: number): void {
-    if (s < this.dirtyLo) this.dirtyLo = s;
-    if (s > this.dirtyHi) this.dirtyHi = s;
-    if (this.spanDirty) return;
-    if (this.dirtySlotCount < DIRTY_SLOT_LIMIT) this.dirtySlots[this.dirtySlotCount++] = s;
-    else this.spanDirty = true;
-  }
-
   /** Writes the active file's changed slots, then its header (last, so a torn header never vouches for slots). */
   private writeSlotsAndHeader(p: IndexPart): void {
-    if (this.spanDirty) {
-      const lo = this.dirtyLo;
-      const buf = new Uint8Array((this.dirtyHi - lo + 1) * 4);
-      const dv = new DataView(buf.buffer);
-      for (let s = lo; s <= this.dirtyHi; s++) dv.setUint32((s - lo) * 4, this.slots[s]!);
-      p.file.write(INDEX_HEADER_SIZE + lo * 4, buf);
-    } else {
-      const one = new Uint8Array(4);
-      const dv = new DataView(one.buffer);
-      for (let i = 0; i < this.dirtySlotCount; i++) {
-        const s = this.dirtySlots[i]!;
-        dv.setUint32(0, this.slots[s]!);
-        p.file.write(INDEX_HEADER_SIZE + s * 4, one);
-      }
-    }
-    this.clearDirtySlots();
+    for (const r of this.slots.changedRuns()) p.file.write(INDEX_HEADER_SIZE + r.at, r.bytes);
+    this.slots.markClean();
     p.file.write(0, encodeHeader(p));
     this.headerDirty = false;
     this.dirtyFiles.add(p.file);
@@ -579,7 +533,7 @@ export class KeyIndex {
       if (p.endOffset < this.floor) break;
       const s = h % p.slotCount;
       let n: number;
-      if (i === this.parts.length - 1) n = this.slots[s]!;
+      if (i === this.parts.length - 1) n = this.slots.values[s]!;
       else {
         const b = p.file.read(INDEX_HEADER_SIZE + s * 4, 4);
         n = b.length === 4 ? new DataView(b.buffer, b.byteOffset, 4).getUint32(0) : 0;
@@ -635,8 +589,7 @@ export class KeyIndex {
       if (keep < before || removed > 0) this.rebuild(last, keep);
       removed += before - last.count;
     } else {
-      this.slots = new Uint32Array(0);
-      this.clearDirtySlots();
+      this.slots = new SlotTable(0);
       this.headerDirty = false;
     }
     this.lastOffset = this.lastEndOffset();
@@ -660,7 +613,7 @@ export class KeyIndex {
   /** Writes the active file's slot table changes and header, then makes every write and removal durable. */
   async flush(): Promise<void> {
     const last = this.parts[this.parts.length - 1];
-    if (last !== undefined && (this.headerDirty || this.dirtySlotCount > 0 || this.spanDirty)) this.writeSlotsAndHeader(last);
+    if (last !== undefined && (this.headerDirty || this.slots.changedPages > 0)) this.writeSlotsAndHeader(last);
     await this.dirtyFiles.flush();
   }
 
