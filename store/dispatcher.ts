@@ -262,7 +262,7 @@ export class Dispatcher {
       this.scheduled = false;
       if (this.stalled) return; // stopped since this run was queued: its files may be closed
       try {
-        if (this.paused) this.o.queues.writeOut(); // a failed write-out (see writeOut) is tried again too
+        if (this.paused) this.o.queues.writeOut(); // a failed write-out (see flushQueues) is tried again too
         this.dispatchUpTo(this.target, this.perRun);
       } catch (err) {
         return this.failed(err);
@@ -277,16 +277,19 @@ export class Dispatcher {
   }
 
   /**
-   * Writes the consume queue entries held back (ConsumeQueueSet.writeOut; the store's checkpoint calls it before
-   * its flush). A failure pauses or stops dispatching as a failed write while indexing does, and is thrown.
+   * Writes the consume queue entries held back and flushes the queues (ConsumeQueueSet.flush; the store's
+   * checkpoint). A failed write-out pauses or stops dispatching as a failed write while indexing does, and is
+   * thrown.
    */
-  writeOut(): void {
-    try {
-      this.o.queues.writeOut();
-    } catch (err) {
-      if (!this.stalled) this.failed(err);
-      throw err;
-    }
+  flushQueues(): Promise<void> {
+    return this.o.queues.flush((q) => {
+      try {
+        q.writeOut();
+      } catch (err) {
+        if (!this.stalled) this.failed(err);
+        throw err;
+      }
+    });
   }
 
   /** A write while indexing failed: a storage failure that passes pauses dispatching, any other stops it. */

@@ -265,8 +265,7 @@ export async function openMessageStore(opts: MessageStoreOptions, within?: LogOf
     const p = parts!;
     const dispatched = p.dispatcher.position;
     const flushed = p.log.flushedOffset;
-    p.dispatcher.writeOut();
-    await p.queues.flush();
+    await p.dispatcher.flushQueues();
     await p.index.flush();
     await writeStoreCheckpoint(storage, opts.dir, { clean, commitLogFlushed: flushed, dispatched, timestamp: clock.now() });
   };

@@ -1,11 +1,12 @@
 import fc from 'fast-check';
-import { SimClock } from '../../core/clock.js';
+import { SimClock, settle } from '../../core/clock.js';
 import { SeededRandom } from '../../core/random.js';
 import { memoryStorage } from '../../store/backends/memory.js';
 import { faultyStorage } from '../../store/backends/faulty.js';
 import {
   CQ_ENTRY_SIZE,
   ConsumeQueue,
+  ConsumeQueueSet,
   decodeCqEntry,
   encodeCqEntry,
   type CqEntry,
@@ -193,5 +194,28 @@ describe('ConsumeQueue', () => {
     await cq.flush();
     cq.close();
     expect(ConsumeQueue.open(disk, '/store', 'T', 0, 100, 4).read(0, 100)).toEqual(entries(0, 9));
+  });
+});
+
+describe('ConsumeQueueSet.flush', () => {
+  it('writes out and flushes many queues a slice at a time, so the broker runs between slices', async () => {
+    const f = faultyStorage(mem());
+    const set = new ConsumeQueueSet(f, '/s', 1000, 64);
+    const queues = Array.from({ length: 300 }, (_, i) => set.get(`t${i >> 3}`, i & 7)!);
+    for (const q of queues) q.put(0, entries(0, 2)); // held back (write-behind)
+    const before = f.counters.writes;
+    f.hangFlushes(); // a slow disk: every flush waits
+    const done = set.flush();
+    await settle();
+    // only the first slice is written out while its flushes wait; the other queues still hold their entries
+    const written = f.counters.writes - before;
+    expect(written).toBeGreaterThan(0);
+    expect(written).toBeLessThanOrEqual(64 * 2);
+    expect(queues.slice(64).every((q) => q.needsFlush)).toBe(true);
+    f.heal();
+    await done;
+    expect(queues.filter((q) => q.needsFlush)).toEqual([]);
+    for (const q of queues) expect(q.read(0, 10).map((e) => e.commitLogOffset)).toEqual([0, 100]);
+    set.close();
   });
 });
