@@ -279,9 +279,9 @@ export class Dispatcher {
   /**
    * Writes the consume queue entries held back and flushes the queues (ConsumeQueueSet.flush; the store's
    * checkpoint). A failed write-out pauses or stops dispatching as a failed write while indexing does, and is
-   * thrown.
+   * thrown. Resolves with the number of queues flushed.
    */
-  flushQueues(): Promise<void> {
+  flushQueues(): Promise<number> {
     return this.o.queues.flush((q) => {
       try {
         q.writeOut();

@@ -21,6 +21,7 @@ import { DEFAULT_INDEX_ENTRIES_PER_FILE, type KeyIndex } from './key-index.js';
 import { messageIdEncoder, messageIdPrefix } from './message-id.js';
 import { QueueReservations } from './queue-reservations.js';
 import { recoverStore, writeStoreCheckpoint } from './recovery.js';
+import { checkpointDelayMs } from './checkpoint.js';
 import { runRetention } from './retention.js';
 import { DEFAULT_SEGMENT_SIZE, type SegmentedLog } from './segmented-log.js';
 import { storeQueries, type StoreQueries } from './store-queries.js';
@@ -250,6 +251,8 @@ export async function openMessageStore(opts: MessageStoreOptions, within?: LogOf
   let cpTimer: TimerHandle | undefined;
   let retentionTimer: TimerHandle | undefined;
   let checkpointing: Promise<void> | undefined;
+  /** Consume queues the last checkpoint flushed: the next one waits longer after many (checkpointDelayMs). */
+  let queuesFlushed = 0;
   let closed = false;
 
   const msgId = messageIdEncoder(opts.storeHost);
@@ -265,7 +268,7 @@ export async function openMessageStore(opts: MessageStoreOptions, within?: LogOf
     const p = parts!;
     const dispatched = p.dispatcher.position;
     const flushed = p.log.flushedOffset;
-    await p.dispatcher.flushQueues();
+    queuesFlushed = await p.dispatcher.flushQueues();
     await p.index.flush();
     await writeStoreCheckpoint(storage, opts.dir, { clean, commitLogFlushed: flushed, dispatched, timestamp: clock.now() });
   };
@@ -280,7 +283,7 @@ export async function openMessageStore(opts: MessageStoreOptions, within?: LogOf
         .finally(() => {
           checkpointing = undefined;
         });
-    }, checkpointEvery);
+    }, checkpointDelayMs(checkpointEvery, queuesFlushed));
   };
 
   const retention = (): { segmentsDeleted: number } => {

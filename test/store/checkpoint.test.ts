@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { SimClock } from '../../core/clock.js';
 import { SeededRandom } from '../../core/random.js';
 import { memoryStorage } from '../../store/backends/memory.js';
-import { CHECKPOINT_SIZE, decodeCheckpoint, encodeCheckpoint, readCheckpoint, writeCheckpoint, type Checkpoint } from '../../store/checkpoint.js';
+import { CHECKPOINT_SIZE, checkpointDelayMs, decodeCheckpoint, encodeCheckpoint, readCheckpoint, writeCheckpoint, type Checkpoint } from '../../store/checkpoint.js';
 
 const mem = () => memoryStorage({ clock: new SimClock(), random: new SeededRandom(9) });
 const cpArb: fc.Arbitrary<Checkpoint> = fc.record({
@@ -42,5 +42,16 @@ describe('checkpoint', () => {
     expect(() => readCheckpoint(fs, 'store/checkpoint')).toThrow(/ECORRUPT/);
     fs.open('store/checkpoint').truncate(10);
     expect(() => readCheckpoint(fs, 'store/checkpoint')).toThrow(/ECORRUPT/);
+  });
+});
+
+describe('checkpointDelayMs', () => {
+  it('is the interval, stretched by 1 ms per consume queue the last checkpoint flushed, at most 10 s', () => {
+    expect(checkpointDelayMs(1000, 0)).toBe(1000);
+    expect(checkpointDelayMs(1000, 999)).toBe(1000);
+    expect(checkpointDelayMs(1000, 8000)).toBe(8000);
+    expect(checkpointDelayMs(1000, 50_000)).toBe(10_000);
+    expect(checkpointDelayMs(20, 5)).toBe(20);
+    expect(checkpointDelayMs(30_000, 8000)).toBe(30_000); // never below the interval asked for
   });
 });

@@ -9,6 +9,7 @@ import { Status } from '../../core/status.js';
 import { tagHash } from '../../core/tags.js';
 import type { StorageBackend } from '../../store/backend.js';
 import { faultyStorage } from '../../store/backends/faulty.js';
+import { readCheckpoint } from '../../store/checkpoint.js';
 import type { MessageStore, MessageStoreOptions, PutMessage } from '../../store/message-store.js';
 import { openStore, type StoreMode } from '../../store/open-store.js';
 
@@ -458,6 +459,44 @@ describe('memory', () => {
     await settle();
     gc();
     expect(refs.filter((r) => r.deref() !== undefined).length).toBe(0);
+    await store.close();
+  });
+});
+
+describe('checkpoints over many consume queues', () => {
+  it('come less often after one that flushed many queues: 1 ms later per queue, at most 10 s', async () => {
+    const { clock, mem } = setup();
+    const store = await open(mem, clock, { flush: 'async', checkpointIntervalMs: 100 });
+    const written = (): number | undefined => readCheckpoint(mem, '/data/checkpoint')?.timestamp;
+    const putAll = async (): Promise<void> => {
+      const r = await store.putMessages(Array.from({ length: 1500 }, (_, i) => msg(`T${i >> 3}`, i & 7, 'x')));
+      expect(r.status).toBe(Status.OK);
+      await settle();
+    };
+    await putAll();
+    await clock.advance(100); // the first checkpoint flushes 1,500 queues
+    await settle();
+    const first = written();
+    expect(first).toBe(clock.now());
+    await putAll();
+    await clock.advance(1400);
+    await settle();
+    expect(written()).toBe(first); // not yet: 1,500 ms after the indexing
+    await clock.advance(200);
+    await settle();
+    expect(written()).toBeGreaterThan(first!);
+    // after a checkpoint of one queue, the interval again
+    await store.putMessages([msg('T0', 0, 'y')]);
+    await settle();
+    await clock.advance(1600);
+    await settle();
+    const third = written()!;
+    await store.putMessages([msg('T0', 0, 'z')]);
+    await settle();
+    await clock.advance(100);
+    await settle();
+    expect(written()).toBe(clock.now()); // 100 ms after the indexing
+    expect(written()).toBeGreaterThan(third);
     await store.close();
   });
 });
