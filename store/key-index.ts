@@ -207,7 +207,7 @@ function decodeHeader(buf: Uint8Array): { slotCount: number; capacity: number; c
 
 /** What the key index holds in memory (bounded: none of it grows with the number of entries). */
 export interface KeyIndexFootprint {
-  /** Bytes of the active file's slot table in memory (as numbers, and as the bytes the file holds). */
+  /** Bytes of the active file's slot table in memory. */
   slotTableBytes: number;
   /** Pages (4 KiB) of the slot table changed since the last flush wrote it. */
   changedSlotPages: number;
@@ -327,7 +327,7 @@ export class KeyIndex {
     const bytes = p.file.read(INDEX_HEADER_SIZE, p.slotCount * 4);
     if (bytes.length !== p.slotCount * 4) return false;
     const slots = new SlotTable(p.slotCount, bytes);
-    for (let i = 0; i < p.slotCount; i++) if (slots.values[i]! > p.count) return false;
+    for (let i = 0; i < p.slotCount; i++) if (slots.get(i) > p.count) return false;
     this.slots = slots;
     return true;
   }
@@ -368,8 +368,9 @@ export class KeyIndex {
         minOffset = e.commitLogOffset;
         const s = e.keyHash % p.slotCount;
         const num = from + k;
-        if (dv.getUint32(pos + 20) !== slots.values[s]) {
-          writeFileEntry(bytes, pos, e.keyHash, e.commitLogOffset, e.storeTimestamp, slots.values[s]!);
+        const prev = slots.get(s);
+        if (dv.getUint32(pos + 20) !== prev) {
+          writeFileEntry(bytes, pos, e.keyHash, e.commitLogOffset, e.storeTimestamp, prev);
           changed = true;
         }
         slots.set(s, num);
@@ -414,7 +415,7 @@ export class KeyIndex {
   /** What is held in memory (for limits and tests). */
   get footprint(): KeyIndexFootprint {
     const t = this.slots;
-    return { slotTableBytes: t.values.byteLength + t.bytes.byteLength, changedSlotPages: t.changedPages, files: this.parts.length };
+    return { slotTableBytes: t.bytes.byteLength, changedSlotPages: t.changedPages, files: this.parts.length };
   }
 
   /**
@@ -440,9 +441,9 @@ export class KeyIndex {
       const buf = this.scratch;
       // Touch the slots of the entries first, in a loop of loads only: the slot table is too big for the
       // cache and each slot is a miss, and independent misses overlap (a load and its use in one loop did not).
-      const slots = this.slots.values;
+      const slots = this.slots;
       let touched = 0;
-      for (let k = i, end = Math.min(len, i + room); k < end; k++) touched ^= slots[hashes[k]! % part.slotCount]!;
+      for (let k = i, end = Math.min(len, i + room); k < end; k++) touched ^= slots.get(hashes[k]! % part.slotCount);
       this.touched = touched;
       let n = 0;
       const { beginOffset, beginTimestamp, endOffset, endTimestamp } = part;
@@ -454,8 +455,8 @@ export class KeyIndex {
         const keyHash = hashes[i]!;
         const s = keyHash % part.slotCount;
         const num = part.count + n + 1;
-        writeFileEntry(buf, n * INDEX_FILE_ENTRY_SIZE, keyHash, offset, stamp, slots[s]!);
-        this.slots.set(s, num);
+        writeFileEntry(buf, n * INDEX_FILE_ENTRY_SIZE, keyHash, offset, stamp, slots.get(s));
+        slots.set(s, num);
         if (part.count + n === 0) {
           part.beginOffset = offset;
           part.beginTimestamp = stamp;
@@ -533,7 +534,7 @@ export class KeyIndex {
       if (p.endOffset < this.floor) break;
       const s = h % p.slotCount;
       let n: number;
-      if (i === this.parts.length - 1) n = this.slots.values[s]!;
+      if (i === this.parts.length - 1) n = this.slots.get(s);
       else {
         const b = p.file.read(INDEX_HEADER_SIZE + s * 4, 4);
         n = b.length === 4 ? new DataView(b.buffer, b.byteOffset, 4).getUint32(0) : 0;

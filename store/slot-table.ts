@@ -1,7 +1,7 @@
 /**
- * The slot table of the key index's active file, in memory: each slot as a number (what look-ups and appends
- * read), the same slots as the big-endian bytes the file holds (what a flush writes, with no conversion), and
- * which pages of them changed since the last write.
+ * The slot table of the key index's active file, in memory: the slots as the big-endian u32s the file holds (read
+ * and written through a DataView, so a flush writes them with no conversion), and which pages of them changed since
+ * the last write.
  *
  * A flush writes the changed pages as a few long runs rather than one write per changed slot: slots are
  * spread at random over the table, so a second's worth of messages changes a slot on most pages anyway, and
@@ -16,7 +16,6 @@ const PAGE_SHIFT = 10;
 const MERGE_GAP_PAGES = 8;
 
 export class SlotTable {
-  readonly values: Uint32Array;
   /** The slots big-endian, as in the file. */
   readonly bytes: Uint8Array;
   private readonly view: DataView;
@@ -24,19 +23,15 @@ export class SlotTable {
   private dirtyPages = 0;
 
   /** A table of `count` zero slots, or of the slots in `bytes` (big-endian, count * 4 of them; copied). */
-  constructor(count: number, bytes?: Uint8Array) {
-    this.values = new Uint32Array(count);
+  constructor(readonly count: number, bytes?: Uint8Array) {
     this.bytes = new Uint8Array(count * 4);
     this.view = new DataView(this.bytes.buffer);
     this.dirty = new Uint8Array(Math.ceil(count / PAGE_SLOTS));
-    if (bytes !== undefined) {
-      this.bytes.set(bytes.subarray(0, count * 4));
-      for (let i = 0; i < count; i++) this.values[i] = this.view.getUint32(i * 4);
-    }
+    if (bytes !== undefined) this.bytes.set(bytes.subarray(0, count * 4));
   }
 
-  get count(): number {
-    return this.values.length;
+  get(slot: number): number {
+    return this.view.getUint32(slot * 4);
   }
 
   /** Pages changed since the last `markClean`. */
@@ -45,7 +40,6 @@ export class SlotTable {
   }
 
   set(slot: number, value: number): void {
-    this.values[slot] = value;
     this.view.setUint32(slot * 4, value);
     const page = slot >>> PAGE_SHIFT;
     if (this.dirty[page] === 0) {

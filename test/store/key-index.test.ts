@@ -282,7 +282,7 @@ describe('KeyIndex on-disk hash index', () => {
         idx.deleteBelow(off - 5 * 2000 * 100); // retention keeps about five files
       }
       const f = idx.footprint;
-      expect(f.slotTableBytes).toBe(500 * 8);
+      expect(f.slotTableBytes).toBe(500 * 4);
       expect(f.changedSlotPages).toBeLessThanOrEqual(1); // (500 slots: one page)
       expect(f.files).toBeLessThanOrEqual(11);
       seen.add(JSON.stringify(f.slotTableBytes));

@@ -33,7 +33,7 @@ describe('the key index slot table', () => {
             table.markClean();
             expect(table.changedPages).toBe(0);
             expect(table.changedRuns()).toEqual([]);
-            expect(Buffer.from(table.values.buffer).equals(Buffer.from(Uint32Array.from(model).buffer))).toBe(true);
+            for (let i = 0; i < count; i++) if (table.get(i) !== model[i]) expect([i, table.get(i)]).toEqual([i, model[i]]);
             expect(Buffer.from(file).equals(fileBytes(model))).toBe(true);
             expect(covered).toBeLessThanOrEqual(count * 4);
           }
@@ -60,7 +60,7 @@ describe('the key index slot table', () => {
 
   it('loads the slots a file holds', () => {
     const t = new SlotTable(3, fileBytes([7, 0xffffffff, 1]));
-    expect([...t.values]).toEqual([7, 0xffffffff, 1]);
+    expect([t.get(0), t.get(1), t.get(2)]).toEqual([7, 0xffffffff, 1]);
     expect(t.changedPages).toBe(0);
     t.markAll();
     expect(t.changedRuns()).toEqual([{ at: 0, bytes: fileBytes([7, 0xffffffff, 1]) }]);
