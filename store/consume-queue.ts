@@ -248,10 +248,10 @@ export class ConsumeQueue {
   }
 }
 
-/** Every consume queue of a store, opened on demand (and all of them at start, for recovery and retention). */
 /** Queues a checkpoint writes out and flushes together (see ConsumeQueueSet.flush). */
 const FLUSH_SLICE = 64;
 
+/** Every consume queue of a store, opened on demand (and all of them at start, for recovery and retention). */
 export class ConsumeQueueSet {
   private readonly queues = new QueueMap<ConsumeQueue>();
 

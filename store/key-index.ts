@@ -410,7 +410,11 @@ export class KeyIndex {
     return this.lastOffset;
   }
   get needsFlush(): boolean {
-    return this.dirtyFiles.any || this.headerDirty || this.slots.changedPages > 0;
+    return this.dirtyFiles.any || this.activeChanged;
+  }
+  /** The active file's header or slot table changed since writeSlotsAndHeader last wrote them. */
+  private get activeChanged(): boolean {
+    return this.headerDirty || this.slots.changedPages > 0;
   }
   /** What is held in memory (for limits and tests). */
   get footprint(): KeyIndexFootprint {
@@ -498,7 +502,7 @@ export class KeyIndex {
   private appendable(): IndexPart {
     const last = this.parts[this.parts.length - 1];
     if (last !== undefined && last.count < last.capacity) return last;
-    if (last !== undefined && (this.headerDirty || this.slots.changedPages > 0)) this.writeSlotsAndHeader(last);
+    if (last !== undefined && this.activeChanged) this.writeSlotsAndHeader(last);
     const seq = last === undefined ? 0 : last.seq + 1;
     const file = this.storage.open(`${this.dir}/${numberedFileName(seq)}`);
     if (file.size() !== 0) file.truncate(0);
@@ -614,7 +618,7 @@ export class KeyIndex {
   /** Writes the active file's slot table changes and header, then makes every write and removal durable. */
   async flush(): Promise<void> {
     const last = this.parts[this.parts.length - 1];
-    if (last !== undefined && (this.headerDirty || this.slots.changedPages > 0)) this.writeSlotsAndHeader(last);
+    if (last !== undefined && this.activeChanged) this.writeSlotsAndHeader(last);
     await this.dirtyFiles.flush();
   }
 
