@@ -212,6 +212,11 @@ export interface BrokerStatus {
  * offset) and acknowledges `ackOffset` (what it holds, durably when it flushes sync); the master holds the
  * request up to `waitMs` when nothing is new. Reply header HaPullReplyHeader; body the records (whole, as they
  * lie in the commit log) when `kind` is 'data'.
+ *
+ * A stream keeps several requests at the master (HaSettings.pullsInFlight): the first of stream `stream` asks
+ * from `offset` and starts the master's cursor for that slave there; each with `follow` asks for what comes after
+ * the cursor (the last chunk the master answered on the stream) and moves it. A request of an older stream is
+ * answered 'none' and moves nothing.
  */
 export interface HaPullHeader {
   brokerName: string;
@@ -221,6 +226,10 @@ export interface HaPullHeader {
   ackOffset: number;
   maxBytes: number;
   waitMs: number;
+  /** The slave's stream (0 or absent: a lone request, records from `offset`). */
+  stream?: number;
+  /** Records from the stream's cursor rather than from `offset`. */
+  follow?: boolean;
 }
 
 /**
@@ -239,6 +248,8 @@ export interface HaPullReplyHeader {
   epochStart: number;
   /** The master's topic table version: a slave whose copy is older copies it at once. */
   topics: string;
+  /** The stream the master answers on (the request's, or 0: it follows none of this slave's, start another). */
+  stream: number;
 }
 
 /** HA_GET_EPOCHS reply body (JSON): the master's epoch entries, write offset and confirm offset (-1: none). */

@@ -8,15 +8,15 @@ import { headerInt, headerString, okReply, request } from '../../protocol/replie
 import { RequestCode } from '../../protocol/request-codes.js';
 import type { ReplicaRead, ReplicationPort } from '../store-port.js';
 import { epochAt, nextEpochStart, type EpochEntry } from '../../../store/epoch-file.js';
-import type { HaSettings } from './ha-options.js';
+import { MAX_PULLS_IN_FLIGHT, type HaSettings } from './ha-options.js';
 import { RecordCounter } from './record-counter.js';
 import { acksNeeded, batchSatisfied, inSyncSet, isInSync, reported, type ReplicaState } from './replica-set.js';
 
 /**
- * A master's side of replication: serves its slaves' HA_PULL requests (records from the slave's offset, held
- * while nothing is new), keeps what each slave acknowledged and the in-sync set (replica-set.ts), and makes a
- * sync master's writes wait for their replicas. Plain code on the injected clock; the broker runs it while it
- * is a master.
+ * A master's side of replication: serves its slaves' HA_PULL requests (records from the slave's offset, or from
+ * where the slave's stream of requests has got to; held while nothing is new), keeps what each slave
+ * acknowledged and the in-sync set (replica-set.ts), and makes a sync master's writes wait for their replicas.
+ * Plain code on the injected clock; the broker runs it while it is a master.
  */
 
 export interface HaMasterDeps {
@@ -59,6 +59,7 @@ export function replicaReply(frame: Frame, offset: number, r: ReplicaRead, pos: 
     epoch: 0,
     epochStart: 0,
     topics: '',
+    stream: 0,
     ...extra,
   };
   return r.kind === 'data' ? okReply(frame, { ...header }, r.data) : okReply(frame, { ...header });
@@ -68,9 +69,17 @@ export function replicaReply(frame: Frame, offset: number, r: ReplicaRead, pos: 
 const REPLY_OVERHEAD = 4096;
 
 interface Hold {
-  offset: number;
+  slave: number;
+  /** Where its records would start now. */
+  from: () => number;
   done: () => void;
   timer: TimerHandle;
+}
+
+/** A slave's stream of requests (HaPullHeader.stream): the next of them is answered from `offset`. */
+interface Cursor {
+  stream: number;
+  offset: number;
 }
 
 interface Wait {
@@ -88,6 +97,7 @@ export interface ReplicaAck {
 
 export class HaMaster {
   private readonly replicas = new Map<number, ReplicaState>();
+  private readonly cursors = new Map<number, Cursor>();
   private holds: Hold[] = [];
   private waits: Wait[] = [];
   private readonly sub: Subscription;
@@ -218,7 +228,10 @@ export class HaMaster {
     return { status: Status.FLUSH_SLAVE_TIMEOUT, message: `stored on the master, ${why} (in-sync set ${set.join(', ')}, ${acksNeeded(set, this.d.settings)} needed)` };
   }
 
-  /** HA_PULL: takes the slave's acknowledgement, then answers with records from its offset (held while none). */
+  /**
+   * HA_PULL: takes the slave's acknowledgement, then answers with records from its offset or its stream's cursor
+   * (held while none; held requests are answered in the order they came).
+   */
   handlePull(frame: Frame, reply: ((f: Frame) => void) | undefined): Frame | undefined {
     const name = headerString(frame, 'brokerName');
     if (name !== this.d.brokerName) throw new StatusError(Status.INVALID_ARGUMENT, `broker ${this.d.address} is the master of ${this.d.brokerName}, not of ${name}`);
@@ -231,6 +244,7 @@ export class HaMaster {
     // a held request's slave reports again only when it is answered: well within the in-sync time
     const waitMs = Math.max(0, Math.min(headerInt(frame, 'waitMs', 0), 30_000, Math.floor(this.d.settings.maxTimeSlaveNotCatchupMs / 3)));
     const address = headerString(frame, 'address');
+    const stream = headerInt(frame, 'stream', 0);
     this.report(id, address, Math.min(ackOffset, this.d.repl.positions().writeOffset), offset);
     if (this.shouldTakeBack(offset)) {
       this.takingBack = this.takeBackTail(address, offset).finally(() => {
@@ -239,11 +253,18 @@ export class HaMaster {
     }
     // nothing to ship while the tail comes back: the slave asks again
     if (this.takingBack) return replicaReply(frame, offset, { kind: 'none' }, this.d.repl.positions());
-    const answer = (): Frame => this.chunkReply(frame, id, offset, maxBytes);
-    const first = answer();
-    if (first.header.kind !== 'none' || waitMs === 0 || reply === undefined || this.stopped) return first;
+    const cursor = stream > 0 ? this.cursorFor(id, stream, offset, frame.header.follow === true) : undefined;
+    // a request of a stream this master does not follow (an older one, or one begun before it was master)
+    if (cursor === null) return replicaReply(frame, offset, { kind: 'none' }, this.d.repl.positions());
+    const from = (): number => cursor?.offset ?? offset;
+    const answer = (): Frame => this.chunkReply(frame, id, from(), maxBytes, cursor);
+    const held = this.holds.filter((h) => h.slave === id).length;
+    // a stream's requests are answered in the order they came: one behind a held one waits too
+    const first = cursor === undefined || held === 0 ? answer() : undefined;
+    if ((first && first.header.kind !== 'none') || waitMs === 0 || reply === undefined || this.stopped || held >= MAX_PULLS_IN_FLIGHT) return first ?? answer();
     const hold: Hold = {
-      offset,
+      slave: id,
+      from,
       done: () => {
         this.d.clock.clearTimeout(hold.timer);
         this.holds = this.holds.filter((h) => h !== hold);
@@ -292,7 +313,22 @@ export class HaMaster {
     }
   }
 
-  private chunkReply(frame: Frame, slaveId: number, offset: number, maxBytes: number): Frame {
+  /**
+   * The cursor a request of `stream` reads from: a new one at `offset` for the first of a stream (the slave's
+   * held requests of an older stream are answered now: it no longer reads them), the stream's for one that
+   * follows, null when this master does not follow that stream.
+   */
+  private cursorFor(slave: number, stream: number, offset: number, follow: boolean): Cursor | null {
+    const c = this.cursors.get(slave);
+    if (follow) return c?.stream === stream ? c : null;
+    if (c?.stream !== stream) for (const h of this.holds.filter((x) => x.slave === slave)) h.done();
+    const next = { stream, offset };
+    this.cursors.set(slave, next);
+    return next;
+  }
+
+  /** Records from `offset` for a slave; a cursor it was read through moves past them. */
+  private chunkReply(frame: Frame, slaveId: number, offset: number, maxBytes: number, cursor: Cursor | undefined): Frame {
     const pos = this.d.repl.positions();
     const epochs = this.d.controlled?.epochs() ?? [];
     // a transfer never spans epochs: the slave notes each epoch's start as the master has it
@@ -304,12 +340,14 @@ export class HaMaster {
     if (r.kind === 'data') {
       const s = this.replicas.get(slaveId);
       if (s) s.shippedAtWrite = pos.writeOffset;
+      if (cursor) cursor.offset = r.offset + r.data.length;
     }
     return replicaReply(frame, offset, r, pos, {
       confirmOffset: confirm === Infinity ? -1 : confirm,
       epoch: e?.epoch ?? 0,
       epochStart: e?.startOffset ?? 0,
       topics: this.d.topicsVersion?.() ?? '',
+      stream: cursor?.stream ?? 0,
     });
   }
 
@@ -338,8 +376,9 @@ export class HaMaster {
     this.waits = left;
   }
 
+  /** Answers held requests with records to ship, in the order they came (each moves its stream's cursor). */
   private wake(writeOffset: number): void {
-    for (const h of this.holds.filter((x) => writeOffset > x.offset)) h.done();
+    for (const h of [...this.holds]) if (writeOffset > h.from()) h.done();
   }
 
   /** The HA status of this master: its in-sync set and each slave's progress (lag in messages counted up to 64 MiB). */

@@ -27,6 +27,11 @@ export interface HaOptions {
   pullWaitMs?: number;
   /** Slave: most bytes of one replication reply (default 1 MiB; at most the transport's frame limit less 4 KiB). */
   maxChunkBytes?: number;
+  /**
+   * Slave: replication requests it keeps at its master at once (default 4, at most 64): while it appends one chunk
+   * the next are already on their way, and a sync master always finds one waiting to carry a new batch.
+   */
+  pullsInFlight?: number;
   /** Slave: how often it copies its master's topics, consumer offsets and schedule progress (default 5000 ms). */
   configSyncMs?: number;
   /**
@@ -61,12 +66,16 @@ export interface HaSettings {
   syncTimeoutMs: number;
   pullWaitMs: number;
   maxChunkBytes: number;
+  pullsInFlight: number;
   configSyncMs: number;
   startFrom: 'first' | 'last-file';
   controller?: readonly string[] | 'kv';
   heartbeatMs: number;
   kv: { settings: ControllerSettings; bucket: string; replicas: number };
 }
+
+/** Most replication requests a slave keeps at its master (and a master holds for one slave). */
+export const MAX_PULLS_IN_FLIGHT = 64;
 
 export class HaConfigError extends Error {
   readonly code = 'ECONFIG';
@@ -93,6 +102,7 @@ export function resolveHaOptions(o: HaOptions): HaSettings {
     syncTimeoutMs: positiveInt(o.syncTimeoutMs, 3_000, 'syncTimeoutMs'),
     pullWaitMs: positiveInt(o.pullWaitMs, 1_000, 'pullWaitMs'),
     maxChunkBytes: positiveInt(o.maxChunkBytes, 1024 * 1024, 'maxChunkBytes'),
+    pullsInFlight: pullsInFlightOption(o.pullsInFlight),
     configSyncMs: positiveInt(o.configSyncMs, 5_000, 'configSyncMs'),
     startFrom: startFromOption(o.startFrom),
     ...(o.controller !== undefined ? { controller: controllerOption(o.controller) } : {}),
@@ -114,6 +124,12 @@ function kvOption(k: NonNullable<HaOptions['kv']>): HaSettings['kv'] {
     bucket,
     replicas: positiveInt(k.replicas, 1, 'kv.replicas'),
   };
+}
+
+function pullsInFlightOption(v: number | undefined): number {
+  const n = positiveInt(v, 4, 'pullsInFlight');
+  if (n > MAX_PULLS_IN_FLIGHT) throw new HaConfigError(`ha.pullsInFlight must be at most ${MAX_PULLS_IN_FLIGHT}, got ${n}`);
+  return n;
 }
 
 function startFromOption(v: unknown): HaSettings['startFrom'] {

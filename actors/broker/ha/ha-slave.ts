@@ -11,11 +11,13 @@ import type { HaSettings } from './ha-options.js';
 import type { MasterConfig, SlaveConfigReport } from './config-sync.js';
 
 /**
- * A slave's side of replication: one HA_PULL in flight at a time to its master, from its own write offset, each
- * carrying what it holds (its flushed offset when it flushes sync, else its write offset) as the
- * acknowledgement; the records that come back are checked and appended through its own commit log (which
- * indexes them), and the next request goes at once. Nothing new: the master holds the request up to
- * pullWaitMs. A request that fails or times out is tried again after a backoff (100 ms doubling to 2 s), from
+ * A slave's side of replication: a stream of HA_PULL requests to its master, the first from its own write
+ * offset, then up to `pullsInFlight` at once, each for what follows the last the master answered (see
+ * HaPullHeader); each carries what the slave holds (its flushed offset when it flushes sync, else its write
+ * offset) as the acknowledgement. Replies are taken in the order the requests went: their records are checked
+ * and appended through the slave's own commit log (which indexes them), and another request goes after each, so
+ * it acknowledges what it just appended. Nothing new: the master holds a request up to pullWaitMs. A request
+ * that fails or times out ends the stream; the next starts after a backoff (100 ms doubling to 2 s), from
  * wherever the log is then: a cut connection resumes where it stopped. Every configSyncMs it also copies the
  * master's topics, offsets and schedule progress (config-sync.ts). Plain code on the injected clock.
  */
@@ -56,6 +58,9 @@ export class HaSlave {
   private loopDone: Promise<void> = Promise.resolve();
   private sleepTimer: TimerHandle | undefined;
   private wakeSleep: (() => void) | undefined;
+  /** Settles when stop() is called: the stream does not wait for the master to answer what it holds. */
+  private stopping: Promise<void> = Promise.resolve();
+  private wakeStop: () => void = () => undefined;
   private configTimer: TimerHandle | undefined;
   private backoff = BACKOFF_FIRST_MS;
   /** The master's write offset as last heard, and when (the injected clock). */
@@ -70,6 +75,8 @@ export class HaSlave {
   private syncedTopics = '';
   /** Under a controller: whether the log was compared with the master's epochs (and cut) since the last start. */
   private isAligned = false;
+  /** The last stream of requests begun (HaPullHeader.stream). */
+  private streams = 0;
   /** Chunks and bytes appended since start. */
   chunks = 0;
   bytes = 0;
@@ -85,6 +92,9 @@ export class HaSlave {
     if (!this.stopped) return;
     this.stopped = false;
     this.isAligned = false;
+    this.stopping = new Promise((resolve) => {
+      this.wakeStop = resolve;
+    });
     this.loopDone = this.loop();
     this.scheduleConfigSync(0);
   }
@@ -96,6 +106,7 @@ export class HaSlave {
     this.d.clock.clearTimeout(this.configTimer);
     this.d.clock.clearTimeout(this.sleepTimer);
     this.wakeSleep?.();
+    this.wakeStop();
     await this.loopDone;
   }
 
@@ -163,27 +174,66 @@ export class HaSlave {
     return true;
   }
 
-  /** One request and what follows from its answer; false when the next should wait a backoff. */
+  /** What follows from a start or a stream; false when the next should wait a backoff. */
   private async step(): Promise<boolean> {
     if (this.d.settings.startFrom === 'last-file' && !this.startSettled) return this.settleStart(this.d.master());
     if (this.d.controlled && !this.isAligned) return this.align(this.d.master());
-    const pos = this.d.repl.positions();
-    const ackOffset = this.d.repl.flush === 'sync' ? pos.flushedOffset : pos.writeOffset;
-    const header: HaPullHeader = {
-      brokerName: this.d.brokerName,
-      brokerId: this.d.brokerId,
-      address: this.d.address,
-      offset: pos.writeOffset,
-      ackOffset,
-      maxBytes: Math.max(64 * 1024, Math.min(this.d.settings.maxChunkBytes, this.d.maxPayload() - 4096)),
-      waitMs: this.d.settings.pullWaitMs,
-    };
+    return this.follow();
+  }
+
+  /**
+   * One stream of requests: the first from the write offset; once the master answers on the stream, up to
+   * pullsInFlight, another after each reply is handled. Ends (true) when the master follows another stream or
+   * none, or a reply asks to start again; false on a failure.
+   */
+  private async follow(): Promise<boolean> {
     const master = this.d.master();
-    const reply = await this.d.request(master, request(RequestCode.HA_PULL, { ...header }), this.d.settings.pullWaitMs + this.timeoutMs);
-    if (this.stopped) return true;
+    const stream = ++this.streams;
+    const pending: Promise<Frame | Error>[] = [];
+    const ask = (follow: boolean): void => {
+      const pos = this.d.repl.positions();
+      const header: HaPullHeader = {
+        brokerName: this.d.brokerName,
+        brokerId: this.d.brokerId,
+        address: this.d.address,
+        offset: pos.writeOffset,
+        ackOffset: this.d.repl.flush === 'sync' ? pos.flushedOffset : pos.writeOffset,
+        maxBytes: Math.max(64 * 1024, Math.min(this.d.settings.maxChunkBytes, this.d.maxPayload() - 4096)),
+        waitMs: this.d.settings.pullWaitMs,
+        stream,
+        follow,
+      };
+      // a request left behind when the stream ends settles unread
+      pending.push(
+        this.d.request(master, request(RequestCode.HA_PULL, { ...header }), this.d.settings.pullWaitMs + this.timeoutMs).catch((err: unknown) =>
+          err instanceof Error ? err : new Error(String(err)),
+        ),
+      );
+    };
+    ask(false);
+    let depth = 1;
+    while (!this.stopped) {
+      const reply = await Promise.race([pending.shift()!, this.stopping]);
+      if (this.stopped || reply === undefined) return true;
+      if (reply instanceof Error) {
+        this.failed(reply.message);
+        return false;
+      }
+      const next = await this.handle(master, reply);
+      if (next !== 'next') return next === 'again';
+      // a master that answers on another stream (0: none) does not follow this one
+      if (Number(reply.header.stream ?? 0) !== stream) return true;
+      depth = this.d.settings.pullsInFlight;
+      while (pending.length < depth && !this.stopped) ask(true);
+    }
+    return true;
+  }
+
+  /** A reply: 'next' to go on with the stream, 'again' to start another, 'backoff' to wait first. */
+  private async handle(master: string, reply: Frame): Promise<'next' | 'again' | 'backoff'> {
     if (reply.status !== Status.OK) {
       this.failed(`${statusName(reply.status)}: ${String(reply.header.error ?? '')}`);
-      return false;
+      return 'backoff';
     }
     const h = reply.header as unknown as HaPullReplyHeader;
     this.masterWrite = Number(h.masterWrite);
@@ -205,32 +255,34 @@ export class HaSlave {
         const r = await this.d.repl.appendReplica(Number(h.offset), reply.body);
         if (r.status !== Status.OK) {
           this.failed(`appending ${reply.body.length} bytes at ${String(h.offset)}: ${statusName(r.status)} ${r.message ?? ''}`);
-          return false;
+          return 'backoff';
         }
         this.chunks++;
         this.bytes += reply.body.length;
         this.recovered();
-        return true;
+        return 'next';
       }
       case 'none':
         this.recovered();
-        return true;
-      case 'ahead':
+        return 'next';
+      case 'ahead': {
         if (c) {
           this.isAligned = false; // compare epochs again
-          return true;
+          return 'again';
         }
         // The master is the writer of the group: a tail it does not hold was never acknowledged by it as held
         // here, and the master's next writes go to those offsets. The slave drops it and follows.
+        const pos = this.d.repl.positions();
         this.d.logger.warn({ master, slaveWrite: pos.writeOffset, masterWrite: this.masterWrite }, 'this slave holds a commit log tail its master does not: truncating it to follow the master');
         await this.d.repl.truncateTail(this.masterWrite);
-        return true;
+        return 'again';
+      }
       case 'gone':
-        this.failed(`the master ${master} no longer holds offset ${pos.writeOffset} (its oldest is ${String(h.minOffset)}): this slave cannot catch up; start it on an empty store`);
-        return false;
+        this.failed(`the master ${master} no longer holds offset ${String(h.offset)} (its oldest is ${String(h.minOffset)}): this slave cannot catch up; start it on an empty store`);
+        return 'backoff';
       default:
         this.failed(`unknown replication reply kind ${String(h.kind)}`);
-        return false;
+        return 'backoff';
     }
   }
 
