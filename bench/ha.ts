@@ -3,8 +3,9 @@
  *
  * - produce throughput with no slave, with an async slave and with a sync slave (each on fresh stores, the same
  *   producer in this process sending batches as fast as the group takes them): sync / none and async / none;
- * - replication lag under full async load: the master's HA status sampled every SAMPLE_MS; a slave's lag at a
- *   sample is how long ago the master's write offset passed what the slave acknowledged (from the samples);
+ * - replication lag under full async load: the master's HA status sampled every SAMPLE_MS, each sample timed on
+ *   the master's clock; a slave's lag at a sample is how long ago the master's write offset passed what the slave
+ *   acknowledged (from the samples);
  * - failover: two brokers under the NATS KV controller (`--failover`), a producer sending one message after
  *   another; KILLS times the master is SIGKILLed, each time from the SIGKILL to the first SEND_OK of the new
  *   master; the killed broker then restarts as a slave and rejoins the in-sync set before the next kill.
@@ -173,7 +174,9 @@ async function throughput(ctx: BenchContext, nats: NatsServer, root: string, mod
       while (sampling) {
         const st = await g.admin.brokerHaStatus(master).catch(() => undefined);
         const slave = st?.slaves?.[0];
-        if (st && slave) samples.push({ t: Date.now(), masterWrite: st.writeOffset, ack: slave.ackOffset });
+        // on the master's clock when it answered (its status carries now - lastContact): the time this process
+        // took to read the answer is not the slave's lag
+        if (st && slave) samples.push({ t: slave.lastContact + slave.sinceContactMs, masterWrite: st.writeOffset, ack: slave.ackOffset });
         await sleep(SAMPLE_MS);
       }
     })();
