@@ -58,8 +58,7 @@ export class HaSlave {
   private loopDone: Promise<void> = Promise.resolve();
   private sleepTimer: TimerHandle | undefined;
   private wakeSleep: (() => void) | undefined;
-  /** Settles when stop() is called: the stream does not wait for the master to answer what it holds. */
-  private stopping: Promise<void> = Promise.resolve();
+  /** Ends the wait for a reply (stop(): the stream does not wait for the master to answer what it holds). */
   private wakeStop: () => void = () => undefined;
   private configTimer: TimerHandle | undefined;
   private backoff = BACKOFF_FIRST_MS;
@@ -92,9 +91,6 @@ export class HaSlave {
     if (!this.stopped) return;
     this.stopped = false;
     this.isAligned = false;
-    this.stopping = new Promise((resolve) => {
-      this.wakeStop = resolve;
-    });
     this.loopDone = this.loop();
     this.scheduleConfigSync(0);
   }
@@ -211,9 +207,8 @@ export class HaSlave {
       );
     };
     ask(false);
-    let depth = 1;
     while (!this.stopped) {
-      const reply = await Promise.race([pending.shift()!, this.stopping]);
+      const reply = await this.reply(pending.shift()!);
       if (this.stopped || reply === undefined) return true;
       if (reply instanceof Error) {
         this.failed(reply.message);
@@ -223,10 +218,17 @@ export class HaSlave {
       if (next !== 'next') return next === 'again';
       // a master that answers on another stream (0: none) does not follow this one
       if (Number(reply.header.stream ?? 0) !== stream) return true;
-      depth = this.d.settings.pullsInFlight;
-      while (pending.length < depth && !this.stopped) ask(true);
+      while (pending.length < this.d.settings.pullsInFlight && !this.stopped) ask(true);
     }
     return true;
+  }
+
+  /** The reply `p` brings, or undefined once stop() is called. */
+  private reply(p: Promise<Frame | Error>): Promise<Frame | Error | undefined> {
+    return new Promise((resolve) => {
+      this.wakeStop = () => resolve(undefined);
+      void p.then(resolve);
+    });
   }
 
   /** A reply: 'next' to go on with the stream, 'again' to start another, 'backoff' to wait first. */

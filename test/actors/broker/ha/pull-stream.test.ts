@@ -272,6 +272,22 @@ describe('a slave keeps several replication requests at its master', () => {
     master.stop();
   });
 
+  it('stops without waiting for the master to answer the requests it holds', async () => {
+    const { clock, master, slave, stats } = pair();
+    slave.start();
+    await clock.advance(0);
+    expect(stats().outstanding).toBe(1);
+    let stopped = false;
+    const done = slave.stop().then(() => {
+      stopped = true;
+    });
+    await clock.advance(0); // no time passes: the master still holds the request
+    expect(stopped).toBe(true);
+    expect(stats().outstanding).toBe(1);
+    await done;
+    master.stop();
+  });
+
   it('pullsInFlight is a whole number from 1 to 64', () => {
     expect(settings().pullsInFlight).toBe(4);
     expect(() => settings({ pullsInFlight: 0 })).toThrow(HaConfigError);
