@@ -220,21 +220,26 @@ describe('a slave keeps several replication requests at its master', () => {
         });
       },
     });
-    return { clock, masterLog, slaveLog, master, slave, stats: () => ({ outstanding, most, sent }) };
+    /** `times` writes of `bytes(i)` bytes to the master's log, a millisecond apart. */
+    const writes = async (times: number, bytes: (i: number) => number): Promise<void> => {
+      for (let i = 0; i < times; i++) {
+        masterLog.write(bytes(i));
+        await clock.advance(1);
+      }
+    };
+    const sameLogs = (): boolean => Buffer.from(slaveLog.bytes).equals(Buffer.from(masterLog.bytes));
+    return { clock, masterLog, slaveLog, master, slave, writes, sameLogs, stats: () => ({ outstanding, most, sent }) };
   }
 
   it('keeps pullsInFlight at the master once it answers, and ends with the master\'s bytes, appended in order', async () => {
-    const { clock, masterLog, slaveLog, master, slave, stats } = pair({ pullsInFlight: 3 });
+    const { clock, masterLog, slaveLog, master, slave, writes, sameLogs, stats } = pair({ pullsInFlight: 3 });
     slave.start();
     await clock.advance(0);
     expect(stats().outstanding).toBe(1); // the stream's first, held: nothing to ship yet
-    for (let i = 0; i < 20; i++) {
-      masterLog.write(37 + i * 11);
-      await clock.advance(1);
-    }
+    await writes(20, (i) => 37 + i * 11);
     expect(stats().most).toBe(3);
     expect(stats().outstanding).toBe(3);
-    expect(Buffer.from(slaveLog.bytes).equals(Buffer.from(masterLog.bytes))).toBe(true);
+    expect(sameLogs()).toBe(true);
     // every chunk was at most maxChunkBytes: more chunks than writes, all in order (an out-of-order append fails)
     expect(slaveLog.appends).toBeGreaterThan(20);
     expect(master.status().slaves?.[0]?.ackOffset).toBe(masterLog.writeOffset);
@@ -243,31 +248,24 @@ describe('a slave keeps several replication requests at its master', () => {
   });
 
   it('with one in flight, asks again only after each reply', async () => {
-    const { clock, masterLog, slaveLog, master, slave, stats } = pair({ pullsInFlight: 1 });
+    const { master, slave, writes, sameLogs, stats } = pair({ pullsInFlight: 1 });
     slave.start();
-    for (let i = 0; i < 5; i++) {
-      masterLog.write(200);
-      await clock.advance(1);
-    }
+    await writes(5, () => 200);
     expect(stats().most).toBe(1);
-    expect(Buffer.from(slaveLog.bytes).equals(Buffer.from(masterLog.bytes))).toBe(true);
+    expect(sameLogs()).toBe(true);
     await slave.stop();
     master.stop();
   });
 
   it('a request that fails ends its stream: the next starts from the slave\'s log after a backoff, and replies of the old one are not appended', async () => {
     // the 4th request fails while those before it may still be held at the master
-    const { clock, masterLog, slaveLog, master, slave, stats } = pair({ pullsInFlight: 4 }, (n) => n === 4);
+    const { clock, master, slave, writes, sameLogs, stats } = pair({ pullsInFlight: 4 }, (n) => n === 4);
     slave.start();
-    for (let i = 0; i < 10; i++) {
-      masterLog.write(150);
-      await clock.advance(1);
-    }
+    await writes(10, () => 150);
     await clock.advance(3000);
-    masterLog.write(40);
-    await clock.advance(10);
+    await writes(1, () => 40);
     expect(stats().sent).toBeGreaterThan(4);
-    expect(Buffer.from(slaveLog.bytes).equals(Buffer.from(masterLog.bytes))).toBe(true);
+    expect(sameLogs()).toBe(true);
     await slave.stop();
     master.stop();
   });
