@@ -258,7 +258,8 @@ export class HaMaster {
     if (cursor === null) return replicaReply(frame, offset, { kind: 'none' }, this.d.repl.positions());
     const from = (): number => cursor?.offset ?? offset;
     const answer = (): Frame => this.chunkReply(frame, id, from(), maxBytes, cursor);
-    const held = this.holds.filter((h) => h.slave === id).length;
+    let held = 0;
+    for (const h of this.holds) if (h.slave === id) held++;
     // a stream's requests are answered in the order they came: one behind a held one waits too
     const first = cursor === undefined || held === 0 ? answer() : undefined;
     if ((first && first.header.kind !== 'none') || waitMs === 0 || reply === undefined || this.stopped || held >= MAX_PULLS_IN_FLIGHT) return first ?? answer();
@@ -315,13 +316,16 @@ export class HaMaster {
 
   /**
    * The cursor a request of `stream` reads from: a new one at `offset` for the first of a stream (the slave's
-   * held requests of an older stream are answered now: it no longer reads them), the stream's for one that
-   * follows, null when this master does not follow that stream.
+   * requests still held belong to an earlier stream, of this process or of one before a restart with the same
+   * number: they are answered now, and it does not read them), the stream's for one that follows, null when this
+   * master does not follow that stream.
    */
   private cursorFor(slave: number, stream: number, offset: number, follow: boolean): Cursor | null {
-    const c = this.cursors.get(slave);
-    if (follow) return c?.stream === stream ? c : null;
-    if (c?.stream !== stream) for (const h of this.holds.filter((x) => x.slave === slave)) h.done();
+    if (follow) {
+      const c = this.cursors.get(slave);
+      return c?.stream === stream ? c : null;
+    }
+    for (const h of this.holds.filter((x) => x.slave === slave)) h.done();
     const next = { stream, offset };
     this.cursors.set(slave, next);
     return next;

@@ -167,6 +167,24 @@ describe('a master answers a slave\'s stream of replication requests', () => {
     master.stop();
   });
 
+  it('a restarted slave\'s first request answers what its earlier process left held, though its stream number is the same', () => {
+    const clock = new SimClock();
+    const log = new FakeLog();
+    log.write(30);
+    const master = newMaster(log, clock);
+    const before: Frame[] = [];
+    ask(master, before, { stream: 1, offset: 30, ackOffset: 30 });
+    ask(master, before, { stream: 1, follow: true, offset: 30, ackOffset: 30 });
+    const after: Frame[] = [];
+    ask(master, after, { stream: 1, offset: 30, ackOffset: 30 });
+    expect(before.map((f) => head(f).kind)).toEqual(['none', 'none']);
+    expect(after).toHaveLength(0); // held: the new process's request, nothing new
+    log.write(5);
+    expect(after.map((f) => [head(f).offset, f.body.length])).toEqual([[30, 5]]);
+    expect(before).toHaveLength(2);
+    master.stop();
+  });
+
   it('a lone request (no stream) reads from its own offset, as before streams', () => {
     const clock = new SimClock();
     const log = new FakeLog();
