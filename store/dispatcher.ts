@@ -42,8 +42,15 @@ export interface DispatcherOptions {
   skip?: readonly { from: number; to: number }[];
   /** Bytes read from the commit log per step. */
   chunkBytes?: number;
-  /** Bytes indexed per run before yielding (the rest follows in a later microtask). */
+  /** Bytes indexed per run (default 4 MiB); what is left goes on in a later run (see `clock`). */
   maxBytesPerRun?: number;
+  /**
+   * Where a run that left data to index goes on: a 0 ms timer on this clock, so that I/O (requests, heartbeats,
+   * lease renewals) has its turn between runs. A backlog let go at once (a confirm limit lifted, indexing resumed
+   * after a storage failure) would otherwise be indexed in one chain of microtasks that holds the event loop for
+   * as long as it takes (about half a second per million records). Without it, the next run is a microtask.
+   */
+  clock?: Clock;
   /**
    * A consume queue or index write that fails with ENOSPC or EIO pauses dispatching instead of ending it: the
    * run is tried again every `ms` on `clock` until it succeeds, from where it stopped, so no entry is skipped.
@@ -142,6 +149,8 @@ export class Dispatcher {
   /** The storage failure dispatching waits out (see DispatcherOptions.retry), and the timer of its next try. */
   private paused: StorageError | undefined;
   private retryTimer: TimerHandle | undefined;
+  /** The timer of the run that goes on with a backlog (see DispatcherOptions.clock). */
+  private nextRunTimer: TimerHandle | undefined;
   private readonly newData = new Subject<NewData>();
   private readonly records = new Subject<DispatchedRecord[]>();
   private readonly chunk: number;
@@ -179,7 +188,7 @@ export class Dispatcher {
     this.pos = o.from;
     this.target = o.from;
     this.chunk = o.chunkBytes ?? 256 * 1024;
-    this.perRun = o.maxBytesPerRun ?? 16 * 1024 * 1024;
+    this.perRun = o.maxBytesPerRun ?? 4 * 1024 * 1024;
   }
 
   /** First commit log offset not yet indexed. */
@@ -255,26 +264,40 @@ export class Dispatcher {
     this.schedule();
   }
 
+  /** A run soon: in a microtask (new data is indexed as soon as the code that wrote it is done). */
   private schedule(): void {
     if (this.scheduled || this.stalled || this.retryTimer !== undefined) return;
     this.scheduled = true;
-    queueMicrotask(() => {
-      this.scheduled = false;
-      if (this.stalled) return; // stopped since this run was queued: its files may be closed
-      try {
-        if (this.paused) this.o.queues.writeOut(); // a failed write-out (see flushQueues) is tried again too
-        this.dispatchUpTo(this.target, this.perRun);
-      } catch (err) {
-        return this.failed(err);
-      }
-      if (this.paused) {
-        this.o.logger.warn({ position: this.pos }, 'dispatching resumed: consume queue and index writes succeed again');
-        this.paused = undefined;
-        this.o.onChange?.();
-      }
-      if (this.pos < this.target) this.schedule();
-    });
+    queueMicrotask(this.run);
   }
+
+  /** A run after I/O has had its turn (see DispatcherOptions.clock). */
+  private scheduleAfterIo(): void {
+    const clock = this.o.clock;
+    if (clock === undefined) return this.schedule();
+    if (this.scheduled || this.stalled || this.retryTimer !== undefined) return;
+    this.scheduled = true;
+    this.nextRunTimer = clock.setTimeout(this.run, 0);
+  }
+
+  /** Indexes up to maxBytesPerRun of what is committed; a backlog goes on in another run. */
+  private readonly run = (): void => {
+    this.scheduled = false;
+    this.nextRunTimer = undefined;
+    if (this.stalled) return; // stopped since this run was queued: its files may be closed
+    try {
+      if (this.paused) this.o.queues.writeOut(); // a failed write-out (see flushQueues) is tried again too
+      this.dispatchUpTo(this.target, this.perRun);
+    } catch (err) {
+      return this.failed(err);
+    }
+    if (this.paused) {
+      this.o.logger.warn({ position: this.pos }, 'dispatching resumed: consume queue and index writes succeed again');
+      this.paused = undefined;
+      this.o.onChange?.();
+    }
+    if (this.pos < this.target) this.scheduleAfterIo();
+  };
 
   /**
    * Writes the consume queue entries held back and flushes the queues (ConsumeQueueSet.flush; the store's
@@ -652,6 +675,7 @@ export class Dispatcher {
     this.sub?.unsubscribe();
     this.sub = undefined;
     this.o.retry?.clock.clearTimeout(this.retryTimer);
+    this.o.clock?.clearTimeout(this.nextRunTimer);
     this.stalled ??= new DispatchError('dispatcher stopped');
   }
 

@@ -96,6 +96,8 @@ export interface MessageStoreOptions {
   checkpointIntervalMs?: number;
   /** How often indexing paused by a storage failure (ENOSPC, EIO) is tried again (default 1000 ms). */
   dispatchRetryMs?: number;
+  /** Commit log bytes indexed in one turn of the event loop at most (default 4 MiB; see DispatcherOptions.clock). */
+  dispatchBytesPerRun?: number;
   /** Told of each commit log flush that made data durable: its duration (ms) and the bytes it covered (metrics). */
   onFlush?: (ms: number, bytes: number) => void;
   /**
@@ -320,7 +322,7 @@ export async function openMessageStore(opts: MessageStoreOptions, within?: LogOf
         consumeQueueEntriesPerFile: opts.consumeQueueEntriesPerFile ?? DEFAULT_CQ_ENTRIES_PER_FILE,
         indexEntriesPerFile: opts.indexEntriesPerFile ?? DEFAULT_INDEX_ENTRIES_PER_FILE,
         now: () => clock.now(),
-        dispatch: { retry: { clock, ms: opts.dispatchRetryMs ?? 1000 }, onChange: healthChanged },
+        dispatch: { retry: { clock, ms: opts.dispatchRetryMs ?? 1000 }, onChange: healthChanged, clock, ...(opts.dispatchBytesPerRun !== undefined ? { maxBytesPerRun: opts.dispatchBytesPerRun } : {}) },
         reservations: written,
         ...(within !== undefined ? { lock: false, holdActive: false, tailCacheBytes: within.tailCacheBytes } : {}),
       });

@@ -68,7 +68,7 @@ export interface RecoveryOptions {
   indexEntriesPerFile: number;
   now: () => number;
   /** How the live dispatcher waits out storage failures, and who hears of its state (DispatcherOptions). */
-  dispatch?: Pick<DispatcherOptions, 'retry' | 'onChange'>;
+  dispatch?: Pick<DispatcherOptions, 'retry' | 'onChange' | 'clock' | 'maxBytesPerRun'>;
   /**
    * Visibility 'written': the queue offset reservations journal is kept and returned. Either way, after a crash
    * every queue moves to at least its reservation (a run with visibility 'written' may have served up to it);
