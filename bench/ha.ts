@@ -22,7 +22,7 @@ import { AdminClient, type HaGroupStatus } from '../actors/client/admin-client.j
 import type { HaStatus } from '../actors/protocol/commands.js';
 import { SendStatus } from '../core/message.js';
 import { MqChild } from '../scenarios/real/mq-child.js';
-import { atLeast, atMost, percentile, round, type Bench, type BenchContext } from './harness.js';
+import { atLeast, atMost, percentile, processCpuMs, round, type Bench, type BenchContext } from './harness.js';
 import { startNatsServer, type NatsServer } from './nats-server.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -155,7 +155,13 @@ export function lagsOf(samples: readonly { t: number; masterWrite: number; ack: 
   return out;
 }
 
-async function throughput(ctx: BenchContext, nats: NatsServer, root: string, mode: 'none' | 'async' | 'sync', seconds: number, rate?: number): Promise<{ rate: number; lags: number[] }> {
+/** CPU µs per acknowledged message of the master and the slave while they took `rate` messages a second for `seconds`. */
+interface CpuPerMessage {
+  master?: number;
+  slave?: number;
+}
+
+async function throughput(ctx: BenchContext, nats: NatsServer, root: string, mode: 'none' | 'async' | 'sync', seconds: number, rate?: number): Promise<{ rate: number; lags: number[]; cpu: CpuPerMessage }> {
   const dir = mkdtempSync(join(root, `${mode}-`));
   const g = new Group(nats, dir, `hab${mode}${rate === undefined ? '' : 'p'}`);
   try {
@@ -180,10 +186,17 @@ async function throughput(ctx: BenchContext, nats: NatsServer, root: string, mod
         await sleep(SAMPLE_MS);
       }
     })();
+    const cpuOf = (): (number | undefined)[] => [0, 1].map((id) => (g.child(id) === undefined ? undefined : processCpuMs(g.child(id)!.pid)));
+    const cpuBefore = cpuOf();
+    const started = Date.now();
     const achieved = await produceFor(g.client, seconds * 1000, rate);
+    const messages = (achieved * (Date.now() - started)) / 1000;
+    const cpuAfter = cpuOf();
+    const perMessage = (i: number): number | undefined =>
+      cpuAfter[i] === undefined || cpuBefore[i] === undefined ? undefined : round(((cpuAfter[i]! - cpuBefore[i]!) * 1000) / messages, 2);
     sampling = false;
     await sampler;
-    return { rate: achieved, lags: lagsOf(samples) };
+    return { rate: achieved, lags: lagsOf(samples), cpu: { master: perMessage(0), slave: perMessage(1) } };
   } finally {
     await g.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -257,6 +270,8 @@ const bench: Bench = async (ctx: BenchContext) => {
     return {
       figures: {
         producePerSec: { none: round(none.rate, 1), async: round(asyncRun.rate, 1), sync: round(sync.rate, 1) },
+        // each broker's CPU (user and system, this machine's /proc) per acknowledged message: what the ratios cost
+        cpuMicrosPerMessage: { none: none.cpu, async: asyncRun.cpu, sync: sync.cpu, asyncHalfLoad: half.cpu },
         replicationLagMs: { samples: asyncRun.lags.length, p50: percentile([...asyncRun.lags], 50), p99: lagP99, max: Math.max(0, ...asyncRun.lags) },
         replicationLagHalfLoadMs: { msgsPerSec: round(half.rate, 1), samples: half.lags.length, p50: percentile([...half.lags], 50), p99: percentile([...half.lags], 99), max: Math.max(0, ...half.lags) },
         failoverMs: { kills: times.length, each: times, p50: percentile([...times], 50), p99: failoverP99, leaseMs: LEASE_MS },

@@ -3,6 +3,8 @@
  * with `npm run bench -- NAME [--json] [options]`. It measures its peer (raw file writes, core NATS,
  * JetStream) in the same run and reports ratios, because absolute figures drift on shared machines.
  */
+import { readFileSync } from 'node:fs';
+
 export interface Goal {
   name: string;
   value: number;
@@ -76,4 +78,19 @@ export function percentile(values: number[], p: number): number {
   values.sort((a, b) => a - b);
   const i = Math.min(values.length - 1, Math.max(0, Math.ceil((p / 100) * values.length) - 1));
   return values[i]!;
+}
+
+/**
+ * CPU time (user and system, in ms) process `pid` has used so far, read from /proc on Linux (in clock ticks of
+ * 10 ms, the fixed USER_HZ); undefined where there is no such file.
+ */
+export function processCpuMs(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after the command name (which may hold spaces) in parentheses: utime and stime are the 12th and 13th
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return undefined;
+  }
 }
