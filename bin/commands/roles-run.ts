@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
 import { startBroker, type BrokerHandle, type HaRoleState, type RegistrationStatus } from '../../actors/broker/broker.js';
-import { DEFAULT_HA_HEARTBEAT_MS, type HaOptions } from '../../actors/broker/ha/ha-options.js';
+import { DEFAULT_HA_HEARTBEAT_MS, MAX_PULLS_IN_FLIGHT, type HaOptions } from '../../actors/broker/ha/ha-options.js';
 import { DEFAULT_CONTROLLER_SETTINGS } from '../../actors/protocol/ha-controller.js';
 import { brokerAddress } from '../../actors/protocol/commands.js';
 import { startNameServer } from '../../actors/namesrv/namesrv.js';
@@ -27,6 +27,7 @@ export interface BrokerFlags extends ConnectionFlags {
   haSyncTimeout?: number;
   slaveNotCatchup?: number;
   startFrom?: 'first' | 'last-file';
+  haPullsInFlight?: number;
   failover?: boolean;
   lease?: number;
   haHeartbeat?: number;
@@ -187,7 +188,7 @@ const FAILOVER_ONLY = [
   ['haBucketReplicas', '--ha-bucket-replicas'],
 ] as const;
 
-export type HaFlags = Pick<BrokerFlags, 'brokerId' | 'ha' | 'minInSyncReplicas' | 'allAckInSyncSet' | 'haSyncTimeout' | 'slaveNotCatchup' | 'startFrom' | 'failover' | 'lease' | 'haHeartbeat' | 'haBucketReplicas'>;
+export type HaFlags = Pick<BrokerFlags, 'brokerId' | 'ha' | 'minInSyncReplicas' | 'allAckInSyncSet' | 'haSyncTimeout' | 'slaveNotCatchup' | 'startFrom' | 'haPullsInFlight' | 'failover' | 'lease' | 'haHeartbeat' | 'haBucketReplicas'>;
 
 /**
  * BrokerOptions.ha from the replication flags, or undefined when none is given (the broker's default: an
@@ -197,7 +198,10 @@ export type HaFlags = Pick<BrokerFlags, 'brokerId' | 'ha' | 'minInSyncReplicas' 
 export function haOptionsOf(f: HaFlags): HaOptions | undefined {
   checkSyncFlags(f);
   const failover = failoverOptionsOf(f);
-  if (f.ha === undefined && f.slaveNotCatchup === undefined && f.startFrom === undefined && failover === undefined) return undefined;
+  if (f.haPullsInFlight !== undefined && f.haPullsInFlight > MAX_PULLS_IN_FLIGHT) {
+    throw new CliError(`--ha-pulls-in-flight ${f.haPullsInFlight}: at most ${MAX_PULLS_IN_FLIGHT} (a master holds no more requests of one slave)`);
+  }
+  if (f.ha === undefined && f.slaveNotCatchup === undefined && f.startFrom === undefined && f.haPullsInFlight === undefined && failover === undefined) return undefined;
   return {
     mode: f.ha ?? 'async',
     ...(f.minInSyncReplicas !== undefined ? { minInSyncReplicas: f.minInSyncReplicas } : {}),
@@ -205,6 +209,7 @@ export function haOptionsOf(f: HaFlags): HaOptions | undefined {
     ...(f.haSyncTimeout !== undefined ? { syncTimeoutMs: f.haSyncTimeout } : {}),
     ...(f.slaveNotCatchup !== undefined ? { maxTimeSlaveNotCatchupMs: f.slaveNotCatchup } : {}),
     ...(f.startFrom !== undefined ? { startFrom: f.startFrom } : {}),
+    ...(f.haPullsInFlight !== undefined ? { pullsInFlight: f.haPullsInFlight } : {}),
     ...failover,
   };
 }

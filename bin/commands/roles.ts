@@ -26,6 +26,7 @@ export function registerRoles(program: Command): void {
       .option('--ha-sync-timeout <ms>', '--ha sync: how long a send waits for its replicas before FLUSH_SLAVE_TIMEOUT (stored) (default 3000)', positiveInt)
       .option('--slave-not-catchup <ms>', 'a slave not caught up with the master for this long leaves the in-sync set (default 15000)', positiveInt)
       .option('--start-from <where>', "a new slave (empty store) copies its master's log from its oldest byte (first) or its last commit log segment (last-file) (default first)", oneOf('first', 'last-file'))
+      .option('--ha-pulls-in-flight <n>', 'a slave: replication requests it keeps at its master at once, each acknowledging what it appended (default 4, at most 64)', positiveInt)
       .option('--failover', "automatic failover: the group's controller (a JetStream KV bucket on the NATS server) elects the master; broker ids start at 1")
       .option('--lease <ms>', "--failover: how long a master's heartbeat keeps it master, and a silent broker counts as alive (default 3000)", positiveInt)
       .option('--ha-heartbeat <ms>', '--failover: how often the broker heartbeats to the controller (default 500; below the lease)', positiveInt)

@@ -37,6 +37,8 @@ describe('mq broker replication flags', () => {
     [['--ha', 'sync', '--min-in-sync-replicas', '0'], /--min-in-sync-replicas.*expected a positive integer, got "0"/],
     [['--min-in-sync-replicas', '2'], /^mq: --min-in-sync-replicas apply to a sync master only: add --ha sync, or leave it out$/],
     [['--broker-id', '1', '--ha-sync-timeout', '100'], /broker id 1 is a slave: give it to the master \(--broker-id 0 --ha sync\)/],
+    [['--broker-id', '1', '--ha-pulls-in-flight', '0'], /--ha-pulls-in-flight.*expected a positive integer, got "0"/],
+    [['--broker-id', '1', '--ha-pulls-in-flight', '65'], /^mq: --ha-pulls-in-flight 65: at most 64 \(a master holds no more requests of one slave\)$/],
   ];
 
   it('refuse bad values and combinations with one line, before connecting', async () => {
@@ -53,7 +55,7 @@ describe('mq broker replication flags', () => {
   it('are listed by mq broker --help', async () => {
     const help = await runMq(['broker', '--help']);
     expect(help.code).toBe(0);
-    for (const flag of ['--broker-id', '--ha <mode>', '--min-in-sync-replicas', '--all-ack-in-sync-set', '--ha-sync-timeout', '--slave-not-catchup']) expect(help.stdout).toContain(flag);
+    for (const flag of ['--broker-id', '--ha <mode>', '--min-in-sync-replicas', '--all-ack-in-sync-set', '--ha-sync-timeout', '--slave-not-catchup', '--ha-pulls-in-flight']) expect(help.stdout).toContain(flag);
   });
 });
 
@@ -70,7 +72,7 @@ describe('a sync master and its slave', () => {
       return p;
     };
     const master = broker(0, ['--ha', 'sync', '--min-in-sync-replicas', '2', '--ha-sync-timeout', '2000']);
-    const slave = broker(1, []);
+    const slave = broker(1, ['--ha-pulls-in-flight', '2']);
     await Promise.all([
       master.waitForLine(/^broker hb ready as sync master$/, 15_000),
       slave.waitForLine(/^broker hb ready as slave 1 of hb, following broker\.hb\.0$/, 15_000),
