@@ -13,8 +13,12 @@ export interface StorageFile {
   size(): number;
   /** Writes `data` at `position` (may extend the file). Throws StorageError. */
   write(position: number, data: Uint8Array): void;
-  /** Reads up to `length` bytes at `position`; shorter at end of file. Throws StorageError. */
-  read(position: number, length: number): Uint8Array;
+  /**
+   * Reads up to `length` bytes at `position`; shorter at end of file. With `into` (at least as long as what there
+   * is to read), they land there and a view of it comes back: nothing is allocated, for a caller that decodes them at once and
+   * reads into the same buffer again. Throws StorageError.
+   */
+  read(position: number, length: number, into?: Uint8Array): Uint8Array;
   /** Makes every write so far durable. Rejects with StorageError. */
   flush(): Promise<void>;
   /** Cuts the file to `size` bytes. */

@@ -173,8 +173,8 @@ class CachedFile implements StorageFile, LruNode {
   size(): number {
     return this.handle('size').size();
   }
-  read(position: number, length: number): Uint8Array {
-    return this.handle('read').read(position, length);
+  read(position: number, length: number, into?: Uint8Array): Uint8Array {
+    return this.handle('read').read(position, length, into);
   }
   write(position: number, data: Uint8Array): void {
     const r = this.handle('write');

@@ -24,6 +24,9 @@ import { StorageError, type StorageBackend, type StorageFile } from './backend.j
 
 export const DEFAULT_SEGMENT_SIZE = 1024 ** 3;
 export const DEFAULT_TAIL_CACHE_BYTES = 1024 * 1024;
+
+/** Where `readTransient` reads what is not in a tail: one buffer for every log, as long as the longest read. */
+let transientBuffer = new Uint8Array(0);
 const MAX_OPEN_READ_FILES = 16;
 
 export type LogErrorCode = 'ETOOLARGE' | 'EACTIVE' | 'ERANGE' | 'ECLOSED';
@@ -222,6 +225,11 @@ export class SegmentedLog {
 
   /** Reads up to `length` bytes at `offset`, stopping at the end of its segment or of the data. */
   read(offset: number, length: number): Uint8Array {
+    return this.readInto(offset, length);
+  }
+
+  /** `read`; bytes read from the file land in `into` when it is given (see StorageFile.read). */
+  private readInto(offset: number, length: number, into?: Uint8Array): Uint8Array {
     this.checkOpen();
     const start = this.segmentStart(offset);
     // a warmed segment's file runs past the data: never read into that hole
@@ -233,12 +241,15 @@ export class SegmentedLog {
     }
     if (!this.hasSegment(start)) return new Uint8Array(0);
     if (this.stagedFrom >= 0 && end > this.stagedFrom) this.drain();
-    return this.file(start).read(offset - start, end - offset);
+    return this.file(start).read(offset - start, end - offset, into);
   }
 
   /**
-   * As `read`, but bytes still in the hot tail come back as a view into it, without a copy: valid only until
-   * the next append (for a caller that decodes them at once, like the dispatcher).
+   * As `read`, but without allocating: bytes still in the hot tail come back as a view into it, others are read
+   * into a buffer every log shares. Valid only until the next append or the next `readTransient` of any log (for
+   * a caller that decodes them at once, like the dispatcher). A slave's dispatcher follows its flushes, so the
+   * chunks it indexes have mostly left the tail: read into buffers of their own, they were half of the slave's
+   * new external memory (with what its socket receives), and each 64 MiB of that costs V8 a full collection.
    */
   readTransient(offset: number, length: number): Uint8Array {
     const start = this.segmentStart(offset);
@@ -248,7 +259,8 @@ export class SegmentedLog {
       const from = offset - this.tailStart;
       return this.tail.subarray(from, Math.min(this.tailLen, end - this.tailStart));
     }
-    return this.read(offset, length);
+    if (transientBuffer.length < length) transientBuffer = new Uint8Array(length);
+    return this.readInto(offset, length, transientBuffer);
   }
 
   /** Flushes the segments written since the last flush; flushedOffset becomes writeOffset as of the call. */

@@ -97,12 +97,12 @@ export function diskStorage(root?: string): StorageBackend {
           if (knownSize >= 0 && position + data.length > knownSize) knownSize = position + data.length;
         });
       },
-      read(position: number, length: number): Uint8Array {
+      read(position: number, length: number, into?: Uint8Array): Uint8Array {
         check('read');
         return wrap(`read ${path}`, () => {
           if (position + length > knownSize) knownSize = fs.fstatSync(fd).size;
           length = Math.max(0, Math.min(length, knownSize - position));
-          const buf = Buffer.allocUnsafe(length);
+          const buf = into !== undefined && into.length >= length ? into : Buffer.allocUnsafe(length);
           let got = 0;
           while (got < length) {
             const n = fs.readSync(fd, buf, got, length - got, position + got);

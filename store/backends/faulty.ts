@@ -74,7 +74,7 @@ export function faultyStorage(inner: StorageBackend): FaultyStorage {
   const wrapFile = (f: StorageFile): StorageFile => ({
     path: f.path,
     size: () => f.size(),
-    read: (position, length) => f.read(position, length),
+    read: (position, length, into) => f.read(position, length, into),
     truncate: (size) => f.truncate(size),
     close: () => f.close(),
     ...(f.extend && f.prefetch ? { extend: f.extend.bind(f), prefetch: f.prefetch.bind(f) } : {}),

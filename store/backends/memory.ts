@@ -132,13 +132,16 @@ export function memoryStorage(deps: { clock: Clock; random: RandomSource }): Mem
         f.lastWrite = { position, length: data.length };
         f.mtimeMs = deps.clock.now();
       },
-      read(position: number, length: number): Uint8Array {
+      read(position: number, length: number, into?: Uint8Array): Uint8Array {
         check();
         if (!Number.isInteger(position) || position < 0 || length < 0) {
           throw new StorageError('EOTHER', `${key}: bad read ${position}+${length}`);
         }
         const end = Math.min(f.len, position + length);
-        return end <= position ? new Uint8Array(0) : f.cur.slice(position, end);
+        if (end <= position) return new Uint8Array(0);
+        if (into === undefined || into.length < end - position) return f.cur.slice(position, end);
+        into.set(f.cur.subarray(position, end));
+        return into.subarray(0, end - position);
       },
       flush(): Promise<void> {
         try {

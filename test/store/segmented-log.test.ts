@@ -41,6 +41,7 @@ describe('SegmentedLog', () => {
           fc.oneof(
             fc.record({ op: fc.constant('append' as const), n: fc.integer({ min: 0, max: 90 }), v: fc.integer({ min: 1, max: 255 }) }),
             fc.record({ op: fc.constant('read' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 200 }) }),
+            fc.record({ op: fc.constant('readTransient' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 200 }) }),
             fc.record({ op: fc.constant('truncate' as const), at: fc.nat() }),
             fc.record({ op: fc.constant('drain' as const) }),
           ),
@@ -59,10 +60,10 @@ describe('SegmentedLog', () => {
               while (model.length < at) model.push(...encodeEndOfSegment(at - model.length));
               expect(log.append(fill(o.n, o.v))).toBe(at);
               model.push(...fill(o.n, o.v));
-            } else if (o.op === 'read') {
+            } else if (o.op === 'read' || o.op === 'readTransient') {
               const at = model.length === 0 ? 0 : o.at % model.length;
               const end = Math.min(at + o.len, at - (at % seg) + seg, model.length);
-              expect([...log.read(at, o.len)]).toEqual(model.slice(at, end));
+              expect([...(o.op === 'read' ? log.read(at, o.len) : log.readTransient(at, o.len))]).toEqual(model.slice(at, end));
             } else if (o.op === 'truncate') {
               const at = model.length === 0 ? 0 : o.at % (model.length + 1);
               log.truncate(at);
@@ -80,6 +81,19 @@ describe('SegmentedLog', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('readTransient reads what left the tail into one buffer, reused by the next such read, and allocates nothing', () => {
+    const log = SegmentedLog.open(mem(), 'l', { segmentSize: 1000, tailCacheBytes: 100 });
+    for (let v = 1; v <= 5; v++) log.append(fill(100, v)); // the tail holds the last 100 bytes
+    const a = log.readTransient(0, 100);
+    expect([...a]).toEqual([...fill(100, 1)]);
+    const b = log.readTransient(200, 50);
+    expect([...b]).toEqual([...fill(50, 3)]);
+    expect(b.buffer).toBe(a.buffer); // the first view now shows the second read: valid until the next one
+    expect([...a.subarray(0, 50)]).toEqual([...fill(50, 3)]);
+    expect([...log.readTransient(450, 50)]).toEqual([...fill(50, 5)]); // from the tail
+    expect(log.read(0, 100).buffer).not.toBe(a.buffer); // read() hands out bytes of their own
   });
 
   it('stages small appends in the tail and writes them to the file in one write when drained, flushed or read there', async () => {

@@ -21,6 +21,12 @@ describe('disk storage', () => {
     expect(f.size()).toBe(6);
     expect([...f.read(0, 100)]).toEqual([1, 2, 3, 0, 0, 9]);
     expect(f.read(50, 10).length).toBe(0);
+    // into a buffer of the caller's: a view of it, as long as what was read; one too short is not used
+    const into = new Uint8Array(8).fill(0xee);
+    const got = f.read(1, 100, into);
+    expect(got.buffer).toBe(into.buffer);
+    expect([...got]).toEqual([2, 3, 0, 0, 9]);
+    expect(f.read(0, 10, new Uint8Array(4)).length).toBe(6);
     await f.flush();
     f.truncate(2);
     expect([...f.read(0, 10)]).toEqual([1, 2]);
