@@ -4,11 +4,16 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { lend } from './body-loans.js';
 
 const LENGTH_BYTES = 4;
 /** Bytes a socket reads at a time, as Node reads by default. */
 const READ_SIZE = 64 * 1024;
 const KEEPALIVE_MS = 10_000;
+/** Buffers of large messages given back (see body-loans.ts) that a reader keeps for the next ones, at most. */
+const SPARE_BUFFERS = 4;
+/** A large message's buffer is made a multiple of this, so that one given back fits later messages of other sizes. */
+const LARGE_BUFFER_STEP = 256 * 1024;
 /**
  * Bytes a socket may hold unsent before the peer counts as too slow and the connection is cut, as nats-server
  * cuts a slow consumer: memory stays bounded, and the requests waiting on the link fail and are retried.
@@ -52,6 +57,9 @@ export class MessageReader {
   /** A large message read straight into a buffer of its own (see `nextBuffer`), and how much of it is in. */
   private target: Uint8Array | undefined;
   private targetFilled = 0;
+  /** The whole buffer `target` is the start of, and buffers of messages handed out and given back since. */
+  private targetBuffer: Uint8Array | undefined;
+  private spares: Uint8Array[] = [];
 
   /** Bytes received and not yet handed out. */
   get buffered(): number {
@@ -76,16 +84,24 @@ export class MessageReader {
     if (t !== undefined) {
       this.targetFilled += n;
       if (this.targetFilled < t.length) return;
+      const buffer = this.targetBuffer!;
       this.target = undefined;
+      this.targetBuffer = undefined;
       this.targetFilled = 0;
-      onMessage(t.subarray(LENGTH_BYTES));
+      const message = t.subarray(LENGTH_BYTES);
+      lend(message, () => {
+        if (this.spares.length < SPARE_BUFFERS) this.spares.push(buffer);
+      });
+      onMessage(message);
       return;
     }
     // copied: the scratch buffer is read into again, while messages handed out may be kept
     this.push(Buffer.from(buf.subarray(0, n)), onMessage);
     if (this.need > READ_SIZE) {
-      // a large message has begun: the rest of it is read straight into its own buffer
-      const whole = Buffer.allocUnsafe(this.need);
+      // a large message has begun: the rest of it is read straight into its own buffer (one given back, if any fits)
+      const buffer = this.spareFor(this.need) ?? Buffer.allocUnsafe(Math.ceil(this.need / LARGE_BUFFER_STEP) * LARGE_BUFFER_STEP);
+      const whole = buffer.subarray(0, this.need);
+      this.targetBuffer = buffer;
       let at = 0;
       for (const c of this.pending) {
         whole.set(c, at);
@@ -97,6 +113,16 @@ export class MessageReader {
       this.pendingBytes = 0;
       this.need = 0;
     }
+  }
+
+  /** The smallest buffer given back that holds `n` bytes, taken from the spares. */
+  private spareFor(n: number): Uint8Array | undefined {
+    let best = -1;
+    for (let i = 0; i < this.spares.length; i++) {
+      const len = this.spares[i]!.length;
+      if (len >= n && (best < 0 || len < this.spares[best]!.length)) best = i;
+    }
+    return best < 0 ? undefined : this.spares.splice(best, 1)[0];
   }
 
   push(chunk: Uint8Array, onMessage: (message: Uint8Array) => void): void {

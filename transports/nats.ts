@@ -48,6 +48,7 @@ import { openNatsKv } from './nats-kv.js';
 import { NatsOutbox } from './nats-outbox.js';
 import { isBundle, readBundle } from './bundle.js';
 import type { DirectEndpoint, MessageSocket } from './direct-wire.js';
+import { passLoan } from './body-loans.js';
 import { EMPTY_BODY, FrameKind, type Frame } from './frame.js';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,
@@ -387,6 +388,7 @@ export class NatsTransport implements Transport {
       this.logger.warn({ bytes: message.length, reason: (e as Error).message }, 'undecodable reply on a direct link; dropped');
       return;
     }
+    passLoan(message, f.body);
     this.settle(f.requestId)?.resolve(f);
   }
 

@@ -6,6 +6,7 @@ import { RealClock } from '../../core/clock.js';
 import { SeededRandom } from '../../core/random.js';
 import { Status } from '../../core/status.js';
 import { encodeFrame } from '../../transports/codec.js';
+import { releaseBody } from '../../transports/body-loans.js';
 import { DirectProtocolError, MAX_UNSENT_BYTES, MessageReader, lengthPrefix } from '../../transports/direct-wire.js';
 import { FrameKind, frame, type Frame } from '../../transports/frame.js';
 import { natsTransport, type DirectOptions, type NatsTransport } from '../../transports/nats.js';
@@ -76,6 +77,40 @@ describe('MessageReader', () => {
       ),
       { numRuns: 50 },
     );
+  });
+
+  test('a large message released by its handler lends its buffer to a later one, once, and nothing else does', () => {
+    const reader = new MessageReader(1_000_000);
+    /** `m` framed and read in place, in socket-sized reads: the message the reader hands out. */
+    const receive = (m: Uint8Array): Uint8Array => {
+      const stream = framed([m]);
+      const got: Uint8Array[] = [];
+      for (let at = 0; at < stream.length; ) {
+        const into = reader.nextBuffer();
+        const n = Math.min(into.length, stream.length - at);
+        into.set(stream.subarray(at, at + n));
+        reader.read(into, n, (x) => got.push(x));
+        at += n;
+      }
+      expect(got).toHaveLength(1);
+      return got[0]!;
+    };
+    const a = receive(bytes(200_000, 1));
+    releaseBody(a);
+    releaseBody(a); // released already: ignored
+    releaseBody(a.subarray(0, 10)); // not what was lent: ignored
+    const b = receive(bytes(150_000, 2));
+    expect(b.buffer).toBe(a.buffer);
+    const c = receive(bytes(150_000, 3));
+    expect(c.buffer).not.toBe(b.buffer); // the second release of a gave nothing back
+    expect(Buffer.compare(b, bytes(150_000, 2))).toBe(0); // c did not land in b's memory
+    const small = receive(bytes(300, 4));
+    releaseBody(small); // a small message is a copy, never lent
+    releaseBody(b);
+    releaseBody(c);
+    const d = receive(bytes(100_000, 5));
+    expect([b.buffer, c.buffer]).toContain(d.buffer);
+    expect(Buffer.compare(d, bytes(100_000, 5))).toBe(0);
   });
 
   test('a length above the limit is a protocol error; one at the limit is fine', () => {
@@ -178,6 +213,24 @@ describe('nats transport with direct links', () => {
     } finally {
       await own.stop();
     }
+  });
+
+  test('a large reply body released by its requester lends its memory to a later large reply on the link', async () => {
+    const b = await open({});
+    const a = await open();
+    const sub = echo(b, 'svc.lend');
+    await b.flush();
+    expect(await a.linkTo('svc.lend')).toBe(true);
+    const ask = (n: number, seed: number): Promise<Frame> => a.request('svc.lend', frame({ code: 9, body: bytes(n, seed) }), { timeoutMs: 2000 });
+    const first = await ask(300_000, 1);
+    expect(Buffer.compare(first.body, bytes(300_000, 1))).toBe(0);
+    const kept = await ask(300_000, 2); // not released: its memory is never lent again
+    releaseBody(first.body);
+    const second = await ask(200_000, 3);
+    expect(second.body.buffer).toBe(first.body.buffer);
+    expect(Buffer.compare(second.body, bytes(200_000, 3))).toBe(0);
+    expect(Buffer.compare(kept.body, bytes(300_000, 2))).toBe(0);
+    sub.unsubscribe();
   });
 
   test('requests waiting on a lost link fail with DISCONNECTED at once; later ones go over NATS, then direct again', async () => {

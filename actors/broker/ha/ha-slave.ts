@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../../core/clock.js';
 import { Status, statusName } from '../../../core/status.js';
 import type { Frame } from '../../../transports/frame.js';
+import { releaseBody } from '../../../transports/body-loans.js';
 import type { HaEpochsReply, HaPullHeader, HaPullReplyHeader, HaStatus } from '../../protocol/commands.js';
 import { appendEpoch, consistentPoint, lastEpoch, truncateEpochs, type EpochEntry } from '../../../store/epoch-file.js';
 import { RequestCode } from '../../protocol/request-codes.js';
@@ -76,9 +77,6 @@ export class HaSlave {
   private isAligned = false;
   /** The last stream of requests begun (HaPullHeader.stream). */
   private streams = 0;
-  /** Chunks and bytes appended since start. */
-  chunks = 0;
-  bytes = 0;
 
   constructor(private readonly d: HaSlaveDeps) {}
 
@@ -255,12 +253,12 @@ export class HaSlave {
         // the epoch's entry goes first: an entry at the log's end is kept by a restart, data past an entry is not lost
         if (c && epoch > 0 && (last === undefined || epoch > last.epoch)) await c.setEpochs(appendEpoch(c.epochs(), epoch, Number(h.epochStart)));
         const r = await this.d.repl.appendReplica(Number(h.offset), reply.body);
+        // appended (or refused) and not read again: the transport may read a later chunk into its memory
+        releaseBody(reply.body);
         if (r.status !== Status.OK) {
           this.failed(`appending ${reply.body.length} bytes at ${String(h.offset)}: ${statusName(r.status)} ${r.message ?? ''}`);
           return 'backoff';
         }
-        this.chunks++;
-        this.bytes += reply.body.length;
         this.recovered();
         return 'next';
       }
