@@ -24,10 +24,10 @@ import { StorageError, type StorageBackend, type StorageFile } from './backend.j
 
 export const DEFAULT_SEGMENT_SIZE = 1024 ** 3;
 export const DEFAULT_TAIL_CACHE_BYTES = 1024 * 1024;
+const MAX_OPEN_READ_FILES = 16;
 
 /** Where `readTransient` reads what is not in a tail: one buffer for every log, as long as the longest read. */
 let transientBuffer = new Uint8Array(0);
-const MAX_OPEN_READ_FILES = 16;
 
 export type LogErrorCode = 'ETOOLARGE' | 'EACTIVE' | 'ERANGE' | 'ECLOSED';
 

@@ -12,7 +12,11 @@ const READ_SIZE = 64 * 1024;
 const KEEPALIVE_MS = 10_000;
 /** Buffers of large messages given back (see body-loans.ts) that a reader keeps for the next ones, at most. */
 const SPARE_BUFFERS = 4;
-/** A large message's buffer is made a multiple of this, so that one given back fits later messages of other sizes. */
+/**
+ * Once a reader's messages are given back, a large message's buffer is made a multiple of this, so that one given
+ * back fits later messages of other sizes (before, each is made exactly as long as its message: a consumer keeps the
+ * messages of a pull reply, and with them the whole buffer).
+ */
 const LARGE_BUFFER_STEP = 256 * 1024;
 /**
  * Bytes a socket may hold unsent before the peer counts as too slow and the connection is cut, as nats-server
@@ -60,6 +64,7 @@ export class MessageReader {
   /** The whole buffer `target` is the start of, and buffers of messages handed out and given back since. */
   private targetBuffer: Uint8Array | undefined;
   private spares: Uint8Array[] = [];
+  private givenBack = false;
 
   /** Bytes received and not yet handed out. */
   get buffered(): number {
@@ -90,6 +95,7 @@ export class MessageReader {
       this.targetFilled = 0;
       const message = t.subarray(LENGTH_BYTES);
       lend(message, () => {
+        this.givenBack = true;
         if (this.spares.length < SPARE_BUFFERS) this.spares.push(buffer);
       });
       onMessage(message);
@@ -99,7 +105,8 @@ export class MessageReader {
     this.push(Buffer.from(buf.subarray(0, n)), onMessage);
     if (this.need > READ_SIZE) {
       // a large message has begun: the rest of it is read straight into its own buffer (one given back, if any fits)
-      const buffer = this.spareFor(this.need) ?? Buffer.allocUnsafe(Math.ceil(this.need / LARGE_BUFFER_STEP) * LARGE_BUFFER_STEP);
+      const size = this.givenBack ? Math.ceil(this.need / LARGE_BUFFER_STEP) * LARGE_BUFFER_STEP : this.need;
+      const buffer = this.spareFor(this.need) ?? Buffer.allocUnsafe(size);
       const whole = buffer.subarray(0, this.need);
       this.targetBuffer = buffer;
       let at = 0;

@@ -96,6 +96,7 @@ describe('MessageReader', () => {
       return got[0]!;
     };
     const a = receive(bytes(200_000, 1));
+    expect(a.buffer.byteLength).toBe(200_004); // nothing given back yet: exactly its message (length prefix included)
     releaseBody(a);
     releaseBody(a); // released already: ignored
     releaseBody(a.subarray(0, 10)); // not what was lent: ignored
@@ -103,6 +104,7 @@ describe('MessageReader', () => {
     expect(b.buffer).toBe(a.buffer);
     const c = receive(bytes(150_000, 3));
     expect(c.buffer).not.toBe(b.buffer); // the second release of a gave nothing back
+    expect(c.buffer.byteLength).toBe(256 * 1024); // this reader's buffers come back: made to fit others too
     expect(Buffer.compare(b, bytes(150_000, 2))).toBe(0); // c did not land in b's memory
     const small = receive(bytes(300, 4));
     releaseBody(small); // a small message is a copy, never lent
