@@ -152,7 +152,8 @@ export interface MessageStore extends StoreQueries {
    * about `maxBytes` (one record more when the first is larger), never across a segment's end, up to the write
    * offset (written data, flushed or not). See ReplicaRead.
    */
-  readReplica(from: number, maxBytes: number): ReplicaRead;
+  /** `into`: where the records are read when it is long enough (see SegmentedLog.read). */
+  readReplica(from: number, maxBytes: number, into?: Uint8Array): ReplicaRead;
   /**
    * Replication, slave side: appends the records a master shipped for `offset` (checked record by record first;
    * see CommitLog.appendReplica). Resolves with a status, never rejects; with sync flush after the covering flush.
@@ -422,7 +423,7 @@ export async function openMessageStore(opts: MessageStoreOptions, within?: LogOf
   };
   const queries = storeQueries({ log: p.log, queues: p.queues, index: p.index, commitLog: p.commitLog, msgId, closed: () => closed, checkedFrom: p.checkedFrom, onCorrupt });
 
-  const readReplica = (from: number, maxBytes: number): ReplicaRead => {
+  const readReplica = (from: number, maxBytes: number, into?: Uint8Array): ReplicaRead => {
     const log = p.log;
     for (;;) {
       const w = log.writeOffset;
@@ -430,7 +431,7 @@ export async function openMessageStore(opts: MessageStoreOptions, within?: LogOf
       if (from === w) return { kind: 'none' };
       if (from < log.minOffset) return { kind: 'gone', minOffset: log.minOffset };
       const segEnd = log.segmentStart(from) + log.segmentSize;
-      let buf = log.read(from, Math.min(Math.max(maxBytes, RecordLayout.FixedSize), w - from));
+      let buf = log.read(from, Math.min(Math.max(maxBytes, RecordLayout.FixedSize), w - from), into);
       if (buf.length >= RecordLayout.FixedSize && readU32(buf, RecordField.Magic) === RecordLayout.Magic) {
         const size = readU32(buf, RecordField.Size);
         if (size > buf.length && size <= w - from) buf = log.read(from, size); // one record larger than maxBytes

@@ -223,13 +223,11 @@ export class SegmentedLog {
     return at;
   }
 
-  /** Reads up to `length` bytes at `offset`, stopping at the end of its segment or of the data. */
-  read(offset: number, length: number): Uint8Array {
-    return this.readInto(offset, length);
-  }
-
-  /** `read`; bytes read from the file land in `into` when it is given (see StorageFile.read). */
-  private readInto(offset: number, length: number, into?: Uint8Array): Uint8Array {
+  /**
+   * Reads up to `length` bytes at `offset`, stopping at the end of its segment or of the data: into `into` when it
+   * is given and long enough (a view of it comes back), else into bytes of their own.
+   */
+  read(offset: number, length: number, into?: Uint8Array): Uint8Array {
     this.checkOpen();
     const start = this.segmentStart(offset);
     // a warmed segment's file runs past the data: never read into that hole
@@ -237,7 +235,10 @@ export class SegmentedLog {
     if (end <= offset) return new Uint8Array(0);
     if (this.tailLen > 0 && offset >= this.tailStart && offset < this.tailStart + this.tailLen && start === this.segmentStart(this.tailStart)) {
       const from = offset - this.tailStart;
-      return this.tail.slice(from, Math.min(this.tailLen, end - this.tailStart));
+      const to = Math.min(this.tailLen, end - this.tailStart);
+      if (into === undefined || into.length < to - from) return this.tail.slice(from, to);
+      into.set(this.tail.subarray(from, to));
+      return into.subarray(0, to - from);
     }
     if (!this.hasSegment(start)) return new Uint8Array(0);
     if (this.stagedFrom >= 0 && end > this.stagedFrom) this.drain();
@@ -260,7 +261,7 @@ export class SegmentedLog {
       return this.tail.subarray(from, Math.min(this.tailLen, end - this.tailStart));
     }
     if (transientBuffer.length < length) transientBuffer = new Uint8Array(length);
-    return this.readInto(offset, length, transientBuffer);
+    return this.read(offset, length, transientBuffer);
   }
 
   /** Flushes the segments written since the last flush; flushedOffset becomes writeOffset as of the call. */

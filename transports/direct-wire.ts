@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { lend } from './body-loans.js';
+import { lend, takeLoan } from './body-loans.js';
 
 const LENGTH_BYTES = 4;
 /** Bytes a socket reads at a time, as Node reads by default. */
@@ -274,7 +274,8 @@ export class MessageSocket {
     }
     this.socket.write(lengthPrefix(message.length + (rest?.length ?? 0)));
     this.socket.write(message);
-    if (rest !== undefined && rest.length > 0) this.socket.write(rest);
+    // a lent body goes back once the socket is done with it (written, or failed)
+    if (rest !== undefined && rest.length > 0) this.socket.write(rest, takeLoan(rest));
   }
 
   close(): void {

@@ -131,7 +131,7 @@ export function storePort(store: MessageStore): StorePort {
 
 function replicationPort(store: MessageStore): ReplicationPort {
   return {
-    readReplica: (from, maxBytes) => store.readReplica(from, maxBytes),
+    readReplica: (from, maxBytes, into) => store.readReplica(from, maxBytes, into),
     appendReplica: (offset, data) => store.appendReplica(offset, data),
     truncateTail: (offset) => store.truncateTail(offset),
     limitDispatch: (offset) => store.limitDispatch(offset),

@@ -84,7 +84,8 @@ export interface StoreNewData {
 
 /** What replication reads and writes of the store (see MessageStore: readReplica, appendReplica, truncateTail). */
 export interface ReplicationPort {
-  readReplica(from: number, maxBytes: number): ReplicaRead;
+  /** `into`: where the records are read when it is long enough (a master's reusable chunk buffer). */
+  readReplica(from: number, maxBytes: number, into?: Uint8Array): ReplicaRead;
   appendReplica(offset: number, data: Uint8Array): Promise<{ status: number; message?: string }>;
   truncateTail(offset: number): Promise<void>;
   /** An empty store starts at the commit log segment holding `offset` (MessageStore.startAtSegmentOf). */

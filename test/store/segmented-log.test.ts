@@ -42,6 +42,7 @@ describe('SegmentedLog', () => {
             fc.record({ op: fc.constant('append' as const), n: fc.integer({ min: 0, max: 90 }), v: fc.integer({ min: 1, max: 255 }) }),
             fc.record({ op: fc.constant('read' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 200 }) }),
             fc.record({ op: fc.constant('readTransient' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 200 }) }),
+            fc.record({ op: fc.constant('readInto' as const), at: fc.nat(), len: fc.integer({ min: 1, max: 200 }) }),
             fc.record({ op: fc.constant('truncate' as const), at: fc.nat() }),
             fc.record({ op: fc.constant('drain' as const) }),
           ),
@@ -54,16 +55,18 @@ describe('SegmentedLog', () => {
           const seg = 128;
           const log = SegmentedLog.open(fs, 'l', { segmentSize: seg, endMarker: encodeEndOfSegment, tailCacheBytes, stageWrites });
           const model: number[] = [];
+          const into = new Uint8Array(150); // long enough for some reads, not for others
           for (const o of ops) {
             if (o.op === 'append') {
               const at = log.nextAppendOffset(o.n);
               while (model.length < at) model.push(...encodeEndOfSegment(at - model.length));
               expect(log.append(fill(o.n, o.v))).toBe(at);
               model.push(...fill(o.n, o.v));
-            } else if (o.op === 'read' || o.op === 'readTransient') {
+            } else if (o.op === 'read' || o.op === 'readTransient' || o.op === 'readInto') {
               const at = model.length === 0 ? 0 : o.at % model.length;
               const end = Math.min(at + o.len, at - (at % seg) + seg, model.length);
-              expect([...(o.op === 'read' ? log.read(at, o.len) : log.readTransient(at, o.len))]).toEqual(model.slice(at, end));
+              const got = o.op === 'read' ? log.read(at, o.len) : o.op === 'readTransient' ? log.readTransient(at, o.len) : log.read(at, o.len, into);
+              expect([...got]).toEqual(model.slice(at, end));
             } else if (o.op === 'truncate') {
               const at = model.length === 0 ? 0 : o.at % (model.length + 1);
               log.truncate(at);

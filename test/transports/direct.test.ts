@@ -6,7 +6,7 @@ import { RealClock } from '../../core/clock.js';
 import { SeededRandom } from '../../core/random.js';
 import { Status } from '../../core/status.js';
 import { encodeFrame } from '../../transports/codec.js';
-import { releaseBody } from '../../transports/body-loans.js';
+import { lend, releaseBody } from '../../transports/body-loans.js';
 import { DirectProtocolError, MAX_UNSENT_BYTES, MessageReader, lengthPrefix } from '../../transports/direct-wire.js';
 import { FrameKind, frame, type Frame } from '../../transports/frame.js';
 import { natsTransport, type DirectOptions, type NatsTransport } from '../../transports/nats.js';
@@ -232,6 +232,27 @@ describe('nats transport with direct links', () => {
     expect(second.body.buffer).toBe(first.body.buffer);
     expect(Buffer.compare(second.body, bytes(200_000, 3))).toBe(0);
     expect(Buffer.compare(kept.body, bytes(300_000, 2))).toBe(0);
+    sub.unsubscribe();
+  });
+
+  test('a lent reply body is given back once the direct link has written it, and only then', async () => {
+    const b = await open({});
+    const a = await open();
+    let givenBack = 0;
+    let lentBody: Uint8Array | undefined;
+    const sub = b.inbox('svc.back').subscribe((i: Incoming) => {
+      lentBody = bytes(300_000, 7);
+      lend(lentBody, () => givenBack++);
+      i.reply?.(frame({ code: i.frame.code, body: lentBody }));
+    });
+    await b.flush();
+    expect(await a.linkTo('svc.back')).toBe(true);
+    const r = await a.request('svc.back', frame({ code: 9 }), { timeoutMs: 2000 });
+    expect(Buffer.compare(r.body, bytes(300_000, 7))).toBe(0);
+    for (let i = 0; i < 100 && givenBack === 0; i++) await new Promise((res) => setTimeout(res, 10));
+    expect(givenBack).toBe(1);
+    releaseBody(lentBody!); // given back already: nothing more
+    expect(givenBack).toBe(1);
     sub.unsubscribe();
   });
 

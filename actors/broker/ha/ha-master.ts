@@ -10,6 +10,7 @@ import type { ReplicaRead, ReplicationPort } from '../store-port.js';
 import { epochAt, nextEpochStart, type EpochEntry } from '../../../store/epoch-file.js';
 import { MAX_PULLS_IN_FLIGHT, type HaSettings } from './ha-options.js';
 import { RecordCounter } from './record-counter.js';
+import { lend } from '../../../transports/body-loans.js';
 import { acksNeeded, batchSatisfied, inSyncSet, isInSync, reported, type ReplicaState } from './replica-set.js';
 
 /**
@@ -67,6 +68,11 @@ export function replicaReply(frame: Frame, offset: number, r: ReplicaRead, pos: 
 
 /** Room a replication reply keeps for its frame's header. */
 const REPLY_OVERHEAD = 4096;
+/**
+ * Buffers a master keeps to read chunks into, given back by the direct link that wrote them: a new buffer per
+ * chunk (tens of MB a second under full load) made V8 run a full collection or two a second.
+ */
+const SPARE_CHUNKS = 8;
 
 interface Hold {
   slave: number;
@@ -98,6 +104,8 @@ export interface ReplicaAck {
 export class HaMaster {
   private readonly replicas = new Map<number, ReplicaState>();
   private readonly cursors = new Map<number, Cursor>();
+  /** Chunk buffers given back (see SPARE_CHUNKS). */
+  private readonly spareChunks: Uint8Array[] = [];
   private holds: Hold[] = [];
   private waits: Wait[] = [];
   private readonly sub: Subscription;
@@ -331,13 +339,25 @@ export class HaMaster {
     return next;
   }
 
+  /** A chunk buffer back for the next reply, or a new one of the largest chunk's size (at most SPARE_CHUNKS kept). */
+  private spare(buf?: Uint8Array): void {
+    if (this.spareChunks.length < SPARE_CHUNKS) this.spareChunks.push(buf ?? Buffer.allocUnsafe(this.d.settings.maxChunkBytes));
+  }
+
   /** Records from `offset` for a slave; a cursor it was read through moves past them. */
   private chunkReply(frame: Frame, slaveId: number, offset: number, maxBytes: number, cursor: Cursor | undefined): Frame {
     const pos = this.d.repl.positions();
     const epochs = this.d.controlled?.epochs() ?? [];
     // a transfer never spans epochs: the slave notes each epoch's start as the master has it
     const next = nextEpochStart(epochs, offset);
-    const r = this.d.repl.readReplica(offset, next !== undefined ? Math.min(maxBytes, next - offset) : maxBytes);
+    const into = this.spareChunks.pop();
+    const r = this.d.repl.readReplica(offset, next !== undefined ? Math.min(maxBytes, next - offset) : maxBytes, into);
+    // The chunk goes with the reply, lent: a direct link gives it back once written (else the GC takes it). Back
+    // comes a spare read into, or, for a buffer made for this chunk alone, a new spare of the largest chunk's size:
+    // while no link gives anything back (over NATS or in memory) nothing is made beyond each chunk's own bytes.
+    const readInto = into !== undefined && r.kind === 'data' && r.data.buffer === into.buffer;
+    if (r.kind === 'data') lend(r.data, readInto ? () => this.spare(into) : () => this.spare());
+    if (into !== undefined && !readInto) this.spare(into);
     const e = r.kind === 'data' ? epochAt(epochs, r.offset) : undefined;
     const confirm = this.confirmOffset();
     if (r.kind === 'ahead') this.d.logger.warn({ slave: slaveId, slaveOffset: offset, masterWrite: pos.writeOffset }, 'a slave holds a commit log tail this master does not: it must truncate it');

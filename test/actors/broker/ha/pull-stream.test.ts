@@ -10,6 +10,7 @@ import { RequestCode } from '../../../../actors/protocol/request-codes.js';
 import type { HaPullHeader, HaPullReplyHeader } from '../../../../actors/protocol/commands.js';
 import type { ReplicaRead, ReplicationPort } from '../../../../actors/broker/store-port.js';
 import type { Frame } from '../../../../transports/frame.js';
+import { takeLoan } from '../../../../transports/body-loans.js';
 
 /** A commit log as replication sees it: bytes, positions, and the checks an append makes. */
 class FakeLog implements ReplicationPort {
@@ -40,10 +41,17 @@ class FakeLog implements ReplicationPort {
     this.positions$.next({ writeOffset: this.writeOffset, flushedOffset: this.writeOffset });
   }
 
-  readReplica(from: number, maxBytes: number): ReplicaRead {
+  /** The buffers reads were asked to land in (undefined: none). */
+  readonly intos: (Uint8Array | undefined)[] = [];
+
+  readReplica(from: number, maxBytes: number, into?: Uint8Array): ReplicaRead {
+    this.intos.push(into);
     if (from > this.writeOffset) return { kind: 'ahead', writeOffset: this.writeOffset };
     if (from === this.writeOffset) return { kind: 'none' };
-    return { kind: 'data', offset: from, data: this.buf.slice(from, Math.min(this.writeOffset, from + maxBytes)) };
+    const data = this.buf.subarray(from, Math.min(this.writeOffset, from + maxBytes));
+    if (into === undefined || into.length < data.length) return { kind: 'data', offset: from, data: data.slice() };
+    into.set(data);
+    return { kind: 'data', offset: from, data: into.subarray(0, data.length) };
   }
 
   appendReplica(offset: number, data: Uint8Array): Promise<{ status: number; message?: string }> {
@@ -93,6 +101,29 @@ function ask(master: HaMaster, answers: Frame[], h: Partial<HaPullHeader>): void
 const head = (f: Frame): HaPullReplyHeader => f.header as unknown as HaPullReplyHeader;
 
 describe('a master answers a slave\'s stream of replication requests', () => {
+  it('reads a chunk into a buffer that a direct link gave back once it wrote the one before', () => {
+    const clock = new SimClock();
+    const log = new FakeLog();
+    const master = newMaster(log, clock);
+    log.write(300);
+    const answers: Frame[] = [];
+    ask(master, answers, { stream: 1, offset: 0 });
+    expect(log.intos).toEqual([undefined]); // nothing given back yet: bytes of the chunk's own
+    takeLoan(answers[0]!.body)?.(); // what a link does once it has written the reply
+    ask(master, answers, { stream: 1, follow: true });
+    const spare = log.intos[1]!;
+    expect(spare.length).toBe(64); // made as long as the largest chunk (maxChunkBytes)
+    expect(answers[1]!.body.buffer).toBe(spare.buffer);
+    expect(Array.from(answers[1]!.body)).toEqual(Array.from(log.bytes.subarray(64, 128)));
+    takeLoan(answers[1]!.body)?.();
+    ask(master, answers, { stream: 1, follow: true });
+    expect(log.intos[2]).toBe(spare); // the same buffer again, once written
+    ask(master, answers, { stream: 1, follow: true });
+    expect(log.intos[3]).toBeUndefined(); // the one before is not back yet: a chunk of its own
+    expect(answers.map((f) => head(f).offset)).toEqual([0, 64, 128, 192]);
+    master.stop();
+  });
+
   it('in the order they came, each from where the one before left off, holding those that find nothing new', async () => {
     const clock = new SimClock();
     const log = new FakeLog();
