@@ -33,6 +33,12 @@ const BATCH = 32;
 const BODY = 256;
 const WINDOW = 16;
 const SAMPLE_MS = 10;
+/**
+ * Lag samples start this long after the producer does: each phase starts fresh processes, and a slave's first
+ * chunks run through code not compiled yet (in the first 400 ms its lag reached 60-170 ms at full and at half
+ * load, about a tenth of a phase's samples above 50 ms and so most of its p99), as OMB leaves a warm-up out.
+ */
+const LAG_WARMUP_MS = 1000;
 const LEASE_MS = 2000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -113,7 +119,7 @@ function masterOf(g: HaGroupStatus | undefined): HaStatus | undefined {
  * Sends batches with WINDOW in flight for `ms` (at most `rate` messages a second when given); returns
  * acknowledged messages per second.
  */
-async function produceFor(client: MqSystem, ms: number, rate?: number): Promise<number> {
+async function produceFor(client: MqSystem, ms: number, rate?: number, onStart?: (at: number) => void): Promise<number> {
   const producer = await client.spawnProducer({ group: 'ha-bench-pg', namesrv: ['ns-h'], batchMaxBytes: 1024 * 1024 });
   const body = Buffer.alloc(BODY, 97);
   const batch: Message[] = Array.from({ length: BATCH }, () => ({ topic: TOPIC, body }));
@@ -121,6 +127,7 @@ async function produceFor(client: MqSystem, ms: number, rate?: number): Promise<
   let acked = 0;
   const end = Date.now() + ms;
   const start = Date.now();
+  onStart?.(start);
   // paced: each of the WINDOW senders takes every WINDOW-th slot of the rate
   const slotMs = rate === undefined ? 0 : (1000 * BATCH * WINDOW) / rate;
   await Promise.all(
@@ -174,12 +181,16 @@ async function throughput(ctx: BenchContext, nats: NatsServer, root: string, mod
     }
     ctx.progress(`${mode}: producing for ${seconds} s${rate === undefined ? '' : ` at ${Math.round(rate)} msgs/s`}`);
     const samples: { t: number; masterWrite: number; ack: number }[] = [];
+    /** The first sample past the warm-up: earlier ones only serve to look back from later ones. */
+    let firstCounted = Infinity;
     let sampling = mode === 'async';
+    let lagFrom = Infinity;
     const sampler = (async () => {
       const master = `broker.${GROUP}.0`;
       while (sampling) {
         const st = await g.admin.brokerHaStatus(master).catch(() => undefined);
         const slave = st?.slaves?.[0];
+        if (Date.now() >= lagFrom) firstCounted = Math.min(firstCounted, samples.length);
         // on the master's clock when it answered (its status carries now - lastContact): the time this process
         // took to read the answer is not the slave's lag
         if (st && slave) samples.push({ t: slave.lastContact + slave.sinceContactMs, masterWrite: st.writeOffset, ack: slave.ackOffset });
@@ -189,14 +200,14 @@ async function throughput(ctx: BenchContext, nats: NatsServer, root: string, mod
     const cpuOf = (): (number | undefined)[] => [0, 1].map((id) => (g.child(id) === undefined ? undefined : processCpuMs(g.child(id)!.pid)));
     const cpuBefore = cpuOf();
     const started = Date.now();
-    const achieved = await produceFor(g.client, seconds * 1000, rate);
+    const achieved = await produceFor(g.client, seconds * 1000, rate, (start) => (lagFrom = start + LAG_WARMUP_MS));
     const messages = (achieved * (Date.now() - started)) / 1000;
     const cpuAfter = cpuOf();
     const perMessage = (i: number): number | undefined =>
       cpuAfter[i] === undefined || cpuBefore[i] === undefined ? undefined : round(((cpuAfter[i]! - cpuBefore[i]!) * 1000) / messages, 2);
     sampling = false;
     await sampler;
-    return { rate: achieved, lags: lagsOf(samples), cpu: { master: perMessage(0), slave: perMessage(1) } };
+    return { rate: achieved, lags: lagsOf(samples).slice(firstCounted), cpu: { master: perMessage(0), slave: perMessage(1) } };
   } finally {
     await g.stop();
     rmSync(dir, { recursive: true, force: true });
