@@ -15,8 +15,8 @@ export interface StorageFile {
   write(position: number, data: Uint8Array): void;
   /**
    * Reads up to `length` bytes at `position`; shorter at end of file. With `into` (at least as long as what there
-   * is to read), they land there and a view of it comes back: nothing is allocated, for a caller that decodes them at once and
-   * reads into the same buffer again. Throws StorageError.
+   * is to read), they land there and a view of it comes back: nothing is allocated, for a caller that reads into
+   * the same buffer again. Throws StorageError.
    */
   read(position: number, length: number, into?: Uint8Array): Uint8Array;
   /** Makes every write so far durable. Rejects with StorageError. */

@@ -3,10 +3,10 @@
  * being made. A transport lends a large message it read into a buffer of its own to whoever handles it, and a
  * handler that is done with it (and reads nothing of it afterwards) calls `releaseBody`, so that the buffer takes
  * a later message. The other way, a replication master lends the chunk it read into a buffer of its own, and a
- * direct link that has written it to its socket gives it back. A replication chunk is up to a mebibyte, and V8 runs a full
- * collection for about every 64 MiB of new external memory: a slave that received each chunk into a new buffer
- * at 90 MB/s ran two or three a second, up to 30 ms each. Only the exact view lent can be released, and only
- * once: a body not lent, a part of one, or one released already is ignored.
+ * direct link that has written it to its socket gives it back. A replication chunk is up to a mebibyte, and V8
+ * runs a full collection for about every 64 MiB of new external memory: a slave that received each chunk into a
+ * new buffer at 90 MB/s ran two or three a second, up to 30 ms each. Only the exact view lent can be released,
+ * and only once: a body not lent, a part of one, or one released already is ignored.
  */
 const loans = new WeakMap<Uint8Array, () => void>();
 
