@@ -119,7 +119,7 @@ export class HaMaster {
 
   constructor(private readonly d: HaMasterDeps) {
     this.base = d.repl.positions().writeOffset;
-    this.counter = new RecordCounter((from, maxBytes) => d.repl.readReplica(from, maxBytes));
+    this.counter = new RecordCounter((from, maxBytes, into) => d.repl.readReplica(from, maxBytes, into));
     this.sub = d.repl.positions$.subscribe((p) => {
       if (this.holds.length > 0) this.wake(p.writeOffset);
       if (p.flushedOffset !== this.lastFlushed) {
