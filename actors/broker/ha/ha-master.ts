@@ -248,7 +248,7 @@ export class HaMaster {
     const offset = headerInt(frame, 'offset');
     const ackOffset = headerInt(frame, 'ackOffset');
     if (offset < 0 || ackOffset < 0 || ackOffset > offset) throw new StatusError(Status.BAD_FRAME, `offset ${offset} and ackOffset ${ackOffset}: need 0 <= ackOffset <= offset`);
-    const maxBytes = Math.max(1, Math.min(headerInt(frame, 'maxBytes'), this.d.settings.maxChunkBytes, this.d.maxPayload() - REPLY_OVERHEAD));
+    const maxBytes = Math.max(1, Math.min(headerInt(frame, 'maxBytes'), this.chunkCap()));
     // a held request's slave reports again only when it is answered: well within the in-sync time
     const waitMs = Math.max(0, Math.min(headerInt(frame, 'waitMs', 0), 30_000, Math.floor(this.d.settings.maxTimeSlaveNotCatchupMs / 3)));
     const address = headerString(frame, 'address');
@@ -307,7 +307,7 @@ export class HaMaster {
       while (!this.stopped) {
         const at = this.d.repl.positions().writeOffset;
         if (at >= to) break;
-        const reply = await this.d.request!(slave, request(RequestCode.HA_READ_TAIL, { brokerName: this.d.brokerName, offset: at, maxBytes: Math.min(this.d.settings.maxChunkBytes, this.d.maxPayload() - REPLY_OVERHEAD) }), 3000);
+        const reply = await this.d.request!(slave, request(RequestCode.HA_READ_TAIL, { brokerName: this.d.brokerName, offset: at, maxBytes: this.chunkCap() }), 3000);
         const h = reply.header as unknown as HaPullReplyHeader;
         if (reply.status !== Status.OK || h.kind !== 'data') throw new Error(`${slave} answered ${reply.status === Status.OK ? h.kind : String(reply.header.error)} for ${at}`);
         const r = await this.d.repl.appendReplica(Number(h.offset), reply.body);
@@ -341,7 +341,13 @@ export class HaMaster {
 
   /** A chunk buffer back for the next reply, or a new one of the largest chunk's size (at most SPARE_CHUNKS kept). */
   private spare(buf?: Uint8Array): void {
-    if (this.spareChunks.length < SPARE_CHUNKS) this.spareChunks.push(buf ?? Buffer.allocUnsafe(this.d.settings.maxChunkBytes));
+    if (this.spareChunks.length >= SPARE_CHUNKS) return;
+    this.spareChunks.push(buf ?? Buffer.allocUnsafe(this.chunkCap()));
+  }
+
+  /** The most bytes of records one reply carries: maxChunkBytes, below the transport's frame limit. */
+  private chunkCap(): number {
+    return Math.max(1, Math.min(this.d.settings.maxChunkBytes, this.d.maxPayload() - REPLY_OVERHEAD));
   }
 
   /** Records from `offset` for a slave; a cursor it was read through moves past them. */
@@ -357,7 +363,8 @@ export class HaMaster {
     // while no link gives anything back (over NATS or in memory) nothing is made beyond each chunk's own bytes.
     const readInto = into !== undefined && r.kind === 'data' && r.data.buffer === into.buffer;
     if (r.kind === 'data') lend(r.data, readInto ? () => this.spare(into) : () => this.spare());
-    if (into !== undefined && !readInto) this.spare(into);
+    // nothing to read: the spare waits for the next; one too short for this read (max_payload grew) is dropped
+    if (into !== undefined && r.kind !== 'data') this.spare(into);
     const e = r.kind === 'data' ? epochAt(epochs, r.offset) : undefined;
     const confirm = this.confirmOffset();
     if (r.kind === 'ahead') this.d.logger.warn({ slave: slaveId, slaveOffset: offset, masterWrite: pos.writeOffset }, 'a slave holds a commit log tail this master does not: it must truncate it');

@@ -124,6 +124,28 @@ describe('a master answers a slave\'s stream of replication requests', () => {
     master.stop();
   });
 
+  it('drops a spare too short once the frame limit grew, and makes the next as long as a chunk now is', () => {
+    const clock = new SimClock();
+    const log = new FakeLog();
+    let maxPayload = 4096 + 64; // a chunk is at most 64 bytes below this limit
+    const master = new HaMaster({ brokerName: 'b', brokerId: 0, address: 'broker.b.0', repl: log, clock, logger, settings: settings({ maxChunkBytes: 1024 }), maxPayload: () => maxPayload });
+    log.write(3000);
+    const answers: Frame[] = [];
+    const pullMax = { maxBytes: 1024 };
+    ask(master, answers, { stream: 1, offset: 0, ...pullMax });
+    takeLoan(answers[0]!.body)?.();
+    maxPayload = 1 << 20; // now a chunk may be 1,024 bytes
+    ask(master, answers, { stream: 1, follow: true, ...pullMax });
+    expect(log.intos[1]!.length).toBe(64); // the spare made before: too short for this read
+    expect(answers[1]!.body.length).toBe(1024);
+    takeLoan(answers[1]!.body)?.();
+    ask(master, answers, { stream: 1, follow: true, ...pullMax });
+    expect(log.intos[2]!.length).toBe(1024); // a new one made
+    ask(master, answers, { stream: 1, follow: true, ...pullMax });
+    expect(log.intos[3]).toBeUndefined(); // and the short one was dropped, not kept
+    master.stop();
+  });
+
   it('in the order they came, each from where the one before left off, holding those that find nothing new', async () => {
     const clock = new SimClock();
     const log = new FakeLog();
