@@ -38,8 +38,5 @@ export function takeLoan(view: Uint8Array): (() => void) | undefined {
 
 /** The caller is done with `body`: when a transport lent it, its memory may take a later message. */
 export function releaseBody(body: Uint8Array): void {
-  const giveBack = loans.get(body);
-  if (giveBack === undefined) return;
-  loans.delete(body);
-  giveBack();
+  takeLoan(body)?.();
 }
